@@ -1,0 +1,253 @@
+"""The one loader: data directory in, typed DataFrames out.
+
+Reading is split from validating. `read_tables` parses every file of a data directory into typed
+frames, remembering what each cell looked like as read, so that `payrisk.validation` can tell a
+missing value from an unparseable one and name the file line. `load_dataset` does both and is what
+every pipeline calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from payrisk.contract import (
+    DATE_DTYPE,
+    DATE_FORMAT,
+    FALSE_WORDS,
+    MONEY_DECIMALS,
+    TABLES,
+    TRUE_WORDS,
+    Kind,
+    Table,
+)
+from payrisk.storage import TABLE_SUFFIXES
+
+ROW_COLUMN = "_row"  # line number in a CSV file (header is line 1), row number + 1 in Parquet
+RAW_PREFIX = "raw__"  # column as read, kept beside the parsed one for validation
+
+
+class DataFileError(ValueError):
+    """A data file is missing, unreadable, ambiguous or truncated."""
+
+
+@dataclass(frozen=True)
+class ParsedTable:
+    """A table as parsed from its file, with what validation needs to explain problems."""
+
+    table: Table
+    source: str  # file name only: paths can hold a customer's name
+    frame: pd.DataFrame  # typed contract columns, extra columns as text, and ROW_COLUMN
+    raw: pd.DataFrame  # contract columns as read, RAW_PREFIX-ed, same index as frame
+    missing_columns: tuple[str, ...] = ()
+
+    def check_frame(self) -> pd.DataFrame:
+        """Typed and raw columns side by side: the frame the expectation suites run on."""
+        return pd.concat([self.frame, self.raw], axis=1)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A company's payment history in the contract's types. Absent optional tables are empty."""
+
+    invoices: pd.DataFrame
+    payments: pd.DataFrame = field(default_factory=lambda: empty_table(TABLES["payments"]))
+    customers: pd.DataFrame = field(default_factory=lambda: empty_table(TABLES["customers"]))
+    reminders: pd.DataFrame = field(default_factory=lambda: empty_table(TABLES["reminders"]))
+
+    def table(self, name: str) -> pd.DataFrame:
+        return getattr(self, name)
+
+
+def _typed_empty(kind: Kind) -> pd.Series:
+    if kind is Kind.DATE:
+        return pd.Series([], dtype=DATE_DTYPE)
+    if kind is Kind.MONEY:
+        return pd.Series([], dtype="float64")
+    if kind is Kind.BOOL:
+        return pd.Series([], dtype="bool")
+    if kind is Kind.INT:
+        return pd.Series([], dtype="Int64")
+    return pd.Series([], dtype="str")
+
+
+def empty_table(table: Table) -> pd.DataFrame:
+    return pd.DataFrame({c.name: _typed_empty(c.kind) for c in table.columns})
+
+
+def find_table_file(data_dir: Path, table: Table) -> Path | None:
+    candidates = [data_dir / f"{table.name}{suffix}" for suffix in TABLE_SUFFIXES]
+    found = [p for p in candidates if p.is_file()]
+    if len(found) > 1:
+        raise DataFileError(
+            f"{table.name}: both {found[0].name} and {found[1].name} exist in the data directory; "
+            "keep one"
+        )
+    return found[0] if found else None
+
+
+def _check_not_truncated(path: Path) -> None:
+    """Refuse a CSV whose last line was cut short (a copy or export that stopped mid-row)."""
+    size = path.stat().st_size
+    if size == 0:
+        raise DataFileError(f"{path.name}: file is empty (no header line)")
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        handle.seek(max(0, size - 65536))
+        tail = handle.read()
+    if tail.endswith(b"\n"):
+        return
+    last_line = tail.rsplit(b"\n", 1)[-1]
+    if last_line.count(b",") < header.count(b","):
+        raise DataFileError(
+            f"{path.name}: the last line has fewer fields than the header and no line end; "
+            "the file looks truncated"
+        )
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    try:
+        if path.suffix.lower() == ".csv":
+            _check_not_truncated(path)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+            )
+        else:
+            frame = pd.read_parquet(path)
+    except DataFileError:
+        raise
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as error:
+        # The parser's own message can quote cell contents; keep only its kind and location.
+        raise DataFileError(f"{path.name}: cannot be read ({type(error).__name__})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise DataFileError(f"{path.name}: duplicated column header(s) {duplicated}")
+    return frame.reset_index(drop=True)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Trimmed text with empty strings as missing, whatever the source dtype."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime(DATE_FORMAT).astype("str")
+    text = values.astype("str").str.strip()
+    return text.mask(text == "")
+
+
+def parse_column(values: pd.Series, kind: Kind) -> pd.Series:
+    """Parse one column to its contract type; unparseable cells become missing."""
+    if kind is Kind.DATE:
+        if pd.api.types.is_datetime64_any_dtype(values):
+            parsed = values.dt.tz_localize(None) if values.dt.tz is not None else values
+            return parsed.dt.normalize().astype(DATE_DTYPE)
+        return pd.to_datetime(_as_text(values), format=DATE_FORMAT, errors="coerce").astype(
+            DATE_DTYPE
+        )
+    if kind is Kind.MONEY:
+        numbers = pd.to_numeric(_as_text(values), errors="coerce").astype("float64")
+        numbers = numbers.where(np.isfinite(numbers))
+        return numbers.round(MONEY_DECIMALS)
+    if kind is Kind.INT:
+        numbers = pd.to_numeric(_as_text(values), errors="coerce")
+        whole = numbers.where(np.isfinite(numbers) & (numbers == np.round(numbers)))
+        return whole.astype("Int64")
+    if kind is Kind.BOOL:
+        if pd.api.types.is_bool_dtype(values):
+            return values.astype("boolean")
+        words = _as_text(values).str.lower()
+        parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
+        parsed[words.isin(TRUE_WORDS)] = True
+        parsed[words.isin(FALSE_WORDS)] = False
+        return parsed
+    if kind is Kind.CURRENCY:
+        return _as_text(values).str.upper()
+    if kind is Kind.CHANNEL:
+        return _as_text(values).str.lower()
+    return _as_text(values)
+
+
+def parse_table(frame: pd.DataFrame, table: Table, source: str) -> ParsedTable:
+    """Type the contract columns of a freshly read table; keep the extra ones as text."""
+    missing = tuple(c.name for c in table.columns if c.required and c.name not in frame.columns)
+    typed: dict[str, pd.Series] = {}
+    raw: dict[str, pd.Series] = {}
+    for column in table.columns:
+        if column.name in frame.columns:
+            values = frame[column.name]
+            raw[RAW_PREFIX + column.name] = _as_text(values)
+            typed[column.name] = parse_column(values, column.kind)
+        else:
+            raw[RAW_PREFIX + column.name] = pd.Series(pd.NA, index=frame.index, dtype="str")
+            typed[column.name] = parse_column(raw[RAW_PREFIX + column.name], column.kind)
+    extras = {c: _as_text(frame[c]) for c in frame.columns if c not in table.column_names}
+    offset = 2 if source.lower().endswith(".csv") else 1
+    typed_frame = pd.DataFrame({**typed, **extras}, index=frame.index)
+    typed_frame[ROW_COLUMN] = np.arange(len(frame), dtype="int64") + offset
+    return ParsedTable(
+        table=table,
+        source=source,
+        frame=typed_frame,
+        raw=pd.DataFrame(raw, index=frame.index),
+        missing_columns=missing,
+    )
+
+
+def read_tables(data_dir: str | Path) -> dict[str, ParsedTable]:
+    """Parse every contract table present in `data_dir` (without validating it)."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataFileError(f"data directory {data_dir} does not exist")
+    parsed: dict[str, ParsedTable] = {}
+    for table in TABLES.values():
+        path = find_table_file(data_dir, table)
+        if path is None:
+            if table.required:
+                raise DataFileError(
+                    f"{table.name}: no {table.name}.csv or {table.name}.parquet in {data_dir}"
+                )
+            continue
+        parsed[table.name] = parse_table(_read_file(path), table, path.name)
+    return parsed
+
+
+def finalize(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """Contract dtypes for a validated table: booleans default to False, helper columns dropped."""
+    out = frame.drop(columns=[ROW_COLUMN], errors="ignore").copy()
+    for column in table.columns:
+        if column.kind is Kind.BOOL:
+            out[column.name] = out[column.name].fillna(False).astype("bool")
+    return out
+
+
+def to_dataset(tables: dict[str, ParsedTable]) -> Dataset:
+    frames = {name: finalize(p.table, p.frame) for name, p in tables.items()}
+    return Dataset(**frames)
+
+
+def load_dataset(data_dir: str | Path, *, validate: bool = True) -> Dataset:
+    """Read, validate and type a data directory; raise `DataValidationError` on bad data."""
+    tables = read_tables(data_dir)
+    if validate:
+        from payrisk.validation import validate_tables
+
+        validate_tables(tables).raise_for_failures()
+    return to_dataset(tables)
+
+
+def write_dataset(dataset: Dataset, out_dir: str | Path, fmt: str = "csv") -> list[Path]:
+    """Write a dataset in the contract layout; each file atomically."""
+    from payrisk.storage import write_table
+
+    out_dir = Path(out_dir)
+    written = []
+    for name in TABLES:
+        frame = dataset.table(name)
+        if name != "invoices" and frame.empty:
+            continue
+        path = out_dir / f"{name}.{fmt}"
+        write_table(frame, path)
+        written.append(path)
+    return written
