@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = PROJECT_ROOT / "configs"
@@ -60,3 +60,131 @@ def load_config(path: str | Path, model: type[ModelT]) -> ModelT:
         return model.model_validate(content)
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, Path(path).name)) from None
+
+
+# --- Training configuration (configs/train.yaml) -------------------------------------------------
+
+
+class TargetSettings(StrictModel):
+    """What counts as late and as a default; see README 'Targets'."""
+
+    late_after_days: int = Field(
+        0, ge=0, le=365, description="Late: paid more than this many days after the due date."
+    )
+    default_after_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Default: still unpaid this many days after due, or written off.",
+    )
+    payment_quantiles: tuple[float, float, float] = Field(
+        (0.1, 0.5, 0.9), description="Lower, central and upper quantile of the payment date."
+    )
+
+    @field_validator("payment_quantiles")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not 0 < value[0] < value[1] < value[2] < 1:
+            raise ValueError("quantiles must be increasing and strictly between 0 and 1")
+        return value
+
+
+class FeatureSettings(StrictModel):
+    recent_half_life_days: float = Field(
+        90, ge=30, le=3650, description="Half-life of the recency-weighted history."
+    )
+    long_half_life_days: float = Field(365, ge=30, le=3650)
+    recent_settlements: int = Field(
+        10, ge=2, le=100, description="Window of the rolling median of days late."
+    )
+    severe_late_days: int = Field(30, ge=1, le=365)
+
+
+class SnapshotSettings(StrictModel):
+    """Ages at which each invoice is seen in training, so open invoices of any age score right."""
+
+    at_issue: bool = True
+    days_past_due: tuple[int, ...] = Field(
+        (0, 15, 30, 45, 60, 90), description="0 is the due date."
+    )
+
+
+class LightGBMSettings(StrictModel):
+    n_estimators: int = Field(400, ge=10, le=20000)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2, le=4096)
+    min_child_samples: int = Field(100, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    subsample_freq: int = Field(1, ge=0)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(50, ge=1)
+    n_jobs: int = Field(2, ge=1)
+
+
+class ModelSettings(StrictModel):
+    lightgbm: LightGBMSettings = LightGBMSettings()
+    balance_classes: bool = Field(
+        False, description="Weight the rare class up; calibration undoes the bias."
+    )
+    calibration_fraction: float = Field(
+        0.2,
+        gt=0.05,
+        lt=0.5,
+        description="Latest share of training snapshots used for early stopping and calibration.",
+    )
+    monotone_increasing: tuple[str, ...] = Field(
+        ("days_past_due", "late_share", "default_share", "mean_days_late"),
+        description="Features whose increase may never lower a late or default probability.",
+    )
+    logistic_c: float = Field(
+        1.0, gt=0, description="Inverse regularisation of the logistic-regression baseline."
+    )
+
+
+class EvaluationSettings(StrictModel):
+    holdout_days: int = Field(
+        180, ge=14, description="Length of the latest period held out for testing."
+    )
+    label_maturity_days: int = Field(
+        120, ge=0, description="Gap before the data end so that holdout outcomes are known."
+    )
+    backtest_folds: int = Field(
+        2, ge=0, le=12, description="Extra rolling cut-offs before the holdout."
+    )
+    backtest_step_days: int = Field(120, ge=14)
+    top_shares: tuple[float, ...] = (0.1, 0.2)
+    calibration_bins: int = Field(10, ge=3, le=50)
+
+
+class RegistrySettings(StrictModel):
+    model_name: str = Field("payrisk-scorer", min_length=1)
+    experiment: str = Field("payrisk", min_length=1)
+    gate_metric: str = Field(
+        "default_roc_auc", description="Holdout metric the challenger must beat (higher is better)."
+    )
+    min_improvement: float = Field(0.0, ge=0)
+    refit_on_full_history: bool = Field(
+        True, description="Refit the registered models on all data after evaluation."
+    )
+
+
+class TrainConfig(StrictModel):
+    seed: int = 42
+    targets: TargetSettings = TargetSettings()
+    features: FeatureSettings = FeatureSettings()
+    snapshots: SnapshotSettings = SnapshotSettings()
+    models: ModelSettings = ModelSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    registry: RegistrySettings = RegistrySettings()
+
+    @model_validator(mode="after")
+    def _gate_metric_known(self) -> TrainConfig:
+        known = {"late_roc_auc", "late_pr_auc", "default_roc_auc", "default_pr_auc"}
+        if self.registry.gate_metric not in known:
+            raise ValueError(f"registry.gate_metric must be one of {sorted(known)}")
+        return self
+
+
+def load_train_config(path: str | Path | None = None) -> TrainConfig:
+    return load_config(path or CONFIG_DIR / "train.yaml", TrainConfig)

@@ -84,7 +84,9 @@ INVOICES = Table(
         Column("due_date", Kind.DATE, True, "Day payment is due under the agreed terms."),
         Column("amount", Kind.MONEY, True, "Invoice total, tax included, > 0."),
         Column("currency", Kind.CURRENCY, True, "ISO 4217 code, e.g. EUR."),
-        Column("paid_date", Kind.DATE, False, "Day the invoice was fully settled; empty while open."),
+        Column(
+            "paid_date", Kind.DATE, False, "Day the invoice was fully settled; empty while open."
+        ),
         Column("disputed", Kind.BOOL, False, "The customer disputed the invoice (litige)."),
         Column("written_off_date", Kind.DATE, False, "Day the invoice was passed to loss."),
     ),
@@ -106,7 +108,7 @@ CUSTOMERS = Table(
     name="customers",
     required=False,
     key="customer_id",
-    description="Customer attributes; optional. Extra columns (names, e-mails) are kept but never used.",
+    description="Customer attributes; optional. Extra columns (names, e-mails) are never used.",
     columns=(
         Column("customer_id", Kind.ID, True, "Unique customer identifier."),
         Column("country", Kind.TEXT, False, "ISO 3166 country code."),
@@ -143,7 +145,7 @@ CURRENCY_CODES: frozenset[str] = frozenset(
     NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK
     SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU
     UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
-    """.split()
+    """.split()  # noqa: SIM905
 )
 
 TRUE_WORDS: frozenset[str] = frozenset({"true", "1", "yes", "y", "t"})

@@ -1,7 +1,7 @@
 """Atomic writes: a reader sees the old file or the new one, never half of one.
 
 Every artifact payrisk writes (tables, reports, models, snapshots) goes through here: the content is
-written to a temporary file in the destination folder, flushed to disk, then renamed over the target.
+written to a temporary file in the destination folder, flushed, then renamed over the target.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; rename it over `target` only if the block succeeds."""
+    """Yield a temporary path beside `target`; rename it over `target` if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -80,7 +80,9 @@ def write_table(frame: pd.DataFrame, target: str | Path) -> None:
     target = Path(target)
     suffix = target.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise ValueError(f"{target.name}: unsupported table format {suffix!r}; use .csv or .parquet")
+        raise ValueError(
+            f"{target.name}: unsupported table format {suffix!r}; use .csv or .parquet"
+        )
     with atomic_path(target) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")

@@ -1,0 +1,139 @@
+"""Holdout metrics and plots: how good the scores are, and how they compare with the baselines."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Mean gap between predicted and observed rates over equal-count bins, weighted by size."""
+    order = np.argsort(p, kind="stable")
+    gaps = [
+        abs(p[chunk].mean() - y[chunk].mean()) * len(chunk)
+        for chunk in np.array_split(order, bins)
+        if len(chunk)
+    ]
+    return float(np.sum(gaps) / max(len(y), 1))
+
+
+def capture_rate(y: np.ndarray, p: np.ndarray, amount: np.ndarray, share: float) -> float:
+    """Share of the positive (late/default) amount found in the riskiest `share` of invoices."""
+    total = float(np.sum(amount * y))
+    if total <= 0:
+        return float("nan")
+    top = np.argsort(-p, kind="stable")[: max(1, round(len(p) * share))]
+    return float(np.sum(amount[top] * y[top]) / total)
+
+
+def classification_metrics(
+    y: np.ndarray,
+    p: np.ndarray,
+    amount: np.ndarray,
+    top_shares: tuple[float, ...] = (0.1, 0.2),
+    bins: int = 10,
+) -> dict[str, float]:
+    y = np.asarray(y, dtype="int64")
+    p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
+    both_classes = len(np.unique(y)) == 2
+    metrics = {
+        "n": float(len(y)),
+        "positive_rate": float(np.mean(y)) if len(y) else float("nan"),
+        "roc_auc": float(roc_auc_score(y, p)) if both_classes else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if both_classes else float("nan"),
+        "brier": float(brier_score_loss(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "calibration_error": expected_calibration_error(y, p, bins),
+    }
+    for share in top_shares:
+        metrics[f"capture_top_{round(share * 100)}pct"] = capture_rate(y, p, amount, share)
+    return metrics
+
+
+def payment_metrics(
+    days: np.ndarray,
+    predicted: np.ndarray,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
+) -> dict[str, float]:
+    days = np.asarray(days, dtype="float64")
+    error = np.abs(np.asarray(predicted, dtype="float64") - days)
+    metrics = {
+        "n": float(len(days)),
+        "mae_days": float(error.mean()) if len(days) else float("nan"),
+    }
+    metrics["median_abs_error_days"] = float(np.median(error)) if len(days) else float("nan")
+    if low is not None and high is not None:
+        inside = (days >= low) & (days <= high)
+        metrics["interval_coverage"] = float(inside.mean()) if len(days) else float("nan")
+        metrics["interval_width_days"] = float(np.mean(high - low)) if len(days) else float("nan")
+    return metrics
+
+
+def roc_figure(y: np.ndarray, scores: dict[str, np.ndarray], title: str) -> Figure:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, p in scores.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        axis.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    axis.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
+    axis.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def precision_recall_figure(y: np.ndarray, scores: dict[str, np.ndarray], title: str) -> Figure:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, p in scores.items():
+        precision, recall, _ = precision_recall_curve(y, p)
+        axis.plot(recall, precision, label=f"{name} (AP {average_precision_score(y, p):.3f})")
+    axis.axhline(np.mean(y), color="grey", linestyle=":", label="base rate")
+    axis.set(xlabel="Recall", ylabel="Precision", title=title)
+    axis.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Predicted against observed rate per equal-count bin: the reliability curve's points."""
+    order = np.argsort(p, kind="stable")
+    rows = [
+        {"predicted": float(p[c].mean()), "observed": float(y[c].mean()), "count": len(c)}
+        for c in np.array_split(order, bins)
+        if len(c)
+    ]
+    return pd.DataFrame(rows)
+
+
+def calibration_figure(tables: dict[str, pd.DataFrame], title: str) -> Figure:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, table in tables.items():
+        axis.plot(table["predicted"], table["observed"], marker="o", label=name)
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+    axis.set(xlabel="Predicted probability", ylabel="Observed frequency", title=title)
+    axis.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def importance_figure(importance: pd.Series, title: str, top: int = 20) -> Figure:
+    shown = importance.head(top)[::-1]
+    figure, axis = plt.subplots(figsize=(6, 0.3 * len(shown) + 1.2))
+    axis.barh(shown.index, shown.to_numpy())
+    axis.set(xlabel="Mean |contribution| (log-odds)", title=title)
+    figure.tight_layout()
+    return figure

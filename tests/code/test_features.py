@@ -1,0 +1,151 @@
+"""Feature values worked out by hand on a four-invoice history, and the day-boundary rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from payrisk.config import FeatureSettings, TargetSettings
+from payrisk.features import FEATURE_COLUMNS, build_history, invoice_features
+from tests.helpers import dataset, day
+
+TARGETS = TargetSettings()
+SETTINGS = FeatureSettings()
+
+
+@pytest.fixture
+def history_data():
+    return dataset(
+        invoices=[
+            {
+                "invoice_id": "I1",
+                "customer_id": "C1",
+                "issue_date": "2024-01-01",
+                "due_date": "2024-01-31",
+                "amount": "100",
+                "paid_date": "2024-02-10",
+            },
+            {
+                "invoice_id": "I2",
+                "customer_id": "C1",
+                "issue_date": "2024-02-01",
+                "due_date": "2024-03-02",
+                "amount": "200",
+                "paid_date": "2024-02-25",
+            },
+            {
+                "invoice_id": "I3",
+                "customer_id": "C1",
+                "issue_date": "2024-03-01",
+                "due_date": "2024-03-31",
+                "amount": "300",
+            },
+            {
+                "invoice_id": "I4",
+                "customer_id": "C1",
+                "issue_date": "2024-05-01",
+                "due_date": "2024-05-31",
+                "amount": "400",
+            },
+        ],
+        reminders=[
+            {"invoice_id": "I3", "sent_date": "2024-04-05", "channel": "email", "step": "1"},
+            {"invoice_id": "I3", "sent_date": "2024-04-20", "channel": "phone", "step": "2"},
+        ],
+        customers=[
+            {
+                "customer_id": "C1",
+                "country": "FR",
+                "credit_limit": "1000",
+                "created_date": "2023-12-01",
+            }
+        ],
+    )
+
+
+def features_at(data, invoice_id: str, when: str, as_of: str = "2024-06-01", **extra) -> pd.Series:
+    history = build_history(data, day(as_of), TARGETS, SETTINGS)
+    invoice = data.invoices.set_index("invoice_id").loc[invoice_id]
+    query = pd.DataFrame(
+        [
+            {
+                "invoice_id": invoice_id,
+                "customer_id": invoice["customer_id"],
+                "issue_date": invoice["issue_date"],
+                "due_date": invoice["due_date"],
+                "amount": invoice["amount"],
+                "snapshot_date": day(when),
+                **extra,
+            }
+        ]
+    )
+    return invoice_features(history, query).iloc[0]
+
+
+def test_settled_history_is_summarised(history_data):
+    f = features_at(history_data, "I4", "2024-05-01")
+    assert f["settled_invoices"] == 2
+    assert f["late_share"] == 0.5
+    assert f["late_share_amount_weighted"] == pytest.approx(100 / 300)
+    assert f["mean_days_late"] == pytest.approx((10 - 6) / 2)
+    assert f["max_days_late"] == 10
+    assert f["days_since_last_settlement"] == (day("2024-05-01") - day("2024-02-25")).days
+    assert f["is_new_customer"] == 0
+
+
+def test_open_and_past_due_balances_exclude_the_invoice_itself(history_data):
+    f = features_at(history_data, "I4", "2024-05-01")
+    assert f["open_invoices"] == 1  # I3; I4 is the one being scored
+    assert f["open_amount"] == 300
+    assert f["past_due_amount"] == 300
+    assert f["past_due_31_60_amount"] == 300  # I3 is 31 days past due on 2024-05-01
+    assert f["past_due_1_30_amount"] == 0
+    assert f["invoices_issued"] == 3
+    assert f["amount_vs_customer_mean"] == pytest.approx(400 / 200)
+    assert f["credit_utilisation"] == pytest.approx((300 + 400) / 1000)
+    assert f["customer_tenure_days"] == (day("2024-05-01") - day("2023-12-01")).days
+
+    own = features_at(history_data, "I3", "2024-05-01")
+    assert own["open_invoices"] == 0 and own["past_due_amount"] == 0
+    assert own["days_past_due"] == 31
+
+
+def test_an_invoice_unknown_to_the_history_keeps_every_other_invoice(history_data):
+    f = features_at(history_data, "I3", "2024-05-01", in_history=False)
+    assert f["open_invoices"] == 1
+    assert f["past_due_amount"] == 300
+
+
+def test_an_event_dated_t_is_not_known_at_t(history_data):
+    # I1 was paid on 2024-02-10: unknown at the start of that day, known the day after.
+    assert features_at(history_data, "I2", "2024-02-10")["settled_invoices"] == 0
+    assert features_at(history_data, "I2", "2024-02-11")["settled_invoices"] == 1
+    on_day = features_at(history_data, "I3", "2024-04-20")
+    after = features_at(history_data, "I3", "2024-04-21")
+    assert (on_day["reminders_sent"], on_day["last_reminder_channel"]) == (1, "email")
+    assert on_day["days_since_last_reminder"] == 15
+    assert (after["reminders_sent"], after["last_reminder_channel"]) == (2, "phone")
+    assert after["last_reminder_step"] == 2
+
+
+def test_a_new_customer_is_flagged_and_has_no_history(history_data):
+    f = features_at(history_data, "I1", "2024-01-01")
+    assert f["is_new_customer"] == 1
+    assert f["settled_invoices"] == 0
+    assert np.isnan(f["late_share"]) and np.isnan(f["mean_days_late"])
+
+
+def test_the_compact_serving_snapshot_answers_like_the_full_history(history_data):
+    history = build_history(history_data, day("2024-04-10"), TARGETS, SETTINGS)
+    invoices = history_data.invoices.iloc[:3]
+    queries = invoices[["invoice_id", "customer_id", "issue_date", "due_date", "amount"]].copy()
+    frames = []
+    for when in ("2024-04-10", "2024-04-25", "2024-07-01"):
+        frames.append(queries.assign(snapshot_date=day(when)))
+    queries = pd.concat(frames, ignore_index=True)
+    full = invoice_features(history, queries)
+    compact = history.compact()
+    assert compact.n_events < history.n_events
+    pd.testing.assert_frame_equal(full, invoice_features(compact, queries))
+    assert list(full.columns) == list(FEATURE_COLUMNS)

@@ -1,0 +1,36 @@
+"""Small hand-made histories for tests: few invoices, every feature workable by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from payrisk.contract import TABLES
+from payrisk.dataset import Dataset, empty_table, finalize, parse_table
+
+
+def table(name: str, rows: list[dict]) -> pd.DataFrame:
+    """A contract table in contract types from rows of text (as a CSV would give them)."""
+    spec = TABLES[name]
+    if not rows:
+        return empty_table(spec)
+    raw = pd.DataFrame(rows, dtype="str")
+    return finalize(spec, parse_table(raw, spec, f"{name}.csv").frame)
+
+
+def dataset(
+    invoices: list[dict],
+    payments: list[dict] | None = None,
+    customers: list[dict] | None = None,
+    reminders: list[dict] | None = None,
+) -> Dataset:
+    defaults = {"currency": "EUR", "amount": "100"}
+    return Dataset(
+        invoices=table("invoices", [{**defaults, **row} for row in invoices]),
+        payments=table("payments", payments or []),
+        customers=table("customers", customers or []),
+        reminders=table("reminders", reminders or []),
+    )
+
+
+def day(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text)
