@@ -191,7 +191,9 @@ def build_history(
     due = to_days(invoices["due_date"])
     paid = to_days(invoices["paid_date"])
     settle = to_days(settled_date(invoices))
-    written_off_unpaid = (settle != NEVER) & (paid == NEVER)
+    written_off = to_days(invoices["written_off_date"])
+    # Written off before any full payment: known on the write-off day, whatever happens later.
+    written_off_unpaid = (written_off != NEVER) & (written_off < paid)
 
     # Reminders and payments joined to invoices by position (hash lookups, no merge blow-up).
     reminder_invoice = invoice_ids.get_indexer(data.reminders["invoice_id"].astype("str"))
@@ -201,7 +203,10 @@ def build_history(
     first_reminder = np.full(len(invoices), NEVER, dtype="int64")
     np.minimum.at(first_reminder, reminder_invoice, reminder_day)
     payment_invoice = invoice_ids.get_indexer(data.payments["invoice_id"].astype("str"))
-    payment_count = np.bincount(payment_invoice[payment_invoice >= 0], minlength=len(invoices))
+    payment_day = to_days(data.payments["payment_date"])
+    # Instalments up to the settlement only: a payment after a write-off is later news.
+    counted = (payment_invoice >= 0) & (payment_day <= settle[np.maximum(payment_invoice, 0)])
+    payment_count = np.bincount(payment_invoice[counted], minlength=len(invoices))
 
     streams: dict[str, Stream] = {}
 
@@ -285,6 +290,7 @@ def build_history(
         customer[reminder_invoice],
         reminder_day,
         sums={"count": np.ones(len(reminders)), "hard": hard},
+        running_max={"day": reminder_day.astype("float64")},
     )
     streams["invoice_reminders"] = _stream(
         reminder_invoice,
@@ -365,6 +371,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "past_due_share",
     "reminders_received",
     "hard_reminders_received",
+    "days_since_customer_contact",
     # Customer attributes.
     "country",
     "industry",
@@ -493,6 +500,7 @@ def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
     at = cr.locate(customer, t)
     out["reminders_received"] = cr.value("count", at, 0.0)
     out["hard_reminders_received"] = cr.value("hard", at, 0.0)
+    out["days_since_customer_contact"] = t - cr.value("day", at, np.nan)
 
     attributes = history.customers
     if len(attributes):

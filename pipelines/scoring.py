@@ -1,0 +1,153 @@
+"""`payrisk score` and `payrisk snapshot`: load the champion, score open invoices, plan dunning."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from payrisk.config import load_dunning_config, load_train_config
+from payrisk.dataset import load_dataset
+from payrisk.receivables import as_timestamp, default_as_of
+from payrisk.scorer import PaymentRiskScorer
+from payrisk.scoring import REASON_COUNT, ScoredPortfolio, open_invoice_queries, score_and_plan
+from payrisk.snapshot import save_history
+from payrisk.storage import write_table
+from pipelines import tracking
+
+log = logging.getLogger("payrisk.score")
+
+INVOICE_OUTPUT_COLUMNS = (
+    "priority_rank",
+    "invoice_id",
+    "customer_id",
+    "issue_date",
+    "due_date",
+    "amount",
+    "open_amount",
+    "disputed",
+    "late_probability",
+    "default_probability",
+    "expected_payment_date_low",
+    "expected_payment_date",
+    "expected_payment_date_high",
+    "expected_days_late",
+    "expected_loss",
+    "scenario",
+    "action",
+    "step",
+    "channel",
+    "template",
+    "actor",
+    "action_date",
+    "is_new_customer",
+)
+
+
+@dataclass(frozen=True)
+class LoadedScorer:
+    scorer: PaymentRiskScorer
+    version: str  # registry version, or "local" / the URI when not from the registry
+    source: str  # "registry", "local copy" or the model URI
+
+
+def load_scorer(model_uri: str | None = None, model_name: str | None = None) -> LoadedScorer:
+    """The given model, else the registry's champion, else the local copy of the champion."""
+    name = model_name or load_train_config().registry.model_name
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    if model_uri:
+        model = mlflow.pyfunc.load_model(model_uri)
+        return LoadedScorer(model.unwrap_python_model().scorer, model_uri, model_uri)
+    try:
+        version = tracking.champion_version(name)
+        if version is not None:
+            model = mlflow.pyfunc.load_model(f"models:/{name}@{tracking.CHAMPION}")
+            return LoadedScorer(model.unwrap_python_model().scorer, version, "registry")
+    except (MlflowException, OSError) as error:
+        log.warning("model registry unreachable (%s); trying the local copy", type(error).__name__)
+    local = tracking.local_champion_path(name)
+    if local is None:
+        raise FileNotFoundError(
+            f"no champion model {name!r}: train one first (payrisk train --data DIR)"
+        )
+    model = mlflow.pyfunc.load_model(str(local))
+    version = local.parent.name.removeprefix("version-")
+    return LoadedScorer(model.unwrap_python_model().scorer, version, "local copy")
+
+
+def flatten_reasons(invoices: pd.DataFrame, count: int = REASON_COUNT) -> pd.DataFrame:
+    """reason_1 .. reason_n as text columns, for files a spreadsheet can open."""
+    out = {}
+    for k in range(count):
+        out[f"reason_{k + 1}"] = [
+            entries[k]["text"] if entries is not None and len(entries) > k else ""
+            for entries in invoices["reasons"]
+        ]
+    return pd.DataFrame(out, index=invoices.index)
+
+
+def customers_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.customers{out.suffix}")
+
+
+def score(
+    data_dir: str | Path,
+    out: str | Path,
+    as_of: str | None = None,
+    model_uri: str | None = None,
+    dunning_config: str | Path | None = None,
+) -> tuple[ScoredPortfolio, LoadedScorer, pd.Timestamp]:
+    """Score every invoice open at `as_of`; write invoices to `out`, customer plans beside it."""
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(f"--out {out.name}: use a .csv or .parquet file name")
+    policy = load_dunning_config(dunning_config)
+    dataset = load_dataset(data_dir)
+    when = as_timestamp(as_of) if as_of else default_as_of(dataset)
+    loaded = load_scorer(model_uri)
+    history = loaded.scorer.build_history(dataset, when)
+    portfolio = score_and_plan(
+        loaded.scorer, history, open_invoice_queries(dataset, when), when, policy
+    )
+    invoices = portfolio.invoices
+    table = pd.concat(
+        [invoices[list(INVOICE_OUTPUT_COLUMNS)], flatten_reasons(invoices)], axis=1
+    ).assign(model_version=loaded.version, as_of=when)
+    write_table(table, out)
+    write_table(
+        portfolio.customers.assign(model_version=loaded.version, as_of=when), customers_path(out)
+    )
+    return portfolio, loaded, when
+
+
+def write_snapshot(
+    data_dir: str | Path, out: str | Path, as_of: str | None = None, model_uri: str | None = None
+) -> Path:
+    """The compact customer history the service scores with, built with the champion's settings."""
+    dataset = load_dataset(data_dir)
+    when = as_timestamp(as_of) if as_of else default_as_of(dataset)
+    loaded = load_scorer(model_uri)
+    history = loaded.scorer.build_history(dataset, when).compact()
+    save_history(history, out, {"model_version": loaded.version, "data_dir": Path(data_dir).name})
+    return Path(out)
+
+
+def render_worklist(portfolio: ScoredPortfolio, top: int = 10) -> str:
+    invoices = portfolio.invoices.head(top)
+    lines = [f"Collectors' worklist (top {len(invoices)} by expected loss):"]
+    for row in invoices.itertuples():
+        reason = row.reasons[0]["text"] if row.reasons else ""
+        lines.append(
+            f"  {row.priority_rank:>4}. {row.invoice_id:<12} {row.open_amount:>12,.2f} "
+            f"late {row.late_probability:5.0%} default {row.default_probability:5.0%} "
+            f"-> {row.action} {row.channel or ''} on {row.action_date.date()} ({reason})"
+        )
+    counts = portfolio.customers["scenario"].value_counts()
+    lines.append(
+        "Customers per dunning scenario: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
+    return "\n".join(lines)

@@ -1,0 +1,299 @@
+"""`payrisk train`: validate, build examples, fit, evaluate, backtest, track, register, gate."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+
+from payrisk.config import TrainConfig, load_train_config
+from payrisk.dataset import read_tables, to_dataset
+from payrisk.evaluation import (
+    calibration_figure,
+    calibration_table,
+    importance_figure,
+    precision_recall_figure,
+    roc_figure,
+)
+from payrisk.features import build_history, invoice_features
+from payrisk.labels import snapshot_queries
+from payrisk.receivables import as_timestamp, default_as_of
+from payrisk.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
+from payrisk.storage import write_json
+from payrisk.training import (
+    CLASSIFICATION_TARGETS,
+    Examples,
+    Window,
+    backtest_cutoffs,
+    beats_baselines,
+    comparison,
+    evaluate,
+    fit_baselines,
+    fit_scorer,
+    split_windows,
+    window_examples,
+)
+from payrisk.validation import validate_tables
+from pipelines import tracking
+
+log = logging.getLogger("payrisk.train")
+
+
+def _log_figures(
+    evaluation, scorer: PaymentRiskScorer, holdout: Examples, config: TrainConfig
+) -> None:
+    for target in CLASSIFICATION_TARGETS:
+        frame = evaluation.predictions[target]
+        y = frame["y"].to_numpy()
+        scores = {name: frame[name].to_numpy() for name in frame.columns if name != "y"}
+        if len(np.unique(y)) < 2:
+            continue
+        figures = {
+            f"plots/{target}_roc.png": roc_figure(y, scores, f"{target}: ROC (holdout)"),
+            f"plots/{target}_precision_recall.png": precision_recall_figure(
+                y, scores, f"{target}: precision-recall (holdout)"
+            ),
+            f"plots/{target}_calibration.png": calibration_figure(
+                {
+                    n: calibration_table(y, p, config.evaluation.calibration_bins)
+                    for n, p in scores.items()
+                },
+                f"{target}: reliability (holdout)",
+            ),
+        }
+        known = holdout.known(target)
+        sample = holdout.features.loc[known].head(5000)
+        contributions = scorer.contributions(sample, target).drop(columns="bias")
+        importance = contributions.abs().mean().sort_values(ascending=False)
+        figures[f"plots/{target}_feature_importance.png"] = importance_figure(
+            importance, f"{target}: mean |SHAP| on holdout"
+        )
+        mlflow.log_dict(importance.round(6).to_dict(), f"importance/{target}.json")
+        for path, figure in figures.items():
+            mlflow.log_figure(figure, path)
+            plt.close(figure)
+        mlflow.log_dict(
+            {
+                n: calibration_table(y, p, config.evaluation.calibration_bins).to_dict("list")
+                for n, p in scores.items()
+            },
+            f"calibration/{target}.json",
+        )
+
+
+def _champion_metric(
+    model_name: str, holdout: Examples, config: TrainConfig
+) -> tuple[str | None, float | None]:
+    version = tracking.champion_version(model_name)
+    if version is None:
+        return None, None
+    try:
+        champion = mlflow.pyfunc.load_model(f"models:/{model_name}@{tracking.CHAMPION}")
+        scorer = champion.unwrap_python_model().scorer
+        evaluation = evaluate(scorer, holdout, config)
+    except (KeyError, AttributeError, ValueError, OSError) as error:
+        log.warning("champion v%s cannot be evaluated: %s", version, type(error).__name__)
+        return version, None
+    target, _, metric = config.registry.gate_metric.partition("_")
+    return version, evaluation.metrics[target]["lightgbm"][metric]
+
+
+def train(
+    data_dir: str | Path,
+    as_of: str | None = None,
+    config_path: str | Path | None = None,
+    report_json: str | Path | None = None,
+) -> dict:
+    """Train, evaluate and register a scorer; return the run report."""
+    config = load_train_config(config_path)
+    tables = read_tables(data_dir)
+    validation = validate_tables(tables)
+    validation.raise_for_failures()
+    dataset = to_dataset(tables)
+    when = as_timestamp(as_of) if as_of else default_as_of(dataset)
+    history = build_history(dataset, when, config.targets, config.features)
+
+    queries = snapshot_queries(dataset.invoices, when, config.snapshots)
+    everything = Examples(
+        queries, invoice_features(history, queries), pd.DataFrame(index=queries.index)
+    )
+    train_window, holdout_window = split_windows(when, config)
+    train_examples = window_examples(everything, dataset.invoices, train_window, config)
+    holdout = window_examples(everything, dataset.invoices, holdout_window, config)
+    if len(train_examples) == 0 or len(holdout) == 0:
+        raise ValueError(
+            f"not enough history before {when.date()}: training ends {train_window.end.date()}, "
+            f"holdout [{holdout_window.start.date()}, {holdout_window.end.date()}) "
+            "(shorten evaluation.holdout_days / label_maturity_days or add history)"
+        )
+
+    metadata = {
+        "as_of": when.date().isoformat(),
+        "trained_until": train_window.end.date().isoformat(),
+        "data_start": dataset.invoices["issue_date"].min().date().isoformat(),
+        "data_fingerprint": tracking.data_fingerprint(data_dir),
+        **tracking.code_version(),
+    }
+    scorer = fit_scorer(train_examples, config, metadata)
+    baselines = fit_baselines(train_examples, config)
+    holdout_evaluation = evaluate(scorer, holdout, config, baselines)
+
+    backtest = []
+    for fold_train, fold_test in backtest_cutoffs(when, config):
+        fold_train_examples = window_examples(everything, dataset.invoices, fold_train, config)
+        fold_test_examples = window_examples(everything, dataset.invoices, fold_test, config)
+        try:
+            fold_scorer = fit_scorer(fold_train_examples, config)
+        except ValueError as error:  # too little history at an early cut-off
+            backtest.append({"cutoff": fold_train.end.date().isoformat(), "skipped": str(error)})
+            continue
+        fold_eval = evaluate(fold_scorer, fold_test_examples, config)
+        backtest.append(
+            {
+                "cutoff": fold_train.end.date().isoformat(),
+                "test_end": fold_test.end.date().isoformat(),
+                "late_roc_auc": fold_eval.metrics["late"]["lightgbm"]["roc_auc"],
+                "default_roc_auc": fold_eval.metrics["default"]["lightgbm"]["roc_auc"],
+                "payment_mae_days": fold_eval.metrics["payment"]["lightgbm"]["mae_days"],
+            }
+        )
+
+    registered = scorer
+    if config.registry.refit_on_full_history:
+        full = window_examples(everything, dataset.invoices, Window(None, when, when), config)
+        registered = fit_scorer(
+            full, config, {**metadata, "trained_until": when.date().isoformat()}
+        )
+    registered.metadata["holdout_metrics"] = holdout_evaluation.metrics
+
+    tracking.setup(config.registry.experiment)
+    model_name = config.registry.model_name
+    champion, champion_value = _champion_metric(model_name, holdout, config)
+    target, _, metric = config.registry.gate_metric.partition("_")
+    new_value = holdout_evaluation.metrics[target]["lightgbm"][metric]
+    decision = tracking.decide(
+        config.registry.gate_metric,
+        new_value,
+        champion,
+        champion_value,
+        config.registry.min_improvement,
+    )
+
+    report = {
+        "as_of": metadata["as_of"],
+        "windows": {
+            "train_snapshots_before": train_window.end.date().isoformat(),
+            "holdout": [
+                holdout_window.start.date().isoformat(),
+                holdout_window.end.date().isoformat(),
+            ],
+            "train_examples": len(train_examples),
+            "holdout_examples": len(holdout),
+        },
+        "validation": {"success": validation.success, "rows": validation.checked},
+        "holdout": holdout_evaluation.metrics,
+        "comparison": comparison(holdout_evaluation),
+        "beats_baselines": beats_baselines(holdout_evaluation),
+        "backtest": backtest,
+        "data_fingerprint": metadata["data_fingerprint"],
+        "code_version": tracking.code_version(),
+    }
+
+    signature_input = everything.features.head(50)
+    signature = infer_signature(
+        signature_input, registered.predict(signature_input)[list(SCORE_COLUMNS)]
+    )
+    with mlflow.start_run(run_name=f"train-{metadata['as_of']}") as run:
+        mlflow.log_params(
+            {
+                "as_of": metadata["as_of"],
+                "seed": config.seed,
+                "late_after_days": config.targets.late_after_days,
+                "default_after_days": config.targets.default_after_days,
+                "n_estimators": config.models.lightgbm.n_estimators,
+                "learning_rate": config.models.lightgbm.learning_rate,
+                "num_leaves": config.models.lightgbm.num_leaves,
+                "holdout_days": config.evaluation.holdout_days,
+                "label_maturity_days": config.evaluation.label_maturity_days,
+                "refit_on_full_history": config.registry.refit_on_full_history,
+            }
+        )
+        mlflow.set_tags(
+            {
+                "data_fingerprint": metadata["data_fingerprint"],
+                "git_commit": metadata["git_commit"],
+                "git_dirty": metadata["git_dirty"],
+                "payrisk_version": metadata["package"],
+            }
+        )
+        mlflow.log_dict(config.model_dump(mode="json"), "config/train.json")
+        mlflow.log_dict(
+            {"success": validation.success, "rows": validation.checked}, "validation.json"
+        )
+        mlflow.log_metrics(holdout_evaluation.flat("holdout_"))
+        mlflow.log_metric("gate_new_value", new_value)
+        if champion_value is not None:
+            mlflow.log_metric("gate_champion_value", champion_value)
+        for fold, values in enumerate(backtest):
+            mlflow.log_metrics({k: v for k, v in values.items() if isinstance(v, float)}, step=fold)
+        _log_figures(holdout_evaluation, scorer, holdout, config)
+        model_info = mlflow.pyfunc.log_model(
+            name="scorer",
+            python_model=PayriskModel(registered),
+            signature=signature,
+            input_example=signature_input.head(3),
+            registered_model_name=model_name,
+        )
+        version = str(model_info.registered_model_version)
+        tracking.set_alias(model_name, version, decision.alias)
+        report["registry"] = {"model_name": model_name, "version": version, **decision.as_dict()}
+        report["run_id"] = run.info.run_id
+        mlflow.log_dict(report["registry"], "registry_decision.json")
+        mlflow.log_dict(report, "report.json")
+    tracking.save_local_copy(
+        model_name, version, PayriskModel(registered), decision.alias, signature=signature
+    )
+    if report_json:
+        write_json(report_json, report)
+    return report
+
+
+def render_report(report: dict) -> str:
+    lines = [
+        f"Trained on data as of {report['as_of']}: "
+        f"{report['windows']['train_examples']:,} training "
+        f"snapshots, {report['windows']['holdout_examples']:,} in the holdout "
+        f"{report['windows']['holdout'][0]} .. {report['windows']['holdout'][1]}",
+        "Holdout (LightGBM vs baselines):",
+    ]
+    for target in CLASSIFICATION_TARGETS:
+        for model, values in report["holdout"][target].items():
+            lines.append(
+                f"  {target:<8} {model:<16} ROC AUC {values['roc_auc']:.3f}"
+                f"  PR AUC {values['pr_auc']:.3f}"
+                f"  Brier {values['brier']:.4f}  log loss {values['log_loss']:.4f}"
+                f"  calib. err {values['calibration_error']:.4f}"
+            )
+    payment = report["holdout"]["payment"]
+    lines.append(
+        f"  payment  lightgbm         MAE {payment['lightgbm']['mae_days']:.1f} days, "
+        f"interval coverage {payment['lightgbm'].get('interval_coverage', float('nan')):.0%}"
+    )
+    if "average_delay" in payment:
+        lines.append(
+            f"  payment  average_delay    MAE {payment['average_delay']['mae_days']:.1f} days "
+            f"(baseline / model = {payment['lightgbm']['baseline_mae_ratio']:.2f}x)"
+        )
+    lines.append(f"Beats baselines: {report['beats_baselines']}")
+    registry = report.get("registry", {})
+    if registry:
+        lines.append(
+            f"Registered {registry['model_name']} v{registry['version']} as {registry['alias']}: "
+            f"{registry['reason']}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""The `payrisk` command line: thin commands over the pipelines.
+
+Every command validates its inputs first; a user error prints a readable message and exits 1 (data
+refused) or 2 (bad usage or configuration), never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from payrisk.config import ConfigError
+from payrisk.dataset import DataFileError
+
+app = typer.Typer(
+    name="payrisk",
+    help="Payment-risk scoring for accounts receivable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_DATA_REFUSED = 1
+EXIT_USAGE = 2
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into a message and an exit code."""
+    from payrisk.importer import ExportImportError
+    from payrisk.validation import DataValidationError
+
+    try:
+        yield
+    except DataValidationError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_DATA_REFUSED) from None
+    except (DataFileError, ExportImportError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_DATA_REFUSED) from None
+    except FileNotFoundError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except (ConfigError, FileExistsError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _run(action: Callable[[], None]) -> None:
+    with user_errors():
+        action()
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the sample data directory to.")],
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 500,
+    years: Annotated[float, typer.Option(min=0.25, max=30, help="Years of history.")] = 3.0,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same history.")] = 42,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Write a realistic synthetic payment history (invoices, payments, customers, reminders)."""
+    from pipelines.data import generate_sample
+
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter("use csv or parquet", param_hint="--format")
+    written = generate_sample(out, customers=customers, years=years, seed=seed, fmt=fmt)
+    typer.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+@app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="The ERP / accounting export (CSV or XLSX).")],
+    mapping: Annotated[Path, typer.Option(help="Mapping file, see configs/mapping.example.yaml.")],
+    out: Annotated[Path, typer.Option(help="Data directory to write the contract table into.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace the table if it exists.")] = False,
+) -> None:
+    """Convert an export into a contract table using a mapping file."""
+    from payrisk.importer import import_export
+
+    def action() -> None:
+        written = import_export(source, mapping, out, overwrite=overwrite)
+        typer.echo(f"wrote {written}")
+
+    _run(action)
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="Data directory (invoices, payments, ...).")],
+) -> None:
+    """Check a data directory against the data contract; exit 1 if any rule fails."""
+    from pipelines.data import check_data
+
+    def action() -> None:
+        report = check_data(data)
+        typer.echo(report.render())
+        if not report.success:
+            raise typer.Exit(EXIT_DATA_REFUSED)
+
+    _run(action)
+
+
+@app.command()
+def summary(
+    data: Annotated[Path, typer.Argument(help="Data directory.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD; default: the day after the latest event.")
+    ] = None,
+) -> None:
+    """Print the portfolio: open amount, late share, DSO and the aged balance."""
+    from pipelines.data import render_summary, summarise
+
+    _run(lambda: typer.echo(render_summary(summarise(data, as_of))))
+
+
+def _as_of_option(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date in YYYY-MM-DD", param_hint="--as-of"
+        ) from None
+    return value
+
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        callback=_as_of_option,
+        help="YYYY-MM-DD (start of day: what was known before it). Default: day after last event.",
+    ),
+]
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Data directory to learn from.")],
+    as_of: AsOf = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Training config (configs/train.yaml).")
+    ] = None,
+    report_json: Annotated[Path | None, typer.Option(help="Write the run report here.")] = None,
+) -> None:
+    """Train the late, default and payment-date models; track in MLflow; register the scorer."""
+    from pipelines.training import render_report
+    from pipelines.training import train as run_training
+
+    _run(lambda: typer.echo(render_report(run_training(data, as_of, config, report_json))))
+
+
+@app.command()
+def score(
+    data: Annotated[
+        Path, typer.Option(help="Data directory (the open invoices and their history).")
+    ],
+    out: Annotated[Path, typer.Option(help="Invoices file (.csv/.parquet); plans go beside it.")],
+    as_of: AsOf = None,
+    model_uri: Annotated[
+        str | None, typer.Option(help="MLflow model URI; default: the registry's champion.")
+    ] = None,
+    dunning_config: Annotated[Path | None, typer.Option(help="configs/dunning.yaml")] = None,
+    top: Annotated[int, typer.Option(help="Lines of the worklist to print.")] = 10,
+) -> None:
+    """Score every open invoice, choose each customer's dunning scenario and next action."""
+    from pipelines.scoring import customers_path, render_worklist
+    from pipelines.scoring import score as run_scoring
+
+    def action() -> None:
+        portfolio, loaded, when = run_scoring(data, out, as_of, model_uri, dunning_config)
+        typer.echo(
+            f"Scored {len(portfolio.invoices):,} open invoices as of {when.date()} with model "
+            f"v{loaded.version} ({loaded.source}); wrote {out} and {customers_path(out)}"
+        )
+        typer.echo(render_worklist(portfolio, top))
+
+    _run(action)
+
+
+@app.command()
+def snapshot(
+    data: Annotated[Path, typer.Option(help="Data directory.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Default: models/snapshot/customer_history.npz")
+    ] = None,
+    as_of: AsOf = None,
+    model_uri: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
+) -> None:
+    """Write the customer-history snapshot the service scores with (it reloads it by itself)."""
+    from payrisk.service import snapshot_path
+    from pipelines.scoring import write_snapshot
+
+    target = out or snapshot_path()
+    _run(lambda: typer.echo(f"wrote {write_snapshot(data, target, as_of, model_uri)}"))
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Start the HTTP service (BentoML) with the champion scorer and the latest snapshot."""
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "payrisk.service:PayriskService",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    raise typer.Exit(subprocess.call(command))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,107 @@
+"""Scoring open invoices: scores, reasons and the dunning plan, for batch and online alike.
+
+Batch scoring (`payrisk score`) and the service both call `score_and_plan`; only where the
+invoices come from differs (the data directory, or the request body).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from payrisk.config import DunningConfig
+from payrisk.dataset import Dataset
+from payrisk.dunning import plan_dunning
+from payrisk.explain import top_reasons
+from payrisk.features import History
+from payrisk.receivables import open_invoices
+from payrisk.scorer import PaymentRiskScorer
+
+REASON_COUNT = 3
+
+
+def open_invoice_queries(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Every invoice open at `as_of`, as a scoring query dated `as_of`."""
+    frame = open_invoices(dataset, as_of)
+    keep = ["invoice_id", "customer_id", "issue_date", "due_date", "amount", "open_amount"]
+    queries = frame[[*keep, "disputed"]].reset_index(drop=True)
+    queries["snapshot_date"] = as_of
+    queries["in_history"] = True
+    return queries
+
+
+def score_invoices(
+    scorer: PaymentRiskScorer, history: History, queries: pd.DataFrame, reasons: int = REASON_COUNT
+) -> pd.DataFrame:
+    """Scores, expected dates and top reasons of each query invoice (features computed once)."""
+    features = scorer.features(history, queries)
+    scores = scorer.predict(features)
+    when = pd.DatetimeIndex(queries["snapshot_date"])
+    for suffix in ("_low", "", "_high"):
+        days = np.round(scores[f"days_to_payment{suffix}"].to_numpy())
+        scores[f"expected_payment_date{suffix}"] = when + pd.to_timedelta(days, unit="D")
+    expected = pd.DatetimeIndex(scores["expected_payment_date"])
+    scores["expected_days_late"] = (expected - pd.DatetimeIndex(queries["due_date"])).days
+    # Past due, the question is whether it will be paid at all; before, whether it will be late.
+    past_due = features["days_past_due"].to_numpy() > scorer.targets.late_after_days
+    scores["reason_target"] = np.where(past_due, "default", "late")
+    explained = [None] * len(features)
+    for target in ("late", "default"):
+        rows = np.flatnonzero(scores["reason_target"].to_numpy() == target)
+        if len(rows) == 0:
+            continue
+        subset = features.iloc[rows]
+        for row, entry in zip(
+            rows, top_reasons(scorer.contributions(subset, target), subset, reasons), strict=True
+        ):
+            explained[row] = entry
+    scores["reasons"] = explained
+    scores["reminders_sent"] = features["reminders_sent"].to_numpy()
+    scores["days_since_customer_contact"] = features["days_since_customer_contact"].to_numpy()
+    scores["is_new_customer"] = features["is_new_customer"].to_numpy() > 0
+    return scores
+
+
+def key_accounts(history: History, customer_ids: pd.Series) -> pd.Series:
+    attributes = history.customers
+    if len(attributes) == 0:
+        return pd.Series(False, index=customer_ids.index)
+    flags = attributes.set_index("customer_id")["key_account"].astype("boolean").fillna(False)
+    return customer_ids.map(flags).fillna(False).astype("bool")
+
+
+@dataclass(frozen=True)
+class ScoredPortfolio:
+    invoices: pd.DataFrame  # one row per open invoice: scores, reasons, next action, priority
+    customers: pd.DataFrame  # one row per customer: risk, scenario, next contact
+
+
+def score_and_plan(
+    scorer: PaymentRiskScorer,
+    history: History,
+    queries: pd.DataFrame,
+    as_of: pd.Timestamp,
+    dunning: DunningConfig,
+) -> ScoredPortfolio:
+    """Score open invoices and plan their dunning, as known at `as_of`."""
+    scores = score_invoices(scorer, history, queries)
+    scored = pd.concat([queries.reset_index(drop=True), scores.reset_index(drop=True)], axis=1)
+    if "open_amount" not in scored:
+        scored["open_amount"] = scored["amount"]
+    if "disputed" not in scored:
+        scored["disputed"] = False
+    scored["key_account"] = key_accounts(history, scored["customer_id"])
+    last_contact = (
+        pd.Series(
+            as_of - pd.to_timedelta(scored["days_since_customer_contact"], unit="D"),
+            index=scored.index,
+        )
+        .groupby(scored["customer_id"])
+        .max()
+    )
+    plan, customers = plan_dunning(scored, last_contact, as_of, dunning)
+    invoices = pd.concat([scored, plan], axis=1)
+    invoices = invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True)
+    return ScoredPortfolio(invoices=invoices, customers=customers)

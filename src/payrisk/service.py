@@ -1,0 +1,91 @@
+"""The payrisk HTTP service (BentoML): what dunning systems and collection tools call.
+
+Start it with `payrisk serve` (or `bentoml serve payrisk.service:PayriskService`). It loads the
+champion scorer from the MLflow registry (or PAYRISK_MODEL_URI; or the local copy under models/ when
+the registry is unreachable) and the customer-history snapshot written by `payrisk snapshot`
+(PAYRISK_SNAPSHOT), which it reloads when the file changes. Endpoints only translate HTTP to
+`payrisk.serving.ScoringEngine`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+from pathlib import Path
+
+import bentoml
+from bentoml.exceptions import ServiceUnavailable, UnprocessableEntity
+
+from payrisk.config import load_dunning_config
+from payrisk.service_models import (
+    CreditReviewRequest,
+    CreditReviewResponse,
+    CustomerProfile,
+    CustomerRequest,
+    ScoreRequest,
+    ScoreResponse,
+    Status,
+)
+from payrisk.serving import RefusedRequestError, ScoringEngine, SnapshotHolder
+
+
+def snapshot_path() -> Path:
+    from pipelines.tracking import models_dir
+
+    return Path(
+        os.environ.get("PAYRISK_SNAPSHOT", models_dir() / "snapshot" / "customer_history.npz")
+    )
+
+
+def build_engine() -> ScoringEngine:
+    from pipelines.scoring import load_scorer
+
+    loaded = load_scorer(os.environ.get("PAYRISK_MODEL_URI") or None)
+    return ScoringEngine(
+        scorer=loaded.scorer,
+        model_version=loaded.version,
+        model_source=loaded.source,
+        snapshot=SnapshotHolder(snapshot_path()),
+        dunning=load_dunning_config(os.environ.get("PAYRISK_DUNNING_CONFIG") or None),
+    )
+
+
+@bentoml.service(name="payrisk", traffic={"timeout": 60, "max_concurrency": 32})
+class PayriskService:
+    def __init__(self) -> None:
+        self.engine = build_engine()
+
+    def __is_ready__(self) -> bool:
+        return self.engine.status().ready
+
+    def _answer(self, call, request):
+        try:
+            return call(request)
+        except RefusedRequestError as error:
+            if "no customer-history snapshot" in str(error):
+                raise ServiceUnavailable(str(error)) from None
+            raise UnprocessableEntity(str(error)) from None
+
+    @bentoml.api(route="/v1/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
+    def score(self, **request) -> ScoreResponse:
+        """Score a batch of open invoices: probabilities, payment date, dunning action, reasons."""
+        return self._answer(self.engine.score, ScoreRequest(**request))
+
+    @bentoml.api(route="/v1/customer", input_spec=CustomerRequest, output_spec=CustomerProfile)
+    def customer(self, **request) -> CustomerProfile:
+        """A customer's payment record and open balance, as known at the snapshot."""
+        return self._answer(self.engine.profile, CustomerRequest(**request))
+
+    @bentoml.api(
+        route="/v1/credit-review", input_spec=CreditReviewRequest, output_spec=CreditReviewResponse
+    )
+    def credit_review(self, **request) -> CreditReviewResponse:
+        """Before granting credit: predicted behaviour, reasons and a recommendation."""
+        return self._answer(self.engine.credit_review, CreditReviewRequest(**request))
+
+    @bentoml.api(route="/v1/status", output_spec=Status)
+    def status(self) -> Status:
+        """Model version, where it came from, and the snapshot in use."""
+        return self.engine.status()

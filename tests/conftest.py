@@ -1,0 +1,81 @@
+"""Shared fixtures: one generated history and one trained scorer per test session.
+
+Training takes a while, so it happens once; tests that need a model share it. Every artifact goes
+to a temporary folder (MLflow store, model copies, snapshot), never to the project directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+SAMPLE_CUSTOMERS = 300
+SAMPLE_YEARS = 3.0
+SAMPLE_SEED = 11
+
+FAST_TRAIN_CONFIG = """
+seed: 7
+models:
+  lightgbm: {n_estimators: 200, learning_rate: 0.08, n_jobs: 2}
+evaluation: {backtest_folds: 1}
+"""
+
+
+@dataclass(frozen=True)
+class TrainedProject:
+    data_dir: Path
+    workdir: Path
+    config_path: Path
+    report: dict
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from payrisk.dataset import write_dataset
+    from payrisk.generate import generate_history
+
+    out = tmp_path_factory.mktemp("sample")
+    write_dataset(generate_history(SAMPLE_CUSTOMERS, SAMPLE_YEARS, SAMPLE_SEED), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(sample_dir: Path):
+    from payrisk.dataset import load_dataset
+
+    return load_dataset(sample_dir, validate=False)  # validated in tests/data
+
+
+@pytest.fixture(scope="session")
+def trained(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedProject]:
+    """A champion scorer trained on the sample, in a private MLflow store."""
+    from pipelines.training import train
+
+    workdir = tmp_path_factory.mktemp("project")
+    config_path = workdir / "train.yaml"
+    config_path.write_text(FAST_TRAIN_CONFIG)
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
+        "PAYRISK_MODELS_DIR": str(workdir / "models"),
+        "PAYRISK_SNAPSHOT": str(workdir / "models" / "snapshot" / "customer_history.npz"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        report = train(sample_dir, config_path=config_path, report_json=workdir / "report.json")
+        yield TrainedProject(sample_dir, workdir, config_path, report, env)
+
+
+@pytest.fixture
+def project_env(trained: TrainedProject, monkeypatch: pytest.MonkeyPatch) -> TrainedProject:
+    """Point MLflow and the model store at the trained project for one test."""
+    for key, value in trained.env.items():
+        monkeypatch.setenv(key, value)
+    return trained
