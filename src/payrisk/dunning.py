@@ -144,7 +144,8 @@ def next_actions(
     own_date = own_date.where(own_date > as_of, as_of)
     own_date = own_date.where(own_date >= scored["issue_date"], scored["issue_date"])
     gap = pd.Timedelta(days=config.contact.min_days_between_contacts)
-    earliest = scored["customer_id"].map(last_contact + gap)
+    contacted = last_contact.astype("datetime64[ns]").reindex(scored["customer_id"].to_numpy())
+    earliest = pd.Series(contacted.to_numpy(), index=scored.index) + gap
     own_date = own_date.where(~(earliest > own_date), earliest)
 
     action = pd.Series(ACTION_REMIND, index=scored.index, dtype="object")

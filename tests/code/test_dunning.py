@@ -1,0 +1,208 @@
+"""Each dunning rule on hand-made scored invoices."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from payrisk.config import load_dunning_config
+from payrisk.dunning import (
+    ACTION_DISPUTE,
+    ACTION_ESCALATE,
+    ACTION_REMIND,
+    ACTION_SCENARIO_DONE,
+    ACTION_WRITE_OFF_REVIEW,
+    plan_dunning,
+)
+
+AS_OF = pd.Timestamp("2026-03-10")
+POLICY = load_dunning_config()  # the shipped configs/dunning.yaml
+
+
+def invoice(invoice_id: str, customer_id: str = "C1", **overrides) -> dict:
+    row = {
+        "invoice_id": invoice_id,
+        "customer_id": customer_id,
+        "issue_date": pd.Timestamp("2026-02-01"),
+        "due_date": pd.Timestamp("2026-03-03"),
+        "open_amount": 1000.0,
+        "disputed": False,
+        "key_account": False,
+        "late_probability": 0.4,
+        "default_probability": 0.05,
+        "expected_days_late": 5.0,
+        "reminders_sent": 0,
+    }
+    row.update(overrides)
+    return row
+
+
+def plan(rows: list[dict], last_contact: dict | None = None, policy=POLICY):
+    scored = pd.DataFrame(rows)
+    contacts = pd.Series(last_contact or {}, dtype="datetime64[ns]")
+    invoices, customers = plan_dunning(scored, contacts, AS_OF, policy)
+    return pd.concat([scored, invoices], axis=1).set_index("invoice_id"), customers.set_index(
+        "customer_id"
+    )
+
+
+def test_segments_follow_the_first_matching_rule():
+    _, customers = plan(
+        [
+            invoice("A", "risky", default_probability=0.5, late_probability=0.9),
+            invoice("B", "key", key_account=True),
+            invoice("C", "late", late_probability=0.8),
+            invoice("D", "good", late_probability=0.05, default_probability=0.01),
+            invoice("E", "usual"),
+        ]
+    )
+    assert customers["scenario"].to_dict() == {
+        "key": "key_account",
+        "late": "firm",
+        "good": "light",
+        "risky": "protective",
+        "usual": "standard",
+    }
+
+
+def test_one_scenario_per_customer_from_its_amount_weighted_risk():
+    invoices, customers = plan(
+        [
+            invoice("A", late_probability=0.9, open_amount=100.0),
+            invoice("B", late_probability=0.3, open_amount=9900.0),
+        ]
+    )
+    assert customers.loc["C1", "late_probability"] == pytest.approx(0.306)
+    assert set(invoices["scenario"]) == {"standard"}
+
+
+def test_disputed_invoices_leave_dunning():
+    invoices, customers = plan([invoice("A", disputed=True), invoice("B")])
+    assert invoices.loc["A", "action"] == ACTION_DISPUTE
+    assert invoices.loc["A", "channel"] is None
+    assert invoices.loc["B", "action"] == ACTION_REMIND
+    assert customers.loc["C1", "disputed_invoices"] == 1
+    assert customers.loc["C1", "next_contact_invoices"] == 1
+
+
+def test_no_reminder_before_the_invoice_exists_or_in_the_past():
+    rows = [
+        invoice(
+            f"I{issue_ago}-{terms}",
+            f"C{issue_ago}-{terms}",
+            issue_date=AS_OF - pd.Timedelta(days=issue_ago),
+            due_date=AS_OF - pd.Timedelta(days=issue_ago) + pd.Timedelta(days=terms),
+            late_probability=late,
+        )
+        for issue_ago in (0, 1, 5, 40, 100)
+        for terms in (0, 2, 10, 30, 60)
+        for late in (0.05, 0.5, 0.9)
+        if not (issue_ago == 0 and late != 0.5)
+    ]
+    invoices, _ = plan(rows)
+    assert (invoices["action_date"] >= invoices["issue_date"]).all()
+    assert (invoices["action_date"] >= AS_OF).all()
+    # A courtesy step that can still happen before the due date is planned for its day.
+    fresh = invoices.loc["I0-10"]
+    assert fresh["step"] == 1
+    assert fresh["action_date"] == fresh["due_date"] + pd.Timedelta(
+        days=POLICY.scenarios[fresh["scenario"]].steps[0].offset_days
+    )
+
+
+def test_steps_advance_one_at_a_time_and_skip_passed_courtesy_steps():
+    invoices, _ = plan(
+        [
+            invoice("new", "C1", reminders_sent=0),  # 7 days past due: courtesy step passed
+            invoice("two", "C2", reminders_sent=2),
+            invoice("done", "C3", reminders_sent=6),
+        ]
+    )
+    standard = POLICY.scenarios["standard"].steps
+    assert (
+        invoices.loc["new", "step"] == 2 and invoices.loc["new", "channel"] == standard[1].channel
+    )
+    assert (
+        invoices.loc["two", "step"] == 3 and invoices.loc["two", "channel"] == standard[2].channel
+    )
+    assert invoices.loc["done", "action"] == ACTION_SCENARIO_DONE
+    assert invoices.loc["done", "actor"] == "credit_manager"
+
+
+def test_no_two_contacts_closer_than_the_minimum_gap():
+    gap = POLICY.contact.min_days_between_contacts
+    invoices, customers = plan([invoice("A")], last_contact={"C1": AS_OF - pd.Timedelta(days=1)})
+    assert invoices.loc["A", "action_date"] == AS_OF - pd.Timedelta(days=1) + pd.Timedelta(days=gap)
+    assert customers.loc["C1", "next_contact_date"] == invoices.loc["A", "action_date"]
+
+
+def test_what_falls_due_within_a_contact_is_bundled_into_it():
+    gap = POLICY.contact.min_days_between_contacts
+    invoices, customers = plan(
+        [
+            invoice("now"),
+            invoice(
+                "soon",
+                due_date=AS_OF + pd.Timedelta(days=1),
+                issue_date=AS_OF - pd.Timedelta(days=20),
+            ),
+            invoice("later", due_date=AS_OF + pd.Timedelta(days=40), issue_date=AS_OF),
+        ]
+    )
+    assert invoices.loc["soon", "action_date"] == invoices.loc["now", "action_date"]
+    assert invoices.loc["later", "action_date"] >= invoices.loc[
+        "now", "action_date"
+    ] + pd.Timedelta(days=gap)
+    assert customers.loc["C1", "next_contact_invoices"] == 2
+
+
+def test_agency_only_when_expected_recovery_covers_legal_costs():
+    last_step = len(POLICY.scenarios["protective"].steps) - 1
+    common = {
+        "default_probability": 0.6,
+        "late_probability": 0.95,
+        "reminders_sent": last_step,
+        "due_date": AS_OF - pd.Timedelta(days=60),
+    }
+    invoices, _ = plan(
+        [
+            invoice("small", "C1", open_amount=500.0, **common),
+            invoice("large", "C2", open_amount=50000.0, **common),
+        ]
+    )
+    assert invoices.loc["large", "channel"] == "agency"
+    assert invoices.loc["large", "action"] == ACTION_ESCALATE
+    assert invoices.loc["small", "action"] == ACTION_WRITE_OFF_REVIEW
+    assert invoices.loc["small", "channel"] is None
+
+
+def test_collectors_work_the_largest_expected_loss_first():
+    invoices, _ = plan(
+        [
+            invoice("A", "C1", open_amount=1000.0, default_probability=0.10),
+            invoice("B", "C2", open_amount=5000.0, default_probability=0.05),
+            invoice("C", "C3", open_amount=100.0, default_probability=0.90),
+        ]
+    )
+    assert invoices["priority_rank"].sort_values().index.tolist() == ["B", "A", "C"]
+    assert invoices.loc["B", "expected_loss"] == 250.0
+
+
+def test_a_policy_whose_last_segment_has_conditions_is_refused(tmp_path):
+    from payrisk.config import ConfigError
+
+    text = tmp_path / "d.yaml"
+    text.write_text(
+        "scenarios: {s: {steps: [{offset_days: 1, channel: email, template: t, actor: automatic}]}}"
+        "\n"
+        "segments: [{scenario: s, min_late_probability: 0.5}]\n"
+    )
+    with pytest.raises(ConfigError, match="last segment"):
+        load_dunning_config(text)
+    text.write_text(
+        "scenarios: {s: {steps: [{offset_days: 1, channel: owl, template: t, actor: automatic}]}}"
+        "\n"
+        "segments: [{scenario: s}]\n"
+    )
+    with pytest.raises(ConfigError, match=r"scenarios\.s\.steps\.0\.channel"):
+        load_dunning_config(text)
