@@ -530,7 +530,6 @@ def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
     out["key_account"] = key_account
     out["customer_tenure_days"] = tenure
 
-    frame = pd.DataFrame(out, index=queries.index)
     for name in CATEGORICAL_FEATURES:
-        frame[name] = frame[name].astype("str")
-    return frame[list(FEATURE_COLUMNS)]
+        out[name] = np.asarray(out[name], dtype="str").astype(object)
+    return pd.DataFrame({name: out[name] for name in FEATURE_COLUMNS}, index=queries.index)
