@@ -21,6 +21,8 @@ from pipelines import tracking
 
 log = logging.getLogger("payrisk.score")
 
+EXPLAIN_TOP = 10_000  # reasons for the first invoices of the worklist (they cost ~0.5 ms each)
+
 INVOICE_OUTPUT_COLUMNS = (
     "priority_rank",
     "invoice_id",
@@ -100,6 +102,7 @@ def score(
     as_of: str | None = None,
     model_uri: str | None = None,
     dunning_config: str | Path | None = None,
+    explain_top: int | None = EXPLAIN_TOP,
 ) -> tuple[ScoredPortfolio, LoadedScorer, pd.Timestamp]:
     """Score every invoice open at `as_of`; write invoices to `out`, customer plans beside it."""
     out = Path(out)
@@ -111,7 +114,7 @@ def score(
     loaded = load_scorer(model_uri)
     history = loaded.scorer.build_history(dataset, when)
     portfolio = score_and_plan(
-        loaded.scorer, history, open_invoice_queries(dataset, when), when, policy
+        loaded.scorer, history, open_invoice_queries(dataset, when), when, policy, explain_top
     )
     invoices = portfolio.invoices
     table = pd.concat(

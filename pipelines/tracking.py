@@ -84,7 +84,7 @@ def code_version() -> dict[str, str]:
 
 def champion_version(model_name: str) -> str | None:
     try:
-        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION).version
+        return str(MlflowClient().get_model_version_by_alias(model_name, CHAMPION).version)
     except MlflowException:
         return None
 

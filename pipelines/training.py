@@ -256,7 +256,12 @@ def train(
         mlflow.log_dict(report["registry"], "registry_decision.json")
         mlflow.log_dict(report, "report.json")
     tracking.save_local_copy(
-        model_name, version, PayriskModel(registered), decision.alias, signature=signature
+        model_name,
+        version,
+        PayriskModel(registered),
+        decision.alias,
+        signature=signature,
+        input_example=signature_input.head(3),
     )
     if report_json:
         write_json(report_json, report)

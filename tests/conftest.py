@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -19,12 +20,16 @@ SAMPLE_CUSTOMERS = 300
 SAMPLE_YEARS = 3.0
 SAMPLE_SEED = 11
 
-FAST_TRAIN_CONFIG = """
-seed: 7
-models:
-  lightgbm: {n_estimators: 200, learning_rate: 0.08, n_jobs: 2}
-evaluation: {backtest_folds: 1}
-"""
+
+def fast_train_config() -> str:
+    """The shipped configs/train.yaml, with fewer trees and one backtest fold for speed."""
+    from payrisk.config import CONFIG_DIR, load_yaml
+
+    content = load_yaml(CONFIG_DIR / "train.yaml")
+    content["seed"] = 7
+    content["models"]["lightgbm"].update(n_estimators=250, learning_rate=0.08)
+    content["evaluation"]["backtest_folds"] = 1
+    return yaml.safe_dump(content)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def trained(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     workdir = tmp_path_factory.mktemp("project")
     config_path = workdir / "train.yaml"
-    config_path.write_text(FAST_TRAIN_CONFIG)
+    config_path.write_text(fast_train_config())
     env = {
         "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
         "PAYRISK_MODELS_DIR": str(workdir / "models"),

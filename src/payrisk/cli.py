@@ -172,13 +172,18 @@ def score(
     ] = None,
     dunning_config: Annotated[Path | None, typer.Option(help="configs/dunning.yaml")] = None,
     top: Annotated[int, typer.Option(help="Lines of the worklist to print.")] = 10,
+    explain_top: Annotated[
+        int, typer.Option(min=0, help="Give reasons for this many invoices, first on the worklist.")
+    ] = 10_000,
 ) -> None:
     """Score every open invoice, choose each customer's dunning scenario and next action."""
     from pipelines.scoring import customers_path, render_worklist
     from pipelines.scoring import score as run_scoring
 
     def action() -> None:
-        portfolio, loaded, when = run_scoring(data, out, as_of, model_uri, dunning_config)
+        portfolio, loaded, when = run_scoring(
+            data, out, as_of, model_uri, dunning_config, explain_top
+        )
         typer.echo(
             f"Scored {len(portfolio.invoices):,} open invoices as of {when.date()} with model "
             f"v{loaded.version} ({loaded.source}); wrote {out} and {customers_path(out)}"

@@ -122,8 +122,18 @@ class LightGBMSettings(StrictModel):
     n_jobs: int = Field(2, ge=1)
 
 
+MODEL_TARGETS = ("late", "default", "payment")
+
+
 class ModelSettings(StrictModel):
     lightgbm: LightGBMSettings = LightGBMSettings()
+    per_target: dict[str, dict[str, float | int]] = Field(
+        default_factory=lambda: {
+            "default": {"num_leaves": 7, "min_child_samples": 200, "reg_lambda": 5.0}
+        },
+        description="LightGBM settings that differ for one target (late, default, payment).",
+    )
+    calibration: str = Field("sigmoid", description="sigmoid (Platt, on the log-odds) or isotonic.")
     balance_classes: bool = Field(
         False, description="Weight the rare class up; calibration undoes the bias."
     )
@@ -140,6 +150,25 @@ class ModelSettings(StrictModel):
     logistic_c: float = Field(
         1.0, gt=0, description="Inverse regularisation of the logistic-regression baseline."
     )
+
+    @field_validator("calibration")
+    @classmethod
+    def _known_calibration(cls, value: str) -> str:
+        if value not in ("sigmoid", "isotonic"):
+            raise ValueError("use sigmoid or isotonic")
+        return value
+
+    @model_validator(mode="after")
+    def _overrides_are_settings(self) -> ModelSettings:
+        for target, override in self.per_target.items():
+            if target not in MODEL_TARGETS:
+                raise ValueError(f"per_target.{target}: use one of {list(MODEL_TARGETS)}")
+            LightGBMSettings(**{**self.lightgbm.model_dump(), **override})
+        return self
+
+    def lightgbm_for(self, target: str) -> LightGBMSettings:
+        """The shared LightGBM settings with the target's own overrides applied."""
+        return LightGBMSettings(**{**self.lightgbm.model_dump(), **self.per_target.get(target, {})})
 
 
 class EvaluationSettings(StrictModel):

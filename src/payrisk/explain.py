@@ -6,6 +6,7 @@ the score really rests on; the phrasing lives here, one line per feature.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
 
 import numpy as np
@@ -60,6 +61,12 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "amount_vs_customer_mean": lambda v: f"amount {v:.1f}x the customer's usual invoice",
     "amount_vs_open_balance": lambda v: f"this invoice is {v:.0%} of the customer's balance",
     "terms_days": lambda v: f"payment terms of {_days(v)}",
+    "days_since_issue": lambda v: f"issued {_days(v)} ago",
+    "issue_month": lambda v: f"issued in {calendar.month_name[int(v)]}",
+    "issue_weekday": lambda v: f"issued on a {calendar.day_name[int(v)]}",
+    "due_day_of_month": lambda v: f"due on day {v:.0f} of the month",
+    "due_at_month_end": lambda v: "due at month end" if v else "due before month end",
+    "key_account": lambda v: "key account" if v else "not a key account",
     "credit_utilisation": lambda v: f"uses {v:.0%} of its credit limit",
     "customer_tenure_days": lambda v: f"customer for {_days(v)}",
     "days_since_first_invoice": lambda v: f"first invoice {_days(v)} ago",

@@ -48,6 +48,11 @@ def _time_split(n_rows: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(cut), np.arange(cut, n_rows)
 
 
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
 def _monotone(columns: list[str], increasing: tuple[str, ...]) -> list[int]:
     return [1 if name in increasing else 0 for name in columns]
 
@@ -55,15 +60,17 @@ def _monotone(columns: list[str], increasing: tuple[str, ...]) -> list[int]:
 class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
     """LightGBM with early stopping and isotonic calibration on the latest slice of training time.
 
-    Class weighting helps the trees find the rare class; the isotonic map, fitted on later data the
-    trees did not see, brings the scores back to probabilities a credit manager can read.
+    The calibration map (Platt scaling on the log-odds by default, or isotonic), fitted on later
+    data the trees did not see, turns scores into probabilities a credit manager can read; both
+    maps are increasing, so monotone constraints on the trees hold for the probabilities too.
     """
 
     def __init__(
         self,
         lightgbm_params: dict | None = None,
         early_stopping_rounds: int = 50,
-        balance_classes: bool = True,
+        balance_classes: bool = False,
+        calibration: str = "sigmoid",
         calibration_fraction: float = 0.2,
         monotone_increasing: tuple[str, ...] = (),
         random_state: int | None = None,
@@ -71,6 +78,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
         self.lightgbm_params = lightgbm_params
         self.early_stopping_rounds = early_stopping_rounds
         self.balance_classes = balance_classes
+        self.calibration = calibration
         self.calibration_fraction = calibration_fraction
         self.monotone_increasing = monotone_increasing
         self.random_state = random_state
@@ -88,7 +96,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
             **params,
             class_weight="balanced" if self.balance_classes else None,
             monotone_constraints=_monotone(columns, self.monotone_increasing),
-            monotone_constraints_method="advanced",
+            monotone_constraints_method="basic",  # "advanced" was seen to break monotonicity
             random_state=self.random_state,
             verbose=-1,
         )
@@ -100,15 +108,27 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
         raw = self.booster_.predict_proba(encoded.iloc[calibration_rows])[:, 1]
-        self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        self.calibrator_.fit(raw, y[calibration_rows])
+        if self.calibration == "isotonic":
+            self.calibrator_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+            self.calibrator_.fit(raw, y[calibration_rows])
+        else:
+            self.calibrator_ = LogisticRegression(C=1e6, max_iter=1000)
+            self.calibrator_.fit(_log_odds(raw)[:, None], y[calibration_rows])
+            if self.calibrator_.coef_[0, 0] <= 0:
+                raise ValueError(
+                    "the boosted scores do not rank the calibration slice (Platt slope <= 0): "
+                    "too little data or no signal for this target"
+                )
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.asarray(columns, dtype=object)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         raw = self.booster_.predict_proba(self.encoder_.transform(X))[:, 1]
-        calibrated = np.clip(self.calibrator_.predict(raw), 0.0, 1.0)
+        if isinstance(self.calibrator_, IsotonicRegression):
+            calibrated = np.clip(self.calibrator_.predict(raw), 0.0, 1.0)
+        else:  # increasing in the raw score: the slope is checked positive at fit time
+            calibrated = self.calibrator_.predict_proba(_log_odds(raw)[:, None])[:, 1]
         return np.column_stack([1 - calibrated, calibrated])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -91,7 +91,6 @@ class PayriskModel(mlflow.pyfunc.PythonModel):
     def __init__(self, scorer: PaymentRiskScorer) -> None:
         self.scorer = scorer
 
-    def predict(
-        self, context: object, model_input: pd.DataFrame, params: dict | None = None
-    ) -> pd.DataFrame:
+    # MLflow reads this signature's type hints; only the input and output are typed on purpose.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.scorer.predict(model_input)[list(SCORE_COLUMNS)]

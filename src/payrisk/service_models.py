@@ -52,16 +52,14 @@ class InvoiceIn(RequestModel):
         allow_inf_nan=False,
         str_strip_whitespace=True,
         json_schema_extra={
-            "examples": [
-                {
-                    "invoice_id": "INV-2026-0042",
-                    "customer_id": "C000123",
-                    "issue_date": "2026-10-01",
-                    "due_date": "2026-10-31",
-                    "amount": 1250.0,
-                    "currency": "EUR",
-                }
-            ]
+            "example": {
+                "invoice_id": "INV-2026-0042",
+                "customer_id": "C000123",
+                "issue_date": "2026-10-01",
+                "due_date": "2026-10-31",
+                "amount": 1250.0,
+                "currency": "EUR",
+            }
         },
     )
 
@@ -94,6 +92,9 @@ class ScoreRequest(RequestModel):
     as_of: date | None = Field(
         None, description="Scoring day (start of day); default: the snapshot's as-of date."
     )
+    with_reasons: bool = Field(
+        True, description="Explain each score in plain words (costs about 0.5 ms an invoice)."
+    )
 
     @field_validator("as_of")
     @classmethod
@@ -117,7 +118,7 @@ class NextAction(BaseModel):
     )
     template: str | None = Field(None, description="Message template id.")
     actor: str = Field(description="automatic, collector, sales_rep or credit_manager.")
-    date: date = Field(description="Day to act.")
+    action_date: date = Field(description="Day to act.")
 
 
 class InvoiceScore(BaseModel):

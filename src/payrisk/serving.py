@@ -47,9 +47,10 @@ def _none_if_nan(value: float) -> float | None:
 class SnapshotHolder:
     """The latest good snapshot; reloads when the file changes, keeps the old one if it is bad."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None, history: History | None = None) -> None:
+        """Watch the snapshot file at `path`; or, with no path, hold `history` as it is."""
         self.path = path
-        self.history: History | None = None
+        self.history: History | None = history
         self.header: dict = {}
         self.problem: str | None = None
         self._stamp: tuple[float, int] | None = None
@@ -57,6 +58,8 @@ class SnapshotHolder:
         self.refresh()
 
     def refresh(self) -> None:
+        if self.path is None:
+            return
         try:
             stat = os.stat(self.path)
         except OSError:
@@ -135,7 +138,9 @@ class ScoringEngine:
         frame["open_amount"] = frame["open_amount"].fillna(frame["amount"])
         frame["snapshot_date"] = when
         frame["in_history"] = history.invoice_ids.get_indexer(frame["invoice_id"]) >= 0
-        portfolio = score_and_plan(self.scorer, history, frame, when, self.dunning)
+        portfolio = score_and_plan(
+            self.scorer, history, frame, when, self.dunning, None if request.with_reasons else 0
+        )
         known = history.customer_ids.get_indexer(portfolio.invoices["customer_id"]) >= 0
         invoices = [
             InvoiceScore(
@@ -157,7 +162,7 @@ class ScoringEngine:
                     channel=row.channel,
                     template=row.template,
                     actor=row.actor,
-                    date=row.action_date.date(),
+                    action_date=row.action_date.date(),
                 ),
                 reasons=row.reasons or [],
             )

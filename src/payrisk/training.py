@@ -87,10 +87,10 @@ def window_examples(
     return Examples(queries, everything.features.loc[mask].reset_index(drop=True), labels)
 
 
-def _lightgbm_params(config: TrainConfig) -> dict:
-    params = config.models.lightgbm.model_dump()
-    params.pop("early_stopping_rounds")
-    return params
+def _lightgbm_params(config: TrainConfig, target: str) -> tuple[dict, int]:
+    """LightGBM keyword arguments for a target, and its early-stopping patience."""
+    params = config.models.lightgbm_for(target).model_dump()
+    return params, params.pop("early_stopping_rounds")
 
 
 def fit_scorer(
@@ -101,19 +101,22 @@ def fit_scorer(
     classifiers = {}
     for target in CLASSIFICATION_TARGETS:
         known = train.known(target)
+        params, patience = _lightgbm_params(config, target)
         classifiers[target] = CalibratedLGBMClassifier(
-            lightgbm_params=_lightgbm_params(config),
-            early_stopping_rounds=models.lightgbm.early_stopping_rounds,
+            lightgbm_params=params,
+            early_stopping_rounds=patience,
             balance_classes=models.balance_classes,
+            calibration=models.calibration,
             calibration_fraction=models.calibration_fraction,
             monotone_increasing=models.monotone_increasing,
             random_state=config.seed,
         ).fit(train.features.loc[known], train.labels.loc[known, target].to_numpy())
     known = train.known("days_to_payment")
+    params, patience = _lightgbm_params(config, "payment")
     payment = QuantileLGBMRegressor(
         quantiles=config.targets.payment_quantiles,
-        lightgbm_params=_lightgbm_params(config),
-        early_stopping_rounds=models.lightgbm.early_stopping_rounds,
+        lightgbm_params=params,
+        early_stopping_rounds=patience,
         validation_fraction=models.calibration_fraction,
         random_state=config.seed,
     ).fit(train.features.loc[known], train.labels.loc[known, "days_to_payment"].to_numpy())

@@ -1,0 +1,1 @@
+"""Benchmarks: figures for the README table, never timed assertions in tests."""

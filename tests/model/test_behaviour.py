@@ -1,0 +1,75 @@
+"""Model behaviour: what any credit manager expects of the scores, on the trained champion."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from payrisk.scorer import PaymentRiskScorer
+from tests.helpers import dataset
+
+
+@pytest.fixture(scope="module")
+def scorer(trained) -> PaymentRiskScorer:
+    mlflow.set_tracking_uri(trained.env["MLFLOW_TRACKING_URI"])
+    name = trained.report["registry"]["model_name"]
+    return mlflow.pyfunc.load_model(f"models:/{name}@champion").unwrap_python_model().scorer
+
+
+def customer_history(days_late: int) -> list[dict]:
+    """Twelve monthly invoices of 1,000, all settled `days_late` days after their due date."""
+    rows = []
+    for month in range(12):
+        issue = pd.Timestamp("2025-01-05") + pd.DateOffset(months=month)
+        due = issue + pd.Timedelta(days=30)
+        rows.append(
+            {
+                "invoice_id": f"H{month}",
+                "customer_id": "C",
+                "issue_date": issue.date().isoformat(),
+                "due_date": due.date().isoformat(),
+                "amount": "1000",
+                "paid_date": (due + pd.Timedelta(days=days_late)).date().isoformat(),
+            }
+        )
+    return rows
+
+
+def score_new_invoice(scorer: PaymentRiskScorer, days_late: int) -> pd.Series:
+    as_of = pd.Timestamp("2026-03-01")
+    new = {
+        "invoice_id": "NEW",
+        "customer_id": "C",
+        "issue_date": "2026-03-01",
+        "due_date": "2026-03-31",
+        "amount": "1000",
+    }
+    data = dataset([*customer_history(days_late), new])
+    history = scorer.build_history(data, as_of)
+    query = data.invoices.loc[data.invoices["invoice_id"] == "NEW"].assign(snapshot_date=as_of)
+    return scorer.score(history, query).iloc[0]
+
+
+def test_a_customer_always_late_scores_riskier_than_a_punctual_one(scorer):
+    late_payer = score_new_invoice(scorer, days_late=25)
+    punctual = score_new_invoice(scorer, days_late=-2)
+    assert late_payer["late_probability"] > punctual["late_probability"] + 0.1
+    assert late_payer["default_probability"] >= punctual["default_probability"]
+    assert late_payer["expected_payment_date"] > punctual["expected_payment_date"]
+
+
+def test_more_days_past_due_never_lowers_the_default_probability(scorer, sample_dataset):
+    as_of = sample_dataset.invoices["issue_date"].max()
+    history = scorer.build_history(sample_dataset, as_of)
+    invoices = sample_dataset.invoices.sample(300, random_state=3)
+    queries = invoices.assign(snapshot_date=as_of)
+    features = scorer.features(history, queries).reset_index(drop=True)
+    grid = np.arange(-30, 181, 3)
+    repeated = features.loc[features.index.repeat(len(grid))].reset_index(drop=True)
+    repeated["days_past_due"] = np.tile(grid, len(features)).astype("float64")
+    default = scorer.predict(repeated)["default_probability"].to_numpy().reshape(len(features), -1)
+    assert (np.diff(default, axis=1) >= -1e-12).all()
+    assert (default[:, -1] == 1.0).all()  # 180 days past due: already a default by definition
+    assert default[:, 0].mean() < 0.5

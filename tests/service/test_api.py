@@ -1,0 +1,188 @@
+"""The HTTP service through its ASGI app: answers, refusals, and online = batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from payrisk.dataset import load_dataset
+from payrisk.service_models import MAX_BATCH
+from pipelines.scoring import score as batch_score
+
+
+def invoice_payload(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {
+            "invoice_id": row.invoice_id,
+            "customer_id": row.customer_id,
+            "issue_date": row.issue_date.date().isoformat(),
+            "due_date": row.due_date.date().isoformat(),
+            "amount": float(row.amount),
+            "currency": "EUR",
+            "open_amount": float(row.open_amount),
+            "disputed": bool(row.disputed),
+        }
+        for row in frame.itertuples()
+    ]
+
+
+def test_status_names_the_model_and_the_snapshot(client, trained):
+    body = client.post("/v1/status").json()
+    assert body["ready"] is True
+    assert body["model_version"] == trained.report["registry"]["version"]
+    assert body["model_source"] == "registry"
+    assert body["snapshot_problem"] is None
+    assert client.get("/readyz").status_code == 200
+
+
+def test_online_scores_equal_batch_scores(client, trained, tmp_path):
+    portfolio, loaded, as_of = batch_score(trained.data_dir, tmp_path / "scores.csv")
+    batch = portfolio.invoices
+    customers = batch["customer_id"].drop_duplicates().head(40)
+    chosen = batch.loc[batch["customer_id"].isin(customers)]
+    response = client.post(
+        "/v1/score",
+        json={"invoices": invoice_payload(chosen), "as_of": as_of.date().isoformat()},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == loaded.version
+    online = pd.DataFrame(body["invoices"]).set_index("invoice_id")
+    expected = chosen.set_index("invoice_id")
+    assert len(online) == len(expected)
+    for column in ("late_probability", "default_probability"):
+        np.testing.assert_allclose(
+            online.loc[expected.index, column], expected[column].round(6), atol=1e-9
+        )
+    for column in (
+        "expected_payment_date",
+        "expected_payment_date_low",
+        "expected_payment_date_high",
+    ):
+        assert (pd.to_datetime(online.loc[expected.index, column]) == expected[column]).all(), (
+            column
+        )
+    assert (online.loc[expected.index, "scenario"] == expected["scenario"]).all()
+    actions = pd.DataFrame(list(online.loc[expected.index, "next_action"]), index=expected.index)
+    assert (actions["action"] == expected["action"]).all()
+    assert (pd.to_datetime(actions["action_date"]) == expected["action_date"]).all()
+
+
+def test_unknown_customers_are_scored_as_new_and_flagged(client):
+    invoice = {"issue_date": "2026-10-20", "due_date": "2026-11-19", "amount": 5000}
+    body = client.post(
+        "/v1/score",
+        json={
+            "invoices": [
+                {**invoice, "invoice_id": "X-1", "customer_id": "never-seen"},
+                {**invoice, "invoice_id": "X-2", "customer_id": "also-new"},
+            ],
+            "as_of": "2026-11-01",
+        },
+    ).json()
+    first, second = sorted(body["invoices"], key=lambda scored: scored["invoice_id"])
+    assert first["known_customer"] is False and second["known_customer"] is False
+    # No history: two new customers with the same invoice get the same cold-start scores.
+    assert first["late_probability"] == second["late_probability"]
+    assert first["default_probability"] == second["default_probability"]
+    assert 0 < first["late_probability"] < 1
+
+
+@pytest.mark.parametrize(
+    ("invoice", "field"),
+    [
+        ({"amount": -5}, "amount"),
+        ({"amount": "NaN"}, "amount"),
+        ({"currency": "XXY"}, "currency"),
+        ({"due_date": "2026-01-01"}, None),  # before issue
+        ({"issue_date": "1850-01-01", "due_date": "1850-02-01"}, "issue_date"),
+        ({"invoice_id": ""}, "invoice_id"),
+        ({"invoice_id": "x" * 500}, "invoice_id"),
+        ({"surprise": 1}, "surprise"),
+        ({"amount": "a lot"}, "amount"),
+    ],
+)
+def test_bad_invoices_get_a_field_level_400(client, invoice, field):
+    good = {
+        "invoice_id": "A",
+        "customer_id": "C",
+        "issue_date": "2026-10-01",
+        "due_date": "2026-10-31",
+        "amount": 100.0,
+    }
+    response = client.post("/v1/score", json={"invoices": [{**good, **invoice}]})
+    assert response.status_code == 400, response.text
+    locations = [detail["loc"] for detail in response.json()["detail"]]
+    if field is not None:
+        assert any(field in [str(part) for part in loc] for loc in locations), locations
+
+
+def test_batches_over_the_limit_and_garbage_are_refused(client):
+    one = {
+        "invoice_id": "A",
+        "customer_id": "C",
+        "issue_date": "2026-10-01",
+        "due_date": "2026-10-31",
+        "amount": 100.0,
+    }
+    too_many = [{**one, "invoice_id": f"A{i}"} for i in range(MAX_BATCH + 1)]
+    assert client.post("/v1/score", json={"invoices": too_many}).status_code == 400
+    assert client.post("/v1/score", json={"invoices": []}).status_code == 400
+    assert client.post("/v1/score", content=b"{not json").status_code == 400
+    assert client.post("/v1/score", json=[1, 2]).status_code == 400
+
+
+def test_a_day_before_the_snapshot_is_refused(client):
+    one = {
+        "invoice_id": "A",
+        "customer_id": "C",
+        "issue_date": "2020-01-01",
+        "due_date": "2020-01-31",
+        "amount": 100.0,
+    }
+    response = client.post("/v1/score", json={"invoices": [one], "as_of": "2020-02-01"})
+    assert response.status_code == 422
+    assert "before the snapshot" in response.text
+
+
+def test_customer_profile_matches_the_history(client, trained):
+    data = load_dataset(trained.data_dir, validate=False)
+    customer = data.invoices["customer_id"].value_counts().index[0]
+    body = client.post("/v1/customer", json={"customer_id": customer}).json()
+    assert body["known_customer"] is True
+    assert body["settled_invoices"] > 0
+    assert 0 <= body["late_share"] <= 1
+    assert set(body["aged_balance"]) == {"1-30", "31-60", "61-90", "over_90"}
+    unknown = client.post("/v1/customer", json={"customer_id": "nobody"}).json()
+    assert unknown["known_customer"] is False and unknown["settled_invoices"] == 0
+
+
+def test_credit_review_recommends_with_reasons(client, trained):
+    data = load_dataset(trained.data_dir, validate=False)
+    customer = data.invoices["customer_id"].iloc[0]
+    response = client.post(
+        "/v1/credit-review",
+        json={"customer_id": customer, "requested_amount": 15000, "terms_days": 60},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["recommendation"] in {
+        "approve",
+        "approve_with_conditions",
+        "refer_to_credit_manager",
+        "decline",
+    }
+    assert body["grounds"]
+    assert body["exposure"] >= 15000
+    bad = client.post("/v1/credit-review", json={"customer_id": customer, "requested_amount": 0})
+    assert bad.status_code == 400
+
+
+def test_openapi_documents_every_endpoint_with_descriptions(client):
+    spec = client.get("/docs.json").json()
+    for path in ("/v1/score", "/v1/customer", "/v1/credit-review", "/v1/status"):
+        assert path in spec["paths"]
+    schemas = spec["components"]["schemas"]
+    invoice = next(v for k, v in schemas.items() if k.startswith("InvoiceIn"))
+    assert all("description" in field for field in invoice["properties"].values())
