@@ -109,14 +109,24 @@ def _check_not_truncated(path: Path) -> None:
 
 
 def _read_file(path: Path) -> pd.DataFrame:
+    """The file's cells as read, indexed by file line (CSV, header = 1) or row number (Parquet)."""
     try:
         if path.suffix.lower() == ".csv":
             _check_not_truncated(path)
             frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                encoding="utf-8-sig",
+                skip_blank_lines=False,
             )
+            # Line numbers before blank lines are dropped, so that messages point at the file.
+            frame.index = pd.RangeIndex(2, len(frame) + 2)
+            frame = frame.dropna(how="all")
         else:
             frame = pd.read_parquet(path)
+            frame.index = pd.RangeIndex(1, len(frame) + 1)
     except DataFileError:
         raise
     except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as error:
@@ -126,7 +136,7 @@ def _read_file(path: Path) -> pd.DataFrame:
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise DataFileError(f"{path.name}: duplicated column header(s) {duplicated}")
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -169,8 +179,17 @@ def parse_column(values: pd.Series, kind: Kind) -> pd.Series:
     return _as_text(values)
 
 
-def parse_table(frame: pd.DataFrame, table: Table, source: str) -> ParsedTable:
-    """Type the contract columns of a freshly read table; keep the extra ones as text."""
+def parse_table(
+    frame: pd.DataFrame, table: Table, source: str, line_numbers: np.ndarray | None = None
+) -> ParsedTable:
+    """Type the contract columns of a freshly read table; keep the extra ones as text.
+
+    `line_numbers` name each row in messages (default: CSV lines from 2, or rows from 1).
+    """
+    if line_numbers is None:
+        offset = 2 if source.lower().endswith(".csv") else 1
+        line_numbers = np.arange(len(frame), dtype="int64") + offset
+    frame = frame.reset_index(drop=True)
     missing = tuple(c.name for c in table.columns if c.required and c.name not in frame.columns)
     typed: dict[str, pd.Series] = {}
     raw: dict[str, pd.Series] = {}
@@ -183,9 +202,8 @@ def parse_table(frame: pd.DataFrame, table: Table, source: str) -> ParsedTable:
             raw[RAW_PREFIX + column.name] = pd.Series(pd.NA, index=frame.index, dtype="str")
             typed[column.name] = parse_column(raw[RAW_PREFIX + column.name], column.kind)
     extras = {c: _as_text(frame[c]) for c in frame.columns if c not in table.column_names}
-    offset = 2 if source.lower().endswith(".csv") else 1
     typed_frame = pd.DataFrame({**typed, **extras}, index=frame.index)
-    typed_frame[ROW_COLUMN] = np.arange(len(frame), dtype="int64") + offset
+    typed_frame[ROW_COLUMN] = np.asarray(line_numbers, dtype="int64")
     return ParsedTable(
         table=table,
         source=source,
@@ -209,7 +227,8 @@ def read_tables(data_dir: str | Path) -> dict[str, ParsedTable]:
                     f"{table.name}: no {table.name}.csv or {table.name}.parquet in {data_dir}"
                 )
             continue
-        parsed[table.name] = parse_table(_read_file(path), table, path.name)
+        frame = _read_file(path)
+        parsed[table.name] = parse_table(frame, table, path.name, frame.index.to_numpy())
     return parsed
 
 
