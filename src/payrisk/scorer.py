@@ -68,9 +68,12 @@ class PaymentRiskScorer:
 
     def score(self, history: History, queries: pd.DataFrame) -> pd.DataFrame:
         """Scores and expected payment dates of invoices, each at its `snapshot_date`."""
-        features = self.features(history, queries)
+        return self.score_features(self.features(history, queries), queries["snapshot_date"])
+
+    def score_features(self, features: pd.DataFrame, snapshot_dates: pd.Series) -> pd.DataFrame:
+        """`score` for features already computed: probabilities, then dates from the days."""
         scores = self.predict(features)
-        when = pd.DatetimeIndex(queries["snapshot_date"])
+        when = pd.DatetimeIndex(snapshot_dates)
         for suffix in ("_low", "", "_high"):
             days = np.round(scores[f"days_to_payment{suffix}"].to_numpy())
             scores[f"expected_payment_date{suffix}"] = when + pd.to_timedelta(days, unit="D")

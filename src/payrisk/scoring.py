@@ -56,11 +56,7 @@ def score_features(
     reasons: int = REASON_COUNT,
 ) -> pd.DataFrame:
     """`score_invoices` for features already computed."""
-    scores = scorer.predict(features)
-    when = pd.DatetimeIndex(queries["snapshot_date"])
-    for suffix in ("_low", "", "_high"):
-        days = np.round(scores[f"days_to_payment{suffix}"].to_numpy())
-        scores[f"expected_payment_date{suffix}"] = when + pd.to_timedelta(days, unit="D")
+    scores = scorer.score_features(features, queries["snapshot_date"])
     expected = pd.DatetimeIndex(scores["expected_payment_date"])
     scores["expected_days_late"] = (expected - pd.DatetimeIndex(queries["due_date"])).days
     # Past due, the question is whether it will be paid at all; before, whether it will be late.
