@@ -147,7 +147,8 @@ def render_worklist(portfolio: ScoredPortfolio, top: int = 10) -> str:
         lines.append(
             f"  {row.priority_rank:>4}. {row.invoice_id:<12} {row.open_amount:>12,.2f} "
             f"late {row.late_probability:5.0%} default {row.default_probability:5.0%} "
-            f"-> {row.action} {row.channel or ''} on {row.action_date.date()} ({reason})"
+            f"-> {' '.join(filter(None, [row.action, row.channel]))} on {row.action_date.date()}"
+            f" ({reason})"
         )
     counts = portfolio.customers["scenario"].value_counts()
     lines.append(
