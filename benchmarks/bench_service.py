@@ -9,15 +9,10 @@ clients sending single invoices for a fixed time.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,45 +20,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from pipelines.server import running_service
+
 CONCURRENT_CLIENTS = 8
 LOAD_SECONDS = 10.0
 SEQUENTIAL_REQUESTS = 200
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running(service: str, env: dict[str, str], log: Path):
-    port = _free_port()
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", service, "--host", "127.0.0.1",
-             "--port", str(port)],
-            env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{service} exited:\n{log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"{service} not ready:\n{log.read_text()[-2000:]}")
-        yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def measure(base: str, single: list[dict], batch: list[dict]) -> dict[str, float]:
@@ -155,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
             ("bare BentoML", "benchmarks.bare_service:BareService"),
             ("payrisk", "payrisk.service:PayriskService"),
         ):
-            with running(service, env, workdir / f"{name.replace(' ', '_')}.log") as base:
+            with running_service(service, env, workdir / f"{name.replace(' ', '_')}.log") as base:
                 results[name] = measure(base, invoices, invoices)
     print(f"service over HTTP, history of {target:,} invoices, {CONCURRENT_CLIENTS} clients")
     print(f"{'server':<14} {'1 inv p50 ms':>12} {'p99 ms':>8} {'1000 inv ms':>11} {'req/s':>7}")

@@ -28,6 +28,7 @@ from payrisk.storage import write_json
 from payrisk.training import (
     CLASSIFICATION_TARGETS,
     Examples,
+    InsufficientHistoryError,
     Window,
     backtest_cutoffs,
     beats_baselines,
@@ -126,7 +127,7 @@ def train(
     train_examples = window_examples(everything, dataset.invoices, train_window, config)
     holdout = window_examples(everything, dataset.invoices, holdout_window, config)
     if len(train_examples) == 0 or len(holdout) == 0:
-        raise ValueError(
+        raise InsufficientHistoryError(
             f"not enough history before {when.date()}: training ends {train_window.end.date()}, "
             f"holdout [{holdout_window.start.date()}, {holdout_window.end.date()}) "
             "(shorten evaluation.holdout_days / label_maturity_days or add history)"

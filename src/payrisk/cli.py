@@ -37,6 +37,7 @@ EXIT_USAGE = 2
 def user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into a message and an exit code."""
     from payrisk.importer import ExportImportError
+    from payrisk.training import InsufficientHistoryError
     from payrisk.validation import DataValidationError
 
     try:
@@ -44,7 +45,7 @@ def user_errors() -> Iterator[None]:
     except DataValidationError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_DATA_REFUSED) from None
-    except (DataFileError, ExportImportError) as error:
+    except (DataFileError, ExportImportError, InsufficientHistoryError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_DATA_REFUSED) from None
     except FileNotFoundError as error:
@@ -58,6 +59,27 @@ def user_errors() -> Iterator[None]:
 def _run(action: Callable[[], None]) -> None:
     with user_errors():
         action()
+
+
+def _as_of_option(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date in YYYY-MM-DD", param_hint="--as-of"
+        ) from None
+    return value
+
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        callback=_as_of_option,
+        help="YYYY-MM-DD (start of day: what was known before it). Default: day after last event.",
+    ),
+]
 
 
 @app.command()
@@ -113,35 +135,12 @@ def validate(
 @app.command()
 def summary(
     data: Annotated[Path, typer.Argument(help="Data directory.")],
-    as_of: Annotated[
-        str | None, typer.Option(help="YYYY-MM-DD; default: the day after the latest event.")
-    ] = None,
+    as_of: AsOf = None,
 ) -> None:
     """Print the portfolio: open amount, late share, DSO and the aged balance."""
     from pipelines.data import render_summary, summarise
 
     _run(lambda: typer.echo(render_summary(summarise(data, as_of))))
-
-
-def _as_of_option(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date in YYYY-MM-DD", param_hint="--as-of"
-        ) from None
-    return value
-
-
-AsOf = Annotated[
-    str | None,
-    typer.Option(
-        callback=_as_of_option,
-        help="YYYY-MM-DD (start of day: what was known before it). Default: day after last event.",
-    ),
-]
 
 
 @app.command()
@@ -179,6 +178,9 @@ def score(
     """Score every open invoice, choose each customer's dunning scenario and next action."""
     from pipelines.scoring import customers_path, render_worklist
     from pipelines.scoring import score as run_scoring
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise typer.BadParameter("use a .csv or .parquet file name", param_hint="--out")
 
     def action() -> None:
         portfolio, loaded, when = run_scoring(

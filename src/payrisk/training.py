@@ -28,6 +28,10 @@ from payrisk.models import (
 from payrisk.scorer import PaymentRiskScorer
 
 CLASSIFICATION_TARGETS: tuple[str, ...] = ("late", "default")
+
+
+class InsufficientHistoryError(ValueError):
+    """The data is too short for the configured training and holdout windows."""
 BASELINE_RATE_FEATURE = {"late": "late_share", "default": "default_share"}
 
 

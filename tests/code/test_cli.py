@@ -1,0 +1,68 @@
+"""The command line as a user meets it: exit codes and messages, no tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from payrisk.cli import app
+
+runner = CliRunner()
+FIXTURES = Path(__file__).parents[1] / "data" / "fixtures"
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_generate_then_validate_then_summarise(tmp_path):
+    data = tmp_path / "sample"
+    assert (
+        run("generate", "--out", data, "--customers", "30", "--years", "1", "--seed", "3").exit_code
+        == 0
+    )
+    assert {p.name for p in data.iterdir()} >= {"invoices.csv", "customers.csv"}
+    validated = run("validate", data)
+    assert validated.exit_code == 0, validated.output
+    assert "rules passed" in validated.output
+    summary = run("summary", data, "--as-of", "2026-06-01")
+    assert summary.exit_code == 0
+    assert "Aged balance" in summary.output and "2026-06-01" in summary.output
+
+
+def test_bad_data_exits_1_naming_the_rule_and_line(tmp_path):
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,customer_id,issue_date,due_date,amount,currency,name\n"
+        "I1,C1,2024-01-01,2024-01-31,-5,EUR,Jean Dupont\n"
+    )
+    result = run("validate", tmp_path)
+    assert result.exit_code == 1
+    assert "amount_positive" in result.output and "line 2" in result.output
+    assert "Dupont" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_directory_and_bad_dates_are_usage_errors(tmp_path):
+    missing = run("validate", tmp_path / "nope")
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    bad_date = run("summary", tmp_path, "--as-of", "01/02/2026")
+    assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.output
+
+
+def test_import_a_french_export(tmp_path):
+    mapping = FIXTURES / "mapping_fr.yaml"
+    export = FIXTURES / "export_fr.csv"
+    result = run("import", export, "--mapping", mapping, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "invoices.csv").is_file()
+    again = run("import", export, "--mapping", mapping, "--out", tmp_path)
+    assert again.exit_code == 2  # the table exists: refused without --overwrite
+
+
+def test_training_on_too_short_a_history_says_why(tmp_path):
+    data = tmp_path / "short"
+    run("generate", "--out", data, "--customers", "20", "--years", "0.5", "--seed", "1")
+    result = run("train", "--data", data)
+    assert result.exit_code == 1
+    assert "not enough history" in result.output
