@@ -12,11 +12,12 @@ from mlflow.exceptions import MlflowException
 
 from payrisk.config import load_dunning_config, load_train_config
 from payrisk.dataset import load_dataset
+from payrisk.portfolio import cash_forecast, kpis, payment_records
 from payrisk.receivables import as_timestamp, default_as_of
 from payrisk.scorer import PaymentRiskScorer
 from payrisk.scoring import REASON_COUNT, ScoredPortfolio, open_invoice_queries, score_and_plan
 from payrisk.snapshot import save_history
-from payrisk.storage import write_table
+from payrisk.storage import atomic_directory, write_json, write_table
 from pipelines import tracking
 
 log = logging.getLogger("payrisk.score")
@@ -127,15 +128,46 @@ def score(
     return portfolio, loaded, when
 
 
+def portfolio_dir(snapshot: str | Path) -> Path:
+    """Where the portfolio bundle lives: beside the snapshot file."""
+    return Path(snapshot).with_name("portfolio")
+
+
 def write_snapshot(
-    data_dir: str | Path, out: str | Path, as_of: str | None = None, model_uri: str | None = None
+    data_dir: str | Path,
+    out: str | Path,
+    as_of: str | None = None,
+    model_uri: str | None = None,
+    dunning_config: str | Path | None = None,
+    explain_top: int | None = EXPLAIN_TOP,
 ) -> Path:
-    """The compact customer history the service scores with, built with the champion's settings."""
+    """The compact customer history the service scores with (built with the champion's
+    settings), and beside it the portfolio bundle the review pages read: scored open invoices,
+    customer plans, payment records, the weekly cash-in forecast and the KPIs."""
+    policy = load_dunning_config(dunning_config)
     dataset = load_dataset(data_dir)
     when = as_timestamp(as_of) if as_of else default_as_of(dataset)
     loaded = load_scorer(model_uri)
-    history = loaded.scorer.build_history(dataset, when).compact()
-    save_history(history, out, {"model_version": loaded.version, "data_dir": Path(data_dir).name})
+    full_history = loaded.scorer.build_history(dataset, when)
+    scored = score_and_plan(
+        loaded.scorer, full_history, open_invoice_queries(dataset, when), when, policy, explain_top
+    )
+    invoices = pd.concat(
+        [scored.invoices.drop(columns="reasons"), flatten_reasons(scored.invoices)], axis=1
+    )
+    metadata = {"model_version": loaded.version, "data_dir": Path(data_dir).name}
+    with atomic_directory(portfolio_dir(out)) as bundle:
+        invoices.to_parquet(bundle / "invoices.parquet", index=False)
+        scored.customers.to_parquet(bundle / "customers.parquet", index=False)
+        payment_records(dataset, when).to_parquet(bundle / "payments.parquet", index=False)
+        cash_forecast(scored.invoices, when).to_parquet(
+            bundle / "cash_forecast.parquet", index=False
+        )
+        write_json(
+            bundle / "kpis.json",
+            {**kpis(dataset, scored.invoices, when), **metadata, "as_of": when.date().isoformat()},
+        )
+    save_history(full_history.compact(), out, metadata)
     return Path(out)
 
 

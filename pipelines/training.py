@@ -45,9 +45,18 @@ from pipelines import tracking
 log = logging.getLogger("payrisk.train")
 
 
-def _log_figures(
-    evaluation, scorer: PaymentRiskScorer, holdout: Examples, config: TrainConfig
-) -> None:
+def holdout_importance(scorer: PaymentRiskScorer, holdout: Examples) -> dict[str, pd.Series]:
+    """Mean |SHAP| of each feature on (up to 5,000 of) the holdout rows of each target."""
+    importance = {}
+    for target in CLASSIFICATION_TARGETS:
+        sample = holdout.features.loc[holdout.known(target)].head(5000)
+        if len(sample):
+            contributions = scorer.contributions(sample, target).drop(columns="bias")
+            importance[target] = contributions.abs().mean().sort_values(ascending=False)
+    return importance
+
+
+def _log_figures(evaluation, importance: dict[str, pd.Series], config: TrainConfig) -> None:
     for target in CLASSIFICATION_TARGETS:
         frame = evaluation.predictions[target]
         y = frame["y"].to_numpy()
@@ -67,14 +76,10 @@ def _log_figures(
                 f"{target}: reliability (holdout)",
             ),
         }
-        known = holdout.known(target)
-        sample = holdout.features.loc[known].head(5000)
-        contributions = scorer.contributions(sample, target).drop(columns="bias")
-        importance = contributions.abs().mean().sort_values(ascending=False)
         figures[f"plots/{target}_feature_importance.png"] = importance_figure(
-            importance, f"{target}: mean |SHAP| on holdout"
+            importance[target], f"{target}: mean |SHAP| on holdout"
         )
-        mlflow.log_dict(importance.round(6).to_dict(), f"importance/{target}.json")
+        mlflow.log_dict(importance[target].round(6).to_dict(), f"importance/{target}.json")
         for path, figure in figures.items():
             mlflow.log_figure(figure, path)
             plt.close(figure)
@@ -85,6 +90,26 @@ def _log_figures(
             },
             f"calibration/{target}.json",
         )
+
+
+def model_card(evaluation, importance: dict[str, pd.Series], config: TrainConfig) -> dict:
+    """What the model page shows, carried by the registered scorer itself: holdout metrics
+    against the baselines, reliability curves and the top features of each target."""
+    card: dict = {
+        "holdout_metrics": evaluation.metrics,
+        "comparison": comparison(evaluation),
+        "calibration": {},
+        "top_features": {t: v.head(15).round(6).to_dict() for t, v in importance.items()},
+    }
+    for target in CLASSIFICATION_TARGETS:
+        frame = evaluation.predictions[target]
+        if frame["y"].nunique() == 2:
+            card["calibration"][target] = calibration_table(
+                frame["y"].to_numpy(),
+                frame["lightgbm"].to_numpy(),
+                config.evaluation.calibration_bins,
+            ).to_dict("list")
+    return card
 
 
 def _champion_metric(
@@ -170,7 +195,8 @@ def train(
         registered = fit_scorer(
             full, config, {**metadata, "trained_until": when.date().isoformat()}
         )
-    registered.metadata["holdout_metrics"] = holdout_evaluation.metrics
+    importance = holdout_importance(scorer, holdout)
+    registered.metadata.update(model_card(holdout_evaluation, importance, config))
 
     tracking.setup(config.registry.experiment)
     model_name = config.registry.model_name
@@ -242,7 +268,7 @@ def train(
             mlflow.log_metric("gate_champion_value", champion_value)
         for fold, values in enumerate(backtest):
             mlflow.log_metrics({k: v for k, v in values.items() if isinstance(v, float)}, step=fold)
-        _log_figures(holdout_evaluation, scorer, holdout, config)
+        _log_figures(holdout_evaluation, importance, config)
         model_info = mlflow.pyfunc.log_model(
             name="scorer",
             python_model=PayriskModel(registered),

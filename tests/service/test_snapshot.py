@@ -57,3 +57,32 @@ def test_a_new_snapshot_is_picked_up_and_a_bad_one_is_refused(histories, tmp_pat
 
     with pytest.raises(SnapshotError):
         load_history(tmp_path / "missing.npz")
+
+
+def test_snapshot_step_writes_the_portfolio_bundle(snapshot_file, trained):
+    import json
+
+    from pipelines.scoring import portfolio_dir
+
+    bundle = portfolio_dir(snapshot_file)
+    names = {p.name for p in bundle.iterdir()}
+    assert names == {
+        "invoices.parquet",
+        "customers.parquet",
+        "payments.parquet",
+        "cash_forecast.parquet",
+        "kpis.json",
+    }
+    kpis = json.loads((bundle / "kpis.json").read_text())
+    invoices = pd.read_parquet(bundle / "invoices.parquet")
+    assert kpis["open_invoices"] == len(invoices)
+    assert kpis["model_version"] == trained.report["registry"]["version"]
+    assert kpis["predicted_dso_days"] > 0
+    assert [row["bucket"] for row in kpis["aged_balance"]] == [
+        "not_due",
+        "1-30",
+        "31-60",
+        "61-90",
+        "over_90",
+    ]
+    assert invoices["reason_1"].str.len().gt(0).any()

@@ -1,0 +1,79 @@
+"""What a credit manager reads about the whole book: KPIs, cash-in forecast, payment records.
+
+Pure functions over the dataset and the scored open invoices; the portfolio bundle written by
+`payrisk snapshot` (and read by the review pages and `payrisk report`) is made of their outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from payrisk.dataset import Dataset
+from payrisk.receivables import portfolio_summary, settled_date
+
+
+def predicted_dso(scored: pd.DataFrame) -> float:
+    """Amount-weighted days from issue to the expected payment date of the open invoices.
+
+    The forward-looking twin of DSO: how long the receivables on the books now are expected to
+    take to turn into cash.
+    """
+    if scored.empty:
+        return float("nan")
+    days = (scored["expected_payment_date"] - scored["issue_date"]).dt.days.to_numpy("float64")
+    weight = scored["open_amount"].to_numpy("float64")
+    return float(np.average(days, weights=weight)) if weight.sum() > 0 else float("nan")
+
+
+def cash_forecast(scored: pd.DataFrame, as_of: pd.Timestamp, weeks: int = 13) -> pd.DataFrame:
+    """Expected cash-in per week from the predicted payment dates, with a low/high band.
+
+    Each open amount counts with its probability of being paid (1 - default probability), in the
+    week of its central expected date (`expected`), of its early date (`early`) and of its late
+    date (`late`); what falls beyond the horizon is in the last row's `beyond` column.
+    """
+    start = as_of - pd.Timedelta(days=as_of.weekday())  # Monday of the as-of week
+    edges = pd.date_range(start, periods=weeks + 1, freq="7D")
+    expected_cash = scored["open_amount"] * (1 - scored["default_probability"])
+    out = pd.DataFrame({"week_start": edges[:-1]})
+    for name, column in (
+        ("early", "expected_payment_date_low"),
+        ("expected", "expected_payment_date"),
+        ("late", "expected_payment_date_high"),
+    ):
+        week = np.searchsorted(edges.to_numpy(), scored[column].to_numpy(), side="right") - 1
+        week = np.clip(week, 0, weeks)  # overdue expectations land in the first week
+        sums = np.bincount(week, weights=expected_cash.to_numpy("float64"), minlength=weeks + 1)
+        out[name] = sums[:weeks].round(2)
+        out.loc[weeks - 1, f"beyond_{name}"] = round(float(sums[weeks]), 2)
+    return out
+
+
+def payment_records(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Each invoice settled before `as_of`: when, how late, how much; for payment-history charts."""
+    invoices = dataset.invoices
+    settled = settled_date(invoices)
+    done = settled < as_of
+    frame = invoices.loc[done, ["invoice_id", "customer_id", "due_date", "amount"]].copy()
+    frame["settled_date"] = settled[done]
+    frame["days_late"] = (frame["settled_date"] - frame["due_date"]).dt.days
+    frame["written_off"] = invoices.loc[done, "paid_date"].isna()
+    return frame.sort_values(["customer_id", "settled_date"], kind="stable").reset_index(drop=True)
+
+
+def kpis(dataset: Dataset, scored: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+    """The portfolio page's headline figures (aged balance as a list of rows)."""
+    summary = portfolio_summary(dataset, as_of)
+    aged = summary.pop("aged_balance")
+    expected_loss = float((scored["open_amount"] * scored["default_probability"]).sum())
+    return {
+        **summary,
+        "predicted_dso_days": predicted_dso(scored),
+        "expected_loss": round(expected_loss, 2),
+        "predicted_late_invoices": int((scored["late_probability"] >= 0.5).sum()),
+        "aged_balance": [
+            {"bucket": str(bucket), **{k: float(v) for k, v in row.items()}}
+            for bucket, row in aged.iterrows()
+        ],
+    }
