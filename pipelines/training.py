@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from payrisk.config import TrainConfig, load_train_config
@@ -122,7 +123,7 @@ def _champion_metric(
         champion = mlflow.pyfunc.load_model(f"models:/{model_name}@{tracking.CHAMPION}")
         scorer = champion.unwrap_python_model().scorer
         evaluation = evaluate(scorer, holdout, config)
-    except (KeyError, AttributeError, ValueError, OSError) as error:
+    except (MlflowException, KeyError, AttributeError, ValueError, OSError) as error:
         log.warning("champion v%s cannot be evaluated: %s", version, type(error).__name__)
         return version, None
     target, _, metric = config.registry.gate_metric.partition("_")

@@ -66,3 +66,21 @@ def test_training_on_too_short_a_history_says_why(tmp_path):
     result = run("train", "--data", data)
     assert result.exit_code == 1
     assert "not enough history" in result.output
+
+
+def test_train_and_score_refuse_bad_data_and_write_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("PAYRISK_MODELS_DIR", raising=False)
+    data = tmp_path / "data"
+    run("generate", "--out", data, "--customers", "20", "--years", "1", "--seed", "2")
+    invoices = (data / "invoices.csv").read_text().splitlines()
+    invoices[3] = invoices[3].replace(",EUR,", ",EURO,")
+    (data / "invoices.csv").write_text("\n".join(invoices) + "\n")
+    before = {p.relative_to(tmp_path) for p in tmp_path.rglob("*")}
+
+    trained = run("train", "--data", data, "--report-json", tmp_path / "report.json")
+    assert trained.exit_code == 1 and "currency_known" in trained.output
+    scored = run("score", "--data", data, "--out", tmp_path / "scores.csv")
+    assert scored.exit_code == 1 and "line 4" in scored.output
+    assert {p.relative_to(tmp_path) for p in tmp_path.rglob("*")} == before
