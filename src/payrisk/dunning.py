@@ -14,6 +14,8 @@ Business rules only, vectorised over invoices; the thresholds are in `configs/du
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -92,20 +94,38 @@ def choose_scenario(risk: pd.DataFrame, config: DunningConfig) -> pd.Series:
     return chosen.astype("str")
 
 
-def _steps_table(config: DunningConfig) -> pd.DataFrame:
-    rows = [
-        {
-            "scenario": name,
-            "step": index + 1,
-            "offset_days": step.offset_days,
-            "channel": step.channel,
-            "template": step.template,
-            "actor": step.actor,
-        }
-        for name, scenario in config.scenarios.items()
-        for index, step in enumerate(scenario.steps)
-    ]
-    return pd.DataFrame(rows)
+@dataclass(frozen=True)
+class StepTable:
+    """The scenarios' steps as arrays [scenario, step]; padded beyond a scenario's last step."""
+
+    names: tuple[str, ...]
+    n_steps: np.ndarray
+    offset_days: np.ndarray
+    channel: np.ndarray
+    template: np.ndarray
+    actor: np.ndarray
+
+    @classmethod
+    def of(cls, config: DunningConfig) -> StepTable:
+        names = tuple(config.scenarios)
+        width = max(len(s.steps) for s in config.scenarios.values())
+        shape = (len(names), width)
+        offsets = np.full(shape, np.iinfo(np.int32).max, dtype="int64")
+        channel = np.full(shape, None, dtype=object)
+        template = np.full(shape, None, dtype=object)
+        actor = np.full(shape, None, dtype=object)
+        for row, name in enumerate(names):
+            for column, step in enumerate(config.scenarios[name].steps):
+                offsets[row, column] = step.offset_days
+                channel[row, column] = step.channel
+                template[row, column] = step.template
+                actor[row, column] = step.actor
+        n_steps = np.array([len(config.scenarios[n].steps) for n in names], dtype="int64")
+        return cls(names, n_steps, offsets, channel, template, actor)
+
+
+def _days(values: pd.Series | pd.Timestamp) -> np.ndarray:
+    return np.asarray(values, dtype="datetime64[D]").astype("int64")
 
 
 def next_actions(
@@ -118,82 +138,81 @@ def next_actions(
     """The next dunning action of each open invoice, bundled per customer.
 
     `scenario` and `last_contact` (the customer's latest reminder before `as_of`) are indexed by
-    customer id. Returns one row per invoice of `scored`, same index.
+    customer id. Returns one row per invoice of `scored`, same index. Plain arrays throughout:
+    the service calls this for every request, often for a single invoice.
     """
-    steps = _steps_table(config)
-    invoice_scenario = scored["customer_id"].map(scenario).astype("str")
-    n_steps = invoice_scenario.map(steps.groupby("scenario").size()).to_numpy()
-    due = scored["due_date"]
+    steps = StepTable.of(config)
+    customer_codes, customers = pd.factorize(scored["customer_id"])
+    scenario_code = pd.Index(steps.names).get_indexer(
+        scenario.reindex(customers).to_numpy(dtype=object)
+    )[customer_codes]
+    n_steps = steps.n_steps[scenario_code]
+    offsets = steps.offset_days[scenario_code]  # invoices x steps
+    today = int(_days(as_of))
+    due = _days(scored["due_date"])
+    issue = _days(scored["issue_date"])
 
     # Steps before the due date whose day has passed cannot happen any more: skip them.
-    passed_pre_due = np.zeros(len(scored), dtype="int64")
-    for name, group in steps.groupby("scenario"):
-        in_scenario = (invoice_scenario == name).to_numpy()
-        for offset in group.loc[group["offset_days"] < 0, "offset_days"]:
-            passed = (due + pd.Timedelta(days=int(offset)) < as_of).to_numpy()
-            passed_pre_due += in_scenario & passed
+    passed_pre_due = ((offsets < 0) & (due[:, None] + offsets < today)).sum(axis=1)
     sent = scored["reminders_sent"].fillna(0).to_numpy(dtype="int64")
     step_number = np.maximum(sent, passed_pre_due) + 1
     finished = step_number > n_steps
-    lookup = steps.set_index(["scenario", "step"])
-    keys = pd.MultiIndex.from_arrays([invoice_scenario, np.minimum(step_number, n_steps)])
-    chosen = lookup.reindex(keys).reset_index(drop=True)
-    chosen.index = scored.index
+    column = np.minimum(step_number, n_steps) - 1
+    channel = steps.channel[scenario_code, column].copy()
+    template = steps.template[scenario_code, column].copy()
+    actor = steps.actor[scenario_code, column].copy()
 
-    own_date = due + pd.to_timedelta(chosen["offset_days"], unit="D")
-    own_date = own_date.where(own_date > as_of, as_of)
-    own_date = own_date.where(own_date >= scored["issue_date"], scored["issue_date"])
-    gap = pd.Timedelta(days=config.contact.min_days_between_contacts)
-    contacted = last_contact.astype("datetime64[ns]").reindex(scored["customer_id"].to_numpy())
-    earliest = pd.Series(contacted.to_numpy(), index=scored.index) + gap
-    own_date = own_date.where(~(earliest > own_date), earliest)
-
-    action = pd.Series(ACTION_REMIND, index=scored.index, dtype="object")
-    channel = chosen["channel"].astype("object")
-    actor = chosen["actor"].astype("object")
-    template = chosen["template"].astype("object")
-    legal = channel == Channel.AGENCY.value
-    expected_recovery = (
-        scored["open_amount"] * scored["default_probability"] * config.escalation.recovery_rate
+    gap = config.contact.min_days_between_contacts
+    contacted = _days(last_contact.astype("datetime64[ns]").reindex(customers))
+    earliest = np.where(contacted == np.iinfo(np.int64).min, today, contacted + gap)[customer_codes]
+    action_day = np.maximum.reduce(
+        [due + steps.offset_days[scenario_code, column], np.full_like(due, today), issue, earliest]
     )
+
+    action = np.full(len(scored), ACTION_REMIND, dtype=object)
+    expected_recovery = (
+        scored["open_amount"].to_numpy("float64")
+        * scored["default_probability"].to_numpy("float64")
+        * config.escalation.recovery_rate
+    )
+    legal = channel == Channel.AGENCY.value
     worth_it = expected_recovery > config.escalation.legal_costs
     action[legal & worth_it] = ACTION_ESCALATE
     action[legal & ~worth_it] = ACTION_WRITE_OFF_REVIEW
     action[finished] = ACTION_SCENARIO_DONE
-    manual = action.isin([ACTION_WRITE_OFF_REVIEW, ACTION_SCENARIO_DONE])
+    manual = (action == ACTION_WRITE_OFF_REVIEW) | (action == ACTION_SCENARIO_DONE)
     channel[manual], actor[manual], template[manual] = None, "credit_manager", None
-    disputed = scored["disputed"].fillna(False).astype("bool")
+    disputed = scored["disputed"].fillna(False).to_numpy(dtype="bool")
     action[disputed] = ACTION_DISPUTE
     channel[disputed], actor[disputed], template[disputed] = None, "collector", None
+    action_day = np.where(disputed, today, action_day)
 
-    plan = pd.DataFrame(
+    # One contact per customer: what falls due before the next allowed contact joins it.
+    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+    first = np.full(len(customers), np.iinfo(np.int64).max, dtype="int64")
+    np.minimum.at(first, customer_codes[contact], action_day[contact])
+    first = first[customer_codes]
+    bundled = contact & (action_day < first + gap)
+    later = contact & ~bundled
+    action_day = np.where(bundled, first, action_day)
+    action_day = np.where(later, np.maximum(action_day, first + gap), action_day)
+
+    def text(values: np.ndarray) -> pd.Series:  # keep None as None (no NaN) for JSON answers
+        return pd.Series(values, index=scored.index, dtype=object)
+
+    return pd.DataFrame(
         {
-            "scenario": invoice_scenario,
-            "action": action,
+            "scenario": text(np.asarray(steps.names, dtype=object)[scenario_code]),
+            "action": text(action),
             "step": np.where(disputed | finished, np.nan, step_number).astype("float64"),
-            "channel": channel,
-            "template": template,
-            "actor": actor,
-            "action_date": own_date.where(~disputed, as_of),
+            "channel": text(channel),
+            "template": text(template),
+            "actor": text(actor),
+            "action_date": action_day.astype("datetime64[D]").astype("datetime64[ns]"),
             "expected_recovery": expected_recovery.round(2),
         },
         index=scored.index,
     )
-    return _bundle_contacts(plan, scored["customer_id"], gap)
-
-
-def _bundle_contacts(plan: pd.DataFrame, customer: pd.Series, gap: pd.Timedelta) -> pd.DataFrame:
-    """One contact per customer: what falls due before the next allowed contact joins it."""
-    contact = plan["action"].isin([ACTION_REMIND, ACTION_ESCALATE])
-    first = plan["action_date"].where(contact).groupby(customer).transform("min")
-    bundled = contact & (plan["action_date"] < first + gap)
-    later = contact & ~bundled
-    plan = plan.copy()
-    plan.loc[bundled, "action_date"] = first[bundled]
-    plan.loc[later, "action_date"] = plan.loc[later, "action_date"].where(
-        plan.loc[later, "action_date"] >= first[later] + gap, first[later] + gap
-    )
-    return plan
 
 
 def collector_priority(scored: pd.DataFrame) -> pd.DataFrame:
@@ -210,36 +229,56 @@ def collector_priority(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def customer_plans(scored: pd.DataFrame, plan: pd.DataFrame, risk: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: its scenario, risk, and the next contact (date, channel, invoices covered)."""
-    frame = pd.concat([scored[["customer_id", "open_amount"]], plan], axis=1)
-    contact = frame["action"].isin([ACTION_REMIND, ACTION_ESCALATE])
-    hardness = frame["channel"].map({c: i for i, c in enumerate(CHANNELS)})
-    first_date = frame["action_date"].where(contact).groupby(frame["customer_id"]).transform("min")
-    in_next = contact & (frame["action_date"] == first_date)
-    next_rows = frame.loc[in_next].assign(hardness=hardness[in_next])
-    hardest = next_rows.sort_values(["customer_id", "hardness", "step"], kind="stable")
-    hardest = hardest.groupby("customer_id").tail(1).set_index("customer_id")
-    covered = next_rows.groupby("customer_id").agg(
-        next_contact_invoices=("action", "size"), next_contact_amount=("open_amount", "sum")
+    """Per customer: its scenario, risk, and the next contact (date, channel, invoices covered).
+
+    The next contact is the earliest planned contact; its channel, actor and step are those of
+    the hardest step among the invoices it covers.
+    """
+    codes, customers = pd.factorize(scored["customer_id"])
+    n = len(customers)
+    action = plan["action"].to_numpy(dtype=object)
+    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+    day = _days(plan["action_date"])
+    first = np.full(n, np.iinfo(np.int64).max, dtype="int64")
+    np.minimum.at(first, codes[contact], day[contact])
+    in_next = contact & (day == first[codes])
+    hardness = (
+        plan["channel"].map({c: i for i, c in enumerate(CHANNELS)}).fillna(-1).to_numpy("float64")
     )
-    out = risk.copy()
-    out["next_contact_date"] = hardest["action_date"]
-    out["next_contact_channel"] = hardest["channel"]
-    out["next_contact_action"] = hardest["action"]
-    out["next_contact_actor"] = hardest["actor"]
-    out["next_contact_step"] = hardest["step"]
-    out = out.join(covered)
-    out["disputed_invoices"] = (
-        frame.loc[frame["action"] == ACTION_DISPUTE].groupby("customer_id").size()
+    step = plan["step"].fillna(0).to_numpy("float64")
+    rows = np.flatnonzero(in_next)
+    rows = rows[np.lexsort((step[rows], hardness[rows], codes[rows]))]
+    last_of_customer = np.ones(len(rows), dtype=bool)
+    last_of_customer[:-1] = codes[rows][1:] != codes[rows][:-1]
+    hardest = rows[last_of_customer]  # one row per customer that has a next contact
+
+    open_amount = scored["open_amount"].to_numpy("float64")
+    per_customer = pd.DataFrame(
+        {
+            "next_contact_invoices": np.bincount(codes[in_next], minlength=n),
+            "next_contact_amount": np.bincount(
+                codes[in_next], weights=open_amount[in_next], minlength=n
+            ).round(2),
+            "disputed_invoices": np.bincount(codes[action == ACTION_DISPUTE], minlength=n),
+            "expected_loss": np.bincount(
+                codes,
+                weights=open_amount * scored["default_probability"].to_numpy("float64"),
+                minlength=n,
+            ).round(2),
+        },
+        index=customers,
     )
-    out["disputed_invoices"] = out["disputed_invoices"].fillna(0).astype("int64")
-    out["next_contact_invoices"] = out["next_contact_invoices"].fillna(0).astype("int64")
-    out["expected_loss"] = (
-        (scored["open_amount"] * scored["default_probability"])
-        .groupby(scored["customer_id"])
-        .sum()
-        .round(2)
+    next_contact = pd.DataFrame(
+        {
+            "next_contact_date": plan["action_date"].to_numpy()[hardest],
+            "next_contact_channel": plan["channel"].to_numpy(dtype=object)[hardest],
+            "next_contact_action": action[hardest],
+            "next_contact_actor": plan["actor"].to_numpy(dtype=object)[hardest],
+            "next_contact_step": step[hardest],
+        },
+        index=customers[codes[hardest]],
     )
+    out = risk.join(next_contact).join(per_customer)
     out.index.name = "customer_id"
     return out.reset_index()
 
