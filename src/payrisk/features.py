@@ -18,6 +18,7 @@ have been computed then.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -156,6 +157,15 @@ class History:
     @property
     def n_events(self) -> int:
         return sum(len(s) for s in self.streams.values())
+
+    @cached_property
+    def attribute_index(self) -> pd.Index:
+        """Customer ids of the attributes table, hashed once (the service looks them up often)."""
+        return pd.Index(self.customers["customer_id"].astype("str"))
+
+    def attribute_rows(self, customer_ids: pd.Series) -> np.ndarray:
+        """Row of each customer in `customers`, -1 where it has no attributes."""
+        return self.attribute_index.get_indexer(customer_ids.astype("str"))
 
 
 def known_at(dataset: Dataset, as_of: pd.Timestamp) -> Dataset:
@@ -504,9 +514,7 @@ def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
 
     attributes = history.customers
     if len(attributes):
-        row = pd.Index(attributes["customer_id"].astype("str")).get_indexer(
-            queries["customer_id"].astype("str")
-        )
+        row = history.attribute_rows(queries["customer_id"])
         has = row >= 0
         safe = np.where(has, row, 0)
 

@@ -45,15 +45,14 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         conversion, which dominates the cost of scoring a few invoices.
         """
         columns = list(self.feature_names_in_)
+        numeric = [name for name in columns if name not in self.categories_]
         matrix = np.empty((len(X), len(columns)), dtype="float64")
-        for position, name in enumerate(columns):
-            if name in self.categories_:
-                index = pd.Index(self.categories_[name])
-                codes = index.get_indexer(X[name].astype("str")).astype("float64")
-                codes[codes < 0] = np.nan
-                matrix[:, position] = codes
-            else:
-                matrix[:, position] = X[name].to_numpy(dtype="float64", na_value=np.nan)
+        positions = [columns.index(name) for name in numeric]
+        matrix[:, positions] = X[numeric].to_numpy(dtype="float64", na_value=np.nan)
+        for name, categories in self.categories_.items():
+            codes = pd.Index(categories).get_indexer(X[name].astype("str")).astype("float64")
+            codes[codes < 0] = np.nan
+            matrix[:, columns.index(name)] = codes
         return matrix
 
 

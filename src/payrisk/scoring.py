@@ -91,11 +91,13 @@ def explain_scores(
 
 
 def key_accounts(history: History, customer_ids: pd.Series) -> pd.Series:
-    attributes = history.customers
-    if len(attributes) == 0:
-        return pd.Series(False, index=customer_ids.index)
-    flags = attributes.set_index("customer_id")["key_account"].astype("boolean").fillna(False)
-    return customer_ids.map(flags).fillna(False).astype("bool")
+    row = history.attribute_rows(customer_ids)
+    flags = history.customers["key_account"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    found = row >= 0
+    return pd.Series(
+        np.where(found, flags[np.where(found, row, 0)] if len(flags) else False, False),
+        index=customer_ids.index,
+    )
 
 
 @dataclass(frozen=True)
