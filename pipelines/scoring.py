@@ -11,7 +11,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from payrisk.config import load_dunning_config, load_train_config
-from payrisk.dataset import load_dataset
+from payrisk.dataset import Dataset, load_dataset
+from payrisk.features import History
 from payrisk.portfolio import cash_forecast, kpis, payment_records
 from payrisk.receivables import as_timestamp, default_as_of
 from payrisk.scorer import PaymentRiskScorer
@@ -97,6 +98,36 @@ def customers_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.customers{out.suffix}")
 
 
+@dataclass(frozen=True)
+class ScoringRun:
+    """Everything one scoring of a data directory produced, for the writers to pick from."""
+
+    dataset: Dataset
+    as_of: pd.Timestamp
+    loaded: LoadedScorer
+    history: History
+    portfolio: ScoredPortfolio
+
+
+def score_data_dir(
+    data_dir: str | Path,
+    as_of: str | None = None,
+    model_uri: str | None = None,
+    dunning_config: str | Path | None = None,
+    explain_top: int | None = EXPLAIN_TOP,
+) -> ScoringRun:
+    """Validate and load the data, load the scorer, score and plan every invoice open at as-of."""
+    policy = load_dunning_config(dunning_config)
+    dataset = load_dataset(data_dir)
+    when = as_timestamp(as_of) if as_of else default_as_of(dataset)
+    loaded = load_scorer(model_uri)
+    history = loaded.scorer.build_history(dataset, when)
+    portfolio = score_and_plan(
+        loaded.scorer, history, open_invoice_queries(dataset, when), when, policy, explain_top
+    )
+    return ScoringRun(dataset, when, loaded, history, portfolio)
+
+
 def score(
     data_dir: str | Path,
     out: str | Path,
@@ -109,14 +140,8 @@ def score(
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ValueError(f"--out {out.name}: use a .csv or .parquet file name")
-    policy = load_dunning_config(dunning_config)
-    dataset = load_dataset(data_dir)
-    when = as_timestamp(as_of) if as_of else default_as_of(dataset)
-    loaded = load_scorer(model_uri)
-    history = loaded.scorer.build_history(dataset, when)
-    portfolio = score_and_plan(
-        loaded.scorer, history, open_invoice_queries(dataset, when), when, policy, explain_top
-    )
+    run = score_data_dir(data_dir, as_of, model_uri, dunning_config, explain_top)
+    portfolio, loaded, when = run.portfolio, run.loaded, run.as_of
     invoices = portfolio.invoices
     table = pd.concat(
         [invoices[list(INVOICE_OUTPUT_COLUMNS)], flatten_reasons(invoices)], axis=1
@@ -144,18 +169,12 @@ def write_snapshot(
     """The compact customer history the service scores with (built with the champion's
     settings), and beside it the portfolio bundle the review pages read: scored open invoices,
     customer plans, payment records, the weekly cash-in forecast and the KPIs."""
-    policy = load_dunning_config(dunning_config)
-    dataset = load_dataset(data_dir)
-    when = as_timestamp(as_of) if as_of else default_as_of(dataset)
-    loaded = load_scorer(model_uri)
-    full_history = loaded.scorer.build_history(dataset, when)
-    scored = score_and_plan(
-        loaded.scorer, full_history, open_invoice_queries(dataset, when), when, policy, explain_top
-    )
+    run = score_data_dir(data_dir, as_of, model_uri, dunning_config, explain_top)
+    dataset, when, scored = run.dataset, run.as_of, run.portfolio
     invoices = pd.concat(
         [scored.invoices.drop(columns="reasons"), flatten_reasons(scored.invoices)], axis=1
     )
-    metadata = {"model_version": loaded.version, "data_dir": Path(data_dir).name}
+    metadata = {"model_version": run.loaded.version, "data_dir": Path(data_dir).name}
     with atomic_directory(portfolio_dir(out)) as bundle:
         invoices.to_parquet(bundle / "invoices.parquet", index=False)
         scored.customers.to_parquet(bundle / "customers.parquet", index=False)
@@ -167,7 +186,7 @@ def write_snapshot(
             bundle / "kpis.json",
             {**kpis(dataset, scored.invoices, when), **metadata, "as_of": when.date().isoformat()},
         )
-    save_history(full_history.compact(), out, metadata)
+    save_history(run.history.compact(), out, metadata)
     return Path(out)
 
 
