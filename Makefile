@@ -25,8 +25,13 @@ $(VENV)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
-$(VENV)/.test: $(VENV)/.runtime requirements/test.lock
+$(VENV)/.test: $(VENV)/.runtime requirements/test.lock $(VENV)/.chromium
 	$(PIP) install -q -r requirements/test.lock
+	@touch $@
+
+# The review pages' browser tests drive Debian's chromium (never Playwright's own download).
+$(VENV)/.chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 	@touch $@
 
 install: $(VENV)/.runtime

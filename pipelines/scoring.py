@@ -158,6 +158,22 @@ def portfolio_dir(snapshot: str | Path) -> Path:
     return Path(snapshot).with_name("portfolio")
 
 
+def portfolio_tables(run: ScoringRun) -> dict:
+    """The portfolio bundle's content: scored open invoices (reasons as text columns, worklist
+    order), customer plans, payment records, weekly cash-in forecast and KPIs."""
+    scored, when = run.portfolio, run.as_of
+    invoices = pd.concat(
+        [scored.invoices.drop(columns="reasons"), flatten_reasons(scored.invoices)], axis=1
+    )
+    return {
+        "invoices": invoices.sort_values("priority_rank", kind="stable"),
+        "customers": scored.customers,
+        "payments": payment_records(run.dataset, when),
+        "cash_forecast": cash_forecast(scored.invoices, when),
+        "kpis": {**kpis(run.dataset, scored.invoices, when), "as_of": when.date().isoformat()},
+    }
+
+
 def write_snapshot(
     data_dir: str | Path,
     out: str | Path,
@@ -170,22 +186,12 @@ def write_snapshot(
     settings), and beside it the portfolio bundle the review pages read: scored open invoices,
     customer plans, payment records, the weekly cash-in forecast and the KPIs."""
     run = score_data_dir(data_dir, as_of, model_uri, dunning_config, explain_top)
-    dataset, when, scored = run.dataset, run.as_of, run.portfolio
-    invoices = pd.concat(
-        [scored.invoices.drop(columns="reasons"), flatten_reasons(scored.invoices)], axis=1
-    )
     metadata = {"model_version": run.loaded.version, "data_dir": Path(data_dir).name}
+    tables = portfolio_tables(run)
     with atomic_directory(portfolio_dir(out)) as bundle:
-        invoices.to_parquet(bundle / "invoices.parquet", index=False)
-        scored.customers.to_parquet(bundle / "customers.parquet", index=False)
-        payment_records(dataset, when).to_parquet(bundle / "payments.parquet", index=False)
-        cash_forecast(scored.invoices, when).to_parquet(
-            bundle / "cash_forecast.parquet", index=False
-        )
-        write_json(
-            bundle / "kpis.json",
-            {**kpis(dataset, scored.invoices, when), **metadata, "as_of": when.date().isoformat()},
-        )
+        for name in ("invoices", "customers", "payments", "cash_forecast"):
+            tables[name].to_parquet(bundle / f"{name}.parquet", index=False)
+        write_json(bundle / "kpis.json", {**tables["kpis"], **metadata})
     save_history(run.history.compact(), out, metadata)
     return Path(out)
 

@@ -84,3 +84,42 @@ def project_env(trained: TrainedProject, monkeypatch: pytest.MonkeyPatch) -> Tra
     for key, value in trained.env.items():
         monkeypatch.setenv(key, value)
     return trained
+
+
+@pytest.fixture(scope="session")
+def snapshot_file(trained: TrainedProject) -> Path:
+    """The service's snapshot of the sample, and the portfolio bundle beside it."""
+    from pipelines.scoring import write_snapshot
+
+    path = Path(trained.env["PAYRISK_SNAPSHOT"])
+    if not (path.exists() and (path.parent / "portfolio" / "kpis.json").exists()):
+        write_snapshot(trained.data_dir, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def client(trained: TrainedProject, snapshot_file: Path):
+    """The service's ASGI app (API and review pages) over the trained champion."""
+    from starlette.testclient import TestClient
+
+    from payrisk.service import PayriskService
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in trained.env.items():
+            patch.setenv(key, value)
+        with TestClient(PayriskService.to_asgi()) as test_client:
+            yield test_client
+
+
+@pytest.fixture(scope="session")
+def server(trained: TrainedProject, snapshot_file: Path, tmp_path_factory) -> Iterator[str]:
+    """A real `bentoml serve` of the service on loopback; yields its base URL."""
+    from pipelines.server import ServerStartError, running_service
+
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**trained.env, "BENTOML_HOME": str(trained.workdir / "bentoml")}
+    try:
+        with running_service("payrisk.service:PayriskService", env, log, 120) as base:
+            yield base
+    except ServerStartError as error:
+        pytest.fail(str(error))

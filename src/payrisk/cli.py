@@ -213,6 +213,19 @@ def snapshot(
 
 
 @app.command()
+def report(
+    data: Annotated[Path, typer.Option(help="Data directory.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write (self-contained, to e-mail).")],
+    as_of: AsOf = None,
+    model_uri: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
+) -> None:
+    """Write the portfolio and model review pages as one self-contained HTML file."""
+    from pipelines.report import write_report
+
+    _run(lambda: typer.echo(f"wrote {write_report(data, out, as_of, model_uri)}"))
+
+
+@app.command()
 def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",

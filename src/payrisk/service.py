@@ -29,6 +29,7 @@ from payrisk.service_models import (
     Status,
 )
 from payrisk.serving import RefusedRequestError, ScoringEngine, SnapshotHolder
+from payrisk.web.app import create_app
 
 
 def snapshot_path() -> Path:
@@ -89,3 +90,15 @@ class PayriskService:
     def status(self) -> Status:
         """Model version, where it came from, and the snapshot in use."""
         return self.engine.status()
+
+
+def _ui_bundle_dir() -> Path:
+    from pipelines.scoring import portfolio_dir
+
+    return portfolio_dir(snapshot_path())
+
+
+# The credit managers' review pages (payrisk.web), served by this same process under /ui.
+PayriskService.mount_asgi_app(
+    create_app(lambda: bentoml.get_current_service().engine, _ui_bundle_dir), path="/ui"
+)

@@ -32,6 +32,8 @@ CLASSIFICATION_TARGETS: tuple[str, ...] = ("late", "default")
 
 class InsufficientHistoryError(ValueError):
     """The data is too short for the configured training and holdout windows."""
+
+
 BASELINE_RATE_FEATURE = {"late": "late_share", "default": "default_share"}
 
 

@@ -3,20 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
-
-from pipelines.server import ServerStartError, running_service
-
-
-@pytest.fixture(scope="module")
-def server(trained, snapshot_file, tmp_path_factory):
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**trained.env, "BENTOML_HOME": str(trained.workdir / "bentoml")}
-    try:
-        with running_service("payrisk.service:PayriskService", env, log, 120) as base:
-            yield base
-    except ServerStartError as error:
-        pytest.fail(str(error))
 
 
 def test_real_server_scores_and_refuses(server, trained):

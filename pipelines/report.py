@@ -1,0 +1,56 @@
+"""`payrisk report`: the portfolio and model pages as one self-contained HTML file to e-mail.
+
+Scores the data directory with the champion the way `payrisk snapshot` does, but keeps the bundle
+in memory; the file has inline CSS and SVG only (no scripts, no external requests).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from payrisk.storage import write_text
+from payrisk.web import pages
+from payrisk.web.data import InvoiceQuery, PortfolioBundle, challenger_summary, query_invoices
+from pipelines.scoring import portfolio_tables, score_data_dir
+
+REPORT_ROWS = 100  # invoices listed: the top of the worklist by expected loss
+
+
+def build_report(
+    data_dir: str | Path,
+    as_of: str | None = None,
+    model_uri: str | None = None,
+    dunning_config: str | Path | None = None,
+    rows: int = REPORT_ROWS,
+) -> str:
+    """The report's HTML: portfolio (KPIs, charts, top invoices) then the model card."""
+    run = score_data_dir(data_dir, as_of, model_uri, dunning_config, explain_top=rows)
+    loaded, when = run.loaded, run.as_of
+    bundle = PortfolioBundle(**portfolio_tables(run))
+    invoices = bundle.invoices
+    query = InvoiceQuery()
+    portfolio = pages.portfolio_body(
+        bundle, query_invoices(invoices, query, rows), query, interactive=False
+    )
+    card = loaded.scorer.metadata
+    challenger = challenger_summary(card) if loaded.source == "registry" else None
+    model = pages.model_body(card, loaded.version, loaded.source, challenger)
+    return pages.document(
+        f"Receivables report {when.date()}",
+        portfolio + model,
+        when.date().isoformat(),
+        loaded.version,
+        base=None,
+    )
+
+
+def write_report(
+    data_dir: str | Path,
+    out: str | Path,
+    as_of: str | None = None,
+    model_uri: str | None = None,
+    dunning_config: str | Path | None = None,
+) -> Path:
+    """Write the report atomically (a reader never sees half a file)."""
+    write_text(out, build_report(data_dir, as_of, model_uri, dunning_config))
+    return Path(out)

@@ -1,0 +1,140 @@
+"""The review pages as a Starlette app, mounted at /ui of the BentoML service (one process).
+
+Routes only parse the request, fetch data (the portfolio bundle, the engine's answers, the model
+card) and hand it to `payrisk.web.pages`; the engine is looked up per request so the app can be
+built before the service instance exists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from payrisk.service_models import CreditReviewRequest, CustomerRequest
+from payrisk.serving import RefusedRequestError, ScoringEngine
+from payrisk.web import pages
+from payrisk.web.data import (
+    BundleHolder,
+    BundleMissingError,
+    InvoiceQuery,
+    PortfolioBundle,
+    challenger_summary,
+    query_invoices,
+)
+
+CHALLENGER_TTL_S = 60.0
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def create_app(engine: Callable[[], ScoringEngine], bundle_dir: Callable[[], Path]) -> Starlette:
+    """`engine()` gives the service's scoring engine, `bundle_dir()` the portfolio folder."""
+    holders: dict[Path, BundleHolder] = {}
+    challenger_cache: dict[str, tuple[float, dict | None]] = {}
+
+    def bundle() -> PortfolioBundle:
+        folder = bundle_dir()
+        if folder not in holders:
+            holders[folder] = BundleHolder(folder)
+        return holders[folder].get()
+
+    def base(request: Request) -> str:
+        return request.scope.get("root_path", "").rstrip("/")
+
+    def html(
+        request: Request, title: str, body: str, status: int = 200, as_of: str = "–"
+    ) -> HTMLResponse:
+        document = pages.document(title, body, as_of, engine().model_version, base(request))
+        return HTMLResponse(document, status_code=status, headers=HEADERS)
+
+    def unavailable(request: Request, error: Exception) -> HTMLResponse:
+        return html(request, "Not ready", pages.message_body("Not ready yet", str(error)), 503)
+
+    async def portfolio(request: Request) -> HTMLResponse:
+        try:
+            data = bundle()
+        except BundleMissingError as error:
+            return unavailable(request, error)
+        query = InvoiceQuery.from_params(dict(request.query_params))
+        page = query_invoices(data.invoices, query)
+        body = pages.portfolio_body(data, page, query, base(request))
+        return html(request, "Portfolio", body, as_of=data.kpis.get("as_of", "–"))
+
+    async def customer(request: Request) -> HTMLResponse:
+        customer_id = request.path_params["customer_id"]
+        try:
+            data = bundle()
+        except BundleMissingError as error:
+            return unavailable(request, error)
+        known = (data.customers["customer_id"] == customer_id).any() or (
+            data.payments["customer_id"] == customer_id
+        ).any()
+        if not known:
+            body = pages.message_body(
+                "Customer not found",
+                f"No customer {customer_id!r} in the portfolio as of {data.kpis.get('as_of')}.",
+            )
+            return html(request, "Not found", body, 404)
+        scoring = engine()
+        profile, problem = None, None
+        try:
+            profile = scoring.profile(CustomerRequest(customer_id=customer_id))
+        except (RefusedRequestError, ValidationError) as error:
+            problem = str(error)
+        form = {"requested_amount": "", "terms_days": "30"}
+        review, error_text, status = None, None, 200
+        if request.method == "POST":
+            raw = parse_qs((await request.body()).decode("utf-8", "replace"))
+            form = {key: (raw.get(key) or [""])[0][:32] for key in form}
+            try:
+                review = scoring.credit_review(
+                    CreditReviewRequest(
+                        customer_id=customer_id,
+                        requested_amount=form["requested_amount"],
+                        terms_days=form["terms_days"],
+                    )
+                )
+            except ValidationError as error:
+                error_text = "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+                )
+                status = 422
+            except RefusedRequestError as error:
+                error_text, status = str(error), 422
+        body = pages.customer_body(
+            data, customer_id, profile, problem, review, form, error_text, base(request)
+        )
+        response = html(
+            request, f"Customer {customer_id}", body, status, data.kpis.get("as_of", "–")
+        )
+        return response
+
+    async def model(request: Request) -> HTMLResponse:
+        scoring = engine()
+        card = scoring.scorer.metadata
+        stamp, challenger = challenger_cache.get("value", (0.0, None))
+        if time.monotonic() - stamp > CHALLENGER_TTL_S:
+            challenger = challenger_summary(card)
+            challenger_cache["value"] = (time.monotonic(), challenger)
+        body = pages.model_body(card, scoring.model_version, scoring.model_source, challenger)
+        return html(request, "Model", body, as_of=str(card.get("as_of", "–")))
+
+    return Starlette(
+        routes=[
+            Route("/", portfolio, methods=["GET"]),
+            Route("/model", model, methods=["GET"]),
+            Route("/customers/{customer_id:path}", customer, methods=["GET", "POST"]),
+        ]
+    )

@@ -1,0 +1,197 @@
+"""Inline SVG charts: no JavaScript, no external requests, readable when e-mailed.
+
+Each chart is an `<svg role="img">` with a `<title>` and `<desc>` (screen readers read them); the
+pages put the same figures in a table next to it as the text alternative.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from html import escape
+from itertools import count
+
+WIDTH, HEIGHT = 640, 240
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 16, 40
+_ids = count(1)
+
+
+def _nice_max(value: float) -> float:
+    """A round upper bound for an axis, so tick labels are readable."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def _open(title: str, desc: str, height: int = HEIGHT) -> tuple[str, str]:
+    ident = f"chart{next(_ids)}"
+    head = (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{ident}t {ident}d" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{ident}t">{escape(title)}</title><desc id="{ident}d">{escape(desc)}</desc>'
+    )
+    return head, "</svg>"
+
+
+def _y_axis(
+    low: float, high: float, fmt: Callable[[float], str], height: int = HEIGHT, ticks: int = 4
+) -> tuple[Callable[[float], float], str]:
+    """A linear y scale over [low, high] and its grid lines with labels."""
+    inner = height - TOP - BOTTOM
+
+    def y(value: float) -> float:
+        return TOP + inner * (1 - (value - low) / (high - low or 1))
+
+    parts = []
+    for k in range(ticks + 1):
+        value = low + (high - low) * k / ticks
+        pos = y(value)
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{pos:.1f}" y2="{pos:.1f}"/>'
+            f'<text class="tick" x="{LEFT - 6}" y="{pos + 4:.1f}" text-anchor="end">'
+            f"{escape(fmt(value))}</text>"
+        )
+    return y, "".join(parts)
+
+
+def short_money(value: float) -> str:
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:,.1f}M"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:,.0f}k"
+    return f"{value:,.0f}"
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, desc: str) -> str:
+    """Vertical bars, one per label (e.g. the aged balance by bucket)."""
+    head, tail = _open(title, desc)
+    top = _nice_max(max(values, default=0))
+    y, grid = _y_axis(0, top, short_money)
+    slot = (WIDTH - LEFT - RIGHT) / max(len(values), 1)
+    bars = []
+    for k, (label, value) in enumerate(zip(labels, values, strict=True)):
+        x = LEFT + k * slot + slot * 0.15
+        bars.append(
+            f'<rect class="bar" x="{x:.1f}" y="{y(value):.1f}" width="{slot * 0.7:.1f}" '
+            f'height="{y(0) - y(value):.1f}"><title>{escape(label)}: {value:,.2f}</title></rect>'
+            f'<text class="tick" x="{x + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 18}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
+    return head + grid + "".join(bars) + tail
+
+
+def band_chart(
+    labels: Sequence[str],
+    low: Sequence[float],
+    mid: Sequence[float],
+    high: Sequence[float],
+    title: str,
+    desc: str,
+) -> str:
+    """A line (e.g. expected weekly cash-in) inside a shaded low/high band."""
+    head, tail = _open(title, desc)
+    n = len(mid)
+    top = _nice_max(max([*high, *mid], default=0))
+    y, grid = _y_axis(0, top, short_money)
+    step = (WIDTH - LEFT - RIGHT) / max(n - 1, 1)
+
+    def x(k: int) -> float:
+        return LEFT + k * step
+
+    band = " ".join(f"{x(k):.1f},{y(v):.1f}" for k, v in enumerate(high))
+    band += " " + " ".join(f"{x(k):.1f},{y(v):.1f}" for k, v in reversed(list(enumerate(low))))
+    line = " ".join(f"{x(k):.1f},{y(v):.1f}" for k, v in enumerate(mid))
+    marks = "".join(
+        f'<circle class="dot" cx="{x(k):.1f}" cy="{y(v):.1f}" r="3">'
+        f"<title>{escape(labels[k])}: {v:,.2f}</title></circle>"
+        for k, v in enumerate(mid)
+    )
+    ticks = "".join(
+        f'<text class="tick" x="{x(k):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
+        f"{escape(labels[k])}</text>"
+        for k in range(0, n, max(n // 7, 1))
+    )
+    return (
+        head
+        + grid
+        + f'<polygon class="band" points="{band}"/>'
+        + f'<polyline class="line" points="{line}"/>'
+        + marks
+        + ticks
+        + tail
+    )
+
+
+def scatter_chart(
+    xs: Sequence[float],
+    ys: Sequence[float],
+    x_labels: Sequence[tuple[float, str]],
+    title: str,
+    desc: str,
+    point_titles: Sequence[str] | None = None,
+) -> str:
+    """Points over time (e.g. days late per settled invoice), with a zero line (on time)."""
+    head, tail = _open(title, desc)
+    lo_x, hi_x = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    lo_y = min(0.0, min(ys, default=0.0))
+    hi_y = _nice_max(max(ys, default=0.0))
+    lo_y = -_nice_max(-lo_y) if lo_y < 0 else 0.0
+    y, grid = _y_axis(lo_y, hi_y, lambda v: f"{v:,.0f} d")
+    span = hi_x - lo_x or 1.0
+
+    def x(value: float) -> float:
+        return LEFT + (WIDTH - LEFT - RIGHT) * (value - lo_x) / span
+
+    zero = f'<line class="zero" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>'
+    titles = point_titles or [""] * len(xs)
+    dots = "".join(
+        f'<circle class="{"dot late" if b > 0 else "dot"}" cx="{x(a):.1f}" cy="{y(b):.1f}" '
+        f'r="3.5">{f"<title>{escape(t)}</title>" if t else ""}</circle>'
+        for a, b, t in zip(xs, ys, titles, strict=True)
+    )
+    ticks = "".join(
+        f'<text class="tick" x="{x(v):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
+        f"{escape(label)}</text>"
+        for v, label in x_labels
+        if lo_x <= v <= hi_x
+    )
+    return head + grid + zero + dots + ticks + tail
+
+
+def reliability_chart(
+    predicted: Sequence[float], observed: Sequence[float], title: str, desc: str
+) -> str:
+    """Observed rate against predicted probability per bin; on the diagonal = calibrated."""
+    size = 300
+    head, tail = _open(title, desc, height=size)
+    head = head.replace(f'viewBox="0 0 {WIDTH} {size}"', f'viewBox="0 0 {size + 40} {size}"')
+    head = head.replace('class="chart"', 'class="chart square"', 1)
+    inner = size - TOP - BOTTOM
+
+    def px(value: float) -> float:
+        return LEFT + inner * value
+
+    def py(value: float) -> float:
+        return TOP + inner * (1 - value)
+
+    grid = "".join(
+        f'<line class="grid" x1="{px(0)}" x2="{px(1)}" y1="{py(v):.1f}" y2="{py(v):.1f}"/>'
+        f'<text class="tick" x="{px(0) - 6}" y="{py(v) + 4:.1f}" text-anchor="end">'
+        f"{v:.0%}</text>"
+        f'<text class="tick" x="{px(v):.1f}" y="{py(0) + 18}" text-anchor="middle">{v:.0%}</text>'
+        for v in (0, 0.25, 0.5, 0.75, 1.0)
+    )
+    diagonal = f'<line class="zero" x1="{px(0)}" y1="{py(0)}" x2="{px(1)}" y2="{py(1)}"/>'
+    points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(predicted, observed, strict=True))
+    dots = "".join(
+        f'<circle class="dot" cx="{px(a):.1f}" cy="{py(b):.1f}" r="3.5">'
+        f"<title>predicted {a:.0%}, observed {b:.0%}</title></circle>"
+        for a, b in zip(predicted, observed, strict=True)
+    )
+    return (
+        head + grid + diagonal + f'<polyline class="line curve" points="{points}"/>' + dots + tail
+    )

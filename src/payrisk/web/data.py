@@ -1,0 +1,209 @@
+"""The portfolio bundle the review pages read, reloaded when `payrisk snapshot` rewrites it.
+
+Kept apart from rendering so the pages, the service and `payrisk report` share one reader and one
+query (filter, search, sort, page) over the scored open invoices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+BUNDLE_FILES = (
+    "invoices.parquet",
+    "customers.parquet",
+    "payments.parquet",
+    "cash_forecast.parquet",
+    "kpis.json",
+)
+PAGE_SIZE = 50
+# query value -> (column, ascending); the first is the collectors' worklist order
+SORTS: dict[str, tuple[str, bool]] = {
+    "expected_loss": ("expected_loss", False),
+    "expected_days_late": ("expected_days_late", False),
+    "late_probability": ("late_probability", False),
+    "open_amount": ("open_amount", False),
+    "due_date": ("due_date", True),
+}
+
+
+class BundleMissingError(LookupError):
+    """No portfolio bundle yet: `payrisk snapshot` has not been run for this snapshot."""
+
+
+@dataclass(frozen=True)
+class PortfolioBundle:
+    kpis: dict
+    invoices: pd.DataFrame
+    customers: pd.DataFrame
+    payments: pd.DataFrame
+    cash_forecast: pd.DataFrame
+
+    @property
+    def scenarios(self) -> list[str]:
+        return sorted(self.invoices["scenario"].dropna().unique().tolist())
+
+
+def read_bundle(folder: Path) -> PortfolioBundle:
+    """All five files of a bundle folder, sorted by worklist rank."""
+    try:
+        kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+        invoices = pd.read_parquet(folder / "invoices.parquet")
+        customers = pd.read_parquet(folder / "customers.parquet")
+        payments = pd.read_parquet(folder / "payments.parquet")
+        cash = pd.read_parquet(folder / "cash_forecast.parquet")
+    except (OSError, ValueError) as error:
+        raise BundleMissingError(
+            f"no readable portfolio bundle in {folder} ({type(error).__name__}); "
+            "run `payrisk snapshot --data DIR`"
+        ) from None
+    return PortfolioBundle(
+        kpis=kpis,
+        invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
+        customers=customers,
+        payments=payments,
+        cash_forecast=cash,
+    )
+
+
+class BundleHolder:
+    """The latest readable bundle; rereads it when its files change (snapshot replaces the folder
+    atomically), keeps the previous one if the new one cannot be read."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._bundle: PortfolioBundle | None = None
+        self._stamp: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _current_stamp(self) -> tuple | None:
+        try:
+            return tuple(
+                (s.st_mtime_ns, s.st_size, s.st_ino)
+                for s in (os.stat(self.folder / name) for name in BUNDLE_FILES)
+            )
+        except OSError:
+            return None
+
+    def get(self) -> PortfolioBundle:
+        stamp = self._current_stamp()
+        if stamp is not None and stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    try:
+                        self._bundle = read_bundle(self.folder)
+                        self._stamp = stamp
+                    except BundleMissingError:
+                        if self._bundle is None:
+                            raise
+        if self._bundle is None:
+            raise BundleMissingError(
+                f"no portfolio bundle in {self.folder}; run `payrisk snapshot --data DIR`"
+            )
+        return self._bundle
+
+
+@dataclass(frozen=True)
+class InvoiceQuery:
+    """What the portfolio page's form asks for; parsed leniently (bad values fall back)."""
+
+    sort: str = "expected_loss"
+    scenario: str = ""
+    min_late: float = 0.0  # percent, 0-100
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> InvoiceQuery:
+        sort = params.get("sort", "expected_loss")
+        try:
+            min_late = min(max(float(params.get("min_late") or 0), 0.0), 100.0)
+        except ValueError:
+            min_late = 0.0
+        try:
+            page = max(int(params.get("page") or 1), 1)
+        except ValueError:
+            page = 1
+        return cls(
+            sort=sort if sort in SORTS else "expected_loss",
+            scenario=(params.get("scenario") or "").strip()[:64],
+            min_late=min_late,
+            q=(params.get("q") or "").strip()[:64],
+            page=page,
+        )
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    rows: pd.DataFrame
+    total: int
+    page: int
+    pages: int
+
+
+def query_invoices(
+    invoices: pd.DataFrame, query: InvoiceQuery, page_size: int = PAGE_SIZE
+) -> InvoicePage:
+    """Filter, search, sort and cut one page of the scored open invoices."""
+    keep = invoices["late_probability"] >= query.min_late / 100
+    if query.scenario:
+        keep &= invoices["scenario"] == query.scenario
+    if query.q:
+        needle = query.q.casefold()
+        keep &= invoices["customer_id"].str.casefold().str.contains(needle, regex=False) | invoices[
+            "invoice_id"
+        ].str.casefold().str.contains(needle, regex=False)
+    chosen = invoices.loc[keep.fillna(False)]
+    column, ascending = SORTS[query.sort]
+    if query.sort != "expected_loss":  # the bundle is already in worklist order
+        chosen = chosen.sort_values(column, ascending=ascending, kind="stable")
+    total = len(chosen)
+    pages = max((total + page_size - 1) // page_size, 1)
+    page = min(query.page, pages)
+    start = (page - 1) * page_size
+    return InvoicePage(chosen.iloc[start : start + page_size], total, page, pages)
+
+
+CHALLENGER_METRICS = ("roc_auc", "pr_auc", "brier")
+
+
+def challenger_summary(card: dict, model_name: str | None = None) -> dict | None:
+    """The registry's `challenger` version and its holdout metrics beside the champion's.
+
+    Cheap: one alias lookup and one run read (the metrics logged at training), no model load.
+    None when there is no challenger or the registry cannot be reached.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from payrisk.config import load_train_config
+    from pipelines import tracking
+
+    name = model_name or load_train_config().registry.model_name
+    try:
+        client = MlflowClient(tracking.tracking_uri())
+        version = client.get_model_version_by_alias(name, tracking.CHALLENGER)
+        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+    except (MlflowException, OSError):
+        return None
+    rows = []
+    for target in ("late", "default"):
+        champion = card.get("holdout_metrics", {}).get(target, {}).get("lightgbm", {})
+        for metric in CHALLENGER_METRICS:
+            key = f"holdout_{target}_lightgbm_{metric}"
+            if key in metrics:
+                mine = champion.get(metric)
+                rows.append(
+                    (
+                        f"{target} {metric.replace('_', ' ')}",
+                        f"{metrics[key]:.3f}",
+                        "–" if mine is None else f"{mine:.3f}",
+                    )
+                )
+    created = pd.Timestamp(version.creation_timestamp, unit="ms").date().isoformat()
+    return {"version": str(version.version), "created": created, "metrics": rows}

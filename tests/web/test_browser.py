@@ -1,0 +1,83 @@
+"""The review pages in headless Chromium against a real `bentoml serve` (one process, /ui).
+
+Needs Debian's chromium at /usr/bin/chromium, which `make test` installs; screenshots of each page
+go to test-artifacts/screenshots/ for review.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("PAYRISK_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: run `make test` (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_portfolio_search_customer_and_credit_review(server, page, bundle):
+    page.goto(f"{server}/ui/")
+    assert page.get_by_text("DSO, predicted").is_visible()
+    assert page.locator("#invoices tbody tr").count() == 50
+    assert page.locator("svg[role=img]").count() == 2
+    shoot(page, "portfolio")
+
+    customer = bundle.invoices.iloc[0]["customer_id"]
+    page.get_by_label("Customer or invoice id").fill(customer)
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**q=*")
+    rows = page.locator("#invoices tbody tr")
+    assert rows.count() == int((bundle.invoices["customer_id"] == customer).sum())
+    rows.first.get_by_role("link", name=customer).click()
+
+    page.wait_for_url(f"**/ui/customers/{customer}")
+    chart = page.locator("svg[role=img]").first
+    assert chart.is_visible() and chart.locator("circle").count() > 0
+    assert "Days late" in chart.locator("title").first.text_content()
+    shoot(page, "customer")
+
+    page.get_by_label("Requested amount").fill("20000")
+    page.get_by_label("Terms (days)").fill("30")
+    page.get_by_role("button", name="Review").click()
+    verdict = page.locator("#verdict")
+    verdict.wait_for()
+    assert "Recommendation:" in verdict.text_content()
+    shoot(page, "credit-review")
+
+
+def test_model_page_draws_the_calibration_curve(server, page):
+    page.goto(f"{server}/ui/model")
+    curve = page.locator("svg[role=img]").filter(has=page.locator("polyline.curve")).first
+    assert curve.is_visible()
+    box = curve.bounding_box()
+    assert box is not None and box["width"] > 200
+    assert page.get_by_role("heading", name="Calibration").is_visible()
+    shoot(page, "model")
