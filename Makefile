@@ -47,6 +47,8 @@ demo: $(VENV)/.runtime
 	@echo
 	@echo "Done. Next:"
 	@echo "  start the service:  make serve     (OpenAPI at http://127.0.0.1:3000/docs)"
+	@echo "  review pages:       http://127.0.0.1:3000/ui/  (while the service runs)"
+	@echo "  e-mail report:      $(PAYRISK) report --data $(DATA) --out reports/report.html"
 	@echo "  open MLflow:        $(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI)"
 	@echo "  scored invoices:    reports/scores.csv; customer plans: reports/scores.customers.csv"
 
