@@ -20,6 +20,12 @@ import pandas as pd
 TABLE_SUFFIXES = (".csv", ".parquet")
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it over `target` if the block succeeds."""
@@ -32,6 +38,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would surprise other readers
         os.replace(tmp, target)
     finally:
         if tmp.exists():
