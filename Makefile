@@ -31,7 +31,7 @@ $(VENV)/.test: $(VENV)/.runtime requirements/test.lock $(VENV)/.chromium
 
 # The review pages' browser tests drive Debian's chromium (never Playwright's own download).
 $(VENV)/.chromium:
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	@touch $@
 
 install: $(VENV)/.runtime
