@@ -15,8 +15,9 @@ from payrisk.dataset import Dataset, load_dataset
 from payrisk.features import History
 from payrisk.portfolio import cash_forecast, kpis, payment_records
 from payrisk.receivables import as_timestamp, default_as_of
+from payrisk.scaleout import ComputeOverrides, compute_session, score_open_invoices
 from payrisk.scorer import PaymentRiskScorer
-from payrisk.scoring import REASON_COUNT, ScoredPortfolio, open_invoice_queries, score_and_plan
+from payrisk.scoring import REASON_COUNT, ScoredPortfolio
 from payrisk.snapshot import save_history
 from payrisk.storage import atomic_directory, write_json, write_table
 from pipelines import tracking
@@ -105,7 +106,7 @@ class ScoringRun:
     dataset: Dataset
     as_of: pd.Timestamp
     loaded: LoadedScorer
-    history: History
+    history: History | None  # None when scored on Dask: each partition's history stayed there
     portfolio: ScoredPortfolio
 
 
@@ -115,16 +116,25 @@ def score_data_dir(
     model_uri: str | None = None,
     dunning_config: str | Path | None = None,
     explain_top: int | None = EXPLAIN_TOP,
+    compute: ComputeOverrides | None = None,
 ) -> ScoringRun:
-    """Validate and load the data, load the scorer, score and plan every invoice open at as-of."""
+    """Validate and load the data, load the scorer, score and plan every invoice open at as-of.
+
+    Runs in this process unless `compute` is given: then the `compute` section of
+    configs/train.yaml with these overrides decides (Dask scores customer partitions).
+    """
     policy = load_dunning_config(dunning_config)
     dataset = load_dataset(data_dir)
     when = as_timestamp(as_of) if as_of else default_as_of(dataset)
     loaded = load_scorer(model_uri)
-    history = loaded.scorer.build_history(dataset, when)
-    portfolio = score_and_plan(
-        loaded.scorer, history, open_invoice_queries(dataset, when), when, policy, explain_top
-    )
+    settings = compute.apply(load_train_config().compute) if compute else None
+    if settings is None or settings.backend == "local":
+        history, portfolio = score_open_invoices(loaded.scorer, dataset, when, policy, explain_top)
+    else:
+        with compute_session(settings) as cluster:
+            history, portfolio = score_open_invoices(
+                loaded.scorer, dataset, when, policy, explain_top, cluster
+            )
     return ScoringRun(dataset, when, loaded, history, portfolio)
 
 
@@ -135,12 +145,13 @@ def score(
     model_uri: str | None = None,
     dunning_config: str | Path | None = None,
     explain_top: int | None = EXPLAIN_TOP,
+    compute: ComputeOverrides | None = None,
 ) -> tuple[ScoredPortfolio, LoadedScorer, pd.Timestamp]:
     """Score every invoice open at `as_of`; write invoices to `out`, customer plans beside it."""
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ValueError(f"--out {out.name}: use a .csv or .parquet file name")
-    run = score_data_dir(data_dir, as_of, model_uri, dunning_config, explain_top)
+    run = score_data_dir(data_dir, as_of, model_uri, dunning_config, explain_top, compute)
     portfolio, loaded, when = run.portfolio, run.loaded, run.as_of
     invoices = portfolio.invoices
     table = pd.concat(

@@ -21,9 +21,8 @@ from payrisk.evaluation import (
     precision_recall_figure,
     roc_figure,
 )
-from payrisk.features import build_history, invoice_features
-from payrisk.labels import snapshot_queries
 from payrisk.receivables import as_timestamp, default_as_of
+from payrisk.scaleout import Cluster, ComputeOverrides, compute_session, snapshot_features
 from payrisk.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
 from payrisk.storage import write_json
 from payrisk.training import (
@@ -135,20 +134,33 @@ def train(
     as_of: str | None = None,
     config_path: str | Path | None = None,
     report_json: str | Path | None = None,
+    compute: ComputeOverrides | None = None,
 ) -> dict:
-    """Train, evaluate and register a scorer; return the run report."""
+    """Train, evaluate and register a scorer; return the run report.
+
+    `compute` overrides the config's `compute` section (local, or Dask: features over customer
+    partitions and LightGBM's Dask estimators; see `payrisk.scaleout`).
+    """
     config = load_train_config(config_path)
+    settings = (compute or ComputeOverrides()).apply(config.compute)
+    with compute_session(settings) as cluster:
+        return _train(data_dir, as_of, config, report_json, cluster)
+
+
+def _train(
+    data_dir: str | Path,
+    as_of: str | None,
+    config: TrainConfig,
+    report_json: str | Path | None,
+    cluster: Cluster | None,
+) -> dict:
     tables = read_tables(data_dir)
     validation = validate_tables(tables)
     validation.raise_for_failures()
     dataset = to_dataset(tables)
     when = as_timestamp(as_of) if as_of else default_as_of(dataset)
-    history = build_history(dataset, when, config.targets, config.features)
-
-    queries = snapshot_queries(dataset.invoices, when, config.snapshots)
-    everything = Examples(
-        queries, invoice_features(history, queries), pd.DataFrame(index=queries.index)
-    )
+    queries, features = snapshot_features(dataset, when, config, cluster)
+    everything = Examples(queries, features, pd.DataFrame(index=queries.index))
     train_window, holdout_window = split_windows(when, config)
     train_examples = window_examples(everything, dataset.invoices, train_window, config)
     holdout = window_examples(everything, dataset.invoices, holdout_window, config)
@@ -230,6 +242,11 @@ def train(
         "backtest": backtest,
         "data_fingerprint": metadata["data_fingerprint"],
         "code_version": tracking.code_version(),
+        "compute": {
+            "backend": "local" if cluster is None else "dask",
+            "workers": 1 if cluster is None else cluster.workers,
+            "partitions": 1 if cluster is None else cluster.partitions,
+        },
     }
 
     signature_input = everything.features.head(50)
@@ -249,6 +266,7 @@ def train(
                 "holdout_days": config.evaluation.holdout_days,
                 "label_maturity_days": config.evaluation.label_maturity_days,
                 "refit_on_full_history": config.registry.refit_on_full_history,
+                "compute_backend": report["compute"]["backend"],
             }
         )
         mlflow.set_tags(

@@ -82,6 +82,32 @@ AsOf = Annotated[
 ]
 
 
+Dask = Annotated[
+    bool | None,
+    typer.Option(
+        "--dask/--local",
+        help="Run on Dask (partitions by customer) or in this process. "
+        "Default: compute.backend in configs/train.yaml.",
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Dask scheduler address (tcp://host:8786); implies --dask. Default: "
+        "compute.scheduler_address, then $DASK_SCHEDULER_ADDRESS, else a local cluster.",
+    ),
+]
+Partitions = Annotated[
+    int | None, typer.Option(min=1, help="Customer partitions on Dask. Default: from the config.")
+]
+
+
+def _compute(dask: bool | None, scheduler: str | None, partitions: int | None):
+    from payrisk.scaleout import ComputeOverrides
+
+    return ComputeOverrides(dask=dask, scheduler_address=scheduler, partitions=partitions)
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="Folder to write the sample data directory to.")],
@@ -151,12 +177,20 @@ def train(
         Path | None, typer.Option(help="Training config (configs/train.yaml).")
     ] = None,
     report_json: Annotated[Path | None, typer.Option(help="Write the run report here.")] = None,
+    dask: Dask = None,
+    scheduler: Scheduler = None,
+    partitions: Partitions = None,
 ) -> None:
     """Train the late, default and payment-date models; track in MLflow; register the scorer."""
     from pipelines.training import render_report
     from pipelines.training import train as run_training
 
-    _run(lambda: typer.echo(render_report(run_training(data, as_of, config, report_json))))
+    compute = _compute(dask, scheduler, partitions)
+    _run(
+        lambda: typer.echo(
+            render_report(run_training(data, as_of, config, report_json, compute=compute))
+        )
+    )
 
 
 @app.command()
@@ -174,6 +208,9 @@ def score(
     explain_top: Annotated[
         int, typer.Option(min=0, help="Give reasons for this many invoices, first on the worklist.")
     ] = 10_000,
+    dask: Dask = None,
+    scheduler: Scheduler = None,
+    partitions: Partitions = None,
 ) -> None:
     """Score every open invoice, choose each customer's dunning scenario and next action."""
     from pipelines.scoring import customers_path, render_worklist
@@ -184,7 +221,13 @@ def score(
 
     def action() -> None:
         portfolio, loaded, when = run_scoring(
-            data, out, as_of, model_uri, dunning_config, explain_top
+            data,
+            out,
+            as_of,
+            model_uri,
+            dunning_config,
+            explain_top,
+            compute=_compute(dask, scheduler, partitions),
         )
         typer.echo(
             f"Scored {len(portfolio.invoices):,} open invoices as of {when.date()} with model "

@@ -7,7 +7,7 @@ path and the reason, before any work starts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -198,6 +198,29 @@ class RegistrySettings(StrictModel):
     )
 
 
+class ComputeSettings(StrictModel):
+    """Where features, training and batch scoring run: in this process, or on a Dask cluster.
+
+    The Dask path partitions the data by customer and runs the same feature and scoring code on
+    each partition (see `payrisk.scaleout`); only where the work runs changes, not the results.
+    """
+
+    backend: Literal["local", "dask"] = Field(
+        "local", description="local (one process) or dask (partitions by customer on a cluster)."
+    )
+    scheduler_address: str | None = Field(
+        None,
+        min_length=1,
+        description="Dask scheduler, e.g. tcp://10.0.0.5:8786; null starts a local cluster "
+        "(the DASK_SCHEDULER_ADDRESS environment variable is used when this is null).",
+    )
+    partitions: int | None = Field(
+        None, ge=1, le=100_000, description="Customer partitions; null: 2 per worker thread."
+    )
+    workers: int = Field(2, ge=1, le=256, description="Workers of a local cluster.")
+    threads_per_worker: int = Field(1, ge=1, le=256, description="Threads of each local worker.")
+
+
 class TrainConfig(StrictModel):
     seed: int = 42
     targets: TargetSettings = TargetSettings()
@@ -206,6 +229,7 @@ class TrainConfig(StrictModel):
     models: ModelSettings = ModelSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     registry: RegistrySettings = RegistrySettings()
+    compute: ComputeSettings = ComputeSettings()
 
     @model_validator(mode="after")
     def _gate_metric_known(self) -> TrainConfig:

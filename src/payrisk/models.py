@@ -6,6 +6,11 @@ ending in `_`, randomness from an explicit `random_state`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Protocol
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -54,6 +59,61 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
             codes[codes < 0] = np.nan
             matrix[:, columns.index(name)] = codes
         return matrix
+
+
+class BoosterFitter(Protocol):
+    """Fits an unfitted LightGBM model, early-stopped on (eval_X, eval_y); returns it fitted.
+
+    Whatever runs the fit (this process, a Dask cluster), the result is an in-process LightGBM
+    model with `best_iteration_` set, so that prediction and pickling do not depend on it.
+    """
+
+    def __call__(
+        self,
+        model: lgb.LGBMModel,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        eval_X: pd.DataFrame,
+        eval_y: np.ndarray,
+        patience: int,
+    ) -> lgb.LGBMModel: ...
+
+
+def fit_in_process(
+    model: lgb.LGBMModel,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    eval_X: pd.DataFrame,
+    eval_y: np.ndarray,
+    patience: int,
+) -> lgb.LGBMModel:
+    """The default fitter: LightGBM in this process, with its own early-stopping callback."""
+    return model.fit(
+        X,
+        y,
+        eval_X=eval_X,
+        eval_y=eval_y,
+        callbacks=[lgb.early_stopping(patience, verbose=False)],
+    )
+
+
+_booster_fitter: ContextVar[BoosterFitter] = ContextVar("booster_fitter", default=fit_in_process)
+
+
+@contextmanager
+def booster_fitter(fitter: BoosterFitter) -> Iterator[None]:
+    """Fit every LightGBM model of the estimators below with `fitter` inside the block.
+
+    Like joblib's `parallel_backend`: the estimators keep their hyperparameters and fitting logic
+    (split, encoding, monotone constraints, calibration) and only the boosting runs elsewhere
+    (`payrisk.scaleout` fits on Dask). Not a hyperparameter, so fitted estimators never hold a
+    cluster client and pickle as before.
+    """
+    token = _booster_fitter.set(fitter)
+    try:
+        yield
+    finally:
+        _booster_fitter.reset(token)
 
 
 def _time_split(n_rows: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +169,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
         encoded = self.encoder_.transform(X)
         columns = list(encoded.columns)
         params = dict(self.lightgbm_params or {})
-        self.booster_ = lgb.LGBMClassifier(
+        booster = lgb.LGBMClassifier(
             **params,
             class_weight="balanced" if self.balance_classes else None,
             monotone_constraints=_monotone(columns, self.monotone_increasing),
@@ -117,12 +177,13 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
             verbose=-1,
         )
-        self.booster_.fit(
+        self.booster_ = _booster_fitter.get()(
+            booster,
             encoded.iloc[fit_rows],
             y[fit_rows],
-            eval_X=encoded.iloc[calibration_rows],
-            eval_y=y[calibration_rows],
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            encoded.iloc[calibration_rows],
+            y[calibration_rows],
+            self.early_stopping_rounds,
         )
         raw = self.booster_.predict_proba(encoded.iloc[calibration_rows])[:, 1]
         if self.calibration == "isotonic":
@@ -199,14 +260,14 @@ class QuantileLGBMRegressor(RegressorMixin, BaseEstimator):
                 random_state=self.random_state,
                 verbose=-1,
             )
-            model.fit(
+            self.models_[quantile] = _booster_fitter.get()(
+                model,
                 encoded.iloc[fit_rows],
                 y[fit_rows],
-                eval_X=encoded.iloc[validation_rows],
-                eval_y=y[validation_rows],
-                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+                encoded.iloc[validation_rows],
+                y[validation_rows],
+                self.early_stopping_rounds,
             )
-            self.models_[quantile] = model
         self.feature_names_in_ = np.asarray(encoded.columns, dtype=object)
         return self
 
