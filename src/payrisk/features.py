@@ -45,12 +45,51 @@ QUERY_COLUMNS: tuple[str, ...] = (
 )
 
 
+SMALL_LOOKUP = 128  # up to this many ids, one hash probe each beats a vectorised get_indexer
+
+
 def to_days(dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     """Days since 1970-01-01 as int64; missing dates become NEVER."""
     values = np.asarray(dates, dtype="datetime64[D]")
     days = values.astype("int64")
     days[np.isnat(values)] = NEVER
     return days
+
+
+def positions(index: pd.Index, ids: np.ndarray | pd.Series | list) -> np.ndarray:
+    """Position of each id in a unique `index`, -1 where absent.
+
+    `get_indexer` converts its argument and builds a result at ~90 us a call whatever its size;
+    the index's own hash table answers one key in under a microsecond. So a request with a few
+    invoices probes the table per id, and anything larger stays vectorised.
+    """
+    if len(ids) > SMALL_LOOKUP or not index.is_unique:
+        return index.get_indexer(np.asarray(ids, dtype=object))
+    found = np.empty(len(ids), dtype="int64")
+    for i, key in enumerate(ids):
+        try:
+            found[i] = index.get_loc(key)
+        except KeyError:
+            found[i] = -1
+    return found
+
+
+def _calendar(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Month (1-12), weekday (Monday 0), day of month and month-end flag of day numbers.
+
+    Plain datetime64 arithmetic: a DatetimeIndex costs more to build than a few invoices cost.
+    """
+    known = days != NEVER
+    safe = np.where(known, days, 0)
+    month_start = safe.astype("datetime64[D]").astype("datetime64[M]")
+    month = (month_start.astype("int64") % 12 + 1).astype("float64")
+    weekday = ((safe + 3) % 7).astype("float64")  # 1970-01-01 was a Thursday
+    day_of_month = (safe - month_start.astype("datetime64[D]").astype("int64") + 1).astype(
+        "float64"
+    )
+    next_month = (month_start + 1).astype("datetime64[D]").astype("int64")
+    month_end = (safe + 1 == next_month).astype("float64")
+    return tuple(np.where(known, x, np.nan) for x in (month, weekday, day_of_month, month_end))
 
 
 @dataclass(frozen=True)
@@ -163,9 +202,23 @@ class History:
         """Customer ids of the attributes table, hashed once (the service looks them up often)."""
         return pd.Index(self.customers["customer_id"].astype("str"))
 
-    def attribute_rows(self, customer_ids: pd.Series) -> np.ndarray:
+    def attribute_rows(self, customer_ids: pd.Series | np.ndarray) -> np.ndarray:
         """Row of each customer in `customers`, -1 where it has no attributes."""
-        return self.attribute_index.get_indexer(customer_ids.astype("str"))
+        return positions(self.attribute_index, np.asarray(customer_ids, dtype=object))
+
+    @cached_property
+    def attribute_arrays(self) -> dict[str, np.ndarray]:
+        """Customer attributes as typed arrays, converted once per history (not per request)."""
+        customers = self.customers
+        if not len(customers):
+            return {}
+        return {
+            "country": customers["country"].fillna("unknown").astype("str").to_numpy(object),
+            "industry": customers["industry"].fillna("unknown").astype("str").to_numpy(object),
+            "credit_limit": customers["credit_limit"].astype("float64").to_numpy(),
+            "key_account": customers["key_account"].astype("float64").to_numpy(),
+            "created_day": to_days(customers["created_date"]),
+        }
 
 
 def known_at(dataset: Dataset, as_of: pd.Timestamp) -> Dataset:
@@ -393,10 +446,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(
-            denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan
-        )
+    """numerator / denominator where the denominator is positive, else NaN (never divides by 0)."""
+    positive = denominator > 0
+    return np.where(positive, numerator / np.where(positive, denominator, 1), np.nan)
 
 
 def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
@@ -409,28 +461,59 @@ def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in QUERY_COLUMNS if c not in queries.columns]
     if missing:
         raise ValueError(f"feature queries lack column(s) {missing}")
-    t = to_days(queries["snapshot_date"])
-    issue = to_days(queries["issue_date"])
-    due = to_days(queries["due_date"])
-    amount = queries["amount"].to_numpy(dtype="float64")
-    customer = history.customer_ids.get_indexer(queries["customer_id"].astype("str"))
-    invoice = history.invoice_ids.get_indexer(queries["invoice_id"].astype("str"))
-    if "in_history" in queries.columns:
-        invoice = np.where(queries["in_history"].to_numpy(dtype="bool"), invoice, -1)
+    out = feature_arrays(
+        history,
+        invoice_ids=queries["invoice_id"].to_numpy(dtype=object),
+        customer_ids=queries["customer_id"].to_numpy(dtype=object),
+        issue_day=to_days(queries["issue_date"]),
+        due_day=to_days(queries["due_date"]),
+        amount=queries["amount"].to_numpy(dtype="float64"),
+        snapshot_day=to_days(queries["snapshot_date"]),
+        in_history=(
+            queries["in_history"].to_numpy(dtype="bool") if "in_history" in queries else None
+        ),
+    )
+    return pd.DataFrame(out, index=queries.index, copy=False)
+
+
+CHANNEL_NAMES = np.asarray([*CHANNELS, "none"], dtype=object)  # code -1 (no reminder) -> "none"
+
+
+def feature_arrays(
+    history: History,
+    invoice_ids: np.ndarray,
+    customer_ids: np.ndarray,
+    issue_day: np.ndarray,
+    due_day: np.ndarray,
+    amount: np.ndarray,
+    snapshot_day: np.ndarray,
+    in_history: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """`invoice_features` on plain arrays (days since 1970): FEATURE_COLUMNS in order.
+
+    The one feature definition: training and batch scoring reach it through `invoice_features`,
+    the online service directly, so that a request of one invoice pays for no DataFrame.
+    Categorical features are object arrays of text, numbers float64.
+    """
+    t = np.asarray(snapshot_day, dtype="int64")
+    issue = np.asarray(issue_day, dtype="int64")
+    due = np.asarray(due_day, dtype="int64")
+    amount = np.asarray(amount, dtype="float64")
+    n = len(t)
+    customer = positions(history.customer_ids, customer_ids)
+    invoice = positions(history.invoice_ids, invoice_ids)
+    if in_history is not None:
+        invoice = np.where(np.asarray(in_history, dtype="bool"), invoice, -1)
     own = (invoice >= 0).astype("float64")  # 1 where the invoice itself is in the streams
     streams = history.streams
     out: dict[str, np.ndarray] = {}
 
-    issue_dates = pd.DatetimeIndex(queries["issue_date"])
-    due_dates = pd.DatetimeIndex(queries["due_date"])
     out["log_amount"] = np.log1p(np.clip(amount, 0, None))
     out["terms_days"] = (due - issue).astype("float64")
     out["days_since_issue"] = (t - issue).astype("float64")
     out["days_past_due"] = (t - due).astype("float64")
-    out["issue_month"] = issue_dates.month.to_numpy(dtype="float64")
-    out["issue_weekday"] = issue_dates.weekday.to_numpy(dtype="float64")
-    out["due_day_of_month"] = due_dates.day.to_numpy(dtype="float64")
-    out["due_at_month_end"] = due_dates.is_month_end.astype("float64")
+    out["issue_month"], out["issue_weekday"], _, _ = _calendar(issue)
+    _, _, out["due_day_of_month"], out["due_at_month_end"] = _calendar(due)
 
     at = streams["invoice_reminders"].locate(invoice, t)
     r = streams["invoice_reminders"]
@@ -438,7 +521,7 @@ def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
     out["last_reminder_step"] = r.value("step", at, 0.0)
     out["days_since_last_reminder"] = t - r.value("day", at, np.nan)
     channel = r.value("channel", at, -1.0).astype("int64")
-    out["last_reminder_channel"] = np.where(channel >= 0, np.asarray(CHANNELS)[channel], "none")
+    out["last_reminder_channel"] = CHANNEL_NAMES[np.where(channel >= 0, channel, -1)]
 
     st = streams["settled"]
     at = st.locate(customer, t)
@@ -512,32 +595,25 @@ def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
     out["hard_reminders_received"] = cr.value("hard", at, 0.0)
     out["days_since_customer_contact"] = t - cr.value("day", at, np.nan)
 
-    attributes = history.customers
-    if len(attributes):
-        row = history.attribute_rows(queries["customer_id"])
+    attributes = history.attribute_arrays
+    if attributes:
+        row = history.attribute_rows(customer_ids)
         has = row >= 0
         safe = np.where(has, row, 0)
-
-        def attribute(name: str) -> pd.Series:
-            return attributes[name].iloc[safe].reset_index(drop=True).where(has)
-
-        out["country"] = attribute("country").fillna("unknown").astype("str").to_numpy()
-        out["industry"] = attribute("industry").fillna("unknown").astype("str").to_numpy()
-        credit_limit = attribute("credit_limit").astype("float64").to_numpy()
-        key_account = attribute("key_account").astype("float64").to_numpy()
-        created = to_days(attribute("created_date"))
+        out["country"] = np.where(has, attributes["country"][safe], "unknown").astype(object)
+        out["industry"] = np.where(has, attributes["industry"][safe], "unknown").astype(object)
+        credit_limit = np.where(has, attributes["credit_limit"][safe], np.nan)
+        key_account = np.where(has, attributes["key_account"][safe], np.nan)
+        created = np.where(has, attributes["created_day"][safe], NEVER)
         tenure = np.where(created == NEVER, np.nan, t - created).astype("float64")
     else:
-        out["country"] = np.full(len(queries), "unknown")
-        out["industry"] = np.full(len(queries), "unknown")
-        credit_limit = np.full(len(queries), np.nan)
-        key_account = np.full(len(queries), np.nan)
-        tenure = np.full(len(queries), np.nan)
+        out["country"] = np.full(n, "unknown", dtype=object)
+        out["industry"] = np.full(n, "unknown", dtype=object)
+        credit_limit = np.full(n, np.nan)
+        key_account = np.full(n, np.nan)
+        tenure = np.full(n, np.nan)
     out["credit_limit"] = credit_limit
     out["credit_utilisation"] = _ratio(open_amount + amount, credit_limit)
     out["key_account"] = key_account
     out["customer_tenure_days"] = tenure
-
-    for name in CATEGORICAL_FEATURES:
-        out[name] = np.asarray(out[name], dtype="str").astype(object)
-    return pd.DataFrame({name: out[name] for name in FEATURE_COLUMNS}, index=queries.index)
+    return {name: out[name] for name in FEATURE_COLUMNS}

@@ -7,16 +7,37 @@ late payment, of default, and the expected payment date with its interval.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import lightgbm as lgb
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from scipy.special import expit
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 
 from payrisk.config import FeatureSettings, TargetSettings
 from payrisk.dataset import Dataset
-from payrisk.features import FEATURE_COLUMNS, History, build_history, invoice_features
-from payrisk.models import CalibratedLGBMClassifier, QuantileLGBMRegressor
+from payrisk.features import (
+    CATEGORICAL_FEATURES,
+    FEATURE_COLUMNS,
+    SMALL_LOOKUP,
+    History,
+    build_history,
+    feature_arrays,
+    invoice_features,
+)
+from payrisk.models import (
+    CalibratedLGBMClassifier,
+    CategoryEncoder,
+    QuantileLGBMRegressor,
+    _log_odds,
+)
+
+CATEGORY_NAMES = frozenset(CATEGORICAL_FEATURES)
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "late_probability",
@@ -25,6 +46,131 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "days_to_payment",
     "days_to_payment_high",
 )
+
+
+Columns = Mapping[str, np.ndarray]  # feature name -> one value per invoice
+
+
+@dataclass(frozen=True)
+class MatrixLayout:
+    """How an encoder lays features out for its boosters: column order and category codes.
+
+    It reproduces `CategoryEncoder.to_matrix` on plain arrays, computed once per scorer instead of
+    once per call (`tests/service` checks both give the same scores).
+    """
+
+    columns: tuple[str, ...]
+    categories: dict[str, pd.Index]
+    codes: dict[str, dict[str, float]]
+
+    @classmethod
+    def of(cls, encoder: CategoryEncoder) -> MatrixLayout:
+        categories = {name: pd.Index(c) for name, c in encoder.categories_.items()}
+        codes = {name: {v: float(i) for i, v in enumerate(c)} for name, c in categories.items()}
+        return cls(tuple(encoder.feature_names_in_), categories, codes)
+
+    def matrix(self, features: Columns) -> np.ndarray:
+        """One float64 matrix: numbers as they are, categories as codes (unknown -> NaN)."""
+        n = len(features[self.columns[0]])
+        out = np.empty((n, len(self.columns)), dtype="float64")
+        for j, name in enumerate(self.columns):
+            if name not in self.categories:
+                out[:, j] = features[name]
+            elif n <= SMALL_LOOKUP:
+                lookup = self.codes[name]
+                out[:, j] = [lookup.get(str(v), np.nan) for v in features[name]]
+            else:
+                text = np.asarray(features[name], dtype=object).astype("str")
+                codes = self.categories[name].get_indexer(text).astype("float64")
+                codes[codes < 0] = np.nan
+                out[:, j] = codes
+        return out
+
+
+@dataclass(frozen=True)
+class BoosterCall:
+    """One LightGBM booster as scoring calls it: the raw booster, its best iteration, its input."""
+
+    booster: lgb.Booster
+    num_iteration: int | None
+    layout: int  # index into ScoringPlan.layouts
+
+    @classmethod
+    def of(cls, model: lgb.LGBMModel, layout: int) -> BoosterCall:
+        return cls(model.booster_, model.best_iteration_, layout)
+
+    def predict(self, matrices: list[np.ndarray], **kwargs) -> np.ndarray:
+        return self.booster.predict(
+            matrices[self.layout], num_iteration=self.num_iteration, **kwargs
+        )
+
+
+@dataclass(frozen=True)
+class ScoringPlan:
+    """What scoring needs from the fitted models, unwrapped once: layouts and booster calls.
+
+    Five boosters usually share one layout (the same features and categories), so one matrix
+    is built per request.
+    """
+
+    layouts: tuple[MatrixLayout, ...]
+    late: BoosterCall
+    default: BoosterCall
+    quantiles: tuple[BoosterCall, ...]
+
+    @classmethod
+    def of(cls, scorer: PaymentRiskScorer) -> ScoringPlan:
+        layouts: list[MatrixLayout] = []
+
+        def layout_of(encoder: CategoryEncoder) -> int:
+            layout = MatrixLayout.of(encoder)
+            for i, known in enumerate(layouts):
+                if known.columns == layout.columns and all(
+                    known.categories.keys() == layout.categories.keys()
+                    and known.categories[k].equals(layout.categories[k])
+                    for k in known.categories
+                ):
+                    return i
+            layouts.append(layout)
+            return len(layouts) - 1
+
+        payment = scorer.payment_model
+        late = BoosterCall.of(scorer.late_model.booster_, layout_of(scorer.late_model.encoder_))
+        default = BoosterCall.of(
+            scorer.default_model.booster_, layout_of(scorer.default_model.encoder_)
+        )
+        payment_layout = layout_of(payment.encoder_)
+        quantiles = tuple(
+            BoosterCall.of(payment.models_[q], payment_layout) for q in payment.quantiles
+        )
+        return cls(tuple(layouts), late, default, quantiles)
+
+    def matrices(self, features: Columns) -> list[np.ndarray]:
+        return [layout.matrix(features) for layout in self.layouts]
+
+
+def calibrated(model: CalibratedLGBMClassifier, raw: np.ndarray) -> np.ndarray:
+    """The classifier's calibration map on raw booster scores, as its `predict_proba` applies it.
+
+    Platt scaling is a sigmoid of one coefficient: computed here rather than through
+    scikit-learn's input checks, which cost more than the booster for a single invoice.
+    """
+    calibrator = model.calibrator_
+    if isinstance(calibrator, IsotonicRegression):
+        return np.clip(calibrator.predict(raw), 0.0, 1.0)
+    if isinstance(calibrator, LogisticRegression) and calibrator.coef_.shape == (1, 1):
+        return expit(_log_odds(raw) * calibrator.coef_[0, 0] + calibrator.intercept_[0])
+    return calibrator.predict_proba(_log_odds(raw)[:, None])[:, 1]
+
+
+def frame_columns(frame: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Columns of a feature frame as arrays (numbers as float64, categories as they are)."""
+    return {
+        name: frame[name].to_numpy(dtype=object)
+        if name in CATEGORY_NAMES
+        else frame[name].to_numpy(dtype="float64", na_value=np.nan)
+        for name in names
+    }
 
 
 @dataclass
@@ -44,27 +190,46 @@ class PaymentRiskScorer:
     def features(self, history: History, queries: pd.DataFrame) -> pd.DataFrame:
         return invoice_features(history, queries)
 
+    def feature_arrays(self, history: History, **query: np.ndarray) -> dict[str, np.ndarray]:
+        """`features` on plain arrays (see `payrisk.features.feature_arrays`)."""
+        return feature_arrays(history, **query)
+
+    @cached_property
+    def plan(self) -> ScoringPlan:
+        """The fitted boosters unwrapped once (not pickled: see `__getstate__`)."""
+        return ScoringPlan.of(self)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("plan", None)
+        return state
+
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Scores from features. Outcomes already decided at the snapshot are certain."""
-        features = features[list(self.feature_columns)]
-        days_past_due = features["days_past_due"].to_numpy(dtype="float64")
-        late = self.late_model.predict_proba(features)[:, 1]
-        default = self.default_model.predict_proba(features)[:, 1]
+        scores = self.predict_arrays(frame_columns(features, self.feature_columns))
+        return pd.DataFrame(scores, index=features.index)
+
+    def predict_arrays(self, features: Columns) -> dict[str, np.ndarray]:
+        """`predict` on feature arrays: one matrix, one call per booster, SCORE_COLUMNS."""
+        plan = self.plan
+        matrices = plan.matrices(features)
+        days_past_due = np.asarray(features["days_past_due"], dtype="float64")
+        late = calibrated(self.late_model, plan.late.predict(matrices))
+        default = calibrated(self.default_model, plan.default.predict(matrices))
         late = np.where(days_past_due > self.targets.late_after_days, 1.0, late)
         default = np.where(days_past_due > self.targets.default_after_days, 1.0, default)
         # A default is a late payment too: keep the two probabilities coherent.
         late = np.maximum(late, default)
-        quantiles = self.payment_model.predict_quantiles(features)
-        return pd.DataFrame(
-            {
-                "late_probability": late,
-                "default_probability": default,
-                "days_to_payment_low": quantiles[:, 0],
-                "days_to_payment": quantiles[:, 1],
-                "days_to_payment_high": quantiles[:, 2],
-            },
-            index=features.index,
-        )
+        stacked = np.column_stack([call.predict(matrices) for call in plan.quantiles])
+        # Rows x quantiles, sorted so that intervals never cross; never negative.
+        quantiles = np.clip(np.sort(stacked, axis=1), 0.0, None)
+        return {
+            "late_probability": late,
+            "default_probability": default,
+            "days_to_payment_low": quantiles[:, 0],
+            "days_to_payment": quantiles[:, 1],
+            "days_to_payment_high": quantiles[:, 2],
+        }
 
     def score(self, history: History, queries: pd.DataFrame) -> pd.DataFrame:
         """Scores and expected payment dates of invoices, each at its `snapshot_date`."""
@@ -80,8 +245,20 @@ class PaymentRiskScorer:
         return scores
 
     def contributions(self, features: pd.DataFrame, target: str) -> pd.DataFrame:
+        """Per-feature TreeSHAP contributions (log-odds) of the late or default model; + bias."""
         model = self.late_model if target == "late" else self.default_model
-        return model.contributions(features[list(self.feature_columns)])
+        values = self.contribution_matrix(frame_columns(features, self.feature_columns), target)
+        return pd.DataFrame(
+            values, columns=[*model.feature_names_in_, "bias"], index=features.index
+        )
+
+    def contribution_matrix(self, features: Columns, target: str) -> np.ndarray:
+        """`contributions` on feature arrays: rows x (model features + bias)."""
+        call = self.plan.late if target == "late" else self.plan.default
+        layout = self.plan.layouts[call.layout]
+        return call.booster.predict(
+            layout.matrix(features), num_iteration=call.num_iteration, pred_contrib=True
+        )
 
 
 class PayriskModel(mlflow.pyfunc.PythonModel):
