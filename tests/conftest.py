@@ -19,6 +19,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 SAMPLE_CUSTOMERS = 300
 SAMPLE_YEARS = 3.0
 SAMPLE_SEED = 11
+# The service's API key in tests (any 16+ character string; real ones come from `payrisk keygen`).
+API_KEY = "test-key-0123456789-abcdefghij"
+AUTH = {"X-API-Key": API_KEY}
 
 
 def fast_train_config() -> str:
@@ -70,6 +73,7 @@ def trained(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
         "PAYRISK_MODELS_DIR": str(workdir / "models"),
         "PAYRISK_SNAPSHOT": str(workdir / "models" / "snapshot" / "customer_history.npz"),
+        "PAYRISK_API_KEYS": API_KEY,
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
@@ -99,7 +103,7 @@ def snapshot_file(trained: TrainedProject) -> Path:
 
 @pytest.fixture(scope="session")
 def client(trained: TrainedProject, snapshot_file: Path):
-    """The service's ASGI app (API and review pages) over the trained champion."""
+    """The service's ASGI app (API and review pages) over the trained champion; sends the key."""
     from starlette.testclient import TestClient
 
     from payrisk.service import PayriskService
@@ -107,16 +111,22 @@ def client(trained: TrainedProject, snapshot_file: Path):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in trained.env.items():
             patch.setenv(key, value)
-        with TestClient(PayriskService.to_asgi()) as test_client:
+        with TestClient(PayriskService.to_asgi(), headers=AUTH) as test_client:
             yield test_client
 
 
 @pytest.fixture(scope="session")
-def server(trained: TrainedProject, snapshot_file: Path, tmp_path_factory) -> Iterator[str]:
-    """A real `bentoml serve` of the service on loopback; yields its base URL."""
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the real server's output goes (tests scan it for keys and personal data)."""
+    return tmp_path_factory.mktemp("server") / "server.log"
+
+
+@pytest.fixture(scope="session")
+def server(trained: TrainedProject, snapshot_file: Path, server_log: Path) -> Iterator[str]:
+    """A real `bentoml serve` of the service on loopback; yields its base URL (needs API_KEY)."""
     from pipelines.server import ServerStartError, running_service
 
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    log = server_log
     env = {**trained.env, "BENTOML_HOME": str(trained.workdir / "bentoml")}
     try:
         with running_service("payrisk.service:PayriskService", env, log, 120) as base:

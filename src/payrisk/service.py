@@ -4,7 +4,9 @@ Start it with `payrisk serve` (or `bentoml serve payrisk.service:PayriskService`
 champion scorer from the MLflow registry (or PAYRISK_MODEL_URI; or the local copy under models/ when
 the registry is unreachable) and the customer-history snapshot written by `payrisk snapshot`
 (PAYRISK_SNAPSHOT), which it reloads when the file changes. Endpoints only translate HTTP to
-`payrisk.serving.ScoringEngine`.
+`payrisk.serving.ScoringEngine`. Every path but the health probes needs an API key
+(`payrisk.auth`); bodies are size-limited and validated before BentoML parses them
+(`payrisk.http_guard`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 import bentoml
 from bentoml.exceptions import ServiceUnavailable, UnprocessableEntity
 
+from payrisk.auth import ApiKeyMiddleware, check_configuration
 from payrisk.config import load_dunning_config
+from payrisk.http_guard import RequestGuardMiddleware
 from payrisk.service_models import (
     CreditReviewRequest,
     CreditReviewResponse,
@@ -56,6 +60,7 @@ def build_engine() -> ScoringEngine:
 @bentoml.service(name="payrisk", traffic={"timeout": 60, "max_concurrency": 32})
 class PayriskService:
     def __init__(self) -> None:
+        check_configuration()  # no key and no explicit PAYRISK_AUTH=disabled: refuse to start
         self.engine = build_engine()
 
     def __is_ready__(self) -> bool:
@@ -97,6 +102,11 @@ def _ui_bundle_dir() -> Path:
 
     return portfolio_dir(snapshot_path())
 
+
+# Outermost first: no key, no access (health probes exempt); then the body limit and validation,
+# so that a malformed body never reaches BentoML's parser (whose error log would quote it).
+PayriskService.add_asgi_middleware(ApiKeyMiddleware)
+PayriskService.add_asgi_middleware(RequestGuardMiddleware)
 
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.
 PayriskService.mount_asgi_app(

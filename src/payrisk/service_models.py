@@ -16,7 +16,8 @@ from payrisk.contract import CURRENCY_CODES
 MAX_BATCH = int(os.environ.get("PAYRISK_MAX_BATCH", "1000"))
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
-ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"  # printable, at most 64 characters
+# Any script (unicode ids are fine), no control characters (C0, DEL, C1), 1 to 64 characters.
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]{1,64}$"
 
 
 class RequestModel(BaseModel):
@@ -37,15 +38,20 @@ class InvoiceIn(RequestModel):
     )
     issue_date: date = Field(description="Day the invoice was issued (YYYY-MM-DD).")
     due_date: date = Field(description="Day payment is due (YYYY-MM-DD), not before issue_date.")
-    amount: float = Field(gt=0, le=1e12, description="Invoice amount, tax included.")
+    amount: float = Field(
+        gt=0, le=1e12, strict=True, description="Invoice amount, tax included (a JSON number)."
+    )
     currency: str = Field("EUR", min_length=3, max_length=3, description="ISO 4217 code.")
     open_amount: float | None = Field(
         None,
         ge=0,
         le=1e12,
+        strict=True,
         description="Amount still unpaid after partial payments (default: amount).",
     )
-    disputed: bool = Field(False, description="A dispute is open: the invoice leaves dunning.")
+    disputed: bool = Field(
+        False, strict=True, description="A dispute is open: the invoice leaves dunning."
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -164,6 +170,11 @@ class CustomerRequest(RequestModel):
     customer_id: str = Field(pattern=ID_PATTERN, description="The customer's id.")
     as_of: date | None = Field(None, description="Default: the snapshot's as-of date.")
 
+    @field_validator("as_of")
+    @classmethod
+    def _plausible(cls, value: date | None) -> date | None:
+        return _check_day(value, "as_of")
+
 
 class CustomerProfile(BaseModel):
     model_version: str
@@ -191,6 +202,11 @@ class CreditReviewRequest(RequestModel):
     )
     terms_days: int = Field(30, ge=0, le=120, description="Payment terms asked for, in days.")
     as_of: date | None = Field(None, description="Default: the snapshot's as-of date.")
+
+    @field_validator("as_of")
+    @classmethod
+    def _plausible(cls, value: date | None) -> date | None:
+        return _check_day(value, "as_of")
 
 
 class CreditReviewResponse(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.conftest import AUTH
+
 
 def test_real_server_scores_and_refuses(server, trained):
     invoice = {
@@ -13,14 +15,19 @@ def test_real_server_scores_and_refuses(server, trained):
         "due_date": "2026-11-14",
         "amount": 2500.0,
     }
-    response = httpx.post(f"{server}/v1/score", json={"invoices": [invoice]}, timeout=30)
+    response = httpx.post(
+        f"{server}/v1/score", json={"invoices": [invoice]}, headers=AUTH, timeout=30
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model_version"] == trained.report["registry"]["version"]
     assert 0 <= body["invoices"][0]["default_probability"] <= 1
     bad = httpx.post(
-        f"{server}/v1/score", json={"invoices": [{**invoice, "amount": -1}]}, timeout=30
+        f"{server}/v1/score",
+        json={"invoices": [{**invoice, "amount": -1}]},
+        headers=AUTH,
+        timeout=30,
     )
     assert bad.status_code == 400
-    status = httpx.post(f"{server}/v1/status", timeout=30).json()
+    status = httpx.post(f"{server}/v1/status", headers=AUTH, timeout=30).json()
     assert status["ready"] is True

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import API_KEY
+
 CHROMIUM = Path(os.environ.get("PAYRISK_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -32,9 +34,16 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, server):
+    """A signed-in page: the review pages need the API key once, at /ui/login."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
-    yield context.new_page()
+    signed_in = context.new_page()
+    signed_in.goto(f"{server}/ui/")
+    signed_in.wait_for_url("**/ui/login?next=*")
+    signed_in.get_by_label("API key").fill(API_KEY)
+    signed_in.get_by_role("button", name="Sign in").click()
+    signed_in.wait_for_url(f"{server}/ui/")
+    yield signed_in
     context.close()
 
 

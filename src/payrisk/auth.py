@@ -1,0 +1,318 @@
+"""API keys for the HTTP service and the review pages: who may read a company's receivables.
+
+Keys come from PAYRISK_API_KEYS (comma-separated) and/or PAYRISK_API_KEYS_FILE (one key per line,
+`#` comments). Only their SHA-256 digests are kept in memory, a presented key is compared with
+`hmac.compare_digest` against every digest (constant time, no early exit), and no key, digest or
+presented value is ever logged. The service refuses to start without a key unless
+PAYRISK_AUTH=disabled is set explicitly.
+
+A caller sends the key as `X-API-Key: KEY` or `Authorization: Bearer KEY`. Browsers log in once at
+/ui/login and get a signed session cookie (HttpOnly, SameSite=Strict) derived from the key, so
+revoking a key also ends its sessions. Health probes stay open for orchestrators.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+log = logging.getLogger("payrisk.auth")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ENV_KEYS = "PAYRISK_API_KEYS"
+ENV_KEYS_FILE = "PAYRISK_API_KEYS_FILE"
+ENV_AUTH = "PAYRISK_AUTH"
+EXEMPT_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
+LOGIN_PATH = "/ui/login"
+LOGOUT_PATH = "/ui/logout"
+COOKIE = "payrisk_session"
+SESSION_SECONDS = 12 * 3600
+MIN_KEY_LENGTH = 16
+MAX_KEY_LENGTH = 512
+MAX_LOGIN_BODY = 4096
+PAGE_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        b"frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+class AuthConfigError(RuntimeError):
+    """No usable key configured: the service must not start open by accident."""
+
+
+def generate_key() -> str:
+    """A fresh random key (256 bits, URL-safe), as `payrisk keygen` prints it."""
+    return secrets.token_urlsafe(32)
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+@dataclass(frozen=True)
+class ApiKeys:
+    """The SHA-256 digests of the accepted keys; never the keys themselves."""
+
+    digests: tuple[bytes, ...]
+
+    @classmethod
+    def from_keys(cls, keys: list[str]) -> ApiKeys:
+        cleaned = [key.strip() for key in keys if key.strip()]
+        short = [key for key in cleaned if len(key) < MIN_KEY_LENGTH]
+        if short:
+            raise AuthConfigError(
+                f"{len(short)} API key(s) shorter than {MIN_KEY_LENGTH} characters; "
+                "generate keys with `payrisk keygen`"
+            )
+        return cls(tuple(dict.fromkeys(_digest(key) for key in cleaned)))
+
+    def match(self, presented: str | None) -> bytes | None:
+        """The digest of the stored key equal to `presented`, compared in constant time."""
+        if not presented or len(presented) > MAX_KEY_LENGTH:
+            return None
+        candidate = _digest(presented)
+        found = None
+        for digest in self.digests:  # no early exit: the time does not say which key matched
+            if hmac.compare_digest(candidate, digest):
+                found = digest
+        return found
+
+    # Sessions: "expiry.signature", the signature an HMAC of the expiry under the key's digest.
+    def session_token(self, digest: bytes, now: float | None = None) -> str:
+        expiry = str(int((now or time.time()) + SESSION_SECONDS))
+        return f"{expiry}.{_sign(digest, expiry)}"
+
+    def session_valid(self, token: str | None, now: float | None = None) -> bool:
+        if not token or len(token) > 200 or "." not in token:
+            return False
+        expiry, _, signature = token.partition(".")
+        if not expiry.isdigit() or int(expiry) < (now or time.time()):
+            return False
+        valid = False
+        for digest in self.digests:
+            if hmac.compare_digest(_sign(digest, expiry), signature):
+                valid = True
+        return valid
+
+
+def _sign(digest: bytes, expiry: str) -> str:
+    mac = hmac.new(digest, f"payrisk-session:{expiry}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def read_key_file(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise AuthConfigError(f"{ENV_KEYS_FILE}: cannot read {path}: {error.strerror}") from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def keys_from_env(environ: MutableMapping[str, str] | None = None) -> ApiKeys | None:
+    """The configured keys; None if PAYRISK_AUTH=disabled. Raises if no key is configured."""
+    env = os.environ if environ is None else environ
+    mode = env.get(ENV_AUTH, "").strip().lower()
+    if mode == "disabled":
+        return None
+    if mode not in ("", "enabled"):
+        raise AuthConfigError(f"{ENV_AUTH} must be 'enabled' or 'disabled'")
+    keys = [key for key in env.get(ENV_KEYS, "").split(",") if key.strip()]
+    if env.get(ENV_KEYS_FILE, "").strip():
+        keys += read_key_file(Path(env[ENV_KEYS_FILE].strip()))
+    if not keys:
+        raise AuthConfigError(
+            f"no API key configured: set {ENV_KEYS} (comma-separated) or {ENV_KEYS_FILE} "
+            f"(one key per line; `payrisk keygen` makes one), or {ENV_AUTH}=disabled to run "
+            "without authentication"
+        )
+    return ApiKeys.from_keys(keys)
+
+
+def check_configuration(environ: MutableMapping[str, str] | None = None) -> ApiKeys | None:
+    """Called at service start: refuse to start without keys, say when auth is off (no key)."""
+    keys = keys_from_env(environ)
+    if keys is None:
+        log.warning("authentication DISABLED (%s=disabled): every endpoint is open", ENV_AUTH)
+    else:
+        log.info("API key authentication on: %d key(s) configured", len(keys.digests))
+    return keys
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        found.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return found
+
+
+def _cookie(header: str | None, name: str) -> str | None:
+    for part in (header or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def presented_key(headers: dict[str, str]) -> str | None:
+    if "x-api-key" in headers:
+        return headers["x-api-key"].strip()
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return token.strip()
+    return None
+
+
+async def send_json(send: Send, status: int, payload: dict, extra: list | None = None) -> None:
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_html(send: Send, status: int, page: str, extra: list | None = None) -> None:
+    body = page.encode()
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *PAGE_HEADERS,
+    ]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _redirect(send: Send, location: str, extra: list | None = None) -> None:
+    headers = [(b"location", location.encode()), (b"content-length", b"0"), *PAGE_HEADERS]
+    await send({"type": "http.response.start", "status": 303, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _safe_next(value: str | None) -> str:
+    """Only local review pages: no open redirect to another site."""
+    if value and value.startswith("/ui") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/ui/"
+
+
+def login_page(next_path: str, error: str | None = None) -> str:
+    message = f'<p role="alert" id="login-error">{html.escape(error)}</p>' if error else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>payrisk: sign in</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}
+label,input,button{{display:block;margin:.4rem 0;font-size:1rem}}input{{width:100%}}
+:focus{{outline:3px solid #1a56db}}#login-error{{color:#b00020}}</style></head>
+<body><main><h1>payrisk review pages</h1>{message}
+<form method="post" action="{LOGIN_PATH}">
+<input type="hidden" name="next" value="{html.escape(next_path)}">
+<label for="api-key">API key</label>
+<input id="api-key" name="api_key" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></main></body></html>
+"""
+
+
+class ApiKeyMiddleware:
+    """Pure ASGI: lets a request through only with a valid key or session cookie."""
+
+    def __init__(self, app: ASGIApp, keys: ApiKeys | None = None, load: bool = True) -> None:
+        """`keys` given, or (load=True) read from the environment in the serving process."""
+        self.app = app
+        self.keys = keys if keys is not None or not load else keys_from_env()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self.keys is None:
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if path in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http" and path == LOGIN_PATH:
+            await self._login(scope, receive, send)
+            return
+        if scope["type"] == "http" and path == LOGOUT_PATH:
+            expired = f"{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
+            await _redirect(send, LOGIN_PATH, [(b"set-cookie", expired.encode())])
+            return
+        headers = _headers(scope)
+        key = presented_key(headers)
+        if key is not None:
+            if self.keys.match(key) is not None:
+                await self.app(scope, receive, send)
+                return
+            await self._refuse(scope, send, "invalid API key")
+            return
+        if self.keys.session_valid(_cookie(headers.get("cookie"), COOKIE)):
+            await self.app(scope, receive, send)
+            return
+        await self._refuse(scope, send, "missing API key")
+
+    async def _refuse(self, scope: Scope, send: Send, reason: str) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if path == "/ui" or path.startswith("/ui/"):
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = path + (f"?{query}" if query else "")
+            await _redirect(send, f"{LOGIN_PATH}?next={quote(target, safe='')}")
+            return
+        await send_json(
+            send,
+            401,
+            {"error": f"{reason}: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"},
+            [(b"www-authenticate", b'Bearer realm="payrisk"')],
+        )
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.keys is not None
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if scope.get("method") != "POST":
+            await _send_html(send, 200, login_page(_safe_next((query.get("next") or [""])[0])))
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > MAX_LOGIN_BODY:
+                await _send_html(send, 413, login_page("/ui/", "Request too large."))
+                return
+            if not message.get("more_body"):
+                break
+        form = parse_qs(body.decode("utf-8", "replace"))
+        next_path = _safe_next((form.get("next") or [""])[0])
+        digest = self.keys.match((form.get("api_key") or [""])[0].strip())
+        if digest is None:
+            await _send_html(send, 401, login_page(next_path, "That API key is not valid."))
+            return
+        cookie = (
+            f"{COOKIE}={self.keys.session_token(digest)}; Path=/; Max-Age={SESSION_SECONDS}; "
+            "HttpOnly; SameSite=Strict"
+        )
+        if scope.get("scheme") == "https":
+            cookie += "; Secure"
+        await _redirect(send, next_path, [(b"set-cookie", cookie.encode())])

@@ -1,0 +1,203 @@
+"""API keys: no key, no data; health probes open; browsers sign in once; keys never logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from payrisk.auth import (
+    COOKIE,
+    ApiKeyMiddleware,
+    ApiKeys,
+    AuthConfigError,
+    generate_key,
+    keys_from_env,
+)
+from tests.conftest import API_KEY, AUTH
+
+PROTECTED = [
+    ("POST", "/v1/score"),
+    ("POST", "/v1/customer"),
+    ("POST", "/v1/credit-review"),
+    ("POST", "/v1/status"),
+    ("GET", "/docs"),
+    ("GET", "/docs.json"),
+    ("GET", "/metrics"),
+    ("GET", "/"),
+]
+
+
+@contextmanager
+def anonymous(client) -> Iterator:
+    """The shared test client without its key header and cookies, for one block."""
+    saved = client.headers.pop("X-API-Key")
+    client.cookies.clear()
+    try:
+        yield client
+    finally:
+        client.cookies.clear()
+        client.headers["X-API-Key"] = saved
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+def test_every_endpoint_needs_a_key(client, method, path):
+    with anonymous(client):
+        response = client.request(method, path, json={})
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "X-API-Key" in response.json()["error"]
+        wrong = client.request(method, path, json={}, headers={"X-API-Key": "x" * 40})
+        assert wrong.status_code == 401
+        assert "invalid" in wrong.json()["error"]
+
+
+def test_a_key_opens_the_api_as_header_or_bearer_token(client):
+    with anonymous(client):
+        assert client.post("/v1/status", headers=AUTH).status_code == 200
+        bearer = client.post("/v1/status", headers={"Authorization": f"Bearer {API_KEY}"})
+        assert bearer.status_code == 200 and bearer.json()["ready"] is True
+        basic = client.post("/v1/status", headers={"Authorization": f"Basic {API_KEY}"})
+        assert basic.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/livez", "/readyz", "/healthz"])
+def test_health_probes_need_no_key(client, path):
+    with anonymous(client):
+        assert client.get(path).status_code == 200
+
+
+def test_browsers_sign_in_and_get_a_strict_http_only_cookie(client):
+    with anonymous(client):
+        page = client.get("/ui/customers/C1?x=1", follow_redirects=False)
+        assert page.status_code == 303
+        login_url = page.headers["location"]
+        assert login_url.startswith("/ui/login?next=")
+        form = client.get(login_url)
+        assert form.status_code == 200 and 'type="password"' in form.text
+        refused = client.post("/ui/login", data={"api_key": "not-the-key", "next": "/ui/"})
+        assert refused.status_code == 401 and "not valid" in refused.text
+        assert COOKIE not in client.cookies
+
+        signed_in = client.post(
+            "/ui/login", data={"api_key": API_KEY, "next": "/ui/model"}, follow_redirects=False
+        )
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ui/model"
+        cookie = signed_in.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert API_KEY not in cookie
+        assert client.get("/ui/model").status_code == 200
+        assert client.post("/v1/status").status_code == 200  # same cookie for /docs and the API
+
+        tampered = client.cookies[COOKIE][:-2] + "xx"
+        client.cookies.clear()
+        client.cookies.set(COOKIE, tampered)
+        assert client.post("/v1/status").status_code == 401
+
+
+def test_login_never_redirects_to_another_site(client):
+    with anonymous(client):
+        for target in ("https://evil.example/", "//evil.example/ui", "/v1/status"):
+            response = client.post(
+                "/ui/login", data={"api_key": API_KEY, "next": target}, follow_redirects=False
+            )
+            assert response.headers["location"] == "/ui/"
+
+
+def test_keys_are_kept_as_digests_and_checked_in_full(tmp_path):
+    key = generate_key()
+    assert len(key) >= 40 and generate_key() != key
+    keys = ApiKeys.from_keys([key, "another-key-of-enough-length"])
+    assert key.encode() not in b"".join(keys.digests)
+    assert keys.match(key) is not None
+    for near in (key[:-1], key + "x", key.upper(), "", None, "x" * 10_000):
+        assert keys.match(near) is None
+    token = keys.session_token(keys.match(key))
+    assert keys.session_valid(token)
+    assert not keys.session_valid(token, now=10**12)  # expired
+    assert not ApiKeys.from_keys(["someone-elses-key-1234"]).session_valid(token)
+
+
+def test_keys_come_from_the_environment_or_a_file(tmp_path):
+    key_file = tmp_path / "keys"
+    file_key = generate_key()
+    key_file.write_text(f"# demo key\n{file_key}\n\n")
+    keys = keys_from_env(
+        {"PAYRISK_API_KEYS": f" {API_KEY} , ", "PAYRISK_API_KEYS_FILE": str(key_file)}
+    )
+    assert keys.match(API_KEY) and keys.match(file_key)
+    assert keys_from_env({"PAYRISK_AUTH": "disabled"}) is None
+    with pytest.raises(AuthConfigError, match="no API key configured"):
+        keys_from_env({})
+    with pytest.raises(AuthConfigError, match="shorter"):
+        keys_from_env({"PAYRISK_API_KEYS": "short"})
+    with pytest.raises(AuthConfigError, match="cannot read"):
+        keys_from_env({"PAYRISK_API_KEYS_FILE": str(tmp_path / "missing")})
+
+
+def test_the_service_refuses_to_start_without_a_key(trained, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from payrisk.service import PayriskService
+
+    for name, value in trained.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PAYRISK_API_KEYS")
+    monkeypatch.delenv("PAYRISK_API_KEYS_FILE", raising=False)
+    monkeypatch.delenv("PAYRISK_AUTH", raising=False)
+    with (
+        pytest.raises(AuthConfigError, match="PAYRISK_AUTH=disabled"),
+        TestClient(PayriskService.to_asgi()),
+    ):
+        pass
+
+
+async def _ok(scope, receive, send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_disabled_auth_lets_everything_through_and_says_so(caplog):
+    from starlette.testclient import TestClient
+
+    from payrisk.auth import check_configuration
+
+    with caplog.at_level(logging.INFO, logger="payrisk.auth"):
+        assert check_configuration({"PAYRISK_AUTH": "disabled"}) is None
+    assert "DISABLED" in caplog.text
+    open_app = TestClient(ApiKeyMiddleware(_ok, keys=None, load=False))
+    assert open_app.get("/v1/status").status_code == 200
+
+
+def test_keys_never_reach_the_log(caplog):
+    from starlette.testclient import TestClient
+
+    from payrisk.auth import check_configuration
+
+    key = generate_key()
+    with caplog.at_level(logging.DEBUG):
+        check_configuration({"PAYRISK_API_KEYS": key})
+        guarded = TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), load=False))
+        assert guarded.get("/v1/x", headers={"X-API-Key": key}).status_code == 200
+        assert guarded.get("/v1/x", headers={"X-API-Key": key + "z"}).status_code == 401
+        guarded.post("/ui/login", data={"api_key": key + "y"})
+    assert key not in caplog.text
+
+
+def test_real_server_needs_the_key_and_never_logs_it(server, server_log):
+    wrong = "wrong-key-" + generate_key()
+    assert httpx.get(f"{server}/livez", timeout=30).status_code == 200
+    assert httpx.post(f"{server}/v1/status", timeout=30).status_code == 401
+    assert (
+        httpx.post(f"{server}/v1/status", headers={"X-API-Key": wrong}, timeout=30).status_code
+        == 401
+    )
+    assert httpx.post(f"{server}/v1/status", headers=AUTH, timeout=30).status_code == 200
+    bearer = {"Authorization": f"Bearer {API_KEY}"}
+    assert httpx.get(f"{server}/docs.json", headers=bearer, timeout=30).status_code == 200
+    text = server_log.read_text(errors="replace")
+    assert "/v1/status" in text  # the access log is there to be read
+    assert API_KEY not in text and wrong not in text
