@@ -8,6 +8,8 @@ PAYRISK := $(VENV)/bin/payrisk
 PIP     := $(PY) -m pip --disable-pip-version-check --no-input
 
 DATA ?= data/sample
+# The service's API keys (one per line, gitignored): `make demo` writes one, `make serve` reads it.
+KEYS_FILE ?= .payrisk/api_keys
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
 .PHONY: help demo test serve bench install install-test clean
@@ -44,10 +46,14 @@ demo: $(VENV)/.runtime
 	$(PAYRISK) train --data $(DATA) --report-json reports/train.json
 	$(PAYRISK) score --data $(DATA) --out reports/scores.csv
 	$(PAYRISK) snapshot --data $(DATA)
+	@test -s $(KEYS_FILE) || $(PAYRISK) keygen --out $(KEYS_FILE) > /dev/null
 	@echo
 	@echo "Done. Next:"
-	@echo "  start the service:  make serve     (OpenAPI at http://127.0.0.1:3000/docs)"
-	@echo "  review pages:       http://127.0.0.1:3000/ui/  (while the service runs)"
+	@echo "  demo API key:       $$(tail -n 1 $(KEYS_FILE))"
+	@echo "                      (kept in $(KEYS_FILE), which make serve reads; payrisk keygen makes more)"
+	@echo "  start the service:  make serve     (OpenAPI at http://127.0.0.1:3000/docs, with the key)"
+	@echo "  call it:            curl -H \"X-API-Key: $$(tail -n 1 $(KEYS_FILE))\" -X POST localhost:3000/v1/status"
+	@echo "  review pages:       http://127.0.0.1:3000/ui/  (while the service runs; sign in with the key)"
 	@echo "  e-mail report:      $(PAYRISK) report --data $(DATA) --out reports/report.html"
 	@echo "  open MLflow:        $(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI)"
 	@echo "  scored invoices:    reports/scores.csv; customer plans: reports/scores.customers.csv"
@@ -57,7 +63,9 @@ test: $(VENV)/.test
 	$(PY) -m pytest
 
 serve: $(VENV)/.runtime
-	$(PAYRISK) serve --port 3000
+	@test -s $(KEYS_FILE) || $(PAYRISK) keygen --out $(KEYS_FILE) > /dev/null
+	@echo "API keys from $(KEYS_FILE) (send one as X-API-Key or Authorization: Bearer)"
+	PAYRISK_API_KEYS_FILE=$(KEYS_FILE) $(PAYRISK) serve --port 3000
 
 bench: $(VENV)/.test
 	$(PY) -m benchmarks.run

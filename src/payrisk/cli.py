@@ -269,6 +269,25 @@ def report(
 
 
 @app.command()
+def keygen(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Also append the key to this key file (PAYRISK_API_KEYS_FILE), 0600."),
+    ] = None,
+) -> None:
+    """Print a fresh random API key for the service (put it in PAYRISK_API_KEYS or a key file)."""
+    from payrisk.auth import generate_key
+
+    key = generate_key()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+    typer.echo(key)
+
+
+@app.command()
 def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",

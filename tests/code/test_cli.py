@@ -84,3 +84,20 @@ def test_train_and_score_refuse_bad_data_and_write_nothing(tmp_path, monkeypatch
     scored = run("score", "--data", data, "--out", tmp_path / "scores.csv")
     assert scored.exit_code == 1 and "line 4" in scored.output
     assert {p.relative_to(tmp_path) for p in tmp_path.rglob("*")} == before
+
+
+def test_keygen_prints_a_fresh_key_and_can_append_it_to_a_key_file(tmp_path):
+    from payrisk.auth import keys_from_env
+
+    first, second = run("keygen"), run("keygen")
+    assert first.exit_code == 0 and second.exit_code == 0
+    key = first.output.strip()
+    assert len(key) >= 40 and key != second.output.strip()
+    key_file = tmp_path / ".payrisk" / "api_keys"
+    written = run("keygen", "--out", key_file)
+    assert written.exit_code == 0
+    assert key_file.stat().st_mode & 0o077 == 0  # only the owner reads it
+    stored = written.output.strip()
+    assert key_file.read_text().split() == [stored]
+    keys = keys_from_env({"PAYRISK_API_KEYS_FILE": str(key_file)})
+    assert keys.match(stored) is not None and keys.match(key) is None
