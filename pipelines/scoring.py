@@ -123,11 +123,12 @@ def score_data_dir(
     Runs in this process unless `compute` is given: then the `compute` section of
     configs/train.yaml with these overrides decides (Dask scores customer partitions).
     """
+    # Options first: a contradictory choice is refused before any data or model is read.
+    settings = compute.apply(load_train_config().compute) if compute else None
     policy = load_dunning_config(dunning_config)
     dataset = load_dataset(data_dir)
     when = as_timestamp(as_of) if as_of else default_as_of(dataset)
     loaded = load_scorer(model_uri)
-    settings = compute.apply(load_train_config().compute) if compute else None
     if settings is None or settings.backend == "local":
         history, portfolio = score_open_invoices(loaded.scorer, dataset, when, policy, explain_top)
     else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -403,7 +404,10 @@ class DaskBoosterFitter:
             DaskLGBMClassifier if isinstance(model, lgb.LGBMClassifier) else DaskLGBMRegressor
         )
         estimator = dask_class(client=self.client, **params)
-        estimator.fit(*self._spread(X, np.asarray(y)))
+        with warnings.catch_warnings():
+            # lightgbm.dask sets each worker's threads itself and says so for every fit.
+            warnings.filterwarnings("ignore", "Parameter (n_jobs|num_threads) will be ignored")
+            estimator.fit(*self._spread(X, np.asarray(y)))
         local = estimator.to_local()
         best = early_stopping_round(validation_losses(local, eval_X, eval_y), patience)
         # LightGBM 4 keeps the kept round here; predict(num_iteration=best_iteration_) reads it.
