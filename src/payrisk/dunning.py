@@ -14,13 +14,16 @@ Business rules only, vectorised over invoices; the thresholds are in `configs/du
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from payrisk.config import DunningConfig
 from payrisk.contract import CHANNELS, Channel
+from payrisk.features import SMALL_LOOKUP
 
 ACTION_REMIND = "remind"
 ACTION_ESCALATE = "escalate"
@@ -42,56 +45,118 @@ SCORED_COLUMNS = (
     "reminders_sent",
 )
 
+Columns = Mapping[str, Any]  # column name -> one value per invoice (arrays, Series or a frame)
+NO_CONTACT = np.iinfo(np.int64).min  # a customer never contacted
+
+
+_STEP_TABLES: dict[int, tuple[DunningConfig, StepTable]] = {}
+
+
+def _days(values: Any) -> np.ndarray:
+    """Day numbers (since 1970) of dates, datetimes or datetime64 values; NaT -> NO_CONTACT."""
+    return np.asarray(values, dtype="datetime64[D]").astype("int64")
+
+
+def _flags(values: Any) -> np.ndarray:
+    """Booleans with missing as False (the frame path may carry None or NaN)."""
+    array = np.asarray(values)
+    if array.dtype == bool:
+        return array
+    return pd.Series(array).fillna(False).to_numpy(dtype="bool")
+
+
+def code_of(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Position of each value in `names` (-1 where absent): a dict probe per value for a
+    request, one vectorised lookup for a portfolio."""
+    if len(values) <= SMALL_LOOKUP:
+        lookup = {name: i for i, name in enumerate(names)}
+        return np.array([lookup.get(v, -1) for v in values], dtype="int64")
+    return pd.Index(names, dtype=object).get_indexer(np.asarray(values, dtype=object))
+
+
+@dataclass(frozen=True)
+class CustomerCodes:
+    """Each invoice's customer as a code into `ids` (sorted), shared by every rule below."""
+
+    codes: np.ndarray
+    ids: np.ndarray
+
+    @classmethod
+    def of(cls, customer_ids: Any) -> CustomerCodes:
+        values = np.asarray(customer_ids, dtype=object)
+        if len(values) <= SMALL_LOOKUP:  # a request: numpy's sort beats building a hash table
+            ids, codes = np.unique(values, return_inverse=True)
+            return cls(codes.astype("intp"), ids)
+        codes, ids = pd.factorize(values, sort=True)
+        return cls(codes, np.asarray(ids, dtype=object))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def sum(self, weights: np.ndarray) -> np.ndarray:
+        return np.bincount(self.codes, weights=weights, minlength=len(self.ids))
+
+
+def risk_arrays(scored: Columns, customers: CustomerCodes) -> dict[str, np.ndarray]:
+    """Amount-weighted risk of each customer's open invoices: what segmentation looks at."""
+    open_amount = np.asarray(scored["open_amount"], dtype="float64")
+    weight = np.clip(open_amount, 0.01, None)
+    total = customers.sum(weight)
+    return {
+        "late_probability": customers.sum(
+            np.asarray(scored["late_probability"], dtype="float64") * weight
+        )
+        / total,
+        "default_probability": customers.sum(
+            np.asarray(scored["default_probability"], dtype="float64") * weight
+        )
+        / total,
+        "expected_days_late": customers.sum(
+            np.asarray(scored["expected_days_late"], dtype="float64") * weight
+        )
+        / total,
+        "open_amount": customers.sum(open_amount).round(2),
+        "open_invoices": np.bincount(customers.codes, minlength=len(customers)),
+        "key_account": customers.sum(_flags(scored["key_account"]).astype("float64")) > 0,
+    }
+
 
 def customer_risk(scored: pd.DataFrame) -> pd.DataFrame:
-    """Amount-weighted risk of each customer's open invoices: what segmentation looks at."""
-    weight = scored["open_amount"].clip(lower=0.01)
-    frame = pd.DataFrame(
-        {
-            "customer_id": scored["customer_id"],
-            "weight": weight,
-            "late": scored["late_probability"] * weight,
-            "default": scored["default_probability"] * weight,
-            "days_late": scored["expected_days_late"] * weight,
-            "open_amount": scored["open_amount"],
-            "key_account": scored["key_account"].fillna(False).astype("bool"),
-        }
-    )
-    grouped = frame.groupby("customer_id", sort=True)
-    sums = grouped[["weight", "late", "default", "days_late", "open_amount"]].sum()
-    return pd.DataFrame(
-        {
-            "late_probability": sums["late"] / sums["weight"],
-            "default_probability": sums["default"] / sums["weight"],
-            "expected_days_late": sums["days_late"] / sums["weight"],
-            "open_amount": sums["open_amount"].round(2),
-            "open_invoices": grouped.size(),
-            "key_account": grouped["key_account"].any(),
-        }
-    )
+    """`risk_arrays` as a frame indexed by customer id (sorted)."""
+    customers = CustomerCodes.of(scored["customer_id"])
+    risk = pd.DataFrame(risk_arrays(scored, customers), index=pd.Index(customers.ids))
+    risk.index.name = "customer_id"
+    return risk
+
+
+def scenario_arrays(risk: Columns, config: DunningConfig) -> np.ndarray:
+    """First segment rule whose every condition holds, per customer (object array of names)."""
+    n = len(risk["late_probability"])
+    chosen = np.full(n, None, dtype=object)
+    for rule in config.segments:
+        mask = np.ones(n, dtype=bool)
+        for name in (
+            "late_probability",
+            "default_probability",
+            "expected_days_late",
+            "open_amount",
+        ):
+            low, high = getattr(rule, f"min_{name}"), getattr(rule, f"max_{name}")
+            values = np.asarray(risk[name], dtype="float64")
+            if low is not None:
+                mask &= values >= low
+            if high is not None:
+                mask &= values <= high
+        if rule.key_account is not None:
+            mask &= np.asarray(risk["key_account"], dtype=bool) == rule.key_account
+        chosen[(chosen == None) & mask] = rule.scenario  # noqa: E711 (elementwise)
+    chosen[chosen == None] = str(pd.NA)  # noqa: E711 (no rule matched, as before)
+    return chosen
 
 
 def choose_scenario(risk: pd.DataFrame, config: DunningConfig) -> pd.Series:
-    """First segment rule whose every condition holds, per customer."""
-    chosen = pd.Series(pd.NA, index=risk.index, dtype="object")
-    bounds = {
-        "late_probability": "late_probability",
-        "default_probability": "default_probability",
-        "expected_days_late": "expected_days_late",
-        "open_amount": "open_amount",
-    }
-    for rule in config.segments:
-        mask = pd.Series(True, index=risk.index)
-        for field, column in bounds.items():
-            low, high = getattr(rule, f"min_{field}"), getattr(rule, f"max_{field}")
-            if low is not None:
-                mask &= risk[column] >= low
-            if high is not None:
-                mask &= risk[column] <= high
-        if rule.key_account is not None:
-            mask &= risk["key_account"] == rule.key_account
-        chosen = chosen.where(chosen.notna() | ~mask, rule.scenario)
-    return chosen.astype("str")
+    """`scenario_arrays` on a risk frame, indexed like it."""
+    return pd.Series(scenario_arrays(risk, config), index=risk.index, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -107,6 +172,16 @@ class StepTable:
 
     @classmethod
     def of(cls, config: DunningConfig) -> StepTable:
+        """The table of `config`, built once per configuration object (it is immutable)."""
+        cached = _STEP_TABLES.get(id(config))
+        if cached is None or cached[0] is not config:
+            if len(_STEP_TABLES) > 16:  # configurations are loaded once per run; stay bounded
+                _STEP_TABLES.clear()
+            cached = _STEP_TABLES[id(config)] = (config, cls.build(config))
+        return cached[1]
+
+    @classmethod
+    def build(cls, config: DunningConfig) -> StepTable:
         names = tuple(config.scenarios)
         width = max(len(s.steps) for s in config.scenarios.values())
         shape = (len(names), width)
@@ -124,37 +199,31 @@ class StepTable:
         return cls(names, n_steps, offsets, channel, template, actor)
 
 
-def _days(values: pd.Series | pd.Timestamp) -> np.ndarray:
-    return np.asarray(values, dtype="datetime64[D]").astype("int64")
-
-
-def next_actions(
-    scored: pd.DataFrame,
-    scenario: pd.Series,
-    last_contact: pd.Series,
-    as_of: pd.Timestamp,
+def action_arrays(
+    scored: Columns,
+    customers: CustomerCodes,
+    scenario: np.ndarray,
+    last_contact_day: np.ndarray,
+    today: int,
     config: DunningConfig,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """The next dunning action of each open invoice, bundled per customer.
 
-    `scenario` and `last_contact` (the customer's latest reminder before `as_of`) are indexed by
-    customer id. Returns one row per invoice of `scored`, same index. Plain arrays throughout:
-    the service calls this for every request, often for a single invoice.
+    `scenario` (names) and `last_contact_day` (the customer's latest reminder before today, as a
+    day number or NO_CONTACT) are per customer code. Plain arrays throughout: the service calls
+    this for every request, often for a single invoice.
     """
     steps = StepTable.of(config)
-    customer_codes, customers = pd.factorize(scored["customer_id"])
-    scenario_code = pd.Index(steps.names).get_indexer(
-        scenario.reindex(customers).to_numpy(dtype=object)
-    )[customer_codes]
+    codes = customers.codes
+    scenario_code = code_of(scenario, steps.names)[codes]
     n_steps = steps.n_steps[scenario_code]
     offsets = steps.offset_days[scenario_code]  # invoices x steps
-    today = int(_days(as_of))
     due = _days(scored["due_date"])
     issue = _days(scored["issue_date"])
 
     # Steps before the due date whose day has passed cannot happen any more: skip them.
     passed_pre_due = ((offsets < 0) & (due[:, None] + offsets < today)).sum(axis=1)
-    sent = scored["reminders_sent"].fillna(0).to_numpy(dtype="int64")
+    sent = np.nan_to_num(np.asarray(scored["reminders_sent"], dtype="float64")).astype("int64")
     step_number = np.maximum(sent, passed_pre_due) + 1
     finished = step_number > n_steps
     column = np.minimum(step_number, n_steps) - 1
@@ -163,16 +232,15 @@ def next_actions(
     actor = steps.actor[scenario_code, column].copy()
 
     gap = config.contact.min_days_between_contacts
-    contacted = _days(last_contact.astype("datetime64[ns]").reindex(customers))
-    earliest = np.where(contacted == np.iinfo(np.int64).min, today, contacted + gap)[customer_codes]
+    earliest = np.where(last_contact_day == NO_CONTACT, today, last_contact_day + gap)[codes]
     action_day = np.maximum.reduce(
         [due + steps.offset_days[scenario_code, column], np.full_like(due, today), issue, earliest]
     )
 
-    action = np.full(len(scored), ACTION_REMIND, dtype=object)
+    action = np.full(len(codes), ACTION_REMIND, dtype=object)
     expected_recovery = (
-        scored["open_amount"].to_numpy("float64")
-        * scored["default_probability"].to_numpy("float64")
+        np.asarray(scored["open_amount"], dtype="float64")
+        * np.asarray(scored["default_probability"], dtype="float64")
         * config.escalation.recovery_rate
     )
     legal = channel == Channel.AGENCY.value
@@ -182,7 +250,7 @@ def next_actions(
     action[finished] = ACTION_SCENARIO_DONE
     manual = (action == ACTION_WRITE_OFF_REVIEW) | (action == ACTION_SCENARIO_DONE)
     channel[manual], actor[manual], template[manual] = None, "credit_manager", None
-    disputed = scored["disputed"].fillna(False).to_numpy(dtype="bool")
+    disputed = _flags(scored["disputed"])
     action[disputed] = ACTION_DISPUTE
     channel[disputed], actor[disputed], template[disputed] = None, "collector", None
     action_day = np.where(disputed, today, action_day)
@@ -190,109 +258,169 @@ def next_actions(
     # One contact per customer: what falls due before the next allowed contact joins it.
     contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
     first = np.full(len(customers), np.iinfo(np.int64).max, dtype="int64")
-    np.minimum.at(first, customer_codes[contact], action_day[contact])
-    first = first[customer_codes]
+    np.minimum.at(first, codes[contact], action_day[contact])
+    first = first[codes]
     bundled = contact & (action_day < first + gap)
     later = contact & ~bundled
     action_day = np.where(bundled, first, action_day)
     action_day = np.where(later, np.maximum(action_day, first + gap), action_day)
 
-    def text(values: np.ndarray) -> pd.Series:  # keep None as None (no NaN) for JSON answers
-        return pd.Series(values, index=scored.index, dtype=object)
+    return {
+        "scenario": np.asarray(steps.names, dtype=object)[scenario_code],
+        "action": action,
+        "step": np.where(disputed | finished, np.nan, step_number).astype("float64"),
+        "channel": channel,
+        "template": template,
+        "actor": actor,
+        "action_date": action_day.astype("datetime64[D]").astype("datetime64[ns]"),
+        "expected_recovery": expected_recovery.round(2),
+    }
 
+
+def priority_arrays(open_amount: Any, default_probability: Any, expected_days_late: Any) -> dict:
+    """Expected loss (open amount x default probability) first, then expected delay."""
+    expected_loss = (
+        np.asarray(open_amount, dtype="float64") * np.asarray(default_probability, dtype="float64")
+    ).round(2)
+    days_late = np.asarray(expected_days_late, dtype="float64")
+    # Descending on both, ties in input order (lexsort is stable; NaN last as in pandas).
+    order = np.lexsort((-days_late, -expected_loss))
+    rank = np.empty(len(order), dtype="int64")
+    rank[order] = np.arange(1, len(order) + 1)
+    return {"expected_loss": expected_loss, "priority_rank": rank}
+
+
+def collector_priority(scored: pd.DataFrame) -> pd.DataFrame:
+    """`priority_arrays` on a frame: expected loss, expected delay and rank, indexed like it."""
+    priority = priority_arrays(
+        scored["open_amount"], scored["default_probability"], scored["expected_days_late"]
+    )
     return pd.DataFrame(
         {
-            "scenario": text(np.asarray(steps.names, dtype=object)[scenario_code]),
-            "action": text(action),
-            "step": np.where(disputed | finished, np.nan, step_number).astype("float64"),
-            "channel": text(channel),
-            "template": text(template),
-            "actor": text(actor),
-            "action_date": action_day.astype("datetime64[D]").astype("datetime64[ns]"),
-            "expected_recovery": expected_recovery.round(2),
+            "expected_loss": priority["expected_loss"],
+            "expected_days_late": scored["expected_days_late"].to_numpy(),
+            "priority_rank": priority["priority_rank"],
         },
         index=scored.index,
     )
 
 
-def collector_priority(scored: pd.DataFrame) -> pd.DataFrame:
-    """Expected loss (open amount x default probability) first, then expected delay."""
-    expected_loss = (scored["open_amount"] * scored["default_probability"]).round(2)
-    order = pd.DataFrame(
-        {"expected_loss": expected_loss, "expected_days_late": scored["expected_days_late"]}
-    )
-    rank = order.sort_values(
-        ["expected_loss", "expected_days_late"], ascending=False, kind="stable"
-    ).index
-    order["priority_rank"] = pd.Series(np.arange(1, len(order) + 1), index=rank)
-    return order
-
-
-def customer_plans(scored: pd.DataFrame, plan: pd.DataFrame, risk: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: its scenario, risk, and the next contact (date, channel, invoices covered).
+def customer_plan_arrays(
+    scored: Columns,
+    plan: Columns,
+    customers: CustomerCodes,
+    risk: dict[str, np.ndarray],
+    scenario: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per customer (sorted ids): its scenario, risk, and the next contact.
 
     The next contact is the earliest planned contact; its channel, actor and step are those of
     the hardest step among the invoices it covers.
     """
-    codes, customers = pd.factorize(scored["customer_id"])
-    n = len(customers)
-    action = plan["action"].to_numpy(dtype=object)
+    codes, n = customers.codes, len(customers)
+    action = np.asarray(plan["action"], dtype=object)
     contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
     day = _days(plan["action_date"])
     first = np.full(n, np.iinfo(np.int64).max, dtype="int64")
     np.minimum.at(first, codes[contact], day[contact])
     in_next = contact & (day == first[codes])
-    hardness = (
-        plan["channel"].map({c: i for i, c in enumerate(CHANNELS)}).fillna(-1).to_numpy("float64")
-    )
-    step = plan["step"].fillna(0).to_numpy("float64")
+    channel = np.asarray(plan["channel"], dtype=object)
+    hardness = code_of(channel, tuple(CHANNELS)).astype("float64")  # none -> -1
+    step = np.nan_to_num(np.asarray(plan["step"], dtype="float64"))
     rows = np.flatnonzero(in_next)
     rows = rows[np.lexsort((step[rows], hardness[rows], codes[rows]))]
     last_of_customer = np.ones(len(rows), dtype=bool)
     last_of_customer[:-1] = codes[rows][1:] != codes[rows][:-1]
     hardest = rows[last_of_customer]  # one row per customer that has a next contact
+    at = np.full(n, -1, dtype="int64")
+    at[codes[hardest]] = hardest
+    has = at >= 0
+    safe = np.maximum(at, 0)
 
-    open_amount = scored["open_amount"].to_numpy("float64")
-    per_customer = pd.DataFrame(
-        {
-            "next_contact_invoices": np.bincount(codes[in_next], minlength=n),
-            "next_contact_amount": np.bincount(
-                codes[in_next], weights=open_amount[in_next], minlength=n
-            ).round(2),
-            "disputed_invoices": np.bincount(codes[action == ACTION_DISPUTE], minlength=n),
-            "expected_loss": np.bincount(
-                codes,
-                weights=open_amount * scored["default_probability"].to_numpy("float64"),
-                minlength=n,
-            ).round(2),
-        },
-        index=customers,
+    def of_hardest(values: np.ndarray, missing: Any) -> np.ndarray:
+        if not len(values):
+            return np.full(n, missing, dtype=object if missing is None else values.dtype)
+        return np.where(has, values[safe], missing)
+
+    open_amount = np.asarray(scored["open_amount"], dtype="float64")
+    action_date = np.asarray(plan["action_date"], dtype="datetime64[ns]")
+    return {
+        "customer_id": customers.ids,
+        **risk,
+        "scenario": scenario,
+        "next_contact_date": of_hardest(action_date, np.datetime64("NaT", "ns")),
+        "next_contact_channel": of_hardest(channel, None),
+        "next_contact_action": of_hardest(action, None),
+        "next_contact_actor": of_hardest(np.asarray(plan["actor"], dtype=object), None),
+        "next_contact_step": of_hardest(step, np.nan).astype("float64"),
+        "next_contact_invoices": np.bincount(codes[in_next], minlength=n),
+        "next_contact_amount": np.bincount(
+            codes[in_next], weights=open_amount[in_next], minlength=n
+        ).round(2),
+        "disputed_invoices": np.bincount(codes[action == ACTION_DISPUTE], minlength=n),
+        "expected_loss": customers.sum(
+            open_amount * np.asarray(scored["default_probability"], dtype="float64")
+        ).round(2),
+    }
+
+
+@dataclass(frozen=True)
+class DunningPlan:
+    invoices: dict[str, np.ndarray]  # per invoice, in input order: action, dates, priority
+    customers: dict[str, np.ndarray]  # per customer, sorted by id: risk, scenario, next contact
+
+
+def plan_arrays(
+    scored: Columns, last_contact_day: np.ndarray, today: int, config: DunningConfig
+) -> DunningPlan:
+    """The dunning plan of scored open invoices on plain arrays (the one implementation).
+
+    `last_contact_day` is per invoice (its customer's latest reminder before `today`, a day
+    number, NO_CONTACT if none); `today` is the as-of day number.
+    """
+    missing = [c for c in SCORED_COLUMNS if c not in scored]
+    if missing:
+        raise ValueError(f"scored invoices lack column(s) {missing}")
+    customers = CustomerCodes.of(scored["customer_id"])
+    contacted = np.full(len(customers), NO_CONTACT, dtype="int64")
+    np.maximum.at(contacted, customers.codes, np.asarray(last_contact_day, dtype="int64"))
+    risk = risk_arrays(scored, customers)
+    scenario = scenario_arrays(risk, config)
+    actions = action_arrays(scored, customers, scenario, contacted, today, config)
+    priority = priority_arrays(
+        scored["open_amount"], scored["default_probability"], scored["expected_days_late"]
     )
-    next_contact = pd.DataFrame(
-        {
-            "next_contact_date": plan["action_date"].to_numpy()[hardest],
-            "next_contact_channel": plan["channel"].to_numpy(dtype=object)[hardest],
-            "next_contact_action": action[hardest],
-            "next_contact_actor": plan["actor"].to_numpy(dtype=object)[hardest],
-            "next_contact_step": step[hardest],
-        },
-        index=customers[codes[hardest]],
+    return DunningPlan(
+        invoices={**actions, **priority},
+        customers=customer_plan_arrays(scored, actions, customers, risk, scenario),
     )
-    out = risk.join(next_contact).join(per_customer)
-    out.index.name = "customer_id"
-    return out.reset_index()
 
 
 def plan_dunning(
     scored: pd.DataFrame, last_contact: pd.Series, as_of: pd.Timestamp, config: DunningConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Invoice-level plan (action, priority) and customer-level plan for scored open invoices."""
-    missing = [c for c in SCORED_COLUMNS if c not in scored.columns]
-    if missing:
-        raise ValueError(f"scored invoices lack column(s) {missing}")
-    risk = customer_risk(scored)
-    scenario = choose_scenario(risk, config)
-    plan = next_actions(scored, scenario, last_contact, as_of, config)
-    priority = collector_priority(scored).drop(columns="expected_days_late")
-    invoices = pd.concat([plan, priority], axis=1)
-    return invoices, customer_plans(scored, plan, risk.assign(scenario=scenario))
+    """Invoice-level plan (action, priority) and customer-level plan for scored open invoices.
+
+    `last_contact` is each customer's latest reminder before `as_of`, indexed by customer id.
+    """
+    contacted = last_contact.astype("datetime64[ns]").reindex(
+        scored["customer_id"].to_numpy(dtype=object)
+    )
+    plan = plan_arrays(scored, _days(contacted), int(_days(as_of)), config)
+    return (
+        frame(plan.invoices, scored.index),
+        frame(plan.customers),
+    )
+
+
+def frame(columns: Mapping[str, np.ndarray], index: pd.Index | None = None) -> pd.DataFrame:
+    """A frame of plan columns; text columns stay object so that None stays None (JSON)."""
+    return pd.DataFrame(
+        {
+            name: pd.Series(values, dtype=object, index=index)
+            if values.dtype == object
+            else pd.Series(values, index=index)
+            for name, values in columns.items()
+        },
+        index=index,
+    )

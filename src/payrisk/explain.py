@@ -7,7 +7,7 @@ the score really rests on; the phrasing lives here, one line per feature.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -94,24 +94,32 @@ def top_reasons(
     Only contributions that raise the risk are reasons; a row with none gets an empty list.
     """
     values = contributions.drop(columns=["bias"], errors="ignore")
-    names = np.asarray(values.columns)
-    matrix = values.to_numpy(dtype="float64")
+    names = tuple(str(name) for name in values.columns)
+    columns = {name: features[name].to_numpy() for name in names}
+    return reason_lists(values.to_numpy(dtype="float64"), names, columns, top)
+
+
+def reason_lists(
+    matrix: np.ndarray, names: tuple[str, ...], features: Mapping[str, np.ndarray], top: int = 3
+) -> list[list[dict]]:
+    """`top_reasons` on arrays: contributions (rows x names, no bias) and feature columns.
+
+    Sorting is vectorised; only the few reasons kept per row are phrased one by one.
+    """
     order = np.argsort(-matrix, axis=1, kind="stable")[:, :top]
+    weights = np.take_along_axis(matrix, order, axis=1)
     reasons: list[list[dict]] = []
-    feature_rows = features[list(names)].to_numpy(dtype="object")
-    for row, columns in enumerate(order):
+    for row, (columns, row_weights) in enumerate(zip(order, weights, strict=True)):
         entries = []
-        for column in columns:
-            weight = matrix[row, column]
+        for column, weight in zip(columns, row_weights, strict=True):
             if weight <= 0:
                 break
-            name = str(names[column])
-            value = feature_rows[row, column]
+            name = names[column]
             entries.append(
                 {
                     "feature": name,
                     "contribution": round(float(weight), 4),
-                    "text": describe(name, value),
+                    "text": describe(name, features[name][row]),
                 }
             )
         reasons.append(entries)

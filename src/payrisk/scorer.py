@@ -29,6 +29,7 @@ from payrisk.features import (
     build_history,
     feature_arrays,
     invoice_features,
+    to_days,
 )
 from payrisk.models import (
     CalibratedLGBMClassifier,
@@ -100,9 +101,22 @@ class BoosterCall:
         return cls(model.booster_, model.best_iteration_, layout)
 
     def predict(self, matrices: list[np.ndarray], **kwargs) -> np.ndarray:
+        matrix = matrices[self.layout]
         return self.booster.predict(
-            matrices[self.layout], num_iteration=self.num_iteration, **kwargs
+            matrix, num_iteration=self.num_iteration, **threads_for(len(matrix)), **kwargs
         )
+
+
+SINGLE_THREAD_ROWS = 512  # below this, OpenMP's thread hand-off costs more than it saves
+
+
+def threads_for(rows: int) -> dict[str, int]:
+    """LightGBM's prediction threads for `rows` rows: one for small requests.
+
+    With two or more OpenMP threads a one-row prediction waits for a thread on a busy core (up to
+    a scheduler time slice, milliseconds) for microseconds of work; large batches use them all.
+    """
+    return {"num_threads": 1 if rows < SINGLE_THREAD_ROWS else 0}  # 0: LightGBM's default
 
 
 @dataclass(frozen=True)
@@ -237,11 +251,20 @@ class PaymentRiskScorer:
 
     def score_features(self, features: pd.DataFrame, snapshot_dates: pd.Series) -> pd.DataFrame:
         """`score` for features already computed: probabilities, then dates from the days."""
-        scores = self.predict(features)
-        when = pd.DatetimeIndex(snapshot_dates)
+        scores = self.score_arrays(
+            frame_columns(features, self.feature_columns), to_days(snapshot_dates)
+        )
+        return pd.DataFrame(scores, index=features.index)
+
+    def score_arrays(self, features: Columns, snapshot_day: np.ndarray) -> dict[str, np.ndarray]:
+        """`score_features` on arrays: SCORE_COLUMNS, then expected payment dates (datetime64)."""
+        scores = self.predict_arrays(features)
+        day = np.asarray(snapshot_day, dtype="int64")
         for suffix in ("_low", "", "_high"):
-            days = np.round(scores[f"days_to_payment{suffix}"].to_numpy())
-            scores[f"expected_payment_date{suffix}"] = when + pd.to_timedelta(days, unit="D")
+            days = np.round(scores[f"days_to_payment{suffix}"]).astype("int64")
+            scores[f"expected_payment_date{suffix}"] = (
+                (day + days).astype("datetime64[D]").astype("datetime64[ns]")
+            )
         return scores
 
     def contributions(self, features: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -256,9 +279,15 @@ class PaymentRiskScorer:
         """`contributions` on feature arrays: rows x (model features + bias)."""
         call = self.plan.late if target == "late" else self.plan.default
         layout = self.plan.layouts[call.layout]
+        matrix = layout.matrix(features)
         return call.booster.predict(
-            layout.matrix(features), num_iteration=call.num_iteration, pred_contrib=True
+            matrix, num_iteration=call.num_iteration, pred_contrib=True, **threads_for(len(matrix))
         )
+
+    def contribution_names(self, target: str) -> tuple[str, ...]:
+        """Feature names of `contribution_matrix`'s columns, before the bias."""
+        model = self.late_model if target == "late" else self.default_model
+        return tuple(model.feature_names_in_)
 
 
 class PayriskModel(mlflow.pyfunc.PythonModel):

@@ -1,7 +1,8 @@
 """Scoring open invoices: scores, reasons and the dunning plan, for batch and online alike.
 
-Batch scoring (`payrisk score`) and the service both call `score_and_plan`; only where the
-invoices come from differs (the data directory, or the request body).
+Batch scoring (`payrisk score`) calls `score_and_plan` on a frame of open invoices, the service
+calls `plan_portfolio` on the arrays of a request; the first is a thin frame wrapper around the
+second, so both run the same features, models, rules and reasons.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import pandas as pd
 
 from payrisk.config import DunningConfig
 from payrisk.dataset import Dataset
-from payrisk.dunning import plan_dunning
-from payrisk.explain import top_reasons
-from payrisk.features import History
+from payrisk.dunning import NO_CONTACT, frame, plan_arrays
+from payrisk.explain import reason_lists
+from payrisk.features import History, to_days
 from payrisk.receivables import open_invoices
-from payrisk.scorer import PaymentRiskScorer
+from payrisk.scorer import Columns, PaymentRiskScorer, frame_columns
 
 REASON_COUNT = 3
 
@@ -48,6 +49,23 @@ def score_invoices(
     return score_features(scorer, scorer.features(history, queries), queries, explain, reasons)
 
 
+def score_arrays(
+    scorer: PaymentRiskScorer, features: Columns, snapshot_day: np.ndarray, due_day: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Scores, expected dates and what the dunning rules read from the features, per invoice."""
+    scores = scorer.score_arrays(features, snapshot_day)
+    expected = scores["expected_payment_date"].astype("datetime64[D]").astype("int64")
+    scores["expected_days_late"] = expected - np.asarray(due_day, dtype="int64")
+    # Past due, the question is whether it will be paid at all; before, whether it will be late.
+    past_due = np.asarray(features["days_past_due"]) > scorer.targets.late_after_days
+    scores["reason_target"] = np.where(past_due, "default", "late").astype(object)
+    scores["reasons"] = np.full(len(past_due), None, dtype=object)
+    scores["reminders_sent"] = np.asarray(features["reminders_sent"])
+    scores["days_since_customer_contact"] = np.asarray(features["days_since_customer_contact"])
+    scores["is_new_customer"] = np.asarray(features["is_new_customer"]) > 0
+    return scores
+
+
 def score_features(
     scorer: PaymentRiskScorer,
     features: pd.DataFrame,
@@ -56,17 +74,35 @@ def score_features(
     reasons: int = REASON_COUNT,
 ) -> pd.DataFrame:
     """`score_invoices` for features already computed."""
-    scores = scorer.score_features(features, queries["snapshot_date"])
-    expected = pd.DatetimeIndex(scores["expected_payment_date"])
-    scores["expected_days_late"] = (expected - pd.DatetimeIndex(queries["due_date"])).days
-    # Past due, the question is whether it will be paid at all; before, whether it will be late.
-    past_due = features["days_past_due"].to_numpy() > scorer.targets.late_after_days
-    scores["reason_target"] = np.where(past_due, "default", "late")
-    scores["reasons"] = explain_scores(scorer, features, scores["reason_target"], explain, reasons)
-    scores["reminders_sent"] = features["reminders_sent"].to_numpy()
-    scores["days_since_customer_contact"] = features["days_since_customer_contact"].to_numpy()
-    scores["is_new_customer"] = features["is_new_customer"].to_numpy() > 0
-    return scores
+    columns = frame_columns(features, scorer.feature_columns)
+    scores = score_arrays(
+        scorer, columns, to_days(queries["snapshot_date"]), to_days(queries["due_date"])
+    )
+    wanted = np.ones(len(features), dtype=bool) if explain is None else np.asarray(explain, bool)
+    scores["reasons"] = explain_arrays(scorer, columns, scores["reason_target"], wanted, reasons)
+    return frame(scores, features.index)
+
+
+def explain_arrays(
+    scorer: PaymentRiskScorer,
+    features: Columns,
+    reason_target: np.ndarray,
+    wanted: np.ndarray,
+    reasons: int = REASON_COUNT,
+) -> np.ndarray:
+    """Top reasons per row where `wanted` (None elsewhere), from the model that answers its
+    question: the late model before the due date, the default model after."""
+    explained = np.full(len(wanted), None, dtype=object)
+    for target in ("late", "default"):
+        rows = np.flatnonzero(wanted & (np.asarray(reason_target) == target))
+        if len(rows) == 0:
+            continue
+        subset = {name: np.asarray(values)[rows] for name, values in features.items()}
+        matrix = scorer.contribution_matrix(subset, target)[:, :-1]  # without the bias
+        entries = reason_lists(matrix, scorer.contribution_names(target), subset, reasons)
+        for row, entry in zip(rows, entries, strict=True):
+            explained[row] = entry
+    return explained
 
 
 def explain_scores(
@@ -76,28 +112,140 @@ def explain_scores(
     explain: np.ndarray | None = None,
     reasons: int = REASON_COUNT,
 ) -> list[list[dict] | None]:
-    """Top reasons per row (None where not asked for), from the model that answers its question."""
+    """`explain_arrays` on a feature frame."""
     wanted = np.ones(len(features), dtype=bool) if explain is None else np.asarray(explain, bool)
-    explained: list[list[dict] | None] = [None] * len(features)
-    for target in ("late", "default"):
-        rows = np.flatnonzero(wanted & (reason_target.to_numpy() == target))
-        if len(rows) == 0:
-            continue
-        subset = features.iloc[rows]
-        entries = top_reasons(scorer.contributions(subset, target), subset, reasons)
-        for row, entry in zip(rows, entries, strict=True):
-            explained[row] = entry
-    return explained
+    columns = frame_columns(features, scorer.feature_columns)
+    return list(explain_arrays(scorer, columns, reason_target.to_numpy(), wanted, reasons))
+
+
+def key_account_flags(history: History, customer_ids: np.ndarray) -> np.ndarray:
+    """Whether each invoice's customer is a key account (False when it has no attributes)."""
+    flags = history.attribute_arrays.get("key_account")
+    row = history.attribute_rows(customer_ids)
+    if flags is None or not len(flags):
+        return np.zeros(len(row), dtype=bool)
+    return np.where(row >= 0, flags[np.maximum(row, 0)] > 0, False)
 
 
 def key_accounts(history: History, customer_ids: pd.Series) -> pd.Series:
-    row = history.attribute_rows(customer_ids)
-    flags = history.customers["key_account"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    found = row >= 0
     return pd.Series(
-        np.where(found, flags[np.where(found, row, 0)] if len(flags) else False, False),
-        index=customer_ids.index,
+        key_account_flags(history, customer_ids.to_numpy(dtype=object)), index=customer_ids.index
     )
+
+
+@dataclass(frozen=True)
+class OpenInvoices:
+    """Open invoices to score, as plain arrays (days since 1970): what a request or a frame
+    of queries carries."""
+
+    invoice_id: np.ndarray  # object
+    customer_id: np.ndarray  # object
+    issue_day: np.ndarray  # int64
+    due_day: np.ndarray  # int64
+    amount: np.ndarray  # float64
+    open_amount: np.ndarray  # float64
+    disputed: np.ndarray  # bool
+    in_history: np.ndarray | None = None  # bool; None: in the history if its id is there
+    snapshot_day: np.ndarray | None = None  # int64; None: the as-of day
+
+    def __len__(self) -> int:
+        return len(self.invoice_id)
+
+    @classmethod
+    def of(cls, queries: pd.DataFrame) -> OpenInvoices:
+        amount = queries["amount"].to_numpy(dtype="float64")
+        open_amount = (
+            queries["open_amount"].to_numpy(dtype="float64", na_value=np.nan)
+            if "open_amount" in queries
+            else amount
+        )
+        return cls(
+            invoice_id=queries["invoice_id"].to_numpy(dtype=object),
+            customer_id=queries["customer_id"].to_numpy(dtype=object),
+            issue_day=to_days(queries["issue_date"]),
+            due_day=to_days(queries["due_date"]),
+            amount=amount,
+            open_amount=open_amount,
+            disputed=(
+                queries["disputed"].fillna(False).to_numpy(dtype="bool")
+                if "disputed" in queries
+                else np.zeros(len(queries), dtype=bool)
+            ),
+            in_history=(
+                queries["in_history"].to_numpy(dtype="bool") if "in_history" in queries else None
+            ),
+            snapshot_day=to_days(queries["snapshot_date"]) if "snapshot_date" in queries else None,
+        )
+
+
+@dataclass(frozen=True)
+class PortfolioArrays:
+    invoices: dict[str, np.ndarray]  # per invoice, in input order
+    customers: dict[str, np.ndarray]  # per customer, sorted by id
+
+
+def plan_portfolio(
+    scorer: PaymentRiskScorer,
+    history: History,
+    invoices: OpenInvoices,
+    as_of: pd.Timestamp,
+    dunning: DunningConfig,
+    explain_top: int | None = None,
+) -> PortfolioArrays:
+    """Score open invoices and plan their dunning as known at `as_of`, on plain arrays.
+
+    Reasons are given for the `explain_top` invoices first on the collectors' worklist (all when
+    None): they are what collectors and credit managers read, and what reasons cost.
+    """
+    today = int(pd.Timestamp(as_of).to_datetime64().astype("datetime64[D]").astype("int64"))
+    n = len(invoices)
+    snapshot_day = (
+        np.full(n, today, dtype="int64") if invoices.snapshot_day is None else invoices.snapshot_day
+    )
+    features = scorer.feature_arrays(
+        history,
+        invoice_ids=invoices.invoice_id,
+        customer_ids=invoices.customer_id,
+        issue_day=invoices.issue_day,
+        due_day=invoices.due_day,
+        amount=invoices.amount,
+        snapshot_day=snapshot_day,
+        in_history=invoices.in_history,
+    )
+    scores = score_arrays(scorer, features, snapshot_day, invoices.due_day)
+    open_amount = np.where(np.isnan(invoices.open_amount), invoices.amount, invoices.open_amount)
+    contact = scores["days_since_customer_contact"]
+    scored = {
+        "invoice_id": invoices.invoice_id,
+        "customer_id": invoices.customer_id,
+        "issue_date": invoices.issue_day.astype("datetime64[D]"),
+        "due_date": invoices.due_day.astype("datetime64[D]"),
+        "open_amount": open_amount,
+        "disputed": invoices.disputed,
+        "key_account": key_account_flags(history, invoices.customer_id),
+        **scores,
+    }
+    # The customer's latest reminder: the same day for each of its invoices (a customer feature).
+    last_contact = np.where(
+        np.isnan(contact), NO_CONTACT, today - np.nan_to_num(contact).astype("int64")
+    )
+    plan = plan_arrays(scored, last_contact, today, dunning)
+    rank = plan.invoices["priority_rank"]
+    wanted = rank <= (n if explain_top is None else explain_top)
+    scored["reasons"] = explain_arrays(scorer, features, scores["reason_target"], wanted)
+    return PortfolioArrays(invoices={**scored, **plan.invoices}, customers=plan.customers)
+
+
+PLAN_COLUMNS = frozenset(
+    {"scenario", "action", "step", "channel", "template", "actor", "action_date"}
+    | {"expected_recovery", "expected_loss", "priority_rank"}
+)
+
+
+SCORED_INPUTS = frozenset(
+    {"invoice_id", "customer_id", "issue_date", "due_date", "open_amount", "disputed"}
+    | {"key_account"}
+)
 
 
 @dataclass(frozen=True)
@@ -114,36 +262,19 @@ def score_and_plan(
     dunning: DunningConfig,
     explain_top: int | None = None,
 ) -> ScoredPortfolio:
-    """Score open invoices and plan their dunning, as known at `as_of`.
-
-    Reasons are given for the `explain_top` invoices first on the collectors' worklist (all when
-    None): they are what collectors and credit managers read, and what reasons cost.
-    """
+    """`plan_portfolio` on a frame of queries; invoices sorted by the collectors' priority."""
     queries = queries.reset_index(drop=True)
-    features = scorer.features(history, queries)
-    scores = score_features(scorer, features, queries, explain=np.zeros(len(queries), dtype=bool))
-    scored = pd.concat([queries, scores.reset_index(drop=True)], axis=1)
-    if "open_amount" not in scored:
-        scored["open_amount"] = scored["amount"]
-    if "disputed" not in scored:
-        scored["disputed"] = False
-    scored["key_account"] = key_accounts(history, scored["customer_id"])
-    last_contact = (
-        pd.Series(
-            as_of - pd.to_timedelta(scored["days_since_customer_contact"], unit="D"),
-            index=scored.index,
-        )
-        .groupby(scored["customer_id"])
-        .max()
+    portfolio = plan_portfolio(
+        scorer, history, OpenInvoices.of(queries), as_of, dunning, explain_top
     )
-    plan, customers = plan_dunning(scored, last_contact, as_of, dunning)
-    invoices = pd.concat([scored, plan], axis=1)
-    rank = invoices["priority_rank"].to_numpy()
-    explain = rank <= (len(invoices) if explain_top is None else explain_top)
-    invoices.loc[explain, "reasons"] = pd.Series(
-        explain_scores(scorer, features.loc[explain], invoices.loc[explain, "reason_target"]),
-        index=invoices.index[explain],
-        dtype="object",
-    )
-    invoices = invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True)
-    return ScoredPortfolio(invoices=invoices, customers=customers)
+    columns = portfolio.invoices
+    # The queries' own columns as they are, then what scoring adds (in the order it adds them).
+    added = [n for n in columns if n not in SCORED_INPUTS and n not in PLAN_COLUMNS]
+    added += [name for name in ("open_amount", "disputed") if name not in queries]
+    added.append("key_account")
+    added += [name for name in columns if name in PLAN_COLUMNS]
+    computed = {name: columns[name] for name in dict.fromkeys(added)}
+    invoices = pd.concat([queries, frame(computed, queries.index)], axis=1)
+    order = np.argsort(portfolio.invoices["priority_rank"], kind="stable")
+    invoices = invoices.take(order).reset_index(drop=True)
+    return ScoredPortfolio(invoices=invoices, customers=frame(portfolio.customers))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -15,10 +16,10 @@ import pandas as pd
 
 from payrisk.config import DunningConfig
 from payrisk.credit import review_credit
-from payrisk.features import History
+from payrisk.features import History, positions
 from payrisk.receivables import AGED_BUCKETS
 from payrisk.scorer import PaymentRiskScorer
-from payrisk.scoring import score_and_plan
+from payrisk.scoring import OpenInvoices, plan_portfolio
 from payrisk.service_models import (
     CreditReviewRequest,
     CreditReviewResponse,
@@ -42,6 +43,167 @@ class RefusedRequestError(ValueError):
 
 def _none_if_nan(value: float) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
+
+
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
+    """The request's invoices as arrays; refuses invoices issued after `today` and repeated ids.
+
+    One pass over the (at most MAX_BATCH) validated models; the rest is vectorised.
+    """
+    invoices = request.invoices
+    ids = [invoice.invoice_id for invoice in invoices]
+    issue = np.array([i.issue_date.toordinal() for i in invoices], dtype="int64") - EPOCH_ORDINAL
+    late_issue = np.flatnonzero(issue > today.toordinal() - EPOCH_ORDINAL)
+    if len(late_issue):
+        raise RefusedRequestError(f"invoices[{late_issue[0]}].issue_date is after as_of {today}")
+    if len(set(ids)) < len(ids):
+        first = int(np.flatnonzero(pd.Index(ids).duplicated())[0])
+        raise RefusedRequestError(f"invoices[{first}].invoice_id appears twice in the batch")
+    amount = np.array([i.amount for i in invoices], dtype="float64")
+    open_amount = np.array(
+        [np.nan if i.open_amount is None else i.open_amount for i in invoices], dtype="float64"
+    )
+    return OpenInvoices(
+        invoice_id=np.array(ids, dtype=object),
+        customer_id=np.array([i.customer_id for i in invoices], dtype=object),
+        issue_day=issue,
+        due_day=np.array([i.due_date.toordinal() for i in invoices], dtype="int64") - EPOCH_ORDINAL,
+        amount=amount,
+        open_amount=np.where(np.isnan(open_amount), amount, open_amount),
+        disputed=np.array([i.disputed for i in invoices], dtype=bool),
+    )
+
+
+def _dates(values: np.ndarray) -> list:
+    """datetime64 values as `datetime.date` (None for NaT), converted in one call."""
+    return np.asarray(values, dtype="datetime64[D]").tolist()
+
+
+def invoice_scores(columns: dict[str, np.ndarray], known: np.ndarray) -> list[InvoiceScore]:
+    """The answer's invoices, in the worklist's order, from the portfolio's arrays."""
+    order = np.argsort(columns["priority_rank"], kind="stable")
+
+    def values(name: str) -> list:
+        return np.asarray(columns[name])[order].tolist()
+
+    def dates(name: str) -> list:
+        return _dates(np.asarray(columns[name])[order])
+
+    step = np.asarray(columns["step"])[order]
+    rows = zip(
+        values("invoice_id"),
+        values("customer_id"),
+        np.asarray(known)[order].tolist(),
+        np.round(np.asarray(columns["late_probability"])[order], 6).tolist(),
+        np.round(np.asarray(columns["default_probability"])[order], 6).tolist(),
+        dates("expected_payment_date"),
+        dates("expected_payment_date_low"),
+        dates("expected_payment_date_high"),
+        values("expected_days_late"),
+        values("expected_loss"),
+        values("priority_rank"),
+        values("scenario"),
+        values("action"),
+        [None if np.isnan(s) else int(s) for s in step],
+        values("channel"),
+        values("template"),
+        values("actor"),
+        dates("action_date"),
+        values("reasons"),
+        strict=True,
+    )
+    return [
+        InvoiceScore(
+            invoice_id=invoice_id,
+            customer_id=customer_id,
+            known_customer=is_known,
+            late_probability=late,
+            default_probability=default,
+            expected_payment_date=expected,
+            expected_payment_date_low=low,
+            expected_payment_date_high=high,
+            expected_days_late=int(days_late),
+            expected_loss=float(loss),
+            priority_rank=int(rank),
+            scenario=scenario,
+            next_action=NextAction(
+                action=action,
+                step=step_number,
+                channel=channel,
+                template=template,
+                actor=actor,
+                action_date=action_date,
+            ),
+            reasons=reasons or [],
+        )
+        for (
+            invoice_id,
+            customer_id,
+            is_known,
+            late,
+            default,
+            expected,
+            low,
+            high,
+            days_late,
+            loss,
+            rank,
+            scenario,
+            action,
+            step_number,
+            channel,
+            template,
+            actor,
+            action_date,
+            reasons,
+        ) in rows
+    ]
+
+
+def customer_plans(columns: dict[str, np.ndarray]) -> list[CustomerPlan]:
+    """The answer's customers (sorted by id) from the plan's arrays."""
+    rows = zip(
+        np.asarray(columns["customer_id"]).tolist(),
+        np.asarray(columns["scenario"]).tolist(),
+        np.round(np.asarray(columns["late_probability"], dtype="float64"), 6).tolist(),
+        np.round(np.asarray(columns["default_probability"], dtype="float64"), 6).tolist(),
+        np.asarray(columns["open_amount"], dtype="float64").tolist(),
+        np.asarray(columns["expected_loss"], dtype="float64").tolist(),
+        _dates(columns["next_contact_date"]),
+        np.asarray(columns["next_contact_channel"]).tolist(),
+        np.asarray(columns["next_contact_action"]).tolist(),
+        np.asarray(columns["next_contact_invoices"]).tolist(),
+        strict=True,
+    )
+    return [
+        CustomerPlan(
+            customer_id=customer_id,
+            scenario=scenario,
+            late_probability=late,
+            default_probability=default,
+            open_amount=open_amount,
+            expected_loss=loss,
+            next_contact_date=contact_date,
+            next_contact_channel=channel,
+            next_contact_action=action,
+            next_contact_invoices=int(count),
+        )
+        for (
+            customer_id,
+            scenario,
+            late,
+            default,
+            open_amount,
+            loss,
+            contact_date,
+            channel,
+            action,
+            count,
+        ) in rows
+    ]
 
 
 class SnapshotHolder:
@@ -124,76 +286,24 @@ class ScoringEngine:
         )
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
+        """Score and plan the request's invoices: the batch path's `plan_portfolio` on arrays.
+
+        A request is usually a single invoice, so nothing here builds a DataFrame: the request's
+        fields become arrays, and the answer is built from the portfolio's arrays.
+        """
         history, when = self._history(request.as_of)
-        frame = pd.DataFrame([invoice.model_dump() for invoice in request.invoices])
-        late_issue = frame["issue_date"] > when.date()
-        if late_issue.any():
-            first = int(np.flatnonzero(late_issue.to_numpy())[0])
-            raise RefusedRequestError(f"invoices[{first}].issue_date is after as_of {when.date()}")
-        if frame["invoice_id"].duplicated().any():
-            first = int(np.flatnonzero(frame["invoice_id"].duplicated().to_numpy())[0])
-            raise RefusedRequestError(f"invoices[{first}].invoice_id appears twice in the batch")
-        for column in ("issue_date", "due_date"):
-            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
-        frame["open_amount"] = frame["open_amount"].fillna(frame["amount"])
-        frame["snapshot_date"] = when
-        frame["in_history"] = history.invoice_ids.get_indexer(frame["invoice_id"]) >= 0
-        portfolio = score_and_plan(
-            self.scorer, history, frame, when, self.dunning, None if request.with_reasons else 0
+        invoices = open_invoices_of(request, when.date())
+        known = positions(history.customer_ids, invoices.customer_id) >= 0
+        in_history = positions(history.invoice_ids, invoices.invoice_id) >= 0
+        invoices = replace(invoices, in_history=in_history)
+        portfolio = plan_portfolio(
+            self.scorer, history, invoices, when, self.dunning, None if request.with_reasons else 0
         )
-        known = history.customer_ids.get_indexer(portfolio.invoices["customer_id"]) >= 0
-        invoices = [
-            InvoiceScore(
-                invoice_id=row.invoice_id,
-                customer_id=row.customer_id,
-                known_customer=bool(is_known),
-                late_probability=round(float(row.late_probability), 6),
-                default_probability=round(float(row.default_probability), 6),
-                expected_payment_date=row.expected_payment_date.date(),
-                expected_payment_date_low=row.expected_payment_date_low.date(),
-                expected_payment_date_high=row.expected_payment_date_high.date(),
-                expected_days_late=int(row.expected_days_late),
-                expected_loss=float(row.expected_loss),
-                priority_rank=int(row.priority_rank),
-                scenario=row.scenario,
-                next_action=NextAction(
-                    action=row.action,
-                    step=None if np.isnan(row.step) else int(row.step),
-                    channel=row.channel,
-                    template=row.template,
-                    actor=row.actor,
-                    action_date=row.action_date.date(),
-                ),
-                reasons=row.reasons or [],
-            )
-            for row, is_known in zip(portfolio.invoices.itertuples(), known, strict=True)
-        ]
-        customers = [
-            CustomerPlan(
-                customer_id=row.customer_id,
-                scenario=row.scenario,
-                late_probability=round(float(row.late_probability), 6),
-                default_probability=round(float(row.default_probability), 6),
-                open_amount=float(row.open_amount),
-                expected_loss=float(row.expected_loss),
-                next_contact_date=None
-                if pd.isna(row.next_contact_date)
-                else row.next_contact_date.date(),
-                next_contact_channel=None
-                if pd.isna(row.next_contact_channel)
-                else row.next_contact_channel,
-                next_contact_action=None
-                if pd.isna(row.next_contact_action)
-                else row.next_contact_action,
-                next_contact_invoices=int(row.next_contact_invoices),
-            )
-            for row in portfolio.customers.itertuples()
-        ]
         return ScoreResponse(
             model_version=self.model_version,
             as_of=when.date(),
-            invoices=invoices,
-            customers=customers,
+            invoices=invoice_scores(portfolio.invoices, known),
+            customers=customer_plans(portfolio.customers),
         )
 
     def profile(self, request: CustomerRequest) -> CustomerProfile:

@@ -73,3 +73,44 @@ def test_more_days_past_due_never_lowers_the_default_probability(scorer, sample_
     assert (np.diff(default, axis=1) >= -1e-12).all()
     assert (default[:, -1] == 1.0).all()  # 180 days past due: already a default by definition
     assert default[:, 0].mean() < 0.5
+
+
+def test_one_invoice_requests_score_as_the_batch_does(scorer, sample_dataset):
+    """The service's small-request path (hash probes, one thread, arrays) = the batch frame path."""
+    from payrisk.config import load_dunning_config
+    from payrisk.receivables import default_as_of
+    from payrisk.scoring import open_invoice_queries, score_and_plan
+    from payrisk.service_models import InvoiceIn, ScoreRequest
+    from payrisk.serving import ScoringEngine, SnapshotHolder
+
+    as_of = default_as_of(sample_dataset)
+    history = scorer.build_history(sample_dataset, as_of)
+    queries = open_invoice_queries(sample_dataset, as_of)
+    # One invoice per customer, so that the per-customer plan is the same whole or alone.
+    queries = queries.drop_duplicates("customer_id").head(30).reset_index(drop=True)
+    batch = score_and_plan(scorer, history, queries, as_of, load_dunning_config())
+    batch = batch.invoices.set_index("invoice_id")
+    engine = ScoringEngine(
+        scorer, "test", "memory", SnapshotHolder(None, history.compact()), load_dunning_config()
+    )
+    for row in queries.itertuples():
+        invoice = InvoiceIn(
+            invoice_id=row.invoice_id,
+            customer_id=row.customer_id,
+            issue_date=row.issue_date.date(),
+            due_date=row.due_date.date(),
+            amount=float(row.amount),
+            open_amount=float(row.open_amount),
+            disputed=bool(row.disputed),
+        )
+        online = engine.score(ScoreRequest(invoices=[invoice], as_of=as_of.date())).invoices[0]
+        expected = batch.loc[row.invoice_id]
+        assert online.late_probability == pytest.approx(round(expected["late_probability"], 6))
+        assert online.default_probability == pytest.approx(
+            round(expected["default_probability"], 6)
+        )
+        assert online.expected_payment_date == expected["expected_payment_date"].date()
+        assert online.scenario == expected["scenario"]
+        assert online.next_action.action == expected["action"]
+        assert online.next_action.action_date == expected["action_date"].date()
+        assert [r.model_dump() for r in online.reasons] == expected["reasons"]
