@@ -470,10 +470,30 @@ def _header_names(header: Iterable[Any], source_name: str) -> list[str]:
     return names
 
 
+def _check_csv_not_truncated(path: Path, options: CsvOptions) -> None:
+    """Refuse an export whose last line was cut short (a copy or transfer that stopped mid-row):
+    no line end and fewer separators than the header line."""
+    size = path.stat().st_size
+    separator = options.separator.encode(options.encoding, "replace")
+    with open(path, "rb") as handle:
+        lines = [handle.readline() for _ in range(options.skip_rows + 1)]
+        handle.seek(max(0, size - 65536))
+        tail = handle.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    last_line = tail.rsplit(b"\n", 1)[-1]
+    if last_line.count(separator) < lines[-1].count(separator):
+        raise ExportImportError(
+            f"{path.name}: the last line has fewer fields than the header and no line end; "
+            "the file looks truncated"
+        )
+
+
 def _read_csv_cells(path: Path, options: CsvOptions) -> tuple[list[str], pd.DataFrame]:
     encoding = options.encoding
     if codecs.lookup(encoding).name == "utf-8":
         encoding = "utf-8-sig"  # Excel's "CSV UTF-8" starts with a byte-order mark
+    _check_csv_not_truncated(path, options)
     try:
         cells = pd.read_csv(
             path,

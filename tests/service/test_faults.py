@@ -1,0 +1,231 @@
+"""Faults: the registry down at start, a corrupt or missing snapshot, a training killed half way,
+an input file cut off mid-row. payrisk keeps serving what it had, says so, and loses nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import AUTH, fast_train_config
+
+REPO = Path(__file__).resolve().parents[2]
+DEAD_TRACKING = {
+    "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # nothing listens there
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "2",
+}
+INVOICE = {
+    "invoice_id": "F-1",
+    "customer_id": "C000001",
+    "issue_date": "2026-10-15",
+    "due_date": "2026-11-14",
+    "amount": 900.0,
+}
+
+
+@pytest.fixture(scope="module")
+def cut_off_service(trained, snapshot_file, tmp_path_factory):
+    """The service started while the tracking server is unreachable, on its own snapshot copy."""
+    from starlette.testclient import TestClient
+
+    from payrisk.service import PayriskService
+
+    folder = tmp_path_factory.mktemp("faulty")
+    snapshot = folder / "customer_history.npz"
+    shutil.copy2(snapshot_file, snapshot)
+    shutil.copytree(snapshot_file.parent / "portfolio", folder / "portfolio")
+    env = {**trained.env, **DEAD_TRACKING, "PAYRISK_SNAPSHOT": str(snapshot)}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        with TestClient(PayriskService.to_asgi(), headers=AUTH) as client:
+            yield client, snapshot
+
+
+def test_registry_unreachable_at_start_serves_the_local_copy_and_says_so(cut_off_service, trained):
+    client, _ = cut_off_service
+    status = client.post("/v1/status").json()
+    assert status["ready"] is True
+    assert status["model_source"] == "local copy"
+    assert status["model_version"] == trained.report["registry"]["version"]
+    assert client.get("/readyz").status_code == 200
+    scored = client.post("/v1/score", json={"invoices": [INVOICE]})
+    assert scored.status_code == 200
+    assert scored.json()["model_version"] == trained.report["registry"]["version"]
+
+
+def test_a_corrupt_then_missing_snapshot_keeps_the_last_good_one(cut_off_service):
+    client, snapshot = cut_off_service
+    before = client.post("/v1/status").json()
+    good = client.post("/v1/score", json={"invoices": [INVOICE]}).json()
+    assert before["snapshot_problem"] is None
+
+    snapshot.write_bytes(snapshot.read_bytes()[: snapshot.stat().st_size // 2])  # cut in half
+    corrupt = client.post("/v1/status").json()
+    assert corrupt["ready"] is True
+    assert corrupt["snapshot_as_of"] == before["snapshot_as_of"]
+    assert corrupt["snapshot_problem"] and "still serving" in corrupt["snapshot_problem"]
+    again = client.post("/v1/score", json={"invoices": [INVOICE]})
+    assert again.status_code == 200
+    assert (
+        again.json()["invoices"][0]["default_probability"]
+        == (good["invoices"][0]["default_probability"])
+    )
+
+    snapshot.unlink()
+    missing = client.post("/v1/status").json()
+    assert missing["ready"] is True and missing["snapshot_as_of"] == before["snapshot_as_of"]
+    assert "not found" in missing["snapshot_problem"]
+    assert client.post("/v1/score", json={"invoices": [INVOICE]}).status_code == 200
+
+
+# Runs `train` in a subprocess and SIGKILLs it at a chosen point (no cleanup handler runs).
+KILLER = r"""
+import contextlib, os, signal, sys
+
+point, data, config, report = sys.argv[1:5]
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+import pipelines.training as training
+import pipelines.tracking as tracking
+import payrisk.storage as storage
+
+if point == "fitting":  # in the middle of the backtest fits
+    real_fit, calls = training.fit_scorer, []
+    def fit(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            die()
+        return real_fit(*args, **kwargs)
+    training.fit_scorer = fit
+elif point == "registering":  # the run logged and the version registered, alias not yet set
+    tracking.set_alias = die
+elif point == "local-copy":  # the local copy fully written to its temporary folder, not swapped in
+    @contextlib.contextmanager
+    def dying(target):
+        with storage.atomic_directory(target) as tmp:
+            yield tmp
+            die()
+    tracking.atomic_directory = dying
+
+training.train(data, config_path=config, report_json=report)
+"""
+
+
+def visible_files(root: Path) -> dict[str, int]:
+    """Every file a reader would use (temporary entries are hidden: '.name.*.tmp')."""
+    return {
+        str(path.relative_to(root)): path.stat().st_size
+        for path in root.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    }
+
+
+@pytest.mark.parametrize("point", ["fitting", "registering", "local-copy"])
+def test_a_training_killed_half_way_leaves_the_champion_and_artifacts_intact(
+    trained, tmp_path, monkeypatch, point
+):
+    from pipelines.scoring import load_scorer
+
+    shutil.copy2(trained.workdir / "mlflow.db", tmp_path / "mlflow.db")
+    shutil.copytree(trained.workdir / "models", tmp_path / "models")
+    env = {
+        **trained.env,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "PAYRISK_MODELS_DIR": str(tmp_path / "models"),
+    }
+    config = yaml.safe_load(fast_train_config())
+    config["models"]["lightgbm"]["n_estimators"] = 15
+    config["registry"]["min_improvement"] = 1.0  # the new model can never take over
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(config))
+    models = tmp_path / "models"
+    before = visible_files(models)
+    pointer = (models / "payrisk-scorer" / "champion.json").read_text()
+    report = tmp_path / "report.json"
+
+    process = subprocess.run(
+        [sys.executable, "-c", KILLER, point, str(trained.data_dir), str(tmp_path / "train.yaml"),
+         str(report)],
+        cwd=REPO, env={**os.environ, **env}, capture_output=True, timeout=600,
+    )  # fmt: skip
+    assert process.returncode == -9, process.stderr.decode()[-2000:]
+
+    assert not report.exists()
+    assert visible_files(models) == before  # nothing half-written where a reader would look
+    assert (models / "payrisk-scorer" / "champion.json").read_text() == pointer
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    champion = load_scorer()
+    assert (champion.source, champion.version) == (
+        "registry",
+        trained.report["registry"]["version"],
+    )
+    for key, value in DEAD_TRACKING.items():
+        monkeypatch.setenv(key, value)
+    local = load_scorer()
+    assert (local.source, local.version) == ("local copy", trained.report["registry"]["version"])
+
+
+def truncated_copy(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    invoices = target / "invoices.csv"
+    content = invoices.read_bytes()
+    last_line_start = content.rstrip(b"\n").rfind(b"\n") + 1
+    cut = last_line_start + (len(content) - last_line_start) // 3  # a third into the last row
+    invoices.write_bytes(content[:cut])
+    return target
+
+
+def test_an_input_file_cut_off_mid_row_is_refused_and_nothing_is_written(project_env, tmp_path):
+    from typer.testing import CliRunner
+
+    from payrisk.cli import app
+
+    data = truncated_copy(project_env.data_dir, tmp_path / "data")
+    out = tmp_path / "out"
+    models = Path(project_env.env["PAYRISK_MODELS_DIR"])
+    models_before = visible_files(models)
+    runner = CliRunner()
+    commands = {
+        "validate": ["validate", str(data)],
+        "score": ["score", "--data", str(data), "--out", str(out / "scores.csv")],
+        "snapshot": ["snapshot", "--data", str(data), "--out", str(out / "snapshot.npz")],
+        "train": ["train", "--data", str(data), "--report-json", str(out / "train.json")],
+    }
+    for name, args in commands.items():
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (name, result.output)
+        assert "truncated" in result.output, (name, result.output)
+        assert "Traceback" not in result.output
+    assert not out.exists()
+    assert visible_files(models) == models_before
+
+
+def test_a_truncated_export_is_refused_by_the_import(tmp_path):
+    from typer.testing import CliRunner
+
+    from payrisk.cli import app
+
+    fixtures = REPO / "tests" / "data" / "fixtures"
+    export = tmp_path / "export_fr.csv"
+    content = (fixtures / "export_fr.csv").read_bytes()
+    body = content.rstrip(b"\r\n")
+    last_line_start = body.rfind(b"\n") + 1
+    export.write_bytes(body[: last_line_start + 3])  # the total line, cut after 3 bytes
+    out = tmp_path / "imported"
+    mapping = fixtures / "mapping_fr.yaml"
+    result = CliRunner().invoke(
+        app, ["import", str(export), "--mapping", str(mapping), "--out", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "truncated" in result.output
+    assert not out.exists() or not any(out.iterdir())
+    assert "Traceback" not in result.output
