@@ -292,9 +292,21 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
 ) -> None:
-    """Start the HTTP service (BentoML) with the champion scorer and the latest snapshot."""
+    """Start the HTTP service (BentoML) with the champion scorer and the latest snapshot.
+
+    Needs API keys (PAYRISK_API_KEYS or PAYRISK_API_KEYS_FILE) unless PAYRISK_AUTH=disabled;
+    checked here first so that a missing key is one clear message, not a crashing worker.
+    """
     import subprocess
     import sys
+
+    from payrisk.auth import AuthConfigError, keys_from_env
+
+    try:
+        keys_from_env()
+    except AuthConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
     command = [
         sys.executable,

@@ -101,3 +101,11 @@ def test_keygen_prints_a_fresh_key_and_can_append_it_to_a_key_file(tmp_path):
     assert key_file.read_text().split() == [stored]
     keys = keys_from_env({"PAYRISK_API_KEYS_FILE": str(key_file)})
     assert keys.match(stored) is not None and keys.match(key) is None
+
+
+def test_serve_refuses_to_start_without_an_api_key(monkeypatch):
+    for name in ("PAYRISK_API_KEYS", "PAYRISK_API_KEYS_FILE", "PAYRISK_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    result = run("serve", "--port", "1")
+    assert result.exit_code == 2
+    assert "no API key configured" in result.output and "payrisk keygen" in result.output
