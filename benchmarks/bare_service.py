@@ -8,5 +8,6 @@ import bentoml
 @bentoml.service(name="bare", traffic={"timeout": 60, "max_concurrency": 32})
 class BareService:
     @bentoml.api(route="/v1/score")
-    def score(self, invoices: list[dict]) -> dict:
+    def score(self, invoices: list[dict], with_reasons: bool = True) -> dict:
+        """Parses the same JSON body as payrisk's /v1/score and returns a constant-size answer."""
         return {"invoices": len(invoices)}

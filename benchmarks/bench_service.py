@@ -2,9 +2,11 @@
 
 Run: python -m benchmarks.bench_service [n_invoices]   (default: a 100k-invoice history)
 
-Both servers run on loopback in this run, one after the other, with the same client: single-invoice
-latency p50/p99 (sequential), a batch of 1,000 invoices, and requests per second with concurrent
-clients sending single invoices for a fixed time.
+Both servers run at the same time on loopback, started the same way (`pipelines.server`), and are
+measured with the same client, *interleaved* request by request: on a shared machine whose load
+moves from second to second, alternating is what makes the ratio of the two figures fair.
+Figures: single-invoice latency p50/p99 (sequential, with and without reasons), a batch of 1,000
+invoices, and requests per second with N concurrent clients sending single invoices.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -22,45 +26,76 @@ import pandas as pd
 
 from pipelines.server import running_service
 
-CONCURRENT_CLIENTS = 8
-LOAD_SECONDS = 10.0
-SEQUENTIAL_REQUESTS = 200
+CONCURRENCY = (1, 8, 32)
+LOAD_SECONDS = 8.0
+SEQUENTIAL_REQUESTS = 300
+BATCH_REPEATS = 5
+KEY = "benchmark-key-0123456789abcdef"
+SERVERS = {
+    "bare BentoML": "benchmarks.bare_service:BareService",
+    "payrisk": "payrisk.service:PayriskService",
+}
 
 
-def measure(base: str, single: list[dict], batch: list[dict]) -> dict[str, float]:
-    url = f"{base}/v1/score"
-    with httpx.Client(timeout=60) as client:
-        for body in single[:20]:  # warm up
-            client.post(url, json={"invoices": [body]}).raise_for_status()
-        latencies = []
-        for body in single[:SEQUENTIAL_REQUESTS]:
-            started = time.perf_counter()
-            client.post(url, json={"invoices": [body]}).raise_for_status()
-            latencies.append(time.perf_counter() - started)
-        batch_times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            client.post(url, json={"invoices": batch}).raise_for_status()
-            batch_times.append(time.perf_counter() - started)
-
-    def worker(offset: int) -> int:
-        done = 0
-        with httpx.Client(timeout=60) as client:
-            stop = time.monotonic() + LOAD_SECONDS
-            while time.monotonic() < stop:
-                body = single[(offset + done) % len(single)]
-                client.post(url, json={"invoices": [body]}).raise_for_status()
-                done += 1
-        return done
-
-    with ThreadPoolExecutor(CONCURRENT_CLIENTS) as pool:
-        total = sum(pool.map(worker, range(CONCURRENT_CLIENTS)))
+def percentiles(seconds: list[float]) -> dict[str, float]:
     return {
-        "single_p50_ms": float(np.percentile(latencies, 50) * 1000),
-        "single_p99_ms": float(np.percentile(latencies, 99) * 1000),
-        "batch_1000_ms": float(np.median(batch_times) * 1000),
-        "requests_per_s": total / LOAD_SECONDS,
+        "p50_ms": float(np.percentile(seconds, 50) * 1000),
+        "p99_ms": float(np.percentile(seconds, 99) * 1000),
     }
+
+
+def timed_post(client: httpx.Client, url: str, body: dict) -> float:
+    started = time.perf_counter()
+    client.post(url, json=body).raise_for_status()
+    return time.perf_counter() - started
+
+
+def measure(urls: dict[str, str], single: list[dict], batch: list[dict]) -> dict[str, dict]:
+    """Every figure for every server, interleaving the servers request by request."""
+    headers = {"X-API-Key": KEY}
+    results: dict[str, dict] = {name: {} for name in urls}
+    with httpx.Client(timeout=120, headers=headers) as client:
+        for body in single[:30]:  # warm up both
+            for url in urls.values():
+                client.post(url, json={"invoices": [body]}).raise_for_status()
+        for key, extra in (("single", {}), ("single_no_reasons", {"with_reasons": False})):
+            times: dict[str, list[float]] = {name: [] for name in urls}
+            for body in single[:SEQUENTIAL_REQUESTS]:
+                for name, url in urls.items():
+                    times[name].append(timed_post(client, url, {"invoices": [body], **extra}))
+            for name in urls:
+                for stat, value in percentiles(times[name]).items():
+                    results[name][f"{key}_{stat}"] = value
+        for key, extra in (
+            ("batch_1000_ms", {"with_reasons": False}),
+            ("batch_1000_reasons_ms", {}),
+        ):
+            times = {name: [] for name in urls}
+            for _ in range(BATCH_REPEATS):
+                for name, url in urls.items():
+                    times[name].append(timed_post(client, url, {"invoices": batch, **extra}))
+            for name in urls:
+                results[name][key] = float(np.median(times[name]) * 1000)
+
+    def worker(url: str, client_number: int, seconds: float) -> tuple[int, list[float]]:
+        offset = client_number * 17  # clients start at different invoices
+        latencies = []
+        with httpx.Client(timeout=120, headers=headers) as client:
+            stop = time.monotonic() + seconds
+            while time.monotonic() < stop:
+                body = single[(offset + len(latencies)) % len(single)]
+                latencies.append(timed_post(client, url, {"invoices": [body]}))
+        return len(latencies), latencies
+
+    for clients in CONCURRENCY:
+        for name, url in urls.items():
+            with ThreadPoolExecutor(clients) as pool:
+                done = list(pool.map(partial(worker, url, seconds=LOAD_SECONDS), range(clients)))
+            total = sum(count for count, _ in done)
+            latencies = [x for _, values in done for x in values]
+            results[name][f"rps_{clients}_clients"] = total / LOAD_SECONDS
+            results[name][f"p99_ms_{clients}_clients"] = percentiles(latencies)["p99_ms"]
+    return results
 
 
 def prepare(target: int, workdir: Path) -> tuple[dict[str, str], list[dict]]:
@@ -105,29 +140,46 @@ def prepare(target: int, workdir: Path) -> tuple[dict[str, str], list[dict]]:
     return env, invoices
 
 
-def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+def print_table(results: dict[str, dict], target: int) -> None:
+    print(f"service over HTTP, history of {target:,} invoices, servers measured interleaved")
+    print(
+        f"{'server':<14} {'1 inv p50':>9} {'p99':>7} {'no reasons p50':>14} {'1000 inv':>9} "
+        f"{'+reasons':>9} " + " ".join(f"{f'req/s x{c}':>10}" for c in CONCURRENCY)
+    )
+    for name, f in results.items():
+        print(
+            f"{name:<14} {f['single_p50_ms']:>9.1f} {f['single_p99_ms']:>7.1f} "
+            f"{f['single_no_reasons_p50_ms']:>14.1f} {f['batch_1000_ms']:>9.0f} "
+            f"{f['batch_1000_reasons_ms']:>9.0f} "
+            + " ".join(f"{f[f'rps_{c}_clients']:>10.0f}" for c in CONCURRENCY)
+        )
+    ratio = results["payrisk"]["single_p50_ms"] / results["bare BentoML"]["single_p50_ms"]
+    plain = (
+        results["payrisk"]["single_no_reasons_p50_ms"]
+        / results["bare BentoML"]["single_no_reasons_p50_ms"]
+    )
+    print(f"payrisk single-invoice p50 / bare p50 = {ratio:.1f}x ({plain:.1f}x without reasons)")
+
+
+def main(argv: list[str] | None = None) -> dict:
     args = sys.argv[1:] if argv is None else argv
     target = int(args[0]) if args else 100_000
     with tempfile.TemporaryDirectory(prefix="payrisk-bench-") as tmp:
         workdir = Path(tmp)
         env, invoices = prepare(target, workdir)
-        results = {}
-        for name, service in (
-            ("bare BentoML", "benchmarks.bare_service:BareService"),
-            ("payrisk", "payrisk.service:PayriskService"),
-        ):
-            with running_service(service, env, workdir / f"{name.replace(' ', '_')}.log") as base:
-                results[name] = measure(base, invoices, invoices)
-    print(f"service over HTTP, history of {target:,} invoices, {CONCURRENT_CLIENTS} clients")
-    print(f"{'server':<14} {'1 inv p50 ms':>12} {'p99 ms':>8} {'1000 inv ms':>11} {'req/s':>7}")
-    for name, figures in results.items():
-        print(
-            f"{name:<14} {figures['single_p50_ms']:>12.1f} {figures['single_p99_ms']:>8.1f} "
-            f"{figures['batch_1000_ms']:>11.0f} {figures['requests_per_s']:>7.0f}"
-        )
+        env["PAYRISK_API_KEYS"] = KEY
+        with ExitStack() as stack:
+            urls = {
+                name: stack.enter_context(
+                    running_service(service, env, workdir / f"{name.replace(' ', '_')}.log")
+                )
+                + "/v1/score"
+                for name, service in SERVERS.items()
+            }
+            results = measure(urls, invoices, invoices)
+    print_table(results, target)
     ratio = results["payrisk"]["single_p50_ms"] / results["bare BentoML"]["single_p50_ms"]
-    print(f"payrisk single-invoice p50 / bare p50 = {ratio:.1f}x")
-    return results
+    return {"history_invoices": target, "servers": results, "single_p50_ratio": ratio}
 
 
 if __name__ == "__main__":

@@ -1,14 +1,209 @@
-"""`make bench`: every benchmark, one after the other, printing its figures."""
+"""`make bench`: every benchmark, its figures as JSON and as README-ready markdown.
+
+Run: python -m benchmarks.run [--sizes 100000 1000000] [--service-size 100000] [--no-service]
+     [--no-pipeline] [--scaleout] [--soak] [--soak-minutes 3] [--out reports/bench]
+
+Writes OUT/bench-<UTC time>.json (every figure, the machine, the command) and OUT/bench-<UTC>.md
+(the tables), and prints the markdown. The scale-out and soak benchmarks are optional steps that
+run only when asked for and when their modules exist.
+"""
 
 from __future__ import annotations
 
-from benchmarks import bench_generate, bench_pipeline, bench_service
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.measure import machine
+
+TARGETS = {
+    "features": ("features", "1M invoices under 30 s"),
+    "train (3 models)": ("train", "under 5 minutes"),
+    "score + plan open portfolio": ("score", "1M open invoices under 60 s"),
+}
+PEAK_TARGET_GB = 6.0
 
 
-def main() -> None:
-    bench_generate.main([])
-    bench_pipeline.main([])
-    bench_service.main([])
+def optional(module: str) -> Any | None:
+    """An optional benchmark module, or None while it does not exist yet."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    return importlib.import_module(module)
+
+
+def slope(small: dict, large: dict, step: str) -> float | None:
+    """How cost grows from the smaller to the larger size: log(time ratio) / log(size ratio).
+
+    1.0 is linear; figures under a few seconds are dominated by fixed costs and read low.
+    """
+    import math
+
+    a = {s["step"]: s for s in small["steps"]}.get(step)
+    b = {s["step"]: s for s in large["steps"]}.get(step)
+    if not a or not b or a["seconds"] <= 0 or b["seconds"] <= 0:
+        return None
+    return math.log(b["seconds"] / a["seconds"]) / math.log(large["invoices"] / small["invoices"])
+
+
+def pipeline_markdown(results: list[dict]) -> str:
+    sizes = sorted(results, key=lambda r: r["invoices"])
+    header = "| step | " + " | ".join(f"{r['invoices']:,} invoices" for r in sizes)
+    header += " | slope |" if len(sizes) > 1 else " |"
+    lines = [header, "|---" * (len(sizes) + 1 + (len(sizes) > 1)) + "|"]
+    steps = [s["step"] for s in sizes[0]["steps"] if s["step"] != "online engine (in process)"]
+    for step in steps:
+        cells = []
+        for r in sizes:
+            s = {x["step"]: x for x in r["steps"]}[step]
+            cells.append(f"{s['seconds']:.1f} s, {s['peak_gb']:.2f} GB")
+        row = f"| {step} | " + " | ".join(cells)
+        if len(sizes) > 1:
+            k = slope(sizes[0], sizes[-1], step)
+            row += f" | {k:.2f}" if k is not None else " | "
+        lines.append(row + " |")
+    lines.append("")
+    lines.append(
+        "| online engine, in process | " + " | ".join(f"{r['invoices']:,}" for r in sizes) + " |"
+    )
+    lines.append("|---" * (len(sizes) + 1) + "|")
+    for key, label in (
+        ("single_p50_ms", "one invoice p50 (with reasons)"),
+        ("single_p99_ms", "one invoice p99 (with reasons)"),
+        ("single_no_reasons_p50_ms", "one invoice p50, no reasons"),
+        ("batch_1000_ms", "1,000 invoices, no reasons"),
+        ("batch_1000_reasons_ms", "1,000 invoices, with reasons"),
+    ):
+        lines.append(
+            f"| {label} | " + " | ".join(f"{r['online'][key]:.1f} ms" for r in sizes) + " |"
+        )
+    lines.append("")
+    for r in sizes:
+        lines.append(
+            f"- {r['invoices']:,} invoices ({r['customers']:,} customers,"
+            f" {r['payments']:,} payments,"
+            f" {r['reminders']:,} reminders): {r['snapshots']:,} training snapshots,"
+            f" {r['open_invoices']:,} open invoices in the history, open portfolio of"
+            f" {r['portfolio_open_invoices']:,} open invoices over {r['portfolio_customers']:,}"
+            " customers."
+        )
+    largest = sizes[-1]
+    own = {s["step"]: s for s in largest["steps"]}
+    verdicts = []
+    for step, (_, target) in TARGETS.items():
+        if step in own:
+            verdicts.append(f"{step} {own[step]['seconds']:.1f} s (target {target})")
+    peak = max(s["peak_gb"] for s in largest["steps"])
+    verdicts.append(f"peak of any step {peak:.2f} GB (target under {PEAK_TARGET_GB:g} GB)")
+    lines.append(f"- At {largest['invoices']:,} invoices: " + "; ".join(verdicts) + ".")
+    return "\n".join(lines)
+
+
+def service_markdown(service: dict) -> str:
+    servers = service["servers"]
+    counts = sorted(
+        int(k.split("_")[1]) for k in next(iter(servers.values())) if k.startswith("rps_")
+    )
+    lines = [
+        "| server | one invoice p50 | p99 | p50 without reasons | 1,000 invoices | with reasons | "
+        + " | ".join(f"req/s, {c} clients" for c in counts)
+        + " |",
+        "|---" * (6 + len(counts)) + "|",
+    ]
+    for name, f in servers.items():
+        lines.append(
+            f"| {name} | {f['single_p50_ms']:.1f} ms | {f['single_p99_ms']:.1f} ms | "
+            f"{f['single_no_reasons_p50_ms']:.1f} ms | {f['batch_1000_ms']:.0f} ms | "
+            f"{f['batch_1000_reasons_ms']:.0f} ms | "
+            + " | ".join(f"{f[f'rps_{c}_clients']:.0f}" for c in counts)
+            + " |"
+        )
+    payrisk, bare = servers["payrisk"], servers["bare BentoML"]
+    lines.append("")
+    lines.append(
+        f"payrisk single-invoice p50 / bare p50: {service['single_p50_ratio']:.1f}x with reasons, "
+        f"{payrisk['single_no_reasons_p50_ms'] / bare['single_no_reasons_p50_ms']:.1f}x without "
+        f"(history of {service['history_invoices']:,} invoices; target 2x)."
+    )
+    return "\n".join(lines)
+
+
+def machine_markdown(info: dict) -> str:
+    return (
+        f"Machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), "
+        f"{info['memory_gb']} GB, {info['system']}, Python {info['python']}; load average "
+        f"{', '.join(str(x) for x in info['load_average_at_start'])} at the start "
+        "(the machine is shared, so figures move from run to run)."
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--service-size", type=int, default=100_000)
+    parser.add_argument("--no-pipeline", action="store_true", help="skip the batch steps")
+    parser.add_argument("--no-service", action="store_true", help="skip the HTTP benchmark")
+    parser.add_argument("--scaleout", action="store_true", help="also run bench_scaleout")
+    parser.add_argument("--soak", action="store_true", help="also run bench_soak")
+    parser.add_argument("--soak-minutes", type=float, default=3.0)
+    parser.add_argument("--out", type=Path, default=Path("reports/bench"))
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": ["python", "-m", "benchmarks.run", *(sys.argv[1:] if argv is None else argv)],
+        "machine": machine(),
+    }
+    sections = [machine_markdown(results["machine"])]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = args.out / f"bench-{stamp}.json", args.out / f"bench-{stamp}.md"
+
+    def save() -> None:  # after each part, so that a long run leaves what it has measured
+        json_path.write_text(json.dumps(results, indent=2, default=str))
+        md_path.write_text("\n\n".join(sections) + "\n")
+
+    # The service first: it is the quickest part, and the slow 1M steps come last.
+    if not args.no_service:
+        from benchmarks import bench_service
+
+        results["service"] = bench_service.main([str(args.service_size)])
+        sections.append(service_markdown(results["service"]))
+        save()
+    if not args.no_pipeline:
+        from benchmarks import bench_pipeline  # generation is its first step
+
+        results["pipeline"] = []
+        for size in args.sizes:
+            results["pipeline"] += bench_pipeline.main([str(size)])
+            save()
+        sections.append(pipeline_markdown(results["pipeline"]))
+        save()
+    for flag, module, extra in (
+        ("scaleout", "benchmarks.bench_scaleout", []),
+        ("soak", "benchmarks.bench_soak", ["--minutes", str(args.soak_minutes)]),
+    ):
+        if not getattr(args, flag):
+            continue
+        loaded = optional(module)
+        if loaded is None:
+            print(f"{module} is not there yet: skipped")
+            continue
+        results[flag] = loaded.main(extra)
+        sections.append(f"{flag}: see `{flag}` in {json_path.name} and the table printed above.")
+        save()
+    results["total_seconds"] = time.perf_counter() - started
+    save()
+    print()
+    print("\n\n".join(sections))
+    print(f"\n(total {results['total_seconds'] / 60:.1f} min; written to {json_path} and .md)")
+    return results
 
 
 if __name__ == "__main__":
