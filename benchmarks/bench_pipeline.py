@@ -13,12 +13,14 @@ invoices as the history has invoices (`open_portfolio`), and the online engine i
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,7 @@ DEFAULT_SIZES = (100_000, 1_000_000)
 YEARS = 3.0
 EXPLAIN_TOP = 10_000
 MAX_OPEN_AGE_DAYS = 150
+SCORER_FILE = Path(tempfile.gettempdir()) / "payrisk-bench-scorer.pkl"  # between sizes of a run
 
 
 def open_portfolio(
@@ -115,8 +118,13 @@ def online_figures(scorer: Any, history: Any, queries: pd.DataFrame, as_of: pd.T
     return figures
 
 
-def run_size(target: int) -> dict:
-    """All steps on one history of about `target` invoices (call in a fresh process)."""
+def run_size(target: int, scorer_file: str, train_here: bool = True) -> dict:
+    """All steps on one history of about `target` invoices (call in a fresh process).
+
+    With `train_here` False the models are not fitted on this history: scoring uses the scorer
+    saved in `scorer_file` by a smaller size (scoring cost depends on the trees, not on the
+    history they were fitted on); otherwise the scorer fitted here is saved there.
+    """
     from payrisk.config import TrainConfig, load_dunning_config
     from payrisk.dataset import write_dataset
     from payrisk.features import build_history, invoice_features
@@ -171,7 +179,12 @@ def run_size(target: int) -> dict:
             window_examples(everything, dataset.invoices, train_window, config), config
         )
 
-    scorer = step("train (3 models)", partial(train, queries, features))
+    if train_here:
+        scorer = step("train (3 models)", partial(train, queries, features))
+        Path(scorer_file).write_bytes(pickle.dumps(scorer))
+    else:
+        scorer = pickle.loads(Path(scorer_file).read_bytes())
+        figures["scorer_trained_on_a_smaller_history"] = True
     del queries, features
 
     open_queries = open_invoice_queries(dataset, as_of)
@@ -198,19 +211,29 @@ def run_size(target: int) -> dict:
     return figures
 
 
-def run_isolated(target: int) -> dict:
+def run_isolated(target: int, scorer_file: str, train_here: bool = True) -> dict:
     """`run_size` in a fresh spawned process, so that its memory figures are its own."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(run_size, target).result()
+        return pool.submit(run_size, target, scorer_file, train_here).result()
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    sizes = [int(a) for a in (sys.argv[1:] if argv is None else argv)] or list(DEFAULT_SIZES)
+    """Sizes as arguments; `--train-max N` fits the models only on histories up to N invoices
+    (larger ones score with the scorer of the largest size trained), for short runs."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    train_max = None
+    if "--train-max" in args:
+        at = args.index("--train-max")
+        train_max = int(args[at + 1])
+        del args[at : at + 2]
+    sizes = sorted(int(a) for a in args) or list(DEFAULT_SIZES)
     print(f"payrisk pipeline benchmark, {date.today()}, {multiprocessing.cpu_count()} cores")
     results = []
+    scorer_file = SCORER_FILE
     for target in sizes:
-        figures = run_isolated(target)
+        train_here = train_max is None or target <= train_max or not Path(scorer_file).exists()
+        figures = run_isolated(target, str(scorer_file), train_here)
         results.append(figures)
         online = figures["online"]
         print(

@@ -60,8 +60,8 @@ def pipeline_markdown(results: list[dict]) -> str:
     for step in steps:
         cells = []
         for r in sizes:
-            s = {x["step"]: x for x in r["steps"]}[step]
-            cells.append(f"{s['seconds']:.1f} s, {s['peak_gb']:.2f} GB")
+            s = {x["step"]: x for x in r["steps"]}.get(step)
+            cells.append(f"{s['seconds']:.1f} s, {s['peak_gb']:.2f} GB" if s else "not run")
         row = f"| {step} | " + " | ".join(cells)
         if len(sizes) > 1:
             k = slope(sizes[0], sizes[-1], step)
@@ -91,6 +91,12 @@ def pipeline_markdown(results: list[dict]) -> str:
             f" {r['open_invoices']:,} open invoices in the history, open portfolio of"
             f" {r['portfolio_open_invoices']:,} open invoices over {r['portfolio_customers']:,}"
             " customers."
+            + (
+                " Models not fitted at this size (`--train-max`): scored with the smaller"
+                " size's scorer."
+                if r.get("scorer_trained_on_a_smaller_history")
+                else ""
+            )
         )
     largest = sizes[-1]
     own = {s["step"]: s for s in largest["steps"]}
@@ -146,6 +152,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--service-size", type=int, default=100_000)
+    parser.add_argument(
+        "--train-max",
+        type=int,
+        default=None,
+        help="fit the models only on histories up to this size; larger sizes score with the "
+        "scorer of the largest trained one (for short runs on a busy machine)",
+    )
     parser.add_argument("--no-pipeline", action="store_true", help="skip the batch steps")
     parser.add_argument("--no-service", action="store_true", help="skip the HTTP benchmark")
     parser.add_argument("--scaleout", action="store_true", help="also run bench_scaleout")
@@ -180,8 +193,9 @@ def main(argv: list[str] | None = None) -> dict:
         from benchmarks import bench_pipeline  # generation is its first step
 
         results["pipeline"] = []
-        for size in args.sizes:
-            results["pipeline"] += bench_pipeline.main([str(size)])
+        limit = [] if args.train_max is None else ["--train-max", str(args.train_max)]
+        for size in sorted(args.sizes):
+            results["pipeline"] += bench_pipeline.main([str(size), *limit])
             save()
         sections.append(pipeline_markdown(results["pipeline"]))
         save()
