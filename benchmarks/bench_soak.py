@@ -1,0 +1,249 @@
+"""Soak test: concurrent clients on the real `bentoml serve` payrisk for minutes.
+
+Run: python -m benchmarks.bench_soak [--minutes 3] [--clients 8] [--invoices 100000] [--window 30]
+
+Each client (a thread with its own HTTP connection) loops over a mix close to production: mostly
+single-invoice scores, some batches of 50 without reasons, customer profiles, credit reviews, and
+a few bad requests (which must get their 4xx, not a 5xx). Reported per time window: requests,
+errors (anything but the expected status), p50 / p95 / p99 latency; and the resident memory of
+the server's processes (the bentoml process group) at start, per window and at the end, so that
+a leak shows as a steady climb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from benchmarks.bench_service import prepare
+from pipelines.server import running_service
+
+KEY = "soak-benchmark-key-0123456789"
+
+
+def _parent(pid: str) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])  # state ppid ...
+
+
+def group_rss_mb(port: int) -> float:
+    """Resident memory of the server: the `bentoml serve` process listening on `port` and all
+    its descendants (the arbiter's API workers)."""
+    processes = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    parents: dict[int, int] = {}
+    leader = None
+    for pid in processes:
+        try:
+            parents[int(pid)] = _parent(pid)
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"serve" in command and b"--port" in command and str(port).encode() in command:
+            leader = int(pid)
+    if leader is None:
+        return float("nan")
+    family = {leader}
+    grew = True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= children
+        grew = bool(children)
+    total_kb = 0
+    for pid in family:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total_kb / 1024
+
+
+@dataclass
+class Window:
+    started: float
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    requests: int = 0
+
+
+class Recorder:
+    def __init__(self, seconds: float, last_window: int) -> None:
+        """`last_window`: the index of the last full window; the tail joins it."""
+        self.seconds = seconds
+        self.last_window = last_window
+        self.start = time.monotonic()
+        self.windows: dict[int, Window] = {}
+        self.lock = threading.Lock()
+
+    def add(self, latency: float, problem: str | None) -> None:
+        index = min(int((time.monotonic() - self.start) // self.seconds), self.last_window)
+        with self.lock:
+            window = self.windows.setdefault(index, Window(self.start + index * self.seconds))
+            window.requests += 1
+            window.latencies.append(latency)
+            if problem:
+                window.errors[problem] += 1
+
+
+def requests_mix(invoices: list[dict]) -> list[tuple[str, dict | bytes, int]]:
+    """(path, body, expected status) in the proportions the clients send them."""
+    mix: list[tuple[str, dict | bytes, int]] = []
+    for i, invoice in enumerate(invoices[:200]):
+        mix.append(("/v1/score", {"invoices": [invoice]}, 200))
+        if i % 10 == 0:
+            batch = invoices[i : i + 50]
+            mix.append(("/v1/score", {"invoices": batch, "with_reasons": False}, 200))
+        if i % 10 == 3:
+            mix.append(("/v1/customer", {"customer_id": invoice["customer_id"]}, 200))
+        if i % 10 == 6:
+            review = {"customer_id": invoice["customer_id"], "requested_amount": 5000.0}
+            mix.append(("/v1/credit-review", review, 200))
+        if i % 25 == 9:
+            mix.append(("/v1/score", {"invoices": [{**invoice, "amount": -1}]}, 400))
+            mix.append(("/v1/score", b'{"invoices": [', 400))
+    return mix
+
+
+def client_loop(base: str, mix: list, offset: int, stop: float, recorder: Recorder) -> None:
+    with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as client:
+        n = offset
+        while time.monotonic() < stop:
+            path, body, expected = mix[n % len(mix)]
+            n += 1
+            started = time.perf_counter()
+            problem = None
+            try:
+                if isinstance(body, bytes):
+                    response = client.post(
+                        path, content=body, headers={"content-type": "application/json"}
+                    )
+                else:
+                    response = client.post(path, json=body)
+                if response.status_code != expected:
+                    problem = f"{path} {response.status_code}"
+            except httpx.HTTPError as error:
+                problem = f"{path} {type(error).__name__}"
+            recorder.add(time.perf_counter() - started, problem)
+
+
+def soak(base: str, port: int, mix: list, minutes: float, clients: int, window: float) -> dict:
+    recorder = Recorder(window, max(0, int(minutes * 60 // window) - 1))
+    rss = [(0.0, group_rss_mb(port))]
+    stop = time.monotonic() + minutes * 60
+    sampling = threading.Event()
+
+    def sample_memory() -> None:
+        while not sampling.wait(window):
+            rss.append((time.monotonic() - recorder.start, group_rss_mb(port)))
+
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    sampler.start()
+    with ThreadPoolExecutor(clients) as pool:
+        for k in range(clients):
+            pool.submit(client_loop, base, mix, k * 37, stop, recorder)
+    sampling.set()
+    sampler.join()
+    rss.append((time.monotonic() - recorder.start, group_rss_mb(port)))
+    return {"windows": recorder.windows, "rss": rss, "window_s": window}
+
+
+def report(result: dict, clients: int) -> dict:
+    rows = []
+    total_errors: Counter = Counter()
+    all_latencies: list[float] = []
+    for index in sorted(result["windows"]):
+        window = result["windows"][index]
+        latencies = np.array(window.latencies) * 1000
+        all_latencies.extend(window.latencies)
+        total_errors.update(window.errors)
+        rows.append(
+            {
+                "from_s": index * result["window_s"],
+                "requests": window.requests,
+                "errors": sum(window.errors.values()),
+                "p50_ms": float(np.percentile(latencies, 50)),
+                "p95_ms": float(np.percentile(latencies, 95)),
+                "p99_ms": float(np.percentile(latencies, 99)),
+            }
+        )
+    print(f"soak: {clients} concurrent clients, windows of {result['window_s']:.0f} s")
+    print(f"{'from s':>7} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for row in rows:
+        print(
+            f"{row['from_s']:>7.0f} {row['requests']:>9} {row['errors']:>7} {row['p50_ms']:>8.1f} "
+            f"{row['p95_ms']:>8.1f} {row['p99_ms']:>8.1f}"
+        )
+    overall = np.array(all_latencies) * 1000
+    duration = result["rss"][-1][0]
+    summary = {
+        "requests": len(all_latencies),
+        "errors": sum(total_errors.values()),
+        "error_kinds": dict(total_errors),
+        "requests_per_s": len(all_latencies) / duration if duration else 0.0,
+        "p50_ms": float(np.percentile(overall, 50)),
+        "p95_ms": float(np.percentile(overall, 95)),
+        "p99_ms": float(np.percentile(overall, 99)),
+        "rss_start_mb": result["rss"][0][1],
+        "rss_after_first_window_mb": result["rss"][1][1] if len(result["rss"]) > 2 else None,
+        "rss_end_mb": result["rss"][-1][1],
+        "rss_max_mb": max(value for _, value in result["rss"]),
+        "windows": rows,
+    }
+    print(
+        f"total {summary['requests']} requests ({summary['requests_per_s']:.1f}/s), "
+        f"{summary['errors']} errors {summary['error_kinds'] or ''}; "
+        f"p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, "
+        f"p99 {summary['p99_ms']:.1f} ms"
+    )
+    print(
+        "server RSS (MB): start {:.0f}, after the first window {}, end {:.0f}, max {:.0f}".format(
+            summary["rss_start_mb"],
+            "–"
+            if summary["rss_after_first_window_mb"] is None
+            else f"{summary['rss_after_first_window_mb']:.0f}",
+            summary["rss_end_mb"],
+            summary["rss_max_mb"],
+        )
+    )
+    return summary
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--invoices", type=int, default=100_000, help="size of the history")
+    parser.add_argument("--window", type=float, default=30.0, help="seconds per report window")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="payrisk-soak-") as tmp:
+        workdir = Path(tmp)
+        env, invoices = prepare(args.invoices, workdir)
+        env["PAYRISK_API_KEYS"] = KEY
+        with running_service("payrisk.service:PayriskService", env, workdir / "soak.log") as base:
+            port = int(base.rsplit(":", 1)[1])
+            mix = requests_mix(invoices)
+            warm = httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60)
+            for path, body, _ in mix[:30]:  # warm up before the memory baseline
+                if isinstance(body, dict):
+                    warm.post(path, json=body)
+            warm.close()
+            result = soak(base, port, mix, args.minutes, args.clients, args.window)
+            alive = httpx.get(f"{base}/livez", timeout=10).status_code == 200
+        summary = report(result, args.clients)
+        summary["alive_at_end"] = alive
+        print(f"server alive at the end: {alive}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
