@@ -18,7 +18,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 from pathlib import Path
 
 import bentoml
-from bentoml.exceptions import ServiceUnavailable, UnprocessableEntity
+from starlette.responses import JSONResponse
 
 from payrisk.auth import ApiKeyMiddleware, check_configuration
 from payrisk.config import load_dunning_config
@@ -67,12 +67,13 @@ class PayriskService:
         return self.engine.status().ready
 
     def _answer(self, call, request):
+        """A refusal is a JSON object {"error": ...} (BentoML's own would be a one-item list,
+        logged with a traceback)."""
         try:
             return call(request)
         except RefusedRequestError as error:
-            if "no customer-history snapshot" in str(error):
-                raise ServiceUnavailable(str(error)) from None
-            raise UnprocessableEntity(str(error)) from None
+            status = 503 if "no customer-history snapshot" in str(error) else 422
+            return JSONResponse({"error": str(error)}, status_code=status)
 
     @bentoml.api(route="/v1/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
     def score(self, **request) -> ScoreResponse:

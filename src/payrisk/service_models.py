@@ -39,7 +39,7 @@ class InvoiceIn(RequestModel):
     issue_date: date = Field(description="Day the invoice was issued (YYYY-MM-DD).")
     due_date: date = Field(description="Day payment is due (YYYY-MM-DD), not before issue_date.")
     amount: float = Field(
-        gt=0, le=1e12, strict=True, description="Invoice amount, tax included (a JSON number)."
+        ge=0.01, le=1e12, strict=True, description="Invoice amount, tax included, in the currency."
     )
     currency: str = Field("EUR", min_length=3, max_length=3, description="ISO 4217 code.")
     open_amount: float | None = Field(
@@ -198,7 +198,7 @@ class CustomerProfile(BaseModel):
 class CreditReviewRequest(RequestModel):
     customer_id: str = Field(pattern=ID_PATTERN, description="The customer asking for credit.")
     requested_amount: float = Field(
-        gt=0, le=1e12, description="Amount of the order or limit increase."
+        ge=0.01, le=1e12, description="Amount of the order or limit increase."
     )
     terms_days: int = Field(30, ge=0, le=120, description="Payment terms asked for, in days.")
     as_of: date | None = Field(None, description="Default: the snapshot's as-of date.")

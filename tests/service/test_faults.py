@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -31,21 +32,25 @@ INVOICE = {
 
 @pytest.fixture(scope="module")
 def cut_off_service(trained, snapshot_file, tmp_path_factory):
-    """The service started while the tracking server is unreachable, on its own snapshot copy."""
-    from starlette.testclient import TestClient
-
-    from payrisk.service import PayriskService
+    """A real `bentoml serve` started while the tracking server is unreachable, on its own
+    snapshot copy; yields an HTTP client with the key, and the snapshot path."""
+    from pipelines.server import running_service
 
     folder = tmp_path_factory.mktemp("faulty")
     snapshot = folder / "customer_history.npz"
     shutil.copy2(snapshot_file, snapshot)
     shutil.copytree(snapshot_file.parent / "portfolio", folder / "portfolio")
-    env = {**trained.env, **DEAD_TRACKING, "PAYRISK_SNAPSHOT": str(snapshot)}
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        with TestClient(PayriskService.to_asgi(), headers=AUTH) as client:
-            yield client, snapshot
+    env = {
+        **trained.env,
+        **DEAD_TRACKING,
+        "PAYRISK_SNAPSHOT": str(snapshot),
+        "BENTOML_HOME": str(folder / "bentoml"),
+    }
+    with (
+        running_service("payrisk.service:PayriskService", env, folder / "server.log", 180) as base,
+        httpx.Client(base_url=base, headers=AUTH, timeout=60) as client,
+    ):
+        yield client, snapshot
 
 
 def test_registry_unreachable_at_start_serves_the_local_copy_and_says_so(cut_off_service, trained):
