@@ -108,18 +108,25 @@ def decide(
     champion: str | None,
     champion_value: float | None,
     min_improvement: float,
+    basis: str = "",
+    newer: bool = True,
 ) -> GateDecision:
-    """Champion only if there is none, or the new model beats it on the same holdout."""
+    """Champion only if there is none, or the new model beats it on the same snapshots.
+
+    `basis` says which snapshots both were measured on, or why the champion could not be; an
+    unmeasurable champion gives way only to a model trained on data at least as recent (`newer`).
+    """
+    on = f" on {basis}" if basis and champion_value is not None else ""
     if champion is None:
         return GateDecision(CHAMPION, metric, new_value, None, None, "no champion yet")
     if champion_value is None:
         return GateDecision(
-            CHAMPION,
+            CHAMPION if newer else CHALLENGER,
             metric,
             new_value,
             champion,
             None,
-            "the current champion cannot score with the current feature code",
+            basis or "the current champion cannot be measured",
         )
     if new_value > champion_value + min_improvement:
         return GateDecision(
@@ -128,7 +135,7 @@ def decide(
             new_value,
             champion,
             champion_value,
-            f"beats champion by {new_value - champion_value:.4f}",
+            f"beats champion by {new_value - champion_value:.4f}{on}",
         )
     return GateDecision(
         CHALLENGER,
@@ -137,7 +144,7 @@ def decide(
         champion,
         champion_value,
         f"does not beat champion ({new_value:.4f} vs {champion_value:.4f}, "
-        f"margin required {min_improvement})",
+        f"margin required {min_improvement}){on}",
     )
 
 
@@ -145,18 +152,24 @@ def set_alias(model_name: str, version: str, alias: str) -> None:
     MlflowClient().set_registered_model_alias(model_name, alias, version)
 
 
-def save_local_copy(
-    model_name: str, version: str, python_model: object, alias: str, **kwargs
-) -> Path:
-    """Keep the registered scorer on local disk too, so that serving survives a tracking outage."""
+def save_local_copy(model_name: str, version: str, python_model: object, **kwargs) -> Path:
+    """Keep the registered scorer on local disk too, so that serving survives a tracking outage.
+
+    Written before the registry alias moves (and pointed at by `point_local_champion` after), so
+    that a run killed at any point never leaves a champion without its local copy.
+    """
     target = models_dir() / model_name / f"version-{version}"
     with atomic_directory(target) as tmp:
         mlflow.pyfunc.save_model(str(tmp / "model"), python_model=python_model, **kwargs)
-    if alias == CHAMPION:
-        write_json(
-            models_dir() / model_name / "champion.json", {"version": version, "path": target.name}
-        )
     return target
+
+
+def point_local_champion(model_name: str, version: str) -> None:
+    """Make the local copy of `version` the one served when the registry is unreachable."""
+    write_json(
+        models_dir() / model_name / "champion.json",
+        {"version": version, "path": f"version-{version}"},
+    )
 
 
 def local_champion_path(model_name: str) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -27,6 +28,7 @@ from payrisk.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
 from payrisk.storage import write_json
 from payrisk.training import (
     CLASSIFICATION_TARGETS,
+    Evaluation,
     Examples,
     InsufficientHistoryError,
     Window,
@@ -112,21 +114,83 @@ def model_card(evaluation, importance: dict[str, pd.Series], config: TrainConfig
     return card
 
 
-def _champion_metric(
-    model_name: str, holdout: Examples, config: TrainConfig
-) -> tuple[str | None, float | None]:
+MIN_GATE_EXAMPLES = 200  # fewer unseen holdout snapshots than this say nothing about who is better
+
+
+@dataclass(frozen=True)
+class GateInputs:
+    """The two values the registry gate compares, measured on the same snapshots."""
+
+    champion_version: str | None
+    champion_value: float | None
+    new_value: float
+    basis: str  # which snapshots, or why the champion could not be measured
+    newer: bool = True  # the candidate saw data at least as recent as the champion's
+
+
+def _metric(evaluation: Evaluation, config: TrainConfig) -> float:
+    target, _, metric = config.registry.gate_metric.partition("_")
+    return float(evaluation.metrics[target]["lightgbm"][metric])
+
+
+def gate_inputs(
+    model_name: str,
+    candidate: PaymentRiskScorer,
+    candidate_evaluation: Evaluation,
+    holdout: Examples,
+    metadata: dict,
+    config: TrainConfig,
+) -> GateInputs:
+    """Champion and candidate on snapshots neither has learned from.
+
+    A champion refitted on the full history has seen part or all of today's holdout: scored
+    there it looks better than it is and no new model could ever replace it. So the champion is
+    measured on the whole holdout only if it was trained before the holdout starts; on the same
+    data and holdout its own pre-refit holdout figure (from its model card) faces the candidate's;
+    otherwise both are measured on the holdout snapshots after the champion's training ended.
+    """
+    new_value = _metric(candidate_evaluation, config)
     version = tracking.champion_version(model_name)
     if version is None:
-        return None, None
+        return GateInputs(None, None, new_value, "no champion yet")
     try:
         champion = mlflow.pyfunc.load_model(f"models:/{model_name}@{tracking.CHAMPION}")
         scorer = champion.unwrap_python_model().scorer
-        evaluation = evaluate(scorer, holdout, config)
+        seen_until = pd.Timestamp(scorer.metadata["trained_until"])
+        if seen_until <= pd.Timestamp(metadata["holdout"][0]):
+            value = _metric(evaluate(scorer, holdout, config), config)
+            return GateInputs(version, value, new_value, "whole holdout")
+        if all(scorer.metadata.get(k) == metadata[k] for k in ("holdout", "data_fingerprint")):
+            target, _, metric = config.registry.gate_metric.partition("_")
+            value = float(scorer.metadata["holdout_metrics"][target]["lightgbm"][metric])
+            return GateInputs(version, value, new_value, "same holdout, both before refit")
+        unseen = (holdout.queries["snapshot_date"] > seen_until).to_numpy()
+        if unseen.sum() < MIN_GATE_EXAMPLES:
+            newer = metadata["as_of"] >= str(scorer.metadata.get("as_of", ""))
+            return GateInputs(
+                version,
+                None,
+                new_value,
+                f"the champion was trained through {seen_until.date()}: only {unseen.sum()} "
+                "holdout snapshots are new to it, so "
+                + (
+                    "the model trained on newer data takes over unmeasured"
+                    if newer
+                    else "it stays (the new model was trained on older data)"
+                ),
+                newer,
+            )
+        rows = holdout.subset(unseen)
+        value = _metric(evaluate(scorer, rows, config), config)
+        new_value = _metric(evaluate(candidate, rows, config), config)
+        return GateInputs(
+            version, value, new_value, f"{len(rows):,} holdout snapshots after {seen_until.date()}"
+        )
     except (MlflowException, KeyError, AttributeError, ValueError, OSError) as error:
         log.warning("champion v%s cannot be evaluated: %s", version, type(error).__name__)
-        return version, None
-    target, _, metric = config.registry.gate_metric.partition("_")
-    return version, evaluation.metrics[target]["lightgbm"][metric]
+        return GateInputs(
+            version, None, new_value, "the champion cannot score with the current feature code"
+        )
 
 
 def train(
@@ -174,6 +238,10 @@ def _train(
     metadata = {
         "as_of": when.date().isoformat(),
         "trained_until": train_window.end.date().isoformat(),
+        "holdout": [
+            holdout_window.start.date().isoformat(),
+            holdout_window.end.date().isoformat(),
+        ],
         "data_start": dataset.invoices["issue_date"].min().date().isoformat(),
         "data_fingerprint": tracking.data_fingerprint(data_dir),
         **tracking.code_version(),
@@ -213,15 +281,16 @@ def _train(
 
     tracking.setup(config.registry.experiment)
     model_name = config.registry.model_name
-    champion, champion_value = _champion_metric(model_name, holdout, config)
-    target, _, metric = config.registry.gate_metric.partition("_")
-    new_value = holdout_evaluation.metrics[target]["lightgbm"][metric]
+    gate = gate_inputs(model_name, scorer, holdout_evaluation, holdout, metadata, config)
+    new_value, champion_value = gate.new_value, gate.champion_value
     decision = tracking.decide(
         config.registry.gate_metric,
         new_value,
-        champion,
+        gate.champion_version,
         champion_value,
         config.registry.min_improvement,
+        gate.basis,
+        gate.newer,
     )
 
     report = {
@@ -296,19 +365,22 @@ def _train(
             registered_model_name=model_name,
         )
         version = str(model_info.registered_model_version)
+        # Local copy, then the alias, then the local pointer: a run killed in between leaves at
+        # most an unused copy, never a champion the service cannot find when the registry is down.
+        tracking.save_local_copy(
+            model_name,
+            version,
+            PayriskModel(registered),
+            signature=signature,
+            input_example=signature_input.head(3),
+        )
         tracking.set_alias(model_name, version, decision.alias)
+        if decision.alias == tracking.CHAMPION:
+            tracking.point_local_champion(model_name, version)
         report["registry"] = {"model_name": model_name, "version": version, **decision.as_dict()}
         report["run_id"] = run.info.run_id
         mlflow.log_dict(report["registry"], "registry_decision.json")
         mlflow.log_dict(report, "report.json")
-    tracking.save_local_copy(
-        model_name,
-        version,
-        PayriskModel(registered),
-        decision.alias,
-        signature=signature,
-        input_example=signature_input.head(3),
-    )
     if report_json:
         write_json(report_json, report)
     return report

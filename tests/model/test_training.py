@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -83,11 +85,43 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(trained, proje
     assert decision["alias"] == tracking.CHALLENGER
     assert decision["champion_version"] == trained.report["registry"]["version"]
     assert decision["new_value"] < decision["champion_value"]
+    # The champion was refitted on the whole history, this holdout included: the gate must use
+    # its pre-refit holdout figure, not score it on snapshots it learned from.
+    assert "same holdout, both before refit" in decision["reason"]
+    assert decision["champion_value"] == pytest.approx(
+        trained.report["holdout"]["default"]["lightgbm"]["roc_auc"]
+    )
     mlflow.set_tracking_uri(trained.env["MLFLOW_TRACKING_URI"])
     name = decision["model_name"]
     assert tracking.champion_version(name) == trained.report["registry"]["version"]
     challenger = MlflowClient().get_model_version_by_alias(name, tracking.CHALLENGER)
     assert str(challenger.version) == decision["version"]
+
+
+def test_a_retrain_on_older_data_never_faces_the_champion_on_what_it_learned(
+    trained, tmp_path, monkeypatch
+):
+    """The champion (refitted through the as-of date) has seen every snapshot of an earlier
+    holdout: it cannot be measured there, and a model on older data does not replace it."""
+    shutil.copy2(trained.workdir / "mlflow.db", tmp_path / "mlflow.db")
+    shutil.copytree(trained.workdir / "models", tmp_path / "models")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("PAYRISK_MODELS_DIR", str(tmp_path / "models"))
+    earlier = (pd.Timestamp(trained.report["as_of"]) - pd.Timedelta(days=120)).date()
+    weak = tmp_path / "weak.yaml"
+    weak.write_text(
+        "seed: 7\n"
+        "models:\n"
+        "  lightgbm: {n_estimators: 30}\n"
+        "evaluation: {backtest_folds: 0}\n"
+        "registry: {refit_on_full_history: false}\n"
+    )
+    decision = train(trained.data_dir, as_of=str(earlier), config_path=weak)["registry"]
+    assert decision["champion_version"] == trained.report["registry"]["version"]
+    assert decision["champion_value"] is None
+    assert f"trained through {trained.report['as_of']}" in decision["reason"]
+    assert decision["alias"] == tracking.CHALLENGER
+    assert tracking.champion_version(decision["model_name"]) == decision["champion_version"]
 
 
 @pytest.mark.parametrize(
@@ -103,3 +137,10 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(trained, proje
 def test_gate_decision(champion, champion_value, new_value, expected):
     decision = tracking.decide("default_roc_auc", new_value, champion, champion_value, 0.0)
     assert decision.alias == expected
+
+
+def test_an_unmeasurable_champion_gives_way_only_to_newer_data():
+    older = tracking.decide("default_roc_auc", 0.9, "3", None, 0.0, "not measurable", newer=False)
+    newer = tracking.decide("default_roc_auc", 0.6, "3", None, 0.0, "not measurable", newer=True)
+    assert (older.alias, newer.alias) == (tracking.CHALLENGER, tracking.CHAMPION)
+    assert older.reason == "not measurable"

@@ -164,7 +164,19 @@ def test_a_training_killed_half_way_leaves_the_champion_and_artifacts_intact(
     assert process.returncode == -9, process.stderr.decode()[-2000:]
 
     assert not report.exists()
-    assert visible_files(models) == before  # nothing half-written where a reader would look
+    after = visible_files(models)
+    assert {name: after.get(name) for name in before} == before  # nothing changed or lost
+    added = sorted(set(after) - set(before))  # nothing half-written where a reader would look
+    if point == "registering":  # killed after the local copy, before the alias: a whole copy
+        folders = {Path(name).parts[:2] for name in added}
+        assert len(folders) == 1, folders
+        (folder,) = folders
+        assert folder[1].startswith("version-") and folder not in {
+            Path(name).parts[:2] for name in before
+        }
+        assert "/".join(folder) + "/model/MLmodel" in added, added
+    else:
+        assert added == []
     assert (models / "payrisk-scorer" / "champion.json").read_text() == pointer
     for key, value in env.items():
         monkeypatch.setenv(key, value)
