@@ -18,7 +18,7 @@ help:
 	@echo "make demo    install, generate a sample ledger, validate, train, score, snapshot"
 	@echo "make test    install the test tools, lint, run the whole test suite"
 	@echo "make serve   start the HTTP service on port 3000 (after make demo)"
-	@echo "make bench   run the benchmarks (figures for the README table)"
+	@echo "make bench   run the benchmarks (figures for the README table; BENCH_ARGS=\"--soak --scaleout\" for more)"
 
 $(VENV)/.runtime: requirements/runtime.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "payrisk needs Python 3.11, found " + sys.version'
@@ -67,8 +67,9 @@ serve: $(VENV)/.runtime
 	@echo "API keys from $(KEYS_FILE) (send one as X-API-Key or Authorization: Bearer)"
 	PAYRISK_API_KEYS_FILE=$(KEYS_FILE) $(PAYRISK) serve --port 3000
 
+# e.g. make bench BENCH_ARGS="--sizes 100000 --soak --scaleout" (python -m benchmarks.run --help)
 bench: $(VENV)/.test
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data mlflow.db mlartifacts models/payrisk-scorer models/snapshot reports .pytest_cache .ruff_cache
