@@ -2,14 +2,20 @@
 
 Every artifact payrisk writes (tables, reports, models, snapshots) goes through here: the content is
 written to a temporary file in the destination folder, flushed, then renamed over the target.
+A process killed mid-write leaves a hidden `.name.*.tmp` beside the target; the next write into
+that folder removes such debris once it is older than STALE_SECONDS (younger ones may belong to a
+writer still at work). A folder a kill caught between the two renames of `atomic_directory` is
+put back from its `.name.old` backup by the next write of that folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +24,42 @@ from typing import Any
 import pandas as pd
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+STALE_SECONDS = 3600.0
+
+
+# mkstemp/mkdtemp names: ".<target name>.<8 random characters>.tmp"
+DEBRIS_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def _backup_of(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
+def sweep_debris(folder: str | Path, stale_seconds: float = STALE_SECONDS) -> list[str]:
+    """Remove temporaries that killed writes left in `folder`; return the names removed.
+
+    Only names of the form this module creates, and only once older than `stale_seconds`, so a
+    write still in progress in another process keeps its temporary.
+    """
+    folder = Path(folder)
+    removed: list[str] = []
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for entry in os.scandir(folder):
+        if not DEBRIS_NAME.match(entry.name):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < stale_seconds:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # another process cleaned it first
+            continue
+        removed.append(entry.name)
+    return removed
 
 
 def _umask() -> int:
@@ -31,6 +73,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it over `target` if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_debris(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -50,17 +93,20 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     """Yield a temporary folder; swap it in place of `target` only if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_debris(target.parent)
+    backup = _backup_of(target)
+    if backup.is_dir() and not target.exists():  # a kill between the two renames below
+        os.replace(backup, target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old")
+        replaced = target.exists()
+        if replaced:
             if backup.exists():
                 shutil.rmtree(backup)
             os.replace(target, backup)
         os.replace(tmp, target)
-        if backup is not None:
+        if replaced:
             shutil.rmtree(backup, ignore_errors=True)
     finally:
         if tmp.exists():
