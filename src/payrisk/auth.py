@@ -9,6 +9,12 @@ PAYRISK_AUTH=disabled is set explicitly.
 A caller sends the key as `X-API-Key: KEY` or `Authorization: Bearer KEY`. Browsers log in once at
 /ui/login and get a signed session cookie (HttpOnly, SameSite=Strict) derived from the key, so
 revoking a key also ends its sessions. Health probes stay open for orchestrators.
+
+Guessing is slowed down: a client (by address) that presents more than PAYRISK_AUTH_MAX_FAILURES
+wrong keys (default 30) within a minute gets 429 for the rest of that minute, valid key or not,
+so a guess inside the lock-out teaches it nothing. Behind a reverse proxy every client shares the
+proxy's address: rate-limit at the proxy then, or set the variable to 0 to turn this off. Each
+worker process counts on its own.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -39,6 +45,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ENV_KEYS = "PAYRISK_API_KEYS"
 ENV_KEYS_FILE = "PAYRISK_API_KEYS_FILE"
 ENV_AUTH = "PAYRISK_AUTH"
+ENV_MAX_FAILURES = "PAYRISK_AUTH_MAX_FAILURES"
+DEFAULT_MAX_FAILURES = 30
+FAILURE_WINDOW_SECONDS = 60.0
+MAX_TRACKED_CLIENTS = 10_000
 EXEMPT_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 LOGIN_PATH = "/ui/login"
 LOGOUT_PATH = "/ui/logout"
@@ -117,6 +127,58 @@ class ApiKeys:
         return valid
 
 
+@dataclass
+class FailureThrottle:
+    """Wrong keys per client address in a sliding window; memory bounded to `max_clients`."""
+
+    limit: int = DEFAULT_MAX_FAILURES
+    window_seconds: float = FAILURE_WINDOW_SECONDS
+    max_clients: int = MAX_TRACKED_CLIENTS
+    failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def retry_after(self, client: str, now: float | None = None) -> int:
+        """Seconds `client` must wait before its next attempt; 0 when it may try now."""
+        if self.limit <= 0 or client not in self.failures:
+            return 0
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self.failures[client] if now - t < self.window_seconds]
+        if not recent:
+            del self.failures[client]
+            return 0
+        self.failures[client] = recent
+        if len(recent) < self.limit:
+            return 0
+        return max(1, int(recent[-self.limit] + self.window_seconds - now + 0.999))
+
+    def record_failure(self, client: str, now: float | None = None) -> None:
+        if self.limit <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        times = self.failures.pop(client, [])  # re-inserted last: the dict stays oldest-first
+        times.append(now)
+        self.failures[client] = times[-self.limit :]
+        while len(self.failures) > self.max_clients:
+            del self.failures[next(iter(self.failures))]
+
+
+def throttle_from_env(environ: MutableMapping[str, str] | None = None) -> FailureThrottle:
+    env = os.environ if environ is None else environ
+    raw = env.get(ENV_MAX_FAILURES, "").strip()
+    if not raw:
+        return FailureThrottle()
+    if not raw.isdigit():
+        raise AuthConfigError(
+            f"{ENV_MAX_FAILURES} must be a whole number of wrong keys per minute (0 = no limit), "
+            f"got {raw[:20]!r}"
+        )
+    return FailureThrottle(limit=int(raw))
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 def _sign(digest: bytes, expiry: str) -> str:
     mac = hmac.new(digest, f"payrisk-session:{expiry}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
@@ -153,6 +215,7 @@ def keys_from_env(environ: MutableMapping[str, str] | None = None) -> ApiKeys | 
 def check_configuration(environ: MutableMapping[str, str] | None = None) -> ApiKeys | None:
     """Called at service start: refuse to start without keys, say when auth is off (no key)."""
     keys = keys_from_env(environ)
+    throttle_from_env(environ)  # a bad limit stops the start, not the first wrong key
     if keys is None:
         log.warning("authentication DISABLED (%s=disabled): every endpoint is open", ENV_AUTH)
     else:
@@ -238,10 +301,17 @@ label,input,button{{display:block;margin:.4rem 0;font-size:1rem}}input{{width:10
 class ApiKeyMiddleware:
     """Pure ASGI: lets a request through only with a valid key or session cookie."""
 
-    def __init__(self, app: ASGIApp, keys: ApiKeys | None = None, load: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: ApiKeys | None = None,
+        load: bool = True,
+        throttle: FailureThrottle | None = None,
+    ) -> None:
         """`keys` given, or (load=True) read from the environment in the serving process."""
         self.app = app
         self.keys = keys if keys is not None or not load else keys_from_env()
+        self.throttle = throttle or (throttle_from_env() if load else FailureThrottle())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self.keys is None:
@@ -251,25 +321,41 @@ class ApiKeyMiddleware:
         if path in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "http" and path == LOGIN_PATH:
-            await self._login(scope, receive, send)
-            return
         if scope["type"] == "http" and path == LOGOUT_PATH:
             expired = f"{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
             await _redirect(send, LOGIN_PATH, [(b"set-cookie", expired.encode())])
             return
         headers = _headers(scope)
         key = presented_key(headers)
+        if scope["type"] == "http" and (key is not None or path == LOGIN_PATH):
+            wait = self.throttle.retry_after(_client(scope))
+            if wait:
+                await self._throttled(scope, send, wait)
+                return
+        if scope["type"] == "http" and path == LOGIN_PATH:
+            await self._login(scope, receive, send)
+            return
         if key is not None:
             if self.keys.match(key) is not None:
                 await self.app(scope, receive, send)
                 return
+            self.throttle.record_failure(_client(scope))
             await self._refuse(scope, send, "invalid API key")
             return
         if self.keys.session_valid(_cookie(headers.get("cookie"), COOKIE)):
+            scope["payrisk.session"] = True  # the pages offer "Sign out" to cookie users
             await self.app(scope, receive, send)
             return
         await self._refuse(scope, send, "missing API key")
+
+    async def _throttled(self, scope: Scope, send: Send, wait: int) -> None:
+        log.warning("too many wrong API keys from one client: refused for %d s", wait)
+        retry = [(b"retry-after", str(wait).encode())]
+        message = f"too many wrong API keys from this address; retry in {wait} s"
+        if scope.get("path") == LOGIN_PATH:
+            await _send_html(send, 429, login_page("/ui/", message[0].upper() + message[1:]), retry)
+            return
+        await send_json(send, 429, {"error": message}, retry)
 
     async def _refuse(self, scope: Scope, send: Send, reason: str) -> None:
         path = scope.get("path", "")
@@ -307,6 +393,7 @@ class ApiKeyMiddleware:
         next_path = _safe_next((form.get("next") or [""])[0])
         digest = self.keys.match((form.get("api_key") or [""])[0].strip())
         if digest is None:
+            self.throttle.record_failure(_client(scope))
             await _send_html(send, 401, login_page(next_path, "That API key is not valid."))
             return
         cookie = (

@@ -14,8 +14,10 @@ from payrisk.auth import (
     ApiKeyMiddleware,
     ApiKeys,
     AuthConfigError,
+    FailureThrottle,
     generate_key,
     keys_from_env,
+    throttle_from_env,
 )
 from tests.conftest import API_KEY, AUTH
 
@@ -89,13 +91,26 @@ def test_browsers_sign_in_and_get_a_strict_http_only_cookie(client):
         cookie = signed_in.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
         assert API_KEY not in cookie
-        assert client.get("/ui/model").status_code == 200
+        model_page = client.get("/ui/model")
+        assert model_page.status_code == 200
+        assert 'href="/ui/logout">Sign out</a>' in model_page.text
         assert client.post("/v1/status").status_code == 200  # same cookie for /docs and the API
+
+        signed_out = client.get("/ui/logout", follow_redirects=False)
+        assert signed_out.status_code == 303 and "Max-Age=0" in signed_out.headers["set-cookie"]
+        assert COOKIE not in client.cookies
+        assert client.get("/ui/model", follow_redirects=False).status_code == 303
+        client.post("/ui/login", data={"api_key": API_KEY, "next": "/ui/"})
 
         tampered = client.cookies[COOKIE][:-2] + "xx"
         client.cookies.clear()
         client.cookies.set(COOKIE, tampered)
         assert client.post("/v1/status").status_code == 401
+
+
+def test_pages_opened_with_a_key_header_offer_no_sign_out(client):
+    page = client.get("/ui/model")
+    assert page.status_code == 200 and "Sign out" not in page.text
 
 
 def test_login_never_redirects_to_another_site(client):
@@ -201,3 +216,52 @@ def test_real_server_needs_the_key_and_never_logs_it(server, server_log):
     text = server_log.read_text(errors="replace")
     assert "/v1/status" in text  # the access log is there to be read
     assert API_KEY not in text and wrong not in text
+
+
+def test_wrong_keys_from_one_address_are_slowed_down_then_let_go():
+    from starlette.testclient import TestClient
+
+    key = generate_key()
+    throttle = FailureThrottle(limit=3, window_seconds=60.0)
+    guarded = TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), throttle=throttle))
+    for guess in range(3):
+        assert guarded.get("/v1/x", headers={"X-API-Key": f"guess-{guess}"}).status_code == 401
+    locked = guarded.get("/v1/x", headers={"X-API-Key": key})  # right key, but locked out
+    assert locked.status_code == 429 and 0 < int(locked.headers["retry-after"]) <= 60
+    assert "too many wrong API keys" in locked.json()["error"]
+    login = guarded.post("/ui/login", data={"api_key": key})
+    assert login.status_code == 429 and "Too many wrong API keys" in login.text
+    assert guarded.get("/livez").status_code == 200  # probes are never throttled
+
+    # Another address is not affected; the locked one is let go once the window has passed.
+    assert throttle.retry_after("203.0.113.9") == 0
+    later = max(throttle.failures["testclient"]) + 61
+    assert throttle.retry_after("testclient", now=later) == 0
+    assert "testclient" not in throttle.failures
+
+
+def test_wrong_logins_count_too_and_memory_stays_bounded():
+    from starlette.testclient import TestClient
+
+    key = generate_key()
+    throttle = FailureThrottle(limit=2, window_seconds=60.0, max_clients=3)
+    guarded = TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), throttle=throttle))
+    for _ in range(2):
+        assert guarded.post("/ui/login", data={"api_key": "nope"}).status_code == 401
+    assert guarded.get("/v1/x", headers={"X-API-Key": key}).status_code == 429
+
+    for n in range(10):
+        throttle.record_failure(f"198.51.100.{n}", now=1.0)
+    assert len(throttle.failures) == 3 and "198.51.100.9" in throttle.failures
+    off = FailureThrottle(limit=0)
+    for _ in range(100):
+        off.record_failure("a")
+    assert off.retry_after("a") == 0 and not off.failures
+
+
+def test_the_failure_limit_comes_from_the_environment():
+    assert throttle_from_env({}).limit == 30
+    assert throttle_from_env({"PAYRISK_AUTH_MAX_FAILURES": "5"}).limit == 5
+    assert throttle_from_env({"PAYRISK_AUTH_MAX_FAILURES": "0"}).limit == 0
+    with pytest.raises(AuthConfigError, match="PAYRISK_AUTH_MAX_FAILURES"):
+        throttle_from_env({"PAYRISK_AUTH_MAX_FAILURES": "ten"})

@@ -56,7 +56,10 @@ def create_app(engine: Callable[[], ScoringEngine], bundle_dir: Callable[[], Pat
     def html(
         request: Request, title: str, body: str, status: int = 200, as_of: str = "–"
     ) -> HTMLResponse:
-        document = pages.document(title, body, as_of, engine().model_version, base(request))
+        signed_in = bool(request.scope.get("payrisk.session"))  # set by payrisk.auth
+        document = pages.document(
+            title, body, as_of, engine().model_version, base(request), signed_in
+        )
         return HTMLResponse(document, status_code=status, headers=HEADERS)
 
     def unavailable(request: Request, error: Exception) -> HTMLResponse:

@@ -112,7 +112,8 @@ LAYOUT = ENV.from_string("""<!doctype html>
 <body><a class="sr-only" href="#main">Skip to content</a>
 <header class="top"><span class="brand">payrisk</span>
 {% if base is not none %}<nav aria-label="Pages"><a href="{{ base }}/">Portfolio</a> ·
-<a href="{{ base }}/model">Model</a></nav>{% endif %}
+<a href="{{ base }}/model">Model</a>{% if signed_in %} ·
+<a href="{{ base }}/logout">Sign out</a>{% endif %}</nav>{% endif %}
 <span>as of {{ as_of }} · model v{{ model_version }}</span></header>
 <main id="main">{{ body }}</main></body></html>
 """)
@@ -273,8 +274,15 @@ def portfolio_body(
     )
 
 
-def document(title: str, body: str, as_of: str, model_version: str, base: str | None) -> str:
-    """A whole page: inline CSS, no scripts, no external requests."""
+def document(
+    title: str,
+    body: str,
+    as_of: str,
+    model_version: str,
+    base: str | None,
+    signed_in: bool = False,
+) -> str:
+    """A whole page: inline CSS, no scripts, no external requests; "Sign out" for cookie users."""
     return LAYOUT.render(
         title=title,
         body=Markup(body),
@@ -282,6 +290,7 @@ def document(title: str, body: str, as_of: str, model_version: str, base: str | 
         as_of=as_of,
         model_version=model_version,
         base=base,
+        signed_in=signed_in,
     )
 
 
