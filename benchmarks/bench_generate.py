@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from payrisk.generate import customers_for_invoices, generate_history
+from payrisk.data.generator import customers_for_invoices, generate_history
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 YEARS = 3.0

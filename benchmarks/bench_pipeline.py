@@ -74,9 +74,9 @@ def open_portfolio(
 
 def online_figures(scorer: Any, history: Any, queries: pd.DataFrame, as_of: pd.Timestamp) -> dict:
     """The service's engine in process (no HTTP): one invoice p50/p99, 1,000 invoices."""
-    from payrisk.config import load_dunning_config
-    from payrisk.service_models import InvoiceIn, ScoreRequest
-    from payrisk.serving import ScoringEngine, SnapshotHolder
+    from payrisk.core.config import load_dunning_config
+    from payrisk.serving.engine import ScoringEngine, SnapshotHolder
+    from payrisk.serving.schemas import InvoiceIn, ScoreRequest
 
     engine = ScoringEngine(
         scorer, "bench", "memory", SnapshotHolder(None, history.compact()), load_dunning_config()
@@ -125,15 +125,15 @@ def run_size(target: int, scorer_file: str, train_here: bool = True) -> dict:
     saved in `scorer_file` by a smaller size (scoring cost depends on the trees, not on the
     history they were fitted on); otherwise the scorer fitted here is saved there.
     """
-    from payrisk.config import TrainConfig, load_dunning_config
-    from payrisk.dataset import write_dataset
-    from payrisk.features import build_history, invoice_features
-    from payrisk.generate import customers_for_invoices, generate_history
-    from payrisk.labels import snapshot_queries
-    from payrisk.receivables import default_as_of
-    from payrisk.scoring import open_invoice_queries, score_and_plan
-    from payrisk.training import Examples, fit_scorer, split_windows, window_examples
-    from payrisk.validation import validate_dataset_dir
+    from payrisk.core.config import TrainConfig, load_dunning_config
+    from payrisk.data.generator import customers_for_invoices, generate_history
+    from payrisk.data.loading import write_dataset
+    from payrisk.data.receivables import default_as_of
+    from payrisk.data.validation import validate_dataset_dir
+    from payrisk.features.history import build_history, invoice_features
+    from payrisk.models.labels import snapshot_queries
+    from payrisk.models.training import Examples, fit_scorer, split_windows, window_examples
+    from payrisk.policy.planning import open_invoice_queries, score_and_plan
 
     config = TrainConfig()
     dunning = load_dunning_config()

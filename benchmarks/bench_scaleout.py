@@ -46,12 +46,17 @@ def _holdout(scorer, holdout) -> tuple[pd.DataFrame, dict[str, float]]:
 def run_size(target: int, workers: int) -> dict:
     from distributed import Client, LocalCluster
 
-    from payrisk.config import TrainConfig, load_dunning_config
-    from payrisk.generate import customers_for_invoices, generate_history
-    from payrisk.models import booster_fitter
-    from payrisk.receivables import default_as_of
-    from payrisk.scaleout import Cluster, DaskBoosterFitter, score_open_invoices, snapshot_features
-    from payrisk.training import Examples, fit_scorer, split_windows, window_examples
+    from payrisk.core.config import TrainConfig, load_dunning_config
+    from payrisk.data.generator import customers_for_invoices, generate_history
+    from payrisk.data.receivables import default_as_of
+    from payrisk.models.estimators import booster_fitter
+    from payrisk.models.training import Examples, fit_scorer, split_windows, window_examples
+    from payrisk.scaleout.dask import (
+        Cluster,
+        DaskBoosterFitter,
+        score_open_invoices,
+        snapshot_features,
+    )
 
     config = TrainConfig()
     dunning = load_dunning_config()
@@ -93,7 +98,7 @@ def run_size(target: int, workers: int) -> dict:
         Client(local) as client,
     ):
         # Workers import payrisk (pandas, LightGBM, scikit-learn) once; counted in the start-up.
-        client.run(importlib.import_module, "payrisk.scaleout")
+        client.run(importlib.import_module, "payrisk.scaleout.dask")
         cluster = Cluster(client, 2 * workers)
         figures["dask_start_s"] = time.perf_counter() - started
         dask_queries, dask_features = timed(

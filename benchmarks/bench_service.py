@@ -24,7 +24,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from pipelines.server import running_service
+from payrisk.serving.process import running_service
 
 CONCURRENCY = (1, 8, 32)
 LOAD_SECONDS = 8.0
@@ -100,15 +100,15 @@ def measure(urls: dict[str, str], single: list[dict], batch: list[dict]) -> dict
 
 def prepare(target: int, workdir: Path) -> tuple[dict[str, str], list[dict]]:
     """Train a scorer without MLflow tracking, save it and a snapshot; return env and invoices."""
-    from payrisk.config import TrainConfig
-    from payrisk.features import build_history, invoice_features
-    from payrisk.generate import customers_for_invoices, generate_history
-    from payrisk.labels import snapshot_queries
-    from payrisk.receivables import default_as_of
-    from payrisk.scorer import PayriskModel
-    from payrisk.scoring import open_invoice_queries
-    from payrisk.snapshot import save_history
-    from payrisk.training import Examples, fit_scorer, split_windows, window_examples
+    from payrisk.core.config import TrainConfig
+    from payrisk.data.generator import customers_for_invoices, generate_history
+    from payrisk.data.receivables import default_as_of
+    from payrisk.features.history import build_history, invoice_features
+    from payrisk.features.snapshot import save_history
+    from payrisk.models.labels import snapshot_queries
+    from payrisk.models.scorer import PayriskModel
+    from payrisk.models.training import Examples, fit_scorer, split_windows, window_examples
+    from payrisk.policy.planning import open_invoice_queries
 
     config = TrainConfig()
     dataset = generate_history(customers_for_invoices(target, 3.0), 3.0, seed=0)

@@ -25,7 +25,7 @@ import httpx
 import numpy as np
 
 from benchmarks.bench_service import prepare
-from pipelines.server import running_service
+from payrisk.serving.process import running_service
 
 KEY = "soak-benchmark-key-0123456789"
 

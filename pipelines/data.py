@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from payrisk.dataset import load_dataset, write_dataset
-from payrisk.generate import generate_history
-from payrisk.receivables import as_timestamp, default_as_of, portfolio_summary
-from payrisk.validation import ValidationReport, validate_dataset_dir
+from payrisk.data.generator import generate_history
+from payrisk.data.loading import load_dataset, write_dataset
+from payrisk.data.receivables import as_timestamp, default_as_of, portfolio_summary
+from payrisk.data.validation import ValidationReport, validate_dataset_dir
 
 
 def generate_sample(

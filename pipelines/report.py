@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from payrisk.storage import write_text
+from payrisk.core.storage import write_text
 from payrisk.web import pages
-from payrisk.web.data import InvoiceQuery, PortfolioBundle, challenger_summary, query_invoices
+from payrisk.web.bundle import InvoiceQuery, PortfolioBundle, challenger_summary, query_invoices
 from pipelines.scoring import portfolio_tables, score_data_dir
 
 REPORT_ROWS = 100  # invoices listed: the top of the worklist by expected loss

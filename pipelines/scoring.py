@@ -10,16 +10,16 @@ import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from payrisk.config import load_dunning_config, load_train_config
-from payrisk.dataset import Dataset, load_dataset
-from payrisk.features import History
-from payrisk.portfolio import cash_forecast, kpis, payment_records
-from payrisk.receivables import as_timestamp, default_as_of
-from payrisk.scaleout import ComputeOverrides, compute_session, score_open_invoices
-from payrisk.scorer import PaymentRiskScorer
-from payrisk.scoring import REASON_COUNT, ScoredPortfolio
-from payrisk.snapshot import save_history
-from payrisk.storage import atomic_directory, write_json, write_table
+from payrisk.core.config import load_dunning_config, load_train_config
+from payrisk.core.storage import atomic_directory, write_json, write_table
+from payrisk.data.loading import Dataset, load_dataset
+from payrisk.data.receivables import as_timestamp, default_as_of
+from payrisk.features.history import History
+from payrisk.features.snapshot import save_history
+from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.planning import REASON_COUNT, ScoredPortfolio
+from payrisk.policy.portfolio import cash_forecast, kpis, payment_records
+from payrisk.scaleout.dask import ComputeOverrides, compute_session, score_open_invoices
 from pipelines import tracking
 
 log = logging.getLogger("payrisk.score")

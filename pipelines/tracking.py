@@ -13,8 +13,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from payrisk.config import PROJECT_ROOT
-from payrisk.storage import TABLE_SUFFIXES, atomic_directory, write_json
+from payrisk.core.config import PROJECT_ROOT
+from payrisk.core.storage import TABLE_SUFFIXES, atomic_directory, write_json
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

@@ -13,20 +13,20 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from payrisk.config import TrainConfig, load_train_config
-from payrisk.dataset import read_tables, to_dataset
-from payrisk.evaluation import (
+from payrisk.core.config import TrainConfig, load_train_config
+from payrisk.core.storage import write_json
+from payrisk.data.loading import read_tables, to_dataset
+from payrisk.data.receivables import as_timestamp, default_as_of
+from payrisk.data.validation import validate_tables
+from payrisk.models.evaluation import (
     calibration_figure,
     calibration_table,
     importance_figure,
     precision_recall_figure,
     roc_figure,
 )
-from payrisk.receivables import as_timestamp, default_as_of
-from payrisk.scaleout import Cluster, ComputeOverrides, compute_session, snapshot_features
-from payrisk.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
-from payrisk.storage import write_json
-from payrisk.training import (
+from payrisk.models.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
+from payrisk.models.training import (
     CLASSIFICATION_TARGETS,
     Evaluation,
     Examples,
@@ -41,7 +41,7 @@ from payrisk.training import (
     split_windows,
     window_examples,
 )
-from payrisk.validation import validate_tables
+from payrisk.scaleout.dask import Cluster, ComputeOverrides, compute_session, snapshot_features
 from pipelines import tracking
 
 log = logging.getLogger("payrisk.train")

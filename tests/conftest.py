@@ -22,11 +22,20 @@ SAMPLE_SEED = 11
 # The service's API key in tests (any 16+ character string; real ones come from `payrisk keygen`).
 API_KEY = "test-key-0123456789-abcdefghij"
 AUTH = {"X-API-Key": API_KEY}
+# One well-formed invoice for the service's endpoints (a known customer of the sample history);
+# tests vary it with {**VALID_INVOICE, "field": value}.
+VALID_INVOICE = {
+    "invoice_id": "T-1",
+    "customer_id": "C000001",
+    "issue_date": "2026-10-01",
+    "due_date": "2026-10-31",
+    "amount": 100.0,
+}
 
 
 def fast_train_config() -> str:
     """The shipped configs/train.yaml, with fewer trees and one backtest fold for speed."""
-    from payrisk.config import CONFIG_DIR, load_yaml
+    from payrisk.core.config import CONFIG_DIR, load_yaml
 
     content = load_yaml(CONFIG_DIR / "train.yaml")
     content["seed"] = 7
@@ -46,8 +55,8 @@ class TrainedProject:
 
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from payrisk.dataset import write_dataset
-    from payrisk.generate import generate_history
+    from payrisk.data.generator import generate_history
+    from payrisk.data.loading import write_dataset
 
     out = tmp_path_factory.mktemp("sample")
     write_dataset(generate_history(SAMPLE_CUSTOMERS, SAMPLE_YEARS, SAMPLE_SEED), out)
@@ -56,7 +65,7 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_dataset(sample_dir: Path):
-    from payrisk.dataset import load_dataset
+    from payrisk.data.loading import load_dataset
 
     return load_dataset(sample_dir, validate=False)  # validated in tests/data
 
@@ -124,7 +133,7 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def server(trained: TrainedProject, snapshot_file: Path, server_log: Path) -> Iterator[str]:
     """A real `bentoml serve` of the service on loopback; yields its base URL (needs API_KEY)."""
-    from pipelines.server import ServerStartError, running_service
+    from payrisk.serving.process import ServerStartError, running_service
 
     log = server_log
     env = {**trained.env, "BENTOML_HOME": str(trained.workdir / "bentoml")}

@@ -18,8 +18,8 @@ from typing import Annotated
 
 import typer
 
-from payrisk.config import ConfigError
-from payrisk.dataset import DataFileError
+from payrisk.core.config import ConfigError
+from payrisk.data.loading import DataFileError
 
 app = typer.Typer(
     name="payrisk",
@@ -36,9 +36,9 @@ EXIT_USAGE = 2
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into a message and an exit code."""
-    from payrisk.importer import ExportImportError
-    from payrisk.training import InsufficientHistoryError
-    from payrisk.validation import DataValidationError
+    from payrisk.data.importer import ExportImportError
+    from payrisk.data.validation import DataValidationError
+    from payrisk.models.training import InsufficientHistoryError
 
     try:
         yield
@@ -103,7 +103,7 @@ Partitions = Annotated[
 
 
 def _compute(dask: bool | None, scheduler: str | None, partitions: int | None):
-    from payrisk.scaleout import ComputeOverrides
+    from payrisk.scaleout.dask import ComputeOverrides
 
     return ComputeOverrides(dask=dask, scheduler_address=scheduler, partitions=partitions)
 
@@ -133,7 +133,7 @@ def import_(
     overwrite: Annotated[bool, typer.Option(help="Replace the table if it exists.")] = False,
 ) -> None:
     """Convert an export into a contract table using a mapping file."""
-    from payrisk.importer import import_export
+    from payrisk.data.importer import import_export
 
     def action() -> None:
         written = import_export(source, mapping, out, overwrite=overwrite)
@@ -276,7 +276,7 @@ def keygen(
     ] = None,
 ) -> None:
     """Print a fresh random API key for the service (put it in PAYRISK_API_KEYS or a key file)."""
-    from payrisk.auth import generate_key
+    from payrisk.serving.auth import generate_key
 
     key = generate_key()
     if out is not None:
@@ -300,7 +300,7 @@ def serve(
     import subprocess
     import sys
 
-    from payrisk.auth import AuthConfigError, keys_from_env
+    from payrisk.serving.auth import AuthConfigError, keys_from_env
 
     try:
         keys_from_env()

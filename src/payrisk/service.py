@@ -20,10 +20,11 @@ from pathlib import Path
 import bentoml
 from starlette.responses import JSONResponse
 
-from payrisk.auth import ApiKeyMiddleware, check_configuration
-from payrisk.config import load_dunning_config
-from payrisk.http_guard import RequestGuardMiddleware
-from payrisk.service_models import (
+from payrisk.core.config import load_dunning_config
+from payrisk.serving.auth import ApiKeyMiddleware, check_configuration
+from payrisk.serving.engine import RefusedRequestError, ScoringEngine, SnapshotHolder
+from payrisk.serving.guard import RequestGuardMiddleware
+from payrisk.serving.schemas import (
     CreditReviewRequest,
     CreditReviewResponse,
     CustomerProfile,
@@ -32,7 +33,6 @@ from payrisk.service_models import (
     ScoreResponse,
     Status,
 )
-from payrisk.serving import RefusedRequestError, ScoringEngine, SnapshotHolder
 from payrisk.web.app import create_app
 
 
@@ -72,8 +72,7 @@ class PayriskService:
         try:
             return call(request)
         except RefusedRequestError as error:
-            status = 503 if "no customer-history snapshot" in str(error) else 422
-            return JSONResponse({"error": str(error)}, status_code=status)
+            return JSONResponse({"error": str(error)}, status_code=error.http_status)
 
     @bentoml.api(route="/v1/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
     def score(self, **request) -> ScoreResponse:

@@ -87,7 +87,7 @@ def test_train_and_score_refuse_bad_data_and_write_nothing(tmp_path, monkeypatch
 
 
 def test_keygen_prints_a_fresh_key_and_can_append_it_to_a_key_file(tmp_path):
-    from payrisk.auth import keys_from_env
+    from payrisk.serving.auth import keys_from_env
 
     first, second = run("keygen"), run("keygen")
     assert first.exit_code == 0 and second.exit_code == 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from payrisk.config import load_dunning_config
-from payrisk.dunning import (
+from payrisk.core.config import load_dunning_config
+from payrisk.policy.dunning import (
     ACTION_DISPUTE,
     ACTION_ESCALATE,
     ACTION_REMIND,
@@ -189,7 +189,7 @@ def test_collectors_work_the_largest_expected_loss_first():
 
 
 def test_a_policy_whose_last_segment_has_conditions_is_refused(tmp_path):
-    from payrisk.config import ConfigError
+    from payrisk.core.config import ConfigError
 
     text = tmp_path / "d.yaml"
     text.write_text(

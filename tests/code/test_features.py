@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.config import FeatureSettings, TargetSettings
-from payrisk.features import FEATURE_COLUMNS, build_history, invoice_features
+from payrisk.core.config import FeatureSettings, TargetSettings
+from payrisk.features.history import FEATURE_COLUMNS, build_history, invoice_features
 from tests.helpers import dataset, day
 
 TARGETS = TargetSettings()

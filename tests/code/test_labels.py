@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from payrisk.config import SnapshotSettings, TargetSettings
-from payrisk.labels import outcome_labels, snapshot_queries
+from payrisk.core.config import SnapshotSettings, TargetSettings
+from payrisk.models.labels import outcome_labels, snapshot_queries
 from tests.helpers import dataset, day
 
 TARGETS = TargetSettings(late_after_days=0, default_after_days=90)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from payrisk.portfolio import cash_forecast, payment_records, predicted_dso
+from payrisk.policy.portfolio import cash_forecast, payment_records, predicted_dso
 from tests.helpers import dataset, day
 
 AS_OF = day("2026-03-04")  # a Wednesday

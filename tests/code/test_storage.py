@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pyarrow.lib import ArrowInvalid
 
-from payrisk.storage import STALE_SECONDS, atomic_directory, write_table, write_text
+from payrisk.core.storage import STALE_SECONDS, atomic_directory, write_table, write_text
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path):

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.contract import TABLES
-from payrisk.dataset import Dataset, empty_table, read_tables, to_dataset, write_dataset
-from payrisk.generate import (
+from payrisk.data.contract import TABLES
+from payrisk.data.loading import Dataset, empty_table, read_tables, to_dataset, write_dataset
+from payrisk.data.generator import (
     AGENCY_MIN_AMOUNT,
     ARCHETYPES,
     DUNNING_STEPS,
@@ -397,7 +397,7 @@ def test_written_sample_reads_back_identical(tmp_path: Path, fmt: str) -> None:
 
 
 def test_written_sample_passes_validation(tmp_path: Path) -> None:
-    validation = pytest.importorskip("payrisk.validation")
+    validation = pytest.importorskip("payrisk.data.validation")
     write_dataset(generate_history(200, 2.0, seed=11), tmp_path)
     report = validation.validate_tables(read_tables(tmp_path))
     report.raise_for_failures()

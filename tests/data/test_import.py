@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from payrisk.config import CONFIG_DIR, ConfigError
-from payrisk.dataset import ROW_COLUMN, read_tables
-from payrisk.importer import (
+from payrisk.core.config import CONFIG_DIR, ConfigError
+from payrisk.data.loading import ROW_COLUMN, read_tables
+from payrisk.data.importer import (
     ExportImportError,
     Mapping,
     apply_mapping,

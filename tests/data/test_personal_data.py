@@ -14,9 +14,9 @@ import yaml
 from typer.testing import CliRunner
 
 from payrisk.cli import app
-from payrisk.dataset import write_dataset
-from payrisk.generate import generate_history
-from tests.conftest import fast_train_config
+from payrisk.data.loading import write_dataset
+from payrisk.data.generator import generate_history
+from tests.conftest import VALID_INVOICE, fast_train_config
 
 MARKERS = ("Zebulon Quixotte-Piimark", "zq.piimark@debtor.example", "17 Rue Piimark")
 BAD_AMOUNT_LINE = 5
@@ -138,17 +138,10 @@ def test_no_personal_data_in_any_file_payrisk_or_mlflow_wrote(pii_run):
 
 
 def test_the_service_never_echoes_personal_data(client, caplog):
-    invoice = {
-        "invoice_id": "P-1",
-        "customer_id": "C000001",
-        "issue_date": "2026-10-01",
-        "due_date": "2026-10-31",
-        "amount": 100.0,
-    }
     with caplog.at_level(logging.DEBUG):
         answers = [
-            client.post("/v1/score", json={"invoices": [{**invoice, "name": MARKERS[0]}]}),
-            client.post("/v1/score", json={"invoices": [{**invoice, "amount": MARKERS[1]}]}),
+            client.post("/v1/score", json={"invoices": [{**VALID_INVOICE, "name": MARKERS[0]}]}),
+            client.post("/v1/score", json={"invoices": [{**VALID_INVOICE, "amount": MARKERS[1]}]}),
             client.post("/v1/customer", json={"customer_id": MARKERS[2] + "\x07"}),
             client.post("/v1/credit-review", json={"customer_id": "C1", "note": MARKERS[0]}),
             client.post("/v1/score", content=f'{{"invoices": [{{"x": "{MARKERS[1]}'.encode()),
@@ -160,7 +153,7 @@ def test_the_service_never_echoes_personal_data(client, caplog):
 
 
 def test_customer_ids_can_be_pseudonymised_on_import(tmp_path, monkeypatch):
-    from payrisk.dataset import read_tables
+    from payrisk.data.loading import read_tables
 
     export = tmp_path / "export.csv"
     export.write_text(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from payrisk.dataset import DataFileError, load_dataset, read_tables
-from payrisk.validation import (
+from payrisk.data.loading import DataFileError, load_dataset, read_tables
+from payrisk.data.validation import (
     DataValidationError,
     RuleFailure,
     ValidationReport,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.scorer import PaymentRiskScorer
+from payrisk.models.scorer import PaymentRiskScorer
 from tests.helpers import dataset
 
 
@@ -77,11 +77,11 @@ def test_more_days_past_due_never_lowers_the_default_probability(scorer, sample_
 
 def test_one_invoice_requests_score_as_the_batch_does(scorer, sample_dataset):
     """The service's small-request path (hash probes, one thread, arrays) = the batch frame path."""
-    from payrisk.config import load_dunning_config
-    from payrisk.receivables import default_as_of
-    from payrisk.scoring import open_invoice_queries, score_and_plan
-    from payrisk.service_models import InvoiceIn, ScoreRequest
-    from payrisk.serving import ScoringEngine, SnapshotHolder
+    from payrisk.core.config import load_dunning_config
+    from payrisk.data.receivables import default_as_of
+    from payrisk.policy.planning import open_invoice_queries, score_and_plan
+    from payrisk.serving.engine import ScoringEngine, SnapshotHolder
+    from payrisk.serving.schemas import InvoiceIn, ScoreRequest
 
     as_of = default_as_of(sample_dataset)
     history = scorer.build_history(sample_dataset, as_of)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.config import FeatureSettings, SnapshotSettings, TargetSettings
-from payrisk.dataset import Dataset
-from payrisk.features import build_history, invoice_features
-from payrisk.labels import snapshot_queries
+from payrisk.core.config import FeatureSettings, SnapshotSettings, TargetSettings
+from payrisk.data.loading import Dataset
+from payrisk.features.history import build_history, invoice_features
+from payrisk.models.labels import snapshot_queries
 
 TARGETS = TargetSettings()
 SETTINGS = FeatureSettings()

@@ -18,9 +18,9 @@ from lightgbm.basic import EvalResult
 from lightgbm.callback import CallbackEnv, EarlyStopException
 from sklearn.metrics import roc_auc_score
 
-from payrisk.config import ComputeSettings, ConfigError, TrainConfig, load_dunning_config
-from payrisk.models import booster_fitter, fit_in_process
-from payrisk.scaleout import (
+from payrisk.core.config import ComputeSettings, ConfigError, TrainConfig, load_dunning_config
+from payrisk.models.estimators import booster_fitter, fit_in_process
+from payrisk.scaleout.dask import (
     SCHEDULER_ENV,
     Cluster,
     ComputeOverrides,
@@ -56,7 +56,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def dataset():
-    from payrisk.generate import generate_history
+    from payrisk.data.generator import generate_history
 
     return generate_history(160, 2.0, seed=5)
 
@@ -72,7 +72,7 @@ def config() -> TrainConfig:
 
 @pytest.fixture(scope="module")
 def as_of(dataset) -> pd.Timestamp:
-    from payrisk.receivables import default_as_of
+    from payrisk.data.receivables import default_as_of
 
     return default_as_of(dataset)
 
@@ -83,7 +83,7 @@ def local_features(dataset, as_of, config):
 
 
 def _training_examples(dataset, as_of, config, queries, features):
-    from payrisk.training import Examples, split_windows, window_examples
+    from payrisk.models.training import Examples, split_windows, window_examples
 
     everything = Examples(queries, features, pd.DataFrame(index=queries.index))
     train_window, holdout_window = split_windows(as_of, config)
@@ -100,7 +100,7 @@ def examples(dataset, as_of, config, local_features):
 
 @pytest.fixture(scope="module")
 def local_scorer(examples, config):
-    from payrisk.training import fit_scorer
+    from payrisk.models.training import fit_scorer
 
     return fit_scorer(examples[0], config)
 
@@ -185,7 +185,7 @@ def test_training_on_dask_uses_lightgbms_dask_estimators_and_agrees_within_toler
 ):
     from distributed import get_task_stream
 
-    from payrisk.training import fit_scorer
+    from payrisk.models.training import fit_scorer
 
     train, holdout = examples
     with (
@@ -366,7 +366,7 @@ def test_cli_refuses_scheduler_with_local_before_reading_anything(tmp_path):
 
 
 def test_a_session_on_a_running_scheduler_fits_on_it_and_restores_local_fitting(cluster):
-    from payrisk import models
+    from payrisk.models import estimators as models
 
     address = cluster.client.scheduler.address
     settings = ComputeSettings(backend="dask", scheduler_address=address, partitions=7)
@@ -381,7 +381,7 @@ def test_a_session_on_a_running_scheduler_fits_on_it_and_restores_local_fitting(
 
 
 def test_an_unreachable_scheduler_is_a_config_error(monkeypatch):
-    from payrisk import scaleout
+    from payrisk.scaleout import dask as scaleout
 
     monkeypatch.setattr(scaleout, "CONNECT_TIMEOUT", "1s")
     settings = ComputeSettings(backend="dask", scheduler_address="tcp://127.0.0.1:9")

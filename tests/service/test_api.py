@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.dataset import load_dataset
-from payrisk.service_models import MAX_BATCH
+from payrisk.data.loading import load_dataset
+from payrisk.serving.schemas import MAX_BATCH
 from pipelines.scoring import score as batch_score
+from tests.conftest import VALID_INVOICE
 
 
 def invoice_payload(frame: pd.DataFrame) -> list[dict]:
@@ -104,14 +105,7 @@ def test_unknown_customers_are_scored_as_new_and_flagged(client):
     ],
 )
 def test_bad_invoices_get_a_field_level_400(client, invoice, field):
-    good = {
-        "invoice_id": "A",
-        "customer_id": "C",
-        "issue_date": "2026-10-01",
-        "due_date": "2026-10-31",
-        "amount": 100.0,
-    }
-    response = client.post("/v1/score", json={"invoices": [{**good, **invoice}]})
+    response = client.post("/v1/score", json={"invoices": [{**VALID_INVOICE, **invoice}]})
     assert response.status_code == 400, response.text
     locations = [detail["loc"] for detail in response.json()["detail"]]
     if field is not None:
@@ -134,16 +128,24 @@ def test_batches_over_the_limit_and_garbage_are_refused(client):
 
 
 def test_a_day_before_the_snapshot_is_refused(client):
-    one = {
-        "invoice_id": "A",
-        "customer_id": "C",
-        "issue_date": "2020-01-01",
-        "due_date": "2020-01-31",
-        "amount": 100.0,
-    }
+    one = {**VALID_INVOICE, "issue_date": "2020-01-01", "due_date": "2020-01-31"}
     response = client.post("/v1/score", json={"invoices": [one], "as_of": "2020-02-01"})
     assert response.status_code == 422
     assert "before the snapshot" in response.text
+
+
+def test_without_any_snapshot_the_engine_is_not_ready_and_refuses_with_503(trained, tmp_path):
+    """No snapshot yet is the service's state, not the caller's fault: 503, not 422."""
+    from payrisk.serving.engine import NoSnapshotError, ScoringEngine, SnapshotHolder
+    from payrisk.serving.schemas import ScoreRequest
+
+    scorer = object()  # never reached: the engine refuses before scoring
+    engine = ScoringEngine(scorer, "1", "test", SnapshotHolder(tmp_path / "never.npz"), None)
+    assert engine.status().ready is False
+    with pytest.raises(NoSnapshotError) as refused:
+        engine.score(ScoreRequest(invoices=[VALID_INVOICE]))
+    assert refused.value.http_status == 503
+    assert "no customer-history snapshot" in str(refused.value)
 
 
 def test_customer_profile_matches_the_history(client, trained):

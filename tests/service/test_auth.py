@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from payrisk.auth import (
+from payrisk.serving.auth import (
     COOKIE,
     ApiKeyMiddleware,
     ApiKeys,
@@ -178,7 +178,7 @@ async def _ok(scope, receive, send) -> None:
 def test_disabled_auth_lets_everything_through_and_says_so(caplog):
     from starlette.testclient import TestClient
 
-    from payrisk.auth import check_configuration
+    from payrisk.serving.auth import check_configuration
 
     with caplog.at_level(logging.INFO, logger="payrisk.auth"):
         assert check_configuration({"PAYRISK_AUTH": "disabled"}) is None
@@ -190,7 +190,7 @@ def test_disabled_auth_lets_everything_through_and_says_so(caplog):
 def test_keys_never_reach_the_log(caplog):
     from starlette.testclient import TestClient
 
-    from payrisk.auth import check_configuration
+    from payrisk.serving.auth import check_configuration
 
     key = generate_key()
     with caplog.at_level(logging.DEBUG):

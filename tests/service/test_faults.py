@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import AUTH, fast_train_config
+from tests.conftest import AUTH, VALID_INVOICE, fast_train_config
 
 REPO = Path(__file__).resolve().parents[2]
 DEAD_TRACKING = {
@@ -21,20 +21,13 @@ DEAD_TRACKING = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "2",
 }
-INVOICE = {
-    "invoice_id": "F-1",
-    "customer_id": "C000001",
-    "issue_date": "2026-10-15",
-    "due_date": "2026-11-14",
-    "amount": 900.0,
-}
 
 
 @pytest.fixture(scope="module")
 def cut_off_service(trained, snapshot_file, tmp_path_factory):
     """A real `bentoml serve` started while the tracking server is unreachable, on its own
     snapshot copy; yields an HTTP client with the key, and the snapshot path."""
-    from pipelines.server import running_service
+    from payrisk.serving.process import running_service
 
     folder = tmp_path_factory.mktemp("faulty")
     snapshot = folder / "customer_history.npz"
@@ -60,7 +53,7 @@ def test_registry_unreachable_at_start_serves_the_local_copy_and_says_so(cut_off
     assert status["model_source"] == "local copy"
     assert status["model_version"] == trained.report["registry"]["version"]
     assert client.get("/readyz").status_code == 200
-    scored = client.post("/v1/score", json={"invoices": [INVOICE]})
+    scored = client.post("/v1/score", json={"invoices": [VALID_INVOICE]})
     assert scored.status_code == 200
     assert scored.json()["model_version"] == trained.report["registry"]["version"]
 
@@ -68,7 +61,7 @@ def test_registry_unreachable_at_start_serves_the_local_copy_and_says_so(cut_off
 def test_a_corrupt_then_missing_snapshot_keeps_the_last_good_one(cut_off_service):
     client, snapshot = cut_off_service
     before = client.post("/v1/status").json()
-    good = client.post("/v1/score", json={"invoices": [INVOICE]}).json()
+    good = client.post("/v1/score", json={"invoices": [VALID_INVOICE]}).json()
     assert before["snapshot_problem"] is None
 
     snapshot.write_bytes(snapshot.read_bytes()[: snapshot.stat().st_size // 2])  # cut in half
@@ -76,7 +69,7 @@ def test_a_corrupt_then_missing_snapshot_keeps_the_last_good_one(cut_off_service
     assert corrupt["ready"] is True
     assert corrupt["snapshot_as_of"] == before["snapshot_as_of"]
     assert corrupt["snapshot_problem"] and "still serving" in corrupt["snapshot_problem"]
-    again = client.post("/v1/score", json={"invoices": [INVOICE]})
+    again = client.post("/v1/score", json={"invoices": [VALID_INVOICE]})
     assert again.status_code == 200
     assert (
         again.json()["invoices"][0]["default_probability"]
@@ -87,7 +80,7 @@ def test_a_corrupt_then_missing_snapshot_keeps_the_last_good_one(cut_off_service
     missing = client.post("/v1/status").json()
     assert missing["ready"] is True and missing["snapshot_as_of"] == before["snapshot_as_of"]
     assert "not found" in missing["snapshot_problem"]
-    assert client.post("/v1/score", json={"invoices": [INVOICE]}).status_code == 200
+    assert client.post("/v1/score", json={"invoices": [VALID_INVOICE]}).status_code == 200
 
 
 # Runs `train` in a subprocess and SIGKILLs it at a chosen point (no cleanup handler runs).
@@ -101,7 +94,7 @@ def die(*args, **kwargs):
 
 import pipelines.training as training
 import pipelines.tracking as tracking
-import payrisk.storage as storage
+import payrisk.core.storage as storage
 
 if point == "fitting":  # in the middle of the backtest fits
     real_fit, calls = training.fit_scorer, []

@@ -8,22 +8,17 @@ import json
 import httpx
 import pytest
 
-from payrisk.http_guard import MAX_BODY_BYTES
-from payrisk.service_models import MAX_BATCH
-from tests.conftest import AUTH
+from payrisk.serving.guard import MAX_BODY_BYTES
+from payrisk.serving.schemas import MAX_BATCH
+from tests.conftest import AUTH, VALID_INVOICE
 
-GOOD = {
-    "invoice_id": "H-1",
-    "customer_id": "C000001",
-    "issue_date": "2026-10-01",
-    "due_date": "2026-10-31",
-    "amount": 100.0,
-}
 SECRET = "Jeanne.Martin@example.org"
 
 
 def score(client, invoice: dict | None = None, **body):
-    return client.post("/v1/score", json={"invoices": [{**GOOD, **(invoice or {})}], **body})
+    return client.post(
+        "/v1/score", json={"invoices": [{**VALID_INVOICE, **(invoice or {})}], **body}
+    )
 
 
 def locations(response) -> list[list[str]]:
@@ -64,7 +59,7 @@ def test_bad_fields_get_a_400_naming_the_field_without_echoing_it(client, invoic
 
 def test_nan_and_infinity_literals_are_refused(client):
     for literal in ("NaN", "Infinity", "-Infinity", "1e999"):
-        body = json.dumps({"invoices": [GOOD]}).replace("100.0", literal)
+        body = json.dumps({"invoices": [VALID_INVOICE]}).replace("100.0", literal)
         response = client.post(
             "/v1/score", content=body, headers={"content-type": "application/json"}
         )
@@ -93,7 +88,7 @@ def test_unicode_ids_are_scored_and_echoed_exactly(client):
         b'{"invoices": [{"invoice_id": "\\ud800"}]}',
         b'{"invoices": [{"invoice_id": "\xff\xfe"}]}',
         b"[" * 5000 + b"]" * 5000,
-        json.dumps({"invoices": [{**GOOD, "name": SECRET}], "as_of": "tomorrow"}).encode(),
+        json.dumps({"invoices": [{**VALID_INVOICE, "name": SECRET}], "as_of": "tomorrow"}).encode(),
     ],
 )
 def test_garbage_bodies_get_a_400(client, body):
@@ -104,7 +99,7 @@ def test_garbage_bodies_get_a_400(client, body):
 
 
 def test_batches_over_the_limit_name_the_limit(client):
-    too_many = [{**GOOD, "invoice_id": f"B{i}"} for i in range(MAX_BATCH + 1)]
+    too_many = [{**VALID_INVOICE, "invoice_id": f"B{i}"} for i in range(MAX_BATCH + 1)]
     response = client.post("/v1/score", json={"invoices": too_many})
     assert response.status_code == 400
     detail = response.json()["detail"]
@@ -112,7 +107,7 @@ def test_batches_over_the_limit_name_the_limit(client):
 
 
 def test_bodies_over_the_size_limit_get_a_413(client):
-    huge = {**GOOD, "customer_id": "x" * (MAX_BODY_BYTES + 10)}
+    huge = {**VALID_INVOICE, "customer_id": "x" * (MAX_BODY_BYTES + 10)}
     response = client.post("/v1/score", json={"invoices": [huge]})
     assert response.status_code == 413
     assert str(MAX_BODY_BYTES) in response.json()["error"]
@@ -150,7 +145,7 @@ def test_other_endpoints_refuse_bad_input_too(client):
 
 
 def test_well_formed_but_unanswerable_requests_get_a_422(client):
-    twice = client.post("/v1/score", json={"invoices": [GOOD, GOOD]})
+    twice = client.post("/v1/score", json={"invoices": [VALID_INVOICE, VALID_INVOICE]})
     assert twice.status_code == 422 and "appears twice" in twice.text
     future = score(client, {"issue_date": "2099-01-01", "due_date": "2099-02-01"})
     assert future.status_code == 422 and "after as_of" in future.text
@@ -162,8 +157,10 @@ def test_the_real_server_survives_hostile_requests(server, server_log):
             http.post(
                 "/v1/score", content=b"\x00" * 1000, headers={"content-type": "application/json"}
             ),
-            http.post("/v1/score", json={"invoices": [{**GOOD, "amount": SECRET}]}),
-            http.post("/v1/score", json={"invoices": [{**GOOD, "customer_id": SECRET * 10}]}),
+            http.post("/v1/score", json={"invoices": [{**VALID_INVOICE, "amount": SECRET}]}),
+            http.post(
+                "/v1/score", json={"invoices": [{**VALID_INVOICE, "customer_id": SECRET * 10}]}
+            ),
             http.post("/v1/score", content=b'{"invoices": [{"name": "' + SECRET.encode()),
             http.post("/v1/score", content=b"x" * (MAX_BODY_BYTES + 1)),
             http.post("/v1/customer", json={"customer_id": "\U0001f600" * 65}),
@@ -172,5 +169,5 @@ def test_the_real_server_survives_hostile_requests(server, server_log):
             r.text for r in attacks
         ]
         assert http.post("/v1/status").json()["ready"] is True
-        assert http.post("/v1/score", json={"invoices": [GOOD]}).status_code == 200
+        assert http.post("/v1/score", json={"invoices": [VALID_INVOICE]}).status_code == 200
     assert SECRET not in server_log.read_text(errors="replace")

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import AUTH
+from tests.conftest import AUTH, VALID_INVOICE
 
 
 def test_real_server_scores_and_refuses(server, trained):
-    invoice = {
-        "invoice_id": "RT-1",
-        "customer_id": "C000001",
-        "issue_date": "2026-10-15",
-        "due_date": "2026-11-14",
-        "amount": 2500.0,
-    }
     response = httpx.post(
-        f"{server}/v1/score", json={"invoices": [invoice]}, headers=AUTH, timeout=30
+        f"{server}/v1/score", json={"invoices": [VALID_INVOICE]}, headers=AUTH, timeout=30
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -24,7 +17,7 @@ def test_real_server_scores_and_refuses(server, trained):
     assert 0 <= body["invoices"][0]["default_probability"] <= 1
     bad = httpx.post(
         f"{server}/v1/score",
-        json={"invoices": [{**invoice, "amount": -1}]},
+        json={"invoices": [{**VALID_INVOICE, "amount": -1}]},
         headers=AUTH,
         timeout=30,
     )

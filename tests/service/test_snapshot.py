@@ -7,11 +7,11 @@ import os
 import pandas as pd
 import pytest
 
-from payrisk.config import FeatureSettings, SnapshotSettings, TargetSettings
-from payrisk.features import build_history, invoice_features
-from payrisk.labels import snapshot_queries
-from payrisk.serving import SnapshotHolder
-from payrisk.snapshot import SnapshotError, load_history, save_history
+from payrisk.core.config import FeatureSettings, SnapshotSettings, TargetSettings
+from payrisk.features.history import build_history, invoice_features
+from payrisk.features.snapshot import SnapshotError, load_history, save_history
+from payrisk.models.labels import snapshot_queries
+from payrisk.serving.engine import SnapshotHolder
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="package")
 def bundle(snapshot_file):
-    from payrisk.web.data import read_bundle
+    from payrisk.web.bundle import read_bundle
     from pipelines.scoring import portfolio_dir
 
     return read_bundle(portfolio_dir(snapshot_file))

@@ -9,7 +9,7 @@ import shutil
 import time
 
 from payrisk.web import pages
-from payrisk.web.data import PAGE_SIZE, BundleHolder, InvoiceQuery, query_invoices
+from payrisk.web.bundle import PAGE_SIZE, BundleHolder, InvoiceQuery, query_invoices
 
 ROW = re.compile(r'<tr><td class="num">(\d+)</td>\s*<th scope="row">([^<]+)</th>')
 

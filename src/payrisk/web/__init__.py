@@ -1,5 +1,5 @@
 """Credit managers' review pages: server-rendered HTML over the portfolio bundle and the engine.
 
-`data` reads the bundle written by `payrisk snapshot`, `charts` draws inline SVG, `pages` renders
+`bundle` reads the bundle written by `payrisk snapshot`, `charts` draws inline SVG, `pages` renders
 HTML (no JavaScript framework), `app` serves it under /ui of the BentoML service.
 """

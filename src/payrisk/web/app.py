@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from payrisk.service_models import CreditReviewRequest, CustomerRequest
-from payrisk.serving import RefusedRequestError, ScoringEngine
+from payrisk.serving.engine import RefusedRequestError, ScoringEngine
+from payrisk.serving.schemas import CreditReviewRequest, CustomerRequest
 from payrisk.web import pages
-from payrisk.web.data import (
+from payrisk.web.bundle import (
     BundleHolder,
     BundleMissingError,
     InvoiceQuery,

@@ -16,7 +16,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from payrisk.web import charts
-from payrisk.web.data import SORTS, InvoicePage, InvoiceQuery, PortfolioBundle
+from payrisk.web.bundle import SORTS, InvoicePage, InvoiceQuery, PortfolioBundle
 
 CSS = """
 :root{--ink:#1b1f24;--muted:#4a5560;--line:#d0d7de;--bg:#fff;--accent:#0b5cad;--bad:#a4262c;

@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from payrisk.features import CATEGORICAL_FEATURES
+from payrisk.features.history import CATEGORICAL_FEATURES
 
 
 class CategoryEncoder(TransformerMixin, BaseEstimator):

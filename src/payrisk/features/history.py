@@ -23,10 +23,10 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from payrisk.config import FeatureSettings, TargetSettings
-from payrisk.contract import CHANNELS, Channel
-from payrisk.dataset import Dataset
-from payrisk.receivables import AGED_BUCKET_EDGES, settled_date
+from payrisk.core.config import FeatureSettings, TargetSettings
+from payrisk.data.contract import CHANNELS, Channel
+from payrisk.data.loading import Dataset
+from payrisk.data.receivables import AGED_BUCKET_EDGES, settled_date
 
 DAY_SPAN = 1 << 17  # days since 1970 fit below this until the year 2328
 NEVER = np.iinfo(np.int64).max // 4  # a day that never comes (unpaid, not written off)

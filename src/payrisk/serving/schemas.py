@@ -11,7 +11,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from payrisk.contract import CURRENCY_CODES
+from payrisk.data.contract import CURRENCY_CODES
 
 MAX_BATCH = int(os.environ.get("PAYRISK_MAX_BATCH", "1000"))
 EARLIEST = date(1990, 1, 1)

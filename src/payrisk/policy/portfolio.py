@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from payrisk.dataset import Dataset
-from payrisk.receivables import portfolio_summary, settled_date
+from payrisk.data.loading import Dataset
+from payrisk.data.receivables import portfolio_summary, settled_date
 
 
 def predicted_dso(scored: pd.DataFrame) -> float:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from payrisk.config import SnapshotSettings, TargetSettings
-from payrisk.features import NEVER, to_days
-from payrisk.receivables import settled_date
+from payrisk.core.config import SnapshotSettings, TargetSettings
+from payrisk.features.history import NEVER, to_days
+from payrisk.data.receivables import settled_date
 
 TARGETS: tuple[str, ...] = ("late", "default", "days_to_payment")
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from payrisk.config import CreditReviewRules
-from payrisk.features import History
-from payrisk.scorer import PaymentRiskScorer
-from payrisk.scoring import score_invoices
+from payrisk.core.config import CreditReviewRules
+from payrisk.features.history import History
+from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.planning import score_invoices
 
 APPROVE = "approve"
 APPROVE_WITH_CONDITIONS = "approve_with_conditions"

@@ -15,8 +15,8 @@ import os
 
 from pydantic import BaseModel, ValidationError
 
-from payrisk.auth import Receive, Scope, Send, send_json
-from payrisk.service_models import (
+from payrisk.serving.auth import Receive, Scope, Send, send_json
+from payrisk.serving.schemas import (
     MAX_BATCH,
     CreditReviewRequest,
     CustomerRequest,

@@ -181,7 +181,7 @@ def challenger_summary(card: dict, model_name: str | None = None) -> dict | None
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from payrisk.config import load_train_config
+    from payrisk.core.config import load_train_config
     from pipelines import tracking
 
     name = model_name or load_train_config().registry.model_name

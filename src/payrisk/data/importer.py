@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from payrisk.config import ConfigError, StrictModel, load_config
-from payrisk.contract import (
+from payrisk.core.config import ConfigError, StrictModel, load_config
+from payrisk.data.contract import (
     CHANNELS,
     CURRENCY_CODES,
     DATE_DTYPE,
@@ -45,8 +45,8 @@ from payrisk.contract import (
     Kind,
     Table,
 )
-from payrisk.dataset import RAW_PREFIX, ROW_COLUMN
-from payrisk.storage import TABLE_SUFFIXES, write_table
+from payrisk.data.loading import RAW_PREFIX, ROW_COLUMN
+from payrisk.core.storage import TABLE_SUFFIXES, write_table
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")

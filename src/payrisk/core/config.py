@@ -12,7 +12,7 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CONFIG_DIR = PROJECT_ROOT / "configs"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -257,7 +257,7 @@ class DunningStep(StrictModel):
     @field_validator("channel")
     @classmethod
     def _known_channel(cls, value: str) -> str:
-        from payrisk.contract import CHANNELS
+        from payrisk.data.contract import CHANNELS
 
         if value not in CHANNELS:
             raise ValueError(f"unknown channel {value!r}; use one of {list(CHANNELS)}")

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from payrisk.config import DunningConfig
-from payrisk.dataset import Dataset
-from payrisk.dunning import NO_CONTACT, frame, plan_arrays
-from payrisk.explain import reason_lists
-from payrisk.features import History, to_days
-from payrisk.receivables import open_invoices
-from payrisk.scorer import Columns, PaymentRiskScorer, frame_columns
+from payrisk.core.config import DunningConfig
+from payrisk.data.loading import Dataset
+from payrisk.data.receivables import open_invoices
+from payrisk.features.history import History, to_days
+from payrisk.models.scorer import Columns, PaymentRiskScorer, frame_columns
+from payrisk.policy.dunning import NO_CONTACT, frame, plan_arrays
+from payrisk.policy.reasons import reason_lists
 
 REASON_COUNT = 3
 

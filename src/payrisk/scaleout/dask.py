@@ -29,20 +29,20 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from payrisk.config import (
+from payrisk.core.config import (
     ComputeSettings,
     ConfigError,
     DunningConfig,
     TrainConfig,
     format_validation_error,
 )
-from payrisk.dataset import Dataset
-from payrisk.dunning import collector_priority
-from payrisk.features import History, build_history, invoice_features
-from payrisk.labels import snapshot_queries
-from payrisk.models import booster_fitter
-from payrisk.scorer import PaymentRiskScorer
-from payrisk.scoring import ScoredPortfolio, open_invoice_queries, score_and_plan
+from payrisk.data.loading import Dataset
+from payrisk.features.history import History, build_history, invoice_features
+from payrisk.models.estimators import booster_fitter
+from payrisk.models.labels import snapshot_queries
+from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.dunning import collector_priority
+from payrisk.policy.planning import ScoredPortfolio, open_invoice_queries, score_and_plan
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from payrisk.config import TrainConfig
-from payrisk.evaluation import classification_metrics, payment_metrics
-from payrisk.labels import mature_only, outcome_labels
-from payrisk.models import (
+from payrisk.core.config import TrainConfig
+from payrisk.models.evaluation import classification_metrics, payment_metrics
+from payrisk.models.labels import mature_only, outcome_labels
+from payrisk.models.estimators import (
     AverageDelayBaseline,
     CalibratedLGBMClassifier,
     HistoricalRateBaseline,
     QuantileLGBMRegressor,
     logistic_baseline,
 )
-from payrisk.scorer import PaymentRiskScorer
+from payrisk.models.scorer import PaymentRiskScorer
 
 CLASSIFICATION_TARGETS: tuple[str, ...] = ("late", "default")
 

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from payrisk.config import DunningConfig
-from payrisk.contract import CHANNELS, Channel
-from payrisk.features import SMALL_LOOKUP
+from payrisk.core.config import DunningConfig
+from payrisk.data.contract import CHANNELS, Channel
+from payrisk.features.history import SMALL_LOOKUP
 
 ACTION_REMIND = "remind"
 ACTION_ESCALATE = "escalate"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from payrisk.contract import (
+from payrisk.data.contract import (
     DATE_DTYPE,
     DATE_FORMAT,
     FALSE_WORDS,
@@ -24,7 +24,7 @@ from payrisk.contract import (
     Kind,
     Table,
 )
-from payrisk.storage import TABLE_SUFFIXES
+from payrisk.core.storage import TABLE_SUFFIXES
 
 ROW_COLUMN = "_row"  # line number in a CSV file (header is line 1), row number + 1 in Parquet
 RAW_PREFIX = "raw__"  # column as read, kept beside the parsed one for validation
@@ -250,7 +250,7 @@ def load_dataset(data_dir: str | Path, *, validate: bool = True) -> Dataset:
     """Read, validate and type a data directory; raise `DataValidationError` on bad data."""
     tables = read_tables(data_dir)
     if validate:
-        from payrisk.validation import validate_tables
+        from payrisk.data.validation import validate_tables
 
         validate_tables(tables).raise_for_failures()
     return to_dataset(tables)
@@ -258,7 +258,7 @@ def load_dataset(data_dir: str | Path, *, validate: bool = True) -> Dataset:
 
 def write_dataset(dataset: Dataset, out_dir: str | Path, fmt: str = "csv") -> list[Path]:
     """Write a dataset in the contract layout; each file atomically."""
-    from payrisk.storage import write_table
+    from payrisk.core.storage import write_table
 
     out_dir = Path(out_dir)
     written = []

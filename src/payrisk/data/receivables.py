@@ -11,7 +11,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from payrisk.dataset import Dataset
+from payrisk.data.loading import Dataset
 
 AGED_BUCKETS: tuple[str, ...] = ("not_due", "1-30", "31-60", "61-90", "over_90")
 AGED_BUCKET_EDGES: tuple[int, ...] = (0, 30, 60, 90)  # upper bounds (days past due) of buckets 1..4

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from payrisk.config import DunningConfig
-from payrisk.credit import review_credit
-from payrisk.features import History, positions
-from payrisk.receivables import AGED_BUCKETS
-from payrisk.scorer import PaymentRiskScorer
-from payrisk.scoring import OpenInvoices, plan_portfolio
-from payrisk.service_models import (
+from payrisk.core.config import DunningConfig
+from payrisk.data.receivables import AGED_BUCKETS
+from payrisk.features.history import History, positions
+from payrisk.features.snapshot import SnapshotError, load_history
+from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.credit import review_credit
+from payrisk.policy.planning import OpenInvoices, plan_portfolio
+from payrisk.serving.schemas import (
     CreditReviewRequest,
     CreditReviewResponse,
     CustomerPlan,
@@ -32,13 +33,20 @@ from payrisk.service_models import (
     ScoreResponse,
     Status,
 )
-from payrisk.snapshot import SnapshotError, load_history
 
 log = logging.getLogger("payrisk.service")
 
 
 class RefusedRequestError(ValueError):
     """A request that is well formed but cannot be answered (e.g. a day before the snapshot)."""
+
+    http_status = 422
+
+
+class NoSnapshotError(RefusedRequestError):
+    """No customer history loaded yet: the service is not ready, the request is not at fault."""
+
+    http_status = 503
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -267,7 +275,7 @@ class ScoringEngine:
         self.snapshot.refresh()
         history = self.snapshot.history
         if history is None:
-            raise RefusedRequestError("no customer-history snapshot loaded yet")
+            raise NoSnapshotError("no customer-history snapshot loaded yet")
         when = pd.Timestamp(as_of) if as_of else history.as_of
         if when < history.as_of:
             raise RefusedRequestError(

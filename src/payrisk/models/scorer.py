@@ -19,9 +19,9 @@ from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from payrisk.config import FeatureSettings, TargetSettings
-from payrisk.dataset import Dataset
-from payrisk.features import (
+from payrisk.core.config import FeatureSettings, TargetSettings
+from payrisk.data.loading import Dataset
+from payrisk.features.history import (
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
     SMALL_LOOKUP,
@@ -31,7 +31,7 @@ from payrisk.features import (
     invoice_features,
     to_days,
 )
-from payrisk.models import (
+from payrisk.models.estimators import (
     CalibratedLGBMClassifier,
     CategoryEncoder,
     QuantileLGBMRegressor,

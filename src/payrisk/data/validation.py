@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from payrisk.contract import CHANNELS, CURRENCY_CODES, DATE_DTYPE, TABLES, Kind
-from payrisk.dataset import RAW_PREFIX, ROW_COLUMN, ParsedTable, read_tables
+from payrisk.data.contract import CHANNELS, CURRENCY_CODES, DATE_DTYPE, TABLES, Kind
+from payrisk.data.loading import RAW_PREFIX, ROW_COLUMN, ParsedTable, read_tables
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from payrisk.features import NEVER, History, Stream, to_days
-from payrisk.storage import write_with
+from payrisk.core.storage import write_with
+from payrisk.features.history import NEVER, History, Stream, to_days
 
 FORMAT_VERSION = 1
 ATTRIBUTE_TEXT = ("customer_id", "country", "industry")

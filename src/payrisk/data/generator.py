@@ -22,8 +22,8 @@ from typing import Literal, overload
 import numpy as np
 import pandas as pd
 
-from payrisk.contract import DATE_DTYPE, Channel
-from payrisk.dataset import Dataset
+from payrisk.data.contract import DATE_DTYPE, Channel
+from payrisk.data.loading import Dataset
 
 DEFAULT_END_DATE = date(2026, 10, 31)
 CURRENCY = "EUR"
