@@ -130,7 +130,8 @@ def run_size(target: int, scorer_file: str, train_here: bool = True) -> dict:
     from payrisk.data.loading import write_dataset
     from payrisk.data.receivables import default_as_of
     from payrisk.data.validation import validate_dataset_dir
-    from payrisk.features.history import build_history, invoice_features
+    from payrisk.features.definitions import invoice_features
+    from payrisk.features.history import build_history
     from payrisk.models.labels import snapshot_queries
     from payrisk.models.training import Examples, fit_scorer, split_windows, window_examples
     from payrisk.policy.planning import open_invoice_queries, score_and_plan

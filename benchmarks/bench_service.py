@@ -103,7 +103,8 @@ def prepare(target: int, workdir: Path) -> tuple[dict[str, str], list[dict]]:
     from payrisk.core.config import TrainConfig
     from payrisk.data.generator import customers_for_invoices, generate_history
     from payrisk.data.receivables import default_as_of
-    from payrisk.features.history import build_history, invoice_features
+    from payrisk.features.definitions import invoice_features
+    from payrisk.features.history import build_history
     from payrisk.features.snapshot import save_history
     from payrisk.models.labels import snapshot_queries
     from payrisk.models.scorer import PayriskModel

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from payrisk.core.config import load_dunning_config
+from payrisk.core.days import day_number, to_days
 from payrisk.policy.dunning import (
     ACTION_DISPUTE,
     ACTION_ESCALATE,
     ACTION_REMIND,
     ACTION_SCENARIO_DONE,
     ACTION_WRITE_OFF_REVIEW,
-    plan_dunning,
+    NO_CONTACT,
+    frame,
+    plan_arrays,
 )
 
 AS_OF = pd.Timestamp("2026-03-10")
@@ -40,7 +44,10 @@ def invoice(invoice_id: str, customer_id: str = "C1", **overrides) -> dict:
 def plan(rows: list[dict], last_contact: dict | None = None, policy=POLICY):
     scored = pd.DataFrame(rows)
     contacts = pd.Series(last_contact or {}, dtype="datetime64[ns]")
-    invoices, customers = plan_dunning(scored, contacts, AS_OF, policy)
+    contacted = contacts.reindex(scored["customer_id"].to_numpy(dtype=object))
+    last = np.where(contacted.isna(), NO_CONTACT, to_days(contacted))
+    result = plan_arrays(scored, last, day_number(AS_OF), policy)
+    invoices, customers = frame(result.invoices, scored.index), frame(result.customers)
     return pd.concat([scored, invoices], axis=1).set_index("invoice_id"), customers.set_index(
         "customer_id"
     )

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from payrisk.core.config import FeatureSettings, TargetSettings
-from payrisk.features.history import FEATURE_COLUMNS, build_history, invoice_features
+from payrisk.features.definitions import FEATURE_COLUMNS, invoice_features
+from payrisk.features.history import build_history
 from tests.helpers import dataset, day
 
 TARGETS = TargetSettings()

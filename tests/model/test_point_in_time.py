@@ -8,7 +8,8 @@ import pytest
 
 from payrisk.core.config import FeatureSettings, SnapshotSettings, TargetSettings
 from payrisk.data.loading import Dataset
-from payrisk.features.history import build_history, invoice_features
+from payrisk.features.definitions import invoice_features
+from payrisk.features.history import build_history
 from payrisk.models.labels import snapshot_queries
 
 TARGETS = TargetSettings()

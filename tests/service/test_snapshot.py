@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from payrisk.core.config import FeatureSettings, SnapshotSettings, TargetSettings
-from payrisk.features.history import build_history, invoice_features
+from payrisk.features.definitions import invoice_features
+from payrisk.features.history import build_history
 from payrisk.features.snapshot import SnapshotError, load_history, save_history
 from payrisk.models.labels import snapshot_queries
 from payrisk.serving.engine import SnapshotHolder

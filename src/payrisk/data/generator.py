@@ -22,13 +22,13 @@ from typing import Literal, overload
 import numpy as np
 import pandas as pd
 
+from payrisk.core.days import NEVER, day_number, month_end, month_start, to_dates, weekday
 from payrisk.data.contract import DATE_DTYPE, Channel
 from payrisk.data.loading import Dataset
 
 DEFAULT_END_DATE = date(2026, 10, 31)
 CURRENCY = "EUR"
 DAYS_PER_YEAR = 365.25
-NEVER = np.iinfo(np.int64).max // 4  # day number of an event that never happens (no overflow on +)
 
 # --- Customers ------------------------------------------------------------------------------------
 ARCHETYPES: tuple[str, ...] = (
@@ -196,45 +196,26 @@ class GroundTruth:
     invoices: pd.DataFrame
 
 
-# --- Day arithmetic on int64 day numbers (days since 1970-01-01, a Thursday) ----------------------
-def _weekday(days: np.ndarray) -> np.ndarray:
-    """Monday = 0 ... Sunday = 6."""
-    return (days + 3) % 7
-
-
+# --- Day arithmetic on int64 day numbers (payrisk.core.days) ------------------------------------
 def _next_business_day(days: np.ndarray) -> np.ndarray:
     """Money and mail move on working days: Saturday and Sunday go to Monday."""
-    weekday = _weekday(days)
-    return days + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
+    day = weekday(days)
+    return days + np.where(day == 5, 2, np.where(day == 6, 1, 0))
 
 
 def _previous_business_day(days: np.ndarray) -> np.ndarray:
-    weekday = _weekday(days)
-    return days - np.where(weekday == 5, 1, np.where(weekday == 6, 2, 0))
-
-
-def _month_end(days: np.ndarray) -> np.ndarray:
-    """Last day of the month of each day."""
-    months = days.astype("datetime64[D]").astype("datetime64[M]")
-    return (months + 1).astype("datetime64[D]").astype(np.int64) - 1
+    day = weekday(days)
+    return days - np.where(day == 5, 1, np.where(day == 6, 2, 0))
 
 
 def _month(days: np.ndarray) -> np.ndarray:
     """Calendar month, 1-12."""
-    return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1
-
-
-def _day_number(day: date) -> int:
-    return int(np.datetime64(day, "D").astype(np.int64))
+    return month_start(days).astype(np.int64) % 12 + 1
 
 
 def _to_dates(days: np.ndarray, known: np.ndarray | None = None) -> pd.Series:
     """Day numbers to contract dates; NaT where not known (or never)."""
-    if known is None:
-        known = days < NEVER
-    values = np.where(known, days, 0).astype("datetime64[D]").astype(DATE_DTYPE)
-    values[~known] = np.datetime64("NaT")
-    return pd.Series(values, dtype=DATE_DTYPE)
+    return pd.Series(to_dates(days, known), dtype=DATE_DTYPE)
 
 
 def _identifiers(prefix: str, count: int, width: int) -> pd.Series:
@@ -372,7 +353,7 @@ def _customer_table(
 def _due_days(issue_day: np.ndarray, terms: np.ndarray) -> np.ndarray:
     return np.select(
         [terms == TERMS_30, terms == TERMS_45_EOM],
-        [issue_day + 30, _month_end(issue_day + 45)],
+        [issue_day + 30, month_end(issue_day + 45)],
         default=issue_day + 60,
     )
 
@@ -473,7 +454,7 @@ def generate_history(
     if not years > 0:
         raise ValueError("years must be positive")
     rng = np.random.default_rng(seed)
-    end_day = _day_number(end_date)
+    end_day = day_number(end_date)
     start_day = end_day - round(years * DAYS_PER_YEAR) + 1
 
     customers = _draw_customers(rng, n_customers, start_day, end_day)
@@ -502,7 +483,7 @@ def generate_history(
     planned = due_day + _natural_delay(rng, customers, owner, due_day)
     planned = np.maximum(planned, issue_day)
     in_run = customers.month_end_payer[owner]
-    run_day = np.maximum(_month_end(planned - MONTH_END_RUN_CATCH_DAYS), issue_day)
+    run_day = np.maximum(month_end(planned - MONTH_END_RUN_CATCH_DAYS), issue_day)
     planned = _next_business_day(np.where(in_run, run_day, planned))
     planned = np.maximum(planned, issue_day + 1)
 

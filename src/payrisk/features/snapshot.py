@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from payrisk.core.days import NEVER, to_days
 from payrisk.core.storage import write_with
-from payrisk.features.history import NEVER, History, Stream, to_days
+from payrisk.features.history import History
+from payrisk.features.streams import Stream
 
 FORMAT_VERSION = 1
 ATTRIBUTE_TEXT = ("customer_id", "country", "industry")

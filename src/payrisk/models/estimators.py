@@ -22,43 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from payrisk.features.history import CATEGORICAL_FEATURES
-
-
-class CategoryEncoder(TransformerMixin, BaseEstimator):
-    """Fix the categories seen in training so that scoring encodes text the same way."""
-
-    def fit(self, X: pd.DataFrame, y: object = None) -> CategoryEncoder:
-        self.categories_ = {
-            name: sorted(pd.unique(X[name].astype("str")))
-            for name in CATEGORICAL_FEATURES
-            if name in X.columns
-        }
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        out = X.copy()
-        for name, categories in self.categories_.items():
-            out[name] = pd.Categorical(out[name].astype("str"), categories=categories)
-        return out
-
-    def to_matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """What LightGBM makes of `transform(X)`: category codes (unknown -> NaN) and numbers.
-
-        Scoring hands this matrix straight to the booster, skipping LightGBM's per-call pandas
-        conversion, which dominates the cost of scoring a few invoices.
-        """
-        columns = list(self.feature_names_in_)
-        numeric = [name for name in columns if name not in self.categories_]
-        matrix = np.empty((len(X), len(columns)), dtype="float64")
-        positions = [columns.index(name) for name in numeric]
-        matrix[:, positions] = X[numeric].to_numpy(dtype="float64", na_value=np.nan)
-        for name, categories in self.categories_.items():
-            codes = pd.Index(categories).get_indexer(X[name].astype("str")).astype("float64")
-            codes[codes < 0] = np.nan
-            matrix[:, columns.index(name)] = codes
-        return matrix
+from payrisk.features.definitions import CATEGORICAL_FEATURES
+from payrisk.models.encoding import CategoryEncoder
 
 
 class BoosterFitter(Protocol):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.config import SnapshotSettings, TargetSettings
-from payrisk.features.history import NEVER, to_days
+from payrisk.core.days import NEVER, to_days
 from payrisk.data.receivables import settled_date
 
 TARGETS: tuple[str, ...] = ("late", "default", "days_to_payment")

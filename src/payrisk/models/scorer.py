@@ -21,24 +21,12 @@ from sklearn.linear_model import LogisticRegression
 
 from payrisk.core.config import FeatureSettings, TargetSettings
 from payrisk.data.loading import Dataset
-from payrisk.features.history import (
-    CATEGORICAL_FEATURES,
-    FEATURE_COLUMNS,
-    SMALL_LOOKUP,
-    History,
-    build_history,
-    feature_arrays,
-    invoice_features,
-    to_days,
-)
-from payrisk.models.estimators import (
-    CalibratedLGBMClassifier,
-    CategoryEncoder,
-    QuantileLGBMRegressor,
-    _log_odds,
-)
+from payrisk.features.definitions import FEATURE_COLUMNS, feature_arrays, invoice_features
+from payrisk.features.history import History, build_history
+from payrisk.core.days import to_days
+from payrisk.models.encoding import CategoryEncoder, Columns, MatrixLayout, frame_columns
+from payrisk.models.estimators import CalibratedLGBMClassifier, QuantileLGBMRegressor, _log_odds
 
-CATEGORY_NAMES = frozenset(CATEGORICAL_FEATURES)
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "late_probability",
@@ -47,45 +35,6 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "days_to_payment",
     "days_to_payment_high",
 )
-
-
-Columns = Mapping[str, np.ndarray]  # feature name -> one value per invoice
-
-
-@dataclass(frozen=True)
-class MatrixLayout:
-    """How an encoder lays features out for its boosters: column order and category codes.
-
-    It reproduces `CategoryEncoder.to_matrix` on plain arrays, computed once per scorer instead of
-    once per call (`tests/service` checks both give the same scores).
-    """
-
-    columns: tuple[str, ...]
-    categories: dict[str, pd.Index]
-    codes: dict[str, dict[str, float]]
-
-    @classmethod
-    def of(cls, encoder: CategoryEncoder) -> MatrixLayout:
-        categories = {name: pd.Index(c) for name, c in encoder.categories_.items()}
-        codes = {name: {v: float(i) for i, v in enumerate(c)} for name, c in categories.items()}
-        return cls(tuple(encoder.feature_names_in_), categories, codes)
-
-    def matrix(self, features: Columns) -> np.ndarray:
-        """One float64 matrix: numbers as they are, categories as codes (unknown -> NaN)."""
-        n = len(features[self.columns[0]])
-        out = np.empty((n, len(self.columns)), dtype="float64")
-        for j, name in enumerate(self.columns):
-            if name not in self.categories:
-                out[:, j] = features[name]
-            elif n <= SMALL_LOOKUP:
-                lookup = self.codes[name]
-                out[:, j] = [lookup.get(str(v), np.nan) for v in features[name]]
-            else:
-                text = np.asarray(features[name], dtype=object).astype("str")
-                codes = self.categories[name].get_indexer(text).astype("float64")
-                codes[codes < 0] = np.nan
-                out[:, j] = codes
-        return out
 
 
 @dataclass(frozen=True)
@@ -137,13 +86,9 @@ class ScoringPlan:
         layouts: list[MatrixLayout] = []
 
         def layout_of(encoder: CategoryEncoder) -> int:
-            layout = MatrixLayout.of(encoder)
+            layout = encoder.layout_
             for i, known in enumerate(layouts):
-                if known.columns == layout.columns and all(
-                    known.categories.keys() == layout.categories.keys()
-                    and known.categories[k].equals(layout.categories[k])
-                    for k in known.categories
-                ):
+                if known.same_as(layout):
                     return i
             layouts.append(layout)
             return len(layouts) - 1
@@ -175,16 +120,6 @@ def calibrated(model: CalibratedLGBMClassifier, raw: np.ndarray) -> np.ndarray:
     if isinstance(calibrator, LogisticRegression) and calibrator.coef_.shape == (1, 1):
         return expit(_log_odds(raw) * calibrator.coef_[0, 0] + calibrator.intercept_[0])
     return calibrator.predict_proba(_log_odds(raw)[:, None])[:, 1]
-
-
-def frame_columns(frame: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Columns of a feature frame as arrays (numbers as float64, categories as they are)."""
-    return {
-        name: frame[name].to_numpy(dtype=object)
-        if name in CATEGORY_NAMES
-        else frame[name].to_numpy(dtype="float64", na_value=np.nan)
-        for name in names
-    }
 
 
 @dataclass
@@ -247,17 +182,12 @@ class PaymentRiskScorer:
 
     def score(self, history: History, queries: pd.DataFrame) -> pd.DataFrame:
         """Scores and expected payment dates of invoices, each at its `snapshot_date`."""
-        return self.score_features(self.features(history, queries), queries["snapshot_date"])
-
-    def score_features(self, features: pd.DataFrame, snapshot_dates: pd.Series) -> pd.DataFrame:
-        """`score` for features already computed: probabilities, then dates from the days."""
-        scores = self.score_arrays(
-            frame_columns(features, self.feature_columns), to_days(snapshot_dates)
-        )
-        return pd.DataFrame(scores, index=features.index)
+        features = frame_columns(self.features(history, queries), self.feature_columns)
+        scores = self.score_arrays(features, to_days(queries["snapshot_date"]))
+        return pd.DataFrame(scores, index=queries.index)
 
     def score_arrays(self, features: Columns, snapshot_day: np.ndarray) -> dict[str, np.ndarray]:
-        """`score_features` on arrays: SCORE_COLUMNS, then expected payment dates (datetime64)."""
+        """SCORE_COLUMNS from feature arrays, then the expected payment dates (datetime64)."""
         scores = self.predict_arrays(features)
         day = np.asarray(snapshot_day, dtype="int64")
         for suffix in ("_low", "", "_high"):

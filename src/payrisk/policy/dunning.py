@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.config import DunningConfig
+from payrisk.core.days import to_days
 from payrisk.data.contract import CHANNELS, Channel
-from payrisk.features.history import SMALL_LOOKUP
+from payrisk.features.streams import SMALL_LOOKUP
 
 ACTION_REMIND = "remind"
 ACTION_ESCALATE = "escalate"
@@ -50,11 +51,6 @@ NO_CONTACT = np.iinfo(np.int64).min  # a customer never contacted
 
 
 _STEP_TABLES: dict[int, tuple[DunningConfig, StepTable]] = {}
-
-
-def _days(values: Any) -> np.ndarray:
-    """Day numbers (since 1970) of dates, datetimes or datetime64 values; NaT -> NO_CONTACT."""
-    return np.asarray(values, dtype="datetime64[D]").astype("int64")
 
 
 def _flags(values: Any) -> np.ndarray:
@@ -121,14 +117,6 @@ def risk_arrays(scored: Columns, customers: CustomerCodes) -> dict[str, np.ndarr
     }
 
 
-def customer_risk(scored: pd.DataFrame) -> pd.DataFrame:
-    """`risk_arrays` as a frame indexed by customer id (sorted)."""
-    customers = CustomerCodes.of(scored["customer_id"])
-    risk = pd.DataFrame(risk_arrays(scored, customers), index=pd.Index(customers.ids))
-    risk.index.name = "customer_id"
-    return risk
-
-
 def scenario_arrays(risk: Columns, config: DunningConfig) -> np.ndarray:
     """First segment rule whose every condition holds, per customer (object array of names)."""
     n = len(risk["late_probability"])
@@ -152,11 +140,6 @@ def scenario_arrays(risk: Columns, config: DunningConfig) -> np.ndarray:
         chosen[(chosen == None) & mask] = rule.scenario  # noqa: E711 (elementwise)
     chosen[chosen == None] = str(pd.NA)  # noqa: E711 (no rule matched, as before)
     return chosen
-
-
-def choose_scenario(risk: pd.DataFrame, config: DunningConfig) -> pd.Series:
-    """`scenario_arrays` on a risk frame, indexed like it."""
-    return pd.Series(scenario_arrays(risk, config), index=risk.index, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -218,8 +201,8 @@ def action_arrays(
     scenario_code = code_of(scenario, steps.names)[codes]
     n_steps = steps.n_steps[scenario_code]
     offsets = steps.offset_days[scenario_code]  # invoices x steps
-    due = _days(scored["due_date"])
-    issue = _days(scored["issue_date"])
+    due = to_days(scored["due_date"])
+    issue = to_days(scored["issue_date"])
 
     # Steps before the due date whose day has passed cannot happen any more: skip them.
     passed_pre_due = ((offsets < 0) & (due[:, None] + offsets < today)).sum(axis=1)
@@ -320,7 +303,7 @@ def customer_plan_arrays(
     codes, n = customers.codes, len(customers)
     action = np.asarray(plan["action"], dtype=object)
     contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
-    day = _days(plan["action_date"])
+    day = to_days(plan["action_date"])
     first = np.full(n, np.iinfo(np.int64).max, dtype="int64")
     np.minimum.at(first, codes[contact], day[contact])
     in_next = contact & (day == first[codes])
@@ -393,23 +376,6 @@ def plan_arrays(
     return DunningPlan(
         invoices={**actions, **priority},
         customers=customer_plan_arrays(scored, actions, customers, risk, scenario),
-    )
-
-
-def plan_dunning(
-    scored: pd.DataFrame, last_contact: pd.Series, as_of: pd.Timestamp, config: DunningConfig
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Invoice-level plan (action, priority) and customer-level plan for scored open invoices.
-
-    `last_contact` is each customer's latest reminder before `as_of`, indexed by customer id.
-    """
-    contacted = last_contact.astype("datetime64[ns]").reindex(
-        scored["customer_id"].to_numpy(dtype=object)
-    )
-    plan = plan_arrays(scored, _days(contacted), int(_days(as_of)), config)
-    return (
-        frame(plan.invoices, scored.index),
-        frame(plan.customers),
     )
 
 

@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.config import DunningConfig
+from payrisk.core.days import day_number, to_days
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import open_invoices
-from payrisk.features.history import History, to_days
-from payrisk.models.scorer import Columns, PaymentRiskScorer, frame_columns
+from payrisk.features.history import History
+from payrisk.models.encoding import Columns, frame_columns
+from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.dunning import NO_CONTACT, frame, plan_arrays
 from payrisk.policy.reasons import reason_lists
 
@@ -46,10 +48,16 @@ def score_invoices(
     millisecond an invoice on 2 cores); `explain` (a boolean mask over `queries`) limits them to
     the invoices someone will read. None explains every invoice.
     """
-    return score_features(scorer, scorer.features(history, queries), queries, explain, reasons)
+    features = frame_columns(scorer.features(history, queries), scorer.feature_columns)
+    scores = scored_columns(
+        scorer, features, to_days(queries["snapshot_date"]), to_days(queries["due_date"])
+    )
+    wanted = np.ones(len(queries), dtype=bool) if explain is None else np.asarray(explain, bool)
+    scores["reasons"] = explain_arrays(scorer, features, scores["reason_target"], wanted, reasons)
+    return frame(scores, queries.index)
 
 
-def score_arrays(
+def scored_columns(
     scorer: PaymentRiskScorer, features: Columns, snapshot_day: np.ndarray, due_day: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Scores, expected dates and what the dunning rules read from the features, per invoice."""
@@ -64,23 +72,6 @@ def score_arrays(
     scores["days_since_customer_contact"] = np.asarray(features["days_since_customer_contact"])
     scores["is_new_customer"] = np.asarray(features["is_new_customer"]) > 0
     return scores
-
-
-def score_features(
-    scorer: PaymentRiskScorer,
-    features: pd.DataFrame,
-    queries: pd.DataFrame,
-    explain: np.ndarray | None = None,
-    reasons: int = REASON_COUNT,
-) -> pd.DataFrame:
-    """`score_invoices` for features already computed."""
-    columns = frame_columns(features, scorer.feature_columns)
-    scores = score_arrays(
-        scorer, columns, to_days(queries["snapshot_date"]), to_days(queries["due_date"])
-    )
-    wanted = np.ones(len(features), dtype=bool) if explain is None else np.asarray(explain, bool)
-    scores["reasons"] = explain_arrays(scorer, columns, scores["reason_target"], wanted, reasons)
-    return frame(scores, features.index)
 
 
 def explain_arrays(
@@ -103,34 +94,6 @@ def explain_arrays(
         for row, entry in zip(rows, entries, strict=True):
             explained[row] = entry
     return explained
-
-
-def explain_scores(
-    scorer: PaymentRiskScorer,
-    features: pd.DataFrame,
-    reason_target: pd.Series,
-    explain: np.ndarray | None = None,
-    reasons: int = REASON_COUNT,
-) -> list[list[dict] | None]:
-    """`explain_arrays` on a feature frame."""
-    wanted = np.ones(len(features), dtype=bool) if explain is None else np.asarray(explain, bool)
-    columns = frame_columns(features, scorer.feature_columns)
-    return list(explain_arrays(scorer, columns, reason_target.to_numpy(), wanted, reasons))
-
-
-def key_account_flags(history: History, customer_ids: np.ndarray) -> np.ndarray:
-    """Whether each invoice's customer is a key account (False when it has no attributes)."""
-    flags = history.attribute_arrays.get("key_account")
-    row = history.attribute_rows(customer_ids)
-    if flags is None or not len(flags):
-        return np.zeros(len(row), dtype=bool)
-    return np.where(row >= 0, flags[np.maximum(row, 0)] > 0, False)
-
-
-def key_accounts(history: History, customer_ids: pd.Series) -> pd.Series:
-    return pd.Series(
-        key_account_flags(history, customer_ids.to_numpy(dtype=object)), index=customer_ids.index
-    )
 
 
 @dataclass(frozen=True)
@@ -197,7 +160,7 @@ def plan_portfolio(
     Reasons are given for the `explain_top` invoices first on the collectors' worklist (all when
     None): they are what collectors and credit managers read, and what reasons cost.
     """
-    today = int(pd.Timestamp(as_of).to_datetime64().astype("datetime64[D]").astype("int64"))
+    today = day_number(as_of)
     n = len(invoices)
     snapshot_day = (
         np.full(n, today, dtype="int64") if invoices.snapshot_day is None else invoices.snapshot_day
@@ -212,7 +175,7 @@ def plan_portfolio(
         snapshot_day=snapshot_day,
         in_history=invoices.in_history,
     )
-    scores = score_arrays(scorer, features, snapshot_day, invoices.due_day)
+    scores = scored_columns(scorer, features, snapshot_day, invoices.due_day)
     open_amount = np.where(np.isnan(invoices.open_amount), invoices.amount, invoices.open_amount)
     contact = scores["days_since_customer_contact"]
     scored = {
@@ -222,7 +185,7 @@ def plan_portfolio(
         "due_date": invoices.due_day.astype("datetime64[D]"),
         "open_amount": open_amount,
         "disputed": invoices.disputed,
-        "key_account": key_account_flags(history, invoices.customer_id),
+        "key_account": history.key_account_flags(invoices.customer_id),
         **scores,
     }
     # The customer's latest reminder: the same day for each of its invoices (a customer feature).

@@ -10,7 +10,6 @@ import calendar
 from collections.abc import Callable, Mapping
 
 import numpy as np
-import pandas as pd
 
 
 def _days(value: float) -> str:
@@ -86,23 +85,13 @@ def describe(feature: str, value: object) -> str:
     return f"{feature.replace('_', ' ')}: {value}"
 
 
-def top_reasons(
-    contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3
-) -> list[list[dict]]:
-    """For each row, the `top` features that raised the score most, with their phrase.
-
-    Only contributions that raise the risk are reasons; a row with none gets an empty list.
-    """
-    values = contributions.drop(columns=["bias"], errors="ignore")
-    names = tuple(str(name) for name in values.columns)
-    columns = {name: features[name].to_numpy() for name in names}
-    return reason_lists(values.to_numpy(dtype="float64"), names, columns, top)
-
-
 def reason_lists(
     matrix: np.ndarray, names: tuple[str, ...], features: Mapping[str, np.ndarray], top: int = 3
 ) -> list[list[dict]]:
-    """`top_reasons` on arrays: contributions (rows x names, no bias) and feature columns.
+    """For each row, the `top` features that raised the score most, with their phrase.
+
+    `matrix` holds contributions (rows x names, no bias); only contributions that raise the risk
+    are reasons, so a row with none gets an empty list.
 
     Sorting is vectorised; only the few reasons kept per row are phrased one by one.
     """

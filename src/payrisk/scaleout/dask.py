@@ -37,7 +37,9 @@ from payrisk.core.config import (
     format_validation_error,
 )
 from payrisk.data.loading import Dataset
-from payrisk.features.history import History, build_history, invoice_features
+from payrisk.features.definitions import invoice_features
+from payrisk.features.history import History, build_history
+from payrisk.models.encoding import MatrixLayout
 from payrisk.models.estimators import booster_fitter
 from payrisk.models.labels import snapshot_queries
 from payrisk.models.scorer import PaymentRiskScorer
@@ -323,24 +325,11 @@ def score_open_invoices(
 # --- Training with LightGBM's Dask estimators ----------------------------------------------------
 
 
-def _numeric_matrix(encoded: pd.DataFrame) -> np.ndarray:
-    """What LightGBM makes of an encoded frame: category codes (missing -> NaN) and numbers."""
-    columns = {}
-    for name, column in encoded.items():
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            codes = column.cat.codes.to_numpy().astype("float64")
-            codes[codes < 0] = np.nan
-            columns[name] = codes
-        else:
-            columns[name] = column.to_numpy(dtype="float64", na_value=np.nan)
-    return np.column_stack(list(columns.values())) if columns else np.empty((len(encoded), 0))
-
-
 def validation_losses(model: lgb.LGBMModel, eval_X: pd.DataFrame, eval_y: np.ndarray) -> np.ndarray:
     """The early-stopping metric after each boosting round, as LightGBM's callback sees it:
     binary log loss for classifiers, the pinball loss at `alpha` for quantile regressors."""
     booster = model.booster_
-    matrix = _numeric_matrix(eval_X)
+    matrix = MatrixLayout.of_encoded(eval_X).matrix(eval_X)
     y = np.asarray(eval_y, dtype="float64")
     rounds = booster.current_iteration()
     raw = np.zeros(len(matrix))

@@ -16,8 +16,9 @@ import pandas as pd
 
 from payrisk.core.config import DunningConfig
 from payrisk.data.receivables import AGED_BUCKETS
-from payrisk.features.history import History, positions
+from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
+from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.credit import review_credit
 from payrisk.policy.planning import OpenInvoices, plan_portfolio
