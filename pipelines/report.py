@@ -9,31 +9,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from payrisk.core.storage import write_text
+from payrisk.policy.portfolio import build_bundle
 from payrisk.web import pages
-from payrisk.web.bundle import InvoiceQuery, PortfolioBundle, challenger_summary, query_invoices
-from pipelines.scoring import portfolio_tables, score_data_dir
+from payrisk.web.bundle import InvoiceQuery, query_invoices
+from pipelines.catalog import Catalog
+from pipelines.scoring import score_data_dir
 
 REPORT_ROWS = 100  # invoices listed: the top of the worklist by expected loss
 
 
 def build_report(
+    catalog: Catalog,
     data_dir: str | Path,
     as_of: str | None = None,
     model_uri: str | None = None,
-    dunning_config: str | Path | None = None,
     rows: int = REPORT_ROWS,
 ) -> str:
     """The report's HTML: portfolio (KPIs, charts, top invoices) then the model card."""
-    run = score_data_dir(data_dir, as_of, model_uri, dunning_config, explain_top=rows)
+    run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top=rows)
     loaded, when = run.loaded, run.as_of
-    bundle = PortfolioBundle(**portfolio_tables(run))
+    bundle = build_bundle(run.dataset, run.portfolio, when)
     invoices = bundle.invoices
     query = InvoiceQuery()
     portfolio = pages.portfolio_body(
         bundle, query_invoices(invoices, query, rows), query, interactive=False
     )
     card = loaded.scorer.metadata
-    challenger = challenger_summary(card) if loaded.source == "registry" else None
+    challenger = catalog.challenger_summary(card) if loaded.source == "registry" else None
     model = pages.model_body(card, loaded.version, loaded.source, challenger)
     return pages.document(
         f"Receivables report {when.date()}",
@@ -45,12 +47,12 @@ def build_report(
 
 
 def write_report(
+    catalog: Catalog,
     data_dir: str | Path,
     out: str | Path,
     as_of: str | None = None,
     model_uri: str | None = None,
-    dunning_config: str | Path | None = None,
 ) -> Path:
     """Write the report atomically (a reader never sees half a file)."""
-    write_text(out, build_report(data_dir, as_of, model_uri, dunning_config))
+    write_text(out, build_report(catalog, data_dir, as_of, model_uri))
     return Path(out)

@@ -1,8 +1,10 @@
-"""`payrisk train`: validate, build examples, fit, evaluate, backtest, track, register, gate."""
+"""`payrisk train`: validate, build examples, fit, evaluate, backtest, track, register, gate.
+
+Each step below is one named function of one level; `train` only chains them.
+"""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,14 +12,13 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from payrisk.core.config import TrainConfig, load_train_config
+from payrisk.core.config import TrainConfig
 from payrisk.core.storage import write_json
-from payrisk.data.loading import read_tables, to_dataset
+from payrisk.data.loading import Dataset, read_tables, to_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of
-from payrisk.data.validation import validate_tables
+from payrisk.data.validation import ValidationReport, validate_tables
 from payrisk.models.evaluation import (
     calibration_figure,
     calibration_table,
@@ -25,6 +26,7 @@ from payrisk.models.evaluation import (
     precision_recall_figure,
     roc_figure,
 )
+from payrisk.models.gate import CHAMPION, GateDecision, decide, gate_inputs
 from payrisk.models.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
 from payrisk.models.training import (
     CLASSIFICATION_TARGETS,
@@ -43,8 +45,7 @@ from payrisk.models.training import (
 )
 from payrisk.scaleout.dask import Cluster, ComputeOverrides, compute_session, snapshot_features
 from pipelines import tracking
-
-log = logging.getLogger("payrisk.train")
+from pipelines.catalog import Catalog
 
 
 def holdout_importance(scorer: PaymentRiskScorer, holdout: Examples) -> dict[str, pd.Series]:
@@ -114,110 +115,24 @@ def model_card(evaluation, importance: dict[str, pd.Series], config: TrainConfig
     return card
 
 
-MIN_GATE_EXAMPLES = 200  # fewer unseen holdout snapshots than this say nothing about who is better
-
-
 @dataclass(frozen=True)
-class GateInputs:
-    """The two values the registry gate compares, measured on the same snapshots."""
+class TrainingData:
+    """The validated data, its as-of date, and every snapshot split into the two windows."""
 
-    champion_version: str | None
-    champion_value: float | None
-    new_value: float
-    basis: str  # which snapshots, or why the champion could not be measured
-    newer: bool = True  # the candidate saw data at least as recent as the champion's
-
-
-def _metric(evaluation: Evaluation, config: TrainConfig) -> float:
-    target, _, metric = config.registry.gate_metric.partition("_")
-    return float(evaluation.metrics[target]["lightgbm"][metric])
+    dataset: Dataset
+    validation: ValidationReport
+    as_of: pd.Timestamp
+    everything: Examples  # all snapshots with their features (labels per window below)
+    train: Examples
+    holdout: Examples
+    train_window: Window
+    holdout_window: Window
 
 
-def gate_inputs(
-    model_name: str,
-    candidate: PaymentRiskScorer,
-    candidate_evaluation: Evaluation,
-    holdout: Examples,
-    metadata: dict,
-    config: TrainConfig,
-) -> GateInputs:
-    """Champion and candidate on snapshots neither has learned from.
-
-    A champion refitted on the full history has seen part or all of today's holdout: scored
-    there it looks better than it is and no new model could ever replace it. So the champion is
-    measured on the whole holdout only if it was trained before the holdout starts; on the same
-    data and holdout its own pre-refit holdout figure (from its model card) faces the candidate's;
-    otherwise both are measured on the holdout snapshots after the champion's training ended.
-    """
-    new_value = _metric(candidate_evaluation, config)
-    version = tracking.champion_version(model_name)
-    if version is None:
-        return GateInputs(None, None, new_value, "no champion yet")
-    try:
-        champion = mlflow.pyfunc.load_model(f"models:/{model_name}@{tracking.CHAMPION}")
-        scorer = champion.unwrap_python_model().scorer
-        seen_until = pd.Timestamp(scorer.metadata["trained_until"])
-        if seen_until <= pd.Timestamp(metadata["holdout"][0]):
-            value = _metric(evaluate(scorer, holdout, config), config)
-            return GateInputs(version, value, new_value, "whole holdout")
-        if all(scorer.metadata.get(k) == metadata[k] for k in ("holdout", "data_fingerprint")):
-            target, _, metric = config.registry.gate_metric.partition("_")
-            value = float(scorer.metadata["holdout_metrics"][target]["lightgbm"][metric])
-            return GateInputs(version, value, new_value, "same holdout, both before refit")
-        unseen = (holdout.queries["snapshot_date"] > seen_until).to_numpy()
-        if unseen.sum() < MIN_GATE_EXAMPLES:
-            newer = metadata["as_of"] >= str(scorer.metadata.get("as_of", ""))
-            return GateInputs(
-                version,
-                None,
-                new_value,
-                f"the champion was trained through {seen_until.date()}: only {unseen.sum()} "
-                "holdout snapshots are new to it, so "
-                + (
-                    "the model trained on newer data takes over unmeasured"
-                    if newer
-                    else "it stays (the new model was trained on older data)"
-                ),
-                newer,
-            )
-        rows = holdout.subset(unseen)
-        value = _metric(evaluate(scorer, rows, config), config)
-        new_value = _metric(evaluate(candidate, rows, config), config)
-        return GateInputs(
-            version, value, new_value, f"{len(rows):,} holdout snapshots after {seen_until.date()}"
-        )
-    except (MlflowException, KeyError, AttributeError, ValueError, OSError) as error:
-        log.warning("champion v%s cannot be evaluated: %s", version, type(error).__name__)
-        return GateInputs(
-            version, None, new_value, "the champion cannot score with the current feature code"
-        )
-
-
-def train(
-    data_dir: str | Path,
-    as_of: str | None = None,
-    config_path: str | Path | None = None,
-    report_json: str | Path | None = None,
-    compute: ComputeOverrides | None = None,
-) -> dict:
-    """Train, evaluate and register a scorer; return the run report.
-
-    `compute` overrides the config's `compute` section (local, or Dask: features over customer
-    partitions and LightGBM's Dask estimators; see `payrisk.scaleout`).
-    """
-    config = load_train_config(config_path)
-    settings = (compute or ComputeOverrides()).apply(config.compute)
-    with compute_session(settings) as cluster:
-        return _train(data_dir, as_of, config, report_json, cluster)
-
-
-def _train(
-    data_dir: str | Path,
-    as_of: str | None,
-    config: TrainConfig,
-    report_json: str | Path | None,
-    cluster: Cluster | None,
-) -> dict:
+def load_training_data(
+    data_dir: str | Path, as_of: str | None, config: TrainConfig, cluster: Cluster | None
+) -> TrainingData:
+    """Read and validate the data, build every snapshot's features, split by time."""
     tables = read_tables(data_dir)
     validation = validate_tables(tables)
     validation.raise_for_failures()
@@ -234,26 +149,33 @@ def _train(
             f"holdout [{holdout_window.start.date()}, {holdout_window.end.date()}) "
             "(shorten evaluation.holdout_days / label_maturity_days or add history)"
         )
+    return TrainingData(
+        dataset, validation, when, everything, train_examples, holdout, train_window, holdout_window
+    )
 
-    metadata = {
-        "as_of": when.date().isoformat(),
-        "trained_until": train_window.end.date().isoformat(),
+
+def run_metadata(data: TrainingData, data_dir: str | Path) -> dict:
+    """What identifies the run: dates, windows, data fingerprint and code version."""
+    return {
+        "as_of": data.as_of.date().isoformat(),
+        "trained_until": data.train_window.end.date().isoformat(),
         "holdout": [
-            holdout_window.start.date().isoformat(),
-            holdout_window.end.date().isoformat(),
+            data.holdout_window.start.date().isoformat(),
+            data.holdout_window.end.date().isoformat(),
         ],
-        "data_start": dataset.invoices["issue_date"].min().date().isoformat(),
+        "data_start": data.dataset.invoices["issue_date"].min().date().isoformat(),
         "data_fingerprint": tracking.data_fingerprint(data_dir),
         **tracking.code_version(),
     }
-    scorer = fit_scorer(train_examples, config, metadata)
-    baselines = fit_baselines(train_examples, config)
-    holdout_evaluation = evaluate(scorer, holdout, config, baselines)
 
+
+def rolling_backtest(data: TrainingData, config: TrainConfig) -> list[dict]:
+    """The same fit and evaluation at earlier cut-offs."""
     backtest = []
-    for fold_train, fold_test in backtest_cutoffs(when, config):
-        fold_train_examples = window_examples(everything, dataset.invoices, fold_train, config)
-        fold_test_examples = window_examples(everything, dataset.invoices, fold_test, config)
+    invoices = data.dataset.invoices
+    for fold_train, fold_test in backtest_cutoffs(data.as_of, config):
+        fold_train_examples = window_examples(data.everything, invoices, fold_train, config)
+        fold_test_examples = window_examples(data.everything, invoices, fold_test, config)
         try:
             fold_scorer = fit_scorer(fold_train_examples, config)
         except ValueError as error:  # too little history at an early cut-off
@@ -269,48 +191,56 @@ def _train(
                 "payment_mae_days": fold_eval.metrics["payment"]["lightgbm"]["mae_days"],
             }
         )
+    return backtest
 
-    registered = scorer
-    if config.registry.refit_on_full_history:
-        full = window_examples(everything, dataset.invoices, Window(None, when, when), config)
-        registered = fit_scorer(
-            full, config, {**metadata, "trained_until": when.date().isoformat()}
-        )
-    importance = holdout_importance(scorer, holdout)
-    registered.metadata.update(model_card(holdout_evaluation, importance, config))
 
-    tracking.setup(config.registry.experiment)
-    model_name = config.registry.model_name
-    gate = gate_inputs(model_name, scorer, holdout_evaluation, holdout, metadata, config)
-    new_value, champion_value = gate.new_value, gate.champion_value
-    decision = tracking.decide(
-        config.registry.gate_metric,
-        new_value,
-        gate.champion_version,
-        champion_value,
-        config.registry.min_improvement,
-        gate.basis,
-        gate.newer,
+def scorer_to_register(
+    data: TrainingData, scorer: PaymentRiskScorer, metadata: dict, config: TrainConfig
+) -> PaymentRiskScorer:
+    """The evaluated scorer, or the same models refitted on the whole history."""
+    if not config.registry.refit_on_full_history:
+        return scorer
+    full = window_examples(
+        data.everything, data.dataset.invoices, Window(None, data.as_of, data.as_of), config
     )
+    return fit_scorer(full, config, {**metadata, "trained_until": data.as_of.date().isoformat()})
 
-    report = {
+
+def gate_against_champion(
+    catalog: Catalog,
+    scorer: PaymentRiskScorer,
+    evaluation: Evaluation,
+    holdout: Examples,
+    metadata: dict,
+    config: TrainConfig,
+) -> GateDecision:
+    version, champion = catalog.load_champion_for_gate()
+    inputs = gate_inputs(champion, version, scorer, evaluation, holdout, metadata, config)
+    return decide(inputs, config.registry.gate_metric, config.registry.min_improvement)
+
+
+def run_report(
+    data: TrainingData,
+    evaluation: Evaluation,
+    backtest: list[dict],
+    metadata: dict,
+    cluster: Cluster | None,
+) -> dict:
+    return {
         "as_of": metadata["as_of"],
         "windows": {
-            "train_snapshots_before": train_window.end.date().isoformat(),
-            "holdout": [
-                holdout_window.start.date().isoformat(),
-                holdout_window.end.date().isoformat(),
-            ],
-            "train_examples": len(train_examples),
-            "holdout_examples": len(holdout),
+            "train_snapshots_before": data.train_window.end.date().isoformat(),
+            "holdout": metadata["holdout"],
+            "train_examples": len(data.train),
+            "holdout_examples": len(data.holdout),
         },
-        "validation": {"success": validation.success, "rows": validation.checked},
-        "holdout": holdout_evaluation.metrics,
-        "comparison": comparison(holdout_evaluation),
-        "beats_baselines": beats_baselines(holdout_evaluation),
+        "validation": {"success": data.validation.success, "rows": data.validation.checked},
+        "holdout": evaluation.metrics,
+        "comparison": comparison(evaluation),
+        "beats_baselines": beats_baselines(evaluation),
         "backtest": backtest,
         "data_fingerprint": metadata["data_fingerprint"],
-        "code_version": tracking.code_version(),
+        "code_version": {k: metadata[k] for k in ("package", "git_commit", "git_dirty")},
         "compute": {
             "backend": "local" if cluster is None else "dask",
             "workers": 1 if cluster is None else cluster.workers,
@@ -318,7 +248,24 @@ def _train(
         },
     }
 
-    signature_input = everything.features.head(50)
+
+def log_run_and_register(
+    catalog: Catalog,
+    report: dict,
+    registered: PaymentRiskScorer,
+    decision: GateDecision,
+    evaluation: Evaluation,
+    importance: dict[str, pd.Series],
+    data: TrainingData,
+    metadata: dict,
+    config: TrainConfig,
+) -> dict:
+    """One MLflow run (params, tags, config, metrics, plots, model), then the registry: local
+    copy first, then the alias, then the local pointer, so a run killed in between leaves at
+    most an unused copy, never a champion the service cannot find when the registry is down."""
+    tracking.setup(catalog.tracking_uri, config.registry.experiment)
+    model_name = catalog.model_name
+    signature_input = data.everything.features.head(50)
     signature = infer_signature(
         signature_input, registered.predict(signature_input)[list(SCORE_COLUMNS)]
     )
@@ -347,16 +294,14 @@ def _train(
             }
         )
         mlflow.log_dict(config.model_dump(mode="json"), "config/train.json")
-        mlflow.log_dict(
-            {"success": validation.success, "rows": validation.checked}, "validation.json"
-        )
-        mlflow.log_metrics(holdout_evaluation.flat("holdout_"))
-        mlflow.log_metric("gate_new_value", new_value)
-        if champion_value is not None:
-            mlflow.log_metric("gate_champion_value", champion_value)
-        for fold, values in enumerate(backtest):
+        mlflow.log_dict(report["validation"], "validation.json")
+        mlflow.log_metrics(evaluation.flat("holdout_"))
+        mlflow.log_metric("gate_new_value", decision.new_value)
+        if decision.champion_value is not None:
+            mlflow.log_metric("gate_champion_value", decision.champion_value)
+        for fold, values in enumerate(report["backtest"]):
             mlflow.log_metrics({k: v for k, v in values.items() if isinstance(v, float)}, step=fold)
-        _log_figures(holdout_evaluation, importance, config)
+        _log_figures(evaluation, importance, config)
         model_info = mlflow.pyfunc.log_model(
             name="scorer",
             python_model=PayriskModel(registered),
@@ -365,22 +310,54 @@ def _train(
             registered_model_name=model_name,
         )
         version = str(model_info.registered_model_version)
-        # Local copy, then the alias, then the local pointer: a run killed in between leaves at
-        # most an unused copy, never a champion the service cannot find when the registry is down.
-        tracking.save_local_copy(
-            model_name,
+        catalog.save_local_copy(
             version,
             PayriskModel(registered),
             signature=signature,
             input_example=signature_input.head(3),
         )
         tracking.set_alias(model_name, version, decision.alias)
-        if decision.alias == tracking.CHAMPION:
-            tracking.point_local_champion(model_name, version)
-        report["registry"] = {"model_name": model_name, "version": version, **decision.as_dict()}
-        report["run_id"] = run.info.run_id
-        mlflow.log_dict(report["registry"], "registry_decision.json")
+        if decision.alias == CHAMPION:
+            catalog.point_local_champion(version)
+        registry = {"model_name": model_name, "version": version, **decision.as_dict()}
+        report = {**report, "registry": registry, "run_id": run.info.run_id}
+        mlflow.log_dict(registry, "registry_decision.json")
         mlflow.log_dict(report, "report.json")
+    return report
+
+
+def train(
+    catalog: Catalog,
+    data_dir: str | Path,
+    as_of: str | None = None,
+    report_json: str | Path | None = None,
+    compute: ComputeOverrides | None = None,
+) -> dict:
+    """Train, evaluate and register a scorer; return the run report.
+
+    `compute` overrides the config's `compute` section (local, or Dask: features over customer
+    partitions and LightGBM's Dask estimators; see `payrisk.scaleout`).
+    """
+    config = catalog.train_config
+    settings = (compute or ComputeOverrides()).apply(
+        config.compute, catalog.settings.dask_scheduler_address
+    )
+    with compute_session(settings) as cluster:
+        data = load_training_data(data_dir, as_of, config, cluster)
+        metadata = run_metadata(data, data_dir)
+        scorer = fit_scorer(data.train, config, metadata)
+        evaluation = evaluate(scorer, data.holdout, config, fit_baselines(data.train, config))
+        backtest = rolling_backtest(data, config)
+        registered = scorer_to_register(data, scorer, metadata, config)
+        importance = holdout_importance(scorer, data.holdout)
+        registered.metadata.update(model_card(evaluation, importance, config))
+        decision = gate_against_champion(
+            catalog, scorer, evaluation, data.holdout, metadata, config
+        )
+        report = run_report(data, evaluation, backtest, metadata, cluster)
+    report = log_run_and_register(
+        catalog, report, registered, decision, evaluation, importance, data, metadata, config
+    )
     if report_json:
         write_json(report_json, report)
     return report

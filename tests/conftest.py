@@ -35,9 +35,9 @@ VALID_INVOICE = {
 
 def fast_train_config() -> str:
     """The shipped configs/train.yaml, with fewer trees and one backtest fold for speed."""
-    from payrisk.core.config import CONFIG_DIR, load_yaml
+    from payrisk.core.config import default_config, load_yaml
 
-    content = load_yaml(CONFIG_DIR / "train.yaml")
+    content = load_yaml(default_config("train.yaml"))
     content["seed"] = 7
     content["models"]["lightgbm"].update(n_estimators=250, learning_rate=0.08)
     content["evaluation"]["backtest_folds"] = 1
@@ -73,6 +73,7 @@ def sample_dataset(sample_dir: Path):
 @pytest.fixture(scope="session")
 def trained(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedProject]:
     """A champion scorer trained on the sample, in a private MLflow store."""
+    from pipelines.catalog import Catalog
     from pipelines.training import train
 
     workdir = tmp_path_factory.mktemp("project")
@@ -87,8 +88,18 @@ def trained(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
-        report = train(sample_dir, config_path=config_path, report_json=workdir / "report.json")
+        report = train(
+            Catalog(train_config_path=config_path), sample_dir, report_json=workdir / "report.json"
+        )
         yield TrainedProject(sample_dir, workdir, config_path, report, env)
+
+
+def project_catalog(trained: TrainedProject):
+    """The catalog of the trained project (its settings, its training config)."""
+    from payrisk.core.settings import load_settings
+    from pipelines.catalog import Catalog
+
+    return Catalog(load_settings(trained.env), train_config_path=trained.config_path)
 
 
 @pytest.fixture
@@ -106,7 +117,10 @@ def snapshot_file(trained: TrainedProject) -> Path:
 
     path = Path(trained.env["PAYRISK_SNAPSHOT"])
     if not (path.exists() and (path.parent / "portfolio" / "kpis.json").exists()):
-        write_snapshot(trained.data_dir, path)
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in trained.env.items():
+                patch.setenv(key, value)
+            write_snapshot(project_catalog(trained), trained.data_dir, path)
     return path
 
 

@@ -33,6 +33,28 @@ EXIT_DATA_REFUSED = 1
 EXIT_USAGE = 2
 
 
+TrainConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Training config (default: $PAYRISK_TRAIN_CONFIG, else the shipped train.yaml); "
+        "its registry.model_name names the model to use.",
+    ),
+]
+DunningConfigOption = Annotated[
+    Path | None,
+    typer.Option(help="Dunning policy (default: $PAYRISK_DUNNING_CONFIG, else the shipped one)."),
+]
+
+
+def catalog_for(config: Path | None = None, dunning_config: Path | None = None):
+    """The settings, read once for this command, and the catalog of its artifacts."""
+    from payrisk.core.settings import load_settings
+    from pipelines.catalog import Catalog
+
+    return Catalog(load_settings(), train_config_path=config, dunning_config_path=dunning_config)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into a message and an exit code."""
@@ -173,9 +195,7 @@ def summary(
 def train(
     data: Annotated[Path, typer.Option(help="Data directory to learn from.")],
     as_of: AsOf = None,
-    config: Annotated[
-        Path | None, typer.Option(help="Training config (configs/train.yaml).")
-    ] = None,
+    config: TrainConfigOption = None,
     report_json: Annotated[Path | None, typer.Option(help="Write the run report here.")] = None,
     dask: Dask = None,
     scheduler: Scheduler = None,
@@ -186,11 +206,12 @@ def train(
     from pipelines.training import train as run_training
 
     compute = _compute(dask, scheduler, partitions)
-    _run(
-        lambda: typer.echo(
-            render_report(run_training(data, as_of, config, report_json, compute=compute))
-        )
-    )
+
+    def action() -> None:
+        report = run_training(catalog_for(config), data, as_of, report_json, compute=compute)
+        typer.echo(render_report(report))
+
+    _run(action)
 
 
 @app.command()
@@ -203,7 +224,8 @@ def score(
     model_uri: Annotated[
         str | None, typer.Option(help="MLflow model URI; default: the registry's champion.")
     ] = None,
-    dunning_config: Annotated[Path | None, typer.Option(help="configs/dunning.yaml")] = None,
+    config: TrainConfigOption = None,
+    dunning_config: DunningConfigOption = None,
     top: Annotated[int, typer.Option(help="Lines of the worklist to print.")] = 10,
     explain_top: Annotated[
         int, typer.Option(min=0, help="Give reasons for this many invoices, first on the worklist.")
@@ -221,11 +243,11 @@ def score(
 
     def action() -> None:
         portfolio, loaded, when = run_scoring(
+            catalog_for(config, dunning_config),
             data,
             out,
             as_of,
             model_uri,
-            dunning_config,
             explain_top,
             compute=_compute(dask, scheduler, partitions),
         )
@@ -246,13 +268,17 @@ def snapshot(
     ] = None,
     as_of: AsOf = None,
     model_uri: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
+    config: TrainConfigOption = None,
+    dunning_config: DunningConfigOption = None,
 ) -> None:
     """Write the customer-history snapshot the service scores with (it reloads it by itself)."""
-    from payrisk.service import snapshot_path
     from pipelines.scoring import write_snapshot
 
-    target = out or snapshot_path()
-    _run(lambda: typer.echo(f"wrote {write_snapshot(data, target, as_of, model_uri)}"))
+    def action() -> None:
+        catalog = catalog_for(config, dunning_config)
+        typer.echo(f"wrote {write_snapshot(catalog, data, out, as_of, model_uri)}")
+
+    _run(action)
 
 
 @app.command()
@@ -261,11 +287,17 @@ def report(
     out: Annotated[Path, typer.Option(help="HTML file to write (self-contained, to e-mail).")],
     as_of: AsOf = None,
     model_uri: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
+    config: TrainConfigOption = None,
+    dunning_config: DunningConfigOption = None,
 ) -> None:
     """Write the portfolio and model review pages as one self-contained HTML file."""
     from pipelines.report import write_report
 
-    _run(lambda: typer.echo(f"wrote {write_report(data, out, as_of, model_uri)}"))
+    def action() -> None:
+        catalog = catalog_for(config, dunning_config)
+        typer.echo(f"wrote {write_report(catalog, data, out, as_of, model_uri)}")
+
+    _run(action)
 
 
 @app.command()
@@ -291,35 +323,35 @@ def keygen(
 def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    config: TrainConfigOption = None,
+    dunning_config: DunningConfigOption = None,
 ) -> None:
     """Start the HTTP service (BentoML) with the champion scorer and the latest snapshot.
 
     Needs API keys (PAYRISK_API_KEYS or PAYRISK_API_KEYS_FILE) unless PAYRISK_AUTH=disabled;
-    checked here first so that a missing key is one clear message, not a crashing worker.
+    the settings and configs are checked here first, so that a mistake is one clear message, not
+    a crashing worker.
     """
     import subprocess
-    import sys
 
-    from payrisk.serving.auth import AuthConfigError, keys_from_env
+    from payrisk.serving.auth import AuthConfigError, configured_keys
+    from payrisk.serving.process import serve_command
+
+    def check() -> dict[str, str]:
+        catalog = catalog_for(config, dunning_config)
+        catalog.train_config, catalog.dunning_config  # noqa: B018 (refuse bad configs now)
+        configured_keys(catalog.settings)
+        chosen = {"PAYRISK_TRAIN_CONFIG": config, "PAYRISK_DUNNING_CONFIG": dunning_config}
+        return {name: str(path.resolve()) for name, path in chosen.items() if path is not None}
 
     try:
-        keys_from_env()
+        with user_errors():
+            environment = check()
     except AuthConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-
-    command = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "payrisk.service:PayriskService",
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    raise typer.Exit(subprocess.call(command))
+    command = serve_command("payrisk.service:PayriskService", host, port)
+    raise typer.Exit(subprocess.call(command, env={**os.environ, **environment}))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """The payrisk HTTP service (BentoML): what dunning systems and collection tools call.
 
-Start it with `payrisk serve` (or `bentoml serve payrisk.service:PayriskService`). It loads the
-champion scorer from the MLflow registry (or PAYRISK_MODEL_URI; or the local copy under models/ when
-the registry is unreachable) and the customer-history snapshot written by `payrisk snapshot`
-(PAYRISK_SNAPSHOT), which it reloads when the file changes. Endpoints only translate HTTP to
-`payrisk.serving.ScoringEngine`. Every path but the health probes needs an API key
-(`payrisk.auth`); bodies are size-limited and validated before BentoML parses them
-(`payrisk.http_guard`).
+An entry point, like the CLI: it reads the settings once (`payrisk.core.settings`), builds the
+catalog (`pipelines.catalog`) and wires HTTP to `payrisk.serving.engine.ScoringEngine`. Start it
+with `payrisk serve` (or `bentoml serve payrisk.service:PayriskService`). It loads the champion
+scorer from the MLflow registry (or PAYRISK_MODEL_URI; or the local copy under models/ when the
+registry is unreachable) and the customer-history snapshot written by `payrisk snapshot`
+(PAYRISK_SNAPSHOT), which it reloads when the file changes. Every path but the health probes needs
+an API key (`payrisk.serving.auth`); bodies are size-limited and validated before BentoML parses
+them (`payrisk.serving.guard`).
 """
 
 from __future__ import annotations
@@ -15,53 +16,56 @@ import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-from pathlib import Path
-
 import bentoml
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
-from payrisk.core.config import load_dunning_config
+from payrisk.core.settings import load_settings
 from payrisk.serving.auth import ApiKeyMiddleware, check_configuration
-from payrisk.serving.engine import RefusedRequestError, ScoringEngine, SnapshotHolder
+from payrisk.serving.engine import ScoringEngine, SnapshotHolder
+from payrisk.serving.errors import RefusedRequestError, http_status
 from payrisk.serving.guard import RequestGuardMiddleware
 from payrisk.serving.schemas import (
     CreditReviewRequest,
     CreditReviewResponse,
     CustomerProfile,
     CustomerRequest,
-    ScoreRequest,
     ScoreResponse,
     Status,
+    score_request_model,
 )
 from payrisk.web.app import create_app
+from pipelines.catalog import Catalog
+
+# Read once per server process, when BentoML imports this module.
+SETTINGS = load_settings()
+CATALOG = Catalog(SETTINGS)
+ScoreRequest = score_request_model(SETTINGS.max_batch)
+# The one route table: BentoML's input specs and the request guard both read it.
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "/v1/score": ScoreRequest,
+    "/v1/customer": CustomerRequest,
+    "/v1/credit-review": CreditReviewRequest,
+}
+NO_INPUT = frozenset({"/v1/status"})
 
 
-def snapshot_path() -> Path:
-    from pipelines.tracking import models_dir
-
-    return Path(
-        os.environ.get("PAYRISK_SNAPSHOT", models_dir() / "snapshot" / "customer_history.npz")
-    )
-
-
-def build_engine() -> ScoringEngine:
-    from pipelines.scoring import load_scorer
-
-    loaded = load_scorer(os.environ.get("PAYRISK_MODEL_URI") or None)
+def build_engine(catalog: Catalog) -> ScoringEngine:
+    loaded = catalog.load_scorer()
     return ScoringEngine(
         scorer=loaded.scorer,
         model_version=loaded.version,
         model_source=loaded.source,
-        snapshot=SnapshotHolder(snapshot_path()),
-        dunning=load_dunning_config(os.environ.get("PAYRISK_DUNNING_CONFIG") or None),
+        snapshot=SnapshotHolder(catalog.snapshot_path),
+        dunning=catalog.dunning_config,
     )
 
 
 @bentoml.service(name="payrisk", traffic={"timeout": 60, "max_concurrency": 32})
 class PayriskService:
     def __init__(self) -> None:
-        check_configuration()  # no key and no explicit PAYRISK_AUTH=disabled: refuse to start
-        self.engine = build_engine()
+        check_configuration(SETTINGS)  # no key, no explicit PAYRISK_AUTH=disabled: refuse
+        self.engine = build_engine(CATALOG)
 
     def __is_ready__(self) -> bool:
         return self.engine.status().ready
@@ -72,20 +76,26 @@ class PayriskService:
         try:
             return call(request)
         except RefusedRequestError as error:
-            return JSONResponse({"error": str(error)}, status_code=error.http_status)
+            return JSONResponse({"error": str(error)}, status_code=http_status(error))
 
-    @bentoml.api(route="/v1/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
+    @bentoml.api(
+        route="/v1/score", input_spec=REQUEST_MODELS["/v1/score"], output_spec=ScoreResponse
+    )
     def score(self, **request) -> ScoreResponse:
         """Score a batch of open invoices: probabilities, payment date, dunning action, reasons."""
         return self._answer(self.engine.score, ScoreRequest(**request))
 
-    @bentoml.api(route="/v1/customer", input_spec=CustomerRequest, output_spec=CustomerProfile)
+    @bentoml.api(
+        route="/v1/customer", input_spec=REQUEST_MODELS["/v1/customer"], output_spec=CustomerProfile
+    )
     def customer(self, **request) -> CustomerProfile:
         """A customer's payment record and open balance, as known at the snapshot."""
         return self._answer(self.engine.profile, CustomerRequest(**request))
 
     @bentoml.api(
-        route="/v1/credit-review", input_spec=CreditReviewRequest, output_spec=CreditReviewResponse
+        route="/v1/credit-review",
+        input_spec=REQUEST_MODELS["/v1/credit-review"],
+        output_spec=CreditReviewResponse,
     )
     def credit_review(self, **request) -> CreditReviewResponse:
         """Before granting credit: predicted behaviour, reasons and a recommendation."""
@@ -97,18 +107,23 @@ class PayriskService:
         return self.engine.status()
 
 
-def _ui_bundle_dir() -> Path:
-    from pipelines.scoring import portfolio_dir
-
-    return portfolio_dir(snapshot_path())
-
-
 # Outermost first: no key, no access (health probes exempt); then the body limit and validation,
 # so that a malformed body never reaches BentoML's parser (whose error log would quote it).
-PayriskService.add_asgi_middleware(ApiKeyMiddleware)
-PayriskService.add_asgi_middleware(RequestGuardMiddleware)
+PayriskService.add_asgi_middleware(ApiKeyMiddleware, settings=SETTINGS)
+PayriskService.add_asgi_middleware(
+    RequestGuardMiddleware,
+    request_models=REQUEST_MODELS,
+    no_input=NO_INPUT,
+    max_body_bytes=SETTINGS.body_limit,
+    max_batch=SETTINGS.max_batch,
+)
 
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.
 PayriskService.mount_asgi_app(
-    create_app(lambda: bentoml.get_current_service().engine, _ui_bundle_dir), path="/ui"
+    create_app(
+        lambda: bentoml.get_current_service().engine,
+        lambda: CATALOG.portfolio_dir(),
+        CATALOG.challenger_summary,
+    ),
+    path="/ui",
 )

@@ -87,7 +87,8 @@ def test_train_and_score_refuse_bad_data_and_write_nothing(tmp_path, monkeypatch
 
 
 def test_keygen_prints_a_fresh_key_and_can_append_it_to_a_key_file(tmp_path):
-    from payrisk.serving.auth import keys_from_env
+    from payrisk.core.settings import load_settings
+    from payrisk.serving.auth import configured_keys
 
     first, second = run("keygen"), run("keygen")
     assert first.exit_code == 0 and second.exit_code == 0
@@ -99,7 +100,7 @@ def test_keygen_prints_a_fresh_key_and_can_append_it_to_a_key_file(tmp_path):
     assert key_file.stat().st_mode & 0o077 == 0  # only the owner reads it
     stored = written.output.strip()
     assert key_file.read_text().split() == [stored]
-    keys = keys_from_env({"PAYRISK_API_KEYS_FILE": str(key_file)})
+    keys = configured_keys(load_settings({"PAYRISK_API_KEYS_FILE": str(key_file)}))
     assert keys.match(stored) is not None and keys.match(key) is None
 
 

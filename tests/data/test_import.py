@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from payrisk.core.config import CONFIG_DIR, ConfigError
+from payrisk.core.config import ConfigError, default_config
 from payrisk.data.loading import ROW_COLUMN, read_tables
 from payrisk.data.importer import (
     ExportImportError,
@@ -362,7 +362,7 @@ def test_yaml_booleans_in_mapping(tmp_path: Path) -> None:
 
 
 def test_example_mapping_loads() -> None:
-    mapping = load_mapping(CONFIG_DIR / "mapping.example.yaml")
+    mapping = load_mapping(default_config("mapping.example.yaml"))
 
     assert mapping.table == "invoices"
     assert mapping.csv.separator == ";"

@@ -21,7 +21,6 @@ from sklearn.metrics import roc_auc_score
 from payrisk.core.config import ComputeSettings, ConfigError, TrainConfig, load_dunning_config
 from payrisk.models.estimators import booster_fitter, fit_in_process
 from payrisk.scaleout.dask import (
-    SCHEDULER_ENV,
     Cluster,
     ComputeOverrides,
     DaskBoosterFitter,
@@ -296,17 +295,24 @@ def test_early_stopping_after_the_fit_keeps_the_round_lightgbm_keeps(kind):
 
 
 @pytest.mark.parametrize(
-    ("configured", "overrides", "environ", "backend", "address", "partitions"),
+    ("configured", "overrides", "environment_scheduler", "backend", "address", "partitions"),
     [
-        ({}, ComputeOverrides(), {}, "local", None, None),
-        ({}, ComputeOverrides(dask=True), {}, "dask", None, None),
-        ({"backend": "dask"}, ComputeOverrides(), {}, "dask", None, None),
-        ({"backend": "dask"}, ComputeOverrides(dask=False), {}, "local", None, None),
-        ({}, ComputeOverrides(scheduler_address="tcp://h:8786"), {}, "dask", "tcp://h:8786", None),
+        ({}, ComputeOverrides(), None, "local", None, None),
+        ({}, ComputeOverrides(dask=True), None, "dask", None, None),
+        ({"backend": "dask"}, ComputeOverrides(), None, "dask", None, None),
+        ({"backend": "dask"}, ComputeOverrides(dask=False), None, "local", None, None),
+        (
+            {},
+            ComputeOverrides(scheduler_address="tcp://h:8786"),
+            None,
+            "dask",
+            "tcp://h:8786",
+            None,
+        ),
         (
             {"backend": "dask", "scheduler_address": "tcp://conf:1", "partitions": 8},
             ComputeOverrides(scheduler_address="tcp://cli:2", partitions=3),
-            {SCHEDULER_ENV: "tcp://env:3"},
+            "tcp://env:3",
             "dask",
             "tcp://cli:2",
             3,
@@ -314,7 +320,7 @@ def test_early_stopping_after_the_fit_keeps_the_round_lightgbm_keeps(kind):
         (
             {"scheduler_address": "tcp://conf:1"},
             ComputeOverrides(),
-            {},
+            None,
             "local",
             "tcp://conf:1",
             None,
@@ -322,19 +328,19 @@ def test_early_stopping_after_the_fit_keeps_the_round_lightgbm_keeps(kind):
         (
             {"backend": "dask"},
             ComputeOverrides(),
-            {SCHEDULER_ENV: "tcp://env:3"},
+            "tcp://env:3",
             "dask",
             "tcp://env:3",
             None,
         ),
         # The environment says where a cluster is, never that a run goes to one.
-        ({}, ComputeOverrides(), {SCHEDULER_ENV: "tcp://env:3"}, "local", "tcp://env:3", None),
+        ({}, ComputeOverrides(), "tcp://env:3", "local", "tcp://env:3", None),
     ],
 )
 def test_options_override_the_config_which_overrides_the_environment(
-    configured, overrides, environ, backend, address, partitions
+    configured, overrides, environment_scheduler, backend, address, partitions
 ):
-    settings = overrides.apply(ComputeSettings(**configured), environ)
+    settings = overrides.apply(ComputeSettings(**configured), environment_scheduler)
     assert (settings.backend, settings.scheduler_address, settings.partitions) == (
         backend,
         address,
@@ -344,9 +350,9 @@ def test_options_override_the_config_which_overrides_the_environment(
 
 def test_scheduler_with_local_and_bad_partitions_are_refused():
     with pytest.raises(ConfigError, match="--local"):
-        ComputeOverrides(dask=False, scheduler_address="tcp://h:8786").apply(ComputeSettings(), {})
+        ComputeOverrides(dask=False, scheduler_address="tcp://h:8786").apply(ComputeSettings())
     with pytest.raises(ConfigError, match="partitions"):
-        ComputeOverrides(dask=True, partitions=0).apply(ComputeSettings(), {})
+        ComputeOverrides(dask=True, partitions=0).apply(ComputeSettings())
 
 
 def test_cli_refuses_scheduler_with_local_before_reading_anything(tmp_path):

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from pipelines import tracking
+from payrisk.models.gate import CHALLENGER, CHAMPION, GateInputs, decide
+from pipelines.catalog import Catalog
 from pipelines.training import train
 
 TARGETS = ("late", "default")
@@ -63,7 +64,7 @@ def test_the_run_records_data_code_config_metrics_plots_and_model(trained):
 
 def test_first_model_is_champion_with_a_local_copy(trained):
     registry = trained.report["registry"]
-    assert registry["alias"] == tracking.CHAMPION
+    assert registry["alias"] == CHAMPION
     assert registry["reason"] == "no champion yet"
     local = trained.workdir / "models" / registry["model_name"] / f"version-{registry['version']}"
     assert (local / "model" / "MLmodel").is_file()
@@ -80,9 +81,9 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(trained, proje
         "evaluation: {backtest_folds: 0}\n"
         "registry: {refit_on_full_history: false}\n"
     )
-    report = train(trained.data_dir, config_path=weak)
+    report = train(Catalog(train_config_path=weak), trained.data_dir)
     decision = report["registry"]
-    assert decision["alias"] == tracking.CHALLENGER
+    assert decision["alias"] == CHALLENGER
     assert decision["champion_version"] == trained.report["registry"]["version"]
     assert decision["new_value"] < decision["champion_value"]
     # The champion was refitted on the whole history, this holdout included: the gate must use
@@ -93,8 +94,8 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(trained, proje
     )
     mlflow.set_tracking_uri(trained.env["MLFLOW_TRACKING_URI"])
     name = decision["model_name"]
-    assert tracking.champion_version(name) == trained.report["registry"]["version"]
-    challenger = MlflowClient().get_model_version_by_alias(name, tracking.CHALLENGER)
+    assert Catalog().champion_version() == trained.report["registry"]["version"]
+    challenger = MlflowClient().get_model_version_by_alias(name, CHALLENGER)
     assert str(challenger.version) == decision["version"]
 
 
@@ -116,31 +117,34 @@ def test_a_retrain_on_older_data_never_faces_the_champion_on_what_it_learned(
         "evaluation: {backtest_folds: 0}\n"
         "registry: {refit_on_full_history: false}\n"
     )
-    decision = train(trained.data_dir, as_of=str(earlier), config_path=weak)["registry"]
+    decision = train(Catalog(train_config_path=weak), trained.data_dir, as_of=str(earlier))[
+        "registry"
+    ]
     assert decision["champion_version"] == trained.report["registry"]["version"]
     assert decision["champion_value"] is None
     assert f"trained through {trained.report['as_of']}" in decision["reason"]
-    assert decision["alias"] == tracking.CHALLENGER
-    assert tracking.champion_version(decision["model_name"]) == decision["champion_version"]
+    assert decision["alias"] == CHALLENGER
+    assert Catalog().champion_version() == decision["champion_version"]
 
 
 @pytest.mark.parametrize(
     ("champion", "champion_value", "new_value", "expected"),
     [
-        (None, None, 0.7, tracking.CHAMPION),
-        ("3", 0.80, 0.81, tracking.CHAMPION),
-        ("3", 0.80, 0.80, tracking.CHALLENGER),
-        ("3", 0.80, 0.75, tracking.CHALLENGER),
-        ("3", None, 0.75, tracking.CHAMPION),  # champion unusable with today's features
+        (None, None, 0.7, CHAMPION),
+        ("3", 0.80, 0.81, CHAMPION),
+        ("3", 0.80, 0.80, CHALLENGER),
+        ("3", 0.80, 0.75, CHALLENGER),
+        ("3", None, 0.75, CHAMPION),  # champion unusable with today's features
     ],
 )
 def test_gate_decision(champion, champion_value, new_value, expected):
-    decision = tracking.decide("default_roc_auc", new_value, champion, champion_value, 0.0)
+    inputs = GateInputs(champion, champion_value, new_value, "whole holdout")
+    decision = decide(inputs, "default_roc_auc", 0.0)
     assert decision.alias == expected
 
 
 def test_an_unmeasurable_champion_gives_way_only_to_newer_data():
-    older = tracking.decide("default_roc_auc", 0.9, "3", None, 0.0, "not measurable", newer=False)
-    newer = tracking.decide("default_roc_auc", 0.6, "3", None, 0.0, "not measurable", newer=True)
-    assert (older.alias, newer.alias) == (tracking.CHALLENGER, tracking.CHAMPION)
+    older = decide(GateInputs("3", None, 0.9, "not measurable", newer=False), "default_roc_auc", 0)
+    newer = decide(GateInputs("3", None, 0.6, "not measurable", newer=True), "default_roc_auc", 0)
+    assert (older.alias, newer.alias) == (CHALLENGER, CHAMPION)
     assert older.reason == "not measurable"

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from payrisk.core.settings import DEFAULT_MAX_BATCH as MAX_BATCH
 from payrisk.data.loading import load_dataset
-from payrisk.serving.schemas import MAX_BATCH
 from pipelines.scoring import score as batch_score
-from tests.conftest import VALID_INVOICE
+from tests.conftest import VALID_INVOICE, project_catalog
 
 
 def invoice_payload(frame: pd.DataFrame) -> list[dict]:
@@ -38,7 +38,8 @@ def test_status_names_the_model_and_the_snapshot(client, trained):
 
 
 def test_online_scores_equal_batch_scores(client, trained, tmp_path):
-    portfolio, loaded, as_of = batch_score(trained.data_dir, tmp_path / "scores.csv")
+    catalog = project_catalog(trained)
+    portfolio, loaded, as_of = batch_score(catalog, trained.data_dir, tmp_path / "scores.csv")
     batch = portfolio.invoices
     customers = batch["customer_id"].drop_duplicates().head(40)
     chosen = batch.loc[batch["customer_id"].isin(customers)]
@@ -136,7 +137,8 @@ def test_a_day_before_the_snapshot_is_refused(client):
 
 def test_without_any_snapshot_the_engine_is_not_ready_and_refuses_with_503(trained, tmp_path):
     """No snapshot yet is the service's state, not the caller's fault: 503, not 422."""
-    from payrisk.serving.engine import NoSnapshotError, ScoringEngine, SnapshotHolder
+    from payrisk.serving.engine import ScoringEngine, SnapshotHolder
+    from payrisk.serving.errors import NoSnapshotError, http_status
     from payrisk.serving.schemas import ScoreRequest
 
     scorer = object()  # never reached: the engine refuses before scoring
@@ -144,7 +146,7 @@ def test_without_any_snapshot_the_engine_is_not_ready_and_refuses_with_503(train
     assert engine.status().ready is False
     with pytest.raises(NoSnapshotError) as refused:
         engine.score(ScoreRequest(invoices=[VALID_INVOICE]))
-    assert refused.value.http_status == 503
+    assert http_status(refused.value) == 503
     assert "no customer-history snapshot" in str(refused.value)
 
 

@@ -9,17 +9,24 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from payrisk.core.config import ConfigError
+from payrisk.core.settings import load_settings
 from payrisk.serving.auth import (
     COOKIE,
     ApiKeyMiddleware,
     ApiKeys,
     AuthConfigError,
     FailureThrottle,
+    check_configuration,
+    configured_keys,
     generate_key,
-    keys_from_env,
-    throttle_from_env,
 )
 from tests.conftest import API_KEY, AUTH
+
+
+def keys_from(environ: dict[str, str]) -> ApiKeys | None:
+    return configured_keys(load_settings(environ))
+
 
 PROTECTED = [
     ("POST", "/v1/score"),
@@ -140,34 +147,21 @@ def test_keys_come_from_the_environment_or_a_file(tmp_path):
     key_file = tmp_path / "keys"
     file_key = generate_key()
     key_file.write_text(f"# demo key\n{file_key}\n\n")
-    keys = keys_from_env(
-        {"PAYRISK_API_KEYS": f" {API_KEY} , ", "PAYRISK_API_KEYS_FILE": str(key_file)}
-    )
+    keys = keys_from({"PAYRISK_API_KEYS": f" {API_KEY} , ", "PAYRISK_API_KEYS_FILE": str(key_file)})
     assert keys.match(API_KEY) and keys.match(file_key)
-    assert keys_from_env({"PAYRISK_AUTH": "disabled"}) is None
+    assert keys_from({"PAYRISK_AUTH": "disabled"}) is None
     with pytest.raises(AuthConfigError, match="no API key configured"):
-        keys_from_env({})
+        keys_from({})
     with pytest.raises(AuthConfigError, match="shorter"):
-        keys_from_env({"PAYRISK_API_KEYS": "short"})
+        keys_from({"PAYRISK_API_KEYS": "short"})
     with pytest.raises(AuthConfigError, match="cannot read"):
-        keys_from_env({"PAYRISK_API_KEYS_FILE": str(tmp_path / "missing")})
+        keys_from({"PAYRISK_API_KEYS_FILE": str(tmp_path / "missing")})
 
 
-def test_the_service_refuses_to_start_without_a_key(trained, monkeypatch):
-    from starlette.testclient import TestClient
-
-    from payrisk.service import PayriskService
-
-    for name, value in trained.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("PAYRISK_API_KEYS")
-    monkeypatch.delenv("PAYRISK_API_KEYS_FILE", raising=False)
-    monkeypatch.delenv("PAYRISK_AUTH", raising=False)
-    with (
-        pytest.raises(AuthConfigError, match="PAYRISK_AUTH=disabled"),
-        TestClient(PayriskService.to_asgi()),
-    ):
-        pass
+def test_the_service_refuses_to_start_without_a_key():
+    """The service's key middleware is built from its settings; without a key it cannot be."""
+    with pytest.raises(AuthConfigError, match="PAYRISK_AUTH=disabled"):
+        ApiKeyMiddleware(_ok, settings=load_settings({}))
 
 
 async def _ok(scope, receive, send) -> None:
@@ -178,24 +172,21 @@ async def _ok(scope, receive, send) -> None:
 def test_disabled_auth_lets_everything_through_and_says_so(caplog):
     from starlette.testclient import TestClient
 
-    from payrisk.serving.auth import check_configuration
-
+    disabled = load_settings({"PAYRISK_AUTH": "disabled"})
     with caplog.at_level(logging.INFO, logger="payrisk.auth"):
-        assert check_configuration({"PAYRISK_AUTH": "disabled"}) is None
+        assert check_configuration(disabled) is None
     assert "DISABLED" in caplog.text
-    open_app = TestClient(ApiKeyMiddleware(_ok, keys=None, load=False))
+    open_app = TestClient(ApiKeyMiddleware(_ok, settings=disabled))
     assert open_app.get("/v1/status").status_code == 200
 
 
 def test_keys_never_reach_the_log(caplog):
     from starlette.testclient import TestClient
 
-    from payrisk.serving.auth import check_configuration
-
     key = generate_key()
     with caplog.at_level(logging.DEBUG):
-        check_configuration({"PAYRISK_API_KEYS": key})
-        guarded = TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), load=False))
+        check_configuration(load_settings({"PAYRISK_API_KEYS": key}))
+        guarded = TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key])))
         assert guarded.get("/v1/x", headers={"X-API-Key": key}).status_code == 200
         assert guarded.get("/v1/x", headers={"X-API-Key": key + "z"}).status_code == 401
         guarded.post("/ui/login", data={"api_key": key + "y"})
@@ -260,8 +251,12 @@ def test_wrong_logins_count_too_and_memory_stays_bounded():
 
 
 def test_the_failure_limit_comes_from_the_environment():
-    assert throttle_from_env({}).limit == 30
-    assert throttle_from_env({"PAYRISK_AUTH_MAX_FAILURES": "5"}).limit == 5
-    assert throttle_from_env({"PAYRISK_AUTH_MAX_FAILURES": "0"}).limit == 0
-    with pytest.raises(AuthConfigError, match="PAYRISK_AUTH_MAX_FAILURES"):
-        throttle_from_env({"PAYRISK_AUTH_MAX_FAILURES": "ten"})
+    def limit(environ: dict[str, str]) -> int:
+        return ApiKeyMiddleware(_ok, settings=load_settings(environ)).throttle.limit
+
+    keyed = {"PAYRISK_API_KEYS": API_KEY}
+    assert limit(keyed) == 30
+    assert limit({**keyed, "PAYRISK_AUTH_MAX_FAILURES": "5"}) == 5
+    assert limit({**keyed, "PAYRISK_AUTH_MAX_FAILURES": "0"}) == 0
+    with pytest.raises(ConfigError, match="PAYRISK_AUTH_MAX_FAILURES"):
+        load_settings({"PAYRISK_AUTH_MAX_FAILURES": "ten"})

@@ -92,6 +92,7 @@ point, data, config, report = sys.argv[1:5]
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
+import pipelines.catalog as catalog
 import pipelines.training as training
 import pipelines.tracking as tracking
 import payrisk.core.storage as storage
@@ -112,9 +113,9 @@ elif point == "local-copy":  # the local copy fully written to its temporary fol
         with storage.atomic_directory(target) as tmp:
             yield tmp
             die()
-    tracking.atomic_directory = dying
+    catalog.atomic_directory = dying
 
-training.train(data, config_path=config, report_json=report)
+training.train(catalog.Catalog(train_config_path=config), data, report_json=report)
 """
 
 
@@ -131,7 +132,7 @@ def visible_files(root: Path) -> dict[str, int]:
 def test_a_training_killed_half_way_leaves_the_champion_and_artifacts_intact(
     trained, tmp_path, monkeypatch, point
 ):
-    from pipelines.scoring import load_scorer
+    from pipelines.catalog import Catalog
 
     shutil.copy2(trained.workdir / "mlflow.db", tmp_path / "mlflow.db")
     shutil.copytree(trained.workdir / "models", tmp_path / "models")
@@ -173,14 +174,14 @@ def test_a_training_killed_half_way_leaves_the_champion_and_artifacts_intact(
     assert (models / "payrisk-scorer" / "champion.json").read_text() == pointer
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    champion = load_scorer()
+    champion = Catalog().load_scorer()
     assert (champion.source, champion.version) == (
         "registry",
         trained.report["registry"]["version"],
     )
     for key, value in DEAD_TRACKING.items():
         monkeypatch.setenv(key, value)
-    local = load_scorer()
+    local = Catalog().load_scorer()
     assert (local.source, local.version) == ("local copy", trained.report["registry"]["version"])
 
 

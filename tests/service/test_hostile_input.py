@@ -8,9 +8,11 @@ import json
 import httpx
 import pytest
 
-from payrisk.serving.guard import MAX_BODY_BYTES
-from payrisk.serving.schemas import MAX_BATCH
+from payrisk.core.settings import DEFAULT_MAX_BATCH as MAX_BATCH
+from payrisk.core.settings import load_settings
 from tests.conftest import AUTH, VALID_INVOICE
+
+MAX_BODY_BYTES = load_settings({}).body_limit  # the service's default limit
 
 SECRET = "Jeanne.Martin@example.org"
 

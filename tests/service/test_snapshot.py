@@ -63,9 +63,7 @@ def test_a_new_snapshot_is_picked_up_and_a_bad_one_is_refused(histories, tmp_pat
 def test_snapshot_step_writes_the_portfolio_bundle(snapshot_file, trained):
     import json
 
-    from pipelines.scoring import portfolio_dir
-
-    bundle = portfolio_dir(snapshot_file)
+    bundle = snapshot_file.with_name("portfolio")
     names = {p.name for p in bundle.iterdir()}
     assert names == {
         "invoices.parquet",

@@ -7,7 +7,6 @@ import pytest
 
 @pytest.fixture(scope="package")
 def bundle(snapshot_file):
-    from payrisk.web.bundle import read_bundle
-    from pipelines.scoring import portfolio_dir
+    from payrisk.policy.portfolio import read_bundle
 
-    return read_bundle(portfolio_dir(snapshot_file))
+    return read_bundle(snapshot_file.with_name("portfolio"))

@@ -6,14 +6,27 @@ path and the reason, before any work starts.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-CONFIG_DIR = PROJECT_ROOT / "configs"
+# A source checkout: src/payrisk/core/config.py -> the project folder with configs/ and .git.
+SOURCE_ROOT = Path(__file__).resolve().parents[3]
+
+
+def default_config_dir() -> Path:
+    """The shipped configs: inside the installed package (wheel, Bento), else the checkout's."""
+    packaged = Path(str(resources.files("payrisk") / "configs"))
+    return packaged if packaged.is_dir() else SOURCE_ROOT / "configs"
+
+
+def default_config(name: str) -> Path:
+    """A shipped config file, e.g. default_config("train.yaml")."""
+    return default_config_dir() / name
+
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -240,7 +253,7 @@ class TrainConfig(StrictModel):
 
 
 def load_train_config(path: str | Path | None = None) -> TrainConfig:
-    return load_config(path or CONFIG_DIR / "train.yaml", TrainConfig)
+    return load_config(path or default_config("train.yaml"), TrainConfig)
 
 
 # --- Dunning policy (configs/dunning.yaml) --------------------------------------------------------
@@ -348,4 +361,4 @@ class DunningConfig(StrictModel):
 
 
 def load_dunning_config(path: str | Path | None = None) -> DunningConfig:
-    return load_config(path or CONFIG_DIR / "dunning.yaml", DunningConfig)
+    return load_config(path or default_config("dunning.yaml"), DunningConfig)

@@ -1,16 +1,70 @@
 """What a credit manager reads about the whole book: KPIs, cash-in forecast, payment records.
 
-Pure functions over the dataset and the scored open invoices; the portfolio bundle written by
-`payrisk snapshot` (and read by the review pages and `payrisk report`) is made of their outputs.
+Pure functions over the dataset and the scored open invoices, and the portfolio bundle made of
+their outputs: `payrisk snapshot` writes it beside the service's snapshot, the review pages and
+`payrisk report` read it. This module is the one place that knows the bundle's files.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from payrisk.core.storage import write_json
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import portfolio_summary, settled_date
+from payrisk.policy.planning import REASON_COUNT, ScoredPortfolio
+
+BUNDLE_FILES = (
+    "invoices.parquet",
+    "customers.parquet",
+    "payments.parquet",
+    "cash_forecast.parquet",
+    "kpis.json",
+)
+
+
+class BundleMissingError(LookupError):
+    """No portfolio bundle yet: `payrisk snapshot` has not been run for this snapshot."""
+
+
+@dataclass(frozen=True)
+class PortfolioBundle:
+    kpis: dict
+    invoices: pd.DataFrame
+    customers: pd.DataFrame
+    payments: pd.DataFrame
+    cash_forecast: pd.DataFrame
+
+    @property
+    def scenarios(self) -> list[str]:
+        return sorted(self.invoices["scenario"].dropna().unique().tolist())
+
+
+def read_bundle(folder: Path) -> PortfolioBundle:
+    """All five files of a bundle folder, sorted by worklist rank."""
+    try:
+        kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+        invoices = pd.read_parquet(folder / "invoices.parquet")
+        customers = pd.read_parquet(folder / "customers.parquet")
+        payments = pd.read_parquet(folder / "payments.parquet")
+        cash = pd.read_parquet(folder / "cash_forecast.parquet")
+    except (OSError, ValueError) as error:
+        raise BundleMissingError(
+            f"no readable portfolio bundle in {folder} ({type(error).__name__}); "
+            "run `payrisk snapshot --data DIR`"
+        ) from None
+    return PortfolioBundle(
+        kpis=kpis,
+        invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
+        customers=customers,
+        payments=payments,
+        cash_forecast=cash,
+    )
 
 
 def predicted_dso(scored: pd.DataFrame) -> float:
@@ -77,3 +131,36 @@ def kpis(dataset: Dataset, scored: pd.DataFrame, as_of: pd.Timestamp) -> dict:
             for bucket, row in aged.iterrows()
         ],
     }
+
+
+def write_bundle(bundle: PortfolioBundle, folder: Path, metadata: dict) -> None:
+    """The bundle's files in `folder` (the caller makes the folder appear atomically)."""
+    for name in ("invoices", "customers", "payments", "cash_forecast"):
+        getattr(bundle, name).to_parquet(folder / f"{name}.parquet", index=False)
+    write_json(folder / "kpis.json", {**bundle.kpis, **metadata})
+
+
+def build_bundle(dataset: Dataset, scored: ScoredPortfolio, as_of: pd.Timestamp) -> PortfolioBundle:
+    """The portfolio bundle's content: scored open invoices (reasons as text columns, worklist
+    order), customer plans, payment records, weekly cash-in forecast and KPIs."""
+    invoices = pd.concat(
+        [scored.invoices.drop(columns="reasons"), flatten_reasons(scored.invoices)], axis=1
+    )
+    return PortfolioBundle(
+        kpis={**kpis(dataset, scored.invoices, as_of), "as_of": as_of.date().isoformat()},
+        invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
+        customers=scored.customers,
+        payments=payment_records(dataset, as_of),
+        cash_forecast=cash_forecast(scored.invoices, as_of),
+    )
+
+
+def flatten_reasons(invoices: pd.DataFrame, count: int = REASON_COUNT) -> pd.DataFrame:
+    """reason_1 .. reason_n as text columns, for files a spreadsheet can open."""
+    out = {}
+    for k in range(count):
+        out[f"reason_{k + 1}"] = [
+            entries[k]["text"] if entries is not None and len(entries) > k else ""
+            for entries in invoices["reasons"]
+        ]
+    return pd.DataFrame(out, index=invoices.index)

@@ -17,9 +17,8 @@ Selected by `compute.backend` in configs/train.yaml or `--dask` on `payrisk trai
 from __future__ import annotations
 
 import itertools
-import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,7 +48,6 @@ from payrisk.policy.planning import ScoredPortfolio, open_invoice_queries, score
 if TYPE_CHECKING:
     from distributed import Client
 
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT = "30s"
 _SCALARS = (type(None), bool, int, float, str, pd.Timestamp)
 
@@ -66,9 +64,10 @@ class ComputeOverrides:
     partitions: int | None = None
 
     def apply(
-        self, settings: ComputeSettings, environ: Mapping[str, str] | None = None
+        self, settings: ComputeSettings, environment_scheduler: str | None = None
     ) -> ComputeSettings:
-        """The settings to run with: options, then the config, then DASK_SCHEDULER_ADDRESS.
+        """The settings to run with: options, then the config, then DASK_SCHEDULER_ADDRESS
+        (`environment_scheduler`, from the entry point's settings).
 
         The environment only says where the cluster is; it never switches the backend on, so a
         variable left in a shell cannot move a run onto a cluster by surprise.
@@ -83,9 +82,8 @@ class ComputeOverrides:
             values["scheduler_address"] = self.scheduler_address
         if self.partitions is not None:
             values["partitions"] = self.partitions
-        environ = os.environ if environ is None else environ
-        if values["scheduler_address"] is None and environ.get(SCHEDULER_ENV):
-            values["scheduler_address"] = environ[SCHEDULER_ENV]
+        if values["scheduler_address"] is None and environment_scheduler:
+            values["scheduler_address"] = environment_scheduler
         try:
             return ComputeSettings.model_validate(values)
         except ValidationError as error:

@@ -25,7 +25,6 @@ import hmac
 import html
 import json
 import logging
-import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -33,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
+
+from payrisk.core.settings import Settings
 
 log = logging.getLogger("payrisk.auth")
 
@@ -45,7 +46,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ENV_KEYS = "PAYRISK_API_KEYS"
 ENV_KEYS_FILE = "PAYRISK_API_KEYS_FILE"
 ENV_AUTH = "PAYRISK_AUTH"
-ENV_MAX_FAILURES = "PAYRISK_AUTH_MAX_FAILURES"
 DEFAULT_MAX_FAILURES = 30
 FAILURE_WINDOW_SECONDS = 60.0
 MAX_TRACKED_CLIENTS = 10_000
@@ -161,19 +161,6 @@ class FailureThrottle:
             del self.failures[next(iter(self.failures))]
 
 
-def throttle_from_env(environ: MutableMapping[str, str] | None = None) -> FailureThrottle:
-    env = os.environ if environ is None else environ
-    raw = env.get(ENV_MAX_FAILURES, "").strip()
-    if not raw:
-        return FailureThrottle()
-    if not raw.isdigit():
-        raise AuthConfigError(
-            f"{ENV_MAX_FAILURES} must be a whole number of wrong keys per minute (0 = no limit), "
-            f"got {raw[:20]!r}"
-        )
-    return FailureThrottle(limit=int(raw))
-
-
 def _client(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
@@ -192,17 +179,14 @@ def read_key_file(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def keys_from_env(environ: MutableMapping[str, str] | None = None) -> ApiKeys | None:
+def configured_keys(settings: Settings) -> ApiKeys | None:
     """The configured keys; None if PAYRISK_AUTH=disabled. Raises if no key is configured."""
-    env = os.environ if environ is None else environ
-    mode = env.get(ENV_AUTH, "").strip().lower()
-    if mode == "disabled":
+    if settings.auth == "disabled":
         return None
-    if mode not in ("", "enabled"):
-        raise AuthConfigError(f"{ENV_AUTH} must be 'enabled' or 'disabled'")
-    keys = [key for key in env.get(ENV_KEYS, "").split(",") if key.strip()]
-    if env.get(ENV_KEYS_FILE, "").strip():
-        keys += read_key_file(Path(env[ENV_KEYS_FILE].strip()))
+    given = settings.api_keys.get_secret_value() if settings.api_keys else ""
+    keys = [key for key in given.split(",") if key.strip()]
+    if settings.api_keys_file is not None:
+        keys += read_key_file(settings.api_keys_file)
     if not keys:
         raise AuthConfigError(
             f"no API key configured: set {ENV_KEYS} (comma-separated) or {ENV_KEYS_FILE} "
@@ -212,10 +196,9 @@ def keys_from_env(environ: MutableMapping[str, str] | None = None) -> ApiKeys | 
     return ApiKeys.from_keys(keys)
 
 
-def check_configuration(environ: MutableMapping[str, str] | None = None) -> ApiKeys | None:
+def check_configuration(settings: Settings) -> ApiKeys | None:
     """Called at service start: refuse to start without keys, say when auth is off (no key)."""
-    keys = keys_from_env(environ)
-    throttle_from_env(environ)  # a bad limit stops the start, not the first wrong key
+    keys = configured_keys(settings)
     if keys is None:
         log.warning("authentication DISABLED (%s=disabled): every endpoint is open", ENV_AUTH)
     else:
@@ -304,14 +287,17 @@ class ApiKeyMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        settings: Settings | None = None,
         keys: ApiKeys | None = None,
-        load: bool = True,
         throttle: FailureThrottle | None = None,
     ) -> None:
-        """`keys` given, or (load=True) read from the environment in the serving process."""
+        """Keys and the wrong-key limit from `settings` (the service's), or given directly."""
         self.app = app
-        self.keys = keys if keys is not None or not load else keys_from_env()
-        self.throttle = throttle or (throttle_from_env() if load else FailureThrottle())
+        if settings is not None:
+            keys = configured_keys(settings)
+            throttle = throttle or FailureThrottle(limit=settings.auth_max_failures)
+        self.keys = keys
+        self.throttle = throttle or FailureThrottle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self.keys is None:

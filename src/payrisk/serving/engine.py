@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.config import DunningConfig
+from payrisk.core.days import ordinal_days
 from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
@@ -22,6 +23,7 @@ from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.credit import review_credit
 from payrisk.policy.planning import OpenInvoices, plan_portfolio
+from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
 from payrisk.serving.schemas import (
     CreditReviewRequest,
     CreditReviewResponse,
@@ -38,23 +40,8 @@ from payrisk.serving.schemas import (
 log = logging.getLogger("payrisk.service")
 
 
-class RefusedRequestError(ValueError):
-    """A request that is well formed but cannot be answered (e.g. a day before the snapshot)."""
-
-    http_status = 422
-
-
-class NoSnapshotError(RefusedRequestError):
-    """No customer history loaded yet: the service is not ready, the request is not at fault."""
-
-    http_status = 503
-
-
 def _none_if_nan(value: float) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
-
-
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
@@ -64,8 +51,8 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
     """
     invoices = request.invoices
     ids = [invoice.invoice_id for invoice in invoices]
-    issue = np.array([i.issue_date.toordinal() for i in invoices], dtype="int64") - EPOCH_ORDINAL
-    late_issue = np.flatnonzero(issue > today.toordinal() - EPOCH_ORDINAL)
+    issue = ordinal_days(i.issue_date for i in invoices)
+    late_issue = np.flatnonzero(issue > ordinal_days([today])[0])
     if len(late_issue):
         raise RefusedRequestError(f"invoices[{late_issue[0]}].issue_date is after as_of {today}")
     if len(set(ids)) < len(ids):
@@ -79,7 +66,7 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
         invoice_id=np.array(ids, dtype=object),
         customer_id=np.array([i.customer_id for i in invoices], dtype=object),
         issue_day=issue,
-        due_day=np.array([i.due_date.toordinal() for i in invoices], dtype="int64") - EPOCH_ORDINAL,
+        due_day=ordinal_days(i.due_date for i in invoices),
         amount=amount,
         open_amount=np.where(np.isnan(open_amount), amount, open_amount),
         disputed=np.array([i.disputed for i in invoices], dtype=bool),

@@ -11,27 +11,14 @@ it. It logs the path and the error count, nothing from the body.
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ValidationError
 
 from payrisk.serving.auth import Receive, Scope, Send, send_json
-from payrisk.serving.schemas import (
-    MAX_BATCH,
-    CreditReviewRequest,
-    CustomerRequest,
-    ScoreRequest,
-)
 
 log = logging.getLogger("payrisk.service")
 
-MAX_BODY_BYTES = int(os.environ.get("PAYRISK_MAX_BODY_BYTES", str(max(1 << 20, MAX_BATCH * 1024))))
-REQUEST_MODELS: dict[str, type[BaseModel]] = {
-    "/v1/score": ScoreRequest,
-    "/v1/customer": CustomerRequest,
-    "/v1/credit-review": CreditReviewRequest,
-}
-NO_INPUT = frozenset({"/v1/status"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -50,9 +37,21 @@ def field_errors(error: ValidationError) -> list[dict]:
 class RequestGuardMiddleware:
     """Size limit for every body; JSON and schema check for the API endpoints."""
 
-    def __init__(self, app, max_body_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app,
+        request_models: Mapping[str, type[BaseModel]],
+        no_input: frozenset[str],
+        max_body_bytes: int,
+        max_batch: int,
+    ) -> None:
+        """`request_models`: route -> the model its body must match; `no_input`: routes whose
+        body is dropped (the service's route table)."""
         self.app = app
-        self.max_body_bytes = max_body_bytes or MAX_BODY_BYTES
+        self.request_models = dict(request_models)
+        self.no_input = no_input
+        self.max_body_bytes = max_body_bytes
+        self.max_batch = max_batch
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope.get("headers", []):
@@ -91,11 +90,11 @@ class RequestGuardMiddleware:
                 send,
                 413,
                 {"error": f"request body over the limit of {self.max_body_bytes} bytes; "
-                 f"send at most {MAX_BATCH} invoices per request"},
+                 f"send at most {self.max_batch} invoices per request"},
             )  # fmt: skip
             return
-        model = REQUEST_MODELS.get(path)
-        if model is not None or path in NO_INPUT:
+        model = self.request_models.get(path)
+        if model is not None or path in self.no_input:
             media = b"application/json"
             for name, value in scope.get("headers", []):
                 if name.lower() == b"content-type":
@@ -116,7 +115,7 @@ class RequestGuardMiddleware:
                      "detail": errors},
                 )  # fmt: skip
                 return
-        elif path in NO_INPUT:
+        elif path in self.no_input:
             body = b""  # the endpoint takes no input; nothing else reaches BentoML's parser
 
         delivered = False

@@ -1,6 +1,5 @@
-"""Run a BentoML service in a subprocess on loopback, wait until it is ready, stop it after.
-
-Used by the service tests and the HTTP benchmarks, so both start the server the same way.
+"""How a BentoML server process is started: `payrisk serve`, the service tests and the HTTP
+benchmarks all start it with the same command line.
 """
 
 from __future__ import annotations
@@ -28,6 +27,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def serve_command(service: str, host: str, port: int) -> list[str]:
+    """`bentoml serve SERVICE` with this interpreter (the venv that has payrisk)."""
+    return [sys.executable, "-m", "bentoml", "serve", service, "--host", host, "--port", str(port)]
+
+
 @contextmanager
 def running_service(
     service: str, env: dict[str, str], log: Path, ready_within_s: float = 180
@@ -36,11 +40,12 @@ def running_service(
     port = free_port()
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", service, "--host", "127.0.0.1",
-             "--port", str(port)],
-            env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT,
+            serve_command(service, "127.0.0.1", port),
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_within_s

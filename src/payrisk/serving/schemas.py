@@ -6,14 +6,13 @@ Every field is described and validated here, so that a bad request is refused wi
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from payrisk.core.settings import DEFAULT_MAX_BATCH
 from payrisk.data.contract import CURRENCY_CODES
 
-MAX_BATCH = int(os.environ.get("PAYRISK_MAX_BATCH", "1000"))
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
 # Any script (unicode ids are fine), no control characters (C0, DEL, C1), 1 to 64 characters.
@@ -93,7 +92,9 @@ class InvoiceIn(RequestModel):
 
 class ScoreRequest(RequestModel):
     invoices: list[InvoiceIn] = Field(
-        min_length=1, max_length=MAX_BATCH, description=f"Open invoices, at most {MAX_BATCH}."
+        min_length=1,
+        max_length=DEFAULT_MAX_BATCH,
+        description=f"Open invoices, at most {DEFAULT_MAX_BATCH} (PAYRISK_MAX_BATCH).",
     )
     as_of: date | None = Field(
         None, description="Scoring day (start of day); default: the snapshot's as-of date."
@@ -106,6 +107,24 @@ class ScoreRequest(RequestModel):
     @classmethod
     def _plausible(cls, value: date | None) -> date | None:
         return _check_day(value, "as_of")
+
+
+def score_request_model(max_batch: int) -> type[ScoreRequest]:
+    """ScoreRequest with the configured batch limit (PAYRISK_MAX_BATCH), for the spec too."""
+    if max_batch == DEFAULT_MAX_BATCH:
+        return ScoreRequest
+    return create_model(
+        "ScoreRequest",
+        __base__=ScoreRequest,
+        invoices=(
+            list[InvoiceIn],
+            Field(
+                min_length=1,
+                max_length=max_batch,
+                description=f"Open invoices, at most {max_batch} (PAYRISK_MAX_BATCH).",
+            ),
+        ),
+    )
 
 
 class Reason(BaseModel):

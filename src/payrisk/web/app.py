@@ -18,17 +18,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from payrisk.serving.engine import RefusedRequestError, ScoringEngine
+from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
+from payrisk.serving.engine import ScoringEngine
+from payrisk.serving.errors import RefusedRequestError
 from payrisk.serving.schemas import CreditReviewRequest, CustomerRequest
 from payrisk.web import pages
-from payrisk.web.bundle import (
-    BundleHolder,
-    BundleMissingError,
-    InvoiceQuery,
-    PortfolioBundle,
-    challenger_summary,
-    query_invoices,
-)
+from payrisk.web.bundle import BundleHolder, InvoiceQuery, query_invoices
 
 CHALLENGER_TTL_S = 60.0
 HEADERS = {
@@ -39,8 +34,13 @@ HEADERS = {
 }
 
 
-def create_app(engine: Callable[[], ScoringEngine], bundle_dir: Callable[[], Path]) -> Starlette:
-    """`engine()` gives the service's scoring engine, `bundle_dir()` the portfolio folder."""
+def create_app(
+    engine: Callable[[], ScoringEngine],
+    bundle_dir: Callable[[], Path],
+    challenger: Callable[[dict], dict | None],
+) -> Starlette:
+    """`engine()` gives the service's scoring engine, `bundle_dir()` the portfolio folder and
+    `challenger(card)` the registry's challenger beside the champion's model card."""
     holders: dict[Path, BundleHolder] = {}
     challenger_cache: dict[str, tuple[float, dict | None]] = {}
 
@@ -127,11 +127,11 @@ def create_app(engine: Callable[[], ScoringEngine], bundle_dir: Callable[[], Pat
     async def model(request: Request) -> HTMLResponse:
         scoring = engine()
         card = scoring.scorer.metadata
-        stamp, challenger = challenger_cache.get("value", (0.0, None))
+        stamp, summary = challenger_cache.get("value", (0.0, None))
         if time.monotonic() - stamp > CHALLENGER_TTL_S:
-            challenger = challenger_summary(card)
-            challenger_cache["value"] = (time.monotonic(), challenger)
-        body = pages.model_body(card, scoring.model_version, scoring.model_source, challenger)
+            summary = challenger(card)
+            challenger_cache["value"] = (time.monotonic(), summary)
+        body = pages.model_body(card, scoring.model_version, scoring.model_source, summary)
         return html(request, "Model", body, as_of=str(card.get("as_of", "–")))
 
     return Starlette(

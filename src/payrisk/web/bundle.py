@@ -1,12 +1,10 @@
-"""The portfolio bundle the review pages read, reloaded when `payrisk snapshot` rewrites it.
-
-Kept apart from rendering so the pages, the service and `payrisk report` share one reader and one
-query (filter, search, sort, page) over the scored open invoices.
+"""The portfolio bundle as the review pages read it: reloaded when `payrisk snapshot` rewrites it,
+and one query (filter, search, sort, page) over its scored open invoices for the pages and
+`payrisk report`. The bundle's content and files are `payrisk.policy.portfolio`'s.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -14,13 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-BUNDLE_FILES = (
-    "invoices.parquet",
-    "customers.parquet",
-    "payments.parquet",
-    "cash_forecast.parquet",
-    "kpis.json",
-)
+from payrisk.policy.portfolio import BUNDLE_FILES, BundleMissingError, PortfolioBundle, read_bundle
+
 PAGE_SIZE = 50
 # query value -> (column, ascending); the first is the collectors' worklist order
 SORTS: dict[str, tuple[str, bool]] = {
@@ -30,45 +23,6 @@ SORTS: dict[str, tuple[str, bool]] = {
     "open_amount": ("open_amount", False),
     "due_date": ("due_date", True),
 }
-
-
-class BundleMissingError(LookupError):
-    """No portfolio bundle yet: `payrisk snapshot` has not been run for this snapshot."""
-
-
-@dataclass(frozen=True)
-class PortfolioBundle:
-    kpis: dict
-    invoices: pd.DataFrame
-    customers: pd.DataFrame
-    payments: pd.DataFrame
-    cash_forecast: pd.DataFrame
-
-    @property
-    def scenarios(self) -> list[str]:
-        return sorted(self.invoices["scenario"].dropna().unique().tolist())
-
-
-def read_bundle(folder: Path) -> PortfolioBundle:
-    """All five files of a bundle folder, sorted by worklist rank."""
-    try:
-        kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
-        invoices = pd.read_parquet(folder / "invoices.parquet")
-        customers = pd.read_parquet(folder / "customers.parquet")
-        payments = pd.read_parquet(folder / "payments.parquet")
-        cash = pd.read_parquet(folder / "cash_forecast.parquet")
-    except (OSError, ValueError) as error:
-        raise BundleMissingError(
-            f"no readable portfolio bundle in {folder} ({type(error).__name__}); "
-            "run `payrisk snapshot --data DIR`"
-        ) from None
-    return PortfolioBundle(
-        kpis=kpis,
-        invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
-        customers=customers,
-        payments=payments,
-        cash_forecast=cash,
-    )
 
 
 class BundleHolder:
@@ -167,43 +121,3 @@ def query_invoices(
     page = min(query.page, pages)
     start = (page - 1) * page_size
     return InvoicePage(chosen.iloc[start : start + page_size], total, page, pages)
-
-
-CHALLENGER_METRICS = ("roc_auc", "pr_auc", "brier")
-
-
-def challenger_summary(card: dict, model_name: str | None = None) -> dict | None:
-    """The registry's `challenger` version and its holdout metrics beside the champion's.
-
-    Cheap: one alias lookup and one run read (the metrics logged at training), no model load.
-    None when there is no challenger or the registry cannot be reached.
-    """
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    from payrisk.core.config import load_train_config
-    from pipelines import tracking
-
-    name = model_name or load_train_config().registry.model_name
-    try:
-        client = MlflowClient(tracking.tracking_uri())
-        version = client.get_model_version_by_alias(name, tracking.CHALLENGER)
-        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
-    except (MlflowException, OSError):
-        return None
-    rows = []
-    for target in ("late", "default"):
-        champion = card.get("holdout_metrics", {}).get(target, {}).get("lightgbm", {})
-        for metric in CHALLENGER_METRICS:
-            key = f"holdout_{target}_lightgbm_{metric}"
-            if key in metrics:
-                mine = champion.get(metric)
-                rows.append(
-                    (
-                        f"{target} {metric.replace('_', ' ')}",
-                        f"{metrics[key]:.3f}",
-                        "–" if mine is None else f"{mine:.3f}",
-                    )
-                )
-    created = pd.Timestamp(version.creation_timestamp, unit="ms").date().isoformat()
-    return {"version": str(version.version), "created": created, "metrics": rows}

@@ -1,0 +1,209 @@
+"""The catalog: where every artifact lives and how it is loaded (as Kedro's data catalog).
+
+Entry points build one `Catalog` from the settings and the command's options; pipelines and the
+service ask it for paths, configs, the scorer, the snapshot and the portfolio bundle. No other
+module derives a path or reads the registry, so a model trained under another
+`registry.model_name` or in another models folder is the one scored, served and shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from payrisk.core.config import DunningConfig, TrainConfig, load_dunning_config, load_train_config
+from payrisk.core.settings import Settings, load_settings
+from payrisk.core.storage import atomic_directory, write_json
+from payrisk.features.history import History
+from payrisk.features.snapshot import load_history, save_history
+from payrisk.models.gate import CHALLENGER, CHAMPION
+from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.portfolio import PortfolioBundle, read_bundle, write_bundle
+
+log = logging.getLogger("payrisk.catalog")
+
+SNAPSHOT_FILE = "customer_history.npz"
+CHALLENGER_METRICS = ("roc_auc", "pr_auc", "brier")
+
+
+@dataclass(frozen=True)
+class LoadedScorer:
+    scorer: PaymentRiskScorer
+    version: str  # registry version, or the URI when given one
+    source: str  # "registry", "local copy" or the model URI
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Paths, URIs and loaders of one run, from the settings and the command's options."""
+
+    settings: Settings = field(default_factory=load_settings)
+    train_config_path: Path | None = None  # --config, else PAYRISK_TRAIN_CONFIG, else shipped
+    dunning_config_path: Path | None = None  # --dunning-config, else PAYRISK_DUNNING_CONFIG
+
+    # --- configuration, loaded once -------------------------------------------------------------
+    @cached_property
+    def train_config(self) -> TrainConfig:
+        return load_train_config(self.train_config_path or self.settings.train_config)
+
+    @cached_property
+    def dunning_config(self) -> DunningConfig:
+        return load_dunning_config(self.dunning_config_path or self.settings.dunning_config)
+
+    @property
+    def model_name(self) -> str:
+        return self.train_config.registry.model_name
+
+    # --- where things are -----------------------------------------------------------------------
+    @property
+    def tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI if set, else an embedded SQLite file in the working directory."""
+        return self.settings.tracking_uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.settings.models_dir
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.settings.snapshot or self.models_dir / "snapshot" / SNAPSHOT_FILE
+
+    def portfolio_dir(self, snapshot: Path | None = None) -> Path:
+        """The portfolio bundle lives beside its snapshot file."""
+        return (snapshot or self.snapshot_path).with_name("portfolio")
+
+    def local_copy_dir(self, version: str) -> Path:
+        return self.models_dir / self.model_name / f"version-{version}"
+
+    @property
+    def local_champion_pointer(self) -> Path:
+        return self.models_dir / self.model_name / "champion.json"
+
+    # --- the registry -----------------------------------------------------------------------------
+    def client(self) -> MlflowClient:
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return MlflowClient(self.tracking_uri)
+
+    def champion_version(self) -> str | None:
+        try:
+            return str(self.client().get_model_version_by_alias(self.model_name, CHAMPION).version)
+        except MlflowException:
+            return None
+
+    def load_scorer(self, model_uri: str | None = None) -> LoadedScorer:
+        """The given model, else the registry's champion, else the local copy of the champion."""
+        model_uri = model_uri or self.settings.model_uri
+        mlflow.set_tracking_uri(self.tracking_uri)
+        if model_uri:
+            model = mlflow.pyfunc.load_model(model_uri)
+            return LoadedScorer(model.unwrap_python_model().scorer, model_uri, model_uri)
+        try:
+            version = self.champion_version()
+            if version is not None:
+                model = mlflow.pyfunc.load_model(f"models:/{self.model_name}@{CHAMPION}")
+                return LoadedScorer(model.unwrap_python_model().scorer, version, "registry")
+        except (MlflowException, OSError) as error:
+            log.warning(
+                "model registry unreachable (%s); trying the local copy", type(error).__name__
+            )
+        local = self.local_champion_path()
+        if local is None:
+            raise FileNotFoundError(
+                f"no champion model {self.model_name!r}: train one first (payrisk train --data DIR)"
+            )
+        model = mlflow.pyfunc.load_model(str(local))
+        version = local.parent.name.removeprefix("version-")
+        return LoadedScorer(model.unwrap_python_model().scorer, version, "local copy")
+
+    def load_champion_for_gate(self) -> tuple[str | None, PaymentRiskScorer | None]:
+        """The champion's version and scorer; the scorer is None if it cannot be loaded (e.g.
+        saved by an older payrisk), so that the gate says so instead of stopping training."""
+        version = self.champion_version()
+        if version is None:
+            return None, None
+        try:
+            model = mlflow.pyfunc.load_model(f"models:/{self.model_name}@{CHAMPION}")
+            return version, model.unwrap_python_model().scorer
+        except (MlflowException, OSError, ImportError, AttributeError, EOFError) as error:
+            log.warning("champion v%s cannot be loaded: %s", version, type(error).__name__)
+            return version, None
+
+    def save_local_copy(self, version: str, python_model: object, **kwargs) -> Path:
+        """Keep the registered scorer on local disk too, so that serving survives a tracking
+        outage. Written before the registry alias moves (and pointed at by
+        `point_local_champion` after), so a run killed at any point never leaves a champion
+        without its local copy."""
+        target = self.local_copy_dir(version)
+        with atomic_directory(target) as tmp:
+            mlflow.pyfunc.save_model(str(tmp / "model"), python_model=python_model, **kwargs)
+        return target
+
+    def point_local_champion(self, version: str) -> None:
+        """Make the local copy of `version` the one served when the registry is unreachable."""
+        write_json(self.local_champion_pointer, {"version": version, "path": f"version-{version}"})
+
+    def local_champion_path(self) -> Path | None:
+        pointer = self.local_champion_pointer
+        if not pointer.is_file():
+            return None
+        entry = json.loads(pointer.read_text())
+        path = self.models_dir / self.model_name / entry["path"] / "model"
+        return path if path.is_dir() else None
+
+    def challenger_summary(self, card: dict) -> dict | None:
+        """The registry's `challenger` version and its holdout metrics beside the champion's.
+
+        Cheap: one alias lookup and one run read (the metrics logged at training), no model
+        load. None when there is no challenger or the registry cannot be reached.
+        """
+        try:
+            client = self.client()
+            version = client.get_model_version_by_alias(self.model_name, CHALLENGER)
+            metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        except (MlflowException, OSError):
+            return None
+        rows = []
+        for target in ("late", "default"):
+            champion = card.get("holdout_metrics", {}).get(target, {}).get("lightgbm", {})
+            for metric in CHALLENGER_METRICS:
+                key = f"holdout_{target}_lightgbm_{metric}"
+                if key in metrics:
+                    mine = champion.get(metric)
+                    rows.append(
+                        (
+                            f"{target} {metric.replace('_', ' ')}",
+                            f"{metrics[key]:.3f}",
+                            "–" if mine is None else f"{mine:.3f}",
+                        )
+                    )
+        created = pd.Timestamp(version.creation_timestamp, unit="ms").date().isoformat()
+        return {"version": str(version.version), "created": created, "metrics": rows}
+
+    # --- the service's snapshot and the portfolio bundle beside it -------------------------------
+    def save_snapshot(
+        self,
+        history: History,
+        bundle: PortfolioBundle,
+        metadata: dict,
+        path: Path | None = None,
+    ) -> Path:
+        """The bundle folder, then the snapshot file, each written atomically."""
+        target = path or self.snapshot_path
+        with atomic_directory(self.portfolio_dir(target)) as folder:
+            write_bundle(bundle, folder, metadata)
+        save_history(history, target, metadata)
+        return target
+
+    def load_snapshot(self, path: Path | None = None) -> tuple[History, dict]:
+        return load_history(path or self.snapshot_path)
+
+    def read_bundle(self, snapshot: Path | None = None) -> PortfolioBundle:
+        return read_bundle(self.portfolio_dir(snapshot))

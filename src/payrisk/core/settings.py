@@ -1,0 +1,111 @@
+"""Every environment variable payrisk reads, in one typed object read once at an entry point.
+
+The CLI and the BentoML service call `load_settings()` when they start and pass the object (or what
+it names) down; no other module reads the environment. A bad value stops the start with the
+variable's name and the reason, never with a traceback at the first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from payrisk.core.config import ConfigError
+
+ENV_PREFIX = "PAYRISK_"
+DEFAULT_MAX_BATCH = 1000
+MIN_BODY_BYTES = 1 << 20  # room for the largest single-invoice requests and their headers
+
+
+class Settings(BaseSettings):
+    """The process environment, typed. Empty variables count as unset."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore", frozen=True,
+        validate_by_name=True,
+    )  # fmt: skip
+
+    models_dir: Path = Field(
+        default_factory=lambda: Path.cwd() / "models",
+        description="Local copies of registered scorers, the snapshot and the portfolio bundle.",
+    )
+    model_uri: str | None = Field(None, description="Serve this MLflow model, not the champion.")
+    snapshot: Path | None = Field(
+        None, description="The service's snapshot file (default MODELS_DIR/snapshot/...)."
+    )
+    train_config: Path | None = Field(
+        None, description="configs/train.yaml to use (its registry.model_name picks the model)."
+    )
+    dunning_config: Path | None = Field(None, description="configs/dunning.yaml to use.")
+    max_batch: int = Field(DEFAULT_MAX_BATCH, ge=1, le=100_000, description="Invoices/request.")
+    max_body_bytes: int | None = Field(
+        None, ge=1024, description="Request body limit (default: 1 MiB or 1 KiB per invoice)."
+    )
+    api_keys: SecretStr | None = Field(None, description="Comma-separated API keys.")
+    api_keys_file: Path | None = Field(None, description="A file of API keys, one per line.")
+    auth: Literal["enabled", "disabled"] = Field(
+        "enabled", description="disabled: no API key (behind an authenticating proxy only)."
+    )
+    auth_max_failures: int = Field(
+        30, ge=0, description="Wrong keys per address per minute before 429 (0: no limit)."
+    )
+    tracking_uri: str | None = Field(
+        None, validation_alias="MLFLOW_TRACKING_URI", description="MLflow tracking server."
+    )
+    dask_scheduler_address: str | None = Field(
+        None, validation_alias="DASK_SCHEDULER_ADDRESS", description="Where a Dask cluster is."
+    )
+
+    @property
+    def body_limit(self) -> int:
+        return self.max_body_bytes or max(MIN_BODY_BYTES, self.max_batch * 1024)
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable behind a field."""
+        alias = cls.model_fields[field].validation_alias
+        return alias if isinstance(alias, str) else ENV_PREFIX + field.upper()
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `environ` (default: the process environment); ConfigError names the variable.
+
+    With a mapping, only that mapping is read: every field is given explicitly, so nothing leaks in
+    from the process environment (tests, and subprocesses started with a chosen environment).
+    """
+    try:
+        if environ is None:
+            return Settings()
+        values = {}
+        for name, field in Settings.model_fields.items():
+            raw = environ.get(Settings.variable(name), "").strip()
+            values[name] = raw if raw else field.get_default(call_default_factory=True)
+        return Settings(**values)
+    except ValidationError as error:
+        problems = [
+            f"  - {_variable_of(item['loc'])}: {item['msg']}"
+            for item in error.errors(include_input=False)
+        ]
+        raise ConfigError("environment: invalid value(s)\n" + "\n".join(problems)) from None
+
+
+def _variable_of(location: tuple) -> str:
+    name = str(location[0]) if location else "?"
+    return Settings.variable(name) if name in Settings.model_fields else name
+
+
+def environment_for(settings: Settings) -> dict[str, str]:
+    """The variables that give `settings` to a child process (e.g. the BentoML server)."""
+    out: dict[str, str] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        out[Settings.variable(name)] = str(value)
+    return out
