@@ -3,9 +3,8 @@
 Run: python -m benchmarks.bench_service [n_invoices]   (default: a 100k-invoice history)
 
 Both servers run at the same time on loopback, started the same way (`payrisk.serving.process`),
-and are
-measured with the same client, *interleaved* request by request: on a shared machine whose load
-moves from second to second, alternating is what makes the ratio of the two figures fair.
+and are measured with the same client, *interleaved* request by request: on a shared machine
+whose load moves from second to second, alternating is what makes the ratio of the two figures fair.
 Figures: single-invoice latency p50/p99 (sequential, with and without reasons), a batch of 1,000
 invoices, and requests per second with N concurrent clients sending single invoices.
 """
