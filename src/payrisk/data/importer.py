@@ -46,6 +46,14 @@ from payrisk.data.contract import (
     Table,
 )
 from payrisk.data.loading import RAW_PREFIX, ROW_COLUMN
+from payrisk.data.parsing import (
+    as_text,
+    by_unique,
+    parse_dates,
+    parse_flags,
+    parse_numbers,
+    truncation_problem,
+)
 from payrisk.core.storage import TABLE_SUFFIXES, write_table
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -57,7 +65,6 @@ PSEUDONYM_HEX_DIGITS = 20  # 80 bits: no collision in any realistic number of cu
 MIN_KEY_LENGTH = 16  # ids are guessable (C00001...), so the key is the only secret
 # Thousands separators written as a space: plain, no-break (Excel, LibreOffice), figure and
 # narrow no-break (recent CLDR locales). Literal characters, not \s, so that pyarrow runs it.
-SPACE_PATTERN = "[ \u00a0\u2007\u202f]"
 # Kinds whose cells may be rewritten by `values` before parsing (categorical fields).
 VALUE_MAP_KINDS = (Kind.TEXT, Kind.CHANNEL, Kind.BOOL, Kind.INT)
 # YAML 1.1 reads these unquoted words as booleans; a spelling list gets them all back.
@@ -470,30 +477,14 @@ def _header_names(header: Iterable[Any], source_name: str) -> list[str]:
     return names
 
 
-def _check_csv_not_truncated(path: Path, options: CsvOptions) -> None:
-    """Refuse an export whose last line was cut short (a copy or transfer that stopped mid-row):
-    no line end and fewer separators than the header line."""
-    size = path.stat().st_size
-    separator = options.separator.encode(options.encoding, "replace")
-    with open(path, "rb") as handle:
-        lines = [handle.readline() for _ in range(options.skip_rows + 1)]
-        handle.seek(max(0, size - 65536))
-        tail = handle.read()
-    if not tail or tail.endswith((b"\n", b"\r")):
-        return
-    last_line = tail.rsplit(b"\n", 1)[-1]
-    if last_line.count(separator) < lines[-1].count(separator):
-        raise ExportImportError(
-            f"{path.name}: the last line has fewer fields than the header and no line end; "
-            "the file looks truncated"
-        )
-
-
 def _read_csv_cells(path: Path, options: CsvOptions) -> tuple[list[str], pd.DataFrame]:
     encoding = options.encoding
     if codecs.lookup(encoding).name == "utf-8":
         encoding = "utf-8-sig"  # Excel's "CSV UTF-8" starts with a byte-order mark
-    _check_csv_not_truncated(path, options)
+    separator = options.separator.encode(options.encoding, "replace")
+    problem = truncation_problem(path, separator, options.skip_rows)
+    if problem:
+        raise ExportImportError(f"{path.name}: {problem}")
     try:
         cells = pd.read_csv(
             path,
@@ -633,45 +624,6 @@ def _shown(cell: Any) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Trimmed text, empty cells missing."""
-    text = values.astype("str").str.strip()
-    return text.mask(text == "")
-
-
-def _by_unique(text: pd.Series, convert: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """Convert each distinct value once: exports repeat dates, flags and codes a lot."""
-    codes, uniques = pd.factorize(text)
-    converted = convert(pd.Series(uniques, dtype="str"))
-    return pd.Series(converted.array.take(codes, allow_fill=True), index=text.index)
-
-
-def parse_numbers(text: pd.Series, decimal: str, thousands: str | None) -> pd.Series:
-    """Decimal-comma and grouped numbers ('1 234,56') as floats; unparseable cells missing."""
-
-    def convert(values: pd.Series) -> pd.Series:
-        if thousands == " ":
-            values = values.str.replace(SPACE_PATTERN, "", regex=True)
-        elif thousands is not None:
-            values = values.str.replace(thousands, "", regex=False)
-        if decimal != ".":
-            values = values.str.replace(decimal, ".", regex=False)
-        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-        return numbers.where(np.isfinite(numbers))
-
-    return _by_unique(text, convert)
-
-
-def parse_dates(text: pd.Series, date_format: str) -> pd.Series:
-    """Dates in the export's format as calendar days; unparseable cells missing."""
-
-    def convert(values: pd.Series) -> pd.Series:
-        parsed = pd.to_datetime(values, format=date_format, errors="coerce")
-        return parsed.dt.normalize().astype(DATE_DTYPE)
-
-    return _by_unique(text, convert)
-
-
 def _map_values(text: pd.Series, table: dict[str, str]) -> pd.Series:
     """Rewrite categorical labels ('Courrier' -> letter); case and outer spaces ignored."""
     lookup = {k.strip().lower(): v.strip() for k, v in table.items()}
@@ -680,7 +632,7 @@ def _map_values(text: pd.Series, table: dict[str, str]) -> pd.Series:
         mapped = values.str.lower().map(lookup)
         return values.where(mapped.isna(), mapped).astype("str")
 
-    return _text(_by_unique(text, convert))
+    return as_text(by_unique(text, convert))
 
 
 def _convert(
@@ -709,7 +661,7 @@ def _convert(
         return _convert_booleans(text, source, mapping.booleans, problems)
     if kind is Kind.CURRENCY:
         lookup = {k.strip().lower(): v for k, v in mapping.currency_map.items()}
-        codes = _by_unique(
+        codes = by_unique(
             text, lambda v: v.str.lower().map(lookup).fillna(v.str.upper()).astype("str")
         )
         if mapping.default_currency:
@@ -737,7 +689,7 @@ def _convert_booleans(
     text: pd.Series, source: str, spellings: BooleanSpellings, problems: _Problems
 ) -> pd.Series:
     lookup = spellings.lookup()
-    flags = _by_unique(text, lambda v: v.str.lower().map(lookup).astype("boolean"))
+    flags = parse_flags(text, lookup)
     known = sorted(w or '""' for w in lookup)
     problems.check(
         text.notna() & flags.isna(),
@@ -765,7 +717,7 @@ def _derive_date(
     if rule.column is None:
         days = pd.Series(float(rule.days or 0), index=base.index)
     else:
-        text = _text(export[rule.column])
+        text = as_text(export[rule.column])
         days = parse_numbers(text, mapping.csv.decimal, mapping.csv.thousands)
         days = days.where((days == np.round(days)) & (days.abs() <= MAX_DAYS))
         problems.check(
@@ -821,7 +773,7 @@ def pseudonymise(values: pd.Series, column: str, key: bytes) -> pd.Series:
         digest = hmac.new(key, f"{column}\x1f{value}".encode(), hashlib.sha256).hexdigest()
         return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX_DIGITS]
 
-    return _by_unique(values, lambda ids: pd.Series([pseudonym(v) for v in ids], dtype="str"))
+    return by_unique(values, lambda ids: pd.Series([pseudonym(v) for v in ids], dtype="str"))
 
 
 def pseudonym_key(mapping: Mapping) -> bytes | None:
@@ -867,7 +819,7 @@ def apply_mapping(
     problems = _Problems(source_name, export.index)
     converted: dict[str, pd.Series] = {}
     for name, source in mapping.columns.items():
-        text = _text(export[source])
+        text = as_text(export[source])
         if name in mapping.values:
             text = _map_values(text, mapping.values[name])
         converted[name] = _convert(text, name, source, mapping, problems)
@@ -881,7 +833,7 @@ def apply_mapping(
         for name in mapping.pseudonymise_ids.columns:
             converted[name] = pseudonymise(converted[name], name, pseudonym_key)
     table = {name: converted[name] for name in columns if name in converted}
-    kept = {target: _text(export[source]) for source, target in mapping.kept()}
+    kept = {target: as_text(export[source]) for source, target in mapping.kept()}
     return pd.DataFrame({**table, **kept}, index=export.index).reset_index(drop=True)
 
 

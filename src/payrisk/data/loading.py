@@ -25,9 +25,17 @@ from payrisk.data.contract import (
     Table,
 )
 from payrisk.core.storage import TABLE_SUFFIXES
+from payrisk.data.parsing import (
+    as_text,
+    parse_dates,
+    parse_flags,
+    parse_numbers,
+    truncation_problem,
+)
 
 ROW_COLUMN = "_row"  # line number in a CSV file (header is line 1), row number + 1 in Parquet
 RAW_PREFIX = "raw__"  # column as read, kept beside the parsed one for validation
+CONTRACT_FLAGS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 
 
 class DataFileError(ValueError):
@@ -89,30 +97,15 @@ def find_table_file(data_dir: Path, table: Table) -> Path | None:
     return found[0] if found else None
 
 
-def _check_not_truncated(path: Path) -> None:
-    """Refuse a CSV whose last line was cut short (a copy or export that stopped mid-row)."""
-    size = path.stat().st_size
-    if size == 0:
-        raise DataFileError(f"{path.name}: file is empty (no header line)")
-    with open(path, "rb") as handle:
-        header = handle.readline()
-        handle.seek(max(0, size - 65536))
-        tail = handle.read()
-    if tail.endswith(b"\n"):
-        return
-    last_line = tail.rsplit(b"\n", 1)[-1]
-    if last_line.count(b",") < header.count(b","):
-        raise DataFileError(
-            f"{path.name}: the last line has fewer fields than the header and no line end; "
-            "the file looks truncated"
-        )
-
-
 def _read_file(path: Path) -> pd.DataFrame:
     """The file's cells as read, indexed by file line (CSV, header = 1) or row number (Parquet)."""
     try:
         if path.suffix.lower() == ".csv":
-            _check_not_truncated(path)
+            if path.stat().st_size == 0:
+                raise DataFileError(f"{path.name}: file is empty (no header line)")
+            problem = truncation_problem(path, b",")
+            if problem:
+                raise DataFileError(f"{path.name}: {problem}")
             frame = pd.read_csv(
                 path,
                 dtype=str,
@@ -140,11 +133,10 @@ def _read_file(path: Path) -> pd.DataFrame:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """Trimmed text with empty strings as missing, whatever the source dtype."""
+    """Trimmed text with empty strings as missing; Parquet dates written as the contract's."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.strftime(DATE_FORMAT).astype("str")
-    text = values.astype("str").str.strip()
-    return text.mask(text == "")
+    return as_text(values)
 
 
 def parse_column(values: pd.Series, kind: Kind) -> pd.Series:
@@ -153,25 +145,16 @@ def parse_column(values: pd.Series, kind: Kind) -> pd.Series:
         if pd.api.types.is_datetime64_any_dtype(values):
             parsed = values.dt.tz_localize(None) if values.dt.tz is not None else values
             return parsed.dt.normalize().astype(DATE_DTYPE)
-        return pd.to_datetime(_as_text(values), format=DATE_FORMAT, errors="coerce").astype(
-            DATE_DTYPE
-        )
+        return parse_dates(_as_text(values), DATE_FORMAT)
     if kind is Kind.MONEY:
-        numbers = pd.to_numeric(_as_text(values), errors="coerce").astype("float64")
-        numbers = numbers.where(np.isfinite(numbers))
-        return numbers.round(MONEY_DECIMALS)
+        return parse_numbers(_as_text(values)).round(MONEY_DECIMALS)
     if kind is Kind.INT:
-        numbers = pd.to_numeric(_as_text(values), errors="coerce")
-        whole = numbers.where(np.isfinite(numbers) & (numbers == np.round(numbers)))
-        return whole.astype("Int64")
+        numbers = parse_numbers(_as_text(values))
+        return numbers.where(numbers == np.round(numbers)).astype("Int64")
     if kind is Kind.BOOL:
         if pd.api.types.is_bool_dtype(values):
             return values.astype("boolean")
-        words = _as_text(values).str.lower()
-        parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
-        parsed[words.isin(TRUE_WORDS)] = True
-        parsed[words.isin(FALSE_WORDS)] = False
-        return parsed
+        return parse_flags(_as_text(values), CONTRACT_FLAGS)
     if kind is Kind.CURRENCY:
         return _as_text(values).str.upper()
     if kind is Kind.CHANNEL:

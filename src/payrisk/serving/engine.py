@@ -78,128 +78,76 @@ def _dates(values: np.ndarray) -> list:
     return np.asarray(values, dtype="datetime64[D]").tolist()
 
 
+def _records(fields: dict[str, list]) -> list[dict]:
+    """Column lists (one Python conversion per column) as one dict per row."""
+    names = list(fields)
+    return [dict(zip(names, row, strict=True)) for row in zip(*fields.values(), strict=True)]
+
+
 def invoice_scores(columns: dict[str, np.ndarray], known: np.ndarray) -> list[InvoiceScore]:
     """The answer's invoices, in the worklist's order, from the portfolio's arrays."""
     order = np.argsort(columns["priority_rank"], kind="stable")
 
-    def values(name: str) -> list:
-        return np.asarray(columns[name])[order].tolist()
+    def take(name: str) -> np.ndarray:
+        return np.asarray(columns[name])[order]
 
-    def dates(name: str) -> list:
-        return _dates(np.asarray(columns[name])[order])
-
-    step = np.asarray(columns["step"])[order]
-    rows = zip(
-        values("invoice_id"),
-        values("customer_id"),
-        np.asarray(known)[order].tolist(),
-        np.round(np.asarray(columns["late_probability"])[order], 6).tolist(),
-        np.round(np.asarray(columns["default_probability"])[order], 6).tolist(),
-        dates("expected_payment_date"),
-        dates("expected_payment_date_low"),
-        dates("expected_payment_date_high"),
-        values("expected_days_late"),
-        values("expected_loss"),
-        values("priority_rank"),
-        values("scenario"),
-        values("action"),
-        [None if np.isnan(s) else int(s) for s in step],
-        values("channel"),
-        values("template"),
-        values("actor"),
-        dates("action_date"),
-        values("reasons"),
-        strict=True,
+    step = take("step")
+    actions = _records(
+        {
+            "action": take("action").tolist(),
+            "step": [None if np.isnan(s) else int(s) for s in step],
+            "channel": take("channel").tolist(),
+            "template": take("template").tolist(),
+            "actor": take("actor").tolist(),
+            "action_date": _dates(take("action_date")),
+        }
+    )
+    rows = _records(
+        {
+            "invoice_id": take("invoice_id").tolist(),
+            "customer_id": take("customer_id").tolist(),
+            "known_customer": np.asarray(known)[order].tolist(),
+            "late_probability": np.round(take("late_probability"), 6).tolist(),
+            "default_probability": np.round(take("default_probability"), 6).tolist(),
+            "expected_payment_date": _dates(take("expected_payment_date")),
+            "expected_payment_date_low": _dates(take("expected_payment_date_low")),
+            "expected_payment_date_high": _dates(take("expected_payment_date_high")),
+            "expected_days_late": take("expected_days_late").astype("int64").tolist(),
+            "expected_loss": take("expected_loss").astype("float64").tolist(),
+            "priority_rank": take("priority_rank").astype("int64").tolist(),
+            "scenario": take("scenario").tolist(),
+            "reasons": [reasons or [] for reasons in take("reasons").tolist()],
+        }
     )
     return [
-        InvoiceScore(
-            invoice_id=invoice_id,
-            customer_id=customer_id,
-            known_customer=is_known,
-            late_probability=late,
-            default_probability=default,
-            expected_payment_date=expected,
-            expected_payment_date_low=low,
-            expected_payment_date_high=high,
-            expected_days_late=int(days_late),
-            expected_loss=float(loss),
-            priority_rank=int(rank),
-            scenario=scenario,
-            next_action=NextAction(
-                action=action,
-                step=step_number,
-                channel=channel,
-                template=template,
-                actor=actor,
-                action_date=action_date,
-            ),
-            reasons=reasons or [],
-        )
-        for (
-            invoice_id,
-            customer_id,
-            is_known,
-            late,
-            default,
-            expected,
-            low,
-            high,
-            days_late,
-            loss,
-            rank,
-            scenario,
-            action,
-            step_number,
-            channel,
-            template,
-            actor,
-            action_date,
-            reasons,
-        ) in rows
+        InvoiceScore(**row, next_action=NextAction(**action))
+        for row, action in zip(rows, actions, strict=True)
     ]
 
 
 def customer_plans(columns: dict[str, np.ndarray]) -> list[CustomerPlan]:
     """The answer's customers (sorted by id) from the plan's arrays."""
-    rows = zip(
-        np.asarray(columns["customer_id"]).tolist(),
-        np.asarray(columns["scenario"]).tolist(),
-        np.round(np.asarray(columns["late_probability"], dtype="float64"), 6).tolist(),
-        np.round(np.asarray(columns["default_probability"], dtype="float64"), 6).tolist(),
-        np.asarray(columns["open_amount"], dtype="float64").tolist(),
-        np.asarray(columns["expected_loss"], dtype="float64").tolist(),
-        _dates(columns["next_contact_date"]),
-        np.asarray(columns["next_contact_channel"]).tolist(),
-        np.asarray(columns["next_contact_action"]).tolist(),
-        np.asarray(columns["next_contact_invoices"]).tolist(),
-        strict=True,
+    rows = _records(
+        {
+            "customer_id": np.asarray(columns["customer_id"]).tolist(),
+            "scenario": np.asarray(columns["scenario"]).tolist(),
+            "late_probability": np.round(
+                np.asarray(columns["late_probability"], dtype="float64"), 6
+            ).tolist(),
+            "default_probability": np.round(
+                np.asarray(columns["default_probability"], dtype="float64"), 6
+            ).tolist(),
+            "open_amount": np.asarray(columns["open_amount"], dtype="float64").tolist(),
+            "expected_loss": np.asarray(columns["expected_loss"], dtype="float64").tolist(),
+            "next_contact_date": _dates(columns["next_contact_date"]),
+            "next_contact_channel": np.asarray(columns["next_contact_channel"]).tolist(),
+            "next_contact_action": np.asarray(columns["next_contact_action"]).tolist(),
+            "next_contact_invoices": np.asarray(columns["next_contact_invoices"])
+            .astype("int64")
+            .tolist(),
+        }
     )
-    return [
-        CustomerPlan(
-            customer_id=customer_id,
-            scenario=scenario,
-            late_probability=late,
-            default_probability=default,
-            open_amount=open_amount,
-            expected_loss=loss,
-            next_contact_date=contact_date,
-            next_contact_channel=channel,
-            next_contact_action=action,
-            next_contact_invoices=int(count),
-        )
-        for (
-            customer_id,
-            scenario,
-            late,
-            default,
-            open_amount,
-            loss,
-            contact_date,
-            channel,
-            action,
-            count,
-        ) in rows
-    ]
+    return [CustomerPlan(**row) for row in rows]
 
 
 class SnapshotHolder:
