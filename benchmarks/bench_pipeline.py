@@ -74,7 +74,7 @@ def open_portfolio(
 
 def online_figures(scorer: Any, history: Any, queries: pd.DataFrame, as_of: pd.Timestamp) -> dict:
     """The service's engine in process (no HTTP): one invoice p50/p99, 1,000 invoices."""
-    from payrisk.core.config import load_dunning_config
+    from payrisk.policy.config import load_dunning_config
     from payrisk.serving.engine import ScoringEngine, SnapshotHolder
     from payrisk.serving.schemas import InvoiceIn, ScoreRequest
 
@@ -125,15 +125,15 @@ def run_size(target: int, scorer_file: str, train_here: bool = True) -> dict:
     saved in `scorer_file` by a smaller size (scoring cost depends on the trees, not on the
     history they were fitted on); otherwise the scorer fitted here is saved there.
     """
-    from payrisk.core.config import TrainConfig, load_dunning_config
+    from payrisk.core.config import TrainConfig
     from payrisk.data.generator import customers_for_invoices, generate_history
-    from payrisk.data.loading import write_dataset
+    from payrisk.data.loading import validate_dataset_dir, write_dataset
     from payrisk.data.receivables import default_as_of
-    from payrisk.data.validation import validate_dataset_dir
     from payrisk.features.definitions import invoice_features
     from payrisk.features.history import build_history
     from payrisk.models.labels import snapshot_queries
     from payrisk.models.training import Examples, fit_scorer, split_windows, window_examples
+    from payrisk.policy.config import load_dunning_config
     from payrisk.policy.planning import open_invoice_queries, score_and_plan
 
     config = TrainConfig()

@@ -46,11 +46,12 @@ def _holdout(scorer, holdout) -> tuple[pd.DataFrame, dict[str, float]]:
 def run_size(target: int, workers: int) -> dict:
     from distributed import Client, LocalCluster
 
-    from payrisk.core.config import TrainConfig, load_dunning_config
+    from payrisk.core.config import TrainConfig
     from payrisk.data.generator import customers_for_invoices, generate_history
     from payrisk.data.receivables import default_as_of
     from payrisk.models.estimators import booster_fitter
     from payrisk.models.training import Examples, fit_scorer, split_windows, window_examples
+    from payrisk.policy.config import load_dunning_config
     from payrisk.scaleout.dask import (
         Cluster,
         DaskBoosterFitter,

@@ -19,13 +19,14 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from payrisk.core.config import DunningConfig, TrainConfig, load_dunning_config, load_train_config
+from payrisk.core.config import TrainConfig, load_train_config
 from payrisk.core.settings import Settings, load_settings
 from payrisk.core.storage import atomic_directory, write_json
 from payrisk.features.history import History
 from payrisk.features.snapshot import load_history, save_history
 from payrisk.models.gate import CHALLENGER, CHAMPION
 from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.config import DunningConfig, load_dunning_config
 from payrisk.policy.portfolio import PortfolioBundle, read_bundle, write_bundle
 
 log = logging.getLogger("payrisk.catalog")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from payrisk.data.generator import generate_history
-from payrisk.data.loading import load_dataset, write_dataset
+from payrisk.data.loading import load_dataset, validate_dataset_dir, write_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of, portfolio_summary
-from payrisk.data.validation import ValidationReport, validate_dataset_dir
+from payrisk.data.validation import ValidationReport
 
 
 def generate_sample(

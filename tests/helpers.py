@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from payrisk.data.contract import TABLES
-from payrisk.data.loading import Dataset, empty_table, finalize, parse_table
+from payrisk.data.loading import Dataset, empty_table, finalize
+from payrisk.data.parsing import parse_table
 
 
 def table(name: str, rows: list[dict]) -> pd.DataFrame:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.core.config import load_dunning_config
 from payrisk.core.days import day_number, to_days
+from payrisk.policy.config import load_dunning_config
 from payrisk.policy.dunning import (
     ACTION_DISPUTE,
     ACTION_ESCALATE,

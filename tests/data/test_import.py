@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from payrisk.core.config import ConfigError, default_config
-from payrisk.data.loading import ROW_COLUMN, read_tables
+from payrisk.data.loading import read_tables
+from payrisk.data.parsing import ROW_COLUMN
 from payrisk.data.importer import (
     ExportImportError,
     Mapping,

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from payrisk.data.loading import DataFileError, load_dataset, read_tables
+from payrisk.data.loading import DataFileError, load_dataset, read_tables, validate_dataset_dir
 from payrisk.data.validation import (
     DataValidationError,
     RuleFailure,
     ValidationReport,
-    validate_dataset_dir,
     validate_tables,
 )
 

@@ -77,8 +77,8 @@ def test_more_days_past_due_never_lowers_the_default_probability(scorer, sample_
 
 def test_one_invoice_requests_score_as_the_batch_does(scorer, sample_dataset):
     """The service's small-request path (hash probes, one thread, arrays) = the batch frame path."""
-    from payrisk.core.config import load_dunning_config
     from payrisk.data.receivables import default_as_of
+    from payrisk.policy.config import load_dunning_config
     from payrisk.policy.planning import open_invoice_queries, score_and_plan
     from payrisk.serving.engine import ScoringEngine, SnapshotHolder
     from payrisk.serving.schemas import InvoiceIn, ScoreRequest

@@ -18,8 +18,9 @@ from lightgbm.basic import EvalResult
 from lightgbm.callback import CallbackEnv, EarlyStopException
 from sklearn.metrics import roc_auc_score
 
-from payrisk.core.config import ComputeSettings, ConfigError, TrainConfig, load_dunning_config
+from payrisk.core.config import ComputeSettings, ConfigError, TrainConfig
 from payrisk.models.estimators import booster_fitter, fit_in_process
+from payrisk.policy.config import load_dunning_config
 from payrisk.scaleout.dask import (
     Cluster,
     ComputeOverrides,

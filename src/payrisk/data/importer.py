@@ -45,8 +45,9 @@ from payrisk.data.contract import (
     Kind,
     Table,
 )
-from payrisk.data.loading import RAW_PREFIX, ROW_COLUMN
 from payrisk.data.parsing import (
+    RAW_PREFIX,
+    ROW_COLUMN,
     as_text,
     by_unique,
     parse_dates,

@@ -24,37 +24,12 @@ from payrisk.data.contract import (
     Kind,
     Table,
 )
-from payrisk.core.storage import TABLE_SUFFIXES
-from payrisk.data.parsing import (
-    as_text,
-    parse_dates,
-    parse_flags,
-    parse_numbers,
-    truncation_problem,
-)
-
-ROW_COLUMN = "_row"  # line number in a CSV file (header is line 1), row number + 1 in Parquet
-RAW_PREFIX = "raw__"  # column as read, kept beside the parsed one for validation
-CONTRACT_FLAGS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
-
+from payrisk.core.storage import TABLE_SUFFIXES, write_table
+from payrisk.data.parsing import ROW_COLUMN, ParsedTable, parse_table, truncation_problem
+from payrisk.data.validation import ValidationReport, validate_tables
 
 class DataFileError(ValueError):
     """A data file is missing, unreadable, ambiguous or truncated."""
-
-
-@dataclass(frozen=True)
-class ParsedTable:
-    """A table as parsed from its file, with what validation needs to explain problems."""
-
-    table: Table
-    source: str  # file name only: paths can hold a customer's name
-    frame: pd.DataFrame  # typed contract columns, extra columns as text, and ROW_COLUMN
-    raw: pd.DataFrame  # contract columns as read, RAW_PREFIX-ed, same index as frame
-    missing_columns: tuple[str, ...] = ()
-
-    def check_frame(self) -> pd.DataFrame:
-        """Typed and raw columns side by side: the frame the expectation suites run on."""
-        return pd.concat([self.frame, self.raw], axis=1)
 
 
 @dataclass(frozen=True)
@@ -132,70 +107,6 @@ def _read_file(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _as_text(values: pd.Series) -> pd.Series:
-    """Trimmed text with empty strings as missing; Parquet dates written as the contract's."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.strftime(DATE_FORMAT).astype("str")
-    return as_text(values)
-
-
-def parse_column(values: pd.Series, kind: Kind) -> pd.Series:
-    """Parse one column to its contract type; unparseable cells become missing."""
-    if kind is Kind.DATE:
-        if pd.api.types.is_datetime64_any_dtype(values):
-            parsed = values.dt.tz_localize(None) if values.dt.tz is not None else values
-            return parsed.dt.normalize().astype(DATE_DTYPE)
-        return parse_dates(_as_text(values), DATE_FORMAT)
-    if kind is Kind.MONEY:
-        return parse_numbers(_as_text(values)).round(MONEY_DECIMALS)
-    if kind is Kind.INT:
-        numbers = parse_numbers(_as_text(values))
-        return numbers.where(numbers == np.round(numbers)).astype("Int64")
-    if kind is Kind.BOOL:
-        if pd.api.types.is_bool_dtype(values):
-            return values.astype("boolean")
-        return parse_flags(_as_text(values), CONTRACT_FLAGS)
-    if kind is Kind.CURRENCY:
-        return _as_text(values).str.upper()
-    if kind is Kind.CHANNEL:
-        return _as_text(values).str.lower()
-    return _as_text(values)
-
-
-def parse_table(
-    frame: pd.DataFrame, table: Table, source: str, line_numbers: np.ndarray | None = None
-) -> ParsedTable:
-    """Type the contract columns of a freshly read table; keep the extra ones as text.
-
-    `line_numbers` name each row in messages (default: CSV lines from 2, or rows from 1).
-    """
-    if line_numbers is None:
-        offset = 2 if source.lower().endswith(".csv") else 1
-        line_numbers = np.arange(len(frame), dtype="int64") + offset
-    frame = frame.reset_index(drop=True)
-    missing = tuple(c.name for c in table.columns if c.required and c.name not in frame.columns)
-    typed: dict[str, pd.Series] = {}
-    raw: dict[str, pd.Series] = {}
-    for column in table.columns:
-        if column.name in frame.columns:
-            values = frame[column.name]
-            raw[RAW_PREFIX + column.name] = _as_text(values)
-            typed[column.name] = parse_column(values, column.kind)
-        else:
-            raw[RAW_PREFIX + column.name] = pd.Series(pd.NA, index=frame.index, dtype="str")
-            typed[column.name] = parse_column(raw[RAW_PREFIX + column.name], column.kind)
-    extras = {c: _as_text(frame[c]) for c in frame.columns if c not in table.column_names}
-    typed_frame = pd.DataFrame({**typed, **extras}, index=frame.index)
-    typed_frame[ROW_COLUMN] = np.asarray(line_numbers, dtype="int64")
-    return ParsedTable(
-        table=table,
-        source=source,
-        frame=typed_frame,
-        raw=pd.DataFrame(raw, index=frame.index),
-        missing_columns=missing,
-    )
-
-
 def read_tables(data_dir: str | Path) -> dict[str, ParsedTable]:
     """Parse every contract table present in `data_dir` (without validating it)."""
     data_dir = Path(data_dir)
@@ -233,16 +144,17 @@ def load_dataset(data_dir: str | Path, *, validate: bool = True) -> Dataset:
     """Read, validate and type a data directory; raise `DataValidationError` on bad data."""
     tables = read_tables(data_dir)
     if validate:
-        from payrisk.data.validation import validate_tables
-
         validate_tables(tables).raise_for_failures()
     return to_dataset(tables)
 
 
+def validate_dataset_dir(data_dir: str | Path) -> ValidationReport:
+    """Read and validate a data directory; unreadable files raise `DataFileError`."""
+    return validate_tables(read_tables(data_dir))
+
+
 def write_dataset(dataset: Dataset, out_dir: str | Path, fmt: str = "csv") -> list[Path]:
     """Write a dataset in the contract layout; each file atomically."""
-    from payrisk.core.storage import write_table
-
     out_dir = Path(out_dir)
     written = []
     for name in TABLES:

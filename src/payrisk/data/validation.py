@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from payrisk.data.contract import CHANNELS, CURRENCY_CODES, DATE_DTYPE, TABLES, Kind
-from payrisk.data.loading import RAW_PREFIX, ROW_COLUMN, ParsedTable, read_tables
+from payrisk.data.parsing import RAW_PREFIX, ROW_COLUMN, ParsedTable
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
@@ -176,11 +176,6 @@ class _Frame:
             self.checks.append(
                 _Check(self.table, rule, about, description, expectation, needs, kwargs)
             )
-
-
-def validate_dataset_dir(data_dir: str | Path) -> ValidationReport:
-    """Read and validate a data directory; unreadable files raise `DataFileError`."""
-    return validate_tables(read_tables(data_dir))
 
 
 def validate_tables(tables: dict[str, ParsedTable]) -> ValidationReport:

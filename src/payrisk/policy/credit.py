@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from payrisk.core.config import CreditReviewRules
 from payrisk.features.history import History
 from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.config import CreditReviewRules
 from payrisk.policy.planning import score_invoices
 
 APPROVE = "approve"

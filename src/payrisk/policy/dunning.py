@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from payrisk.core.config import DunningConfig
 from payrisk.core.days import to_days
 from payrisk.data.contract import CHANNELS, Channel
 from payrisk.features.streams import SMALL_LOOKUP
+from payrisk.policy.config import DunningConfig
 
 ACTION_REMIND = "remind"
 ACTION_ESCALATE = "escalate"

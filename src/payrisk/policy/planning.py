@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from payrisk.core.config import DunningConfig
 from payrisk.core.days import day_number, to_days
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import open_invoices
 from payrisk.features.history import History
 from payrisk.models.encoding import Columns, frame_columns
 from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import NO_CONTACT, frame, plan_arrays
 from payrisk.policy.reasons import reason_lists
 

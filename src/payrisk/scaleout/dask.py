@@ -28,13 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from payrisk.core.config import (
-    ComputeSettings,
-    ConfigError,
-    DunningConfig,
-    TrainConfig,
-    format_validation_error,
-)
+from payrisk.core.config import ComputeSettings, ConfigError, TrainConfig, format_validation_error
 from payrisk.data.loading import Dataset
 from payrisk.features.definitions import invoice_features
 from payrisk.features.history import History, build_history
@@ -42,6 +36,7 @@ from payrisk.models.encoding import MatrixLayout
 from payrisk.models.estimators import booster_fitter
 from payrisk.models.labels import snapshot_queries
 from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import collector_priority
 from payrisk.policy.planning import ScoredPortfolio, open_invoice_queries, score_and_plan
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from payrisk.core.config import DunningConfig
 from payrisk.core.days import ordinal_days
 from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
 from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.config import DunningConfig
 from payrisk.policy.credit import review_credit
 from payrisk.policy.planning import OpenInvoices, plan_portfolio
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError

@@ -1,0 +1,114 @@
+"""The dunning policy's typed configuration (configs/dunning.yaml): scenarios, segments, contact
+rules, escalation, credit review. Loaded once per command by the catalog and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+
+from payrisk.core.config import StrictModel, default_config, load_config
+from payrisk.data.contract import CHANNELS
+
+ACTORS = ("automatic", "collector", "sales_rep", "credit_manager")
+
+
+class DunningStep(StrictModel):
+    offset_days: int = Field(ge=-60, le=720, description="Days relative to the due date.")
+    channel: str
+    template: str = Field(min_length=1)
+    actor: str
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; use one of {list(CHANNELS)}")
+        return value
+
+    @field_validator("actor")
+    @classmethod
+    def _known_actor(cls, value: str) -> str:
+        if value not in ACTORS:
+            raise ValueError(f"unknown actor {value!r}; use one of {list(ACTORS)}")
+        return value
+
+
+class Scenario(StrictModel):
+    description: str = ""
+    steps: tuple[DunningStep, ...] = Field(min_length=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _in_order(cls, steps: tuple[DunningStep, ...]) -> tuple[DunningStep, ...]:
+        offsets = [s.offset_days for s in steps]
+        if offsets != sorted(offsets) or len(set(offsets)) != len(offsets):
+            raise ValueError("steps must be in strictly increasing offset_days order")
+        return steps
+
+
+class SegmentRule(StrictModel):
+    """Conditions on a customer's amount-weighted risk; all given ones must hold."""
+
+    scenario: str
+    min_late_probability: float | None = Field(None, ge=0, le=1)
+    max_late_probability: float | None = Field(None, ge=0, le=1)
+    min_default_probability: float | None = Field(None, ge=0, le=1)
+    max_default_probability: float | None = Field(None, ge=0, le=1)
+    min_expected_days_late: float | None = None
+    max_expected_days_late: float | None = None
+    min_open_amount: float | None = Field(None, ge=0)
+    max_open_amount: float | None = Field(None, ge=0)
+    key_account: bool | None = None
+
+
+class ContactRules(StrictModel):
+    min_days_between_contacts: int = Field(5, ge=0, le=90)
+
+
+class EscalationRules(StrictModel):
+    legal_costs: float = Field(1500.0, ge=0)
+    recovery_rate: float = Field(0.6, gt=0, le=1)
+
+
+class CreditReviewRules(StrictModel):
+    decline_default_probability: float = Field(0.35, gt=0, le=1)
+    refer_default_probability: float = Field(0.15, gt=0, le=1)
+    conditions_late_probability: float = Field(0.5, gt=0, le=1)
+    shorter_terms_days: int = Field(30, ge=0, le=120)
+    deposit_share: float = Field(0.3, ge=0, le=1)
+    refer_over_credit_limit: bool = True
+    new_customer_deposit_over_amount: float = Field(20000.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CreditReviewRules:
+        if self.refer_default_probability > self.decline_default_probability:
+            raise ValueError(
+                "refer_default_probability must not exceed decline_default_probability"
+            )
+        return self
+
+
+class DunningConfig(StrictModel):
+    scenarios: dict[str, Scenario] = Field(min_length=1)
+    segments: tuple[SegmentRule, ...] = Field(min_length=1)
+    contact: ContactRules = ContactRules()
+    escalation: EscalationRules = EscalationRules()
+    credit_review: CreditReviewRules = CreditReviewRules()
+
+    @model_validator(mode="after")
+    def _segments_name_scenarios(self) -> DunningConfig:
+        for index, rule in enumerate(self.segments):
+            if rule.scenario not in self.scenarios:
+                raise ValueError(
+                    f"segments.{index}.scenario: {rule.scenario!r} is not a scenario "
+                    f"(known: {sorted(self.scenarios)})"
+                )
+        last = self.segments[-1].model_dump(exclude={"scenario"}, exclude_none=True)
+        if last:
+            raise ValueError("the last segment must have no condition, so every customer gets one")
+        return self
+
+
+def load_dunning_config(path: str | Path | None = None) -> DunningConfig:
+    return load_config(path or default_config("dunning.yaml"), DunningConfig)
