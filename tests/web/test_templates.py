@@ -1,0 +1,85 @@
+"""One house: every review page comes from a template file and uses the one stylesheet.
+
+The pages' CSP is `style-src 'self'`, so an inline <style> or a style= attribute (in the SVG
+charts too) would be dropped by the browser: these tests find one before a credit manager does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from payrisk.web import pages
+
+WEB = Path(pages.__file__).parent
+STYLESHEET_URL = f"/ui/static/style.css?v={pages.stylesheet_version()}"
+LINK = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=", re.IGNORECASE)
+ATTACK = '"><script>alert(1)</script>'
+
+
+def stylesheet_links(html: str) -> list[str]:
+    links = LINK.findall(html)
+    assert all('rel="stylesheet"' in link for link in links), links
+    return [re.search(r'href="([^"]+)"', link).group(1) for link in links]
+
+
+@pytest.fixture(scope="module")
+def every_page(client, bundle) -> dict:
+    """One response per template: portfolio, customer (with a review), model, message."""
+    customer = bundle.invoices.iloc[0]["customer_id"]
+    responses = {
+        "portfolio": client.get("/ui/"),
+        "customer": client.post(
+            f"/ui/customers/{customer}", data={"requested_amount": "20000", "terms_days": "30"}
+        ),
+        "model": client.get("/ui/model"),
+        "message": client.get("/ui/customers/nobody-of-that-name"),
+    }
+    return responses
+
+
+def test_every_page_links_the_one_stylesheet_and_has_no_inline_style(every_page):
+    for name, response in every_page.items():
+        assert response.status_code in (200, 401, 404), name
+        html = response.text
+        assert stylesheet_links(html) == [STYLESHEET_URL], name
+        assert not INLINE_STYLE.search(html), (name, INLINE_STYLE.search(html))
+        policy = response.headers["content-security-policy"]
+        assert "style-src 'self'" in policy and "unsafe-inline" not in policy, name
+    assert every_page["customer"].text.count("<svg") == 1  # the charts are checked too
+    assert every_page["model"].text.count("<svg") >= 2
+    assert 'id="verdict"' in every_page["customer"].text
+
+
+def test_the_stylesheet_is_served(client):
+    response = client.get(STYLESHEET_URL, follow_redirects=False)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/css; charset=utf-8"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "max-age=" in response.headers["cache-control"]
+    assert response.text == (WEB / "static" / "style.css").read_text(encoding="utf-8")
+    assert "url(" not in response.text and "@import" not in response.text  # no further requests
+
+
+def test_template_variables_are_escaped():
+    layout = pages.Layout(as_of=ATTACK, model_version=ATTACK)
+    message = pages.message_page(ATTACK, ATTACK, ATTACK, layout)
+    assert "<script" not in message and message.count("&lt;script&gt;") == 5
+    assert pages.ENV.autoescape is True
+
+
+def test_template_files_neither_style_inline_nor_skip_escaping():
+    templates = sorted((WEB / "templates").glob("*.html"))
+    assert {t.name for t in templates} >= {
+        "base.html", "portfolio.html", "customer.html", "model.html", "message.html",
+        "report.html",
+    }  # fmt: skip
+    for template in templates:
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"\|\s*safe\b|autoescape\s+false", text), template.name
+        assert not re.search(r"\sstyle\s*=", text), template.name
+        if template.name != "base.html":  # only the report's inline copy of the stylesheet
+            assert "<style" not in text, template.name
