@@ -5,8 +5,8 @@ champion scorer from the MLflow registry (or PAYRISK_MODEL_URI; or the local cop
 the registry is unreachable) and the customer-history snapshot written by `payrisk snapshot`
 (PAYRISK_SNAPSHOT), which it reloads when the file changes. Endpoints only translate HTTP to
 `payrisk.serving.ScoringEngine`. Every path but the health probes needs an API key
-(`payrisk.auth`); bodies are size-limited and validated before BentoML parses them
-(`payrisk.http_guard`).
+(`payrisk.serving.auth`); bodies are size-limited and validated before BentoML parses them
+(`payrisk.serving.guard`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from payrisk.serving.schemas import (
     ScoreResponse,
     Status,
 )
+from payrisk.web import pages
 from payrisk.web.app import create_app
 
 
@@ -104,11 +105,12 @@ def _ui_bundle_dir() -> Path:
 
 
 # Outermost first: no key, no access (health probes exempt); then the body limit and validation,
-# so that a malformed body never reaches BentoML's parser (whose error log would quote it).
-PayriskService.add_asgi_middleware(ApiKeyMiddleware)
+# so that a malformed body never reaches BentoML's parser (whose error log would quote it). The
+# sign-in page comes from payrisk.web, in the house style (serving does not import web).
+PayriskService.add_asgi_middleware(ApiKeyMiddleware, login_page=pages.login_page)
 PayriskService.add_asgi_middleware(RequestGuardMiddleware)
 
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.
 PayriskService.mount_asgi_app(
-    create_app(lambda: bentoml.get_current_service().engine, _ui_bundle_dir), path="/ui"
+    create_app(lambda: bentoml.get_current_service().engine, _ui_bundle_dir), path=pages.UI_BASE
 )

@@ -75,6 +75,20 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def test_sign_in_page_wears_the_house_style(browser, server):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    anonymous = context.new_page()
+    violations: list[str] = []
+    watch_csp(anonymous, violations)
+    anonymous.goto(f"{server}/ui/")
+    anonymous.wait_for_url("**/ui/login?next=*")
+    assert anonymous.get_by_label("API key").is_visible()
+    assert header_colour(anonymous) == HEADER_BLUE
+    shoot(anonymous, "login")
+    assert not violations
+    context.close()
+
+
 def test_portfolio_search_customer_and_credit_review(server, page, bundle, csp_violations):
     page.goto(f"{server}/ui/")
     assert page.get_by_text("DSO, predicted").is_visible()

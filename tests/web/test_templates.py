@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from payrisk.web import pages
+from tests.service.test_auth import anonymous
 
 WEB = Path(pages.__file__).parent
 STYLESHEET_URL = f"/ui/static/style.css?v={pages.stylesheet_version()}"
@@ -28,7 +29,7 @@ def stylesheet_links(html: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def every_page(client, bundle) -> dict:
-    """One response per template: portfolio, customer (with a review), model, message."""
+    """One response per template: portfolio, customer (with a review), model, message, login."""
     customer = bundle.invoices.iloc[0]["customer_id"]
     responses = {
         "portfolio": client.get("/ui/"),
@@ -38,6 +39,9 @@ def every_page(client, bundle) -> dict:
         "model": client.get("/ui/model"),
         "message": client.get("/ui/customers/nobody-of-that-name"),
     }
+    with anonymous(client):
+        responses["login"] = client.get("/ui/login?next=/ui/model")
+        responses["login refused"] = client.post("/ui/login", data={"api_key": "not-the-key"})
     return responses
 
 
@@ -54,8 +58,17 @@ def test_every_page_links_the_one_stylesheet_and_has_no_inline_style(every_page)
     assert 'id="verdict"' in every_page["customer"].text
 
 
-def test_the_stylesheet_is_served(client):
-    response = client.get(STYLESHEET_URL, follow_redirects=False)
+def test_the_sign_in_page_is_the_house_page(every_page):
+    login = every_page["login"].text
+    assert '<header class="top"><span class="brand">payrisk</span>' in login
+    assert 'action="/ui/login"' in login and 'value="/ui/model"' in login
+    assert "<nav" not in login and "as of" not in login  # nothing to show before signing in
+    assert 'class="notice" role="alert"' in every_page["login refused"].text
+
+
+def test_the_stylesheet_is_served_without_a_session(client):
+    with anonymous(client):
+        response = client.get(STYLESHEET_URL, follow_redirects=False)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/css; charset=utf-8"
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -64,17 +77,37 @@ def test_the_stylesheet_is_served(client):
     assert "url(" not in response.text and "@import" not in response.text  # no further requests
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/ui/"),
+        ("GET", "/ui/model"),
+        ("GET", "/ui/customers/C000001"),
+        ("GET", "/ui/static"),
+        ("GET", "/ui/staticfile.css"),
+        ("POST", "/ui/static/style.css"),
+    ],
+)
+def test_the_rest_of_ui_still_needs_a_session(client, method, path):
+    with anonymous(client):
+        response = client.request(method, path, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/ui/login?next=")
+
+
 def test_template_variables_are_escaped():
     layout = pages.Layout(as_of=ATTACK, model_version=ATTACK)
     message = pages.message_page(ATTACK, ATTACK, ATTACK, layout)
     assert "<script" not in message and message.count("&lt;script&gt;") == 5
+    login = pages.login_page(ATTACK, ATTACK)
+    assert "<script" not in login and login.count("&lt;script&gt;") == 2
     assert pages.ENV.autoescape is True
 
 
 def test_template_files_neither_style_inline_nor_skip_escaping():
     templates = sorted((WEB / "templates").glob("*.html"))
     assert {t.name for t in templates} >= {
-        "base.html", "portfolio.html", "customer.html", "model.html", "message.html",
+        "base.html", "portfolio.html", "customer.html", "model.html", "message.html", "login.html",
         "report.html",
     }  # fmt: skip
     for template in templates:

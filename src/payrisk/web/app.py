@@ -2,7 +2,8 @@
 
 Routes only parse the request, fetch data (the portfolio bundle, the engine's answers, the model
 card) and hand it to `payrisk.web.pages`; the engine is looked up per request so the app can be
-built before the service instance exists. /static/style.css serves the pages' one stylesheet.
+built before the service instance exists. /static/style.css serves the pages' one stylesheet (the
+auth middleware lets it through without a session: the sign-in page uses it too).
 """
 
 from __future__ import annotations

@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from payrisk.serving.auth import LOGIN_PATH
 from payrisk.web import charts
 from payrisk.web.bundle import SORTS, InvoicePage, InvoiceQuery, PortfolioBundle
 
-UI_BASE = "/ui"  # where service.py mounts the pages
+UI_BASE = "/ui"  # where service.py mounts the pages (the auth middleware's paths start here too)
 
 
 @functools.cache
@@ -45,9 +46,9 @@ class Layout:
     """The frame around a page (base.html): where the pages live and what the header shows."""
 
     base: str = UI_BASE  # the pages' mount point: links and the stylesheet URL start here
-    as_of: str | None = None  # None: no "as of ... model v..." line
+    as_of: str | None = None  # None: no "as of ... model v..." line (the sign-in page)
     model_version: str | None = None
-    nav: bool = True  # links to the other pages (not in the e-mailed report)
+    nav: bool = True  # links to the other pages (not on the sign-in page, not in the report)
     signed_in: bool = False  # a cookie session: offer "Sign out"
     inline_css: bool = False  # the report has no server to fetch the stylesheet from
 
@@ -357,3 +358,9 @@ def report_page(
     portfolio = _portfolio_context(bundle, page, query, layout.base, interactive=False)
     model = _model_context(card, version, source, challenger)
     return _render("report.html", layout, **portfolio, **model)
+
+
+def login_page(next_path: str, error: str | None = None) -> str:
+    """/ui/login, rendered for payrisk.serving.auth.ApiKeyMiddleware (before any session)."""
+    layout = Layout(nav=False)
+    return _render("login.html", layout, login_path=LOGIN_PATH, next_path=next_path, error=error)
