@@ -7,14 +7,17 @@ charts too) would be dropped by the browser: these tests find one before a credi
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
+import yaml
 
 from payrisk.web import pages
 from tests.service.test_auth import anonymous
 
 WEB = Path(pages.__file__).parent
+ROOT = WEB.parents[2]
 STYLESHEET_URL = f"/ui/static/style.css?v={pages.stylesheet_version()}"
 LINK = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=", re.IGNORECASE)
@@ -116,3 +119,11 @@ def test_template_files_neither_style_inline_nor_skip_escaping():
         assert not re.search(r"\sstyle\s*=", text), template.name
         if template.name != "base.html":  # only the report's inline copy of the stylesheet
             assert "<style" not in text, template.name
+
+
+def test_templates_and_stylesheet_ship_in_the_bento():
+    include = yaml.safe_load((ROOT / "bentofile.yaml").read_text(encoding="utf-8"))["include"]
+    files = [*(WEB / "templates").iterdir(), *(WEB / "static").iterdir()]
+    for file in files:
+        name = file.relative_to(ROOT).as_posix()
+        assert any(fnmatch(name, pattern) for pattern in include), name
