@@ -1,7 +1,8 @@
 """`payrisk report`: the portfolio and model pages as one self-contained HTML file to e-mail.
 
 Scores the data directory with the champion the way `payrisk snapshot` does, but keeps the bundle
-in memory; the file has inline CSS and SVG only (no scripts, no external requests).
+in memory; the file carries the pages' stylesheet inline and its charts as inline SVG (no scripts,
+no external requests).
 """
 
 from __future__ import annotations
@@ -29,20 +30,18 @@ def build_report(
     run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top=rows)
     loaded, when = run.loaded, run.as_of
     bundle = build_bundle(run.dataset, run.portfolio, when)
-    invoices = bundle.invoices
     query = InvoiceQuery()
-    portfolio = pages.portfolio_body(
-        bundle, query_invoices(invoices, query, rows), query, interactive=False
-    )
     card = loaded.scorer.metadata
     challenger = catalog.challenger_summary(card) if loaded.source == "registry" else None
-    model = pages.model_body(card, loaded.version, loaded.source, challenger)
-    return pages.document(
-        f"Receivables report {when.date()}",
-        portfolio + model,
-        when.date().isoformat(),
+    return pages.report_page(
+        bundle,
+        query_invoices(bundle.invoices, query, rows),
+        query,
+        card,
         loaded.version,
-        base=None,
+        loaded.source,
+        challenger,
+        as_of=when.date().isoformat(),
     )
 
 

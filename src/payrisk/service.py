@@ -34,6 +34,7 @@ from payrisk.serving.schemas import (
     Status,
     score_request_model,
 )
+from payrisk.web import pages
 from payrisk.web.app import create_app
 from pipelines.catalog import Catalog
 
@@ -108,8 +109,9 @@ class PayriskService:
 
 
 # Outermost first: no key, no access (health probes exempt); then the body limit and validation,
-# so that a malformed body never reaches BentoML's parser (whose error log would quote it).
-PayriskService.add_asgi_middleware(ApiKeyMiddleware, settings=SETTINGS)
+# so that a malformed body never reaches BentoML's parser (whose error log would quote it). The
+# sign-in page comes from payrisk.web, in the house style (serving does not import web).
+PayriskService.add_asgi_middleware(ApiKeyMiddleware, settings=SETTINGS, login_page=pages.login_page)
 PayriskService.add_asgi_middleware(
     RequestGuardMiddleware,
     request_models=REQUEST_MODELS,
@@ -125,5 +127,5 @@ PayriskService.mount_asgi_app(
         lambda: CATALOG.portfolio_dir(),
         CATALOG.challenger_summary,
     ),
-    path="/ui",
+    path=pages.UI_BASE,
 )

@@ -21,6 +21,7 @@ from payrisk.serving.auth import (
     configured_keys,
     generate_key,
 )
+from payrisk.web.pages import login_page
 from tests.conftest import API_KEY, AUTH
 
 
@@ -161,7 +162,7 @@ def test_keys_come_from_the_environment_or_a_file(tmp_path):
 def test_the_service_refuses_to_start_without_a_key():
     """The service's key middleware is built from its settings; without a key it cannot be."""
     with pytest.raises(AuthConfigError, match="PAYRISK_AUTH=disabled"):
-        ApiKeyMiddleware(_ok, settings=load_settings({}))
+        ApiKeyMiddleware(_ok, settings=load_settings({}), login_page=login_page)
 
 
 async def _ok(scope, receive, send) -> None:
@@ -176,7 +177,7 @@ def test_disabled_auth_lets_everything_through_and_says_so(caplog):
     with caplog.at_level(logging.INFO, logger="payrisk.auth"):
         assert check_configuration(disabled) is None
     assert "DISABLED" in caplog.text
-    open_app = TestClient(ApiKeyMiddleware(_ok, settings=disabled))
+    open_app = TestClient(ApiKeyMiddleware(_ok, settings=disabled, login_page=login_page))
     assert open_app.get("/v1/status").status_code == 200
 
 
@@ -186,7 +187,9 @@ def test_keys_never_reach_the_log(caplog):
     key = generate_key()
     with caplog.at_level(logging.DEBUG):
         check_configuration(load_settings({"PAYRISK_API_KEYS": key}))
-        guarded = TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key])))
+        guarded = TestClient(
+            ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), login_page=login_page)
+        )
         assert guarded.get("/v1/x", headers={"X-API-Key": key}).status_code == 200
         assert guarded.get("/v1/x", headers={"X-API-Key": key + "z"}).status_code == 401
         guarded.post("/ui/login", data={"api_key": key + "y"})
@@ -209,12 +212,48 @@ def test_real_server_needs_the_key_and_never_logs_it(server, server_log):
     assert API_KEY not in text and wrong not in text
 
 
+def test_only_a_get_for_a_static_file_passes_without_a_key():
+    """The sign-in page's stylesheet is public; no other method or path under /ui becomes so."""
+    import asyncio
+
+    guarded = ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([generate_key()]), login_page=login_page)
+
+    async def status(method: str, path: str) -> int:
+        sent = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
+        await guarded(scope, receive, send)
+        return sent[0]["status"]
+
+    assert asyncio.run(status("GET", "/ui/static/style.css")) == 200
+    for method, path in [
+        ("POST", "/ui/static/style.css"),
+        ("HEAD", "/ui/static/style.css"),
+        ("GET", "/ui/static"),
+        ("GET", "/ui/staticx/style.css"),
+        ("GET", "/ui/static/../model"),
+        ("GET", "/ui/static/..\\model"),
+        ("GET", "/ui/model"),
+    ]:
+        assert asyncio.run(status(method, path)) == 303, (method, path)
+
+
 def test_wrong_keys_from_one_address_are_slowed_down_then_let_go():
     from starlette.testclient import TestClient
 
     key = generate_key()
     throttle = FailureThrottle(limit=3, window_seconds=60.0)
-    guarded = TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), throttle=throttle))
+    guarded = TestClient(
+        ApiKeyMiddleware(
+            _ok, keys=ApiKeys.from_keys([key]), throttle=throttle, login_page=login_page
+        )
+    )
     for guess in range(3):
         assert guarded.get("/v1/x", headers={"X-API-Key": f"guess-{guess}"}).status_code == 401
     locked = guarded.get("/v1/x", headers={"X-API-Key": key})  # right key, but locked out
@@ -236,7 +275,11 @@ def test_wrong_logins_count_too_and_memory_stays_bounded():
 
     key = generate_key()
     throttle = FailureThrottle(limit=2, window_seconds=60.0, max_clients=3)
-    guarded = TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), throttle=throttle))
+    guarded = TestClient(
+        ApiKeyMiddleware(
+            _ok, keys=ApiKeys.from_keys([key]), throttle=throttle, login_page=login_page
+        )
+    )
     for _ in range(2):
         assert guarded.post("/ui/login", data={"api_key": "nope"}).status_code == 401
     assert guarded.get("/v1/x", headers={"X-API-Key": key}).status_code == 429
@@ -252,7 +295,8 @@ def test_wrong_logins_count_too_and_memory_stays_bounded():
 
 def test_the_failure_limit_comes_from_the_environment():
     def limit(environ: dict[str, str]) -> int:
-        return ApiKeyMiddleware(_ok, settings=load_settings(environ)).throttle.limit
+        middleware = ApiKeyMiddleware(_ok, settings=load_settings(environ), login_page=login_page)
+        return middleware.throttle.limit
 
     keyed = {"PAYRISK_API_KEYS": API_KEY}
     assert limit(keyed) == 30

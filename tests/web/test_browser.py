@@ -33,11 +33,34 @@ def browser():
         chromium.close()
 
 
+HEADER_BLUE = "rgb(13, 42, 71)"  # header.top in style.css: proof the stylesheet was applied
+
+
 @pytest.fixture
-def page(browser, server):
+def csp_violations() -> list[str]:
+    """Console messages in which Chromium says the page's CSP blocked something (inline styles)."""
+    return []
+
+
+def watch_csp(page, violations: list[str]) -> None:
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+
+
+def header_colour(page) -> str:
+    return page.locator("header.top").evaluate("e => getComputedStyle(e).backgroundColor")
+
+
+@pytest.fixture
+def page(browser, server, csp_violations):
     """A signed-in page: the review pages need the API key once, at /ui/login."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     signed_in = context.new_page()
+    watch_csp(signed_in, csp_violations)
     signed_in.goto(f"{server}/ui/")
     signed_in.wait_for_url("**/ui/login?next=*")
     signed_in.get_by_label("API key").fill(API_KEY)
@@ -52,9 +75,24 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def test_portfolio_search_customer_and_credit_review(server, page, bundle):
+def test_sign_in_page_wears_the_house_style(browser, server):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    anonymous = context.new_page()
+    violations: list[str] = []
+    watch_csp(anonymous, violations)
+    anonymous.goto(f"{server}/ui/")
+    anonymous.wait_for_url("**/ui/login?next=*")
+    assert anonymous.get_by_label("API key").is_visible()
+    assert header_colour(anonymous) == HEADER_BLUE
+    shoot(anonymous, "login")
+    assert not violations
+    context.close()
+
+
+def test_portfolio_search_customer_and_credit_review(server, page, bundle, csp_violations):
     page.goto(f"{server}/ui/")
     assert page.get_by_text("DSO, predicted").is_visible()
+    assert header_colour(page) == HEADER_BLUE
     assert page.locator("#invoices tbody tr").count() == 50
     assert page.locator("svg[role=img]").count() == 2
     shoot(page, "portfolio")
@@ -80,9 +118,10 @@ def test_portfolio_search_customer_and_credit_review(server, page, bundle):
     verdict.wait_for()
     assert "Recommendation:" in verdict.text_content()
     shoot(page, "credit-review")
+    assert not csp_violations
 
 
-def test_model_page_draws_the_calibration_curve(server, page):
+def test_model_page_draws_the_calibration_curve(server, page, csp_violations):
     page.goto(f"{server}/ui/model")
     curve = page.locator("svg[role=img]").filter(has=page.locator("polyline.curve")).first
     assert curve.is_visible()
@@ -90,3 +129,4 @@ def test_model_page_draws_the_calibration_curve(server, page):
     assert box is not None and box["width"] > 200
     assert page.get_by_role("heading", name="Calibration").is_visible()
     shoot(page, "model")
+    assert not csp_violations

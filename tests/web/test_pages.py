@@ -122,7 +122,7 @@ def test_ids_from_the_data_are_escaped(bundle):
     invoices.loc[0, "reason_1"] = attack
     poisoned = dataclasses.replace(bundle, invoices=invoices)
     query = InvoiceQuery()
-    html = pages.portfolio_body(poisoned, query_invoices(invoices, query), query, "/ui")
+    html = pages.portfolio_page(poisoned, query_invoices(invoices, query), query, pages.Layout())
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
@@ -153,3 +153,6 @@ def test_report_is_one_self_contained_file(project_env, tmp_path):
     assert html.count("<svg") >= 4
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
     assert "<script" not in html and "<link" not in html
+    # The one stylesheet, inlined: the file is read where no server is there to fetch it from.
+    assert html.count("<style>") == 1 and f"<style>{pages.stylesheet()}</style>" in html
+    assert "</style" not in pages.stylesheet() and "url(" not in pages.stylesheet()

@@ -8,7 +8,9 @@ PAYRISK_AUTH=disabled is set explicitly.
 
 A caller sends the key as `X-API-Key: KEY` or `Authorization: Bearer KEY`. Browsers log in once at
 /ui/login and get a signed session cookie (HttpOnly, SameSite=Strict) derived from the key, so
-revoking a key also ends its sessions. Health probes stay open for orchestrators.
+revoking a key also ends its sessions. Health probes stay open for orchestrators, and GET on the
+review pages' static files (/ui/static/: the stylesheet, no data) for the sign-in page. The sign-in
+page itself is rendered by payrisk.web and handed in (`login_page=`): serving sits below web.
 
 Guessing is slowed down: a client (by address) that presents more than PAYRISK_AUTH_MAX_FAILURES
 wrong keys (default 30) within a minute gets 429 for the rest of that minute, valid key or not,
@@ -22,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import html
 import json
 import logging
 import secrets
@@ -52,6 +53,7 @@ MAX_TRACKED_CLIENTS = 10_000
 EXEMPT_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 LOGIN_PATH = "/ui/login"
 LOGOUT_PATH = "/ui/logout"
+STATIC_PREFIX = "/ui/static/"  # GET only: the sign-in page needs its stylesheet before a session
 COOKIE = "payrisk_session"
 SESSION_SECONDS = 12 * 3600
 MIN_KEY_LENGTH = 16
@@ -61,11 +63,14 @@ PAGE_HEADERS = [
     (b"cache-control", b"no-store"),
     (
         b"content-security-policy",
-        b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        b"frame-ancestors 'none'",
+        b"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
 ]
+
+
+LoginPage = Callable[[str, str | None], str]
+"""Renders the sign-in form: (where to go after signing in, error message or None) -> HTML."""
 
 
 class AuthConfigError(RuntimeError):
@@ -258,27 +263,23 @@ async def _redirect(send: Send, location: str, extra: list | None = None) -> Non
     await send({"type": "http.response.body", "body": b""})
 
 
+def _is_static_file(scope: Scope) -> bool:
+    """A GET for a file under /ui/static/: public, and never a way round to another path."""
+    path = scope.get("path", "")
+    return (
+        scope["type"] == "http"
+        and scope.get("method") == "GET"
+        and path.startswith(STATIC_PREFIX)
+        and ".." not in path
+        and "\\" not in path
+    )
+
+
 def _safe_next(value: str | None) -> str:
     """Only local review pages: no open redirect to another site."""
     if value and value.startswith("/ui") and not value.startswith("//") and "\\" not in value:
         return value
     return "/ui/"
-
-
-def login_page(next_path: str, error: str | None = None) -> str:
-    message = f'<p role="alert" id="login-error">{html.escape(error)}</p>' if error else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>payrisk: sign in</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}
-label,input,button{{display:block;margin:.4rem 0;font-size:1rem}}input{{width:100%}}
-:focus{{outline:3px solid #1a56db}}#login-error{{color:#b00020}}</style></head>
-<body><main><h1>payrisk review pages</h1>{message}
-<form method="post" action="{LOGIN_PATH}">
-<input type="hidden" name="next" value="{html.escape(next_path)}">
-<label for="api-key">API key</label>
-<input id="api-key" name="api_key" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form></main></body></html>
-"""
 
 
 class ApiKeyMiddleware:
@@ -290,9 +291,12 @@ class ApiKeyMiddleware:
         settings: Settings | None = None,
         keys: ApiKeys | None = None,
         throttle: FailureThrottle | None = None,
+        *,
+        login_page: LoginPage,
     ) -> None:
         """Keys and the wrong-key limit from `settings` (the service's), or given directly."""
         self.app = app
+        self.login_page = login_page
         if settings is not None:
             keys = configured_keys(settings)
             throttle = throttle or FailureThrottle(limit=settings.auth_max_failures)
@@ -304,7 +308,7 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        if path in EXEMPT_PATHS:
+        if path in EXEMPT_PATHS or _is_static_file(scope):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "http" and path == LOGOUT_PATH:
@@ -339,7 +343,9 @@ class ApiKeyMiddleware:
         retry = [(b"retry-after", str(wait).encode())]
         message = f"too many wrong API keys from this address; retry in {wait} s"
         if scope.get("path") == LOGIN_PATH:
-            await _send_html(send, 429, login_page("/ui/", message[0].upper() + message[1:]), retry)
+            await _send_html(
+                send, 429, self.login_page("/ui/", message[0].upper() + message[1:]), retry
+            )
             return
         await send_json(send, 429, {"error": message}, retry)
 
@@ -364,14 +370,15 @@ class ApiKeyMiddleware:
         assert self.keys is not None
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if scope.get("method") != "POST":
-            await _send_html(send, 200, login_page(_safe_next((query.get("next") or [""])[0])))
+            next_path = _safe_next((query.get("next") or [""])[0])
+            await _send_html(send, 200, self.login_page(next_path, None))
             return
         body = b""
         while True:
             message = await receive()
             body += message.get("body", b"")
             if len(body) > MAX_LOGIN_BODY:
-                await _send_html(send, 413, login_page("/ui/", "Request too large."))
+                await _send_html(send, 413, self.login_page("/ui/", "Request too large."))
                 return
             if not message.get("more_body"):
                 break
@@ -380,7 +387,7 @@ class ApiKeyMiddleware:
         digest = self.keys.match((form.get("api_key") or [""])[0].strip())
         if digest is None:
             self.throttle.record_failure(_client(scope))
-            await _send_html(send, 401, login_page(next_path, "That API key is not valid."))
+            await _send_html(send, 401, self.login_page(next_path, "That API key is not valid."))
             return
         cookie = (
             f"{COOKIE}={self.keys.session_token(digest)}; Path=/; Max-Age={SESSION_SECONDS}; "

@@ -2,7 +2,8 @@
 
 Routes only parse the request, fetch data (the portfolio bundle, the engine's answers, the model
 card) and hand it to `payrisk.web.pages`; the engine is looked up per request so the app can be
-built before the service instance exists.
+built before the service instance exists. /static/style.css serves the pages' one stylesheet (the
+auth middleware lets it through without a session: the sign-in page uses it too).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
@@ -28,10 +29,13 @@ from payrisk.web.bundle import BundleHolder, InvoiceQuery, query_invoices
 CHALLENGER_TTL_S = 60.0
 HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src data:; "
     "form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
+# The stylesheet holds no data; its URL carries a digest of its content (pages.stylesheet_version),
+# so a day's caching never shows a stale one after an upgrade.
+STYLESHEET_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
 
 
 def create_app(
@@ -53,17 +57,24 @@ def create_app(
     def base(request: Request) -> str:
         return request.scope.get("root_path", "").rstrip("/")
 
-    def html(
-        request: Request, title: str, body: str, status: int = 200, as_of: str = "–"
-    ) -> HTMLResponse:
-        signed_in = bool(request.scope.get("payrisk.session"))  # set by payrisk.auth
-        document = pages.document(
-            title, body, as_of, engine().model_version, base(request), signed_in
+    def layout(request: Request, as_of: str = "–") -> pages.Layout:
+        return pages.Layout(
+            base=base(request),
+            as_of=as_of,
+            model_version=engine().model_version,
+            signed_in=bool(request.scope.get("payrisk.session")),  # set by payrisk.serving.auth
         )
+
+    def html(document: str, status: int = 200) -> HTMLResponse:
         return HTMLResponse(document, status_code=status, headers=HEADERS)
 
     def unavailable(request: Request, error: Exception) -> HTMLResponse:
-        return html(request, "Not ready", pages.message_body("Not ready yet", str(error)), 503)
+        return html(
+            pages.message_page("Not ready", "Not ready yet", str(error), layout(request)), 503
+        )
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(pages.stylesheet(), media_type="text/css", headers=STYLESHEET_HEADERS)
 
     async def portfolio(request: Request) -> HTMLResponse:
         try:
@@ -72,8 +83,9 @@ def create_app(
             return unavailable(request, error)
         query = InvoiceQuery.from_params(dict(request.query_params))
         page = query_invoices(data.invoices, query)
-        body = pages.portfolio_body(data, page, query, base(request))
-        return html(request, "Portfolio", body, as_of=data.kpis.get("as_of", "–"))
+        return html(
+            pages.portfolio_page(data, page, query, layout(request, data.kpis.get("as_of", "–")))
+        )
 
     async def customer(request: Request) -> HTMLResponse:
         customer_id = request.path_params["customer_id"]
@@ -85,11 +97,11 @@ def create_app(
             data.payments["customer_id"] == customer_id
         ).any()
         if not known:
-            body = pages.message_body(
-                "Customer not found",
-                f"No customer {customer_id!r} in the portfolio as of {data.kpis.get('as_of')}.",
+            message = (
+                f"No customer {customer_id!r} in the portfolio as of {data.kpis.get('as_of')}."
             )
-            return html(request, "Not found", body, 404)
+            page = pages.message_page("Not found", "Customer not found", message, layout(request))
+            return html(page, 404)
         scoring = engine()
         profile, problem = None, None
         try:
@@ -116,13 +128,17 @@ def create_app(
                 status = 422
             except RefusedRequestError as error:
                 error_text, status = str(error), 422
-        body = pages.customer_body(
-            data, customer_id, profile, problem, review, form, error_text, base(request)
+        page = pages.customer_page(
+            data,
+            customer_id,
+            profile,
+            problem,
+            review,
+            form,
+            error_text,
+            layout(request, data.kpis.get("as_of", "–")),
         )
-        response = html(
-            request, f"Customer {customer_id}", body, status, data.kpis.get("as_of", "–")
-        )
-        return response
+        return html(page, status)
 
     async def model(request: Request) -> HTMLResponse:
         scoring = engine()
@@ -131,13 +147,20 @@ def create_app(
         if time.monotonic() - stamp > CHALLENGER_TTL_S:
             summary = challenger(card)
             challenger_cache["value"] = (time.monotonic(), summary)
-        body = pages.model_body(card, scoring.model_version, scoring.model_source, summary)
-        return html(request, "Model", body, as_of=str(card.get("as_of", "–")))
+        page = pages.model_page(
+            card,
+            scoring.model_version,
+            scoring.model_source,
+            summary,
+            layout(request, str(card.get("as_of", "–"))),
+        )
+        return html(page)
 
     return Starlette(
         routes=[
             Route("/", portfolio, methods=["GET"]),
             Route("/model", model, methods=["GET"]),
             Route("/customers/{customer_id:path}", customer, methods=["GET", "POST"]),
+            Route("/static/style.css", stylesheet, methods=["GET"]),
         ]
     )
