@@ -12,11 +12,12 @@ DATA ?= data/sample
 KEYS_FILE ?= .payrisk/api_keys
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
-.PHONY: help demo test serve bench install install-test clean
+.PHONY: help demo test test-fast lint serve bench install install-test clean
 
 help:
 	@echo "make demo    install, generate a sample ledger, validate, train, score, snapshot"
-	@echo "make test    install the test tools, lint, run the whole test suite"
+	@echo "make test    install the test tools, lint, check the import layers, run every test"
+	@echo "make test-fast  the inner loop: lint, layers and the tests not marked slow"
 	@echo "make serve   start the HTTP service on port 3000 (after make demo)"
 	@echo "make bench   run the benchmarks (figures for the README table; BENCH_ARGS=\"--soak --scaleout\" for more)"
 
@@ -58,9 +59,16 @@ demo: $(VENV)/.runtime
 	@echo "  open MLflow:        $(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI)"
 	@echo "  scored invoices:    reports/scores.csv; customer plans: reports/scores.customers.csv"
 
-test: $(VENV)/.test
+lint: $(VENV)/.test
 	$(PY) -m ruff check src pipelines tests benchmarks
+	$(PY) -m ruff format --check src pipelines tests benchmarks
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PY) -m pytest
+
+test-fast: lint
+	$(PY) -m pytest -m "not slow"
 
 serve: $(VENV)/.runtime
 	@test -s $(KEYS_FILE) || $(PAYRISK) keygen --out $(KEYS_FILE) > /dev/null

@@ -1,7 +1,7 @@
 """The synthetic history: realistic rates, a causal dunning effect, determinism and the contract.
 
 Later models are only as good as the signal in this data, and every other test suite trains on it,
-so the generator is held to the DOMAIN.md figures and to the rules a real ledger obeys.
+so the generator is held to French late-payment figures and to the rules a real ledger obeys.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from payrisk.data.generator import (
 
 END_DATE = date(2026, 10, 31)
 END = pd.Timestamp(END_DATE)
-DEFAULT_DAYS_PAST_DUE = 90  # an open invoice this late counts as a default (DOMAIN.md)
+DEFAULT_DAYS_PAST_DUE = 90  # an open invoice this late counts as a default (a common cut)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return (later - earlier).dt.days
 
 
-# --- Rates (DOMAIN.md) ----------------------------------------------------------------------------
+# --- Rates (French late-payment figures) ----------------------------------------------------------------------------
 def test_late_share_and_mean_days_past_due_match_france(dataset: Dataset) -> None:
     paid = dataset.invoices.dropna(subset=["paid_date"])
     days_past_due = _days(paid["paid_date"], paid["due_date"])

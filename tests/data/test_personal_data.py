@@ -18,6 +18,8 @@ from payrisk.data.loading import write_dataset
 from payrisk.data.generator import generate_history
 from tests.conftest import VALID_INVOICE, fast_train_config
 
+pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it
+
 MARKERS = ("Zebulon Quixotte-Piimark", "zq.piimark@debtor.example", "17 Rue Piimark")
 BAD_AMOUNT_LINE = 5
 

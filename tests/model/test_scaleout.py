@@ -34,6 +34,8 @@ from payrisk.scaleout.dask import (
     validation_losses,
 )
 
+pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it
+
 PARTITIONS = 5  # more partitions than workers, and some customers' partitions hold few rows
 # A model trained on Dask against the same model trained in process, on the same holdout: the
 # distributed histograms (bin boundaries found per worker) and bagging per worker change the trees.

@@ -70,6 +70,7 @@ def test_first_model_is_champion_with_a_local_copy(trained):
     assert (local / "model" / "MLmodel").is_file()
 
 
+@pytest.mark.slow  # a second training run
 def test_a_weaker_model_becomes_challenger_and_the_champion_stays(trained, project_env, tmp_path):
     weak = tmp_path / "weak.yaml"
     weak.write_text(
@@ -99,6 +100,7 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(trained, proje
     assert str(challenger.version) == decision["version"]
 
 
+@pytest.mark.slow  # a second training run
 def test_a_retrain_on_older_data_never_faces_the_champion_on_what_it_learned(
     trained, tmp_path, monkeypatch
 ):

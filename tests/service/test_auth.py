@@ -196,6 +196,7 @@ def test_keys_never_reach_the_log(caplog):
     assert key not in caplog.text
 
 
+@pytest.mark.slow  # a real `bentoml serve`
 def test_real_server_needs_the_key_and_never_logs_it(server, server_log):
     wrong = "wrong-key-" + generate_key()
     assert httpx.get(f"{server}/livez", timeout=30).status_code == 200

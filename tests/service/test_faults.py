@@ -15,6 +15,8 @@ import yaml
 
 from tests.conftest import AUTH, VALID_INVOICE, fast_train_config
 
+pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it
+
 REPO = Path(__file__).resolve().parents[2]
 DEAD_TRACKING = {
     "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # nothing listens there

@@ -20,6 +20,8 @@ from schemathesis import GenerationMode
 
 from tests.conftest import AUTH
 
+pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it
+
 FUZZ_EXAMPLES = int(os.environ.get("PAYRISK_FUZZ_EXAMPLES", "40"))
 
 

@@ -153,6 +153,7 @@ def test_well_formed_but_unanswerable_requests_get_a_422(client):
     assert future.status_code == 422 and "after as_of" in future.text
 
 
+@pytest.mark.slow  # a real `bentoml serve`
 def test_the_real_server_survives_hostile_requests(server, server_log):
     with httpx.Client(base_url=server, headers=AUTH, timeout=30) as http:
         attacks = [

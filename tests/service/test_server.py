@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import AUTH, VALID_INVOICE
+
+pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it
 
 
 def test_real_server_scores_and_refuses(server, trained):

@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import API_KEY
 
+pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it
+
 CHROMIUM = Path(os.environ.get("PAYRISK_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [

@@ -59,14 +59,15 @@ SESSION_SECONDS = 12 * 3600
 MIN_KEY_LENGTH = 16
 MAX_KEY_LENGTH = 512
 MAX_LOGIN_BODY = 4096
-PAGE_HEADERS = [
-    (b"cache-control", b"no-store"),
-    (
-        b"content-security-policy",
-        b"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-]
+# Every HTML page payrisk serves (sign-in here, the review pages in payrisk.web): never cached,
+# no script, no third-party resource, no framing.
+PAGE_SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+PAGE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in PAGE_SECURITY_HEADERS.items()]
 
 
 LoginPage = Callable[[str, str | None], str]

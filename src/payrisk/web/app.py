@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
+from payrisk.serving.auth import PAGE_SECURITY_HEADERS
 from payrisk.serving.engine import ScoringEngine
 from payrisk.serving.errors import RefusedRequestError
 from payrisk.serving.schemas import CreditReviewRequest, CustomerRequest
@@ -27,12 +28,7 @@ from payrisk.web import pages
 from payrisk.web.bundle import BundleHolder, InvoiceQuery, query_invoices
 
 CHALLENGER_TTL_S = 60.0
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src data:; "
-    "form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
+HEADERS = PAGE_SECURITY_HEADERS
 # The stylesheet holds no data; its URL carries a digest of its content (pages.stylesheet_version),
 # so a day's caching never shows a stale one after an upgrade.
 STYLESHEET_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
