@@ -67,7 +67,17 @@ class Catalog:
     @property
     def tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI if set, else an embedded SQLite file in the working directory."""
-        return self.settings.tracking_uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+        return self.settings.tracking_uri or f"sqlite:///{self.default_database}"
+
+    @property
+    def default_database(self) -> Path:
+        return Path.cwd() / "mlflow.db"
+
+    @property
+    def has_registry(self) -> bool:
+        """False where no tracking server is set and no embedded database exists (e.g. a Bento):
+        the local copy is then the champion, and no empty database is created by looking."""
+        return self.settings.tracking_uri is not None or self.default_database.is_file()
 
     @property
     def models_dir(self) -> Path:
@@ -107,7 +117,7 @@ class Catalog:
             model = mlflow.pyfunc.load_model(model_uri)
             return LoadedScorer(model.unwrap_python_model().scorer, model_uri, model_uri)
         try:
-            version = self.champion_version()
+            version = self.champion_version() if self.has_registry else None
             if version is not None:
                 model = mlflow.pyfunc.load_model(f"models:/{self.model_name}@{CHAMPION}")
                 return LoadedScorer(model.unwrap_python_model().scorer, version, "registry")
@@ -165,6 +175,8 @@ class Catalog:
         Cheap: one alias lookup and one run read (the metrics logged at training), no model
         load. None when there is no challenger or the registry cannot be reached.
         """
+        if not self.has_registry:
+            return None
         try:
             client = self.client()
             version = client.get_model_version_by_alias(self.model_name, CHALLENGER)

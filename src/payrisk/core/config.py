@@ -13,14 +13,14 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-# A source checkout: src/payrisk/core/config.py -> the project folder with configs/ and .git.
+# A source checkout: src/payrisk/core/config.py -> the project folder (with .git).
 SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 
 def default_config_dir() -> Path:
-    """The shipped configs: inside the installed package (wheel, Bento), else the checkout's."""
-    packaged = Path(str(resources.files("payrisk") / "configs"))
-    return packaged if packaged.is_dir() else SOURCE_ROOT / "configs"
+    """The shipped configs, package data of payrisk: the same in a checkout (where the top-level
+    configs/ links to them), an installed wheel and a Bento."""
+    return Path(str(resources.files("payrisk") / "configs"))
 
 
 def default_config(name: str) -> Path:

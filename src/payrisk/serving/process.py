@@ -27,21 +27,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve_command(service: str, host: str, port: int) -> list[str]:
-    """`bentoml serve SERVICE` with this interpreter (the venv that has payrisk)."""
-    return [sys.executable, "-m", "bentoml", "serve", service, "--host", host, "--port", str(port)]
+def serve_command(service: str, host: str, port: int, python: str | None = None) -> list[str]:
+    """`bentoml serve SERVICE` (a module:Class or a Bento tag) with an interpreter: by default
+    this one (the venv that has payrisk)."""
+    interpreter = python or sys.executable
+    return [interpreter, "-m", "bentoml", "serve", service, "--host", host, "--port", str(port)]
 
 
 @contextmanager
 def running_service(
-    service: str, env: dict[str, str], log: Path, ready_within_s: float = 180
+    service: str,
+    env: dict[str, str],
+    log: Path,
+    ready_within_s: float = 180,
+    *,
+    python: str | None = None,
+    cwd: Path | None = None,
+    inherit_environment: bool = True,
 ) -> Iterator[str]:
-    """`bentoml serve SERVICE` on a free loopback port; yields its base URL."""
+    """`bentoml serve SERVICE` on a free loopback port; yields its base URL.
+
+    `inherit_environment=False` starts it with `env` only (e.g. a Bento in a fresh environment
+    that must not see this process's settings)."""
     port = free_port()
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            serve_command(service, "127.0.0.1", port),
-            env={**os.environ, **env},
+            serve_command(service, "127.0.0.1", port, python),
+            env={**os.environ, **env} if inherit_environment else env,
+            cwd=cwd,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
