@@ -7,11 +7,9 @@ charts too) would be dropped by the browser: these tests find one before a credi
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
-import yaml
 
 from payrisk.web import pages
 from tests.service.test_auth import anonymous
@@ -119,11 +117,3 @@ def test_template_files_neither_style_inline_nor_skip_escaping():
         assert not re.search(r"\sstyle\s*=", text), template.name
         if template.name != "base.html":  # only the report's inline copy of the stylesheet
             assert "<style" not in text, template.name
-
-
-def test_templates_and_stylesheet_ship_in_the_bento():
-    include = yaml.safe_load((ROOT / "bentofile.yaml").read_text(encoding="utf-8"))["include"]
-    files = [*(WEB / "templates").iterdir(), *(WEB / "static").iterdir()]
-    for file in files:
-        name = file.relative_to(ROOT).as_posix()
-        assert any(fnmatch(name, pattern) for pattern in include), name
