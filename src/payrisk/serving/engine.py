@@ -44,6 +44,11 @@ def _none_if_nan(value: float) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
+def cents(value: float) -> float:
+    """An amount rounded to the cent, never -0.0 (running sums leave -1e-12 where 0 is meant)."""
+    return round(float(value), 2) + 0.0
+
+
 def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
     """The request's invoices as arrays; refuses invoices issued after `today` and repeated ids.
 
@@ -282,9 +287,9 @@ class ScoringEngine:
             max_days_late=_none_if_nan(f["max_days_late"]),
             dispute_rate=_none_if_nan(f["dispute_rate"]),
             open_invoices=int(f["open_invoices"]),
-            open_amount=round(float(f["open_amount"]), 2),
-            past_due_amount=round(float(f["past_due_amount"]), 2),
-            aged_balance={k: round(float(v), 2) for k, v in buckets.items()},
+            open_amount=cents(f["open_amount"]),
+            past_due_amount=cents(f["past_due_amount"]),
+            aged_balance={k: cents(v) for k, v in buckets.items()},
             credit_limit=_none_if_nan(f["credit_limit"]),
             days_since_last_settlement=_none_if_nan(f["days_since_last_settlement"]),
         )

@@ -58,7 +58,7 @@ def money(value: object) -> str:
     """Thousands separators, two decimals; a dash for missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{float(value):,.2f}"
+    return f"{round(float(value), 2) + 0.0:,.2f}"  # + 0.0: never "-0.00"
 
 
 def pct(value: object, digits: int = 0) -> str:
