@@ -57,3 +57,16 @@ def test_credit_review_counts_the_same_exposure_as_the_profile(client, bundle):
     open_amount = bundle.invoices.loc[bundle.invoices["customer_id"] == customer, "open_amount"]
     assert review["exposure"] == pytest.approx(profile["open_amount"] + 1000, abs=0.011)
     assert profile["open_amount"] == pytest.approx(open_amount.sum(), abs=0.011)
+
+
+def test_no_planned_action_falls_on_a_day_off(bundle):
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.policy.workdays import is_working_day
+
+    calendar = load_dunning_config().calendar.business_days
+    planned = [(bundle.invoices, "action_date"), (bundle.customers, "next_contact_date")]
+    for frame, column in planned:
+        days = frame[column].dropna()
+        assert len(days)
+        working = is_working_day(days.to_numpy("datetime64[D]").astype("int64"), calendar)
+        assert working.all(), f"{(~working).sum()} {column} on a day off"

@@ -3,12 +3,16 @@ rules, escalation, credit review. Loaded once per command by the catalog and pas
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from payrisk.core.config import StrictModel, default_config, load_config
 from payrisk.data.contract import CHANNELS
+from payrisk.policy.workdays import PUBLIC_HOLIDAYS, WEEKDAYS, business_calendar
 
 ACTORS = ("automatic", "collector", "sales_rep", "credit_manager")
 
@@ -66,6 +70,33 @@ class ContactRules(StrictModel):
     min_days_between_contacts: int = Field(5, ge=0, le=90)
 
 
+class WorkingCalendar(StrictModel):
+    """When collectors work: every planned action moves to the next working day."""
+
+    working_days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = Field(
+        ("mon", "tue", "wed", "thu", "fri"), min_length=1, description="Weekdays worked."
+    )
+    public_holidays: Literal["FR"] | None = Field(
+        "FR", description="Country whose public holidays are closed (null: none)."
+    )
+    holidays: tuple[date, ...] = Field((), description="The company's own closing days.")
+
+    @field_validator("working_days")
+    @classmethod
+    def _once_each(cls, days: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(days)) != len(days):
+            raise ValueError("a weekday is listed twice")
+        return tuple(d for d in WEEKDAYS if d in days)
+
+    @property
+    def business_days(self) -> np.busdaycalendar:
+        """numpy's calendar of these working days (built once per distinct calendar)."""
+        return business_calendar(self.working_days, self.public_holidays, self.holidays)
+
+
+assert set(PUBLIC_HOLIDAYS) == {"FR"}  # the Literal above lists the countries that have rules
+
+
 class EscalationRules(StrictModel):
     legal_costs: float = Field(1500.0, ge=0)
     recovery_rate: float = Field(0.6, gt=0, le=1)
@@ -93,6 +124,7 @@ class DunningConfig(StrictModel):
     scenarios: dict[str, Scenario] = Field(min_length=1)
     segments: tuple[SegmentRule, ...] = Field(min_length=1)
     contact: ContactRules = ContactRules()
+    calendar: WorkingCalendar = WorkingCalendar()
     escalation: EscalationRules = EscalationRules()
     credit_review: CreditReviewRules = CreditReviewRules()
 

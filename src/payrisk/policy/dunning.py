@@ -8,6 +8,8 @@ Business rules only, vectorised over invoices; the thresholds are in `configs/du
 - No contact before the invoice exists, none for a disputed invoice (it goes to dispute
   resolution), no two contacts of a customer closer than the configured gap: what falls due
   within a contact is bundled into it.
+- Every action falls on a working day (`calendar`: worked weekdays, public and company holidays);
+  one that would fall on a day off moves to the next working day.
 - Agency or court only when the expected recovery covers the legal costs; otherwise the credit
   manager reviews the case (write-off, payment plan).
 """
@@ -25,6 +27,7 @@ from payrisk.core.days import to_days
 from payrisk.data.contract import CHANNELS, Channel
 from payrisk.features.streams import SMALL_LOOKUP
 from payrisk.policy.config import DunningConfig
+from payrisk.policy.workdays import next_working_day
 
 ACTION_REMIND = "remind"
 ACTION_ESCALATE = "escalate"
@@ -237,16 +240,23 @@ def action_arrays(
     action[disputed] = ACTION_DISPUTE
     channel[disputed], actor[disputed], template[disputed] = None, "collector", None
     action_day = np.where(disputed, today, action_day)
+    # Nobody acts on a day off: every action moves to the next working day.
+    workdays = config.calendar.business_days
+    step_day, action_day = action_day, next_working_day(action_day, workdays)
 
-    # One contact per customer: what falls due before the next allowed contact joins it.
+    # One contact per customer: a step whose day comes before the next allowed contact joins
+    # the first one; the others wait for the first working day `gap` days after it.
     contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
     first = np.full(len(customers), np.iinfo(np.int64).max, dtype="int64")
     np.minimum.at(first, codes[contact], action_day[contact])
-    first = first[codes]
-    bundled = contact & (action_day < first + gap)
+    next_allowed = next_working_day(first[first < np.iinfo(np.int64).max] + gap, workdays)
+    allowed = np.zeros(len(customers), dtype="int64")
+    allowed[first < np.iinfo(np.int64).max] = next_allowed
+    first, allowed = first[codes], allowed[codes]
+    bundled = contact & (step_day < first + gap)
     later = contact & ~bundled
     action_day = np.where(bundled, first, action_day)
-    action_day = np.where(later, np.maximum(action_day, first + gap), action_day)
+    action_day = np.where(later, np.maximum(action_day, allowed), action_day)
 
     return {
         "scenario": np.asarray(steps.names, dtype=object)[scenario_code],
