@@ -164,6 +164,8 @@ def run_metadata(data: TrainingData, data_dir: str | Path) -> dict:
             data.holdout_window.end.date().isoformat(),
         ],
         "data_start": data.dataset.invoices["issue_date"].min().date().isoformat(),
+        # The service refuses other currencies unless the policy converts them.
+        "currencies": sorted(data.dataset.invoices["currency"].dropna().astype(str).unique()),
         "data_fingerprint": tracking.data_fingerprint(data_dir),
         **tracking.code_version(),
     }

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from payrisk.core.settings import load_settings
+from payrisk.policy.portfolio import BundleHolder
 from payrisk.serving.auth import ApiKeyMiddleware, check_configuration
 from payrisk.serving.engine import ScoringEngine, SnapshotHolder
 from payrisk.serving.errors import RefusedRequestError, http_status
@@ -32,6 +33,8 @@ from payrisk.serving.schemas import (
     CustomerRequest,
     ScoreResponse,
     Status,
+    WorklistRequest,
+    WorklistResponse,
     score_request_model,
 )
 from payrisk.web import pages
@@ -47,6 +50,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/v1/score": ScoreRequest,
     "/v1/customer": CustomerRequest,
     "/v1/credit-review": CreditReviewRequest,
+    "/v1/worklist": WorklistRequest,
 }
 NO_INPUT = frozenset({"/v1/status"})
 
@@ -59,6 +63,8 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
         model_source=loaded.source,
         snapshot=SnapshotHolder(catalog.snapshot_path),
         dunning=catalog.dunning_config,
+        bundle=BundleHolder(catalog.portfolio_dir()),
+        max_age_days=catalog.settings.snapshot_max_age_days,
     )
 
 
@@ -102,6 +108,15 @@ class PayriskService:
         """Before granting credit: predicted behaviour, reasons and a recommendation."""
         return self._answer(self.engine.credit_review, CreditReviewRequest(**request))
 
+    @bentoml.api(
+        route="/v1/worklist",
+        input_spec=REQUEST_MODELS["/v1/worklist"],
+        output_spec=WorklistResponse,
+    )
+    def worklist(self, **request) -> WorklistResponse:
+        """The collectors' worklist: actions due by a day, by priority, one per contact."""
+        return self._answer(self.engine.worklist, WorklistRequest(**request))
+
     @bentoml.api(route="/v1/status", output_spec=Status)
     def status(self) -> Status:
         """Model version, where it came from, and the snapshot in use."""
@@ -122,10 +137,6 @@ PayriskService.add_asgi_middleware(
 
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.
 PayriskService.mount_asgi_app(
-    create_app(
-        lambda: bentoml.get_current_service().engine,
-        lambda: CATALOG.portfolio_dir(),
-        CATALOG.challenger_summary,
-    ),
+    create_app(lambda: bentoml.get_current_service().engine, CATALOG.challenger_summary),
     path=pages.UI_BASE,
 )

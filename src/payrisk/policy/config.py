@@ -11,7 +11,8 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from payrisk.core.config import StrictModel, default_config, load_config
-from payrisk.data.contract import CHANNELS
+from payrisk.core.i18n import DEFAULT_LANGUAGE, Language
+from payrisk.data.contract import CHANNELS, CURRENCY_CODES
 from payrisk.policy.workdays import PUBLIC_HOLIDAYS, WEEKDAYS, business_calendar
 
 ACTORS = ("automatic", "collector", "sales_rep", "credit_manager")
@@ -120,6 +121,46 @@ class CreditReviewRules(StrictModel):
         return self
 
 
+class CurrencyRules(StrictModel):
+    """The currency amounts are scored and planned in, and how other currencies convert to it."""
+
+    base: str = Field(
+        "EUR", description="The model's currency (its training data's); policy amounts too."
+    )
+    rates: dict[str, float] = Field(
+        default_factory=dict, description="Value of one unit of a currency in `base`."
+    )
+
+    @field_validator("base")
+    @classmethod
+    def _iso_base(cls, value: str) -> str:
+        if value.upper() not in CURRENCY_CODES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value.upper()
+
+    @field_validator("rates")
+    @classmethod
+    def _iso_rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        for code, rate in rates.items():
+            if code.upper() not in CURRENCY_CODES:
+                raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+            if not 0 < rate < 1e9:
+                raise ValueError(f"rate of {code} must be a positive number")
+        return {code.upper(): float(rate) for code, rate in rates.items()}
+
+
+class LossRules(StrictModel):
+    """Expected loss = open amount x default probability x (1 - recovery rate)."""
+
+    recovery_rate: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Share of a defaulted amount recovered in the end; null: measured on the "
+        "history (the share of past defaults' amount paid since).",
+    )
+
+
 class DunningConfig(StrictModel):
     scenarios: dict[str, Scenario] = Field(min_length=1)
     segments: tuple[SegmentRule, ...] = Field(min_length=1)
@@ -127,6 +168,11 @@ class DunningConfig(StrictModel):
     calendar: WorkingCalendar = WorkingCalendar()
     escalation: EscalationRules = EscalationRules()
     credit_review: CreditReviewRules = CreditReviewRules()
+    language: Language = Field(
+        DEFAULT_LANGUAGE, description="Pages, report, reasons and files when nobody asks (en, fr)."
+    )
+    currencies: CurrencyRules = CurrencyRules()
+    loss: LossRules = LossRules()
 
     @model_validator(mode="after")
     def _segments_name_scenarios(self) -> DunningConfig:
@@ -140,6 +186,20 @@ class DunningConfig(StrictModel):
         if last:
             raise ValueError("the last segment must have no condition, so every customer gets one")
         return self
+
+
+def with_recovery_rate(config: DunningConfig, measured: float | None) -> DunningConfig:
+    """The policy with its recovery rate resolved: the configured one, else `measured` (the
+    history's), else none (expected loss = amount at risk)."""
+    if config.loss.recovery_rate is not None:
+        return config
+    rate = 0.0 if measured is None or not 0 <= measured < 1 else round(float(measured), 4)
+    return config.model_copy(update={"loss": LossRules(recovery_rate=rate)})
+
+
+def recovery_rate(config: DunningConfig) -> float:
+    """The resolved recovery rate (0 where nothing resolved it)."""
+    return config.loss.recovery_rate or 0.0
 
 
 def load_dunning_config(path: str | Path | None = None) -> DunningConfig:

@@ -26,7 +26,7 @@ import pandas as pd
 from payrisk.core.days import to_days
 from payrisk.data.contract import CHANNELS, Channel
 from payrisk.features.streams import SMALL_LOOKUP
-from payrisk.policy.config import DunningConfig
+from payrisk.policy.config import DunningConfig, recovery_rate
 from payrisk.policy.workdays import next_working_day
 
 ACTION_REMIND = "remind"
@@ -34,6 +34,14 @@ ACTION_ESCALATE = "escalate"
 ACTION_WRITE_OFF_REVIEW = "write_off_review"
 ACTION_DISPUTE = "dispute_resolution"
 ACTION_SCENARIO_DONE = "credit_manager_review"
+ACTIONS = (
+    ACTION_REMIND,
+    ACTION_ESCALATE,
+    ACTION_WRITE_OFF_REVIEW,
+    ACTION_DISPUTE,
+    ACTION_SCENARIO_DONE,
+)
+CONTACT_ACTIONS = (ACTION_REMIND, ACTION_ESCALATE)  # the customer hears from us
 
 SCORED_COLUMNS = (
     "invoice_id",
@@ -270,10 +278,15 @@ def action_arrays(
     }
 
 
-def priority_arrays(open_amount: Any, default_probability: Any, expected_days_late: Any) -> dict:
-    """Expected loss (open amount x default probability) first, then expected delay."""
+def priority_arrays(
+    open_amount: Any, default_probability: Any, expected_days_late: Any, recovery: float = 0.0
+) -> dict:
+    """Expected loss (open amount x default probability x (1 - recovery rate)) first, then
+    expected delay. The rate is the same for every invoice, so it never changes the order."""
     expected_loss = (
-        np.asarray(open_amount, dtype="float64") * np.asarray(default_probability, dtype="float64")
+        np.asarray(open_amount, dtype="float64")
+        * np.asarray(default_probability, dtype="float64")
+        * (1.0 - recovery)
     ).round(2)
     days_late = np.asarray(expected_days_late, dtype="float64")
     # Descending on both, ties in input order (lexsort is stable; NaN last as in pandas).
@@ -283,10 +296,13 @@ def priority_arrays(open_amount: Any, default_probability: Any, expected_days_la
     return {"expected_loss": expected_loss, "priority_rank": rank}
 
 
-def collector_priority(scored: pd.DataFrame) -> pd.DataFrame:
+def collector_priority(scored: pd.DataFrame, recovery: float = 0.0) -> pd.DataFrame:
     """`priority_arrays` on a frame: expected loss, expected delay and rank, indexed like it."""
     priority = priority_arrays(
-        scored["open_amount"], scored["default_probability"], scored["expected_days_late"]
+        scored["open_amount"],
+        scored["default_probability"],
+        scored["expected_days_late"],
+        recovery,
     )
     return pd.DataFrame(
         {
@@ -304,6 +320,7 @@ def customer_plan_arrays(
     customers: CustomerCodes,
     risk: dict[str, np.ndarray],
     scenario: np.ndarray,
+    recovery: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Per customer (sorted ids): its scenario, risk, and the next contact.
 
@@ -351,8 +368,9 @@ def customer_plan_arrays(
             codes[in_next], weights=open_amount[in_next], minlength=n
         ).round(2),
         "disputed_invoices": np.bincount(codes[action == ACTION_DISPUTE], minlength=n),
-        "expected_loss": customers.sum(
-            open_amount * np.asarray(scored["default_probability"], dtype="float64")
+        "expected_loss": (
+            customers.sum(open_amount * np.asarray(scored["default_probability"], dtype="float64"))
+            * (1.0 - recovery)
         ).round(2),
     }
 
@@ -380,12 +398,16 @@ def plan_arrays(
     risk = risk_arrays(scored, customers)
     scenario = scenario_arrays(risk, config)
     actions = action_arrays(scored, customers, scenario, contacted, today, config)
+    recovery = recovery_rate(config)
     priority = priority_arrays(
-        scored["open_amount"], scored["default_probability"], scored["expected_days_late"]
+        scored["open_amount"],
+        scored["default_probability"],
+        scored["expected_days_late"],
+        recovery,
     )
     return DunningPlan(
         invoices={**actions, **priority},
-        customers=customer_plan_arrays(scored, actions, customers, risk, scenario),
+        customers=customer_plan_arrays(scored, actions, customers, risk, scenario, recovery),
     )
 
 
@@ -400,3 +422,54 @@ def frame(columns: Mapping[str, np.ndarray], index: pd.Index | None = None) -> p
         },
         index=index,
     )
+
+
+GROUP_COLUMNS = (
+    "customer_id",
+    "action_date",
+    "action",
+    "channel",
+    "actor",
+    "step",
+    "template",
+    "scenario",
+    "invoice_ids",
+    "open_amount",
+    "expected_loss",
+    "priority_rank",
+)
+
+
+def action_groups(invoices: pd.DataFrame) -> pd.DataFrame:
+    """Planned actions as people carry them out: one row per contact of a customer on a day
+    (its channel, actor and step those of the hardest step among its invoices, as the customer
+    plan's next contact), and one per review of a customer on a day; each with its invoice ids,
+    open amount, expected loss and best priority rank. Sorted by that rank.
+
+    `invoices` holds the plan's per-invoice columns (customer_id, invoice_id, action, channel,
+    actor, step, template, scenario, action_date, open_amount, expected_loss, priority_rank).
+    """
+    if invoices.empty:
+        return pd.DataFrame(columns=list(GROUP_COLUMNS))
+    rows = invoices.assign(
+        _contact=invoices["action"].isin(CONTACT_ACTIONS),
+        _hardness=code_of(invoices["channel"].to_numpy(dtype=object), tuple(CHANNELS)),
+        _step=invoices["step"].fillna(0.0),
+    )
+    # Contacts group on (customer, day); reviews on (customer, day, action).
+    rows["_kind"] = np.where(rows["_contact"], "contact", rows["action"].astype(str))
+    keys = ["customer_id", "action_date", "_kind"]
+    rows = rows.sort_values([*keys, "_hardness", "_step"], kind="stable")
+    grouped = rows.groupby(keys, sort=False, dropna=False)
+    # Rows are sorted within each group by hardness: its last row is its hardest step.
+    hardest = rows.drop_duplicates(keys, keep="last").reset_index(drop=True)
+    out = hardest[[*keys, "action", "channel", "actor", "step", "template", "scenario"]].assign(
+        invoice_ids=grouped["invoice_id"].agg(list).to_numpy(),
+        open_amount=grouped["open_amount"].sum().round(2).to_numpy(),
+        expected_loss=grouped["expected_loss"].sum().round(2).to_numpy(),
+        priority_rank=grouped["priority_rank"].min().to_numpy(),
+    )
+    out = out.sort_values(["priority_rank", "action_date"], kind="stable").reset_index(drop=True)
+    for name in ("channel", "template"):
+        out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out[list(GROUP_COLUMNS)]

@@ -8,7 +8,10 @@ their outputs: `payrisk snapshot` writes it beside the service's snapshot, the r
 from __future__ import annotations
 
 import json
+import os
+import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,10 @@ import pandas as pd
 from payrisk.core.storage import write_json
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import portfolio_summary, settled_date
-from payrisk.policy.planning import REASON_COUNT, ScoredPortfolio
+from payrisk.policy.config import DunningConfig, recovery_rate
+from payrisk.policy.dunning import action_groups
+from payrisk.policy.planning import ScoredPortfolio
+from payrisk.policy.reasons import LOWERING_COUNT, LOWERS, RAISES, REASON_COUNT
 
 BUNDLE_FILES = (
     "invoices.parquet",
@@ -43,6 +49,23 @@ class PortfolioBundle:
     @property
     def scenarios(self) -> list[str]:
         return sorted(self.invoices["scenario"].dropna().unique().tolist())
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return pd.Timestamp(self.kpis["as_of"])
+
+    @cached_property
+    def rows_of_customer(self) -> dict[str, np.ndarray]:
+        """Row positions of each customer's open invoices (one hash lookup per request)."""
+        return {
+            str(k): v for k, v in self.invoices.groupby("customer_id", sort=False).indices.items()
+        }
+
+    @cached_property
+    def actions(self) -> pd.DataFrame:
+        """The planned actions grouped as people carry them out (`action_groups`): the
+        collectors' worklist, by priority."""
+        return action_groups(self.invoices)
 
 
 def read_bundle(folder: Path) -> PortfolioBundle:
@@ -116,15 +139,19 @@ def payment_records(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame.sort_values(["customer_id", "settled_date"], kind="stable").reset_index(drop=True)
 
 
-def kpis(dataset: Dataset, scored: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+def kpis(
+    dataset: Dataset, scored: pd.DataFrame, as_of: pd.Timestamp, policy: DunningConfig
+) -> dict:
     """The portfolio page's headline figures (aged balance as a list of rows)."""
     summary = portfolio_summary(dataset, as_of)
     aged = summary.pop("aged_balance")
-    expected_loss = float((scored["open_amount"] * scored["default_probability"]).sum())
+    at_risk = float((scored["open_amount"] * scored["default_probability"]).sum())
     return {
         **summary,
         "predicted_dso_days": predicted_dso(scored),
-        "expected_loss": round(expected_loss, 2),
+        "amount_at_risk": round(at_risk, 2),
+        "recovery_rate": recovery_rate(policy),
+        "expected_loss": round(float(scored["expected_loss"].sum()), 2),
         "predicted_late_invoices": int((scored["late_probability"] >= 0.5).sum()),
         "aged_balance": [
             {"bucket": str(bucket), **{k: float(v) for k, v in row.items()}}
@@ -140,14 +167,16 @@ def write_bundle(bundle: PortfolioBundle, folder: Path, metadata: dict) -> None:
     write_json(folder / "kpis.json", {**bundle.kpis, **metadata})
 
 
-def build_bundle(dataset: Dataset, scored: ScoredPortfolio, as_of: pd.Timestamp) -> PortfolioBundle:
+def build_bundle(
+    dataset: Dataset, scored: ScoredPortfolio, as_of: pd.Timestamp, policy: DunningConfig
+) -> PortfolioBundle:
     """The portfolio bundle's content: scored open invoices (reasons as text columns, worklist
     order), customer plans, payment records, weekly cash-in forecast and KPIs."""
     invoices = pd.concat(
         [scored.invoices.drop(columns="reasons"), flatten_reasons(scored.invoices)], axis=1
-    )
+    ).assign(reasons_json=reasons_json(scored.invoices))
     return PortfolioBundle(
-        kpis={**kpis(dataset, scored.invoices, as_of), "as_of": as_of.date().isoformat()},
+        kpis={**kpis(dataset, scored.invoices, as_of, policy), "as_of": as_of.date().isoformat()},
         invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
         customers=scored.customers,
         payments=payment_records(dataset, as_of),
@@ -155,12 +184,66 @@ def build_bundle(dataset: Dataset, scored: ScoredPortfolio, as_of: pd.Timestamp)
     )
 
 
-def flatten_reasons(invoices: pd.DataFrame, count: int = REASON_COUNT) -> pd.DataFrame:
-    """reason_1 .. reason_n as text columns, for files a spreadsheet can open."""
-    out = {}
-    for k in range(count):
-        out[f"reason_{k + 1}"] = [
-            entries[k]["text"] if entries is not None and len(entries) > k else ""
+def flatten_reasons(invoices: pd.DataFrame) -> pd.DataFrame:
+    """reason_1..3 (what raises the risk) and lowers_1..2 (what lowers it) as text columns, for
+    files a spreadsheet can open."""
+    out: dict[str, list[str]] = {}
+    for direction, prefix, count in ((RAISES, "reason", REASON_COUNT),
+                                     (LOWERS, "lowers", LOWERING_COUNT)):  # fmt: skip
+        texts = [
+            [e["text"] for e in entries if e["direction"] == direction] if entries else []
             for entries in invoices["reasons"]
         ]
+        for k in range(count):
+            out[f"{prefix}_{k + 1}"] = [t[k] if len(t) > k else "" for t in texts]
     return pd.DataFrame(out, index=invoices.index)
+
+
+def reasons_json(invoices: pd.DataFrame) -> pd.Series:
+    """The reasons as JSON text (feature, family, direction, value...), so that the pages can
+    phrase them again in their reader's language."""
+    return pd.Series(
+        [
+            json.dumps(entries, ensure_ascii=False) if entries else ""
+            for entries in invoices["reasons"]
+        ],
+        index=invoices.index,
+        dtype=object,
+    )
+
+
+class BundleHolder:
+    """The latest readable bundle; rereads it when its files change (snapshot replaces the folder
+    atomically), keeps the previous one if the new one cannot be read."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._bundle: PortfolioBundle | None = None
+        self._stamp: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _current_stamp(self) -> tuple | None:
+        try:
+            return tuple(
+                (s.st_mtime_ns, s.st_size, s.st_ino)
+                for s in (os.stat(self.folder / name) for name in BUNDLE_FILES)
+            )
+        except OSError:
+            return None
+
+    def get(self) -> PortfolioBundle:
+        stamp = self._current_stamp()
+        if stamp is not None and stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    try:
+                        self._bundle = read_bundle(self.folder)
+                        self._stamp = stamp
+                    except BundleMissingError:
+                        if self._bundle is None:
+                            raise
+        if self._bundle is None:
+            raise BundleMissingError(
+                f"no portfolio bundle in {self.folder}; run `payrisk snapshot --data DIR`"
+            )
+        return self._bundle

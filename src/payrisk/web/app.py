@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import parse_qs
 
 from pydantic import ValidationError
@@ -25,7 +24,7 @@ from payrisk.serving.engine import ScoringEngine
 from payrisk.serving.errors import RefusedRequestError
 from payrisk.serving.schemas import CreditReviewRequest, CustomerRequest
 from payrisk.web import pages
-from payrisk.web.bundle import BundleHolder, InvoiceQuery, query_invoices
+from payrisk.web.bundle import InvoiceQuery, query_invoices
 
 CHALLENGER_TTL_S = 60.0
 HEADERS = PAGE_SECURITY_HEADERS
@@ -35,20 +34,17 @@ STYLESHEET_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-
 
 
 def create_app(
-    engine: Callable[[], ScoringEngine],
-    bundle_dir: Callable[[], Path],
-    challenger: Callable[[dict], dict | None],
+    engine: Callable[[], ScoringEngine], challenger: Callable[[dict], dict | None]
 ) -> Starlette:
-    """`engine()` gives the service's scoring engine, `bundle_dir()` the portfolio folder and
+    """`engine()` gives the service's scoring engine (and the portfolio bundle it holds),
     `challenger(card)` the registry's challenger beside the champion's model card."""
-    holders: dict[Path, BundleHolder] = {}
     challenger_cache: dict[str, tuple[float, dict | None]] = {}
 
     def bundle() -> PortfolioBundle:
-        folder = bundle_dir()
-        if folder not in holders:
-            holders[folder] = BundleHolder(folder)
-        return holders[folder].get()
+        holder = engine().bundle
+        if holder is None:
+            raise BundleMissingError("no portfolio bundle configured")
+        return holder.get()
 
     def base(request: Request) -> str:
         return request.scope.get("root_path", "").rstrip("/")

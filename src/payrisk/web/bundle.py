@@ -5,14 +5,13 @@ and one query (filter, search, sort, page) over its scored open invoices for the
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
-from payrisk.policy.portfolio import BUNDLE_FILES, BundleMissingError, PortfolioBundle, read_bundle
+from payrisk.policy.portfolio import BundleHolder
+
+__all__ = ["BundleHolder", "InvoicePage", "InvoiceQuery", "query_invoices"]
 
 PAGE_SIZE = 50
 # query value -> (column, ascending); the first is the collectors' worklist order
@@ -23,43 +22,6 @@ SORTS: dict[str, tuple[str, bool]] = {
     "open_amount": ("open_amount", False),
     "due_date": ("due_date", True),
 }
-
-
-class BundleHolder:
-    """The latest readable bundle; rereads it when its files change (snapshot replaces the folder
-    atomically), keeps the previous one if the new one cannot be read."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._bundle: PortfolioBundle | None = None
-        self._stamp: tuple | None = None
-        self._lock = threading.Lock()
-
-    def _current_stamp(self) -> tuple | None:
-        try:
-            return tuple(
-                (s.st_mtime_ns, s.st_size, s.st_ino)
-                for s in (os.stat(self.folder / name) for name in BUNDLE_FILES)
-            )
-        except OSError:
-            return None
-
-    def get(self) -> PortfolioBundle:
-        stamp = self._current_stamp()
-        if stamp is not None and stamp != self._stamp:
-            with self._lock:
-                if stamp != self._stamp:
-                    try:
-                        self._bundle = read_bundle(self.folder)
-                        self._stamp = stamp
-                    except BundleMissingError:
-                        if self._bundle is None:
-                            raise
-        if self._bundle is None:
-            raise BundleMissingError(
-                f"no portfolio bundle in {self.folder}; run `payrisk snapshot --data DIR`"
-            )
-        return self._bundle
 
 
 @dataclass(frozen=True)
