@@ -87,13 +87,11 @@ class Formats:
         amount = round(float(value), 2 if cents else 0) + 0.0
         if cents:
             return format_currency(amount, currency or self.currency, locale=self.locale)
+        whole = self.locale.currency_formats["standard"].pattern.replace(".00", "")
         return format_currency(
-            amount,
-            currency or self.currency,
-            locale=self.locale,
-            format="#,##0 ¤" if self.language == "fr" else "¤#,##0",
+            amount, currency or self.currency, locale=self.locale, format=whole,
             currency_digits=False,
-        )
+        )  # fmt: skip
 
     def short_money(self, value: float, currency: str | None = None) -> str:
         """Chart ticks: "1,3 M €" / "€1.3M"."""
@@ -116,9 +114,9 @@ class Formats:
         """A share as a percentage: "46 %" / "46%"."""
         if missing(value):
             return DASH
-        pattern = "#,##0" + ("." + "0" * digits if digits else "") + " %"
-        if self.language == "en":
-            pattern = pattern.replace(" %", "%")
+        pattern = self.locale.percent_formats[None].pattern  # "#,##0 %" / "#,##0%"
+        if digits:
+            pattern = pattern.replace("#,##0", "#,##0." + "0" * digits)
         return format_percent(float(value), pattern, locale=self.locale)
 
     def day(self, value: object, style: str = "medium") -> str:
