@@ -26,6 +26,7 @@ from payrisk.serving.auth import ApiKeyMiddleware, check_configuration
 from payrisk.serving.engine import ScoringEngine, SnapshotHolder
 from payrisk.serving.errors import RefusedRequestError, http_status
 from payrisk.serving.guard import RequestGuardMiddleware
+from payrisk.serving.openapi import OpenApiMiddleware, served_spec
 from payrisk.serving.schemas import (
     CreditReviewRequest,
     CreditReviewResponse,
@@ -133,6 +134,14 @@ PayriskService.add_asgi_middleware(
     no_input=NO_INPUT,
     max_body_bytes=SETTINGS.body_limit,
     max_batch=SETTINGS.max_batch,
+)
+
+# Our spec at /docs.json (BentoML's, post-processed), and JSON for the router's 404 and 405.
+PayriskService.add_asgi_middleware(
+    OpenApiMiddleware,
+    spec=lambda: served_spec(
+        PayriskService.openapi_spec.asdict(), list(CATALOG.dunning_config.scenarios)
+    ),
 )
 
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.
