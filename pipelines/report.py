@@ -29,7 +29,9 @@ def build_report(
     """The report's HTML: portfolio (KPIs, charts, top invoices) then the model card."""
     run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top=rows)
     loaded, when = run.loaded, run.as_of
-    bundle = build_bundle(run.dataset, run.portfolio, when, run.policy)
+    bundle = build_bundle(
+        run.dataset, run.portfolio, when, run.policy, loaded.scorer.targets.payment_quantiles
+    )
     query = InvoiceQuery()
     card = loaded.scorer.metadata
     challenger = catalog.challenger_summary(card) if loaded.source == "registry" else None

@@ -139,7 +139,13 @@ def write_snapshot(
         "data_dir": Path(data_dir).name,
         "recovery_rate": recovery_rate(run.policy),
     }
-    bundle = build_bundle(run.dataset, run.portfolio, run.as_of, run.policy)
+    bundle = build_bundle(
+        run.dataset,
+        run.portfolio,
+        run.as_of,
+        run.policy,
+        run.loaded.scorer.targets.payment_quantiles,
+    )
     return catalog.save_snapshot(run.history.compact(), bundle, metadata, out)
 
 

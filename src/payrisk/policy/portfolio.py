@@ -7,6 +7,7 @@ their outputs: `payrisk snapshot` writes it beside the service's snapshot, the r
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -103,27 +104,85 @@ def predicted_dso(scored: pd.DataFrame) -> float:
     return float(np.average(days, weights=weight)) if weight.sum() > 0 else float("nan")
 
 
-def cash_forecast(scored: pd.DataFrame, as_of: pd.Timestamp, weeks: int = 13) -> pd.DataFrame:
-    """Expected cash-in per week from the predicted payment dates, with a low/high band.
+Z_80 = 1.2815515655446004  # the 90th percentile of the standard normal: an 80% range
 
-    Each open amount counts with its probability of being paid (1 - default probability), in the
-    week of its central expected date (`expected`), of its early date (`early`) and of its late
-    date (`late`); what falls beyond the horizon is in the last row's `beyond` column.
+
+def paid_before(day: float, knots: np.ndarray, levels: tuple[float, float, float]) -> np.ndarray:
+    """P(payment before `day`) per invoice, if it is paid: a piecewise-linear CDF through its
+    three predicted quantile dates (`knots`, rows x 3 day numbers, at `levels`), with tails as
+    steep as the nearest inner segment. A zero-width segment is a step (all on one day)."""
+    low, mid, high = knots[:, 0], knots[:, 1], knots[:, 2]
+    q_lo, q_mid, q_hi = levels
+    start = low - (mid - low) * q_lo / (q_mid - q_lo)
+    end = high + (high - mid) * (1 - q_hi) / (q_hi - q_mid)
+    points = [(start, 0.0), (low, q_lo), (mid, q_mid), (high, q_hi), (end, 1.0)]
+    cdf = np.zeros(len(knots))
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        width = np.maximum(x1 - x0, 1e-9)
+        cdf += (y1 - y0) * np.clip((day - x0) / width, 0.0, 1.0)
+    return cdf
+
+
+def cash_forecast(
+    scored: pd.DataFrame,
+    as_of: pd.Timestamp,
+    weeks: int = 13,
+    levels: tuple[float, float, float] = (0.1, 0.5, 0.9),
+) -> pd.DataFrame:
+    """Expected cash-in per week, with an 80% range that contains it by construction.
+
+    Each open amount counts with its probability of being paid (1 - default probability),
+    spread over the weeks by its predicted payment-date distribution (the three quantile dates
+    at `levels`), given that it is still unpaid at `as_of`: so an invoice adds to every week of
+    its interval, not all of it to its central week. The week's total is a sum of independent
+    outcomes (each invoice paid that week or not): `expected` is its mean, `low` and `high` the
+    mean -/+ 1.28 standard deviations (clipped at 0), so low <= expected <= high. What is
+    expected after the last week is in the last row's `beyond_expected`; `invoices` counts the
+    invoices whose central date falls in the week (the first week also holds those whose central
+    date has already passed).
     """
     start = as_of - pd.Timedelta(days=as_of.weekday())  # Monday of the as-of week
     edges = pd.date_range(start, periods=weeks + 1, freq="7D")
-    expected_cash = scored["open_amount"] * (1 - scored["default_probability"])
+    edge_days = edges.to_numpy("datetime64[D]").astype("int64")
+    today = float(as_of.to_datetime64().astype("datetime64[D]").astype("int64"))
     out = pd.DataFrame({"week_start": edges[:-1]})
-    for name, column in (
-        ("early", "expected_payment_date_low"),
-        ("expected", "expected_payment_date"),
-        ("late", "expected_payment_date_high"),
-    ):
-        week = np.searchsorted(edges.to_numpy(), scored[column].to_numpy(), side="right") - 1
-        week = np.clip(week, 0, weeks)  # overdue expectations land in the first week
-        sums = np.bincount(week, weights=expected_cash.to_numpy("float64"), minlength=weeks + 1)
-        out[name] = sums[:weeks].round(2)
-        out.loc[weeks - 1, f"beyond_{name}"] = round(float(sums[weeks]), 2)
+    if scored.empty:
+        for name in ("expected", "low", "high", "invoices"):
+            out[name] = 0.0
+        out["beyond_expected"] = np.nan
+        return out
+    knots = np.column_stack(
+        [
+            scored[c].to_numpy("datetime64[D]").astype("int64").astype("float64")
+            for c in ("expected_payment_date_low", "expected_payment_date",
+                      "expected_payment_date_high")
+        ]
+    )  # fmt: skip
+    amount = scored["open_amount"].to_numpy("float64")
+    paid = 1.0 - scored["default_probability"].to_numpy("float64")
+    before_today = paid_before(today, knots, levels)
+    remaining = 1.0 - before_today
+    # Still unpaid at as_of: the distribution after as_of, renormalised; an invoice the model
+    # expected to be paid already (nothing left after as_of) is expected in the first week.
+    overdue = remaining < 1e-9
+    cumulative = [np.zeros(len(knots))]
+    for edge in edge_days[1:]:
+        after = (paid_before(max(float(edge), today), knots, levels) - before_today) / np.where(
+            overdue, 1.0, remaining
+        )
+        cumulative.append(np.where(overdue, 1.0, np.clip(after, 0.0, 1.0)))
+    share = np.diff(np.column_stack(cumulative), axis=1)  # invoices x weeks
+    probability = share * paid[:, None]
+    mean = (amount[:, None] * probability).sum(axis=0)
+    spread = np.sqrt((amount[:, None] ** 2 * probability * (1 - probability)).sum(axis=0))
+    out["expected"] = mean.round(2)
+    out["low"] = np.clip(mean - Z_80 * spread, 0.0, None).round(2)
+    out["high"] = (mean + Z_80 * spread).round(2)
+    central = np.searchsorted(edge_days, knots[:, 1], side="right") - 1
+    out["invoices"] = np.bincount(np.clip(central, 0, weeks), minlength=weeks + 1)[:weeks]
+    beyond = float((amount * paid * (1.0 - cumulative[-1])).sum())
+    out["beyond_expected"] = np.nan
+    out.loc[weeks - 1, "beyond_expected"] = round(beyond, 2)
     return out
 
 
@@ -168,7 +227,11 @@ def write_bundle(bundle: PortfolioBundle, folder: Path, metadata: dict) -> None:
 
 
 def build_bundle(
-    dataset: Dataset, scored: ScoredPortfolio, as_of: pd.Timestamp, policy: DunningConfig
+    dataset: Dataset,
+    scored: ScoredPortfolio,
+    as_of: pd.Timestamp,
+    policy: DunningConfig,
+    levels: tuple[float, float, float] = (0.1, 0.5, 0.9),
 ) -> PortfolioBundle:
     """The portfolio bundle's content: scored open invoices (reasons as text columns, worklist
     order), customer plans, payment records, weekly cash-in forecast and KPIs."""
@@ -180,7 +243,7 @@ def build_bundle(
         invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
         customers=scored.customers,
         payments=payment_records(dataset, as_of),
-        cash_forecast=cash_forecast(scored.invoices, as_of),
+        cash_forecast=cash_forecast(scored.invoices, as_of, levels=levels),
     )
 
 
