@@ -40,6 +40,7 @@ from payrisk.serving.schemas import (
 )
 from payrisk.web import pages
 from payrisk.web.app import create_app
+from payrisk.web.i18n import Words
 from pipelines.catalog import Catalog
 
 # Read once per server process, when BentoML imports this module.
@@ -127,7 +128,13 @@ class PayriskService:
 # Outermost first: no key, no access (health probes exempt); then the body limit and validation,
 # so that a malformed body never reaches BentoML's parser (whose error log would quote it). The
 # sign-in page comes from payrisk.web, in the house style (serving does not import web).
-PayriskService.add_asgi_middleware(ApiKeyMiddleware, settings=SETTINGS, login_page=pages.login_page)
+PayriskService.add_asgi_middleware(
+    ApiKeyMiddleware,
+    settings=SETTINGS,
+    login_page=lambda next_path, error: pages.login_page(
+        next_path, error, Words(CATALOG.dunning_config.language)
+    ),
+)
 PayriskService.add_asgi_middleware(
     RequestGuardMiddleware,
     request_models=REQUEST_MODELS,

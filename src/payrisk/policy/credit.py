@@ -28,6 +28,12 @@ REFER = "refer_to_credit_manager"
 DECLINE = "decline"
 RECOMMENDATIONS = (APPROVE, APPROVE_WITH_CONDITIONS, REFER, DECLINE)  # from mildest to strictest
 SEARCH_POINTS = 40  # amounts tried for the most that could be approved (one scoring call)
+SEARCH_FACTOR = 10.0  # without a credit limit, amounts up to this many times the request
+# What stops the most that could be approved from being higher:
+BOUND_LIMIT = "credit_limit"  # the credit limit (exposure rule)
+BOUND_DEFAULT = "default_probability"  # a larger amount scores over the referral threshold
+BOUND_SEARCH = "search_limit"  # nothing did, up to SEARCH_FACTOR x the request: at least that
+MAX_BOUNDS = (BOUND_LIMIT, BOUND_DEFAULT, BOUND_SEARCH)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class CreditDecision:
     credit_limit: float | None
     is_new_customer: bool
     max_approvable_amount: float  # most that passes the refer/decline rules (0: nothing)
+    max_approvable_bound: str  # what stops it from being higher (MAX_BOUNDS)
     conditions: list[str] = field(default_factory=list)
     grounds: list[str] = field(default_factory=list)  # every rule that applies, or why none
     reasons: list[dict] = field(default_factory=list)  # what drives the risk (model)
@@ -80,29 +87,28 @@ def max_approvable(
     rules: CreditReviewRules,
     open_amount: float,
     credit_limit: float | None,
-) -> float:
+) -> tuple[float, str]:
     """The largest amount such that it, and every smaller amount tried, stays within the refer and
-    decline rules (default probability and, if the rule is on, exposure against the limit).
+    decline rules (default probability and, if the rule is on, exposure against the limit), and
+    what bounds it (MAX_BOUNDS).
 
-    Tried: a geometric grid up to the credit headroom (limit - open balance), or up to ten times
-    the request without a limit, scored in one call.
+    Tried: a geometric grid up to the credit headroom (limit - open balance), or up to
+    SEARCH_FACTOR times the request without a limit, scored in one call.
     """
-    if rules.refer_over_credit_limit and credit_limit is not None:
-        upper = max(credit_limit - open_amount, 0.0)
-    else:
-        upper = 10.0 * requested_amount
+    limited = rules.refer_over_credit_limit and credit_limit is not None
+    upper = max(credit_limit - open_amount, 0.0) if limited else SEARCH_FACTOR * requested_amount
     if upper < 1.0:
-        return 0.0
+        return 0.0, BOUND_LIMIT
     grid = np.geomspace(min(100.0, upper), upper, SEARCH_POINTS)
     amounts = np.unique(np.concatenate([grid, [min(requested_amount, upper)]]))
     scores = scorer.score(history, _queries(customer_id, amounts, terms_days, as_of))
     default = scores["default_probability"].to_numpy("float64")
     passes = default <= rules.refer_default_probability
-    if rules.refer_over_credit_limit and credit_limit is not None:
-        passes &= open_amount + amounts <= credit_limit + 0.005
     failing = np.flatnonzero(~passes)
-    last = (failing[0] if len(failing) else len(amounts)) - 1
-    return _round_down(float(amounts[last])) if last >= 0 else 0.0
+    if len(failing):
+        last = failing[0] - 1
+        return (_round_down(float(amounts[last])) if last >= 0 else 0.0), BOUND_DEFAULT
+    return _round_down(float(amounts[-1])), BOUND_LIMIT if limited else BOUND_SEARCH
 
 
 def _texts(f: Formats) -> dict[str, str]:
@@ -211,7 +217,7 @@ def review_credit(
             if credit_limit is not None
             else text["no_limit"]
         )
-    most = max_approvable(
+    most, bound = max_approvable(
         scorer,
         history,
         customer_id,
@@ -233,6 +239,7 @@ def review_credit(
         credit_limit=credit_limit,
         is_new_customer=new,
         max_approvable_amount=most,
+        max_approvable_bound=bound,
         conditions=conditions if severity == 1 else [],
         grounds=grounds,
         reasons=scores["reasons"] or [],

@@ -528,6 +528,7 @@ class ScoringEngine:
             conditions=decision.conditions,
             grounds=decision.grounds,
             max_approvable_amount=decision.max_approvable_amount,
+            max_approvable_bound=decision.max_approvable_bound,
             late_probability=round(decision.late_probability, 6),
             default_probability=round(decision.default_probability, 6),
             expected_days_late=decision.expected_days_late,

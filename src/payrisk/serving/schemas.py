@@ -16,7 +16,7 @@ from payrisk.core.settings import DEFAULT_MAX_BATCH
 from payrisk.data.contract import CHANNELS, CURRENCY_CODES
 from payrisk.features.definitions import Family
 from payrisk.policy.config import ACTORS
-from payrisk.policy.credit import RECOMMENDATIONS
+from payrisk.policy.credit import MAX_BOUNDS, RECOMMENDATIONS
 from payrisk.policy.dunning import ACTIONS
 from payrisk.policy.reasons import LOWERS, RAISES
 
@@ -313,6 +313,11 @@ class CreditReviewResponse(Freshness):
     max_approvable_amount: float = Field(
         description="The most that could be approved within policy (default probability and "
         "credit limit rules), for these terms; 0: nothing."
+    )
+    max_approvable_bound: Literal[MAX_BOUNDS] = Field(  # type: ignore[valid-type]
+        description="What stops it from being higher: credit_limit, default_probability (a "
+        "larger amount would be referred), or search_limit (no customer limit and none reached "
+        "up to ten times the request: at least this much)."
     )
     late_probability: float
     default_probability: float

@@ -18,15 +18,28 @@ LEFT, RIGHT, TOP, BOTTOM = 84, 16, 34, 52
 _ids = count(1)
 
 
-def _nice_max(value: float) -> float:
-    """A round upper bound for an axis, so tick labels are readable."""
+def _nice_max(value: float, ticks: int = 4) -> float:
+    """A round upper bound for an axis whose `ticks` steps are 1, 2 or 5 x 10^k, so every tick
+    label is a short round number (2 M, 4 M..., never 1,25 M)."""
     if value <= 0 or not math.isfinite(value):
         return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+    rough = value / ticks
+    magnitude = 10 ** math.floor(math.log10(rough))
+    for step in (1, 2, 5, 10):
+        if rough <= step * magnitude:
+            return step * magnitude * ticks
+    return 10 * magnitude * ticks
+
+
+def _nice_range(low: float, high: float, ticks: int = 4) -> tuple[float, float, int]:
+    """Round axis ends around [low, high] whose steps are 1, 2 or 5 x 10^k, and the number of
+    steps (so -20..200 becomes -50..200 in steps of 50, not -20, 35, 90...)."""
+    span = max(high - low, 1e-9)
+    rough = span / ticks
+    magnitude = 10 ** math.floor(math.log10(rough))
+    step = next((s * magnitude for s in (1, 2, 5, 10) if rough <= s * magnitude), 10 * magnitude)
+    start, end = math.floor(low / step) * step, math.ceil(high / step) * step
+    return start, end, max(round((end - start) / step), 1)
 
 
 def _open(title: str, desc: str, height: int = HEIGHT) -> tuple[str, str]:
@@ -149,9 +162,9 @@ def band_chart(
         for k, v in enumerate(mid)
     )
     ticks = "".join(
-        f'<text class="tick" x="{x(k):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
-        f"{escape(labels[k])}</text>"
-        for k in range(0, n, max(n // 7, 1))
+        f'<text class="tick" x="{x(k):.1f}" y="{HEIGHT - BOTTOM + 18}" '
+        f'text-anchor="{"end" if k == n - 1 and n > 1 else "middle"}">{escape(labels[k])}</text>'
+        for k in range(0, n, max((n + 6) // 7, 1))
     )
     return (
         head
@@ -182,10 +195,8 @@ def scatter_chart(
     are the legend's words for points above and below it."""
     head, tail = _open(title, desc)
     lo_x, hi_x = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    lo_y = min(0.0, min(ys, default=0.0))
-    hi_y = _nice_max(max(ys, default=0.0))
-    lo_y = -_nice_max(-lo_y) if lo_y < 0 else 0.0
-    y, grid = _y_axis(lo_y, hi_y, y_fmt)
+    lo_y, hi_y, steps = _nice_range(min(0.0, min(ys, default=0.0)), max(1.0, max(ys, default=0.0)))
+    y, grid = _y_axis(lo_y, hi_y, y_fmt, ticks=steps)
     span = hi_x - lo_x or 1.0
 
     def x(value: float) -> float:
@@ -198,11 +209,12 @@ def scatter_chart(
         f'r="3.5">{f"<title>{escape(t)}</title>" if t else ""}</circle>'
         for a, b, t in zip(xs, ys, titles, strict=True)
     )
+    shown = [(v, label) for v, label in x_labels if lo_x <= v <= hi_x]
+    every = max((len(shown) + 5) // 6, 1)  # at most six labels: they must not run together
     ticks = "".join(
         f'<text class="tick" x="{x(v):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
         f"{escape(label)}</text>"
-        for v, label in x_labels
-        if lo_x <= v <= hi_x
+        for v, label in shown[::every]
     )
     key = legend([("dot late", keys[0]), ("dot", keys[1])])
     return head + grid + zero + dots + ticks + axis_titles(x_title, y_title) + key + tail

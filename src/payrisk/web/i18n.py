@@ -156,6 +156,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "abbr.default": ("probability of default", "probabilité de défaut"),
     "delay.late": ("{days} late", "{days} de retard"),
     "delay.early": ("{days} early", "{days} d'avance"),
+    "delay.late_short": ("{n} d late", "{n} j de retard"),
+    "delay.early_short": ("{n} d early", "{n} j d'avance"),
     "delay.on_time": ("on time", "à l'échéance"),
     "range": ("{low} to {high}", "du {low} au {high}"),
     "action.on": ("{action} on {day}", "{action} le {day}"),
@@ -222,14 +224,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Probabilité de retard {late}, probabilité de défaut {default}, paiement prévu {delay} ; "
         "encours {exposure} pour un plafond de crédit de {limit}.",
     ),
-    "credit.max": (
-        "Most that could be approved within policy, for these terms: {amount}.",
-        "Montant maximal accordable dans la politique, pour ce délai : {amount}.",
+    "credit.figures_no_limit": (
+        "Late probability {late}, default probability {default}, expected payment {delay}; "
+        "exposure {exposure}, no credit limit set.",
+        "Probabilité de retard {late}, probabilité de défaut {default}, paiement prévu {delay} ; "
+        "encours {exposure}, aucun plafond de crédit fixé.",
+    ),
+    "credit.max.credit_limit": (
+        "Most that could be approved within policy, for these terms: {amount} (the credit "
+        "limit's headroom).",
+        "Montant maximal accordable dans la politique, pour ce délai : {amount} (la marge sous "
+        "le plafond de crédit).",
+    ),
+    "credit.max.default_probability": (
+        "Most that could be approved within policy, for these terms: {amount} (above it, the "
+        "default probability passes the referral threshold).",
+        "Montant maximal accordable dans la politique, pour ce délai : {amount} (au-delà, la "
+        "probabilité de défaut dépasse le seuil de transmission).",
+    ),
+    "credit.max.search_limit": (
+        "At least {amount} could be approved within policy, for these terms (no credit limit, "
+        "and none of the rules was reached up to ten times the request).",
+        "Au moins {amount} accordables dans la politique, pour ce délai (pas de plafond, et "
+        "aucune règle atteinte jusqu'à dix fois la demande).",
     ),
     "credit.conditions": ("Conditions", "Conditions"),
     "credit.grounds": ("Grounds", "Motifs"),
     "credit.drivers": ("What drives the risk", "Ce qui fait le risque"),
-    "credit.no_limit": ("none", "aucun"),
     # model page
     "model.champion": (
         "Champion <strong>v{version}</strong> ({source}), trained on data from {start} to {end}; "
@@ -295,6 +316,13 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "write_off_review": ("Write-off review", "Examen de passage en perte"),
         "dispute_resolution": ("Dispute resolution", "Traitement du litige"),
         "credit_manager_review": ("Credit manager review", "Revue par le credit manager"),
+    },
+    "action_short": {
+        "remind": ("Reminder", "Relance"),
+        "escalate": ("Escalation", "Escalade"),
+        "write_off_review": ("Write-off review", "Examen de perte"),
+        "dispute_resolution": ("Dispute", "Litige"),
+        "credit_manager_review": ("Credit review", "Revue crédit"),
     },
     "channel": {
         "email": ("E-mail", "E-mail"),
@@ -420,7 +448,7 @@ class Words:
     def index(self) -> int:
         return LANGUAGES.index(self.language)  # type: ignore[arg-type]
 
-    def t(self, key: str, **values: object) -> str:
+    def t(self, key: str, /, **values: object) -> str:
         text = MESSAGES[key][self.index]
         return text.format(**values) if values else text
 
@@ -432,12 +460,16 @@ class Words:
         entry = LABELS.get(kind, {}).get(str(code))
         return entry[self.index] if entry else str(code).replace("_", " ")
 
-    def delay(self, days: object) -> str:
-        """Expected days late in words: "12 days late", "4 days early", "on time"."""
+    def delay(self, days: object, short: bool = False) -> str:
+        """Expected days late in words: "12 days late", "4 days early", "on time" (short:
+        "12 d late", "12 j de retard", for tables)."""
         f = self.f
         if days is None or (isinstance(days, float) and days != days):
             return "–"
         value = round(float(days))
         if value == 0:
             return self.t("delay.on_time")
+        if short:
+            key = "delay.late_short" if value > 0 else "delay.early_short"
+            return self.t(key, n=f.number(abs(value)))
         return self.t("delay.late" if value > 0 else "delay.early", days=f.days(abs(value)))
