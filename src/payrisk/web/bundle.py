@@ -124,8 +124,16 @@ def customer_rows(invoices: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFra
             reasons_json=("reasons_json", "first"),
         )
     )
-    rows = customers.set_index("customer_id").join(per_customer, how="inner").reset_index()
-    return rows.sort_values("priority_rank", kind="stable").reset_index(drop=True)
+    # The customer's first planned action of any kind: what to show when no contact is planned
+    # (only reviews: dispute, write-off, credit manager).
+    first = (
+        invoices.sort_values("action_date", kind="stable")
+        .drop_duplicates("customer_id")
+        .set_index("customer_id")[["action", "channel", "action_date"]]
+        .add_prefix("first_")
+    )
+    rows = customers.set_index("customer_id").join(per_customer, how="inner").join(first)
+    return rows.reset_index().sort_values("priority_rank", kind="stable").reset_index(drop=True)
 
 
 def query_customers(

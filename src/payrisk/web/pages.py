@@ -209,6 +209,10 @@ def customer_row(row: dict, w: Words) -> dict:
             w,
         )
         if has_contact
+        else next_action(
+            row.get("first_channel"), row.get("first_action"), row.get("first_action_date"), w
+        )
+        if not missing(row.get("first_action_date"))
         else "–",
         "covers": w.t("contact.covers", n=f.number(row.get("next_contact_invoices")))
         if has_contact
