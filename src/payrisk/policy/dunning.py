@@ -440,36 +440,73 @@ GROUP_COLUMNS = (
 )
 
 
-def action_groups(invoices: pd.DataFrame) -> pd.DataFrame:
-    """Planned actions as people carry them out: one row per contact of a customer on a day
-    (its channel, actor and step those of the hardest step among its invoices, as the customer
-    plan's next contact), and one per review of a customer on a day; each with its invoice ids,
-    open amount, expected loss and best priority rank. Sorted by that rank.
+def action_group_arrays(columns: Columns) -> dict[str, Any]:
+    """Planned actions as people carry them out, on plain arrays: one group per contact of a
+    customer on a day (its channel, actor and step those of the hardest step among its invoices,
+    as the customer plan's next contact), and one per review of a customer on a day (same
+    action). Groups come sorted by customer, day and kind; `invoice_ids` is a list per group.
 
-    `invoices` holds the plan's per-invoice columns (customer_id, invoice_id, action, channel,
+    `columns` holds the plan's per-invoice columns (customer_id, invoice_id, action, channel,
     actor, step, template, scenario, action_date, open_amount, expected_loss, priority_rank).
     """
-    if invoices.empty:
-        return pd.DataFrame(columns=list(GROUP_COLUMNS))
-    rows = invoices.assign(
-        _contact=invoices["action"].isin(CONTACT_ACTIONS),
-        _hardness=code_of(invoices["channel"].to_numpy(dtype=object), tuple(CHANNELS)),
-        _step=invoices["step"].fillna(0.0),
-    )
-    # Contacts group on (customer, day); reviews on (customer, day, action).
-    rows["_kind"] = np.where(rows["_contact"], "contact", rows["action"].astype(str))
-    keys = ["customer_id", "action_date", "_kind"]
-    rows = rows.sort_values([*keys, "_hardness", "_step"], kind="stable")
-    grouped = rows.groupby(keys, sort=False, dropna=False)
-    # Rows are sorted within each group by hardness: its last row is its hardest step.
-    hardest = rows.drop_duplicates(keys, keep="last").reset_index(drop=True)
-    out = hardest[[*keys, "action", "channel", "actor", "step", "template", "scenario"]].assign(
-        invoice_ids=grouped["invoice_id"].agg(list).to_numpy(),
-        open_amount=grouped["open_amount"].sum().round(2).to_numpy(),
-        expected_loss=grouped["expected_loss"].sum().round(2).to_numpy(),
-        priority_rank=grouped["priority_rank"].min().to_numpy(),
-    )
+    action = np.asarray(columns["action"], dtype=object)
+    n = len(action)
+    if n == 0:
+        return {name: np.array([], dtype=object) for name in GROUP_COLUMNS}
+    customers = CustomerCodes.of(columns["customer_id"])
+    day = to_days(columns["action_date"])
+    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+    kind = np.where(contact, -1, code_of(action, ACTIONS))  # all contacts of a day are one
+    hardness = code_of(np.asarray(columns["channel"], dtype=object), tuple(CHANNELS))
+    step = np.nan_to_num(np.asarray(columns["step"], dtype="float64"))
+    order = np.lexsort((step, hardness, kind, day, customers.codes))
+    code, day_sorted, kind_sorted = customers.codes[order], day[order], kind[order]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = (
+        (code[1:] != code[:-1]) | (day_sorted[1:] != day_sorted[:-1])
+        | (kind_sorted[1:] != kind_sorted[:-1])
+    )  # fmt: skip
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:], n) - 1  # sorted within a group by hardness: its hardest step
+    hardest = order[last]
+
+    def pick(name: str) -> np.ndarray:
+        return np.asarray(columns[name])[hardest]
+
+    ids = np.asarray(columns["invoice_id"], dtype=object)[order]
+    return {
+        "customer_id": pick("customer_id"),
+        "action_date": np.asarray(columns["action_date"], dtype="datetime64[ns]")[hardest],
+        "action": pick("action"),
+        "channel": pick("channel"),
+        "actor": pick("actor"),
+        "step": np.asarray(columns["step"], dtype="float64")[hardest],
+        "template": pick("template"),
+        "scenario": pick("scenario"),
+        "invoice_ids": [list(part) for part in np.split(ids, first[1:])],
+        "open_amount": np.add.reduceat(
+            np.asarray(columns["open_amount"], dtype="float64")[order], first
+        ).round(2),
+        "expected_loss": np.add.reduceat(
+            np.asarray(columns["expected_loss"], dtype="float64")[order], first
+        ).round(2),
+        "priority_rank": np.minimum.reduceat(
+            np.asarray(columns["priority_rank"], dtype="int64")[order], first
+        ),
+    }
+
+
+def action_groups(invoices: pd.DataFrame) -> pd.DataFrame:
+    """`action_group_arrays` of a frame of planned invoices, as a frame sorted by the best
+    priority rank among each group's invoices (the collectors' worklist)."""
+    groups = action_group_arrays({name: invoices[name].to_numpy() for name in invoices})
+    out = pd.DataFrame({name: pd.Series(groups[name], dtype=object) if name in (
+        "customer_id", "action", "channel", "actor", "template", "scenario", "invoice_ids"
+    ) else groups[name] for name in GROUP_COLUMNS})  # fmt: skip
+    if out.empty:
+        return out
+    out["action_date"] = pd.to_datetime(out["action_date"])
     out = out.sort_values(["priority_rank", "action_date"], kind="stable").reset_index(drop=True)
     for name in ("channel", "template"):
-        out[name] = out[name].astype(object).where(out[name].notna(), None)
-    return out[list(GROUP_COLUMNS)]
+        out[name] = out[name].where(out[name].notna(), None)
+    return out

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from payrisk.core.days import day_number, ordinal_days, to_days
+from payrisk.core.days import day_number, ordinal_days
 from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
@@ -28,7 +28,7 @@ from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig, with_recovery_rate
 from payrisk.policy.credit import review_credit
-from payrisk.policy.dunning import action_groups
+from payrisk.policy.dunning import CONTACT_ACTIONS, action_group_arrays
 from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
 from payrisk.policy.workdays import next_working_day
@@ -175,21 +175,25 @@ def invoice_scores(
     ]
 
 
-def _contacts(groups: pd.DataFrame) -> dict[str, list[Contact]]:
-    """Each customer's planned contacts (reviews left out), first one first."""
-    contacts = groups.loc[groups["action"].isin(("remind", "escalate"))]
-    contacts = contacts.sort_values(["customer_id", "action_date"], kind="stable")
+def _contacts(invoices: dict[str, np.ndarray]) -> dict[str, list[Contact]]:
+    """Each customer's planned contacts (reviews left out), first one first; plain arrays, no
+    frame (the service answers single invoices)."""
+    groups = action_group_arrays(invoices)
     out: dict[str, list[Contact]] = {}
-    for row in contacts.itertuples(index=False):
-        out.setdefault(row.customer_id, []).append(
+    dates = _dates(groups["action_date"])
+    for k, action in enumerate(np.asarray(groups["action"]).tolist()):
+        if action not in CONTACT_ACTIONS:
+            continue
+        step = groups["step"][k]
+        out.setdefault(groups["customer_id"][k], []).append(
             Contact(
-                action_date=row.action_date.date(),
-                action=row.action,
-                channel=row.channel,
-                actor=row.actor,
-                step=None if pd.isna(row.step) else int(row.step),
-                invoice_ids=list(row.invoice_ids),
-                open_amount=float(row.open_amount),
+                action_date=dates[k],
+                action=action,
+                channel=groups["channel"][k],
+                actor=groups["actor"][k],
+                step=None if np.isnan(step) else int(step),
+                invoice_ids=groups["invoice_ids"][k],
+                open_amount=float(groups["open_amount"][k]),
             )
         )
     return out
@@ -203,11 +207,7 @@ def customer_plans(
 ) -> list[CustomerPlan]:
     """The answer's customers (sorted by id) from the plan's arrays; their contacts from the
     per-invoice plan (`invoices`), and which of their invoices came from the snapshot."""
-    frame = pd.DataFrame({name: invoices[name] for name in (
-        "invoice_id", "customer_id", "action", "channel", "actor", "step", "template",
-        "scenario", "action_date", "open_amount", "expected_loss", "priority_rank",
-    )})  # fmt: skip
-    contacts = _contacts(action_groups(frame))
+    contacts = _contacts(invoices)
     extra: dict[str, list[str]] = {}
     for customer, invoice in zip(
         np.asarray(invoices["customer_id"])[from_snapshot],
@@ -383,22 +383,14 @@ class ScoringEngine:
         rows = [index[c] for c in dict.fromkeys(invoices.customer_id.tolist()) if c in index]
         if not rows:
             return None
-        table = bundle.invoices
+        table = bundle.open_invoice_arrays
         rows = np.concatenate(rows)
-        ids = table["invoice_id"].to_numpy(dtype=object)[rows]
-        rows = rows[~np.isin(ids, invoices.invoice_id)]
+        rows = rows[~np.isin(table["invoice_id"][rows], invoices.invoice_id)]
         if not len(rows):
             return None
-        part = table.iloc[rows]
         return OpenInvoices(
-            invoice_id=part["invoice_id"].to_numpy(dtype=object),
-            customer_id=part["customer_id"].to_numpy(dtype=object),
-            issue_day=to_days(part["issue_date"]),
-            due_day=to_days(part["due_date"]),
-            amount=part["amount"].to_numpy(dtype="float64"),
-            open_amount=part["open_amount"].to_numpy(dtype="float64"),
-            disputed=part["disputed"].fillna(False).to_numpy(dtype=bool),
-            in_history=np.ones(len(part), dtype=bool),
+            **{name: values[rows] for name, values in table.items()},
+            in_history=np.ones(len(rows), dtype=bool),
         )
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
