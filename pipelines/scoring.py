@@ -12,6 +12,7 @@ from payrisk.data.loading import Dataset, load_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of, recovered_share_of_defaults
 from payrisk.features.history import History
 from payrisk.policy.config import DunningConfig, recovery_rate, with_recovery_rate
+from payrisk.policy.dunning import CONTACT_ACTIONS, action_groups
 from payrisk.policy.planning import ScoredPortfolio
 from payrisk.policy.portfolio import build_bundle, flatten_reasons
 from payrisk.scaleout.dask import ComputeOverrides, compute_session, score_open_invoices
@@ -116,10 +117,23 @@ def score(
         [invoices[list(INVOICE_OUTPUT_COLUMNS)], flatten_reasons(invoices)], axis=1
     ).assign(model_version=loaded.version, as_of=when)
     write_table(table, out)
-    write_table(
-        portfolio.customers.assign(model_version=loaded.version, as_of=when), customers_path(out)
+    customers = portfolio.customers.assign(
+        next_contact_invoice_ids=next_contact_ids(portfolio),
+        model_version=loaded.version,
+        as_of=when,
     )
+    write_table(customers, customers_path(out))
     return portfolio, loaded, when
+
+
+def next_contact_ids(portfolio: ScoredPortfolio) -> pd.Series:
+    """Each customer's next contact as the ids of the invoices it covers, space-separated (a
+    spreadsheet cell); empty where no contact is planned. Aligned with `portfolio.customers`."""
+    groups = action_groups(portfolio.invoices)
+    contacts = groups.loc[groups["action"].isin(CONTACT_ACTIONS)]
+    first = contacts.sort_values("action_date", kind="stable").drop_duplicates("customer_id")
+    ids = first.set_index("customer_id")["invoice_ids"].map(" ".join)
+    return portfolio.customers["customer_id"].map(ids).fillna("")
 
 
 def write_snapshot(

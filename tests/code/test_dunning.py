@@ -290,3 +290,36 @@ def test_a_calendar_without_working_days_is_refused(tmp_path):
     text.write_text(yaml.safe_dump(content))
     with pytest.raises(ConfigError, match=r"calendar\.working_days"):
         load_dunning_config(text)
+
+
+def test_planned_actions_group_into_contacts_that_name_their_invoices():
+    """What falls due together is one contact (the hardest step's channel), listing every
+    invoice it is about; reviews stay apart; the customer plan counts the same invoices."""
+    from payrisk.policy.dunning import action_groups
+
+    invoices, customers = plan(
+        [
+            invoice("now"),
+            invoice("soon", due_date=AS_OF + pd.Timedelta(days=1),
+                    issue_date=AS_OF - pd.Timedelta(days=20)),
+            invoice("two", reminders_sent=2, due_date=AS_OF - pd.Timedelta(days=20)),
+            invoice("done", reminders_sent=6),
+            invoice("disputed", disputed=True),
+            invoice("other", "C2"),
+        ]
+    )  # fmt: skip
+    groups = action_groups(invoices.reset_index())
+    mine = groups.loc[groups["customer_id"] == "C1"]
+    contacts = mine.loc[mine["action"] == ACTION_REMIND]
+    assert len(contacts) == 1
+    (contact,) = contacts.to_dict("records")
+    assert sorted(contact["invoice_ids"]) == ["now", "soon", "two"]
+    assert contact["channel"] == invoices.loc["two", "channel"]  # the hardest step of the three
+    assert contact["step"] == invoices.loc["two", "step"]
+    assert contact["open_amount"] == 3000.0
+    assert customers.loc["C1", "next_contact_invoices"] == len(contact["invoice_ids"])
+    reviews = set(mine.loc[mine["action"] != ACTION_REMIND, "action"])
+    assert reviews == {ACTION_SCENARIO_DONE, ACTION_DISPUTE}
+    ids = [i for ids in groups["invoice_ids"] for i in ids]
+    assert sorted(ids) == sorted(invoices.index)  # every invoice in exactly one group
+    assert groups["priority_rank"].is_monotonic_increasing
