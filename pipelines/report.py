@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from payrisk.core.i18n import LANGUAGES
 from payrisk.core.storage import write_text
 from payrisk.policy.portfolio import build_bundle
 from payrisk.web import pages
 from payrisk.web.bundle import InvoiceQuery, query_invoices
+from payrisk.web.i18n import Words
 from pipelines.catalog import Catalog
 from pipelines.scoring import score_data_dir
 
@@ -25,11 +27,17 @@ def build_report(
     as_of: str | None = None,
     model_uri: str | None = None,
     rows: int = REPORT_ROWS,
+    language: str | None = None,
 ) -> str:
-    """The report's HTML: portfolio (KPIs, charts, top invoices) then the model card."""
+    """The report's HTML: portfolio (KPIs, charts, top invoices) then the model card, in
+    `language` (default: the policy's)."""
+    if language is not None and language not in LANGUAGES:
+        raise ValueError(f"--language {language}: use one of {', '.join(LANGUAGES)}")
     run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top=rows)
     loaded, when = run.loaded, run.as_of
-    bundle = build_bundle(run.dataset, run.portfolio, when)
+    bundle = build_bundle(
+        run.dataset, run.portfolio, when, run.policy, loaded.scorer.targets.payment_quantiles
+    )
     query = InvoiceQuery()
     card = loaded.scorer.metadata
     challenger = catalog.challenger_summary(card) if loaded.source == "registry" else None
@@ -42,6 +50,7 @@ def build_report(
         loaded.source,
         challenger,
         as_of=when.date().isoformat(),
+        words=Words(language or run.policy.language, run.policy.currencies.base),
     )
 
 
@@ -51,7 +60,8 @@ def write_report(
     out: str | Path,
     as_of: str | None = None,
     model_uri: str | None = None,
+    language: str | None = None,
 ) -> Path:
     """Write the report atomically (a reader never sees half a file)."""
-    write_text(out, build_report(catalog, data_dir, as_of, model_uri))
+    write_text(out, build_report(catalog, data_dir, as_of, model_uri, language=language))
     return Path(out)

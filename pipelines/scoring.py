@@ -9,8 +9,10 @@ import pandas as pd
 
 from payrisk.core.storage import write_table
 from payrisk.data.loading import Dataset, load_dataset
-from payrisk.data.receivables import as_timestamp, default_as_of
+from payrisk.data.receivables import as_timestamp, default_as_of, recovered_share_of_defaults
 from payrisk.features.history import History
+from payrisk.policy.config import DunningConfig, recovery_rate, with_recovery_rate
+from payrisk.policy.dunning import CONTACT_ACTIONS, action_groups
 from payrisk.policy.planning import ScoredPortfolio
 from payrisk.policy.portfolio import build_bundle, flatten_reasons
 from payrisk.scaleout.dask import ComputeOverrides, compute_session, score_open_invoices
@@ -58,6 +60,7 @@ class ScoringRun:
     loaded: LoadedScorer
     history: History | None  # None when scored on Dask: each partition's history stayed there
     portfolio: ScoredPortfolio
+    policy: DunningConfig  # the dunning policy as applied (its recovery rate resolved)
 
 
 def score_data_dir(
@@ -79,10 +82,11 @@ def score_data_dir(
         if compute
         else None
     )
-    policy = catalog.dunning_config
     dataset = load_dataset(data_dir)
     when = as_timestamp(as_of) if as_of else default_as_of(dataset)
     loaded = catalog.load_scorer(model_uri)
+    measured = recovered_share_of_defaults(dataset, when, loaded.scorer.targets.default_after_days)
+    policy = with_recovery_rate(catalog.dunning_config, measured)
     if settings is None or settings.backend == "local":
         history, portfolio = score_open_invoices(loaded.scorer, dataset, when, policy, explain_top)
     else:
@@ -90,7 +94,7 @@ def score_data_dir(
             history, portfolio = score_open_invoices(
                 loaded.scorer, dataset, when, policy, explain_top, cluster
             )
-    return ScoringRun(dataset, when, loaded, history, portfolio)
+    return ScoringRun(dataset, when, loaded, history, portfolio, policy)
 
 
 def score(
@@ -113,10 +117,23 @@ def score(
         [invoices[list(INVOICE_OUTPUT_COLUMNS)], flatten_reasons(invoices)], axis=1
     ).assign(model_version=loaded.version, as_of=when)
     write_table(table, out)
-    write_table(
-        portfolio.customers.assign(model_version=loaded.version, as_of=when), customers_path(out)
+    customers = portfolio.customers.assign(
+        next_contact_invoice_ids=next_contact_ids(portfolio),
+        model_version=loaded.version,
+        as_of=when,
     )
+    write_table(customers, customers_path(out))
     return portfolio, loaded, when
+
+
+def next_contact_ids(portfolio: ScoredPortfolio) -> pd.Series:
+    """Each customer's next contact as the ids of the invoices it covers, space-separated (a
+    spreadsheet cell); empty where no contact is planned. Aligned with `portfolio.customers`."""
+    groups = action_groups(portfolio.invoices)
+    contacts = groups.loc[groups["action"].isin(CONTACT_ACTIONS)]
+    first = contacts.sort_values("action_date", kind="stable").drop_duplicates("customer_id")
+    ids = first.set_index("customer_id")["invoice_ids"].map(" ".join)
+    return portfolio.customers["customer_id"].map(ids).fillna("")
 
 
 def write_snapshot(
@@ -131,8 +148,18 @@ def write_snapshot(
     settings), and beside it the portfolio bundle the review pages read: scored open invoices,
     customer plans, payment records, the weekly cash-in forecast and the KPIs."""
     run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top)
-    metadata = {"model_version": run.loaded.version, "data_dir": Path(data_dir).name}
-    bundle = build_bundle(run.dataset, run.portfolio, run.as_of)
+    metadata = {
+        "model_version": run.loaded.version,
+        "data_dir": Path(data_dir).name,
+        "recovery_rate": recovery_rate(run.policy),
+    }
+    bundle = build_bundle(
+        run.dataset,
+        run.portfolio,
+        run.as_of,
+        run.policy,
+        run.loaded.scorer.targets.payment_quantiles,
+    )
     return catalog.save_snapshot(run.history.compact(), bundle, metadata, out)
 
 

@@ -1,9 +1,12 @@
-"""MLflow run plumbing: the experiment, what identifies a run's data and code, registry aliases."""
+"""MLflow run plumbing: the experiment, what identifies a run's data and code, the whole config as
+parameters, a run name that says what changed, registry aliases and version tags."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
@@ -71,3 +74,94 @@ def code_version() -> dict[str, str]:
 
 def set_alias(model_name: str, version: str, alias: str) -> None:
     MlflowClient().set_registered_model_alias(model_name, alias, version)
+
+
+MAX_PARAM_LENGTH = 6000  # MLflow's limit on a parameter value
+
+
+def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
+    """A nested config as MLflow parameters: "models.lightgbm.num_leaves" -> "15" (lists and
+    tuples as JSON), so that the compare view shows every setting side by side."""
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, f"{name}."))
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            out[name] = text[:MAX_PARAM_LENGTH]
+    return out
+
+
+def log_params(params: Mapping[str, str]) -> None:
+    """Every parameter, in batches of MLflow's limit of 100 per call."""
+    items = sorted(params.items())
+    for start in range(0, len(items), 100):
+        mlflow.log_params(dict(items[start : start + 100]))
+
+
+def previous_params(experiment_id: str) -> dict[str, str] | None:
+    """The parameters of the experiment's latest finished run, None if it has none."""
+    runs = MlflowClient().search_runs(
+        [experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return dict(runs[0].data.params) if runs else None
+
+
+def changes(before: Mapping[str, str] | None, after: Mapping[str, str]) -> list[str]:
+    """What differs between two runs' parameters, as "lightgbm.num_leaves 15→31"."""
+    if before is None:
+        return []
+    out = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key, "–"), after.get(key, "–")
+        if old != new:
+            short = ".".join(key.split(".")[-2:])
+            out.append(f"{short} {old}→{new}")
+    return out
+
+
+def run_name(as_of: str, before: Mapping[str, str] | None, after: Mapping[str, str]) -> str:
+    """A run name that says what is new in it: the settings that changed since the previous
+    run (at most three, then how many more), or that only the data did, or that it is the
+    first run of the experiment."""
+    if before is None:
+        return f"{as_of} first run"
+    changed = changes(before, after)
+    if not changed:
+        return f"{as_of} same settings"
+    shown = ", ".join(changed[:3])
+    more = f" +{len(changed) - 3} more" if len(changed) > 3 else ""
+    return f"{as_of} {shown}{more}"[:250]
+
+
+def describe_version(model_name: str, version: str, decision: Mapping) -> None:
+    """The registry's own record of the gate: tags with the decision, metric and both values,
+    and a description in words, on the model version."""
+    client = MlflowClient()
+    tags = {
+        "gate_decision": decision["alias"],
+        "gate_metric": decision["metric"],
+        "gate_new_value": f"{decision['new_value']:.6f}",
+        "gate_champion_version": str(decision.get("champion_version") or "none"),
+        "gate_champion_value": "not measured"
+        if decision.get("champion_value") is None
+        else f"{decision['champion_value']:.6f}",
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, value)
+    client.update_model_version(
+        model_name,
+        version,
+        description=f"{decision['alias']}: {decision['reason']} "
+        f"({decision['metric']} {decision['new_value']:.4f}"
+        + (
+            ""
+            if decision.get("champion_value") is None
+            else f" vs champion v{decision['champion_version']} {decision['champion_value']:.4f}"
+        )
+        + ")",
+    )

@@ -164,6 +164,8 @@ def run_metadata(data: TrainingData, data_dir: str | Path) -> dict:
             data.holdout_window.end.date().isoformat(),
         ],
         "data_start": data.dataset.invoices["issue_date"].min().date().isoformat(),
+        # The service refuses other currencies unless the policy converts them.
+        "currencies": sorted(data.dataset.invoices["currency"].dropna().astype(str).unique()),
         "data_fingerprint": tracking.data_fingerprint(data_dir),
         **tracking.code_version(),
     }
@@ -263,28 +265,21 @@ def log_run_and_register(
     """One MLflow run (params, tags, config, metrics, plots, model), then the registry: local
     copy first, then the alias, then the local pointer, so a run killed in between leaves at
     most an unused copy, never a champion the service cannot find when the registry is down."""
-    tracking.setup(catalog.tracking_uri, config.registry.experiment)
+    experiment_id = tracking.setup(catalog.tracking_uri, config.registry.experiment)
     model_name = catalog.model_name
     signature_input = data.everything.features.head(50)
     signature = infer_signature(
         signature_input, registered.predict(signature_input)[list(SCORE_COLUMNS)]
     )
-    with mlflow.start_run(run_name=f"train-{metadata['as_of']}") as run:
-        mlflow.log_params(
-            {
-                "as_of": metadata["as_of"],
-                "seed": config.seed,
-                "late_after_days": config.targets.late_after_days,
-                "default_after_days": config.targets.default_after_days,
-                "n_estimators": config.models.lightgbm.n_estimators,
-                "learning_rate": config.models.lightgbm.learning_rate,
-                "num_leaves": config.models.lightgbm.num_leaves,
-                "holdout_days": config.evaluation.holdout_days,
-                "label_maturity_days": config.evaluation.label_maturity_days,
-                "refit_on_full_history": config.registry.refit_on_full_history,
-                "compute_backend": report["compute"]["backend"],
-            }
-        )
+    # The whole resolved config, flattened, so that runs compare setting by setting.
+    params = {
+        **tracking.flatten(config.model_dump(mode="json")),
+        "as_of": metadata["as_of"],
+        "compute_backend": report["compute"]["backend"],
+    }
+    name = tracking.run_name(metadata["as_of"], tracking.previous_params(experiment_id), params)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
+        tracking.log_params(params)
         mlflow.set_tags(
             {
                 "data_fingerprint": metadata["data_fingerprint"],
@@ -317,6 +312,7 @@ def log_run_and_register(
             input_example=signature_input.head(3),
         )
         tracking.set_alias(model_name, version, decision.alias)
+        tracking.describe_version(model_name, version, decision.as_dict())
         if decision.alias == CHAMPION:
             catalog.point_local_champion(version)
         registry = {"model_name": model_name, "version": version, **decision.as_dict()}

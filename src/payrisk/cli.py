@@ -289,13 +289,16 @@ def report(
     model_uri: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
     config: TrainConfigOption = None,
     dunning_config: DunningConfigOption = None,
+    language: Annotated[
+        str | None, typer.Option(help="fr or en; default: the policy's language.")
+    ] = None,
 ) -> None:
     """Write the portfolio and model review pages as one self-contained HTML file."""
     from pipelines.report import write_report
 
     def action() -> None:
         catalog = catalog_for(config, dunning_config)
-        typer.echo(f"wrote {write_report(catalog, data, out, as_of, model_uri)}")
+        typer.echo(f"wrote {write_report(catalog, data, out, as_of, model_uri, language)}")
 
     _run(action)
 

@@ -21,10 +21,12 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from payrisk.core.settings import load_settings
+from payrisk.policy.portfolio import BundleHolder
 from payrisk.serving.auth import ApiKeyMiddleware, check_configuration
 from payrisk.serving.engine import ScoringEngine, SnapshotHolder
 from payrisk.serving.errors import RefusedRequestError, http_status
 from payrisk.serving.guard import RequestGuardMiddleware
+from payrisk.serving.openapi import OpenApiMiddleware, served_spec
 from payrisk.serving.schemas import (
     CreditReviewRequest,
     CreditReviewResponse,
@@ -32,10 +34,13 @@ from payrisk.serving.schemas import (
     CustomerRequest,
     ScoreResponse,
     Status,
+    WorklistRequest,
+    WorklistResponse,
     score_request_model,
 )
 from payrisk.web import pages
 from payrisk.web.app import create_app
+from payrisk.web.i18n import Words
 from pipelines.catalog import Catalog
 
 # Read once per server process, when BentoML imports this module.
@@ -47,6 +52,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/v1/score": ScoreRequest,
     "/v1/customer": CustomerRequest,
     "/v1/credit-review": CreditReviewRequest,
+    "/v1/worklist": WorklistRequest,
 }
 NO_INPUT = frozenset({"/v1/status"})
 
@@ -59,6 +65,8 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
         model_source=loaded.source,
         snapshot=SnapshotHolder(catalog.snapshot_path),
         dunning=catalog.dunning_config,
+        bundle=BundleHolder(catalog.portfolio_dir()),
+        max_age_days=catalog.settings.snapshot_max_age_days,
     )
 
 
@@ -102,6 +110,15 @@ class PayriskService:
         """Before granting credit: predicted behaviour, reasons and a recommendation."""
         return self._answer(self.engine.credit_review, CreditReviewRequest(**request))
 
+    @bentoml.api(
+        route="/v1/worklist",
+        input_spec=REQUEST_MODELS["/v1/worklist"],
+        output_spec=WorklistResponse,
+    )
+    def worklist(self, **request) -> WorklistResponse:
+        """The collectors' worklist: actions due by a day, by priority, one per contact."""
+        return self._answer(self.engine.worklist, WorklistRequest(**request))
+
     @bentoml.api(route="/v1/status", output_spec=Status)
     def status(self) -> Status:
         """Model version, where it came from, and the snapshot in use."""
@@ -111,7 +128,13 @@ class PayriskService:
 # Outermost first: no key, no access (health probes exempt); then the body limit and validation,
 # so that a malformed body never reaches BentoML's parser (whose error log would quote it). The
 # sign-in page comes from payrisk.web, in the house style (serving does not import web).
-PayriskService.add_asgi_middleware(ApiKeyMiddleware, settings=SETTINGS, login_page=pages.login_page)
+PayriskService.add_asgi_middleware(
+    ApiKeyMiddleware,
+    settings=SETTINGS,
+    login_page=lambda next_path, error: pages.login_page(
+        next_path, error, Words(CATALOG.dunning_config.language)
+    ),
+)
 PayriskService.add_asgi_middleware(
     RequestGuardMiddleware,
     request_models=REQUEST_MODELS,
@@ -120,12 +143,16 @@ PayriskService.add_asgi_middleware(
     max_batch=SETTINGS.max_batch,
 )
 
+# Our spec at /docs.json (BentoML's, post-processed), and JSON for the router's 404 and 405.
+PayriskService.add_asgi_middleware(
+    OpenApiMiddleware,
+    spec=lambda: served_spec(
+        PayriskService.openapi_spec.asdict(), list(CATALOG.dunning_config.scenarios)
+    ),
+)
+
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.
 PayriskService.mount_asgi_app(
-    create_app(
-        lambda: bentoml.get_current_service().engine,
-        lambda: CATALOG.portfolio_dir(),
-        CATALOG.challenger_summary,
-    ),
+    create_app(lambda: bentoml.get_current_service().engine, CATALOG.challenger_summary),
     path=pages.UI_BASE,
 )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from payrisk.core.config import default_config
 from payrisk.core.days import day_number, to_days
 from payrisk.policy.config import load_dunning_config
 from payrisk.policy.dunning import (
@@ -20,7 +22,8 @@ from payrisk.policy.dunning import (
 )
 
 AS_OF = pd.Timestamp("2026-03-10")
-POLICY = load_dunning_config()  # the shipped configs/dunning.yaml
+DEFAULT_DUNNING = default_config("dunning.yaml")
+POLICY = load_dunning_config(DEFAULT_DUNNING)  # the shipped configs/dunning.yaml
 
 
 def invoice(invoice_id: str, customer_id: str = "C1", **overrides) -> dict:
@@ -139,7 +142,10 @@ def test_steps_advance_one_at_a_time_and_skip_passed_courtesy_steps():
 def test_no_two_contacts_closer_than_the_minimum_gap():
     gap = POLICY.contact.min_days_between_contacts
     invoices, customers = plan([invoice("A")], last_contact={"C1": AS_OF - pd.Timedelta(days=1)})
-    assert invoices.loc["A", "action_date"] == AS_OF - pd.Timedelta(days=1) + pd.Timedelta(days=gap)
+    allowed = AS_OF - pd.Timedelta(days=1) + pd.Timedelta(days=gap)
+    # The first day allowed is a Saturday (2026-03-14): the contact waits for Monday.
+    assert allowed.day_name() == "Saturday"
+    assert invoices.loc["A", "action_date"] == allowed + pd.Timedelta(days=2)
     assert customers.loc["C1", "next_contact_date"] == invoices.loc["A", "action_date"]
 
 
@@ -213,3 +219,107 @@ def test_a_policy_whose_last_segment_has_conditions_is_refused(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"scenarios\.s\.steps\.0\.channel"):
         load_dunning_config(text)
+
+
+def test_no_action_on_a_weekend_or_a_public_holiday():
+    """Steps that fall on a Saturday, Sunday or French public holiday wait for the next working
+    day; working days are left alone."""
+    from payrisk.policy.workdays import french_public_holidays
+
+    rows = [
+        invoice(
+            f"I{k}",
+            f"C{k}",
+            issue_date=AS_OF,
+            due_date=AS_OF + pd.Timedelta(days=3 + k),  # courtesy e-mail 3 days before due
+            late_probability=0.4,
+        )
+        for k in range(70)
+    ]
+    invoices, customers = plan(rows)
+    days = invoices["action_date"]
+    holidays = {pd.Timestamp(d) for d in french_public_holidays(2026)}
+    assert not days.dt.day_name().isin(["Saturday", "Sunday"]).any()
+    assert not days.isin(holidays).any()
+    assert not customers["next_contact_date"].dt.day_name().isin(["Saturday", "Sunday"]).any()
+    nominal = invoices["due_date"] - pd.Timedelta(days=3)
+    moved = days != nominal
+    assert moved.any() and (days[moved] > nominal[moved]).all()
+    assert ((days[moved] - nominal[moved]).dt.days <= 4).all()  # the next working day, no later
+    # Easter Monday 2026-04-06 and 1 May (a Friday) are closed.
+    easter_monday = nominal == pd.Timestamp("2026-04-06")
+    assert days[easter_monday].eq(pd.Timestamp("2026-04-07")).all() and easter_monday.any()
+    may_day = nominal == pd.Timestamp("2026-05-01")
+    assert days[may_day].eq(pd.Timestamp("2026-05-04")).all() and may_day.any()
+
+
+def test_working_days_and_holidays_come_from_the_policy():
+    saturday = AS_OF + pd.Timedelta(days=(5 - AS_OF.weekday()) % 7)
+    row = invoice("A", issue_date=AS_OF, due_date=saturday + pd.Timedelta(days=3))
+    six_days = POLICY.model_copy(
+        update={
+            "calendar": POLICY.calendar.model_copy(
+                update={"working_days": ("mon", "tue", "wed", "thu", "fri", "sat")}
+            )
+        }
+    )
+    assert plan([row], policy=six_days)[0].loc["A", "action_date"] == saturday
+    assert plan([row])[0].loc["A", "action_date"] == saturday + pd.Timedelta(days=2)
+    closed_monday = POLICY.model_copy(
+        update={
+            "calendar": POLICY.calendar.model_copy(
+                update={"holidays": ((saturday + pd.Timedelta(days=2)).date(),)}
+            )
+        }
+    )
+    assert plan([row], policy=closed_monday)[0].loc["A", "action_date"] == saturday + pd.Timedelta(
+        days=3
+    )
+
+
+def test_a_calendar_without_working_days_is_refused(tmp_path):
+    from payrisk.core.config import ConfigError, load_yaml
+
+    content = load_yaml(DEFAULT_DUNNING)
+    content["calendar"] = {"working_days": []}
+    text = tmp_path / "d.yaml"
+    text.write_text(yaml.safe_dump(content))
+    with pytest.raises(ConfigError, match=r"calendar\.working_days"):
+        load_dunning_config(text)
+    content["calendar"] = {"working_days": ["mon", "funday"]}
+    text.write_text(yaml.safe_dump(content))
+    with pytest.raises(ConfigError, match=r"calendar\.working_days"):
+        load_dunning_config(text)
+
+
+def test_planned_actions_group_into_contacts_that_name_their_invoices():
+    """What falls due together is one contact (the hardest step's channel), listing every
+    invoice it is about; reviews stay apart; the customer plan counts the same invoices."""
+    from payrisk.policy.dunning import action_groups
+
+    invoices, customers = plan(
+        [
+            invoice("now"),
+            invoice("soon", due_date=AS_OF + pd.Timedelta(days=1),
+                    issue_date=AS_OF - pd.Timedelta(days=20)),
+            invoice("two", reminders_sent=2, due_date=AS_OF - pd.Timedelta(days=20)),
+            invoice("done", reminders_sent=6),
+            invoice("disputed", disputed=True),
+            invoice("other", "C2"),
+        ]
+    )  # fmt: skip
+    groups = action_groups(invoices.reset_index())
+    mine = groups.loc[groups["customer_id"] == "C1"]
+    contacts = mine.loc[mine["action"] == ACTION_REMIND]
+    assert len(contacts) == 1
+    (contact,) = contacts.to_dict("records")
+    assert sorted(contact["invoice_ids"]) == ["now", "soon", "two"]
+    assert contact["channel"] == invoices.loc["two", "channel"]  # the hardest step of the three
+    assert contact["step"] == invoices.loc["two", "step"]
+    assert contact["open_amount"] == 3000.0
+    assert customers.loc["C1", "next_contact_invoices"] == len(contact["invoice_ids"])
+    reviews = set(mine.loc[mine["action"] != ACTION_REMIND, "action"])
+    assert reviews == {ACTION_SCENARIO_DONE, ACTION_DISPUTE}
+    ids = [i for ids in groups["invoice_ids"] for i in ids]
+    assert sorted(ids) == sorted(invoices.index)  # every invoice in exactly one group
+    assert groups["priority_rank"].is_monotonic_increasing

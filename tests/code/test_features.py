@@ -150,3 +150,31 @@ def test_the_compact_serving_snapshot_answers_like_the_full_history(history_data
     assert compact.n_events < history.n_events
     pd.testing.assert_frame_equal(full, invoice_features(compact, queries))
     assert list(full.columns) == list(FEATURE_COLUMNS)
+
+
+def test_partial_payments_lower_the_open_and_past_due_balances(history_data):
+    """I3 (300, due 2024-03-31) is paid 120 on 2024-04-10: 10 days past due, so before it
+    crosses 30 days. Every balance then holds its 180 still open, as `open_invoices` says."""
+    from payrisk.data.loading import Dataset
+    from payrisk.data.receivables import open_invoices
+
+    payment = {"invoice_id": "I3", "payment_date": "2024-04-10", "amount": "120"}
+    paid = Dataset(
+        invoices=history_data.invoices,
+        payments=dataset(invoices=[], payments=[payment]).payments,
+        customers=history_data.customers,
+        reminders=history_data.reminders,
+    )
+    before = features_at(paid, "I4", "2024-04-10", in_history=False)
+    assert before["open_amount"] == 300 and before["past_due_1_30_amount"] == 300
+    f = features_at(paid, "I4", "2024-05-01")
+    assert f["open_amount"] == 180 and f["open_invoices"] == 1
+    assert f["past_due_amount"] == 180 and f["past_due_31_60_amount"] == 180
+    assert f["past_due_1_30_amount"] == 0
+    assert f["credit_utilisation"] == pytest.approx((180 + 400) / 1000)
+    expected = open_invoices(paid, day("2024-05-01")).set_index("invoice_id")["open_amount"]
+    assert expected["I3"] == f["open_amount"]
+    # The invoice itself, part paid, is still taken out of its customer's "other" balances.
+    own = features_at(paid, "I3", "2024-05-01")
+    assert own["open_amount"] == 0 and own["past_due_amount"] == 0
+    assert features_at(paid, "I3", "2024-05-01")["open_invoices"] == 0

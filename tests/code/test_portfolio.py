@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,33 +24,64 @@ def scored(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def test_cash_forecast_puts_expected_cash_in_its_week():
+def invoice(amount: float, default: float, low: str, mid: str, high: str) -> dict:
+    return {
+        "open_amount": amount,
+        "default_probability": default,
+        "issue_date": "2026-02-01",
+        "expected_payment_date_low": low,
+        "expected_payment_date": mid,
+        "expected_payment_date_high": high,
+    }
+
+
+def test_cash_forecast_spreads_each_invoice_over_its_interval():
+    """Replaces the old test of the early/expected/late columns: those summed each invoice into
+    the week of one date each, so the "band" was three unrelated series (low 0, high = central)
+    and an invoice's whole amount piled up in its central week."""
     frame = scored(
         [
-            {
-                "open_amount": 1000.0,
-                "default_probability": 0.1,
-                "issue_date": "2026-02-01",
-                "expected_payment_date_low": "2026-03-03",
-                "expected_payment_date": "2026-03-10",
-                "expected_payment_date_high": "2026-04-20",
-            },
-            {
-                "open_amount": 500.0,
-                "default_probability": 0.0,
-                "issue_date": "2026-02-01",
-                "expected_payment_date_low": "2026-03-05",
-                "expected_payment_date": "2026-03-05",
-                "expected_payment_date_high": "2026-09-01",
-            },
+            invoice(700.0, 0.0, "2026-03-10", "2026-03-10", "2026-03-10"),  # one day, for sure
+            invoice(1000.0, 0.1, "2026-03-03", "2026-03-17", "2026-04-20"),  # weeks wide
         ]
     )
     forecast = cash_forecast(frame, AS_OF, weeks=4).set_index("week_start")
     assert forecast.index[0] == day("2026-03-02")  # weeks start on Monday
-    assert forecast.loc[day("2026-03-02"), "expected"] == 500.0
-    assert forecast.loc[day("2026-03-09"), "expected"] == 900.0
-    assert forecast["early"].sum() == 1400.0
-    assert forecast["beyond_late"].iloc[-1] == 1400.0  # both late dates beyond four weeks
+    # The certain one is all in its week; the wide one adds to every week of its interval.
+    wide = cash_forecast(frame.iloc[[1]], AS_OF, weeks=4)["expected"]
+    assert (wide > 0).sum() == 4 and wide.max() < 0.5 * 900
+    assert forecast.loc[day("2026-03-09"), "expected"] == pytest.approx(700 + wide.iloc[1], 0.01)
+    # Nothing lost: every expected euro is in a week or beyond the horizon.
+    total = forecast["expected"].sum() + forecast["beyond_expected"].iloc[-1]
+    assert total == pytest.approx(700 + 1000 * 0.9, abs=0.05)
+    assert forecast.loc[day("2026-03-09"), "invoices"] == 1  # central dates per week
+
+
+def test_the_cash_forecast_range_always_holds_the_expectation():
+    rng = np.random.default_rng(3)
+    rows = []
+    for _ in range(300):
+        low = AS_OF + pd.Timedelta(days=int(rng.integers(-20, 40)))
+        mid = low + pd.Timedelta(days=int(rng.integers(0, 30)))
+        high = mid + pd.Timedelta(days=int(rng.integers(0, 60)))
+        rows.append(invoice(float(rng.lognormal(8, 1.5)), float(rng.uniform(0, 0.6)),
+                            str(low.date()), str(mid.date()), str(high.date())))  # fmt: skip
+    forecast = cash_forecast(scored(rows), AS_OF, weeks=13)
+    assert (forecast["low"] <= forecast["expected"]).all()
+    assert (forecast["expected"] <= forecast["high"]).all()
+    busy = forecast["expected"] > 1000
+    assert (forecast.loc[busy, "high"] > forecast.loc[busy, "low"]).all()  # a real range
+    expected = sum(r["open_amount"] * (1 - r["default_probability"]) for r in rows)
+    assert forecast["expected"].sum() + forecast["beyond_expected"].iloc[-1] == pytest.approx(
+        expected, rel=1e-6
+    )
+
+
+def test_an_invoice_past_its_whole_predicted_interval_is_expected_in_the_first_week():
+    late = scored([invoice(400.0, 0.5, "2026-02-01", "2026-02-10", "2026-02-20")])
+    forecast = cash_forecast(late, AS_OF, weeks=4)
+    assert forecast["expected"].iloc[0] == pytest.approx(200.0)
+    assert forecast["expected"].iloc[1:].sum() == 0
 
 
 def test_predicted_dso_is_amount_weighted():

@@ -62,6 +62,40 @@ def test_the_run_records_data_code_config_metrics_plots_and_model(trained):
     assert {"config", "validation.json", "registry_decision.json", "report.json"} <= top
 
 
+def test_the_run_lands_in_the_configured_experiment_with_the_whole_config(trained):
+    """Not in "Default" with artifacts in ./mlruns: in the config's experiment, its artifacts
+    beside the tracking database, every setting of the resolved config a parameter."""
+    from payrisk.core.config import load_train_config
+    from pipelines.tracking import flatten
+
+    mlflow.set_tracking_uri(trained.env["MLFLOW_TRACKING_URI"])
+    client = MlflowClient()
+    run = client.get_run(trained.report["run_id"])
+    config = load_train_config(trained.config_path)
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == config.registry.experiment == "payrisk"
+    assert run.info.artifact_uri.startswith((trained.workdir / "mlartifacts").as_uri())
+    assert not client.search_runs(["0"])  # nothing in the Default experiment
+    expected = flatten(config.model_dump(mode="json"))
+    assert len(expected) > 40
+    for key, value in expected.items():
+        assert run.data.params[key] == value, key
+    assert run.data.params["models.per_target.default.num_leaves"] == "7"
+    assert run.data.params["targets.default_after_days"] == "90"
+    assert run.info.run_name == f"{trained.report['as_of']} first run"
+
+
+def test_the_model_version_carries_the_gate_decision(trained):
+    mlflow.set_tracking_uri(trained.env["MLFLOW_TRACKING_URI"])
+    registry = trained.report["registry"]
+    version = MlflowClient().get_model_version(registry["model_name"], registry["version"])
+    assert version.tags["gate_decision"] == CHAMPION
+    assert version.tags["gate_metric"] == "default_roc_auc"
+    assert float(version.tags["gate_new_value"]) == pytest.approx(registry["new_value"], abs=1e-6)
+    assert version.tags["gate_champion_value"] == "not measured"
+    assert "no champion yet" in version.description and "default_roc_auc" in version.description
+
+
 def test_first_model_is_champion_with_a_local_copy(trained):
     registry = trained.report["registry"]
     assert registry["alias"] == CHAMPION
@@ -98,6 +132,15 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(trained, proje
     assert Catalog().champion_version() == trained.report["registry"]["version"]
     challenger = MlflowClient().get_model_version_by_alias(name, CHALLENGER)
     assert str(challenger.version) == decision["version"]
+    # The version says why, with both values; the run name says what changed.
+    assert challenger.tags["gate_decision"] == CHALLENGER
+    assert float(challenger.tags["gate_champion_value"]) == pytest.approx(
+        decision["champion_value"], abs=1e-6
+    )
+    assert "does not beat champion" in challenger.description
+    run_name = MlflowClient().get_run(report["run_id"]).info.run_name
+    # The first three changed settings in name order, then how many more.
+    assert "lightgbm.learning_rate 0.08→0.01" in run_name and "+4 more" in run_name
 
 
 @pytest.mark.slow  # a second training run
@@ -143,6 +186,26 @@ def test_gate_decision(champion, champion_value, new_value, expected):
     inputs = GateInputs(champion, champion_value, new_value, "whole holdout")
     decision = decide(inputs, "default_roc_auc", 0.0)
     assert decision.alias == expected
+
+
+def test_models_trained_on_different_target_definitions_are_not_compared():
+    """A 60-day default and a 90-day default are different questions: the gate refuses to
+    compare their AUCs, says why, and leaves the champion in place."""
+    from types import SimpleNamespace
+
+    from payrisk.core.config import TargetSettings, load_train_config
+    from payrisk.models.gate import gate_inputs
+    from payrisk.models.training import Evaluation
+
+    config = load_train_config()  # the shipped one: default = unpaid 90 days after due
+    champion = SimpleNamespace(targets=TargetSettings(default_after_days=60), metadata={})
+    evaluation = Evaluation({"default": {"lightgbm": {"roc_auc": 0.99}}}, predictions={})
+    inputs = gate_inputs(champion, "3", champion, evaluation, None, {}, config)
+    assert inputs.comparable is False
+    decision = decide(inputs, "default_roc_auc", 0.0)
+    assert decision.alias == CHALLENGER and decision.champion_value is None
+    assert "not compared" in decision.reason
+    assert "unpaid 60 days" in decision.reason and "unpaid 90 days" in decision.reason
 
 
 def test_an_unmeasurable_champion_gives_way_only_to_newer_data():

@@ -1,7 +1,8 @@
 """The review pages in headless Chromium against a real `bentoml serve` (one process, /ui).
 
-Needs Debian's chromium at /usr/bin/chromium, which `make test` installs; screenshots of each page
-go to test-artifacts/screenshots/ for review.
+Needs Debian's chromium at /usr/bin/chromium, which `make test` installs. Every page is opened by a
+browser asking for French and by one asking for English, at 1366 px wide; screenshots of each go to
+test-artifacts/screenshots/<page>-<language>.png for review.
 """
 
 from __future__ import annotations
@@ -57,24 +58,52 @@ def header_colour(page) -> str:
     return page.locator("header.top").evaluate("e => getComputedStyle(e).backgroundColor")
 
 
-@pytest.fixture
-def page(browser, server, csp_violations):
+def sign_in(context, server: str, violations: list[str]):
     """A signed-in page: the review pages need the API key once, at /ui/login."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
     signed_in = context.new_page()
-    watch_csp(signed_in, csp_violations)
+    watch_csp(signed_in, violations)
     signed_in.goto(f"{server}/ui/")
     signed_in.wait_for_url("**/ui/login?next=*")
-    signed_in.get_by_label("API key").fill(API_KEY)
-    signed_in.get_by_role("button", name="Sign in").click()
+    signed_in.locator("#api-key").fill(API_KEY)
+    signed_in.locator("form button[type=submit]").click()
     signed_in.wait_for_url(f"{server}/ui/")
-    yield signed_in
+    return signed_in
+
+
+@pytest.fixture(params=["fr-FR", "en-GB"], ids=["fr", "en"])
+def page(request, browser, server, csp_violations):
+    """A signed-in page in a browser that asks for French, or for English."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale=request.param)
+    yield sign_in(context, server, csp_violations)
     context.close()
+
+
+WORDS = {
+    "fr": {"dso": "DSO prévu", "search": "Client ou facture", "apply": "Appliquer",
+           "days_late": "Jours de retard par facture", "amount": "Montant demandé",
+           "terms": "Délai (jours)", "review": "Analyser", "recommendation": "Recommandation",
+           "calibration": "Calibration", "customer": "Client ou prospect",
+           "prospect": "Prospect : aucun historique"},
+    "en": {"dso": "DSO, predicted", "search": "Customer or invoice id", "apply": "Apply",
+           "days_late": "Days late per settled invoice", "amount": "Requested amount",
+           "terms": "Terms (days)", "review": "Review", "recommendation": "Recommendation:",
+           "calibration": "Calibration", "customer": "Customer or prospect id",
+           "prospect": "Prospect: no payment history"},
+}  # fmt: skip
+
+
+def language(page) -> str:
+    return page.locator("html").get_attribute("lang")
 
 
 def shoot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{language(page)}.png"), full_page=True)
+
+
+def no_horizontal_scroll(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"page is {width} px wide"
 
 
 def test_sign_in_page_wears_the_house_style(browser, server):
@@ -84,42 +113,84 @@ def test_sign_in_page_wears_the_house_style(browser, server):
     watch_csp(anonymous, violations)
     anonymous.goto(f"{server}/ui/")
     anonymous.wait_for_url("**/ui/login?next=*")
-    assert anonymous.get_by_label("API key").is_visible()
+    assert anonymous.locator("#api-key").is_visible()
     assert header_colour(anonymous) == HEADER_BLUE
     shoot(anonymous, "login")
     assert not violations
     context.close()
 
 
-def test_portfolio_search_customer_and_credit_review(server, page, bundle, csp_violations):
+def test_the_main_reason_is_visible_at_1366_px_without_scrolling_sideways(page, server):
     page.goto(f"{server}/ui/")
-    assert page.get_by_text("DSO, predicted").is_visible()
+    no_horizontal_scroll(page)
+    header = page.locator("#invoices thead th.reason")
+    box = header.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1366
+    first = page.locator("#invoices tbody tr").first.locator("td.reason")
+    assert first.is_visible() and first.text_content().strip() not in ("", "–")
+    reason_box = first.bounding_box()
+    assert reason_box["x"] + reason_box["width"] <= 1366
+    # Compact rows: a line, two when a reason wraps, never the 3-4 lines of before.
+    heights = page.locator("#invoices tbody tr").evaluate_all(
+        "rows => rows.map(r => r.getBoundingClientRect().height)"
+    )
+    line = page.locator("#invoices tbody td.num").first.evaluate(
+        "e => parseFloat(getComputedStyle(e).lineHeight)"
+    )
+    assert max(heights) <= 2 * line + 12, (max(heights), line)
+
+
+def test_portfolio_search_customer_and_credit_review(server, page, bundle, csp_violations):
+    words = WORDS[language(page)]
+    page.goto(f"{server}/ui/")
+    assert page.get_by_text(words["dso"]).is_visible()
     assert header_colour(page) == HEADER_BLUE
     assert page.locator("#invoices tbody tr").count() == 50
     assert page.locator("svg[role=img]").count() == 2
     shoot(page, "portfolio")
 
+    page.goto(f"{server}/ui/?view=customers")
+    assert page.locator("#customers tbody tr").count() == 50
+    no_horizontal_scroll(page)
+    shoot(page, "customers")
+
+    page.goto(f"{server}/ui/")
     customer = bundle.invoices.iloc[0]["customer_id"]
-    page.get_by_label("Customer or invoice id").fill(customer)
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_label(words["search"]).fill(customer)
+    page.get_by_role("button", name=words["apply"]).click()
     page.wait_for_url("**q=*")
     rows = page.locator("#invoices tbody tr")
-    assert rows.count() == int((bundle.invoices["customer_id"] == customer).sum())
+    assert rows.count() == min(int((bundle.invoices["customer_id"] == customer).sum()), 50)
     rows.first.get_by_role("link", name=customer).click()
 
     page.wait_for_url(f"**/ui/customers/{customer}")
     chart = page.locator("svg[role=img]").first
     assert chart.is_visible() and chart.locator("circle").count() > 0
-    assert "Days late" in chart.locator("title").first.text_content()
+    assert words["days_late"] in chart.locator("title").first.text_content()
+    no_horizontal_scroll(page)
     shoot(page, "customer")
 
-    page.get_by_label("Requested amount").fill("20000")
-    page.get_by_label("Terms (days)").fill("30")
-    page.get_by_role("button", name="Review").click()
+    page.get_by_label(words["amount"]).fill("20000")
+    page.get_by_label(words["terms"]).fill("30")
+    page.get_by_role("button", name=words["review"]).click()
     verdict = page.locator("#verdict")
     verdict.wait_for()
-    assert "Recommendation:" in verdict.text_content()
+    assert words["recommendation"] in verdict.text_content()
     shoot(page, "credit-review")
+    assert not csp_violations
+
+
+def test_a_prospect_gets_a_credit_review_in_the_browser(server, page, csp_violations):
+    words = WORDS[language(page)]
+    page.goto(f"{server}/ui/credit-review")
+    page.get_by_label(words["customer"]).fill("NEW-PROSPECT-1")
+    page.get_by_label(words["amount"]).fill("30000")
+    page.get_by_label(words["terms"]).fill("45")
+    page.get_by_role("button", name=words["review"]).click()
+    verdict = page.locator("#verdict")
+    verdict.wait_for()
+    assert words["prospect"] in verdict.text_content()
+    shoot(page, "prospect-review")
     assert not csp_violations
 
 
@@ -129,6 +200,6 @@ def test_model_page_draws_the_calibration_curve(server, page, csp_violations):
     assert curve.is_visible()
     box = curve.bounding_box()
     assert box is not None and box["width"] > 200
-    assert page.get_by_role("heading", name="Calibration").is_visible()
+    assert page.get_by_role("heading", name=WORDS[language(page)]["calibration"]).is_visible()
     shoot(page, "model")
     assert not csp_violations

@@ -1,32 +1,53 @@
-"""The review pages through the service's ASGI app: content, query handling, forms, escaping."""
+"""The review pages through the service's ASGI app: content, language, query handling, forms,
+escaping."""
 
 from __future__ import annotations
 
 import dataclasses
+import html as htmllib
 import json
 import re
 import shutil
 import time
 
+import pandas as pd
+import pytest
+
+from payrisk.core.i18n import Formats
 from payrisk.web import pages
 from payrisk.web.bundle import PAGE_SIZE, BundleHolder, InvoiceQuery, query_invoices
 
-ROW = re.compile(r'<tr><td class="num">(\d+)</td>\s*<th scope="row">([^<]+)</th>')
+ROW = re.compile(r'<tr[^>]*><td class="num">(\d+)</td>\s*<th scope="row">([^<\s]+)')
+EN = {"Accept-Language": "en-GB,en;q=0.9"}
+FR = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
+EN_F, FR_F = Formats("en"), Formats("fr")
+# Codes of the data that a credit manager must never read on a page.
+RAW_CODES = (
+    "not_due", "over_90", "refer_to_credit_manager", "approve_with_conditions", "lightgbm",
+    "historical_rate", "credit_manager_review", "dispute_resolution", "write_off_review",
+    "formal_notice", "key_account", "days_past_due", "late_share", "sales_rep", "unknown",
+)  # fmt: skip
+NEGATIVE_LATE = re.compile(r"-\d+\s*(days?|jours?|j|d)\s*(late|de retard)")
 
 
 def invoice_rows(html: str) -> list[tuple[int, str]]:
     return [(int(rank), invoice) for rank, invoice in ROW.findall(html)]
 
 
+def text_of(html: str) -> str:
+    """What a reader sees: tags stripped, entities decoded."""
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
 def test_portfolio_shows_kpis_charts_and_the_worklist(client, bundle):
-    response = client.get("/ui/")
+    response = client.get("/ui/", headers=EN)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
     for label in ("DSO, last 90 days", "DSO, predicted", "Overdue amount", "Expected loss",
-                  "Dispute rate"):  # fmt: skip
+                  "Dispute rate", "Amount at risk of default"):  # fmt: skip
         assert label in html
-    assert f"{bundle.kpis['overdue_amount']:,.2f}" in html
+    assert EN_F.money(bundle.kpis["overdue_amount"], cents=False) in text_of(html)
     assert html.count("<svg") == 2 and "<title" in html and 'role="img"' in html
     rows = invoice_rows(html)
     assert len(rows) == min(PAGE_SIZE, len(bundle.invoices))
@@ -34,6 +55,68 @@ def test_portfolio_shows_kpis_charts_and_the_worklist(client, bundle):
     assert rows[0][1] == bundle.invoices.iloc[0]["invoice_id"]
     assert "<script" not in html  # no JavaScript needed
     assert '<th scope="col"' in html and '<label for="q">' in html
+
+
+def test_expected_loss_says_what_it_counts(client, bundle):
+    """Not open amount x P(default) read as a loss forecast: the recovery rate is applied and
+    shown, and the amount at risk is shown beside it."""
+    k = bundle.kpis
+    assert 0 < k["recovery_rate"] < 1
+    assert k["expected_loss"] == pytest.approx(k["amount_at_risk"] * (1 - k["recovery_rate"]), 1)
+    shown = text_of(client.get("/ui/", headers=EN).text)
+    assert f"after {EN_F.pct(k['recovery_rate'])} recovered in the end" in shown
+    assert EN_F.money(k["amount_at_risk"], cents=False) in shown
+
+
+def test_pages_follow_the_browsers_language_and_the_readers_choice(client):
+    french = client.get("/ui/", headers=FR)
+    assert '<html lang="fr">' in french.text and "Encours" in french.text
+    assert "Montant échu" in french.text and "Perte attendue" in french.text
+    english = client.get("/ui/", headers=EN)
+    assert '<html lang="en">' in english.text and "Overdue amount" in english.text
+    # Nothing we speak: the policy's language (fr in configs/dunning.yaml).
+    assert '<html lang="fr">' in client.get("/ui/", headers={"Accept-Language": "de"}).text
+    chosen = client.get("/ui/?lang=en", headers=FR)
+    assert '<html lang="en">' in chosen.text
+    assert "payrisk_lang=en" in chosen.headers["set-cookie"]
+    client.cookies.set("payrisk_lang", "en")
+    try:
+        assert '<html lang="en">' in client.get("/ui/model", headers=FR).text
+    finally:
+        client.cookies.delete("payrisk_lang")
+
+
+@pytest.mark.parametrize("headers", [EN, FR], ids=["en", "fr"])
+def test_pages_show_words_and_local_formats_never_raw_codes(client, bundle, headers):
+    customer = bundle.invoices.iloc[0]["customer_id"]
+    formats = EN_F if headers is EN else FR_F
+    for path in ("/ui/", "/ui/?view=customers", f"/ui/customers/{customer}", "/ui/model"):
+        shown = text_of(client.get(path, headers=headers).text)
+        for code in RAW_CODES:
+            assert code not in shown, (path, code)
+        assert not NEGATIVE_LATE.search(shown), (path, NEGATIVE_LATE.search(shown))
+        assert "-0.00" not in shown and "-0,00" not in shown
+    portfolio = text_of(client.get("/ui/", headers=headers).text)
+    assert formats.money(bundle.invoices.iloc[0]["open_amount"]) in portfolio
+    assert formats.day(bundle.invoices.iloc[0]["due_date"]) in portfolio
+    if headers is FR:
+        assert "Non échu" in portfolio and "Plus de 90 j" in portfolio
+    else:
+        assert "Not yet due" in portfolio and "Over 90 days" in portfolio
+
+
+def test_charts_have_axis_titles_and_legends(client, bundle):
+    customer = bundle.invoices.iloc[0]["customer_id"]
+    for path, charts in (("/ui/", 2), (f"/ui/customers/{customer}", 1), ("/ui/model", 2)):
+        html = client.get(path, headers=EN).text
+        svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+        assert len(svgs) >= charts
+        for svg in svgs:
+            assert svg.count('class="axis"') == 2, path
+        with_legend = [svg for svg in svgs if 'class="legend"' in svg]
+        assert len(with_legend) >= (1 if path == "/ui/" else charts), path
+    portfolio = client.get("/ui/", headers=EN).text
+    assert "Likely range (80%)" in portfolio and "Days past due" in portfolio
 
 
 def test_search_finds_a_customer_and_an_invoice(client, bundle):
@@ -61,57 +144,145 @@ def test_paging_sorting_and_filters(client, bundle):
     late = bundle.invoices.set_index("invoice_id")["late_probability"]
     assert all(late[i] >= 0.8 for _, i in invoice_rows(filtered))
     scenario = bundle.scenarios[0]
-    chosen = client.get("/ui/", params={"scenario": scenario}).text
+    chosen = client.get("/ui/", params={"scenario": scenario}, headers=EN).text
     scenarios = bundle.invoices.set_index("invoice_id")["scenario"]
     assert all(scenarios[i] == scenario for _, i in invoice_rows(chosen))
     matching = int((bundle.invoices["scenario"] == scenario).sum())
     assert f"{matching:,} invoices match" in chosen
-    junk = client.get("/ui/", params={"sort": "drop table", "page": "x", "min_late": "y"})
+    junk = client.get(
+        "/ui/", params={"sort": "drop table", "page": "x", "min_late": "y", "view": "z"}
+    )
     assert junk.status_code == 200
+
+
+def test_the_not_yet_due_filter(client, bundle):
+    as_of = pd.Timestamp(bundle.kpis["as_of"])
+    due = bundle.invoices.set_index("invoice_id")["due_date"]
+    not_due = int((bundle.invoices["due_date"] >= as_of).sum())
+    assert 0 < not_due < len(bundle.invoices)
+    html = client.get("/ui/", params={"status": "not_due", "sort": "late_probability"},
+                      headers=EN).text  # fmt: skip
+    rows = invoice_rows(html)
+    assert rows and all(due[i] >= as_of for _, i in rows)
+    assert f"{not_due:,} invoices match" in html
+    past = invoice_rows(client.get("/ui/", params={"status": "past_due"}).text)
+    assert past and all(due[i] < as_of for _, i in past)
+
+
+def test_the_view_by_customer(client, bundle):
+    html = client.get("/ui/", params={"view": "customers"}, headers=EN).text
+    table = html[html.index('id="customers"') :]
+    customers = re.findall(r'<th scope="row"><a href="/ui/customers/([^"]+)">', table)
+    assert len(customers) == min(PAGE_SIZE, bundle.customers["customer_id"].nunique())
+    assert len(set(customers)) == len(customers)  # one row each, not one per invoice
+    losses = bundle.customers.set_index("customer_id")["expected_loss"]
+    shown = [losses[c] for c in customers]
+    assert shown == sorted(shown, reverse=True)
+    top = bundle.customers.sort_values("expected_loss", ascending=False).iloc[0]
+    assert EN_F.money(top["open_amount"]) in text_of(table)
+    total = bundle.customers["customer_id"].nunique()
+    assert f"{total:,} customers match" in html
 
 
 def test_customer_page_shows_history_invoices_and_aged_balance(client, bundle):
     customer = bundle.invoices.iloc[0]["customer_id"]
-    response = client.get(f"/ui/customers/{customer}")
+    response = client.get(f"/ui/customers/{customer}", headers=EN)
     assert response.status_code == 200
     html = response.text
     assert f"Customer {customer}" in html
     assert "Days late per settled invoice" in html and "<circle" in html
-    for invoice in bundle.invoices.loc[bundle.invoices["customer_id"] == customer, "invoice_id"]:
+    mine = bundle.invoices.loc[bundle.invoices["customer_id"] == customer]
+    for invoice in mine["invoice_id"]:
         assert invoice in html
-    assert bundle.invoices.iloc[0]["reason_1"] in html
     assert "Total past due" in html and '<label for="requested_amount">' in html
+    # The open amount at the top is the sum of the open invoices below it.
+    assert EN_F.money(mine["open_amount"].sum()) in text_of(html)
+    # Reasons, what raises and what lowers the risk, in the page's language.
+    french = text_of(client.get(f"/ui/customers/{customer}", headers=FR).text)
+    first = json.loads(mine.iloc[0]["reasons_json"])
+    assert first and any(r["direction"] == "raises" for r in first)
+    from payrisk.policy.reasons import describe
+
+    for reason in first:
+        assert describe(reason["feature"], reason["value"], EN_F) in text_of(html)
+        assert describe(reason["feature"], reason["value"], FR_F) in french
 
 
 def test_credit_review_form_returns_a_recommendation(client, bundle):
     customer = bundle.invoices.iloc[0]["customer_id"]
     response = client.post(
-        f"/ui/customers/{customer}", data={"requested_amount": "25000", "terms_days": "45"}
+        f"/ui/customers/{customer}",
+        data={"requested_amount": "25000", "terms_days": "45"},
+        headers=EN,
     )
     assert response.status_code == 200
     html = response.text
     assert "Recommendation:" in html and "Grounds" in html
     assert re.search(r"Recommendation:\s*<strong>\w", html)
+    assert "could be approved within policy" in html
     assert 'value="25000"' in html and 'value="45"' in html
     bad = client.post(f"/ui/customers/{customer}", data={"requested_amount": "-1"})
     assert bad.status_code == 422 and 'role="alert"' in bad.text
 
 
+def test_a_prospect_gets_a_credit_review(client):
+    page = client.get("/ui/credit-review", headers=EN)
+    assert page.status_code == 200 and '<label for="customer_id">' in page.text
+    response = client.post(
+        "/ui/credit-review",
+        data={"customer_id": "PROSPECT-2027", "requested_amount": "30000", "terms_days": "45"},
+        headers=EN,
+    )
+    assert response.status_code == 200
+    shown = text_of(response.text)
+    assert "Recommendation:" in shown and "Prospect: no payment history" in shown
+    assert "new customer without payment history" in shown  # the rule that applies to it
+    assert 'value="PROSPECT-2027"' in response.text
+    french = text_of(
+        client.post(
+            "/ui/credit-review",
+            data={"customer_id": "PROSPECT-2027", "requested_amount": "30000", "terms_days": "45"},
+            headers=FR,
+        ).text
+    )
+    assert "Recommandation" in french and "nouveau client sans historique" in french
+
+
+def test_credit_review_grounds_name_every_rule_that_applies(client, bundle):
+    """A customer over its credit limit and with a high default probability: both rules are
+    grounds, and nothing more can be approved."""
+    plans = bundle.customers.set_index("customer_id")
+    risky = plans.sort_values("default_probability", ascending=False).index[0]
+    review = client.post(
+        "/v1/credit-review",
+        json={"customer_id": risky, "requested_amount": 1_000_000, "language": "en"},
+    ).json()
+    assert review["credit_limit"] is not None and review["exposure"] > review["credit_limit"]
+    grounds = " | ".join(review["grounds"])
+    assert "exceed the credit limit" in grounds
+    assert "default probability" in grounds
+    assert review["recommendation"] in ("refer_to_credit_manager", "decline")
+    assert review["max_approvable_amount"] <= max(review["credit_limit"] - review["open_amount"], 0)
+
+
 def test_model_page_shows_metrics_calibration_and_features(client, trained):
-    html = client.get("/ui/model").text
-    assert f"v{trained.report['registry']['version']}" in html
-    assert "historical_rate" in html and "logistic" in html
-    assert "Calibration curve: paid late" in html and 'class="line curve"' in html
-    assert "Mean |SHAP|" in html
-    assert "Challenger" in html
+    html = client.get("/ui/model", headers=EN).text
+    shown = text_of(html)
+    assert f"v{trained.report['registry']['version']}" in shown
+    assert "Customer's historical rate (baseline)" in shown
+    assert "Logistic regression (baseline)" in shown
+    assert "Calibration curve: paid late" in shown and 'class="line curve"' in html
+    assert "Mean |SHAP|" in shown and "Days past due" in shown
+    assert "Challenger" in shown
 
 
 def test_unknown_customer_is_404_and_ids_are_escaped(client):
     attack = "<script>alert(1)</script>"
-    response = client.get(f"/ui/customers/{attack}")
+    response = client.get(f"/ui/customers/{attack}", headers=EN)
     assert response.status_code == 404
     assert attack not in response.text and "&lt;script&gt;" in response.text
-    search = client.get("/ui/", params={"q": attack}).text
+    assert "Credit review page" in response.text
+    search = client.get("/ui/", params={"q": attack}, headers=EN).text
     assert attack not in search and "No open invoice matches" in search
 
 
@@ -119,6 +290,7 @@ def test_ids_from_the_data_are_escaped(bundle):
     attack = '"><script>alert(1)</script>'
     invoices = bundle.invoices.copy()
     invoices.loc[0, "customer_id"] = attack
+    invoices.loc[0, "reasons_json"] = ""
     invoices.loc[0, "reason_1"] = attack
     poisoned = dataclasses.replace(bundle, invoices=invoices)
     query = InvoiceQuery()
@@ -139,17 +311,22 @@ def test_pages_follow_a_new_bundle(bundle, snapshot_file, tmp_path):
     assert holder.get().kpis["as_of"] == "2099-01-01"  # keeps the last good bundle
 
 
-def test_report_is_one_self_contained_file(project_env, tmp_path):
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_report_is_one_self_contained_file(project_env, tmp_path, language):
     from typer.testing import CliRunner
 
     from payrisk.cli import app
 
     out = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", "--data", str(project_env.data_dir), "--out",
-                                      str(out)])  # fmt: skip
+                                      str(out), "--language", language])  # fmt: skip
     assert result.exit_code == 0, result.output
     html = out.read_text()
-    assert "Predicted late payers" in html and "Calibration curve" in html
+    assert f'<html lang="{language}">' in html
+    if language == "en":
+        assert "Open invoices" in html and "Calibration curve" in html
+    else:
+        assert "Factures ouvertes" in html and "Courbe de calibration" in html
     assert html.count("<svg") >= 4
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
     assert "<script" not in html and "<link" not in html

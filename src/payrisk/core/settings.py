@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     auth: Literal["enabled", "disabled"] = Field(
         "enabled", description="disabled: no API key (behind an authenticating proxy only)."
     )
+    snapshot_max_age_days: int = Field(
+        7, ge=0, le=3650, description="Answers on a snapshot older than this are flagged stale."
+    )
     auth_max_failures: int = Field(
         30, ge=0, description="Wrong keys per address per minute before 429 (0: no limit)."
     )

@@ -83,6 +83,31 @@ def aged_balance(open_frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def recovered_share_of_defaults(
+    dataset: Dataset, as_of: pd.Timestamp, default_after_days: int = 90
+) -> float | None:
+    """Of the amount of invoices that defaulted (written off, or still unpaid `default_after_days`
+    after the due date) and were due long enough ago to know it, the share paid before `as_of`:
+    the recovery rate that turns an amount at risk into an expected loss. None without defaults.
+    """
+    invoices = dataset.invoices
+    limit = invoices["due_date"] + pd.Timedelta(days=default_after_days)
+    known = (invoices["issue_date"] < as_of) & (limit < as_of)
+    paid = invoices["paid_date"].where(invoices["paid_date"] < as_of)
+    written_off = invoices["written_off_date"] < as_of
+    defaulted = known & (written_off | ~(paid <= limit))
+    if not defaulted.any():
+        return None
+    amount = invoices.loc[defaulted, "amount"]
+    recovered = amount.where(paid[defaulted].notna(), 0.0)
+    if not dataset.payments.empty:
+        in_time = dataset.payments.loc[dataset.payments["payment_date"] < as_of]
+        part = in_time.groupby("invoice_id", sort=False)["amount"].sum()
+        partial = invoices.loc[defaulted, "invoice_id"].map(part).fillna(0.0)
+        recovered = recovered.where(paid[defaulted].notna(), partial.clip(upper=amount))
+    return float(recovered.sum() / amount.sum()) if amount.sum() > 0 else None
+
+
 def dso(dataset: Dataset, as_of: pd.Timestamp, period_days: int = 90) -> float:
     """Days sales outstanding: receivables / credit sales of the last period x days in it."""
     invoices = dataset.invoices

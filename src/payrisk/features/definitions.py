@@ -123,11 +123,21 @@ class FeatureContext:
         return self.own * (self.issue < self.t)
 
     @cached_property
+    def own_open(self) -> np.ndarray:
+        """This invoice's own open amount at t (after its partial payments), where it is in the
+        history; what its customer's balances hold of it."""
+        stream = self.history.streams.get("invoice_payments")
+        if stream is None:  # a snapshot written before partial payments were tracked
+            return self.amount
+        paid = Lookup(stream, self.invoice, self.t)("amount")
+        return np.clip(self.amount - paid, 0, None)
+
+    @cached_property
     def open_balance(self) -> tuple[np.ndarray, np.ndarray]:
         """The customer's open amount and open invoices at t, without this invoice."""
         looked = self._customer_lookup("open")
         return (
-            np.clip(looked("amount") - self.issued_before * self.amount, 0, None),
+            np.clip(looked("amount") - self.issued_before * self.own_open, 0, None),
             np.clip(looked("count") - self.issued_before, 0, None),
         )
 
@@ -143,7 +153,7 @@ class FeatureContext:
             looked = self._customer_lookup(f"past_due_{edge}")
             self_in = self.own * (self.due + edge < self.t)
             over[edge] = (
-                np.clip(looked("amount") - self_in * self.amount, 0, None),
+                np.clip(looked("amount") - self_in * self.own_open, 0, None),
                 np.clip(looked("count") - self_in, 0, None),
             )
         return over
@@ -181,6 +191,12 @@ class FeatureContext:
             "key_account": np.where(has, arrays["key_account"][safe], np.nan),
             "created_day": np.where(has, arrays["created_day"][safe], NEVER),
         }
+
+
+def _difference(larger: np.ndarray, smaller: np.ndarray) -> np.ndarray:
+    """larger - smaller for running sums that include each other: never below 0 (a float running
+    sum can leave -1e-12 where the true difference is 0)."""
+    return np.clip(larger - smaller, 0, None)
 
 
 def _calendar(days: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
@@ -295,16 +311,16 @@ FEATURES: tuple[Feature, ...] = (
             lambda c: c.t + c.issued("first_day", np.nan)),
     Feature("open_invoices", F.BALANCE, "Other open invoices of the customer.",
             lambda c: c.open_balance[1]),
-    Feature("open_amount", F.BALANCE, "Other open amount of the customer.",
+    Feature("open_amount", F.BALANCE, "Other open amount of the customer, after part payments.",
             lambda c: c.open_amount),
     Feature("past_due_amount", F.BALANCE, "Other amount past due.",
             lambda c: c.past_due_over[0][0]),
     Feature("past_due_1_30_amount", F.BALANCE, "Other amount 1-30 days past due.",
-            lambda c: c.past_due_over[0][0] - c.past_due_over[30][0]),
+            lambda c: _difference(c.past_due_over[0][0], c.past_due_over[30][0])),
     Feature("past_due_31_60_amount", F.BALANCE, "Other amount 31-60 days past due.",
-            lambda c: c.past_due_over[30][0] - c.past_due_over[60][0]),
+            lambda c: _difference(c.past_due_over[30][0], c.past_due_over[60][0])),
     Feature("past_due_61_90_amount", F.BALANCE, "Other amount 61-90 days past due.",
-            lambda c: c.past_due_over[60][0] - c.past_due_over[90][0]),
+            lambda c: _difference(c.past_due_over[60][0], c.past_due_over[90][0])),
     Feature("past_due_over_90_amount", F.BALANCE, "Other amount over 90 days past due.",
             lambda c: c.past_due_over[90][0]),
     Feature("past_due_invoices", F.BALANCE, "Other invoices past due.",

@@ -126,6 +126,10 @@ class _Ledger:
     disputed: np.ndarray
     first_reminder: np.ndarray  # NEVER if none
     payment_count: np.ndarray  # payments up to the settlement
+    part_invoice: np.ndarray  # partial payments (before the settlement day): invoice position
+    part_day: np.ndarray  # ... their day
+    part_amount: np.ndarray  # ... their amount
+    paid_before_settle: np.ndarray  # per invoice: what partial payments took off its balance
 
 
 def _ledger(data: Dataset, customer_ids: pd.Index, invoice_ids: pd.Index) -> _Ledger:
@@ -144,6 +148,10 @@ def _ledger(data: Dataset, customer_ids: pd.Index, invoice_ids: pd.Index) -> _Le
     payment_day = to_days(data.payments["payment_date"])
     # Instalments up to the settlement only: a payment after a write-off is later news.
     counted = (payment_invoice >= 0) & (payment_day <= settle[np.maximum(payment_invoice, 0)])
+    # Partial payments lower the open balance on their day; the settlement takes the rest.
+    partial = (payment_invoice >= 0) & (payment_day < settle[np.maximum(payment_invoice, 0)])
+    part_invoice = payment_invoice[partial]
+    part_amount = data.payments["amount"].to_numpy(dtype="float64")[partial]
     return _Ledger(
         customer=customer_ids.get_indexer(invoices["customer_id"].astype("str")),
         amount=invoices["amount"].to_numpy(dtype="float64"),
@@ -155,6 +163,10 @@ def _ledger(data: Dataset, customer_ids: pd.Index, invoice_ids: pd.Index) -> _Le
         disputed=invoices["disputed"].to_numpy(dtype="bool"),
         first_reminder=first_reminder,
         payment_count=np.bincount(payment_invoice[counted], minlength=len(invoices)),
+        part_invoice=part_invoice,
+        part_day=payment_day[partial],
+        part_amount=part_amount,
+        paid_before_settle=np.bincount(part_invoice, weights=part_amount, minlength=len(invoices)),
     )
 
 
@@ -198,7 +210,12 @@ def _settled_stream(ledger: _Ledger, targets: TargetSettings, settings: FeatureS
 
 
 def _balance_streams(ledger: _Ledger) -> dict[str, Stream]:
-    """What the customer buys, its open balance, and its past-due balance over each aged edge."""
+    """What the customer buys, its open balance, and its past-due balance over each aged edge.
+
+    Open and past-due balances are net of partial payments: a payment lowers them on its day (or,
+    for a past-due edge, on the day the invoice crosses it if it was paid in part before), and the
+    settlement removes what was left. They add up to the open amounts of `open_invoices`.
+    """
     customer, amount, issue, settle = ledger.customer, ledger.amount, ledger.issue, ledger.settle
     streams = {
         "issued": build_stream(
@@ -208,30 +225,45 @@ def _balance_streams(ledger: _Ledger) -> dict[str, Stream]:
             running_max={"first_day": -issue.astype("float64")},  # -max(-day) = first day
         )
     }
-    # Open balance: +amount when issued, -amount when settled.
     settled = settle != NEVER
+    remainder = amount - ledger.paid_before_settle  # what the settlement itself takes off
+    part, part_day, part_amount = ledger.part_invoice, ledger.part_day, ledger.part_amount
+    no_count = np.zeros(len(part))
+    # Open balance: +amount when issued, -payment on each partial payment, -rest when settled.
     streams["open"] = build_stream(
-        np.concatenate([customer, customer[settled]]),
-        np.concatenate([issue, settle[settled]]),
+        np.concatenate([customer, customer[part], customer[settled]]),
+        np.concatenate([issue, np.maximum(part_day, issue[part]), settle[settled]]),
         sums={
-            "count": np.concatenate([np.ones(len(issue)), -np.ones(settled.sum())]),
-            "amount": np.concatenate([amount, -amount[settled]]),
+            "count": np.concatenate([np.ones(len(issue)), no_count, -np.ones(settled.sum())]),
+            "amount": np.concatenate([amount, -part_amount, -remainder[settled]]),
         },
     )
-    # Past-due balance over each aged-bucket edge: +amount on due + k (known in advance), -amount
-    # when settled after that. Invoices settled in time never enter.
+    # Past-due balance over each aged-bucket edge: +amount on due + k (known in advance), minus
+    # partial payments (on the crossing day for those made before it), minus the rest when settled
+    # after that. Invoices settled in time never enter.
     for edge in AGED_BUCKET_EDGES:
         crossing = ledger.due + edge
         enters = settle > crossing
-        leaves = enters & (settle != NEVER)
+        leaves = enters & settled
+        paid = enters[part]  # partial payments of invoices that cross this edge
         streams[f"past_due_{edge}"] = build_stream(
-            np.concatenate([customer[enters], customer[leaves]]),
-            np.concatenate([crossing[enters], settle[leaves]]),
+            np.concatenate([customer[enters], customer[part][paid], customer[leaves]]),
+            np.concatenate(
+                [
+                    crossing[enters],
+                    np.maximum(part_day[paid], crossing[part][paid]),
+                    settle[leaves],
+                ]
+            ),
             sums={
-                "count": np.concatenate([np.ones(enters.sum()), -np.ones(leaves.sum())]),
-                "amount": np.concatenate([amount[enters], -amount[leaves]]),
+                "count": np.concatenate(
+                    [np.ones(enters.sum()), np.zeros(paid.sum()), -np.ones(leaves.sum())]
+                ),
+                "amount": np.concatenate([amount[enters], -part_amount[paid], -remainder[leaves]]),
             },
         )
+    # Partial payments of each invoice: its own open amount at t, taken out of "other" balances.
+    streams["invoice_payments"] = build_stream(part, part_day, sums={"amount": part_amount})
     return streams
 
 

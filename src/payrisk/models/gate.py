@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from payrisk.core.config import TrainConfig
+from payrisk.core.config import TargetSettings, TrainConfig
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.models.training import Evaluation, Examples, evaluate
 
@@ -31,6 +31,7 @@ class GateInputs:
     new_value: float
     basis: str  # which snapshots, or why the champion could not be measured
     newer: bool = True  # the candidate saw data at least as recent as the champion's
+    comparable: bool = True  # False: the two predict different things (target definitions)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,34 @@ class GateDecision:
 def gate_metric(evaluation: Evaluation, config: TrainConfig) -> float:
     target, _, metric = config.registry.gate_metric.partition("_")
     return float(evaluation.metrics[target]["lightgbm"][metric])
+
+
+TARGET_WORDS = {
+    "late_after_days": "late = paid more than {} days after the due date",
+    "default_after_days": "default = unpaid {} days after the due date",
+    "payment_quantiles": "payment-date quantiles {}",
+}
+
+
+def target_difference(champion: TargetSettings, candidate: TargetSettings) -> str | None:
+    """How the two models' targets differ, in words; None when they predict the same things."""
+    differences = []
+    for name, words in TARGET_WORDS.items():
+        mine, theirs = getattr(candidate, name), getattr(champion, name, None)
+        if theirs is not None and tuple(_as_list(theirs)) != tuple(_as_list(mine)):
+            differences.append(
+                f"{words.format(_shown(theirs))} for the champion, "
+                f"{words.format(_shown(mine))} for this model"
+            )
+    return "; ".join(differences) or None
+
+
+def _as_list(value: object) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _shown(value: object) -> str:
+    return ", ".join(f"{v:g}" for v in _as_list(value))
 
 
 def gate_inputs(
@@ -75,6 +104,18 @@ def gate_inputs(
     if champion is None:
         return GateInputs(
             champion_version, None, new_value, "the champion cannot be loaded by this payrisk"
+        )
+    differ = target_difference(getattr(champion, "targets", config.targets), config.targets)
+    if differ:
+        return GateInputs(
+            champion_version,
+            None,
+            new_value,
+            f"not compared: the two models predict different things ({differ}), so their "
+            f"{config.registry.gate_metric} figures cannot be compared; the champion stays. "
+            f"To serve this model anyway, give it the '{CHAMPION}' alias in the MLflow UI "
+            "(Models, the version, Aliases)",
+            comparable=False,
         )
     try:
         seen_until = pd.Timestamp(champion.metadata["trained_until"])
@@ -136,6 +177,8 @@ def decide(inputs: GateInputs, metric: str, min_improvement: float) -> GateDecis
     on = f" on {basis}" if basis and champion_value is not None else ""
     if champion is None:
         return GateDecision(CHAMPION, metric, new_value, None, None, "no champion yet")
+    if not inputs.comparable:
+        return GateDecision(CHALLENGER, metric, new_value, champion, None, basis)
     if champion_value is None:
         return GateDecision(
             CHAMPION if inputs.newer else CHALLENGER,

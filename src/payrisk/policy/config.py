@@ -3,12 +3,17 @@ rules, escalation, credit review. Loaded once per command by the catalog and pas
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from payrisk.core.config import StrictModel, default_config, load_config
-from payrisk.data.contract import CHANNELS
+from payrisk.core.i18n import DEFAULT_LANGUAGE, Language
+from payrisk.data.contract import CHANNELS, CURRENCY_CODES
+from payrisk.policy.workdays import PUBLIC_HOLIDAYS, WEEKDAYS, business_calendar
 
 ACTORS = ("automatic", "collector", "sales_rep", "credit_manager")
 
@@ -66,6 +71,33 @@ class ContactRules(StrictModel):
     min_days_between_contacts: int = Field(5, ge=0, le=90)
 
 
+class WorkingCalendar(StrictModel):
+    """When collectors work: every planned action moves to the next working day."""
+
+    working_days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = Field(
+        ("mon", "tue", "wed", "thu", "fri"), min_length=1, description="Weekdays worked."
+    )
+    public_holidays: Literal["FR"] | None = Field(
+        "FR", description="Country whose public holidays are closed (null: none)."
+    )
+    holidays: tuple[date, ...] = Field((), description="The company's own closing days.")
+
+    @field_validator("working_days")
+    @classmethod
+    def _once_each(cls, days: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(days)) != len(days):
+            raise ValueError("a weekday is listed twice")
+        return tuple(d for d in WEEKDAYS if d in days)
+
+    @property
+    def business_days(self) -> np.busdaycalendar:
+        """numpy's calendar of these working days (built once per distinct calendar)."""
+        return business_calendar(self.working_days, self.public_holidays, self.holidays)
+
+
+assert set(PUBLIC_HOLIDAYS) == {"FR"}  # the Literal above lists the countries that have rules
+
+
 class EscalationRules(StrictModel):
     legal_costs: float = Field(1500.0, ge=0)
     recovery_rate: float = Field(0.6, gt=0, le=1)
@@ -89,12 +121,58 @@ class CreditReviewRules(StrictModel):
         return self
 
 
+class CurrencyRules(StrictModel):
+    """The currency amounts are scored and planned in, and how other currencies convert to it."""
+
+    base: str = Field(
+        "EUR", description="The model's currency (its training data's); policy amounts too."
+    )
+    rates: dict[str, float] = Field(
+        default_factory=dict, description="Value of one unit of a currency in `base`."
+    )
+
+    @field_validator("base")
+    @classmethod
+    def _iso_base(cls, value: str) -> str:
+        if value.upper() not in CURRENCY_CODES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value.upper()
+
+    @field_validator("rates")
+    @classmethod
+    def _iso_rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        for code, rate in rates.items():
+            if code.upper() not in CURRENCY_CODES:
+                raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+            if not 0 < rate < 1e9:
+                raise ValueError(f"rate of {code} must be a positive number")
+        return {code.upper(): float(rate) for code, rate in rates.items()}
+
+
+class LossRules(StrictModel):
+    """Expected loss = open amount x default probability x (1 - recovery rate)."""
+
+    recovery_rate: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Share of a defaulted amount recovered in the end; null: measured on the "
+        "history (the share of past defaults' amount paid since).",
+    )
+
+
 class DunningConfig(StrictModel):
     scenarios: dict[str, Scenario] = Field(min_length=1)
     segments: tuple[SegmentRule, ...] = Field(min_length=1)
     contact: ContactRules = ContactRules()
+    calendar: WorkingCalendar = WorkingCalendar()
     escalation: EscalationRules = EscalationRules()
     credit_review: CreditReviewRules = CreditReviewRules()
+    language: Language = Field(
+        DEFAULT_LANGUAGE, description="Pages, report, reasons and files when nobody asks (en, fr)."
+    )
+    currencies: CurrencyRules = CurrencyRules()
+    loss: LossRules = LossRules()
 
     @model_validator(mode="after")
     def _segments_name_scenarios(self) -> DunningConfig:
@@ -108,6 +186,20 @@ class DunningConfig(StrictModel):
         if last:
             raise ValueError("the last segment must have no condition, so every customer gets one")
         return self
+
+
+def with_recovery_rate(config: DunningConfig, measured: float | None) -> DunningConfig:
+    """The policy with its recovery rate resolved: the configured one, else `measured` (the
+    history's), else none (expected loss = amount at risk)."""
+    if config.loss.recovery_rate is not None:
+        return config
+    rate = 0.0 if measured is None or not 0 <= measured < 1 else round(float(measured), 4)
+    return config.model_copy(update={"loss": LossRules(recovery_rate=rate)})
+
+
+def recovery_rate(config: DunningConfig) -> float:
+    """The resolved recovery rate (0 where nothing resolved it)."""
+    return config.loss.recovery_rate or 0.0
 
 
 def load_dunning_config(path: str | Path | None = None) -> DunningConfig:

@@ -1,16 +1,22 @@
 """Credit review: what a credit manager should know before granting credit or a higher limit.
 
 The request is scored as a hypothetical invoice issued today for the requested amount and terms;
-the recommendation follows the thresholds in `configs/dunning.yaml` (credit_review).
+every rule of `configs/dunning.yaml` (credit_review) is checked and each one that applies is a
+ground (the recommendation is the strictest of them). The review also says the most that could be
+approved within policy: the largest amount whose own score and exposure pass the rules that would
+send the request to a credit manager or decline it. A prospect (a customer without history) is
+reviewed as a new customer.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from payrisk.core.i18n import Formats
 from payrisk.features.history import History
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import CreditReviewRules
@@ -20,6 +26,14 @@ APPROVE = "approve"
 APPROVE_WITH_CONDITIONS = "approve_with_conditions"
 REFER = "refer_to_credit_manager"
 DECLINE = "decline"
+RECOMMENDATIONS = (APPROVE, APPROVE_WITH_CONDITIONS, REFER, DECLINE)  # from mildest to strictest
+SEARCH_POINTS = 40  # amounts tried for the most that could be approved (one scoring call)
+SEARCH_FACTOR = 10.0  # without a credit limit, amounts up to this many times the request
+# What stops the most that could be approved from being higher:
+BOUND_LIMIT = "credit_limit"  # the credit limit (exposure rule)
+BOUND_DEFAULT = "default_probability"  # a larger amount scores over the referral threshold
+BOUND_SEARCH = "search_limit"  # nothing did, up to SEARCH_FACTOR x the request: at least that
+MAX_BOUNDS = (BOUND_LIMIT, BOUND_DEFAULT, BOUND_SEARCH)
 
 
 @dataclass(frozen=True)
@@ -30,11 +44,102 @@ class CreditDecision:
     expected_days_late: float
     expected_payment_date: pd.Timestamp
     exposure: float  # open balance + requested amount
+    open_amount: float  # the customer's open balance today
     credit_limit: float | None
     is_new_customer: bool
+    max_approvable_amount: float  # most that passes the refer/decline rules (0: nothing)
+    max_approvable_bound: str  # what stops it from being higher (MAX_BOUNDS)
     conditions: list[str] = field(default_factory=list)
-    grounds: list[str] = field(default_factory=list)  # why this recommendation
+    grounds: list[str] = field(default_factory=list)  # every rule that applies, or why none
     reasons: list[dict] = field(default_factory=list)  # what drives the risk (model)
+
+
+def _queries(customer_id: str, amounts: np.ndarray, terms_days: int, as_of: pd.Timestamp):
+    n = len(amounts)
+    return pd.DataFrame(
+        {
+            "invoice_id": [f"credit-review-{k}" for k in range(n)],
+            "customer_id": [customer_id] * n,
+            "issue_date": [as_of] * n,
+            "due_date": [as_of + pd.Timedelta(days=terms_days)] * n,
+            "amount": amounts.astype("float64"),
+            "snapshot_date": [as_of] * n,
+            "in_history": [False] * n,
+        }
+    )
+
+
+def _round_down(amount: float) -> float:
+    """A figure a credit manager can quote: two significant digits, rounded down."""
+    if amount <= 0:
+        return 0.0
+    step = 10 ** max(math.floor(math.log10(amount)) - 1, 0)
+    return float(math.floor(amount / step) * step)
+
+
+def max_approvable(
+    scorer: PaymentRiskScorer,
+    history: History,
+    customer_id: str,
+    requested_amount: float,
+    terms_days: int,
+    as_of: pd.Timestamp,
+    rules: CreditReviewRules,
+    open_amount: float,
+    credit_limit: float | None,
+) -> tuple[float, str]:
+    """The largest amount such that it, and every smaller amount tried, stays within the refer and
+    decline rules (default probability and, if the rule is on, exposure against the limit), and
+    what bounds it (MAX_BOUNDS).
+
+    Tried: a geometric grid up to the credit headroom (limit - open balance), or up to
+    SEARCH_FACTOR times the request without a limit, scored in one call.
+    """
+    limited = rules.refer_over_credit_limit and credit_limit is not None
+    upper = max(credit_limit - open_amount, 0.0) if limited else SEARCH_FACTOR * requested_amount
+    if upper < 1.0:
+        return 0.0, BOUND_LIMIT
+    grid = np.geomspace(min(100.0, upper), upper, SEARCH_POINTS)
+    amounts = np.unique(np.concatenate([grid, [min(requested_amount, upper)]]))
+    scores = scorer.score(history, _queries(customer_id, amounts, terms_days, as_of))
+    default = scores["default_probability"].to_numpy("float64")
+    passes = default <= rules.refer_default_probability
+    failing = np.flatnonzero(~passes)
+    if len(failing):
+        last = failing[0] - 1
+        return (_round_down(float(amounts[last])) if last >= 0 else 0.0), BOUND_DEFAULT
+    return _round_down(float(amounts[-1])), BOUND_LIMIT if limited else BOUND_SEARCH
+
+
+def _texts(f: Formats) -> dict[str, str]:
+    """The grounds and conditions in the reader's language."""
+    if f.language == "fr":
+        return {
+            "decline": "probabilité de défaut {p} au-dessus du seuil de refus {t}",
+            "refer": "probabilité de défaut {p} au-dessus du seuil de transmission au crédit {t}",
+            "limit": "l'encours {e} dépasserait le plafond de crédit {l} (de {d})",
+            "late": "probabilité de retard {p} au-dessus de {t}",
+            "new": "nouveau client sans historique de paiement, montant supérieur à {t}",
+            "within": "comportement prévu dans la politique : défaut {p} (seuil {t}), "
+            "retard {q} (seuil {u})",
+            "limit_ok": "l'encours {e} reste dans le plafond de crédit {l}",
+            "no_limit": "aucun plafond de crédit connu pour ce client",
+            "terms": "délai de paiement de {d} jours au plus",
+            "deposit": "acompte de {s} ({a}) avant livraison",
+        }
+    return {
+        "decline": "default probability {p} above the decline threshold {t}",
+        "refer": "default probability {p} above the referral threshold {t}",
+        "limit": "exposure {e} would exceed the credit limit {l} (by {d})",
+        "late": "late-payment probability {p} above {t}",
+        "new": "new customer without payment history asking for more than {t}",
+        "within": "predicted behaviour within policy: default {p} (threshold {t}), late {q} "
+        "(threshold {u})",
+        "limit_ok": "exposure {e} within the credit limit {l}",
+        "no_limit": "no credit limit known for this customer",
+        "terms": "payment terms of at most {d} days",
+        "deposit": "deposit of {s} ({a}) before delivery",
+    }
 
 
 def review_credit(
@@ -45,76 +150,97 @@ def review_credit(
     terms_days: int,
     as_of: pd.Timestamp,
     rules: CreditReviewRules,
+    formats: Formats | None = None,
 ) -> CreditDecision:
-    query = pd.DataFrame(
-        {
-            "invoice_id": ["credit-review"],
-            "customer_id": [customer_id],
-            "issue_date": [as_of],
-            "due_date": [as_of + pd.Timedelta(days=terms_days)],
-            "amount": [float(requested_amount)],
-            "snapshot_date": [as_of],
-            "in_history": [False],
-        }
-    )
+    formats = formats or Formats()
+    f, text = formats, _texts(formats)
+    query = _queries(customer_id, np.array([float(requested_amount)]), terms_days, as_of)
     features = scorer.features(history, query).iloc[0]
-    scores = score_invoices(scorer, history, query).iloc[0]
+    scores = score_invoices(scorer, history, query, formats=formats).iloc[0]
     late, default = float(scores["late_probability"]), float(scores["default_probability"])
-    exposure = float(features["open_amount"]) + float(requested_amount)
+    open_amount = float(features["open_amount"])
+    exposure = open_amount + float(requested_amount)
     limit = float(features["credit_limit"])
     credit_limit = None if np.isnan(limit) else limit
     new = bool(features["is_new_customer"])
 
     grounds: list[str] = []
     conditions: list[str] = []
+    severity = 0  # index into RECOMMENDATIONS
     if default > rules.decline_default_probability:
-        recommendation = DECLINE
+        severity = 3
         grounds.append(
-            f"default probability {default:.0%} above the decline threshold "
-            f"{rules.decline_default_probability:.0%}"
+            text["decline"].format(p=f.pct(default), t=f.pct(rules.decline_default_probability))
         )
     elif default > rules.refer_default_probability:
-        recommendation = REFER
+        severity = 2
         grounds.append(
-            f"default probability {default:.0%} above the referral threshold "
-            f"{rules.refer_default_probability:.0%}"
+            text["refer"].format(p=f.pct(default), t=f.pct(rules.refer_default_probability))
         )
-    elif rules.refer_over_credit_limit and credit_limit is not None and exposure > credit_limit:
-        recommendation = REFER
+    over_limit = credit_limit is not None and exposure > credit_limit + 0.005
+    if over_limit:
+        if rules.refer_over_credit_limit:
+            severity = max(severity, 2)
         grounds.append(
-            f"exposure {exposure:,.2f} would exceed the credit limit {credit_limit:,.2f}"
+            text["limit"].format(
+                e=f.money(exposure), l=f.money(credit_limit), d=f.money(exposure - credit_limit)
+            )
         )
-    else:
-        if late > rules.conditions_late_probability:
-            grounds.append(
-                f"late-payment probability {late:.0%} above {rules.conditions_late_probability:.0%}"
+    deposit = text["deposit"].format(
+        s=f.pct(rules.deposit_share), a=f.money(requested_amount * rules.deposit_share)
+    )
+    if late > rules.conditions_late_probability:
+        grounds.append(
+            text["late"].format(p=f.pct(late), t=f.pct(rules.conditions_late_probability))
+        )
+        if terms_days > rules.shorter_terms_days:
+            conditions.append(text["terms"].format(d=rules.shorter_terms_days))
+        conditions.append(deposit)
+    if new and requested_amount > rules.new_customer_deposit_over_amount:
+        grounds.append(text["new"].format(t=f.money(rules.new_customer_deposit_over_amount)))
+        if deposit not in conditions:
+            conditions.append(deposit)
+    if severity < 2 and conditions:
+        severity = 1
+    if not grounds:
+        grounds.append(
+            text["within"].format(
+                p=f.pct(default),
+                t=f.pct(rules.refer_default_probability),
+                q=f.pct(late),
+                u=f.pct(rules.conditions_late_probability),
             )
-            if terms_days > rules.shorter_terms_days:
-                conditions.append(f"payment terms of at most {rules.shorter_terms_days} days")
-            conditions.append(
-                f"deposit of {rules.deposit_share:.0%} "
-                f"({requested_amount * rules.deposit_share:,.2f}) before delivery"
-            )
-        if new and requested_amount > rules.new_customer_deposit_over_amount:
-            grounds.append("new customer without payment history asking for a large amount")
-            deposit = f"deposit of {rules.deposit_share:.0%}"
-            if not any(c.startswith(deposit) for c in conditions):
-                conditions.append(
-                    f"{deposit} ({requested_amount * rules.deposit_share:,.2f}) before delivery"
-                )
-        recommendation = APPROVE_WITH_CONDITIONS if conditions else APPROVE
-        if not grounds:
-            grounds.append("predicted behaviour within policy")
+        )
+    if not over_limit:
+        grounds.append(
+            text["limit_ok"].format(e=f.money(exposure), l=f.money(credit_limit))
+            if credit_limit is not None
+            else text["no_limit"]
+        )
+    most, bound = max_approvable(
+        scorer,
+        history,
+        customer_id,
+        float(requested_amount),
+        terms_days,
+        as_of,
+        rules,
+        open_amount,
+        credit_limit,
+    )
     return CreditDecision(
-        recommendation=recommendation,
+        recommendation=RECOMMENDATIONS[severity],
         late_probability=late,
         default_probability=default,
         expected_days_late=float(scores["expected_days_late"]),
         expected_payment_date=scores["expected_payment_date"],
         exposure=round(exposure, 2),
+        open_amount=round(open_amount, 2) + 0.0,
         credit_limit=credit_limit,
         is_new_customer=new,
-        conditions=conditions,
+        max_approvable_amount=most,
+        max_approvable_bound=bound,
+        conditions=conditions if severity == 1 else [],
         grounds=grounds,
         reasons=scores["reasons"] or [],
     )

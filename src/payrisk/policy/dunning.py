@@ -8,6 +8,8 @@ Business rules only, vectorised over invoices; the thresholds are in `configs/du
 - No contact before the invoice exists, none for a disputed invoice (it goes to dispute
   resolution), no two contacts of a customer closer than the configured gap: what falls due
   within a contact is bundled into it.
+- Every action falls on a working day (`calendar`: worked weekdays, public and company holidays);
+  one that would fall on a day off moves to the next working day.
 - Agency or court only when the expected recovery covers the legal costs; otherwise the credit
   manager reviews the case (write-off, payment plan).
 """
@@ -24,13 +26,22 @@ import pandas as pd
 from payrisk.core.days import to_days
 from payrisk.data.contract import CHANNELS, Channel
 from payrisk.features.streams import SMALL_LOOKUP
-from payrisk.policy.config import DunningConfig
+from payrisk.policy.config import DunningConfig, recovery_rate
+from payrisk.policy.workdays import next_working_day
 
 ACTION_REMIND = "remind"
 ACTION_ESCALATE = "escalate"
 ACTION_WRITE_OFF_REVIEW = "write_off_review"
 ACTION_DISPUTE = "dispute_resolution"
 ACTION_SCENARIO_DONE = "credit_manager_review"
+ACTIONS = (
+    ACTION_REMIND,
+    ACTION_ESCALATE,
+    ACTION_WRITE_OFF_REVIEW,
+    ACTION_DISPUTE,
+    ACTION_SCENARIO_DONE,
+)
+CONTACT_ACTIONS = (ACTION_REMIND, ACTION_ESCALATE)  # the customer hears from us
 
 SCORED_COLUMNS = (
     "invoice_id",
@@ -237,16 +248,23 @@ def action_arrays(
     action[disputed] = ACTION_DISPUTE
     channel[disputed], actor[disputed], template[disputed] = None, "collector", None
     action_day = np.where(disputed, today, action_day)
+    # Nobody acts on a day off: every action moves to the next working day.
+    workdays = config.calendar.business_days
+    step_day, action_day = action_day, next_working_day(action_day, workdays)
 
-    # One contact per customer: what falls due before the next allowed contact joins it.
+    # One contact per customer: a step whose day comes before the next allowed contact joins
+    # the first one; the others wait for the first working day `gap` days after it.
     contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
     first = np.full(len(customers), np.iinfo(np.int64).max, dtype="int64")
     np.minimum.at(first, codes[contact], action_day[contact])
-    first = first[codes]
-    bundled = contact & (action_day < first + gap)
+    next_allowed = next_working_day(first[first < np.iinfo(np.int64).max] + gap, workdays)
+    allowed = np.zeros(len(customers), dtype="int64")
+    allowed[first < np.iinfo(np.int64).max] = next_allowed
+    first, allowed = first[codes], allowed[codes]
+    bundled = contact & (step_day < first + gap)
     later = contact & ~bundled
     action_day = np.where(bundled, first, action_day)
-    action_day = np.where(later, np.maximum(action_day, first + gap), action_day)
+    action_day = np.where(later, np.maximum(action_day, allowed), action_day)
 
     return {
         "scenario": np.asarray(steps.names, dtype=object)[scenario_code],
@@ -260,10 +278,15 @@ def action_arrays(
     }
 
 
-def priority_arrays(open_amount: Any, default_probability: Any, expected_days_late: Any) -> dict:
-    """Expected loss (open amount x default probability) first, then expected delay."""
+def priority_arrays(
+    open_amount: Any, default_probability: Any, expected_days_late: Any, recovery: float = 0.0
+) -> dict:
+    """Expected loss (open amount x default probability x (1 - recovery rate)) first, then
+    expected delay. The rate is the same for every invoice, so it never changes the order."""
     expected_loss = (
-        np.asarray(open_amount, dtype="float64") * np.asarray(default_probability, dtype="float64")
+        np.asarray(open_amount, dtype="float64")
+        * np.asarray(default_probability, dtype="float64")
+        * (1.0 - recovery)
     ).round(2)
     days_late = np.asarray(expected_days_late, dtype="float64")
     # Descending on both, ties in input order (lexsort is stable; NaN last as in pandas).
@@ -273,10 +296,13 @@ def priority_arrays(open_amount: Any, default_probability: Any, expected_days_la
     return {"expected_loss": expected_loss, "priority_rank": rank}
 
 
-def collector_priority(scored: pd.DataFrame) -> pd.DataFrame:
+def collector_priority(scored: pd.DataFrame, recovery: float = 0.0) -> pd.DataFrame:
     """`priority_arrays` on a frame: expected loss, expected delay and rank, indexed like it."""
     priority = priority_arrays(
-        scored["open_amount"], scored["default_probability"], scored["expected_days_late"]
+        scored["open_amount"],
+        scored["default_probability"],
+        scored["expected_days_late"],
+        recovery,
     )
     return pd.DataFrame(
         {
@@ -294,6 +320,7 @@ def customer_plan_arrays(
     customers: CustomerCodes,
     risk: dict[str, np.ndarray],
     scenario: np.ndarray,
+    recovery: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Per customer (sorted ids): its scenario, risk, and the next contact.
 
@@ -341,8 +368,9 @@ def customer_plan_arrays(
             codes[in_next], weights=open_amount[in_next], minlength=n
         ).round(2),
         "disputed_invoices": np.bincount(codes[action == ACTION_DISPUTE], minlength=n),
-        "expected_loss": customers.sum(
-            open_amount * np.asarray(scored["default_probability"], dtype="float64")
+        "expected_loss": (
+            customers.sum(open_amount * np.asarray(scored["default_probability"], dtype="float64"))
+            * (1.0 - recovery)
         ).round(2),
     }
 
@@ -370,12 +398,16 @@ def plan_arrays(
     risk = risk_arrays(scored, customers)
     scenario = scenario_arrays(risk, config)
     actions = action_arrays(scored, customers, scenario, contacted, today, config)
+    recovery = recovery_rate(config)
     priority = priority_arrays(
-        scored["open_amount"], scored["default_probability"], scored["expected_days_late"]
+        scored["open_amount"],
+        scored["default_probability"],
+        scored["expected_days_late"],
+        recovery,
     )
     return DunningPlan(
         invoices={**actions, **priority},
-        customers=customer_plan_arrays(scored, actions, customers, risk, scenario),
+        customers=customer_plan_arrays(scored, actions, customers, risk, scenario, recovery),
     )
 
 
@@ -390,3 +422,91 @@ def frame(columns: Mapping[str, np.ndarray], index: pd.Index | None = None) -> p
         },
         index=index,
     )
+
+
+GROUP_COLUMNS = (
+    "customer_id",
+    "action_date",
+    "action",
+    "channel",
+    "actor",
+    "step",
+    "template",
+    "scenario",
+    "invoice_ids",
+    "open_amount",
+    "expected_loss",
+    "priority_rank",
+)
+
+
+def action_group_arrays(columns: Columns) -> dict[str, Any]:
+    """Planned actions as people carry them out, on plain arrays: one group per contact of a
+    customer on a day (its channel, actor and step those of the hardest step among its invoices,
+    as the customer plan's next contact), and one per review of a customer on a day (same
+    action). Groups come sorted by customer, day and kind; `invoice_ids` is a list per group.
+
+    `columns` holds the plan's per-invoice columns (customer_id, invoice_id, action, channel,
+    actor, step, template, scenario, action_date, open_amount, expected_loss, priority_rank).
+    """
+    action = np.asarray(columns["action"], dtype=object)
+    n = len(action)
+    if n == 0:
+        return {name: np.array([], dtype=object) for name in GROUP_COLUMNS}
+    customers = CustomerCodes.of(columns["customer_id"])
+    day = to_days(columns["action_date"])
+    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+    kind = np.where(contact, -1, code_of(action, ACTIONS))  # all contacts of a day are one
+    hardness = code_of(np.asarray(columns["channel"], dtype=object), tuple(CHANNELS))
+    step = np.nan_to_num(np.asarray(columns["step"], dtype="float64"))
+    order = np.lexsort((step, hardness, kind, day, customers.codes))
+    code, day_sorted, kind_sorted = customers.codes[order], day[order], kind[order]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = (
+        (code[1:] != code[:-1]) | (day_sorted[1:] != day_sorted[:-1])
+        | (kind_sorted[1:] != kind_sorted[:-1])
+    )  # fmt: skip
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:], n) - 1  # sorted within a group by hardness: its hardest step
+    hardest = order[last]
+
+    def pick(name: str) -> np.ndarray:
+        return np.asarray(columns[name])[hardest]
+
+    ids = np.asarray(columns["invoice_id"], dtype=object)[order]
+    return {
+        "customer_id": pick("customer_id"),
+        "action_date": np.asarray(columns["action_date"], dtype="datetime64[ns]")[hardest],
+        "action": pick("action"),
+        "channel": pick("channel"),
+        "actor": pick("actor"),
+        "step": np.asarray(columns["step"], dtype="float64")[hardest],
+        "template": pick("template"),
+        "scenario": pick("scenario"),
+        "invoice_ids": [list(part) for part in np.split(ids, first[1:])],
+        "open_amount": np.add.reduceat(
+            np.asarray(columns["open_amount"], dtype="float64")[order], first
+        ).round(2),
+        "expected_loss": np.add.reduceat(
+            np.asarray(columns["expected_loss"], dtype="float64")[order], first
+        ).round(2),
+        "priority_rank": np.minimum.reduceat(
+            np.asarray(columns["priority_rank"], dtype="int64")[order], first
+        ),
+    }
+
+
+def action_groups(invoices: pd.DataFrame) -> pd.DataFrame:
+    """`action_group_arrays` of a frame of planned invoices, as a frame sorted by the best
+    priority rank among each group's invoices (the collectors' worklist)."""
+    groups = action_group_arrays({name: invoices[name].to_numpy() for name in invoices})
+    out = pd.DataFrame({name: pd.Series(groups[name], dtype=object) if name in (
+        "customer_id", "action", "channel", "actor", "template", "scenario", "invoice_ids"
+    ) else groups[name] for name in GROUP_COLUMNS})  # fmt: skip
+    if out.empty:
+        return out
+    out["action_date"] = pd.to_datetime(out["action_date"])
+    out = out.sort_values(["priority_rank", "action_date"], kind="stable").reset_index(drop=True)
+    for name in ("channel", "template"):
+        out[name] = out[name].where(out[name].notna(), None)
+    return out

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.days import day_number, to_days
+from payrisk.core.i18n import Formats
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import open_invoices
 from payrisk.features.history import History
@@ -20,9 +21,12 @@ from payrisk.models.encoding import Columns, frame_columns
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import NO_CONTACT, frame, plan_arrays
-from payrisk.policy.reasons import reason_lists
+from payrisk.policy.reasons import LOWERING_COUNT, REASON_COUNT, reason_lists
 
-REASON_COUNT = 3
+
+def formats_of(dunning: DunningConfig, language: str | None = None) -> Formats:
+    """The language (asked for, else the policy's) and currency reasons are written in."""
+    return Formats(language or dunning.language, dunning.currencies.base)
 
 
 def open_invoice_queries(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -40,7 +44,7 @@ def score_invoices(
     history: History,
     queries: pd.DataFrame,
     explain: np.ndarray | None = None,
-    reasons: int = REASON_COUNT,
+    formats: Formats | None = None,
 ) -> pd.DataFrame:
     """Scores, expected dates and top reasons of each query invoice (features computed once).
 
@@ -53,7 +57,7 @@ def score_invoices(
         scorer, features, to_days(queries["snapshot_date"]), to_days(queries["due_date"])
     )
     wanted = np.ones(len(queries), dtype=bool) if explain is None else np.asarray(explain, bool)
-    scores["reasons"] = explain_arrays(scorer, features, scores["reason_target"], wanted, reasons)
+    scores["reasons"] = explain_arrays(scorer, features, scores["reason_target"], wanted, formats)
     return frame(scores, queries.index)
 
 
@@ -79,9 +83,9 @@ def explain_arrays(
     features: Columns,
     reason_target: np.ndarray,
     wanted: np.ndarray,
-    reasons: int = REASON_COUNT,
+    formats: Formats | None = None,
 ) -> np.ndarray:
-    """Top reasons per row where `wanted` (None elsewhere), from the model that answers its
+    """Reasons per row where `wanted` (None elsewhere), from the model that answers its
     question: the late model before the due date, the default model after."""
     explained = np.full(len(wanted), None, dtype=object)
     for target in ("late", "default"):
@@ -90,7 +94,8 @@ def explain_arrays(
             continue
         subset = {name: np.asarray(values)[rows] for name, values in features.items()}
         matrix = scorer.contribution_matrix(subset, target)[:, :-1]  # without the bias
-        entries = reason_lists(matrix, scorer.contribution_names(target), subset, reasons)
+        names = scorer.contribution_names(target)
+        entries = reason_lists(matrix, names, subset, formats, REASON_COUNT, LOWERING_COUNT)
         for row, entry in zip(rows, entries, strict=True):
             explained[row] = entry
     return explained
@@ -154,11 +159,14 @@ def plan_portfolio(
     as_of: pd.Timestamp,
     dunning: DunningConfig,
     explain_top: int | None = None,
+    language: str | None = None,
+    explain: np.ndarray | None = None,
 ) -> PortfolioArrays:
     """Score open invoices and plan their dunning as known at `as_of`, on plain arrays.
 
     Reasons are given for the `explain_top` invoices first on the collectors' worklist (all when
-    None): they are what collectors and credit managers read, and what reasons cost.
+    None) among those `explain` allows (all when None): they are what collectors and credit
+    managers read, and what reasons cost. They are written in `language` (default: the policy's).
     """
     today = day_number(as_of)
     n = len(invoices)
@@ -195,7 +203,11 @@ def plan_portfolio(
     plan = plan_arrays(scored, last_contact, today, dunning)
     rank = plan.invoices["priority_rank"]
     wanted = rank <= (n if explain_top is None else explain_top)
-    scored["reasons"] = explain_arrays(scorer, features, scores["reason_target"], wanted)
+    if explain is not None:
+        wanted &= np.asarray(explain, dtype=bool)
+    scored["reasons"] = explain_arrays(
+        scorer, features, scores["reason_target"], wanted, formats_of(dunning, language)
+    )
     return PortfolioArrays(invoices={**scored, **plan.invoices}, customers=plan.customers)
 
 
@@ -224,11 +236,12 @@ def score_and_plan(
     as_of: pd.Timestamp,
     dunning: DunningConfig,
     explain_top: int | None = None,
+    language: str | None = None,
 ) -> ScoredPortfolio:
     """`plan_portfolio` on a frame of queries; invoices sorted by the collectors' priority."""
     queries = queries.reset_index(drop=True)
     portfolio = plan_portfolio(
-        scorer, history, OpenInvoices.of(queries), as_of, dunning, explain_top
+        scorer, history, OpenInvoices.of(queries), as_of, dunning, explain_top, language
     )
     columns = portfolio.invoices
     # The queries' own columns as they are, then what scoring adds (in the order it adds them).

@@ -7,17 +7,25 @@ their outputs: `payrisk snapshot` writes it beside the service's snapshot, the r
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from payrisk.core.days import to_days
 from payrisk.core.storage import write_json
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import portfolio_summary, settled_date
-from payrisk.policy.planning import REASON_COUNT, ScoredPortfolio
+from payrisk.policy.config import DunningConfig, recovery_rate
+from payrisk.policy.dunning import action_groups
+from payrisk.policy.planning import ScoredPortfolio
+from payrisk.policy.reasons import LOWERING_COUNT, LOWERS, RAISES, REASON_COUNT
 
 BUNDLE_FILES = (
     "invoices.parquet",
@@ -43,6 +51,38 @@ class PortfolioBundle:
     @property
     def scenarios(self) -> list[str]:
         return sorted(self.invoices["scenario"].dropna().unique().tolist())
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return pd.Timestamp(self.kpis["as_of"])
+
+    @cached_property
+    def rows_of_customer(self) -> dict[str, np.ndarray]:
+        """Row positions of each customer's open invoices (one hash lookup per request)."""
+        return {
+            str(k): v for k, v in self.invoices.groupby("customer_id", sort=False).indices.items()
+        }
+
+    @cached_property
+    def open_invoice_arrays(self) -> dict[str, np.ndarray]:
+        """The open invoices' identity, dates (day numbers) and amounts as arrays, converted
+        once per bundle: the service takes a customer's rows from here for every request."""
+        table = self.invoices
+        return {
+            "invoice_id": table["invoice_id"].to_numpy(dtype=object),
+            "customer_id": table["customer_id"].to_numpy(dtype=object),
+            "issue_day": to_days(table["issue_date"]),
+            "due_day": to_days(table["due_date"]),
+            "amount": table["amount"].to_numpy(dtype="float64"),
+            "open_amount": table["open_amount"].to_numpy(dtype="float64"),
+            "disputed": table["disputed"].fillna(False).to_numpy(dtype=bool),
+        }
+
+    @cached_property
+    def actions(self) -> pd.DataFrame:
+        """The planned actions grouped as people carry them out (`action_groups`): the
+        collectors' worklist, by priority."""
+        return action_groups(self.invoices)
 
 
 def read_bundle(folder: Path) -> PortfolioBundle:
@@ -80,27 +120,85 @@ def predicted_dso(scored: pd.DataFrame) -> float:
     return float(np.average(days, weights=weight)) if weight.sum() > 0 else float("nan")
 
 
-def cash_forecast(scored: pd.DataFrame, as_of: pd.Timestamp, weeks: int = 13) -> pd.DataFrame:
-    """Expected cash-in per week from the predicted payment dates, with a low/high band.
+Z_80 = 1.2815515655446004  # the 90th percentile of the standard normal: an 80% range
 
-    Each open amount counts with its probability of being paid (1 - default probability), in the
-    week of its central expected date (`expected`), of its early date (`early`) and of its late
-    date (`late`); what falls beyond the horizon is in the last row's `beyond` column.
+
+def paid_before(day: float, knots: np.ndarray, levels: tuple[float, float, float]) -> np.ndarray:
+    """P(payment before `day`) per invoice, if it is paid: a piecewise-linear CDF through its
+    three predicted quantile dates (`knots`, rows x 3 day numbers, at `levels`), with tails as
+    steep as the nearest inner segment. A zero-width segment is a step (all on one day)."""
+    low, mid, high = knots[:, 0], knots[:, 1], knots[:, 2]
+    q_lo, q_mid, q_hi = levels
+    start = low - (mid - low) * q_lo / (q_mid - q_lo)
+    end = high + (high - mid) * (1 - q_hi) / (q_hi - q_mid)
+    points = [(start, 0.0), (low, q_lo), (mid, q_mid), (high, q_hi), (end, 1.0)]
+    cdf = np.zeros(len(knots))
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        width = np.maximum(x1 - x0, 1e-9)
+        cdf += (y1 - y0) * np.clip((day - x0) / width, 0.0, 1.0)
+    return cdf
+
+
+def cash_forecast(
+    scored: pd.DataFrame,
+    as_of: pd.Timestamp,
+    weeks: int = 13,
+    levels: tuple[float, float, float] = (0.1, 0.5, 0.9),
+) -> pd.DataFrame:
+    """Expected cash-in per week, with an 80% range that contains it by construction.
+
+    Each open amount counts with its probability of being paid (1 - default probability),
+    spread over the weeks by its predicted payment-date distribution (the three quantile dates
+    at `levels`), given that it is still unpaid at `as_of`: so an invoice adds to every week of
+    its interval, not all of it to its central week. The week's total is a sum of independent
+    outcomes (each invoice paid that week or not): `expected` is its mean, `low` and `high` the
+    mean -/+ 1.28 standard deviations (clipped at 0), so low <= expected <= high. What is
+    expected after the last week is in the last row's `beyond_expected`; `invoices` counts the
+    invoices whose central date falls in the week (the first week also holds those whose central
+    date has already passed).
     """
     start = as_of - pd.Timedelta(days=as_of.weekday())  # Monday of the as-of week
     edges = pd.date_range(start, periods=weeks + 1, freq="7D")
-    expected_cash = scored["open_amount"] * (1 - scored["default_probability"])
+    edge_days = edges.to_numpy("datetime64[D]").astype("int64")
+    today = float(as_of.to_datetime64().astype("datetime64[D]").astype("int64"))
     out = pd.DataFrame({"week_start": edges[:-1]})
-    for name, column in (
-        ("early", "expected_payment_date_low"),
-        ("expected", "expected_payment_date"),
-        ("late", "expected_payment_date_high"),
-    ):
-        week = np.searchsorted(edges.to_numpy(), scored[column].to_numpy(), side="right") - 1
-        week = np.clip(week, 0, weeks)  # overdue expectations land in the first week
-        sums = np.bincount(week, weights=expected_cash.to_numpy("float64"), minlength=weeks + 1)
-        out[name] = sums[:weeks].round(2)
-        out.loc[weeks - 1, f"beyond_{name}"] = round(float(sums[weeks]), 2)
+    if scored.empty:
+        for name in ("expected", "low", "high", "invoices"):
+            out[name] = 0.0
+        out["beyond_expected"] = np.nan
+        return out
+    knots = np.column_stack(
+        [
+            scored[c].to_numpy("datetime64[D]").astype("int64").astype("float64")
+            for c in ("expected_payment_date_low", "expected_payment_date",
+                      "expected_payment_date_high")
+        ]
+    )  # fmt: skip
+    amount = scored["open_amount"].to_numpy("float64")
+    paid = 1.0 - scored["default_probability"].to_numpy("float64")
+    before_today = paid_before(today, knots, levels)
+    remaining = 1.0 - before_today
+    # Still unpaid at as_of: the distribution after as_of, renormalised; an invoice the model
+    # expected to be paid already (nothing left after as_of) is expected in the first week.
+    overdue = remaining < 1e-9
+    cumulative = [np.zeros(len(knots))]
+    for edge in edge_days[1:]:
+        after = (paid_before(max(float(edge), today), knots, levels) - before_today) / np.where(
+            overdue, 1.0, remaining
+        )
+        cumulative.append(np.where(overdue, 1.0, np.clip(after, 0.0, 1.0)))
+    share = np.diff(np.column_stack(cumulative), axis=1)  # invoices x weeks
+    probability = share * paid[:, None]
+    mean = (amount[:, None] * probability).sum(axis=0)
+    spread = np.sqrt((amount[:, None] ** 2 * probability * (1 - probability)).sum(axis=0))
+    out["expected"] = mean.round(2)
+    out["low"] = np.clip(mean - Z_80 * spread, 0.0, None).round(2)
+    out["high"] = (mean + Z_80 * spread).round(2)
+    central = np.searchsorted(edge_days, knots[:, 1], side="right") - 1
+    out["invoices"] = np.bincount(np.clip(central, 0, weeks), minlength=weeks + 1)[:weeks]
+    beyond = float((amount * paid * (1.0 - cumulative[-1])).sum())
+    out["beyond_expected"] = np.nan
+    out.loc[weeks - 1, "beyond_expected"] = round(beyond, 2)
     return out
 
 
@@ -116,15 +214,19 @@ def payment_records(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame.sort_values(["customer_id", "settled_date"], kind="stable").reset_index(drop=True)
 
 
-def kpis(dataset: Dataset, scored: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+def kpis(
+    dataset: Dataset, scored: pd.DataFrame, as_of: pd.Timestamp, policy: DunningConfig
+) -> dict:
     """The portfolio page's headline figures (aged balance as a list of rows)."""
     summary = portfolio_summary(dataset, as_of)
     aged = summary.pop("aged_balance")
-    expected_loss = float((scored["open_amount"] * scored["default_probability"]).sum())
+    at_risk = float((scored["open_amount"] * scored["default_probability"]).sum())
     return {
         **summary,
         "predicted_dso_days": predicted_dso(scored),
-        "expected_loss": round(expected_loss, 2),
+        "amount_at_risk": round(at_risk, 2),
+        "recovery_rate": recovery_rate(policy),
+        "expected_loss": round(float(scored["expected_loss"].sum()), 2),
         "predicted_late_invoices": int((scored["late_probability"] >= 0.5).sum()),
         "aged_balance": [
             {"bucket": str(bucket), **{k: float(v) for k, v in row.items()}}
@@ -140,27 +242,87 @@ def write_bundle(bundle: PortfolioBundle, folder: Path, metadata: dict) -> None:
     write_json(folder / "kpis.json", {**bundle.kpis, **metadata})
 
 
-def build_bundle(dataset: Dataset, scored: ScoredPortfolio, as_of: pd.Timestamp) -> PortfolioBundle:
+def build_bundle(
+    dataset: Dataset,
+    scored: ScoredPortfolio,
+    as_of: pd.Timestamp,
+    policy: DunningConfig,
+    levels: tuple[float, float, float] = (0.1, 0.5, 0.9),
+) -> PortfolioBundle:
     """The portfolio bundle's content: scored open invoices (reasons as text columns, worklist
     order), customer plans, payment records, weekly cash-in forecast and KPIs."""
     invoices = pd.concat(
         [scored.invoices.drop(columns="reasons"), flatten_reasons(scored.invoices)], axis=1
-    )
+    ).assign(reasons_json=reasons_json(scored.invoices))
     return PortfolioBundle(
-        kpis={**kpis(dataset, scored.invoices, as_of), "as_of": as_of.date().isoformat()},
+        kpis={**kpis(dataset, scored.invoices, as_of, policy), "as_of": as_of.date().isoformat()},
         invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
         customers=scored.customers,
         payments=payment_records(dataset, as_of),
-        cash_forecast=cash_forecast(scored.invoices, as_of),
+        cash_forecast=cash_forecast(scored.invoices, as_of, levels=levels),
     )
 
 
-def flatten_reasons(invoices: pd.DataFrame, count: int = REASON_COUNT) -> pd.DataFrame:
-    """reason_1 .. reason_n as text columns, for files a spreadsheet can open."""
-    out = {}
-    for k in range(count):
-        out[f"reason_{k + 1}"] = [
-            entries[k]["text"] if entries is not None and len(entries) > k else ""
+def flatten_reasons(invoices: pd.DataFrame) -> pd.DataFrame:
+    """reason_1..3 (what raises the risk) and lowers_1..2 (what lowers it) as text columns, for
+    files a spreadsheet can open."""
+    out: dict[str, list[str]] = {}
+    for direction, prefix, count in ((RAISES, "reason", REASON_COUNT),
+                                     (LOWERS, "lowers", LOWERING_COUNT)):  # fmt: skip
+        texts = [
+            [e["text"] for e in entries if e["direction"] == direction] if entries else []
             for entries in invoices["reasons"]
         ]
+        for k in range(count):
+            out[f"{prefix}_{k + 1}"] = [t[k] if len(t) > k else "" for t in texts]
     return pd.DataFrame(out, index=invoices.index)
+
+
+def reasons_json(invoices: pd.DataFrame) -> pd.Series:
+    """The reasons as JSON text (feature, family, direction, value...), so that the pages can
+    phrase them again in their reader's language."""
+    return pd.Series(
+        [
+            json.dumps(entries, ensure_ascii=False) if entries else ""
+            for entries in invoices["reasons"]
+        ],
+        index=invoices.index,
+        dtype=object,
+    )
+
+
+class BundleHolder:
+    """The latest readable bundle; rereads it when its files change (snapshot replaces the folder
+    atomically), keeps the previous one if the new one cannot be read."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._bundle: PortfolioBundle | None = None
+        self._stamp: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _current_stamp(self) -> tuple | None:
+        try:
+            return tuple(
+                (s.st_mtime_ns, s.st_size, s.st_ino)
+                for s in (os.stat(self.folder / name) for name in BUNDLE_FILES)
+            )
+        except OSError:
+            return None
+
+    def get(self) -> PortfolioBundle:
+        stamp = self._current_stamp()
+        if stamp is not None and stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    try:
+                        self._bundle = read_bundle(self.folder)
+                        self._stamp = stamp
+                    except BundleMissingError:
+                        if self._bundle is None:
+                            raise
+        if self._bundle is None:
+            raise BundleMissingError(
+                f"no portfolio bundle in {self.folder}; run `payrisk snapshot --data DIR`"
+            )
+        return self._bundle

@@ -36,7 +36,7 @@ from payrisk.models.encoding import MatrixLayout
 from payrisk.models.estimators import booster_fitter
 from payrisk.models.labels import snapshot_queries
 from payrisk.models.scorer import PaymentRiskScorer
-from payrisk.policy.config import DunningConfig
+from payrisk.policy.config import DunningConfig, recovery_rate
 from payrisk.policy.dunning import collector_priority
 from payrisk.policy.planning import ScoredPortfolio, open_invoice_queries, score_and_plan
 
@@ -260,7 +260,10 @@ def _partition_portfolio(
 
 
 def merge_portfolios(
-    parts: list[ScoredPortfolio], invoice_ids: pd.Series, explain_top: int | None
+    parts: list[ScoredPortfolio],
+    invoice_ids: pd.Series,
+    explain_top: int | None,
+    recovery: float = 0.0,
 ) -> ScoredPortfolio:
     """One portfolio from per-partition ones, as `score_and_plan` would give on all of them.
 
@@ -272,7 +275,7 @@ def merge_portfolios(
     invoices = pd.concat([p.invoices for p in parts], ignore_index=True)
     row = pd.Index(invoice_ids.astype("str")).get_indexer(invoices["invoice_id"].astype("str"))
     invoices = invoices.iloc[np.argsort(row, kind="stable")].reset_index(drop=True)
-    priority = collector_priority(invoices)
+    priority = collector_priority(invoices, recovery)
     invoices["expected_loss"] = priority["expected_loss"]
     invoices["priority_rank"] = priority["priority_rank"]
     if explain_top is not None:
@@ -309,7 +312,9 @@ def score_open_invoices(
             explain_top=explain_top,
         )
         if parts:
-            return None, merge_portfolios(parts, dataset.invoices["invoice_id"], explain_top)
+            return None, merge_portfolios(
+                parts, dataset.invoices["invoice_id"], explain_top, recovery_rate(dunning)
+            )
     history = scorer.build_history(dataset, as_of)
     queries = open_invoice_queries(dataset, as_of)
     return history, score_and_plan(scorer, history, queries, as_of, dunning, explain_top)

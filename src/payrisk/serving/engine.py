@@ -1,5 +1,11 @@
 """The online scoring engine: a scorer, the customer-history snapshot, and the answers built from
 them. The BentoML service (`payrisk.service`) only wires HTTP to it.
+
+A customer's plan never depends on which of its invoices a caller sends: the engine plans the
+invoices sent together with the customer's other open invoices the snapshot knows (from the
+portfolio bundle written with it), and names them in the answer. Invoices in another currency than
+the model's are converted with the policy's rates, or refused when there is none. Every answer
+says how old the snapshot behind it is.
 """
 
 from __future__ import annotations
@@ -14,17 +20,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from payrisk.core.days import ordinal_days
+from payrisk.core.days import day_number, ordinal_days
 from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
 from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer
-from payrisk.policy.config import DunningConfig
+from payrisk.policy.config import DunningConfig, with_recovery_rate
 from payrisk.policy.credit import review_credit
-from payrisk.policy.planning import OpenInvoices, plan_portfolio
+from payrisk.policy.dunning import CONTACT_ACTIONS, action_group_arrays
+from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
+from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
+from payrisk.policy.workdays import next_working_day
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
 from payrisk.serving.schemas import (
+    Contact,
     CreditReviewRequest,
     CreditReviewResponse,
     CustomerPlan,
@@ -35,6 +45,9 @@ from payrisk.serving.schemas import (
     ScoreRequest,
     ScoreResponse,
     Status,
+    WorklistItem,
+    WorklistRequest,
+    WorklistResponse,
 )
 
 log = logging.getLogger("payrisk.service")
@@ -44,10 +57,16 @@ def _none_if_nan(value: float) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
+def cents(value: float) -> float:
+    """An amount rounded to the cent, never -0.0 (running sums leave -1e-12 where 0 is meant)."""
+    return round(float(value), 2) + 0.0
+
+
 def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
     """The request's invoices as arrays; refuses invoices issued after `today` and repeated ids.
 
-    One pass over the (at most MAX_BATCH) validated models; the rest is vectorised.
+    One pass over the (at most MAX_BATCH) validated models; the rest is vectorised. Amounts are
+    as sent (see `currency_rates` for the conversion).
     """
     invoices = request.invoices
     ids = [invoice.invoice_id for invoice in invoices]
@@ -73,6 +92,25 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
     )
 
 
+def currency_rates(
+    currencies: list[str], dunning: DunningConfig, model_currencies: tuple[str, ...]
+) -> np.ndarray:
+    """Value of one unit of each invoice's currency in the model's: 1 for the model's own, the
+    policy's rate for another; a currency with neither is refused, naming it."""
+    rates = {code: 1.0 for code in model_currencies}  # scored as the model learned them
+    if dunning.currencies.base in model_currencies:
+        rates.update({k: v for k, v in dunning.currencies.rates.items() if k not in rates})
+    unknown = sorted({c for c in currencies} - set(rates))
+    if unknown:
+        first = currencies.index(unknown[0])
+        raise RefusedRequestError(
+            f"invoices[{first}].currency {unknown[0]}: the model learned from amounts in "
+            f"{', '.join(model_currencies)} and the policy has no rate for "
+            f"{', '.join(unknown)} (currencies.rates in configs/dunning.yaml)"
+        )
+    return np.array([rates[c] for c in currencies], dtype="float64")
+
+
 def _dates(values: np.ndarray) -> list:
     """datetime64 values as `datetime.date` (None for NaT), converted in one call."""
     return np.asarray(values, dtype="datetime64[D]").tolist()
@@ -84,12 +122,21 @@ def _records(fields: dict[str, list]) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in zip(*fields.values(), strict=True)]
 
 
-def invoice_scores(columns: dict[str, np.ndarray], known: np.ndarray) -> list[InvoiceScore]:
-    """The answer's invoices, in the worklist's order, from the portfolio's arrays."""
-    order = np.argsort(columns["priority_rank"], kind="stable")
+def invoice_scores(
+    columns: dict[str, np.ndarray],
+    rows: np.ndarray,
+    known: np.ndarray,
+    currency: list[str],
+    rate: np.ndarray,
+) -> list[InvoiceScore]:
+    """The answer's invoices (`rows` of the portfolio's arrays, in the request's order; `known`,
+    `currency` and `rate` per request invoice), in the worklist's order and ranked among
+    themselves; amounts back in each invoice's currency."""
+    order = np.argsort(np.asarray(columns["priority_rank"])[rows], kind="stable")
+    picked = rows[order]
 
     def take(name: str) -> np.ndarray:
-        return np.asarray(columns[name])[order]
+        return np.asarray(columns[name])[picked]
 
     step = take("step")
     actions = _records(
@@ -102,34 +149,76 @@ def invoice_scores(columns: dict[str, np.ndarray], known: np.ndarray) -> list[In
             "action_date": _dates(take("action_date")),
         }
     )
-    rows = _records(
+    rows_out = _records(
         {
             "invoice_id": take("invoice_id").tolist(),
             "customer_id": take("customer_id").tolist(),
             "known_customer": np.asarray(known)[order].tolist(),
+            "currency": [currency[k] for k in order],
             "late_probability": np.round(take("late_probability"), 6).tolist(),
             "default_probability": np.round(take("default_probability"), 6).tolist(),
             "expected_payment_date": _dates(take("expected_payment_date")),
             "expected_payment_date_low": _dates(take("expected_payment_date_low")),
             "expected_payment_date_high": _dates(take("expected_payment_date_high")),
             "expected_days_late": take("expected_days_late").astype("int64").tolist(),
-            "expected_loss": take("expected_loss").astype("float64").tolist(),
-            "priority_rank": take("priority_rank").astype("int64").tolist(),
+            "expected_loss": (take("expected_loss").astype("float64") / rate[order])
+            .round(2)
+            .tolist(),
+            "priority_rank": list(range(1, len(picked) + 1)),
             "scenario": take("scenario").tolist(),
             "reasons": [reasons or [] for reasons in take("reasons").tolist()],
         }
     )
     return [
         InvoiceScore(**row, next_action=NextAction(**action))
-        for row, action in zip(rows, actions, strict=True)
+        for row, action in zip(rows_out, actions, strict=True)
     ]
 
 
-def customer_plans(columns: dict[str, np.ndarray]) -> list[CustomerPlan]:
-    """The answer's customers (sorted by id) from the plan's arrays."""
+def _contacts(invoices: dict[str, np.ndarray]) -> dict[str, list[Contact]]:
+    """Each customer's planned contacts (reviews left out), first one first; plain arrays, no
+    frame (the service answers single invoices)."""
+    groups = action_group_arrays(invoices)
+    out: dict[str, list[Contact]] = {}
+    dates = _dates(groups["action_date"])
+    for k, action in enumerate(np.asarray(groups["action"]).tolist()):
+        if action not in CONTACT_ACTIONS:
+            continue
+        step = groups["step"][k]
+        out.setdefault(groups["customer_id"][k], []).append(
+            Contact(
+                action_date=dates[k],
+                action=action,
+                channel=groups["channel"][k],
+                actor=groups["actor"][k],
+                step=None if np.isnan(step) else int(step),
+                invoice_ids=groups["invoice_ids"][k],
+                open_amount=float(groups["open_amount"][k]),
+            )
+        )
+    return out
+
+
+def customer_plans(
+    columns: dict[str, np.ndarray],
+    invoices: dict[str, np.ndarray],
+    from_snapshot: np.ndarray,
+    currency: str,
+) -> list[CustomerPlan]:
+    """The answer's customers (sorted by id) from the plan's arrays; their contacts from the
+    per-invoice plan (`invoices`), and which of their invoices came from the snapshot."""
+    contacts = _contacts(invoices)
+    extra: dict[str, list[str]] = {}
+    for customer, invoice in zip(
+        np.asarray(invoices["customer_id"])[from_snapshot],
+        np.asarray(invoices["invoice_id"])[from_snapshot],
+        strict=True,
+    ):
+        extra.setdefault(customer, []).append(invoice)
+    ids = np.asarray(columns["customer_id"]).tolist()
     rows = _records(
         {
-            "customer_id": np.asarray(columns["customer_id"]).tolist(),
+            "customer_id": ids,
             "scenario": np.asarray(columns["scenario"]).tolist(),
             "late_probability": np.round(
                 np.asarray(columns["late_probability"], dtype="float64"), 6
@@ -147,7 +236,19 @@ def customer_plans(columns: dict[str, np.ndarray]) -> list[CustomerPlan]:
             .tolist(),
         }
     )
-    return [CustomerPlan(**row) for row in rows]
+    plans = []
+    for row in rows:
+        mine = contacts.get(row["customer_id"], [])
+        plans.append(
+            CustomerPlan(
+                **row,
+                currency=currency,
+                next_contact_invoice_ids=mine[0].invoice_ids if mine else [],
+                contacts=mine,
+                invoices_from_snapshot=sorted(extra.get(row["customer_id"], [])),
+            )
+        )
+    return plans
 
 
 class SnapshotHolder:
@@ -200,12 +301,46 @@ class ScoringEngine:
         model_source: str,
         snapshot: SnapshotHolder,
         dunning: DunningConfig,
+        bundle: BundleHolder | None = None,
+        max_age_days: int = 7,
     ) -> None:
+        """`bundle`: the portfolio bundle written with the snapshot (the customers' other open
+        invoices, the worklist); `max_age_days`: a snapshot older than this at as_of is stale."""
         self.scorer = scorer
         self.model_version = model_version
         self.model_source = model_source
         self.snapshot = snapshot
         self.dunning = dunning
+        self.bundle = bundle
+        self.max_age_days = max_age_days
+        self._policy: tuple[object, DunningConfig] | None = None
+
+    @property
+    def model_currencies(self) -> tuple[str, ...]:
+        """The currencies of the model's training data (older models: the policy's base)."""
+        found = self.scorer.metadata.get("currencies") if hasattr(self.scorer, "metadata") else None
+        return tuple(found) if found else (self.dunning.currencies.base,)
+
+    def policy(self) -> DunningConfig:
+        """The dunning policy, its recovery rate measured with the snapshot if not configured."""
+        measured = self.snapshot.header.get("metadata", {}).get("recovery_rate")
+        if self._policy is None or self._policy[0] != measured:
+            self._policy = (measured, with_recovery_rate(self.dunning, measured))
+        return self._policy[1]
+
+    @property
+    def workdays(self) -> np.busdaycalendar:
+        return self.dunning.calendar.business_days
+
+    def portfolio(self) -> PortfolioBundle | None:
+        """The bundle written with the loaded snapshot, or None (none yet, or of another day)."""
+        if self.bundle is None or self.snapshot.history is None:
+            return None
+        try:
+            bundle = self.bundle.get()
+        except BundleMissingError:
+            return None
+        return bundle if bundle.as_of == self.snapshot.history.as_of else None
 
     def _history(self, as_of: date | None) -> tuple[History, pd.Timestamp]:
         self.snapshot.refresh()
@@ -219,6 +354,14 @@ class ScoringEngine:
             )
         return history, when
 
+    def freshness(self, history: History, when: pd.Timestamp) -> dict:
+        age = int((when - history.as_of).days)
+        return {
+            "snapshot_as_of": history.as_of.date(),
+            "snapshot_age_days": age,
+            "stale": age > self.max_age_days,
+        }
+
     def status(self) -> Status:
         self.snapshot.refresh()
         return Status(
@@ -229,25 +372,86 @@ class ScoringEngine:
             snapshot_problem=self.snapshot.problem,
         )
 
+    def _other_open_invoices(
+        self, invoices: OpenInvoices, bundle: PortfolioBundle | None
+    ) -> OpenInvoices | None:
+        """The snapshot's open invoices of the request's customers that the request did not
+        send: what keeps a customer's plan the same whichever of its invoices are sent."""
+        if bundle is None:
+            return None
+        index = bundle.rows_of_customer
+        rows = [index[c] for c in dict.fromkeys(invoices.customer_id.tolist()) if c in index]
+        if not rows:
+            return None
+        table = bundle.open_invoice_arrays
+        rows = np.concatenate(rows)
+        rows = rows[~np.isin(table["invoice_id"][rows], invoices.invoice_id)]
+        if not len(rows):
+            return None
+        return OpenInvoices(
+            **{name: values[rows] for name, values in table.items()},
+            in_history=np.ones(len(rows), dtype=bool),
+        )
+
     def score(self, request: ScoreRequest) -> ScoreResponse:
         """Score and plan the request's invoices: the batch path's `plan_portfolio` on arrays.
 
-        A request is usually a single invoice, so nothing here builds a DataFrame: the request's
-        fields become arrays, and the answer is built from the portfolio's arrays.
+        A request is usually a single invoice, so nothing here builds a DataFrame for the
+        scores: the request's fields become arrays, and the answer is built from the
+        portfolio's arrays. The customers' other open invoices (from the snapshot's bundle) are
+        planned with them, not answered.
         """
         history, when = self._history(request.as_of)
-        invoices = open_invoices_of(request, when.date())
-        known = positions(history.customer_ids, invoices.customer_id) >= 0
-        in_history = positions(history.invoice_ids, invoices.invoice_id) >= 0
-        invoices = replace(invoices, in_history=in_history)
+        policy = self.policy()
+        language = request.language or policy.language
+        sent = open_invoices_of(request, when.date())
+        currency = [invoice.currency for invoice in request.invoices]
+        rate = currency_rates(currency, policy, self.model_currencies)
+        if (rate != 1.0).any():
+            sent = replace(sent, amount=sent.amount * rate, open_amount=sent.open_amount * rate)
+        known = positions(history.customer_ids, sent.customer_id) >= 0
+        sent = replace(sent, in_history=positions(history.invoice_ids, sent.invoice_id) >= 0)
+        warnings: list[str] = []
+        bundle = self.portfolio()
+        if bundle is None:
+            warnings.append(
+                "no portfolio bundle for this snapshot: plans cover the invoices sent only "
+                "(run `payrisk snapshot`)"
+            )
+        others = self._other_open_invoices(sent, bundle)
+        invoices = sent if others is None else _concat(sent, others)
+        n = len(sent)
+        requested = np.arange(len(invoices)) < n
         portfolio = plan_portfolio(
-            self.scorer, history, invoices, when, self.dunning, None if request.with_reasons else 0
+            self.scorer,
+            history,
+            invoices,
+            when,
+            policy,
+            language=language,
+            explain=requested if request.with_reasons else np.zeros(len(invoices), dtype=bool),
         )
+        freshness = self.freshness(history, when)
+        if freshness["stale"]:
+            warnings.append(
+                f"the snapshot is {freshness['snapshot_age_days']} days old at as_of: payments "
+                "and invoices since are unknown to it"
+            )
+        if (rate != 1.0).any():
+            warnings.append(
+                f"amounts in {', '.join(sorted(set(currency) - {policy.currencies.base}))} "
+                f"converted to {policy.currencies.base} with the policy's rates for scoring"
+            )
         return ScoreResponse(
             model_version=self.model_version,
             as_of=when.date(),
-            invoices=invoice_scores(portfolio.invoices, known),
-            customers=customer_plans(portfolio.customers),
+            language=language,
+            invoices=invoice_scores(portfolio.invoices, np.arange(n), known, currency, rate),
+            customers=customer_plans(
+                portfolio.customers, portfolio.invoices, ~requested, policy.currencies.base
+            ),
+            warnings=warnings,
+            **freshness,
         )
 
     def profile(self, request: CustomerRequest) -> CustomerProfile:
@@ -274,7 +478,8 @@ class ScoringEngine:
             model_version=self.model_version,
             as_of=when.date(),
             customer_id=request.customer_id,
-            known_customer=bool(history.customer_ids.get_indexer([request.customer_id])[0] >= 0),
+            known_customer=bool(positions(history.customer_ids, [request.customer_id])[0] >= 0),
+            currency=self.dunning.currencies.base,
             settled_invoices=int(f["settled_invoices"]),
             late_share=_none_if_nan(f["late_share"]),
             mean_days_late=_none_if_nan(f["mean_days_late"]),
@@ -282,15 +487,18 @@ class ScoringEngine:
             max_days_late=_none_if_nan(f["max_days_late"]),
             dispute_rate=_none_if_nan(f["dispute_rate"]),
             open_invoices=int(f["open_invoices"]),
-            open_amount=round(float(f["open_amount"]), 2),
-            past_due_amount=round(float(f["past_due_amount"]), 2),
-            aged_balance={k: round(float(v), 2) for k, v in buckets.items()},
+            open_amount=cents(f["open_amount"]),
+            past_due_amount=cents(f["past_due_amount"]),
+            aged_balance={k: cents(v) for k, v in buckets.items()},
             credit_limit=_none_if_nan(f["credit_limit"]),
             days_since_last_settlement=_none_if_nan(f["days_since_last_settlement"]),
+            **self.freshness(history, when),
         )
 
     def credit_review(self, request: CreditReviewRequest) -> CreditReviewResponse:
         history, when = self._history(request.as_of)
+        policy = self.policy()
+        language = request.language or policy.language
         decision = review_credit(
             self.scorer,
             history,
@@ -298,21 +506,100 @@ class ScoringEngine:
             request.requested_amount,
             request.terms_days,
             when,
-            self.dunning.credit_review,
+            policy.credit_review,
+            formats_of(policy, language),
         )
         return CreditReviewResponse(
             model_version=self.model_version,
             as_of=when.date(),
             customer_id=request.customer_id,
-            known_customer=not decision.is_new_customer
-            or bool(history.customer_ids.get_indexer([request.customer_id])[0] >= 0),
+            known_customer=bool(positions(history.customer_ids, [request.customer_id])[0] >= 0),
+            language=language,
+            currency=policy.currencies.base,
             recommendation=decision.recommendation,
             conditions=decision.conditions,
             grounds=decision.grounds,
+            max_approvable_amount=decision.max_approvable_amount,
+            max_approvable_bound=decision.max_approvable_bound,
             late_probability=round(decision.late_probability, 6),
             default_probability=round(decision.default_probability, 6),
             expected_days_late=decision.expected_days_late,
+            open_amount=decision.open_amount,
             exposure=decision.exposure,
             credit_limit=decision.credit_limit,
             reasons=decision.reasons,
+            **self.freshness(history, when),
         )
+
+    def worklist(self, request: WorklistRequest) -> WorklistResponse:
+        """Actions due on or before `day`, by priority, from the snapshot's portfolio bundle."""
+        self.snapshot.refresh()
+        bundle = self.portfolio()
+        if bundle is None:
+            raise NoSnapshotError(
+                "no portfolio bundle for the loaded snapshot yet: run `payrisk snapshot`"
+            )
+        if request.day:
+            day = pd.Timestamp(request.day)
+        else:  # the first working day from the snapshot's as-of date: "today" for collectors
+            first = next_working_day(np.array([day_number(bundle.as_of)]), self.workdays)[0]
+            day = pd.Timestamp(np.datetime64(int(first), "D"))
+        actions = bundle.actions
+        keep = actions["action_date"] <= day
+        if request.actor:
+            keep &= actions["actor"] == request.actor
+        if request.channel:
+            keep &= actions["channel"] == request.channel
+        chosen = actions.loc[keep]
+        total = len(chosen)
+        pages = max((total + request.page_size - 1) // request.page_size, 1)
+        start = (request.page - 1) * request.page_size
+        items = [
+            WorklistItem(
+                priority_rank=int(row.priority_rank),
+                customer_id=row.customer_id,
+                action_date=row.action_date.date(),
+                action=row.action,
+                channel=row.channel,
+                actor=row.actor,
+                step=None if pd.isna(row.step) else int(row.step),
+                template=row.template,
+                scenario=row.scenario,
+                invoice_ids=list(row.invoice_ids),
+                open_amount=float(row.open_amount),
+                expected_loss=float(row.expected_loss),
+            )
+            for row in chosen.iloc[start : start + request.page_size].itertuples(index=False)
+        ]
+        return WorklistResponse(
+            model_version=self.model_version,
+            as_of=bundle.as_of.date(),
+            day=day.date(),
+            currency=self.dunning.currencies.base,
+            total=total,
+            page=request.page,
+            pages=pages,
+            items=items,
+        )
+
+
+def _concat(first: OpenInvoices, second: OpenInvoices) -> OpenInvoices:
+    """Two sets of open invoices as one (the first's rows first)."""
+
+    def both(name: str) -> np.ndarray | None:
+        a, b = getattr(first, name), getattr(second, name)
+        if a is None and b is None:
+            return None
+        a = np.zeros(len(first), dtype=bool) if a is None else a
+        b = np.zeros(len(second), dtype=bool) if b is None else b
+        return np.concatenate([a, b])
+
+    return OpenInvoices(
+        **{
+            name: both(name)
+            for name in (
+                "invoice_id", "customer_id", "issue_day", "due_day", "amount", "open_amount",
+                "disputed", "in_history", "snapshot_day",
+            )
+        }
+    )  # fmt: skip

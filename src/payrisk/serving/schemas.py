@@ -7,11 +7,28 @@ Every field is described and validated here, so that a bad request is refused wi
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from payrisk.core.i18n import LANGUAGES
 from payrisk.core.settings import DEFAULT_MAX_BATCH
-from payrisk.data.contract import CURRENCY_CODES
+from payrisk.data.contract import CHANNELS, CURRENCY_CODES
+from payrisk.features.definitions import Family
+from payrisk.policy.config import ACTORS
+from payrisk.policy.credit import MAX_BOUNDS, RECOMMENDATIONS
+from payrisk.policy.dunning import ACTIONS
+from payrisk.policy.reasons import LOWERS, RAISES
+
+# Allowed values, declared once: the spec lists them as enums (scenario names come from the
+# loaded dunning policy and are added to the spec by payrisk.serving.openapi).
+ActionName = Literal[ACTIONS]  # type: ignore[valid-type]
+ChannelName = Literal[CHANNELS]  # type: ignore[valid-type]
+ActorName = Literal[ACTORS]  # type: ignore[valid-type]
+Recommendation = Literal[RECOMMENDATIONS]  # type: ignore[valid-type]
+LanguageCode = Literal[LANGUAGES]  # type: ignore[valid-type]
+FamilyName = Literal[tuple(f.value for f in Family)]  # type: ignore[valid-type]
+Direction = Literal[RAISES, LOWERS]
 
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
@@ -40,13 +57,20 @@ class InvoiceIn(RequestModel):
     amount: float = Field(
         ge=0.01, le=1e12, strict=True, description="Invoice amount, tax included, in the currency."
     )
-    currency: str = Field("EUR", min_length=3, max_length=3, description="ISO 4217 code.")
+    currency: str = Field(
+        "EUR",
+        min_length=3,
+        max_length=3,
+        description="ISO 4217 code. Amounts in another currency than the model's are converted "
+        "with the policy's rates (currencies.rates); one without a rate is refused (422).",
+    )
     open_amount: float | None = Field(
         None,
-        ge=0,
+        ge=0.01,
         le=1e12,
         strict=True,
-        description="Amount still unpaid after partial payments (default: amount).",
+        description="Amount still unpaid after partial payments (default: amount); an invoice "
+        "with nothing left to pay is not open: leave it out.",
     )
     disputed: bool = Field(
         False, strict=True, description="A dispute is open: the invoice leaves dunning."
@@ -102,6 +126,9 @@ class ScoreRequest(RequestModel):
     with_reasons: bool = Field(
         True, description="Explain each score in plain words (costs about 0.5 ms an invoice)."
     )
+    language: LanguageCode | None = Field(
+        None, description="Language of the reasons (en, fr); default: the policy's."
+    )
 
     @field_validator("as_of")
     @classmethod
@@ -128,28 +155,31 @@ def score_request_model(max_batch: int) -> type[ScoreRequest]:
 
 
 class Reason(BaseModel):
-    feature: str = Field(description="Model feature behind the reason.")
-    contribution: float = Field(description="Its contribution to the score (log-odds).")
-    text: str = Field(description="The reason in plain words.")
+    feature: str = Field(description="The feature that tells this fact (one per family).")
+    family: FamilyName = Field(description="The fact it belongs to (payment record, balance...).")
+    direction: Direction = Field(description="Whether it raises or lowers the risk.")
+    contribution: float = Field(description="The family's contribution to the score (log-odds).")
+    value: float | str | None = Field(None, description="The feature's value.")
+    text: str = Field(description="The reason in plain words, in the language asked for.")
 
 
 class NextAction(BaseModel):
-    action: str = Field(
-        description="remind, escalate, write_off_review, dispute_resolution, credit_manager_review."
+    action: ActionName = Field(
+        description="remind, escalate (agency or court), write_off_review, dispute_resolution, "
+        "credit_manager_review (scenario finished)."
     )
     step: int | None = Field(None, description="Step of the scenario, 1 for the first.")
-    channel: str | None = Field(
-        None, description="email, sms, phone, letter, formal_notice, agency."
-    )
+    channel: ChannelName | None = Field(None, description="How to contact; none for reviews.")
     template: str | None = Field(None, description="Message template id.")
-    actor: str = Field(description="automatic, collector, sales_rep or credit_manager.")
-    action_date: date = Field(description="Day to act.")
+    actor: ActorName = Field(description="Who acts.")
+    action_date: date = Field(description="Day to act: always a working day of the policy.")
 
 
 class InvoiceScore(BaseModel):
     invoice_id: str
     customer_id: str
     known_customer: bool = Field(description="False: no history, scored as a new customer.")
+    currency: str = Field(description="The invoice's currency: its amounts below are in it.")
     late_probability: float = Field(description="Probability of payment after the due date.")
     default_probability: float = Field(
         description="Probability of default (unpaid 90 days past due)."
@@ -157,32 +187,70 @@ class InvoiceScore(BaseModel):
     expected_payment_date: date = Field(description="Central estimate, if it is paid.")
     expected_payment_date_low: date = Field(description="Lower end of the interval.")
     expected_payment_date_high: date = Field(description="Upper end of the interval.")
-    expected_days_late: int = Field(description="Expected payment date minus due date.")
-    expected_loss: float = Field(description="Open amount x default probability.")
+    expected_days_late: int = Field(
+        description="Expected payment date minus due date (negative: early)."
+    )
+    expected_loss: float = Field(
+        description="Open amount x default probability x (1 - recovery rate of the policy)."
+    )
     priority_rank: int = Field(description="Rank in this batch's collectors' worklist (1 first).")
     scenario: str = Field(description="Dunning scenario of the customer.")
     next_action: NextAction
-    reasons: list[Reason] = Field(description="What raises the risk most, in plain words.")
+    reasons: list[Reason] = Field(
+        description="What raises the risk most, then what lowers it, one fact each."
+    )
+
+
+class Contact(BaseModel):
+    """One planned contact of a customer: the invoices it covers, on one day, by one channel."""
+
+    action_date: date = Field(description="Day of the contact (a working day).")
+    action: ActionName
+    channel: ChannelName | None
+    actor: ActorName
+    step: int | None = Field(None, description="Hardest scenario step among its invoices.")
+    invoice_ids: list[str] = Field(description="Every invoice the contact is about.")
+    open_amount: float = Field(description="Their open amount (base currency).")
 
 
 class CustomerPlan(BaseModel):
     customer_id: str
     scenario: str
+    currency: str = Field(description="Currency of the amounts (the policy's base currency).")
     late_probability: float = Field(description="Amount-weighted over its open invoices.")
     default_probability: float
-    open_amount: float
+    open_amount: float = Field(description="Its open invoices: those sent and the snapshot's.")
     expected_loss: float
     next_contact_date: date | None
-    next_contact_channel: str | None
-    next_contact_action: str | None
+    next_contact_channel: ChannelName | None
+    next_contact_action: ActionName | None
     next_contact_invoices: int = Field(description="Invoices covered by the next contact.")
+    next_contact_invoice_ids: list[str] = Field(description="Which invoices it covers.")
+    contacts: list[Contact] = Field(description="Every planned contact, first one first.")
+    invoices_from_snapshot: list[str] = Field(
+        description="Open invoices of the customer known to the snapshot but not sent, which "
+        "the plan also covers (so a plan never depends on which invoices are sent)."
+    )
 
 
-class ScoreResponse(BaseModel):
+class Freshness(BaseModel):
+    """How old the history behind an answer is."""
+
+    snapshot_as_of: date = Field(description="The customer-history snapshot's as-of date.")
+    snapshot_age_days: int = Field(description="Days between the snapshot and as_of.")
+    stale: bool = Field(
+        description="The snapshot is older than PAYRISK_SNAPSHOT_MAX_AGE_DAYS at as_of: "
+        "payments and invoices since are unknown; run `payrisk snapshot`."
+    )
+
+
+class ScoreResponse(Freshness):
     model_version: str = Field(description="Registry version of the scorer that produced this.")
     as_of: date
+    language: LanguageCode
     invoices: list[InvoiceScore]
     customers: list[CustomerPlan]
+    warnings: list[str] = Field(description="What the caller should know about this answer.")
 
 
 class CustomerRequest(RequestModel):
@@ -195,11 +263,12 @@ class CustomerRequest(RequestModel):
         return _check_day(value, "as_of")
 
 
-class CustomerProfile(BaseModel):
+class CustomerProfile(Freshness):
     model_version: str
     as_of: date
     customer_id: str
     known_customer: bool
+    currency: str = Field(description="Currency of the amounts (the policy's base currency).")
     settled_invoices: int
     late_share: float | None = Field(description="Share of settled invoices paid late.")
     mean_days_late: float | None
@@ -207,7 +276,7 @@ class CustomerProfile(BaseModel):
     max_days_late: float | None
     dispute_rate: float | None
     open_invoices: int
-    open_amount: float
+    open_amount: float = Field(description="Open invoices after partial payments.")
     past_due_amount: float
     aged_balance: dict[str, float] = Field(description="Past-due amount per bucket of days.")
     credit_limit: float | None
@@ -221,6 +290,9 @@ class CreditReviewRequest(RequestModel):
     )
     terms_days: int = Field(30, ge=0, le=120, description="Payment terms asked for, in days.")
     as_of: date | None = Field(None, description="Default: the snapshot's as-of date.")
+    language: LanguageCode | None = Field(
+        None, description="Language of grounds, conditions and reasons; default: the policy's."
+    )
 
     @field_validator("as_of")
     @classmethod
@@ -228,22 +300,77 @@ class CreditReviewRequest(RequestModel):
         return _check_day(value, "as_of")
 
 
-class CreditReviewResponse(BaseModel):
+class CreditReviewResponse(Freshness):
     model_version: str
     as_of: date
     customer_id: str
-    known_customer: bool
-    recommendation: str = Field(
-        description="approve, approve_with_conditions, refer_to_credit_manager or decline."
+    known_customer: bool = Field(description="False: a prospect, reviewed as a new customer.")
+    language: LanguageCode
+    currency: str = Field(description="Currency of the amounts (the policy's base currency).")
+    recommendation: Recommendation = Field(description="The strictest rule that applies.")
+    conditions: list[str] = Field(description="Conditions of an approval with conditions.")
+    grounds: list[str] = Field(description="Every policy rule that applies, with its figures.")
+    max_approvable_amount: float = Field(
+        description="The most that could be approved within policy (default probability and "
+        "credit limit rules), for these terms; 0: nothing."
     )
-    conditions: list[str]
-    grounds: list[str] = Field(description="Why this recommendation (policy thresholds).")
+    max_approvable_bound: Literal[MAX_BOUNDS] = Field(  # type: ignore[valid-type]
+        description="What stops it from being higher: credit_limit, default_probability (a "
+        "larger amount would be referred), or search_limit (no customer limit and none reached "
+        "up to ten times the request: at least this much)."
+    )
     late_probability: float
     default_probability: float
     expected_days_late: float
+    open_amount: float = Field(description="The customer's open balance today.")
     exposure: float = Field(description="Open balance + requested amount.")
     credit_limit: float | None
     reasons: list[Reason] = Field(description="What drives the predicted risk.")
+
+
+class WorklistRequest(RequestModel):
+    day: date | None = Field(
+        None,
+        description="Actions due on or before this day; default: the first working day from the "
+        "snapshot's as-of date.",
+    )
+    actor: ActorName | None = Field(None, description="Only this actor's actions.")
+    channel: ChannelName | None = Field(None, description="Only this channel's contacts.")
+    page: int = Field(1, ge=1, le=100_000, description="Page number, 1 for the first.")
+    page_size: int = Field(50, ge=1, le=500, description="Items per page.")
+
+    @field_validator("day")
+    @classmethod
+    def _plausible(cls, value: date | None) -> date | None:
+        return _check_day(value, "day")
+
+
+class WorklistItem(BaseModel):
+    """One thing to do: a contact (or review) of a customer about one or more invoices."""
+
+    priority_rank: int = Field(description="Best collectors' rank among its invoices (1 first).")
+    customer_id: str
+    action_date: date
+    action: ActionName
+    channel: ChannelName | None
+    actor: ActorName
+    step: int | None
+    template: str | None
+    scenario: str
+    invoice_ids: list[str]
+    open_amount: float = Field(description="Open amount of its invoices (base currency).")
+    expected_loss: float = Field(description="Expected loss of its invoices (base currency).")
+
+
+class WorklistResponse(BaseModel):
+    model_version: str
+    as_of: date = Field(description="As-of date of the portfolio the worklist comes from.")
+    day: date
+    currency: str
+    total: int = Field(description="Items matching the filters.")
+    page: int
+    pages: int
+    items: list[WorklistItem]
 
 
 class Status(BaseModel):

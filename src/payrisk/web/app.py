@@ -4,13 +4,15 @@ Routes only parse the request, fetch data (the portfolio bundle, the engine's an
 card) and hand it to `payrisk.web.pages`; the engine is looked up per request so the app can be
 built before the service instance exists. /static/style.css serves the pages' one stylesheet (the
 auth middleware lets it through without a session: the sign-in page uses it too).
+
+Language: `?lang=fr|en` (remembered in a cookie), else the browser's Accept-Language, else the
+policy's `language`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import parse_qs
 
 from pydantic import ValidationError
@@ -19,55 +21,83 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from payrisk.core.i18n import LANGUAGES, negotiate
 from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
 from payrisk.serving.auth import PAGE_SECURITY_HEADERS
 from payrisk.serving.engine import ScoringEngine
 from payrisk.serving.errors import RefusedRequestError
 from payrisk.serving.schemas import CreditReviewRequest, CustomerRequest
 from payrisk.web import pages
-from payrisk.web.bundle import BundleHolder, InvoiceQuery, query_invoices
+from payrisk.web.bundle import InvoiceQuery, query_customers, query_invoices
+from payrisk.web.i18n import Words
 
 CHALLENGER_TTL_S = 60.0
 HEADERS = PAGE_SECURITY_HEADERS
+LANGUAGE_COOKIE = "payrisk_lang"
 # The stylesheet holds no data; its URL carries a digest of its content (pages.stylesheet_version),
 # so a day's caching never shows a stale one after an upgrade.
 STYLESHEET_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
 
 
+def language_of(request: Request, default: str) -> tuple[str, bool]:
+    """The page's language and whether the reader chose it just now (?lang=, to remember)."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked, True
+    remembered = request.cookies.get(LANGUAGE_COOKIE)
+    if remembered in LANGUAGES:
+        return remembered, False
+    return negotiate(request.headers.get("accept-language"), default), False  # type: ignore[arg-type]
+
+
 def create_app(
-    engine: Callable[[], ScoringEngine],
-    bundle_dir: Callable[[], Path],
-    challenger: Callable[[dict], dict | None],
+    engine: Callable[[], ScoringEngine], challenger: Callable[[dict], dict | None]
 ) -> Starlette:
-    """`engine()` gives the service's scoring engine, `bundle_dir()` the portfolio folder and
+    """`engine()` gives the service's scoring engine (and the portfolio bundle it holds),
     `challenger(card)` the registry's challenger beside the champion's model card."""
-    holders: dict[Path, BundleHolder] = {}
     challenger_cache: dict[str, tuple[float, dict | None]] = {}
 
     def bundle() -> PortfolioBundle:
-        folder = bundle_dir()
-        if folder not in holders:
-            holders[folder] = BundleHolder(folder)
-        return holders[folder].get()
+        holder = engine().bundle
+        if holder is None:
+            raise BundleMissingError("no portfolio bundle configured")
+        return holder.get()
 
-    def base(request: Request) -> str:
-        return request.scope.get("root_path", "").rstrip("/")
+    def words(request: Request) -> Words:
+        policy = engine().dunning
+        language, _ = language_of(request, policy.language)
+        return Words(language, policy.currencies.base)
 
     def layout(request: Request, as_of: str = "–") -> pages.Layout:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return pages.Layout(
-            base=base(request),
+            base=request.scope.get("root_path", "").rstrip("/"),
             as_of=as_of,
             model_version=engine().model_version,
             signed_in=bool(request.scope.get("payrisk.session")),  # set by payrisk.serving.auth
+            words=words(request),
+            here=here,
         )
 
-    def html(document: str, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(document, status_code=status, headers=HEADERS)
+    def html(request: Request, document: str, status: int = 200) -> HTMLResponse:
+        response = HTMLResponse(document, status_code=status, headers=HEADERS)
+        language, chosen = language_of(request, engine().dunning.language)
+        if chosen:
+            response.set_cookie(
+                LANGUAGE_COOKIE,
+                language,
+                max_age=365 * 86400,
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+            )
+        return response
 
     def unavailable(request: Request, error: Exception) -> HTMLResponse:
-        return html(
-            pages.message_page("Not ready", "Not ready yet", str(error), layout(request)), 503
-        )
+        frame = layout(request)
+        w = frame.words
+        page = pages.message_page(w.t("notready.title"), w.t("notready.heading"), str(error), frame)
+        return html(request, page, 503)
 
     async def stylesheet(request: Request) -> Response:
         return Response(pages.stylesheet(), media_type="text/css", headers=STYLESHEET_HEADERS)
@@ -78,10 +108,35 @@ def create_app(
         except BundleMissingError as error:
             return unavailable(request, error)
         query = InvoiceQuery.from_params(dict(request.query_params))
-        page = query_invoices(data.invoices, query)
-        return html(
-            pages.portfolio_page(data, page, query, layout(request, data.kpis.get("as_of", "–")))
-        )
+        if query.view == "customers":
+            page = query_customers(data.invoices, data.customers, query)
+        else:
+            page = query_invoices(data.invoices, query)
+        frame = layout(request, data.kpis.get("as_of", "–"))
+        return html(request, pages.portfolio_page(data, page, query, frame))
+
+    async def review_of(request: Request, form: dict[str, str], customer_id: str):
+        """The credit review a form asks for: (review, error text, status)."""
+        raw = parse_qs((await request.body()).decode("utf-8", "replace"))
+        form.update({key: (raw.get(key) or [""])[0][:64] for key in form})
+        try:
+            review = engine().credit_review(
+                CreditReviewRequest(
+                    customer_id=customer_id or form.get("customer_id", ""),
+                    requested_amount=form["requested_amount"],
+                    terms_days=form["terms_days"],
+                    language=words(request).language,
+                )
+            )
+        except ValidationError as error:
+            text = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in error.errors(include_input=False, include_url=False)
+            )
+            return None, text, 422
+        except RefusedRequestError as error:
+            return None, str(error), 422
+        return review, None, 200
 
     async def customer(request: Request) -> HTMLResponse:
         customer_id = request.path_params["customer_id"]
@@ -93,37 +148,24 @@ def create_app(
             data.payments["customer_id"] == customer_id
         ).any()
         if not known:
-            message = (
-                f"No customer {customer_id!r} in the portfolio as of {data.kpis.get('as_of')}."
+            frame = layout(request)
+            w = frame.words
+            message = w.t(
+                "notfound.message", id=repr(customer_id), day=w.f.day(data.kpis.get("as_of"))
             )
-            page = pages.message_page("Not found", "Customer not found", message, layout(request))
-            return html(page, 404)
-        scoring = engine()
+            page = pages.message_page(
+                w.t("notfound.title"), w.t("notfound.customer"), message, frame
+            )
+            return html(request, page, 404)
         profile, problem = None, None
         try:
-            profile = scoring.profile(CustomerRequest(customer_id=customer_id))
+            profile = engine().profile(CustomerRequest(customer_id=customer_id))
         except (RefusedRequestError, ValidationError) as error:
             problem = str(error)
         form = {"requested_amount": "", "terms_days": "30"}
         review, error_text, status = None, None, 200
         if request.method == "POST":
-            raw = parse_qs((await request.body()).decode("utf-8", "replace"))
-            form = {key: (raw.get(key) or [""])[0][:32] for key in form}
-            try:
-                review = scoring.credit_review(
-                    CreditReviewRequest(
-                        customer_id=customer_id,
-                        requested_amount=form["requested_amount"],
-                        terms_days=form["terms_days"],
-                    )
-                )
-            except ValidationError as error:
-                error_text = "; ".join(
-                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
-                )
-                status = 422
-            except RefusedRequestError as error:
-                error_text, status = str(error), 422
+            review, error_text, status = await review_of(request, form, customer_id)
         page = pages.customer_page(
             data,
             customer_id,
@@ -134,7 +176,17 @@ def create_app(
             error_text,
             layout(request, data.kpis.get("as_of", "–")),
         )
-        return html(page, status)
+        return html(request, page, status)
+
+    async def credit(request: Request) -> HTMLResponse:
+        """A credit review for any id: a known customer, or a prospect without history."""
+        form = {"customer_id": "", "requested_amount": "", "terms_days": "30"}
+        review, error_text, status = None, None, 200
+        if request.method == "POST":
+            review, error_text, status = await review_of(request, form, "")
+        as_of = engine().snapshot.as_of
+        frame = layout(request, as_of.isoformat() if as_of else "–")
+        return html(request, pages.credit_page(form, review, error_text, frame), status)
 
     async def model(request: Request) -> HTMLResponse:
         scoring = engine()
@@ -150,12 +202,13 @@ def create_app(
             summary,
             layout(request, str(card.get("as_of", "–"))),
         )
-        return html(page)
+        return html(request, page)
 
     return Starlette(
         routes=[
             Route("/", portfolio, methods=["GET"]),
             Route("/model", model, methods=["GET"]),
+            Route("/credit-review", credit, methods=["GET", "POST"]),
             Route("/customers/{customer_id:path}", customer, methods=["GET", "POST"]),
             Route("/static/style.css", stylesheet, methods=["GET"]),
         ]

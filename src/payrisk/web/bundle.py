@@ -5,14 +5,13 @@ and one query (filter, search, sort, page) over its scored open invoices for the
 
 from __future__ import annotations
 
-import os
-import threading
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from payrisk.policy.portfolio import BUNDLE_FILES, BundleMissingError, PortfolioBundle, read_bundle
+from payrisk.policy.portfolio import BundleHolder
+
+__all__ = ["BundleHolder", "InvoicePage", "InvoiceQuery", "query_customers", "query_invoices"]
 
 PAGE_SIZE = 50
 # query value -> (column, ascending); the first is the collectors' worklist order
@@ -25,41 +24,8 @@ SORTS: dict[str, tuple[str, bool]] = {
 }
 
 
-class BundleHolder:
-    """The latest readable bundle; rereads it when its files change (snapshot replaces the folder
-    atomically), keeps the previous one if the new one cannot be read."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._bundle: PortfolioBundle | None = None
-        self._stamp: tuple | None = None
-        self._lock = threading.Lock()
-
-    def _current_stamp(self) -> tuple | None:
-        try:
-            return tuple(
-                (s.st_mtime_ns, s.st_size, s.st_ino)
-                for s in (os.stat(self.folder / name) for name in BUNDLE_FILES)
-            )
-        except OSError:
-            return None
-
-    def get(self) -> PortfolioBundle:
-        stamp = self._current_stamp()
-        if stamp is not None and stamp != self._stamp:
-            with self._lock:
-                if stamp != self._stamp:
-                    try:
-                        self._bundle = read_bundle(self.folder)
-                        self._stamp = stamp
-                    except BundleMissingError:
-                        if self._bundle is None:
-                            raise
-        if self._bundle is None:
-            raise BundleMissingError(
-                f"no portfolio bundle in {self.folder}; run `payrisk snapshot --data DIR`"
-            )
-        return self._bundle
+VIEWS = ("invoices", "customers")
+STATUSES = ("all", "not_due", "past_due")
 
 
 @dataclass(frozen=True)
@@ -71,6 +37,8 @@ class InvoiceQuery:
     min_late: float = 0.0  # percent, 0-100
     q: str = ""
     page: int = 1
+    view: str = "invoices"  # or "customers": one row per customer
+    status: str = "all"  # "not_due": not yet due at the as-of date; "past_due"
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> InvoiceQuery:
@@ -83,12 +51,15 @@ class InvoiceQuery:
             page = max(int(params.get("page") or 1), 1)
         except ValueError:
             page = 1
+        view, status = params.get("view", "invoices"), params.get("status", "all")
         return cls(
             sort=sort if sort in SORTS else "expected_loss",
             scenario=(params.get("scenario") or "").strip()[:64],
             min_late=min_late,
             q=(params.get("q") or "").strip()[:64],
             page=page,
+            view=view if view in VIEWS else "invoices",
+            status=status if status in STATUSES else "all",
         )
 
 
@@ -100,6 +71,23 @@ class InvoicePage:
     pages: int
 
 
+def _contains(column: pd.Series, needle: str) -> pd.Series:
+    return column.astype(str).str.casefold().str.contains(needle, regex=False)
+
+
+def _not_due(invoices: pd.DataFrame) -> pd.Series:
+    """Not yet due at the portfolio's as-of date (its scoring day)."""
+    return invoices["due_date"] >= invoices["snapshot_date"]
+
+
+def _cut(chosen: pd.DataFrame, page_number: int, page_size: int) -> InvoicePage:
+    total = len(chosen)
+    pages = max((total + page_size - 1) // page_size, 1)
+    page = min(page_number, pages)
+    start = (page - 1) * page_size
+    return InvoicePage(chosen.iloc[start : start + page_size], total, page, pages)
+
+
 def query_invoices(
     invoices: pd.DataFrame, query: InvoiceQuery, page_size: int = PAGE_SIZE
 ) -> InvoicePage:
@@ -107,17 +95,62 @@ def query_invoices(
     keep = invoices["late_probability"] >= query.min_late / 100
     if query.scenario:
         keep &= invoices["scenario"] == query.scenario
+    if query.status != "all":
+        keep &= _not_due(invoices) if query.status == "not_due" else ~_not_due(invoices)
     if query.q:
         needle = query.q.casefold()
-        keep &= invoices["customer_id"].str.casefold().str.contains(needle, regex=False) | invoices[
-            "invoice_id"
-        ].str.casefold().str.contains(needle, regex=False)
+        keep &= _contains(invoices["customer_id"], needle) | _contains(
+            invoices["invoice_id"], needle
+        )
     chosen = invoices.loc[keep.fillna(False)]
     column, ascending = SORTS[query.sort]
     if query.sort != "expected_loss":  # the bundle is already in worklist order
         chosen = chosen.sort_values(column, ascending=ascending, kind="stable")
-    total = len(chosen)
-    pages = max((total + page_size - 1) // page_size, 1)
-    page = min(query.page, pages)
-    start = (page - 1) * page_size
-    return InvoicePage(chosen.iloc[start : start + page_size], total, page, pages)
+    return _cut(chosen, query.page, page_size)
+
+
+def customer_rows(invoices: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer with open invoices: its plan (scenario, risk, next contact) and,
+    from its invoices, the past-due amount, the earliest due date and its best worklist rank."""
+    past_due = invoices["open_amount"].where(~_not_due(invoices), 0.0)
+    per_customer = (
+        invoices.assign(past_due_amount=past_due)
+        .groupby("customer_id", sort=False)
+        .agg(
+            past_due_amount=("past_due_amount", "sum"),
+            due_date=("due_date", "min"),
+            priority_rank=("priority_rank", "min"),
+            main_reason=("reason_1", "first"),
+            reasons_json=("reasons_json", "first"),
+        )
+    )
+    # The customer's first planned action of any kind: what to show when no contact is planned
+    # (only reviews: dispute, write-off, credit manager).
+    first = (
+        invoices.sort_values("action_date", kind="stable")
+        .drop_duplicates("customer_id")
+        .set_index("customer_id")[["action", "channel", "action_date"]]
+        .add_prefix("first_")
+    )
+    rows = customers.set_index("customer_id").join(per_customer, how="inner").join(first)
+    return rows.reset_index().sort_values("priority_rank", kind="stable").reset_index(drop=True)
+
+
+def query_customers(
+    invoices: pd.DataFrame,
+    customers: pd.DataFrame,
+    query: InvoiceQuery,
+    page_size: int = PAGE_SIZE,
+) -> InvoicePage:
+    """The by-customer view: the same filters on each customer's invoices (a customer shows if
+    one of its invoices matches), sorted by the customer's figures."""
+    matching = query_invoices(invoices, replace(query, page=1), page_size=len(invoices) or 1)
+    chosen_ids = set(matching.rows["customer_id"])
+    rows = customer_rows(invoices, customers)
+    rows = rows.loc[rows["customer_id"].isin(chosen_ids)]
+    column, ascending = SORTS[query.sort]
+    if query.sort == "expected_loss":
+        rows = rows.sort_values("expected_loss", ascending=False, kind="stable")
+    elif column in rows:
+        rows = rows.sort_values(column, ascending=ascending, kind="stable")
+    return _cut(rows, query.page, page_size)

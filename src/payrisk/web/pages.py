@@ -1,9 +1,11 @@
 """HTML for the review pages: data preparation in Python, markup in Jinja2 template files.
 
 Every function takes plain data (bundle frames, engine answers, the model card) and returns a
-complete HTML document, so the same code serves /ui and `payrisk report`. The templates live in
-`payrisk/web/templates/` (autoescaped: ids from the data are never trusted; StrictUndefined: a
-misspelt variable fails instead of printing nothing), and every page uses the one stylesheet
+complete HTML document, so the same code serves /ui and `payrisk report`. Pages speak the reader's
+language (`Layout.words`: French or English words, Babel's formats for amounts and dates; codes
+from the data always shown as words). The templates live in `payrisk/web/templates/`
+(autoescaped: ids from the data are never trusted; StrictUndefined: a misspelt variable fails
+instead of printing nothing), and every page uses the one stylesheet
 `payrisk/web/static/style.css`: linked on /ui, inlined in the e-mailed report.
 """
 
@@ -11,23 +13,26 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
-from dataclasses import dataclass
-from datetime import date, datetime
+import json
+from dataclasses import dataclass, field
 from importlib import resources
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import jinja2
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from payrisk.core.i18n import LANGUAGES, missing
 from payrisk.policy.portfolio import PortfolioBundle
+from payrisk.policy.reasons import LOWERS, RAISES, rephrase
 from payrisk.serving.auth import LOGIN_PATH
 from payrisk.web import charts
-from payrisk.web.bundle import SORTS, InvoicePage, InvoiceQuery
+from payrisk.web.bundle import SORTS, STATUSES, InvoicePage, InvoiceQuery
+from payrisk.web.i18n import Words
 
 UI_BASE = "/ui"  # where service.py mounts the pages (the auth middleware's paths start here too)
+NAMES = {"en": "English", "fr": "Français"}
 
 
 @functools.cache
@@ -44,7 +49,8 @@ def stylesheet_version() -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    """The frame around a page (base.html): where the pages live and what the header shows."""
+    """The frame around a page (base.html): where the pages live, what the header shows and in
+    which language."""
 
     base: str = UI_BASE  # the pages' mount point: links and the stylesheet URL start here
     as_of: str | None = None  # None: no "as of ... model v..." line (the sign-in page)
@@ -52,42 +58,27 @@ class Layout:
     nav: bool = True  # links to the other pages (not on the sign-in page, not in the report)
     signed_in: bool = False  # a cookie session: offer "Sign out"
     inline_css: bool = False  # the report has no server to fetch the stylesheet from
+    words: Words = field(default_factory=Words)
+    here: str = ""  # this page's path and query, for the language links
+
+    @property
+    def languages(self) -> list[tuple[str, str, str, bool]]:
+        """(code, name, link, current) per language: the same page in each."""
+        path, _, query = self.here.partition("?")
+        params = [(k, v) for k, v in _pairs(query) if k != "lang"]
+        return [
+            (
+                code,
+                NAMES[code],
+                f"{path or self.base + '/'}?{urlencode([*params, ('lang', code)])}",
+                code == self.words.language,
+            )
+            for code in LANGUAGES
+        ]
 
 
-def money(value: object) -> str:
-    """Thousands separators, two decimals; a dash for missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{float(value):,.2f}"
-
-
-def pct(value: object, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{float(value) * 100:.{digits}f}%"
-
-
-def number(value: object, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{float(value):,.{digits}f}"
-
-
-def day(value: object) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, (pd.Timestamp, datetime)):
-        return value.date().isoformat() if not pd.isna(value) else "–"
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def text(value: object) -> str:
-    """A cell's text: missing values (NaN, None, NA) as a dash."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "–"
-    return str(value)
+def _pairs(query: str) -> list[tuple[str, str]]:
+    return parse_qsl(query, keep_blank_values=False)
 
 
 def url_segment(value: object) -> str:
@@ -100,92 +91,233 @@ def _inline_stylesheet() -> Markup:
     return Markup(stylesheet())
 
 
+def text(value: object) -> str:
+    """A cell's text: missing values (NaN, None, NA) as a dash."""
+    return "–" if missing(value) else str(value)
+
+
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("payrisk.web", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
-ENV.filters.update(money=money, pct=pct, number=number, day=day, text=text, q=url_segment)
+ENV.filters.update(text=text, q=url_segment)
 ENV.globals.update(inline_stylesheet=_inline_stylesheet, stylesheet_version=stylesheet_version)
 
 
 def _render(template: str, layout: Layout, **context: object) -> str:
-    return ENV.get_template(template).render(layout=layout, **context)
-
-
-def _kpi_items(k: dict) -> list[tuple[str, str]]:
-    return [
-        ("DSO, last 90 days", f"{number(k.get('dso_days_90'))} days"),
-        ("DSO, predicted", f"{number(k.get('predicted_dso_days'))} days"),
-        ("Open amount", money(k.get("open_amount"))),
-        ("Overdue amount", money(k.get("overdue_amount"))),
-        ("Expected loss", money(k.get("expected_loss"))),
-        ("Dispute rate", pct(k.get("dispute_share"), 1)),
-        ("Paid late (settled)", pct(k.get("late_share_of_paid"), 1)),
-        ("Predicted late invoices", number(k.get("predicted_late_invoices"))),
-    ]
+    w = layout.words
+    return ENV.get_template(template).render(layout=layout, w=w, f=w.f, **context)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts with NaN/NaT kept (filters print a dash)."""
+    """Rows as dicts with NaN/NaT kept (formats print a dash)."""
     return frame.to_dict("records")
 
 
-def _portfolio_context(
-    bundle: PortfolioBundle, page: InvoicePage, query: InvoiceQuery, base: str, interactive: bool
-) -> dict[str, object]:
-    """What `_portfolio.html` shows: key figures, both charts, one page of the worklist."""
-    k = bundle.kpis
-    aged = k.get("aged_balance", [])
-    aged_svg = charts.bar_chart(
-        [r["bucket"] for r in aged],
-        [r["open_amount"] for r in aged],
-        "Aged balance by bucket (open amount)",
-        "; ".join(f"{r['bucket']}: {money(r['open_amount'])}" for r in aged),
+def reasons_of(row: dict, w: Words) -> list[dict]:
+    """A bundle row's reasons in the page's language (from their stored values); rows written
+    before reasons were stored as values keep their text."""
+    stored = row.get("reasons_json")
+    if isinstance(stored, str) and stored:
+        return rephrase(json.loads(stored), w.f)
+    return [
+        {"text": row[f"reason_{k}"], "direction": RAISES}
+        for k in (1, 2, 3)
+        if isinstance(row.get(f"reason_{k}"), str) and row[f"reason_{k}"]
+    ]
+
+
+def main_reason(row: dict, w: Words) -> str:
+    raising = [r["text"] for r in reasons_of(row, w) if r["direction"] == RAISES]
+    return raising[0] if raising else "–"
+
+
+def next_action(channel: object, action: object, day: object, w: Words) -> str:
+    """ "Phone call, 12 Nov" / "Appel, 12 nov.": the action in words, compact (actions are
+    planned for the coming days, so the year goes without saying)."""
+    what = (
+        w.label("channel", channel) if isinstance(channel, str) else w.label("action_short", action)
     )
-    cash = bundle.cash_forecast
-    frame = cash[["early", "expected", "late"]].to_numpy("float64")
-    weeks = [day(w) for w in cash["week_start"]]
-    cash_rows = [
-        {"week": w, "low": lo, "mid": mid, "high": hi}
-        for w, lo, mid, hi in zip(
-            weeks, frame.min(axis=1), frame[:, 1], frame.max(axis=1), strict=True
+    return f"{what}, {w.f.day(day, 'short_month')}"
+
+
+def _kpi_items(k: dict, w: Words) -> list[tuple[str, str, str]]:
+    f = w.f
+    rate = k.get("recovery_rate")
+    note = w.t("kpi.expected_loss_note", rate=f.pct(rate)) if rate is not None else ""
+    return [
+        (w.t("kpi.dso"), w.t("unit.days", n=f.number(k.get("dso_days_90"))), ""),
+        (w.t("kpi.dso_predicted"), w.t("unit.days", n=f.number(k.get("predicted_dso_days"))), ""),
+        (w.t("kpi.open"), f.money(k.get("open_amount"), cents=False), ""),
+        (w.t("kpi.overdue"), f.money(k.get("overdue_amount"), cents=False), ""),
+        (w.t("kpi.at_risk"), f.money(k.get("amount_at_risk"), cents=False), ""),
+        (w.t("kpi.expected_loss"), f.money(k.get("expected_loss"), cents=False), note),
+        (w.t("kpi.dispute"), f.pct(k.get("dispute_share"), 1), ""),
+        (w.t("kpi.paid_late"), f.pct(k.get("late_share_of_paid"), 1), ""),
+        (w.t("kpi.predicted_late"), f.number(k.get("predicted_late_invoices")), ""),
+    ]
+
+
+def invoice_row(row: dict, w: Words) -> dict:
+    """One worklist row, every cell in words and local formats."""
+    f = w.f
+    return {
+        "rank": row.get("priority_rank"),
+        "invoice_id": row["invoice_id"],
+        "customer_id": row["customer_id"],
+        "disputed": bool(row.get("disputed")) if not missing(row.get("disputed")) else False,
+        "due": f.day(row.get("due_date")),
+        "not_due": not missing(row.get("snapshot_date"))
+        and row["due_date"] >= row["snapshot_date"],
+        "open": f.money(row.get("open_amount")),
+        "late": f.pct(row.get("late_probability")),
+        "default": f.pct(row.get("default_probability")),
+        "expected": f.day(row.get("expected_payment_date")),
+        "range": w.t(
+            "range",
+            low=f.day(row.get("expected_payment_date_low")),
+            high=f.day(row.get("expected_payment_date_high")),
+        ),
+        "delay": w.delay(row.get("expected_days_late"), short=True),
+        "loss": f.money(row.get("expected_loss")),
+        "next": next_action(row.get("channel"), row.get("action"), row.get("action_date"), w),
+        "actor": w.label("actor", row.get("actor")),
+        "step": None if missing(row.get("step")) else int(row["step"]),
+        "scenario": w.label("scenario", row.get("scenario")),
+        "reason": main_reason(row, w),
+        "reasons": reasons_of(row, w),
+    }
+
+
+def customer_row(row: dict, w: Words) -> dict:
+    f = w.f
+    has_contact = not missing(row.get("next_contact_date"))
+    return {
+        "customer_id": row["customer_id"],
+        "invoices": f.number(row.get("open_invoices")),
+        "open": f.money(row.get("open_amount")),
+        "past_due": f.money(row.get("past_due_amount")),
+        "late": f.pct(row.get("late_probability")),
+        "default": f.pct(row.get("default_probability")),
+        "loss": f.money(row.get("expected_loss")),
+        "scenario": w.label("scenario", row.get("scenario")),
+        "next": next_action(
+            row.get("next_contact_channel"),
+            row.get("next_contact_action"),
+            row.get("next_contact_date"),
+            w,
         )
+        if has_contact
+        else next_action(
+            row.get("first_channel"), row.get("first_action"), row.get("first_action_date"), w
+        )
+        if not missing(row.get("first_action_date"))
+        else "–",
+        "covers": w.t("contact.covers", n=f.number(row.get("next_contact_invoices")))
+        if has_contact
+        else "",
+        "reason": main_reason(row, w),
+    }
+
+
+def _cash_context(bundle: PortfolioBundle, w: Words) -> dict[str, object]:
+    f = w.f
+    cash = bundle.cash_forecast
+    weeks = list(cash["week_start"])
+    if {"low", "expected", "high"} <= set(cash.columns):
+        low, mid, high = (cash[c].to_numpy("float64") for c in ("low", "expected", "high"))
+    else:  # a bundle written before the range was a range
+        frame = cash[["early", "expected", "late"]].to_numpy("float64")
+        low, mid, high = frame.min(axis=1), frame[:, 1], frame.max(axis=1)
+    rows = [
+        {"week": f.day(week), "low": f.money(lo), "mid": f.money(m), "high": f.money(hi)}
+        for week, lo, m, hi in zip(weeks, low, mid, high, strict=True)
     ]
     beyond = float(np.nansum(cash["beyond_expected"])) if "beyond_expected" in cash else 0.0
-    cash_svg = charts.band_chart(
-        [w[5:] for w in weeks],
-        [r["low"] for r in cash_rows],
-        [r["mid"] for r in cash_rows],
-        [r["high"] for r in cash_rows],
-        "Expected weekly cash-in with low/high band",
-        f"{len(weeks)} weeks from {weeks[0] if weeks else '–'}; expected total "
-        f"{money(sum(r['mid'] for r in cash_rows))}",
+    svg = charts.band_chart(
+        [f.day(week, "short_month") for week in weeks],
+        list(low),
+        list(mid),
+        list(high),
+        w.t("cash.chart"),
+        w.t(
+            "cash.desc",
+            weeks=len(weeks),
+            day=f.day(weeks[0]) if weeks else "–",
+            total=f.money(float(np.sum(mid))),
+        ),
+        x_title=w.t("cash.x"),
+        y_title=w.t("cash.y"),
+        keys=(w.t("cash.expected"), w.t("cash.range")),
+        fmt=f.short_money,
+    )
+    return {"cash": rows, "cash_svg": Markup(svg), "beyond": f.money(beyond) if beyond else ""}
+
+
+def _portfolio_context(
+    bundle: PortfolioBundle, page: InvoicePage, query: InvoiceQuery, layout: Layout,
+    interactive: bool,
+) -> dict[str, object]:  # fmt: skip
+    """What `_portfolio.html` shows: key figures, both charts, one page of the worklist."""
+    w, k = layout.words, bundle.kpis
+    f = w.f
+    aged = k.get("aged_balance", [])
+    aged_rows = [
+        {
+            "bucket": w.label("bucket", r["bucket"]),
+            "amount": f.money(r["open_amount"]),
+            "invoices": f.number(r["invoices"]),
+            "share": f.pct(r["share"], 1),
+        }
+        for r in aged
+    ]
+    aged_svg = charts.bar_chart(
+        [w.label("bucket", r["bucket"]) for r in aged],
+        [r["open_amount"] for r in aged],
+        w.t("aged.chart"),
+        "; ".join(f"{w.label('bucket', r['bucket'])}: {f.money(r['open_amount'])}" for r in aged),
+        x_title=w.t("aged.x"),
+        y_title=w.t("aged.y"),
+        fmt=f.short_money,
     )
 
     def page_url(number_: int) -> str:
         params = {
+            "view": query.view,
             "q": query.q,
+            "status": query.status,
             "scenario": query.scenario,
             "min_late": f"{query.min_late:g}",
             "sort": query.sort,
             "page": number_,
         }
-        return f"{base}/?" + urlencode({key: v for key, v in params.items() if v not in ("", "0")})
+        defaults = {"view": "invoices", "status": "all", "min_late": "0"}
+        kept = {key: v for key, v in params.items() if v != "" and defaults.get(key) != v}
+        return f"{layout.base}/?" + urlencode(kept)
 
+    rows = _records(page.rows)
+    by_customer = query.view == "customers"
     return dict(
         k=k,
-        items=_kpi_items(k),
-        aged=aged,
+        summary=w.t(
+            "portfolio.summary",
+            customers=f.number(k.get("customers")),
+            invoices=f.number(k.get("open_invoices")),
+            day=f.day(k.get("as_of")),
+        ),
+        items=_kpi_items(k, w),
+        aged=aged_rows,
         aged_svg=Markup(aged_svg),
-        cash=cash_rows,
-        cash_svg=Markup(cash_svg),
-        beyond=beyond,
-        page=InvoicePage(_records(page.rows), page.total, page.page, page.pages),
+        **_cash_context(bundle, w),
+        by_customer=by_customer,
+        rows=[customer_row(r, w) if by_customer else invoice_row(r, w) for r in rows],
+        page=page,
         query=query,
-        scenarios=bundle.scenarios,
-        sorts=[(key, key.replace("_", " ")) for key in SORTS],
-        sort_name=query.sort.replace("_", " "),
+        scenarios=[(s, w.label("scenario", s)) for s in bundle.scenarios],
+        statuses=[(s, w.t(f"filter.status.{s}")) for s in STATUSES],
+        sorts=[(key, w.t(f"sort.{key}")) for key in SORTS],
+        sort_name=w.t(f"sort.{query.sort}"),
         interactive=interactive,
         page_url=page_url,
     )
@@ -194,9 +326,86 @@ def _portfolio_context(
 def portfolio_page(
     bundle: PortfolioBundle, page: InvoicePage, query: InvoiceQuery, layout: Layout
 ) -> str:
-    """/ui/: the portfolio with the searchable, sortable worklist."""
-    context = _portfolio_context(bundle, page, query, layout.base, interactive=True)
+    """/ui/: the portfolio with the searchable, sortable worklist (by invoice or customer)."""
+    context = _portfolio_context(bundle, page, query, layout, interactive=True)
     return _render("portfolio.html", layout, **context)
+
+
+def _history_context(payments: pd.DataFrame, customer_id: str, w: Words) -> dict[str, object]:
+    f = w.f
+    if not len(payments):
+        return {"history_svg": "", "history_text": "", "recent": []}
+    when = payments["settled_date"]
+    xs = (when.astype("int64") // 86_400_000_000_000).astype("float64").tolist()
+    ys = payments["days_late"].astype("float64").tolist()
+    quarters = pd.date_range(when.min().normalize(), when.max(), freq="QS")
+    ticks = [(float(t.value // 86_400_000_000_000), f.day(t, "MMM yyyy")) for t in quarters]
+    late = int((payments["days_late"] > 0).sum())
+    text_ = w.t(
+        "history.text",
+        n=f.number(len(payments)),
+        first=f.day(when.min()),
+        last=f.day(when.max()),
+        late=f.number(late),
+        share=f.pct(late / len(payments)),
+        mean=f.days(payments["days_late"].mean()),
+        worst=w.delay(payments["days_late"].max()),
+    )
+    svg = charts.scatter_chart(
+        xs,
+        ys,
+        ticks,
+        w.t("history.chart", id=customer_id),
+        text_,
+        [
+            f"{r.invoice_id}: {w.delay(r.days_late)}, {f.day(r.settled_date)}"
+            for r in payments.itertuples()
+        ],
+        x_title=w.t("history.x"),
+        y_title=w.t("history.y"),
+        keys=(w.t("history.late"), w.t("history.on_time")),
+        y_fmt=lambda v: f.number(v),
+    )
+    recent = [
+        {
+            "invoice_id": r["invoice_id"],
+            "due": f.day(r["due_date"]),
+            "settled": f.day(r["settled_date"]),
+            "written_off": bool(r["written_off"]),
+            "delay": w.delay(r["days_late"]),
+            "amount": f.money(r["amount"]),
+        }
+        for r in _records(payments.tail(20).iloc[::-1])
+    ]
+    return {"history_svg": Markup(svg), "history_text": text_, "recent": recent}
+
+
+def _review_context(review: object | None, w: Words) -> dict[str, object] | None:
+    """A credit review (the engine's answer) in words."""
+    if review is None:
+        return None
+    f = w.f
+    return {
+        "recommendation": w.label("recommendation", review.recommendation),
+        "code": review.recommendation,
+        "prospect": not review.known_customer,
+        "figures": w.t(
+            "credit.figures" if review.credit_limit is not None else "credit.figures_no_limit",
+            late=f.pct(review.late_probability),
+            default=f.pct(review.default_probability),
+            delay=w.delay(review.expected_days_late),
+            exposure=f.money(review.exposure),
+            limit=f.money(review.credit_limit),
+        ),
+        "max": w.t(
+            f"credit.max.{review.max_approvable_bound}",
+            amount=f.money(review.max_approvable_amount, cents=False),
+        ),
+        "conditions": review.conditions,
+        "grounds": review.grounds,
+        "raising": [r.text for r in review.reasons if r.direction == RAISES],
+        "lowering": [r.text for r in review.reasons if r.direction == LOWERS],
+    }
 
 
 def customer_page(
@@ -210,129 +419,177 @@ def customer_page(
     layout: Layout,
 ) -> str:
     """/ui/customers/<id>: payment history, open invoices, aged balance, credit-review form."""
+    w = layout.words
+    f = w.f
     invoices = bundle.invoices.loc[bundle.invoices["customer_id"] == customer_id]
     plans = bundle.customers.loc[bundle.customers["customer_id"] == customer_id]
     payments = bundle.payments.loc[bundle.payments["customer_id"] == customer_id]
-    rows = _records(invoices)
-    for row in rows:
-        row["reasons"] = [
-            row[f"reason_{k}"]
-            for k in (1, 2, 3)
-            if isinstance(row.get(f"reason_{k}"), str) and row[f"reason_{k}"]
-        ]
-    history_svg, history_text = "", ""
-    if len(payments):
-        when = payments["settled_date"]
-        xs = (when.astype("int64") // 86_400_000_000_000).astype("float64").tolist()
-        ys = payments["days_late"].astype("float64").tolist()
-        years = pd.date_range(when.min().normalize(), when.max(), freq="QS")
-        ticks = [(float(t.value // 86_400_000_000_000), t.strftime("%Y-%m")) for t in years]
-        late = int((payments["days_late"] > 0).sum())
-        history_text = (
-            f"{len(payments):,} settled invoices from {day(when.min())} to {day(when.max())}: "
-            f"{late:,} paid late ({late / len(payments):.0%}), on average "
-            f"{payments['days_late'].mean():.1f} days after the due date, at worst "
-            f"{payments['days_late'].max():,} days."
-        )
-        history_svg = charts.scatter_chart(
-            xs,
-            ys,
-            ticks,
-            f"Days late per settled invoice, customer {customer_id}",
-            history_text,
-            [
-                f"{r.invoice_id}: {r.days_late} days late, settled {day(r.settled_date)}"
-                for r in payments.itertuples()
-            ],
+    plan = _records(plans)[0] if len(plans) else None
+    plan_text = None
+    if plan is not None and not missing(plan.get("next_contact_date")):
+        plan_text = Markup(
+            w.t(
+                "customer.plan",
+                scenario=Markup.escape(w.label("scenario", plan["scenario"])),
+                key=w.t("customer.key") if plan.get("key_account") else "",
+                action=Markup.escape(
+                    w.label("channel", plan.get("next_contact_channel"))
+                    if isinstance(plan.get("next_contact_channel"), str)
+                    else w.label("action", plan.get("next_contact_action"))
+                ),
+                day=f.day(plan["next_contact_date"]),
+                actor=Markup.escape(w.label("actor", plan.get("next_contact_actor"))),
+                n=f.number(plan.get("next_contact_invoices")),
+            )
         )
     items = [
-        ("Open amount", money(getattr(profile, "open_amount", None))),
-        ("Past due", money(getattr(profile, "past_due_amount", None))),
-        ("Open invoices", number(getattr(profile, "open_invoices", len(invoices)))),
-        ("Settled invoices", number(getattr(profile, "settled_invoices", len(payments)))),
-        ("Paid late", pct(getattr(profile, "late_share", None))),
-        ("Mean days late", number(getattr(profile, "mean_days_late", None), 1)),
-        ("Dispute rate", pct(getattr(profile, "dispute_rate", None), 1)),
-        ("Credit limit", money(getattr(profile, "credit_limit", None))),
-    ]
+        (w.t("kpi.open"), f.money(getattr(profile, "open_amount", None)), ""),
+        (w.t("aged.past_due"), f.money(getattr(profile, "past_due_amount", None)), ""),
+        (w.t("customer.open_invoices"),
+         f.number(getattr(profile, "open_invoices", len(invoices))), ""),
+        (w.t("customer.settled"),
+         f.number(getattr(profile, "settled_invoices", len(payments))), ""),
+        (w.t("customer.paid_late"), f.pct(getattr(profile, "late_share", None)), ""),
+        (w.t("customer.mean_late"), f.number(getattr(profile, "mean_days_late", None), 1), ""),
+        (w.t("kpi.dispute"), f.pct(getattr(profile, "dispute_rate", None), 1), ""),
+        (w.t("customer.limit"), f.money(getattr(profile, "credit_limit", None), cents=False), ""),
+    ]  # fmt: skip
+    aged = (
+        [(w.label("bucket", k), f.money(v)) for k, v in profile.aged_balance.items()]
+        if profile is not None
+        else []
+    )
     return _render(
         "customer.html",
         layout,
         cid=customer_id,
-        plan=_records(plans)[0] if len(plans) else None,
+        plan=plan,
+        plan_text=plan_text,
         items=items,
-        history_svg=Markup(history_svg),
-        history_text=history_text,
-        recent=_records(payments.tail(20).iloc[::-1]),
+        **_history_context(payments, customer_id, w),
         profile=profile,
+        past_due_total=f.money(getattr(profile, "past_due_amount", None)),
+        aged=aged,
         problem=problem,
-        invoices=rows,
-        review=review,
+        invoices=[invoice_row(r, w) for r in _records(invoices)],
+        review=_review_context(review, w),
         form=form,
         error=error,
+        action=f"{layout.base}/customers/{url_segment(customer_id)}",
+    )
+
+
+def credit_page(
+    form: dict[str, str], review: object | None, error: str | None, layout: Layout
+) -> str:
+    """/ui/credit-review: a credit review for any customer id, a prospect's included."""
+    return _render(
+        "credit.html",
+        layout,
+        form=form,
+        review=_review_context(review, layout.words),
+        error=error,
+        action=f"{layout.base}/credit-review",
     )
 
 
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "calibration_error")
-TARGETS = {"late": "Paid late", "default": "Default (not paid within 90 days)"}
+TARGETS = ("late", "default")
 
 
 def _model_context(
-    card: dict, version: str, source: str, challenger: dict | None
+    card: dict, version: str, source: str, challenger: dict | None, w: Words
 ) -> dict[str, object]:
     """What `_model.html` shows: metric tables, calibration charts, top features, challenger."""
+    f = w.f
     holdout = card.get("holdout_metrics", {})
     metric_tables = []
-    for target, label in TARGETS.items():
+    for target in TARGETS:
         models = holdout.get(target, {})
         rows = [
-            (name, [number(values.get(m), 3) for m in METRICS]) for name, values in models.items()
+            (w.label("model", name), [f.number(values.get(m), 3) for m in METRICS])
+            for name, values in models.items()
         ]
         if rows:
-            metric_tables.append((label, rows))
+            metric_tables.append((w.label("target", target), rows))
     calibration = []
-    for target, label in TARGETS.items():
+    for target in TARGETS:
         curve = card.get("calibration", {}).get(target)
         if not curve:
             continue
+        label = w.label("target", target)
         svg = charts.reliability_chart(
             curve["predicted"],
             curve["observed"],
-            f"Calibration curve: {label.lower()}",
-            "Observed rate against predicted probability per bin; the dashed diagonal is perfect "
-            "calibration.",
+            w.t("model.calibration_chart", target=label.lower()),
+            w.t("model.calibration_desc"),
+            x_title=w.t("model.calibration_x"),
+            y_title=w.t("model.calibration_y"),
+            keys=(w.t("model.calibration_model"), w.t("model.calibration_perfect")),
+            pct=lambda v: f.pct(v),
         )
-        bins = list(zip(curve["predicted"], curve["observed"], curve["count"], strict=True))
+        bins = [
+            (f.pct(p, 1), f.pct(o, 1), f.number(n))
+            for p, o, n in zip(curve["predicted"], curve["observed"], curve["count"], strict=True)
+        ]
         calibration.append((label, Markup(svg), bins))
     features = [
         (
-            TARGETS.get(target, target),
-            sorted(values.items(), key=lambda item: -item[1])[:10],
+            w.label("target", target),
+            [
+                (w.label("feature", name), f.number(value, 3))
+                for name, value in sorted(values.items(), key=lambda item: -item[1])[:10]
+            ],
         )
         for target, values in card.get("top_features", {}).items()
     ]
+    payment_rows = [
+        (
+            w.label("model", name),
+            f.number(m.get("mae_days"), 1),
+            f.number(m.get("median_abs_error_days"), 1),
+            f.pct(m.get("interval_coverage")),
+        )
+        for name, m in holdout.get("payment", {}).items()
+    ]
     return dict(
-        card=card,
-        version=version,
-        source=source,
+        champion=Markup(
+            w.t(
+                "model.champion",
+                version=Markup.escape(version),
+                source=Markup.escape(w.label("source", source)),
+                start=f.day(card.get("data_start")),
+                end=f.day(card.get("trained_until")),
+                as_of=f.day(card.get("as_of")),
+            )
+        ),
         metric_tables=metric_tables,
-        metric_names=[m.replace("_", " ") for m in METRICS],
-        payment_rows=list(holdout.get("payment", {}).items()),
+        metric_names=[w.label("metric", m) for m in METRICS],
+        payment_rows=payment_rows,
         calibration=calibration,
         features=features,
-        challenger=challenger,
+        challenger=(
+            {
+                **challenger,
+                "text": Markup(
+                    w.t(
+                        "model.challenger_text",
+                        version=Markup.escape(challenger["version"]),
+                        created=f.day(challenger["created"]),
+                    )
+                ),
+            }
+            if challenger
+            else None
+        ),
     )
 
 
 def model_page(
-    card: dict,
-    version: str,
-    source: str,
-    challenger: dict | None,
-    layout: Layout,
+    card: dict, version: str, source: str, challenger: dict | None, layout: Layout
 ) -> str:
     """/ui/model: the champion against its baselines, and the challenger."""
-    context = _model_context(card, version, source, challenger)
+    context = _model_context(card, version, source, challenger, layout.words)
     return _render("model.html", layout, **context)
 
 
@@ -350,18 +607,22 @@ def report_page(
     source: str,
     challenger: dict | None,
     as_of: str,
+    words: Words | None = None,
 ) -> str:
     """`payrisk report`: the top of the worklist and the model card in one file to e-mail.
 
     Self-contained: the stylesheet is inlined, charts are inline SVG, no links to follow.
     """
-    layout = Layout(base="", as_of=as_of, model_version=version, nav=False, inline_css=True)
-    portfolio = _portfolio_context(bundle, page, query, layout.base, interactive=False)
-    model = _model_context(card, version, source, challenger)
+    layout = Layout(
+        base="", as_of=as_of, model_version=version, nav=False, inline_css=True,
+        words=words or Words(),
+    )  # fmt: skip
+    portfolio = _portfolio_context(bundle, page, query, layout, interactive=False)
+    model = _model_context(card, version, source, challenger, layout.words)
     return _render("report.html", layout, **portfolio, **model)
 
 
-def login_page(next_path: str, error: str | None = None) -> str:
+def login_page(next_path: str, error: str | None = None, words: Words | None = None) -> str:
     """/ui/login, rendered for payrisk.serving.auth.ApiKeyMiddleware (before any session)."""
-    layout = Layout(nav=False)
+    layout = Layout(nav=False, words=words or Words())
     return _render("login.html", layout, login_path=LOGIN_PATH, next_path=next_path, error=error)

@@ -1,0 +1,475 @@
+"""The review pages' words in French and English: every label, heading and code shown to a credit
+manager. Templates call `t("key")` for text and `label("kind", code)` for a code from the data
+(a scenario, channel, actor, bucket...), so no raw code ever reaches a page. Formats (amounts,
+dates) are `payrisk.core.i18n`'s; the reasons' phrases are `payrisk.policy.reasons`'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payrisk.core.i18n import LANGUAGES, Formats
+
+# key -> (English, French)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "skip": ("Skip to content", "Aller au contenu"),
+    "nav.portfolio": ("Portfolio", "Portefeuille"),
+    "nav.customers": ("Customers", "Clients"),
+    "nav.credit": ("Credit review", "Revue de crédit"),
+    "nav.model": ("Model", "Modèle"),
+    "nav.signout": ("Sign out", "Se déconnecter"),
+    "nav.language": ("Language", "Langue"),
+    "header.as_of": ("as of {day} · model v{version}", "au {day} · modèle v{version}"),
+    "title.portfolio": ("Portfolio", "Portefeuille"),
+    "title.customer": ("Customer {id}", "Client {id}"),
+    "title.credit": ("Credit review", "Revue de crédit"),
+    "title.model": ("Model", "Modèle"),
+    "title.report": ("Receivables report {day}", "Rapport poste clients {day}"),
+    "title.signin": ("Sign in", "Connexion"),
+    "signin.heading": ("payrisk review pages", "Pages de revue payrisk"),
+    "signin.key": ("API key", "Clé d'API"),
+    "signin.button": ("Sign in", "Se connecter"),
+    "notready.title": ("Not ready", "Pas prêt"),
+    "notready.heading": ("Not ready yet", "Pas encore prêt"),
+    "notfound.title": ("Not found", "Introuvable"),
+    "notfound.customer": ("Customer not found", "Client introuvable"),
+    "notfound.message": (
+        "No customer {id} in the portfolio as of {day}. A prospect can get a credit review on "
+        "the Credit review page.",
+        "Aucun client {id} dans le portefeuille au {day}. Un prospect peut obtenir une revue de "
+        "crédit sur la page Revue de crédit.",
+    ),
+    # portfolio
+    "portfolio.summary": (
+        "{customers} customers, {invoices} open invoices, as of {day}.",
+        "{customers} clients, {invoices} factures ouvertes, au {day}.",
+    ),
+    "kpi.figures": ("Key figures", "Chiffres clés"),
+    "kpi.dso": ("DSO, last 90 days", "DSO, 90 derniers jours"),
+    "kpi.dso_predicted": ("DSO, predicted", "DSO prévu"),
+    "kpi.open": ("Open amount", "Encours"),
+    "kpi.overdue": ("Overdue amount", "Montant échu"),
+    "kpi.at_risk": ("Amount at risk of default", "Montant exposé au défaut"),
+    "kpi.expected_loss": ("Expected loss", "Perte attendue"),
+    "kpi.expected_loss_note": (
+        "after {rate} recovered in the end",
+        "après {rate} recouvrés à terme",
+    ),
+    "kpi.dispute": ("Dispute rate", "Taux de litige"),
+    "kpi.paid_late": ("Paid late (settled)", "Payées en retard (réglées)"),
+    "kpi.predicted_late": ("Predicted late invoices", "Factures en retard prévues"),
+    "unit.days": ("{n} days", "{n} jours"),
+    "aged.heading": ("Aged balance", "Balance âgée"),
+    "aged.bucket": ("Age", "Ancienneté"),
+    "aged.amount": ("Open amount", "Encours"),
+    "aged.invoices": ("Invoices", "Factures"),
+    "aged.share": ("Share", "Part"),
+    "aged.chart": ("Aged balance by age (open amount)", "Balance âgée par ancienneté (encours)"),
+    "aged.y": ("Open amount", "Encours"),
+    "aged.x": ("Days past due", "Jours de retard"),
+    "cash.heading": ("Weekly cash-in forecast", "Prévision d'encaissements par semaine"),
+    "cash.chart": (
+        "Expected weekly cash-in with its likely range",
+        "Encaissements attendus par semaine et leur fourchette probable",
+    ),
+    "cash.desc": (
+        "{weeks} weeks from {day}; expected total {total}",
+        "{weeks} semaines à partir du {day} ; total attendu {total}",
+    ),
+    "cash.expected": ("Expected", "Attendu"),
+    "cash.range": ("Likely range (80%)", "Fourchette probable (80 %)"),
+    "cash.low": ("Low", "Bas"),
+    "cash.high": ("High", "Haut"),
+    "cash.week": ("Week of", "Semaine du"),
+    "cash.x": ("Week starting", "Semaine commençant le"),
+    "cash.y": ("Cash-in", "Encaissements"),
+    "cash.table": ("Forecast as a table", "La prévision en tableau"),
+    "cash.beyond": ("Expected after the horizon: {amount}", "Attendu après l'horizon : {amount}"),
+    "cash.note": (
+        "Each open invoice counts with its probability of being paid, spread over its predicted "
+        "payment interval; the range assumes invoices pay independently of one another.",
+        "Chaque facture ouverte compte avec sa probabilité d'être payée, répartie sur son "
+        "intervalle de paiement prévu ; la fourchette suppose des paiements indépendants.",
+    ),
+    "worklist.heading": ("Open invoices", "Factures ouvertes"),
+    "worklist.by_customer": ("Customers with open invoices", "Clients avec factures ouvertes"),
+    "filter.view": ("View", "Vue"),
+    "filter.view.invoices": ("By invoice", "Par facture"),
+    "filter.view.customers": ("By customer", "Par client"),
+    "filter.q": ("Customer or invoice id", "Client ou facture"),
+    "filter.status": ("Due", "Échéance"),
+    "filter.status.all": ("all", "toutes"),
+    "filter.status.not_due": ("not yet due", "pas encore échues"),
+    "filter.status.past_due": ("past due", "échues"),
+    "filter.scenario": ("Scenario", "Scénario"),
+    "filter.all": ("all", "tous"),
+    "filter.min_late": ("Min. late probability (%)", "Proba. de retard min. (%)"),
+    "filter.sort": ("Sort by", "Trier par"),
+    "filter.apply": ("Apply", "Appliquer"),
+    "sort.expected_loss": ("expected loss", "perte attendue"),
+    "sort.expected_days_late": ("expected delay", "retard attendu"),
+    "sort.late_probability": ("late probability", "probabilité de retard"),
+    "sort.open_amount": ("open amount", "encours"),
+    "sort.due_date": ("due date", "échéance"),
+    "worklist.match": (
+        "{total} invoices match; page {page} of {pages}.",
+        "{total} factures ; page {page} sur {pages}.",
+    ),
+    "worklist.match_customers": (
+        "{total} customers match; page {page} of {pages}.",
+        "{total} clients ; page {page} sur {pages}.",
+    ),
+    "worklist.top": (
+        "The {n} open invoices with the highest expected loss (of {total}).",
+        "Les {n} factures ouvertes à la plus forte perte attendue (sur {total}).",
+    ),
+    "worklist.caption": ("Open invoices ranked by {sort}", "Factures ouvertes triées par {sort}"),
+    "worklist.none": ("No open invoice matches.", "Aucune facture ne correspond."),
+    "worklist.none_customers": ("No customer matches.", "Aucun client ne correspond."),
+    "pager": ("Pages", "Pages"),
+    "pager.prev": ("← Previous", "← Précédente"),
+    "pager.next": ("Next →", "Suivante →"),
+    "pager.page": ("Page {page} of {pages}", "Page {page} sur {pages}"),
+    "col.rank": ("Rank", "Rang"),
+    "col.invoice": ("Invoice", "Facture"),
+    "col.customer": ("Customer", "Client"),
+    "col.due": ("Due", "Échéance"),
+    "col.open": ("Open amount", "Encours"),
+    "col.late": ("Late", "Retard"),
+    "col.default": ("Default", "Défaut"),
+    "col.expected": ("Expected payment", "Paiement prévu"),
+    "col.loss": ("Expected loss", "Perte attendue"),
+    "col.next": ("Next action", "Prochaine action"),
+    "col.reason": ("Main reason", "Raison principale"),
+    "col.invoices": ("Invoices", "Factures"),
+    "col.past_due": ("Past due", "Échu"),
+    "col.scenario": ("Scenario", "Scénario"),
+    "col.next_contact": ("Next contact", "Prochain contact"),
+    "col.late_prob": ("Late prob.", "Proba. retard"),
+    "col.default_prob": ("Default prob.", "Proba. défaut"),
+    "col.reasons": ("Reasons", "Raisons"),
+    "col.planned": ("Planned dunning action", "Relance prévue"),
+    "col.settled": ("Settled", "Réglée"),
+    "col.days_late": ("Days late", "Jours de retard"),
+    "col.amount": ("Amount", "Montant"),
+    "abbr.late": ("probability of paying late", "probabilité de payer en retard"),
+    "abbr.default": ("probability of default", "probabilité de défaut"),
+    "delay.late": ("{days} late", "{days} de retard"),
+    "delay.early": ("{days} early", "{days} d'avance"),
+    "delay.late_short": ("{n} d late", "{n} j de retard"),
+    "delay.early_short": ("{n} d early", "{n} j d'avance"),
+    "delay.on_time": ("on time", "à l'échéance"),
+    "range": ("{low} to {high}", "du {low} au {high}"),
+    "action.on": ("{action} on {day}", "{action} le {day}"),
+    "action.by": ("{channel} ({actor})", "{channel} ({actor})"),
+    "action.step": ("step {n}", "étape {n}"),
+    "disputed": ("disputed", "en litige"),
+    "contact.covers": ("{n} invoices", "{n} factures"),
+    # customer page
+    "customer.plan": (
+        "Scenario <strong>{scenario}</strong>{key}. Next contact: {action} on {day} ({actor}), "
+        "about {n} invoice(s).",
+        "Scénario <strong>{scenario}</strong>{key}. Prochain contact : {action} le {day} "
+        "({actor}), pour {n} facture(s).",
+    ),
+    "customer.key": (", key account", ", compte clé"),
+    "customer.no_open": ("No open invoices.", "Aucune facture ouverte."),
+    "customer.past_due_total": ("Total past due", "Total échu"),
+    "customer.settled": ("Settled invoices", "Factures réglées"),
+    "customer.open_invoices": ("Open invoices", "Factures ouvertes"),
+    "customer.mean_late": ("Mean days late", "Retard moyen (jours)"),
+    "customer.limit": ("Credit limit", "Plafond de crédit"),
+    "customer.paid_late": ("Paid late", "Payées en retard"),
+    "history.heading": ("Payment history", "Historique de paiement"),
+    "history.chart": (
+        "Days late per settled invoice, customer {id}",
+        "Jours de retard par facture réglée, client {id}",
+    ),
+    "history.text": (
+        "{n} settled invoices from {first} to {last}: {late} paid late ({share}), on average "
+        "{mean} after the due date, at worst {worst}.",
+        "{n} factures réglées du {first} au {last} : {late} payées en retard ({share}), en "
+        "moyenne {mean} après l'échéance, au pire {worst}.",
+    ),
+    "history.x": ("Settlement date", "Date de règlement"),
+    "history.y": ("Days after the due date", "Jours après l'échéance"),
+    "history.late": ("Paid late", "Payée en retard"),
+    "history.on_time": ("Paid on time or early", "Payée à temps ou en avance"),
+    "history.table": ("Last {n} settled invoices as a table", "Les {n} dernières factures réglées"),
+    "history.none": ("No settled invoices yet.", "Aucune facture réglée pour l'instant."),
+    "history.written_off": ("written off", "passée en perte"),
+    "aged.past_due": ("Past due", "Échu"),
+    "raises": ("Raises the risk", "Augmente le risque"),
+    "lowers": ("Lowers the risk", "Diminue le risque"),
+    # credit review
+    "credit.heading": ("Credit review", "Revue de crédit"),
+    "credit.intro": (
+        "Before granting credit or a higher limit: the predicted behaviour of a customer, or of a "
+        "prospect without history, for an order of this amount and terms.",
+        "Avant d'accorder un crédit ou un plafond plus élevé : le comportement prévu d'un client, "
+        "ou d'un prospect sans historique, pour une commande de ce montant et ce délai.",
+    ),
+    "credit.customer": ("Customer or prospect id", "Client ou prospect"),
+    "credit.amount": ("Requested amount", "Montant demandé"),
+    "credit.terms": ("Terms (days)", "Délai (jours)"),
+    "credit.button": ("Review", "Analyser"),
+    "credit.recommendation": ("Recommendation:", "Recommandation :"),
+    "credit.prospect": (
+        "Prospect: no payment history, reviewed as a new customer.",
+        "Prospect : aucun historique de paiement, analysé comme un nouveau client.",
+    ),
+    "credit.figures": (
+        "Late probability {late}, default probability {default}, expected payment {delay}; "
+        "exposure {exposure} against a credit limit of {limit}.",
+        "Probabilité de retard {late}, probabilité de défaut {default}, paiement prévu {delay} ; "
+        "encours {exposure} pour un plafond de crédit de {limit}.",
+    ),
+    "credit.figures_no_limit": (
+        "Late probability {late}, default probability {default}, expected payment {delay}; "
+        "exposure {exposure}, no credit limit set.",
+        "Probabilité de retard {late}, probabilité de défaut {default}, paiement prévu {delay} ; "
+        "encours {exposure}, aucun plafond de crédit fixé.",
+    ),
+    "credit.max.credit_limit": (
+        "Most that could be approved within policy, for these terms: {amount} (the credit "
+        "limit's headroom).",
+        "Montant maximal accordable dans la politique, pour ce délai : {amount} (la marge sous "
+        "le plafond de crédit).",
+    ),
+    "credit.max.default_probability": (
+        "Most that could be approved within policy, for these terms: {amount} (above it, the "
+        "default probability passes the referral threshold).",
+        "Montant maximal accordable dans la politique, pour ce délai : {amount} (au-delà, la "
+        "probabilité de défaut dépasse le seuil de transmission).",
+    ),
+    "credit.max.search_limit": (
+        "At least {amount} could be approved within policy, for these terms (no credit limit, "
+        "and none of the rules was reached up to ten times the request).",
+        "Au moins {amount} accordables dans la politique, pour ce délai (pas de plafond, et "
+        "aucune règle atteinte jusqu'à dix fois la demande).",
+    ),
+    "credit.conditions": ("Conditions", "Conditions"),
+    "credit.grounds": ("Grounds", "Motifs"),
+    "credit.drivers": ("What drives the risk", "Ce qui fait le risque"),
+    # model page
+    "model.champion": (
+        "Champion <strong>v{version}</strong> ({source}), trained on data from {start} to {end}; "
+        "model card as of {as_of}.",
+        "Champion <strong>v{version}</strong> ({source}), entraîné sur les données du {start} au "
+        "{end} ; fiche au {as_of}.",
+    ),
+    "model.metrics": ("Holdout metrics against the baselines", "Mesures sur la période de test"),
+    "model.metrics_note": (
+        "ROC AUC and PR AUC: higher is better; Brier, log loss and calibration error: lower is "
+        "better.",
+        "ROC AUC et PR AUC : plus c'est haut, mieux c'est ; Brier, log loss et erreur de "
+        "calibration : plus c'est bas, mieux c'est.",
+    ),
+    "model.col": ("Model", "Modèle"),
+    "model.payment": ("Payment date (days)", "Date de paiement (jours)"),
+    "model.mae": ("Mean abs. error", "Erreur abs. moyenne"),
+    "model.median": ("Median abs. error", "Erreur abs. médiane"),
+    "model.coverage": ("Interval coverage", "Couverture de l'intervalle"),
+    "model.calibration": ("Calibration", "Calibration"),
+    "model.calibration_chart": ("Calibration curve: {target}", "Courbe de calibration : {target}"),
+    "model.calibration_desc": (
+        "Observed rate against predicted probability per bin; the dashed diagonal is perfect "
+        "calibration.",
+        "Taux observé selon la probabilité prévue, par classe ; la diagonale pointillée est une "
+        "calibration parfaite.",
+    ),
+    "model.calibration_x": ("Predicted probability", "Probabilité prévue"),
+    "model.calibration_y": ("Observed rate", "Taux observé"),
+    "model.calibration_model": ("Model", "Modèle"),
+    "model.calibration_perfect": ("Perfect calibration", "Calibration parfaite"),
+    "model.bins": ("Reliability bins as a table", "Classes de fiabilité en tableau"),
+    "model.predicted": ("Predicted", "Prévu"),
+    "model.observed": ("Observed", "Observé"),
+    "model.count": ("Invoices", "Factures"),
+    "model.features": ("Top features", "Variables les plus influentes"),
+    "model.feature": ("Feature", "Variable"),
+    "model.weight": ("Mean |SHAP|", "|SHAP| moyen"),
+    "model.features_caption": ("{target}: mean |SHAP|", "{target} : |SHAP| moyen"),
+    "model.challenger": ("Challenger", "Challenger"),
+    "model.challenger_text": (
+        "Version <strong>v{version}</strong> (registered {created}) did not become champion.",
+        "La version <strong>v{version}</strong> (enregistrée le {created}) n'est pas devenue "
+        "champion.",
+    ),
+    "model.challenger_metric": ("Holdout metric", "Mesure"),
+    "model.challenger_col": ("Challenger", "Challenger"),
+    "model.champion_col": ("Champion", "Champion"),
+    "model.no_challenger": ("No challenger in the registry.", "Aucun challenger au registre."),
+}
+
+LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "scenario": {
+        "light": ("Light", "Léger"),
+        "standard": ("Standard", "Standard"),
+        "firm": ("Firm", "Ferme"),
+        "key_account": ("Key account", "Compte clé"),
+        "protective": ("Protective", "Protecteur"),
+    },
+    "action": {
+        "remind": ("Reminder", "Relance"),
+        "escalate": ("Escalation", "Escalade"),
+        "write_off_review": ("Write-off review", "Examen de passage en perte"),
+        "dispute_resolution": ("Dispute resolution", "Traitement du litige"),
+        "credit_manager_review": ("Credit manager review", "Revue par le credit manager"),
+    },
+    "action_short": {
+        "remind": ("Reminder", "Relance"),
+        "escalate": ("Escalation", "Escalade"),
+        "write_off_review": ("Write-off review", "Examen de perte"),
+        "dispute_resolution": ("Dispute", "Litige"),
+        "credit_manager_review": ("Credit review", "Revue crédit"),
+    },
+    "channel": {
+        "email": ("E-mail", "E-mail"),
+        "sms": ("SMS", "SMS"),
+        "phone": ("Phone call", "Appel"),
+        "letter": ("Letter", "Courrier"),
+        "formal_notice": ("Formal notice", "Mise en demeure"),
+        "agency": ("Collection agency", "Recouvrement"),
+    },
+    "actor": {
+        "automatic": ("automatic", "automatique"),
+        "collector": ("collector", "chargé de recouvrement"),
+        "sales_rep": ("sales rep", "commercial"),
+        "credit_manager": ("credit manager", "credit manager"),
+    },
+    "bucket": {
+        "not_due": ("Not yet due", "Non échu"),
+        "1-30": ("1–30 days", "1 à 30 j"),
+        "31-60": ("31–60 days", "31 à 60 j"),
+        "61-90": ("61–90 days", "61 à 90 j"),
+        "over_90": ("Over 90 days", "Plus de 90 j"),
+    },
+    "recommendation": {
+        "approve": ("Approve", "Accorder"),
+        "approve_with_conditions": ("Approve with conditions", "Accorder sous conditions"),
+        "refer_to_credit_manager": ("Refer to a credit manager", "Soumettre au credit manager"),
+        "decline": ("Decline", "Refuser"),
+    },
+    "model": {
+        "lightgbm": ("LightGBM model", "Modèle LightGBM"),
+        "historical_rate": ("Customer's historical rate (baseline)", "Taux historique du client"),
+        "logistic": ("Logistic regression (baseline)", "Régression logistique (référence)"),
+        "average_delay": ("Customer's average delay (baseline)", "Retard moyen du client"),
+    },
+    "target": {
+        "late": ("Paid late", "Payée en retard"),
+        "default": ("Default (not paid within 90 days)", "Défaut (non payée sous 90 jours)"),
+    },
+    "metric": {
+        "roc_auc": ("ROC AUC", "ROC AUC"),
+        "pr_auc": ("PR AUC", "PR AUC"),
+        "brier": ("Brier", "Brier"),
+        "log_loss": ("Log loss", "Log loss"),
+        "calibration_error": ("Calibration error", "Erreur de calibration"),
+    },
+    "source": {
+        "registry": ("registry", "registre"),
+        "local copy": ("local copy", "copie locale"),
+    },
+    "feature": {
+        "log_amount": ("Invoice amount", "Montant de la facture"),
+        "terms_days": ("Payment terms", "Délai de paiement"),
+        "days_since_issue": ("Days since issue", "Jours depuis l'émission"),
+        "days_past_due": ("Days past due", "Jours de retard"),
+        "issue_month": ("Month of issue", "Mois d'émission"),
+        "issue_weekday": ("Weekday of issue", "Jour d'émission"),
+        "due_day_of_month": ("Day of month due", "Jour d'échéance dans le mois"),
+        "due_at_month_end": ("Due at month end", "Échéance en fin de mois"),
+        "amount_vs_customer_mean": ("Amount vs usual invoice", "Montant / facture habituelle"),
+        "amount_vs_open_balance": ("Share of the balance", "Part de l'encours"),
+        "reminders_sent": ("Reminders sent for it", "Relances de cette facture"),
+        "last_reminder_step": ("Dunning step reached", "Étape de relance atteinte"),
+        "days_since_last_reminder": ("Days since last reminder", "Jours depuis la relance"),
+        "last_reminder_channel": ("Last reminder channel", "Canal de la dernière relance"),
+        "is_new_customer": ("New customer", "Nouveau client"),
+        "settled_invoices": ("Invoices settled", "Factures réglées"),
+        "late_share": ("Share paid late", "Part payée en retard"),
+        "late_share_amount_weighted": ("Share of amount paid late", "Part du montant en retard"),
+        "late_share_recent": ("Share paid late, recent", "Part en retard, récente"),
+        "late_share_long_run_weighted": ("Share paid late, last year", "Part en retard, 1 an"),
+        "mean_days_late": ("Mean days late", "Retard moyen"),
+        "recent_mean_days_late": ("Recent mean days late", "Retard moyen récent"),
+        "days_late_trend": ("Trend of delays", "Tendance des retards"),
+        "median_days_late_recent": ("Typical recent delay", "Retard typique récent"),
+        "max_days_late": ("Worst delay", "Pire retard"),
+        "severe_late_share": ("Share over a month late", "Part à plus d'un mois"),
+        "written_off_share": ("Share written off", "Part passée en perte"),
+        "default_share": ("Share defaulted", "Part en défaut"),
+        "dispute_rate": ("Dispute rate", "Taux de litige"),
+        "instalment_share": ("Share paid in instalments", "Part payée en plusieurs fois"),
+        "reminded_share": ("Share reminded", "Part relancée"),
+        "mean_days_reminder_to_payment": (
+            "Days from reminder to payment",
+            "Délai relance-paiement",
+        ),
+        "days_since_last_settlement": ("Days since last payment", "Jours depuis le paiement"),
+        "invoices_issued": ("Earlier invoices", "Factures antérieures"),
+        "days_since_first_invoice": ("Days since first invoice", "Ancienneté de la relation"),
+        "open_invoices": ("Other open invoices", "Autres factures ouvertes"),
+        "open_amount": ("Other open amount", "Autre encours"),
+        "past_due_amount": ("Other amount past due", "Autre montant échu"),
+        "past_due_1_30_amount": ("Past due 1–30 days", "Échu 1 à 30 j"),
+        "past_due_31_60_amount": ("Past due 31–60 days", "Échu 31 à 60 j"),
+        "past_due_61_90_amount": ("Past due 61–90 days", "Échu 61 à 90 j"),
+        "past_due_over_90_amount": ("Past due over 90 days", "Échu plus de 90 j"),
+        "past_due_invoices": ("Other invoices past due", "Autres factures échues"),
+        "past_due_share": ("Share of balance past due", "Part échue de l'encours"),
+        "reminders_received": ("Reminders received", "Relances reçues"),
+        "hard_reminders_received": ("Formal notices received", "Mises en demeure reçues"),
+        "days_since_customer_contact": ("Days since last contact", "Jours depuis le contact"),
+        "country": ("Country", "Pays"),
+        "industry": ("Industry", "Secteur"),
+        "credit_limit": ("Credit limit", "Plafond de crédit"),
+        "credit_utilisation": ("Credit limit used", "Plafond utilisé"),
+        "key_account": ("Key account", "Compte clé"),
+        "customer_tenure_days": ("Customer since", "Client depuis"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Words:
+    """One page's words and formats: `t(key, **values)`, `label(kind, code)` and `f`."""
+
+    language: str = "fr"
+    currency: str = "EUR"
+
+    @property
+    def f(self) -> Formats:
+        return Formats(self.language, self.currency)  # type: ignore[arg-type]
+
+    @property
+    def index(self) -> int:
+        return LANGUAGES.index(self.language)  # type: ignore[arg-type]
+
+    def t(self, key: str, /, **values: object) -> str:
+        text = MESSAGES[key][self.index]
+        return text.format(**values) if values else text
+
+    def label(self, kind: str, code: object) -> str:
+        """A code from the data in words; an unknown code (e.g. a scenario added to the policy)
+        with its underscores turned to spaces."""
+        if code is None or (isinstance(code, float) and code != code):
+            return "–"
+        entry = LABELS.get(kind, {}).get(str(code))
+        return entry[self.index] if entry else str(code).replace("_", " ")
+
+    def delay(self, days: object, short: bool = False) -> str:
+        """Expected days late in words: "12 days late", "4 days early", "on time" (short:
+        "12 d late", "12 j de retard", for tables)."""
+        f = self.f
+        if days is None or (isinstance(days, float) and days != days):
+            return "–"
+        value = round(float(days))
+        if value == 0:
+            return self.t("delay.on_time")
+        if short:
+            key = "delay.late_short" if value > 0 else "delay.early_short"
+            return self.t(key, n=f.number(abs(value)))
+        return self.t("delay.late" if value > 0 else "delay.early", days=f.days(abs(value)))

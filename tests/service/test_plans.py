@@ -1,0 +1,178 @@
+"""What dunning systems rely on: a customer's plan whatever invoices are sent, no silent
+acceptance (settled invoices, foreign currencies, stale snapshots), and the worklist."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from payrisk.policy.portfolio import read_bundle
+from tests.conftest import VALID_INVOICE
+
+
+@pytest.fixture(scope="module")
+def bundle(snapshot_file):
+    return read_bundle(snapshot_file.with_name("portfolio"))
+
+
+def payload(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {
+            "invoice_id": row.invoice_id,
+            "customer_id": row.customer_id,
+            "issue_date": row.issue_date.date().isoformat(),
+            "due_date": row.due_date.date().isoformat(),
+            "amount": float(row.amount),
+            "open_amount": float(row.open_amount),
+            "disputed": bool(row.disputed),
+        }
+        for row in frame.itertuples()
+    ]
+
+
+PLAN_FIELDS = (
+    "scenario",
+    "next_contact_date",
+    "next_contact_channel",
+    "next_contact_action",
+    "next_contact_invoice_ids",
+    "contacts",
+    "open_amount",
+    "late_probability",
+    "default_probability",
+)
+
+
+def test_a_customers_plan_does_not_depend_on_which_invoices_are_sent(client, bundle):
+    counts = bundle.invoices["customer_id"].value_counts()
+    customer = counts.index[0]
+    assert counts.iloc[0] >= 5
+    invoices = bundle.invoices.loc[bundle.invoices["customer_id"] == customer]
+    plans = {}
+    for subset in (invoices.head(1), invoices.iloc[[1, 3, 4]], invoices):
+        response = client.post("/v1/score", json={"invoices": payload(subset)})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert {i["invoice_id"] for i in body["invoices"]} == set(subset["invoice_id"])
+        assert sorted(i["priority_rank"] for i in body["invoices"]) == list(
+            range(1, len(subset) + 1)
+        )
+        (plan,) = body["customers"]
+        others = set(invoices["invoice_id"]) - set(subset["invoice_id"])
+        assert set(plan["invoices_from_snapshot"]) == others
+        plans[len(subset)] = {name: plan[name] for name in PLAN_FIELDS}
+    first, *rest = plans.values()
+    for other in rest:
+        assert other == first
+    # ... and it is the batch plan of that customer (the bundle's).
+    batch = bundle.customers.set_index("customer_id").loc[customer]
+    assert first["scenario"] == batch["scenario"]
+    assert pd.Timestamp(first["next_contact_date"]) == batch["next_contact_date"]
+    # Each contact names its invoices; together they are the contact invoices of the plan.
+    contact_ids = [i for c in first["contacts"] for i in c["invoice_ids"]]
+    assert len(contact_ids) == len(set(contact_ids))
+    planned = bundle.invoices.loc[
+        (bundle.invoices["customer_id"] == customer)
+        & bundle.invoices["action"].isin(["remind", "escalate"])
+    ]
+    assert set(contact_ids) == set(planned["invoice_id"])
+    if first["contacts"]:
+        assert first["next_contact_invoice_ids"] == first["contacts"][0]["invoice_ids"]
+
+
+def test_an_invoice_with_nothing_left_to_pay_is_refused(client):
+    response = client.post("/v1/score", json={"invoices": [{**VALID_INVOICE, "open_amount": 0}]})
+    assert response.status_code == 400
+    assert ["invoices", 0, "open_amount"] in [d["loc"] for d in response.json()["detail"]]
+
+
+def test_a_currency_without_a_rate_is_refused_and_named(client):
+    one = {**VALID_INVOICE, "amount": 4200.0, "currency": "JPY"}
+    response = client.post("/v1/score", json={"invoices": [one]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert "JPY" in error and "EUR" in error and "invoices[0].currency" in error
+    euro = client.post("/v1/score", json={"invoices": [VALID_INVOICE]}).json()
+    assert euro["invoices"][0]["currency"] == "EUR" and euro["customers"][0]["currency"] == "EUR"
+
+
+def test_a_currency_with_a_rate_is_converted_before_scoring(trained, snapshot_file):
+    """4,200 JPY at 0.0062 EUR scores as 26.04 EUR, and its expected loss comes back in JPY."""
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.serving.engine import ScoringEngine, SnapshotHolder
+    from payrisk.serving.schemas import ScoreRequest
+    from tests.conftest import project_catalog
+
+    catalog = project_catalog(trained)
+    policy = load_dunning_config()
+    policy = policy.model_copy(
+        update={"currencies": policy.currencies.model_copy(update={"rates": {"JPY": 0.0062}})}
+    )
+    engine = ScoringEngine(
+        catalog.load_scorer().scorer, "1", "test", SnapshotHolder(snapshot_file), policy
+    )
+    yen = {**VALID_INVOICE, "amount": 4200.0, "currency": "JPY"}
+    euro = {**VALID_INVOICE, "amount": round(4200 * 0.0062, 2), "currency": "EUR"}
+    in_yen = engine.score(ScoreRequest(invoices=[yen])).invoices[0]
+    in_euro = engine.score(ScoreRequest(invoices=[euro])).invoices[0]
+    assert in_yen.currency == "JPY"
+    assert in_yen.late_probability == in_euro.late_probability
+    assert in_yen.default_probability == in_euro.default_probability
+    assert in_yen.expected_loss == pytest.approx(in_euro.expected_loss / 0.0062, abs=0.02)
+
+
+def test_answers_say_how_old_the_snapshot_is(client, bundle):
+    as_of = pd.Timestamp(bundle.kpis["as_of"])
+    invoice = {**VALID_INVOICE, "issue_date": "2026-10-01", "due_date": "2026-10-31"}
+    fresh = client.post("/v1/score", json={"invoices": [invoice]}).json()
+    assert fresh["snapshot_as_of"] == as_of.date().isoformat()
+    assert fresh["snapshot_age_days"] == 0 and fresh["stale"] is False
+    later = (as_of + pd.Timedelta(days=3 * 365)).date().isoformat()
+    old = client.post("/v1/score", json={"invoices": [invoice], "as_of": later}).json()
+    assert old["stale"] is True and old["snapshot_age_days"] == 3 * 365
+    assert any("days old" in w for w in old["warnings"])
+    for path, body in (
+        ("/v1/customer", {"customer_id": "C000001", "as_of": later}),
+        ("/v1/credit-review", {"customer_id": "C000001", "requested_amount": 10, "as_of": later}),
+    ):
+        answer = client.post(path, json=body).json()
+        assert answer["stale"] is True and answer["snapshot_age_days"] == 3 * 365
+
+
+def test_the_worklist_pages_todays_actions_by_priority(client, bundle):
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.policy.workdays import is_working_day
+
+    first = client.post("/v1/worklist", json={"page_size": 10}).json()
+    day = pd.Timestamp(first["day"])
+    calendar = load_dunning_config().calendar.business_days
+    day_number = np.array([day.to_datetime64()]).astype("datetime64[D]").astype("int64")
+    assert is_working_day(day_number, calendar)[0]
+    assert day >= pd.Timestamp(bundle.kpis["as_of"])
+    due = bundle.invoices.loc[bundle.invoices["action_date"] <= day]
+    assert first["total"] > 0 and first["pages"] == -(-first["total"] // 10)
+    ranks = [item["priority_rank"] for item in first["items"]]
+    assert ranks == sorted(ranks)
+    every = []
+    for page in range(1, first["pages"] + 1):
+        items = client.post("/v1/worklist", json={"page_size": 10, "page": page}).json()["items"]
+        every.extend(items)
+    assert len(every) == first["total"]
+    ids = [i for item in every for i in item["invoice_ids"]]
+    assert sorted(ids) == sorted(due["invoice_id"])  # every invoice due once, no other
+    assert all(pd.Timestamp(item["action_date"]) <= day for item in every)
+    # One contact per customer and day: the invoices it bundles travel together.
+    contacts = [(i["customer_id"], i["action_date"]) for i in every if i["action"] == "remind"]
+    assert len(contacts) == len(set(contacts))
+
+    week = (day + pd.Timedelta(days=7)).date().isoformat()
+    phone = client.post(
+        "/v1/worklist", json={"day": week, "actor": "collector", "channel": "phone"}
+    ).json()
+    assert phone["total"] > 0
+    assert all(i["actor"] == "collector" and i["channel"] == "phone" for i in phone["items"])
+    beyond = client.post("/v1/worklist", json={"page": 10_000}).json()
+    assert beyond["items"] == [] and beyond["total"] == first["total"]
+    bad = client.post("/v1/worklist", json={"channel": "pigeon"})
+    assert bad.status_code == 400
