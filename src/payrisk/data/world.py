@@ -165,6 +165,20 @@ class PlayState:
     log_step: list[np.ndarray] = field(default_factory=list)
     log_recent: list[np.ndarray] = field(default_factory=list)
 
+    def copy(self) -> PlayState:
+        """An independent state of the same world (to play several policies from one past)."""
+        log = self.reminders()
+        return PlayState(
+            self.world,
+            self.paid_day.copy(),
+            self.sent_count.copy(),
+            [log["row"].copy()],
+            [log["day"].copy()],
+            [log["channel"].copy()],
+            [log["step"].copy()],
+            [log["recent"].copy()],
+        )
+
     def reminders(self) -> dict[str, np.ndarray]:
         """The reminders sent so far, in the order sent: row, day, channel, step, recent."""
         if not self.log_rows:

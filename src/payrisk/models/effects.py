@@ -168,6 +168,42 @@ def unit_features(history: History, units: pd.DataFrame) -> dict[str, np.ndarray
     )
 
 
+@dataclass(frozen=True)
+class EffectExamples:
+    """Decision units with their features and their outcome per response window."""
+
+    units: pd.DataFrame
+    features: dict[str, np.ndarray]
+    outcomes: dict[int, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def subset(self, mask: np.ndarray) -> EffectExamples:
+        return EffectExamples(
+            self.units.loc[mask].reset_index(drop=True),
+            {name: values[mask] for name, values in self.features.items()},
+            {days: values[mask] for days, values in self.outcomes.items()},
+        )
+
+
+def effect_examples(
+    invoices: pd.DataFrame,
+    reminders: pd.DataFrame,
+    history: History,
+    before: pd.Timestamp,
+    known_before: pd.Timestamp,
+    settings: EffectSettings,
+) -> EffectExamples:
+    """Decision units dated before `before`, features from `history` (point in time at each
+    unit's day), outcomes as known at `known_before`."""
+    units = decision_units(invoices, reminders, before, settings)
+    outcomes = {
+        days: unit_outcomes(units, invoices, known_before, days) for days in settings.response_days
+    }
+    return EffectExamples(units, unit_features(history, units), outcomes)
+
+
 # --- The estimator -------------------------------------------------------------------------------
 def _params(settings: EffectSettings, seed: int, **overrides: float | int | str) -> dict:
     return {
