@@ -157,6 +157,7 @@ def render(report: dict) -> str:
     closed = report.get("learned_gap_closed")
     if closed is not None:
         lines.append(
-            f"\nlearned closes {closed:.0%} of the random-to-oracle gap in amount-weighted days late."
+            f"\nlearned closes {closed:.0%} of the random-to-oracle gap in amount-weighted "
+            "days late."
         )
     return "\n".join(lines)

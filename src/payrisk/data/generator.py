@@ -167,16 +167,18 @@ class DunningStep:
 
 
 _EMAIL, _SMS, _PHONE, _LETTER = Channel.EMAIL, Channel.SMS, Channel.PHONE, Channel.LETTER
+_FORMAL, _AGENCY = Channel.FORMAL_NOTICE, Channel.AGENCY
 DUNNING_STEPS: tuple[DunningStep, ...] = (
     DunningStep(1, (-4, -4), (_EMAIL, _SMS), (0.3, 0.3)),  # courtesy reminder before due
     DunningStep(2, (5, 5), (_EMAIL, _SMS, _PHONE), (0.35, 0.3, 0.2)),
     DunningStep(3, (15, 15), (_EMAIL, _SMS, _PHONE, _LETTER), (0.25, 0.15, 0.3, 0.15)),
-    DunningStep(4, (30, 30), (_EMAIL, _PHONE, _LETTER), (0.15, 0.35, 0.25)),
-    DunningStep(5, (45, 45), (_PHONE, _LETTER, Channel.FORMAL_NOTICE), (0.1, 0.2, 0.5)),
-    DunningStep(6, (75, 75), (Channel.AGENCY,), (0.7,)),
+    DunningStep(4, (30, 30), (_EMAIL, _PHONE, _LETTER, _FORMAL), (0.1, 0.3, 0.15, 0.25)),
+    DunningStep(5, (45, 45), (_PHONE, _LETTER, _FORMAL), (0.15, 0.15, 0.45)),
+    DunningStep(6, (75, 75), (_PHONE, _FORMAL, _AGENCY), (0.1, 0.2, 0.5)),
 )
 AGENCY_MIN_AMOUNT = 500.0  # a collection agency only for amounts worth its fees
-KEY_ACCOUNT_LAST_STEP = 4  # key accounts get no formal notice or agency: the sales rep steps in
+# Key accounts get no formal notice or agency: the sales rep steps in.
+KEY_ACCOUNT_EXCLUDED = (Channel.FORMAL_NOTICE, Channel.AGENCY)
 CHANNEL_CODES: tuple[Channel, ...] = world.CHANNEL_CODES
 RESPONSE_PROBABILITY = world.RESPONSE_PROBABILITY  # the hidden truth lives in payrisk.data.world
 RESPONSE_LAG_DAYS = world.RESPONSE_LAG_DAYS
@@ -569,8 +571,8 @@ def _natural_payment(
 
 class LoggedPolicy:
     """The dunning history's policy: each step of DUNNING_STEPS on a day drawn in its range, on
-    a channel drawn at random (or no contact). Key accounts stop before the formal notice; the
-    agency only for amounts worth its fees."""
+    a channel drawn at random (or no contact). Key accounts never get a formal notice or the
+    agency; the agency only for amounts worth its fees."""
 
     def __init__(self, invoices: WorldInvoices, rng: np.random.Generator) -> None:
         count = len(invoices)
@@ -582,10 +584,10 @@ class LoggedPolicy:
             shares = np.array([*step.channel_shares, step.no_contact_share])
             channel = codes[rng.choice(len(codes), size=count, p=shares / shares.sum())]
             allowed = channel >= 0
-            if step.step > KEY_ACCOUNT_LAST_STEP:
-                allowed &= ~invoices.key_account
-            if Channel.AGENCY in step.channels:
-                allowed &= invoices.amount_cents >= AGENCY_MIN_AMOUNT * 100
+            hard = np.isin(channel, [CHANNEL_CODES.index(c) for c in KEY_ACCOUNT_EXCLUDED])
+            allowed &= ~(hard & invoices.key_account)
+            agency = channel == CHANNEL_CODES.index(Channel.AGENCY)
+            allowed &= ~agency | (invoices.amount_cents >= AGENCY_MIN_AMOUNT * 100)
             row = np.flatnonzero(allowed)
             rows.append(row)
             days.append(day[row])

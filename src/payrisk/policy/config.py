@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-
 from pydantic import Field, field_validator, model_validator
 
 from payrisk.core.config import StrictModel, default_config, load_config

@@ -181,7 +181,9 @@ def _explain(
             continue
         j = ranked[0]
         p = min(baseline[i] + response[f"{names[j]}_effect"][i], 1.0)
-        words = f"{CHANNEL_WORDS[names[j]].capitalize()}: {p:.0%} chance of payment within {days} days"
+        words = (
+            f"{CHANNEL_WORDS[names[j]].capitalize()}: {p:.0%} chance of payment within {days} days"
+        )
         if len(ranked) > 1:
             k = ranked[1]
             q = min(baseline[i] + response[f"{names[k]}_effect"][i], 1.0)

@@ -1,4 +1,4 @@
-"""The policies `payrisk simulate` compares, each acting in the generated world (payrisk.data.world).
+"""The policies `payrisk simulate` compares, each acting in the generated world (data.world).
 
 - none: no reminder at all;
 - random: the logged policy of the history (a channel, or no contact, drawn at each step);
@@ -138,7 +138,9 @@ class PeriodPolicy:
     def __call__(self, state: PlayState, start: int, end: int) -> Actions:
         old = self.logged(state, start, end)
         old_rows = old.rows < self.first_row
-        mine = Actions(old.rows[old_rows], old.day[old_rows], old.channel[old_rows], old.step[old_rows])
+        mine = Actions(
+            old.rows[old_rows], old.day[old_rows], old.channel[old_rows], old.step[old_rows]
+        )
         return _concat(mine, self.policy(state, start, end))
 
 
@@ -270,7 +272,12 @@ class ChoosingPolicy:
             np.zeros(len(rows), dtype=bool),
         )  # fmt: skip
         choice = choose(
-            response, amount, allowed, new_customer, self.dunning, weigh_costs=self.effects is not None
+            response,
+            amount,
+            allowed,
+            new_customer,
+            self.dunning,
+            weigh_costs=self.effects is not None,
         )
         contact = np.array([c is not None for c in choice.channel]) & (
             choice.policy == POLICY_LEARNED
