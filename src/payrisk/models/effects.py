@@ -168,6 +168,31 @@ def unit_features(history: History, units: pd.DataFrame) -> dict[str, np.ndarray
     )
 
 
+def hardest_level_before(
+    units: pd.DataFrame, reminders: pd.DataFrame, levels: Mapping[str, int]
+) -> np.ndarray:
+    """Per unit, the escalation level of the hardest reminder its invoice got before the unit's
+    day (0: none): what the escalation rules read."""
+    invoice_ids = pd.Index(pd.unique(units["invoice_id"].astype("str")))
+    position = invoice_ids.get_indexer(reminders["invoice_id"].astype("str"))
+    known = position >= 0
+    day = to_days(reminders["sent_date"])[known]
+    level = np.array([levels.get(c, 0) for c in reminders["channel"].to_numpy(dtype=object)])
+    position, level = position[known], level[known]
+    order = np.lexsort((day, position))
+    position, day, level = position[order], day[order], level[order]
+    running = pd.Series(level).groupby(position).cummax().to_numpy() if len(level) else level
+    origin = int(day.min()) if len(day) else 0
+    keys = _keys(position, day, origin)
+    unit_position = invoice_ids.get_indexer(units["invoice_id"].astype("str"))
+    unit_keys = _keys(unit_position, to_days(units["snapshot_date"]), origin)
+    at = np.searchsorted(keys, unit_keys, side="left") - 1  # last reminder strictly before
+    found = at >= 0
+    same = np.zeros(len(units), dtype=bool)
+    same[found] = position[at[found]] == unit_position[found]
+    return np.where(same, running[np.maximum(at, 0)], 0).astype("int64")
+
+
 @dataclass(frozen=True)
 class EffectExamples:
     """Decision units with their features and their outcome per response window."""
@@ -501,6 +526,36 @@ def fit_effect_models(
             },
         )
     return EffectModels(by_days)
+
+
+def cross_fitted_nuisances(
+    examples: EffectExamples, days: int, settings: EffectSettings, seed: int
+) -> dict[str, np.ndarray]:
+    """Propensities and outcomes (units x arms) cross-fitted by customer on `examples` themselves,
+    for off-policy estimates on them: rows (positions among the examples), arm, y, and both."""
+    design = _design(
+        examples.features, examples.units["arm"].to_numpy(dtype=object),
+        examples.units["customer_id"].to_numpy(dtype=object), settings, seed,
+    )  # fmt: skip
+    y = np.asarray(examples.outcomes[days], dtype="float64")[design.rows]
+    known = ~np.isnan(y)
+    n_arms = len(design.arms)
+    propensity, _ = cross_fit_propensity(
+        design.matrix[known], design.arm[known], design.groups[known], n_arms, settings, seed,
+        design.cats,
+    )  # fmt: skip
+    outcome, _ = cross_fit_outcome(
+        design.matrix[known], design.arm[known], y[known], design.groups[known], n_arms, settings,
+        seed, design.cats,
+    )  # fmt: skip
+    return {
+        "rows": design.rows[known],
+        "arms": np.asarray(design.arms, dtype=object),
+        "arm": design.arm[known],
+        "y": y[known],
+        "propensity": propensity,
+        "outcome": outcome,
+    }
 
 
 def _fit_final(

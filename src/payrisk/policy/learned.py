@@ -190,3 +190,34 @@ def _explain(
             words += f" against {q:.0%} by {CHANNEL_WORDS[names[k]]}"
         out[i] = words + f" ({baseline[i]:.0%} without contact)."
     return out
+
+
+def decide(
+    response: dict[str, np.ndarray],
+    features: dict[str, np.ndarray],
+    open_amount: np.ndarray,
+    max_level_sent: np.ndarray,
+    default_probability: np.ndarray | None,
+    disputed: np.ndarray,
+    config: DunningConfig,
+) -> Choice:
+    """The learned policy's decision at decision moments described by their features: the
+    escalation rules from the invoice's state, then `choose`. Without default probabilities the
+    agency is never allowed (its rule needs the expected recovery)."""
+    escalation = config.escalation
+    amount = np.asarray(open_amount, dtype="float64")
+    worth_it = (
+        np.zeros(len(amount), dtype=bool)
+        if default_probability is None
+        else amount * np.asarray(default_probability) * escalation.recovery_rate
+        > escalation.legal_costs
+    )
+    allowed = allowed_channels(
+        np.asarray(features["days_past_due"]) < 0,
+        max_level_sent,
+        np.nan_to_num(np.asarray(features["key_account"], dtype="float64")) > 0,
+        worth_it,
+        disputed,
+    )
+    new_customer = np.asarray(features["is_new_customer"], dtype="float64") > 0
+    return choose(response, amount, allowed, new_customer, config)
