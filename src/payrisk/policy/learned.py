@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from payrisk.core.days import weekday
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.config import DunningConfig
+from payrisk.policy.dunning import NO_CONTACT
 
 # Escalation levels: friendly (e-mail, SMS), firm (call, letter), formal notice, agency. A channel
 # may be used only once the invoice got a reminder of the level below (friendly before firm,
@@ -92,6 +94,7 @@ class Choice:
     probability: np.ndarray  # P(paid within the window) with the chosen channel
     baseline: np.ndarray  # P(paid within the window) without contact
     why: np.ndarray  # object: plain words
+    allowed: np.ndarray  # decisions x channels: what the escalation rules allowed
 
 
 def choose(
@@ -139,6 +142,7 @@ def choose(
         probability=np.where(fallback, np.nan, np.clip(baseline + best_effect, 0.0, 1.0)),
         baseline=baseline,
         why=why,
+        allowed=allowed,
     )
 
 
@@ -221,3 +225,100 @@ def decide(
     )
     new_customer = np.asarray(features["is_new_customer"], dtype="float64") > 0
     return choose(response, amount, allowed, new_customer, config)
+
+
+def respect_gap(
+    customer: np.ndarray, day: np.ndarray, last_contact: np.ndarray, gap: int
+) -> np.ndarray:
+    """Contact days that keep each customer's contact gap: no earlier than its last reminder
+    plus the gap, and what falls within the gap after its first planned contact is bundled into
+    that contact (the same day), as the rules table does. `last_contact` per decision
+    (NO_CONTACT: never contacted)."""
+    if not len(day):
+        return day
+    day = np.where(last_contact == NO_CONTACT, day, np.maximum(day, last_contact + gap))
+    first = np.full(int(customer.max()) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, customer, day)
+    first = first[customer]
+    return np.where(day < first + gap, first, day)
+
+
+def business_day(days: np.ndarray) -> np.ndarray:
+    """Saturday and Sunday move to Monday (contacts go out on working days)."""
+    day = weekday(days)
+    return days + np.where(day == 5, 2, np.where(day == 6, 1, 0))
+
+
+def next_moments(
+    due: np.ndarray, earliest: np.ndarray, offsets: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first decision moment of each invoice on or after `earliest` (day, 1-based index; 0
+    and NaN-like -1 day when none is left) and the moment after it (-1: none)."""
+    moments = np.column_stack([business_day(due + o) for o in offsets])
+    ahead = moments >= np.asarray(earliest)[:, None]
+    has = ahead.any(axis=1)
+    k = np.where(has, np.argmax(ahead, axis=1), 0)
+    rows = np.arange(len(due))
+    day = np.where(has, moments[rows, k], -1)
+    following = np.where(
+        has & (k + 1 < len(offsets)), moments[rows, np.minimum(k + 1, len(offsets) - 1)], -1
+    )
+    return day, np.where(has, k + 1, 0), following
+
+
+def template_and_actor(
+    channel: np.ndarray, before_due: np.ndarray, key_account: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The message template and who acts, for the learned policy's contacts (the templates and
+    actors of configs/dunning.yaml's scenarios)."""
+    n = len(channel)
+    template = np.full(n, None, dtype=object)
+    actor = np.full(n, None, dtype=object)
+    for i, name in enumerate(channel):
+        if name is None:
+            continue
+        if name in ("email", "sms"):
+            template[i] = "courtesy_before_due" if before_due[i] else "friendly_reminder"
+            actor[i] = "automatic"
+        elif name == "phone":
+            template[i] = "account_manager_call" if key_account[i] else "reminder_call"
+            actor[i] = "sales_rep" if key_account[i] else "collector"
+        elif name == "letter":
+            template[i], actor[i] = "second_reminder_penalties", "collector"
+        elif name == "formal_notice":
+            template[i], actor[i] = "formal_notice", "collector"
+        else:
+            template[i], actor[i] = "collection_agency", "credit_manager"
+    return template, actor
+
+
+def alternatives(
+    response: dict[str, np.ndarray],
+    allowed: np.ndarray,
+    open_amount: np.ndarray,
+    config: DunningConfig,
+    channels: tuple[str, ...] = CHANNELS,
+) -> list[list[dict]]:
+    """Per decision, every channel considered: its estimated chance of payment within the
+    window with a 90% interval, its expected value, and whether the rules allow it now."""
+    rate = config.policy.cash_value_rate
+    out = []
+    for i in range(len(open_amount)):
+        options = []
+        for j, channel in enumerate(channels):
+            effect = response.get(f"{channel}_effect")
+            if effect is None or np.isnan(effect[i]):
+                continue
+            cost = float(config.costs.of(channel, open_amount[i]))
+            options.append(
+                {
+                    "channel": channel,
+                    "probability": round(float(response[channel][i]), 4),
+                    "probability_low": round(float(response[f"{channel}_low"][i]), 4),
+                    "probability_high": round(float(response[f"{channel}_high"][i]), 4),
+                    "expected_value": round(float(open_amount[i] * rate * effect[i] - cost), 2),
+                    "allowed": bool(allowed[i, j]),
+                }
+            )
+        out.append(sorted(options, key=lambda o: -o["expected_value"]))
+    return out

@@ -36,7 +36,13 @@ from payrisk.models.effects import EffectModels
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import ACTION_ESCALATE, ACTION_REMIND, NO_CONTACT, plan_arrays
-from payrisk.policy.learned import LEVEL, POLICY_LEARNED, allowed_channels, choose
+from payrisk.policy.learned import (
+    LEVEL,
+    POLICY_LEARNED,
+    allowed_channels,
+    choose,
+    respect_gap,
+)
 
 POLICIES: tuple[str, ...] = ("none", "random", "rules", "learned", "oracle")
 CHANNEL_LEVEL = np.array([LEVEL[c.value] for c in CHANNEL_CODES])
@@ -330,19 +336,9 @@ class ChoosingPolicy:
         return response, np.zeros(len(rows), dtype=bool), self._worth_it(amount, defaulting)
 
     def _respect_gap(self, state: PlayState, rows, day) -> np.ndarray:
-        """Contact days that keep the customer's contact gap: no earlier than its last reminder
-        plus the gap, and what falls within the gap after its first contact of the batch is
-        bundled into that contact (sent the same day), as the rules table does."""
-        if not len(rows):
-            return day
-        gap = self.dunning.contact.min_days_between_contacts
         customer = self.view.world.invoices.customer[rows]
-        last = last_contact(state)[customer]
-        day = np.where(last == NO_CONTACT, day, np.maximum(day, last + gap))
-        first = np.full(int(customer.max()) + 1, np.iinfo(np.int64).max)
-        np.minimum.at(first, customer, day)
-        first = first[customer]
-        return np.where(day < first + gap, first, day)
+        gap = self.dunning.contact.min_days_between_contacts
+        return respect_gap(customer, day, last_contact(state)[customer], gap)
 
     def _fallback(self, state: PlayState, start: int, end: int) -> Actions:
         """The rules table's actions on the invoices handed over to it (they stay there)."""
