@@ -48,6 +48,21 @@ from payrisk.models.encoding import Columns, MatrixLayout
 NO_CONTACT = "none"
 ARMS: tuple[str, ...] = (NO_CONTACT, *CHANNELS)
 Z_90 = 1.645
+# Moments of the dunning cycle (days past due): a channel never used at a moment in the history
+# has no overlap there, whatever a smooth propensity model says.
+MOMENTS: tuple[tuple[str, float, float], ...] = (
+    ("before_due", -np.inf, 0),
+    ("1_14_days_past_due", 0, 15),
+    ("15_29_days_past_due", 15, 30),
+    ("30_59_days_past_due", 30, 60),
+    ("60_plus_days_past_due", 60, np.inf),
+)
+
+
+def moment_of(days_past_due: np.ndarray) -> np.ndarray:
+    """Index into MOMENTS of each days-past-due value."""
+    edges = np.array([m[2] for m in MOMENTS[:-1]])
+    return np.searchsorted(edges, np.asarray(days_past_due, dtype="float64"), side="right")
 
 UNIT_COLUMNS = (
     "invoice_id", "customer_id", "issue_date", "due_date", "amount", "snapshot_date", "arm",
@@ -278,6 +293,8 @@ class ChannelEffects:
     min_propensity: float
     n_units: int
     metadata: dict = field(default_factory=dict)
+    support: np.ndarray | None = None  # moments x arms: units of each arm at each moment
+    min_support: int = 0
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -302,10 +319,19 @@ class ChannelEffects:
         """Rows x channels: tau_c(x), NaN where the channel has no overlap in that context."""
         propensity = self.propensities(matrix) if propensity is None else propensity
         tau = np.column_stack([self.final[c].predict(matrix) for c in self.channels])
-        supported = (propensity[:, 1:] >= self.min_propensity) & (
+        return np.where(self.supported(matrix, propensity), tau, np.nan)
+
+    def supported(self, matrix: np.ndarray, propensity: np.ndarray) -> np.ndarray:
+        """Rows x channels: overlap with no contact in that context (estimated propensities
+        above the clip, and both used at that moment of the cycle in the history)."""
+        ok = (propensity[:, 1:] >= self.min_propensity) & (
             propensity[:, [0]] >= self.min_propensity
         )
-        return np.where(supported, tau, np.nan)
+        if self.support is not None:
+            moment = moment_of(matrix[:, self.layout.columns.index("days_past_due")])
+            used = self.support[moment] >= self.min_support
+            ok &= used[:, 1:] & used[:, [0]]
+        return ok
 
     def intervals(self, channel: str, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The 90% interval of the effect of the group each estimate falls in."""
@@ -414,28 +440,36 @@ def pseudo_outcomes(
 
 
 def overlap_report(
-    propensity: np.ndarray, arms: tuple[str, ...], days_past_due: np.ndarray, clip: float
+    propensity: np.ndarray,
+    arms: tuple[str, ...],
+    days_past_due: np.ndarray,
+    clip: float,
+    used: np.ndarray | None = None,
 ) -> dict:
-    """Share of contexts where each channel has (almost) no chance of being used, overall and by
-    moment of the dunning cycle: where no effect can be claimed."""
-    moments = {
-        "before_due": days_past_due < 0,
-        "1_14_days_past_due": (days_past_due >= 0) & (days_past_due < 15),
-        "15_29_days_past_due": (days_past_due >= 15) & (days_past_due < 30),
-        "30_59_days_past_due": (days_past_due >= 30) & (days_past_due < 60),
-        "60_plus_days_past_due": days_past_due >= 60,
-    }
+    """Share of contexts where each channel has (almost) no chance of being used (or was never
+    used at that moment, `used` rows x arms), overall and by moment of the dunning cycle: where
+    no effect can be claimed."""
+    moment = moment_of(days_past_due)
     report: dict = {"min_propensity": clip, "units": len(propensity), "no_overlap_share": {}}
     for j, name in enumerate(arms):
         missing = propensity[:, j] < clip
+        if used is not None:
+            missing |= ~used[:, j]
         report["no_overlap_share"][name] = {
             "all": round(float(missing.mean()), 4) if len(missing) else None,
             **{
-                moment: round(float(missing[mask].mean()), 4) if mask.any() else None
-                for moment, mask in moments.items()
+                label: round(float(missing[moment == m].mean()), 4) if (moment == m).any() else None
+                for m, (label, _, _) in enumerate(MOMENTS)
             },
         }
     return report
+
+
+def support_counts(days_past_due: np.ndarray, arm: np.ndarray, n_arms: int) -> np.ndarray:
+    """Moments x arms: how many units of each arm the history has at each moment."""
+    counts = np.zeros((len(MOMENTS), n_arms), dtype="int64")
+    np.add.at(counts, (moment_of(days_past_due), arm), 1)
+    return counts
 
 
 @dataclass(frozen=True)
@@ -494,7 +528,16 @@ def fit_effect_models(
         design.matrix, design.arm, design.groups, n_arms, settings, seed, design.cats
     )
     days_past_due = design.matrix[:, EFFECT_FEATURE_COLUMNS.index("days_past_due")]
-    overlap = overlap_report(propensity, design.arms, days_past_due, settings.min_propensity)
+    support = support_counts(days_past_due, design.arm, n_arms)
+    min_support = max(settings.min_units // 10, 10)
+    overlap = overlap_report(
+        propensity, design.arms, days_past_due, settings.min_propensity,
+        support[moment_of(days_past_due)] >= min_support,
+    )  # fmt: skip
+    overlap["units_by_moment"] = {
+        label: dict(zip(design.arms, map(int, support[m]), strict=True))
+        for m, (label, _, _) in enumerate(MOMENTS)
+    }
     by_days = {}
     for days, y in outcomes.items():
         y = np.asarray(y, dtype="float64")[design.rows]
@@ -504,7 +547,10 @@ def fit_effect_models(
             matrix, arm, y[known], design.groups[known], n_arms, settings, seed, design.cats
         )
         phi = pseudo_outcomes(arm, y[known], propensity[known], outcome, settings.min_propensity)
-        final, groups = _fit_final(matrix, phi, propensity[known], design, settings, seed)
+        used = support[moment_of(days_past_due[known])] >= min_support
+        final, groups = _fit_final(
+            matrix, phi, propensity[known], used, design, settings, seed
+        )
         by_days[days] = ChannelEffects(
             response_days=days,
             arms=design.arms,
@@ -516,6 +562,8 @@ def fit_effect_models(
             overlap=overlap,
             min_propensity=settings.min_propensity,
             n_units=int(known.sum()),
+            support=support,
+            min_support=min_support,
             metadata={
                 "units_by_arm": {a: int((arm == i).sum()) for i, a in enumerate(design.arms)},
                 "paid_within_window_by_arm": {
@@ -562,6 +610,7 @@ def _fit_final(
     matrix: np.ndarray,
     phi: np.ndarray,
     propensity: np.ndarray,
+    used: np.ndarray,
     design: _Design,
     settings: EffectSettings,
     seed: int,
@@ -574,8 +623,11 @@ def _fit_final(
     )  # fmt: skip
     final, groups = {}, {}
     for j, channel in enumerate(design.arms[1:], start=1):
-        supported = (propensity[:, j] >= settings.min_propensity) & (
-            propensity[:, 0] >= settings.min_propensity
+        supported = (
+            (propensity[:, j] >= settings.min_propensity)
+            & (propensity[:, 0] >= settings.min_propensity)
+            & used[:, j]
+            & used[:, 0]
         )
         target = phi[supported, j] - phi[supported, 0]
         data = lgb.Dataset(matrix[supported], target, categorical_feature=design.cats)
