@@ -242,6 +242,24 @@ def censored_at(examples: EffectExamples, invoices: pd.DataFrame, when: pd.Times
     return EffectExamples(examples.units, examples.features, outcomes)
 
 
+def effect_split(
+    dataset: Dataset, as_of: pd.Timestamp, config: TrainConfig
+) -> tuple[EffectExamples, EffectExamples, EffectExamples]:
+    """Every decision unit before the holdout's end (outcomes known at `as_of`), and the risk
+    models' time split of them: training units before the cut-off with outcomes as known then,
+    holdout units after it."""
+    train_window, holdout_window = split_windows(as_of, config)
+    invoices, reminders = dataset.invoices, dataset.reminders
+    history = build_history(dataset, as_of, config.targets, config.features)
+    everything = effect_examples(
+        invoices, reminders, history, holdout_window.end, as_of, config.effects
+    )
+    day = everything.units["snapshot_date"]
+    cutoff = train_window.end
+    train = censored_at(everything.subset((day < cutoff).to_numpy()), invoices, cutoff)
+    return everything, train, everything.subset((day >= cutoff).to_numpy())
+
+
 def train_effects(
     data: TrainingData,
     scorer: PaymentRiskScorer,
@@ -255,21 +273,13 @@ def train_effects(
     settings = config.effects
     if not settings.enabled:
         return None
-    invoices, reminders = data.dataset.invoices, data.dataset.reminders
-    history = build_history(data.dataset, data.as_of, config.targets, config.features)
-    everything = effect_examples(
-        invoices, reminders, history, data.holdout_window.end, data.as_of, settings
-    )
-    day = everything.units["snapshot_date"]
-    cutoff = data.train_window.end
-    train = censored_at(everything.subset((day < cutoff).to_numpy()), invoices, cutoff)
-    holdout = everything.subset((day >= cutoff).to_numpy())
+    everything, train, holdout = effect_split(data.dataset, data.as_of, config)
     fitted = fit_effect_models(train.features, train.units, train.outcomes, settings, config.seed)
     default = scorer.predict_arrays(holdout.features)["default_probability"]
     evaluation = evaluate_learned_policy(
         fitted.for_days(dunning.policy.response_days),
         holdout,
-        reminders,
+        data.dataset.reminders,
         default,
         dunning,
         settings,

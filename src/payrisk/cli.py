@@ -248,6 +248,28 @@ def simulate(
     _run(action)
 
 
+@app.command("evaluate-policy")
+def evaluate_policy(
+    data: Annotated[Path, typer.Option(help="Data directory with the reminder history.")],
+    as_of: AsOf = None,
+    config: TrainConfigOption = None,
+    dunning_config: DunningConfigOption = None,
+    report_json: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
+    draws: Annotated[int, typer.Option(min=20, max=5000, help="Bootstrap draws.")] = 200,
+) -> None:
+    """Off-policy estimates (IPS, doubly robust) of the learned and logged dunning policies."""
+    from pipelines.policy_evaluation import evaluate_policy as run_evaluation
+    from pipelines.policy_evaluation import render
+
+    def action() -> None:
+        report = run_evaluation(
+            catalog_for(config, dunning_config), data, as_of, report_json, draws
+        )
+        typer.echo(render(report))
+
+    _run(action)
+
+
 @app.command()
 def score(
     data: Annotated[

@@ -129,8 +129,8 @@ class PolicySettings(StrictModel):
         gt=0,
         le=1,
         description="What one unit of money paid within response_days instead of later is worth "
-        "(financing cost of the delay and the risk it removes): value of a contact = open amount "
-        "x this x uplift, against the channel's cost.",
+        "(financing cost of the delay), before the risk it removes: value of a contact = open "
+        "amount x (this + default probability) x uplift, against the channel's cost.",
     )
     decision_offsets: tuple[int, ...] = Field(
         (-4, 5, 15, 30, 45, 75),

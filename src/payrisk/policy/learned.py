@@ -105,16 +105,22 @@ def choose(
     config: DunningConfig,
     channels: tuple[str, ...] = CHANNELS,
     weigh_costs: bool = True,
+    default_probability: np.ndarray | None = None,
 ) -> Choice:
     """The best allowed channel per decision, or wait, from `response` (ChannelEffects.response
     or the simulator's truth: per arm the probability and f"{channel}_effect").
 
     Without `weigh_costs` (the simulator's oracle, an upper bound on what contacts can achieve)
-    the channel with the largest effect is chosen whenever it has one.
+    the channel with the largest effect is chosen whenever it has one. A payment brought in is
+    worth `cash_value_rate` of its amount, plus its `default_probability` (an invoice paid can no
+    longer be lost).
     """
     n = len(open_amount)
     amount = np.asarray(open_amount, dtype="float64")
-    rate = config.policy.cash_value_rate
+    rate = config.policy.cash_value_rate + (
+        0.0 if default_probability is None else np.asarray(default_probability, dtype="float64")
+    )
+    rate = np.broadcast_to(np.asarray(rate, dtype="float64"), (n,))
     effect = np.full((n, len(channels)), np.nan)
     cost = np.zeros((n, len(channels)))
     for j, channel in enumerate(channels):
@@ -122,7 +128,8 @@ def choose(
             effect[:, j] = response[f"{channel}_effect"]
         cost[:, j] = config.costs.of(channel, amount) if weigh_costs else 1e-9 * amount
     estimated = allowed & ~np.isnan(effect)
-    value = np.where(estimated, amount[:, None] * rate * np.nan_to_num(effect) - cost, -np.inf)
+    gain = (amount * rate)[:, None] * np.nan_to_num(effect)
+    value = np.where(estimated, gain - cost, -np.inf)
     best = np.argmax(value, axis=1)
     rows = np.arange(n)
     best_value = value[rows, best]
@@ -224,7 +231,9 @@ def decide(
         disputed,
     )
     new_customer = np.asarray(features["is_new_customer"], dtype="float64") > 0
-    return choose(response, amount, allowed, new_customer, config)
+    return choose(
+        response, amount, allowed, new_customer, config, default_probability=default_probability
+    )
 
 
 def respect_gap(
@@ -297,11 +306,13 @@ def alternatives(
     allowed: np.ndarray,
     open_amount: np.ndarray,
     config: DunningConfig,
+    default_probability: np.ndarray,
     channels: tuple[str, ...] = CHANNELS,
 ) -> list[list[dict]]:
     """Per decision, every channel considered: its estimated chance of payment within the
-    window with a 90% interval, its expected value, and whether the rules allow it now."""
-    rate = config.policy.cash_value_rate
+    window with a 90% interval, its expected value (as `choose` weighs it), and whether the
+    rules allow it now."""
+    rate = config.policy.cash_value_rate + np.asarray(default_probability, dtype="float64")
     out = []
     for i in range(len(open_amount)):
         options = []
@@ -316,7 +327,7 @@ def alternatives(
                     "probability": round(float(response[channel][i]), 4),
                     "probability_low": round(float(response[f"{channel}_low"][i]), 4),
                     "probability_high": round(float(response[f"{channel}_high"][i]), 4),
-                    "expected_value": round(float(open_amount[i] * rate * effect[i] - cost), 2),
+                    "expected_value": round(float(open_amount[i] * rate[i] * effect[i] - cost), 2),
                     "allowed": bool(allowed[i, j]),
                 }
             )

@@ -264,6 +264,7 @@ class ChoosingPolicy:
             return self._fallback(state, start, end)
         amount = world.amount_cents[rows] / 100.0
         own = own_reminders(state, rows)
+        default = None
         if self.effects is None:
             response, new_customer, worth_it = self._truth(state, rows, day, start, amount)
         else:
