@@ -46,7 +46,7 @@ PRE_DUE_RESPONSE_FACTOR = np.array([0.9, 1.0, 0.3, 0.4, 0.2, 0.5])
 # Fatigue: each reminder the customer received in the last FATIGUE_WINDOW_DAYS multiplies the
 # response probability of a new one by FATIGUE_FACTOR.
 FATIGUE_WINDOW_DAYS = 30
-FATIGUE_FACTOR = 0.93
+FATIGUE_FACTOR = 0.95
 MAX_REMINDERS = 10  # draws per invoice; a policy never sends more reminders for one invoice
 
 

@@ -217,7 +217,30 @@ def plan_portfolio(
     rank = plan.invoices["priority_rank"]
     wanted = rank <= (n if explain_top is None else explain_top)
     scored["reasons"] = explain_arrays(scorer, features, scores["reason_target"], wanted)
-    return PortfolioArrays(invoices={**scored, **plan.invoices}, customers=plan.customers)
+    customers = {**plan.customers, **response_history(scorer, history, invoices, today)}
+    return PortfolioArrays(invoices={**scored, **plan.invoices}, customers=customers)
+
+
+def response_history(
+    scorer: PaymentRiskScorer, history: History, invoices: OpenInvoices, today: int
+) -> dict[str, np.ndarray]:
+    """Per customer (sorted ids): its reminders by channel whose answer is known today and the
+    share followed by payment within the window: what its channel effects rest on."""
+    n = len(invoices)
+    responses = scorer.feature_arrays(
+        history,
+        invoice_ids=invoices.invoice_id,
+        customer_ids=invoices.customer_id,
+        issue_day=invoices.issue_day,
+        due_day=invoices.due_day,
+        amount=invoices.amount,
+        snapshot_day=np.full(n, today, dtype="int64"),
+        in_history=invoices.in_history,
+        features=RESPONSE_FEATURES,
+    )
+    codes = CustomerCodes.of(invoices.customer_id).codes
+    _, first = np.unique(codes, return_index=True)
+    return {name: np.asarray(values)[first] for name, values in responses.items()}
 
 
 POLICY_COLUMNS = (

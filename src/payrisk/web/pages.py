@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from payrisk.data.contract import CHANNELS
 from payrisk.policy.portfolio import PortfolioBundle
 from payrisk.serving.auth import LOGIN_PATH
 from payrisk.web import charts
@@ -245,6 +247,7 @@ def customer_page(
                 for r in payments.itertuples()
             ],
         )
+    works = _what_works(rows, plans)
     items = [
         ("Open amount", money(getattr(profile, "open_amount", None))),
         ("Past due", money(getattr(profile, "past_due_amount", None))),
@@ -270,7 +273,35 @@ def customer_page(
         review=review,
         form=form,
         error=error,
+        works=works,
     )
+
+
+def _what_works(invoices: list[dict], plans: pd.DataFrame) -> dict | None:
+    """What works for this customer: the channels the learned policy weighed for its next
+    decision (estimated chance of payment with its interval), and the answers they rest on."""
+    decided = [r for r in invoices if isinstance(r.get("alternatives"), str)]
+    options, chosen = [], None
+    for row in sorted(decided, key=lambda r: r.get("action_date") or pd.Timestamp.max):
+        options = json.loads(row["alternatives"])
+        if options:
+            chosen = row
+            break
+    history = []
+    if len(plans):
+        plan = plans.iloc[0]
+        for channel in CHANNELS:
+            answered = plan.get(f"reminders_answered_{channel}")
+            if answered is not None and answered == answered and answered > 0:
+                history.append((channel, answered, plan.get(f"response_rate_{channel}")))
+    if not options and not history:
+        return None
+    return {
+        "options": options,
+        "invoice": chosen,
+        "days": chosen.get("response_days") if chosen else None,
+        "history": history,
+    }
 
 
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "calibration_error")
@@ -321,6 +352,7 @@ def _model_context(
         calibration=calibration,
         features=features,
         challenger=challenger,
+        policy=card.get("policy_evaluation"),
     )
 
 
