@@ -12,7 +12,12 @@ from payrisk.core.config import TrainConfig
 from payrisk.core.days import to_days
 from payrisk.data.contract import CHANNELS
 from payrisk.data.generator import generate_world
-from payrisk.data.world import FATIGUE_WINDOW_DAYS, NO_CHANNEL, true_paid_within
+from payrisk.data.world import (
+    FATIGUE_WINDOW_DAYS,
+    NO_CHANNEL,
+    batch_start_of,
+    true_paid_within,
+)
 from payrisk.features.history import build_history
 from payrisk.models.effects import NO_CONTACT, effect_examples, fit_effect_models
 from payrisk.policy.config import load_dunning_config
@@ -25,7 +30,7 @@ def _recent_at(state, world, customer_rows: np.ndarray, day: np.ndarray) -> np.n
     """The customer's reminders in the fatigue window before the start of the play batch that
     holds `day` (what the world used when it answered)."""
     log = state.reminders()
-    batch_start = world.start_day + (day - world.start_day) // 7 * 7
+    batch_start = batch_start_of(day)
     log_customer = world.invoices.customer[log["row"]]
     order = np.lexsort((log["day"], log_customer))
     keys = log_customer[order].astype("int64") * 10**7 + log["day"][order]

@@ -48,6 +48,12 @@ PRE_DUE_RESPONSE_FACTOR = np.array([0.9, 1.0, 0.3, 0.4, 0.2, 0.5])
 FATIGUE_WINDOW_DAYS = 30
 FATIGUE_FACTOR = 0.95
 MAX_REMINDERS = 10  # draws per invoice; a policy never sends more reminders for one invoice
+BATCH_DAYS = 7  # a play's batches: the dunning system's weekly run
+
+
+def batch_start_of(day: int | np.ndarray, batch_days: int = BATCH_DAYS) -> int | np.ndarray:
+    """The aligned start of the batch holding `day` (fatigue is counted from there)."""
+    return day - day % batch_days
 
 
 def next_business_day(days: np.ndarray) -> np.ndarray:
@@ -195,7 +201,7 @@ class PlayState:
         if not self.log_rows:
             return np.zeros(len(customers), dtype=np.int64)
         log = self.reminders()
-        recent = log["day"] >= start - FATIGUE_WINDOW_DAYS
+        recent = (log["day"] >= start - FATIGUE_WINDOW_DAYS) & (log["day"] < start)
         counts = np.bincount(
             self.world.customer[log["row"][recent]],
             minlength=int(self.world.customer.max()) + 1 if len(self.world) else 0,
@@ -208,16 +214,23 @@ def play(
     policy: Policy,
     start: int,
     end: int,
-    batch_days: int = 7,
+    batch_days: int = BATCH_DAYS,
     state: PlayState | None = None,
 ) -> PlayState:
     """Run `policy` over days [start, end] in batches of `batch_days` (the policy sees the state
     at the start of each batch). A reminder is sent only while its invoice is unpaid and not
-    disputed; several reminders of one invoice in a batch are sent in day order."""
+    disputed; several reminders of one invoice in a batch are sent in day order.
+
+    Batches are aligned on multiples of `batch_days` (day numbers) and fatigue is counted at the
+    aligned start, so a play split in two (a past, then a continuation) answers exactly as one.
+    """
     if state is None:
         state = PlayState(world, world.natural_day.copy(), np.zeros(len(world), dtype=np.int64))
-    for batch_start in range(start, end + 1, batch_days):
-        batch_end = min(batch_start + batch_days, end + 1)
+    boundaries = range(start - start % batch_days + batch_days, end + 1, batch_days)
+    for batch_start, batch_end in zip(
+        [start, *boundaries], [*boundaries, end + 1], strict=True
+    ):
+        aligned = batch_start_of(batch_start, batch_days)
         actions = policy(state, batch_start, batch_end)
         rows, day = actions.rows, actions.day
         pending = np.flatnonzero(
@@ -227,7 +240,7 @@ def play(
             & (actions.channel >= 0)
         )
         pending = pending[np.lexsort((day[pending], rows[pending]))]
-        recent = state.recent_counts(world.customer[rows[pending]], batch_start)
+        recent = state.recent_counts(world.customer[rows[pending]], aligned)
         while len(pending):
             first = np.ones(len(pending), dtype=bool)
             first[1:] = rows[pending][1:] != rows[pending][:-1]

@@ -240,16 +240,23 @@ def respect_gap(
     customer: np.ndarray, day: np.ndarray, last_contact: np.ndarray, gap: int
 ) -> np.ndarray:
     """Contact days that keep each customer's contact gap: no earlier than its last reminder
-    plus the gap, and what falls within the gap after its first planned contact is bundled into
-    that contact (the same day), as the rules table does. `last_contact` per decision
-    (NO_CONTACT: never contacted)."""
-    if not len(day):
-        return day
+    plus the gap, and what falls within the gap after a planned contact is bundled into that
+    contact (the same day), as the rules table does. `last_contact` per decision (NO_CONTACT:
+    never contacted). One round per distinct contact of a customer (a few)."""
     day = np.where(last_contact == NO_CONTACT, day, np.maximum(day, last_contact + gap))
-    first = np.full(int(customer.max()) + 1, np.iinfo(np.int64).max)
-    np.minimum.at(first, customer, day)
-    first = first[customer]
-    return np.where(day < first + gap, first, day)
+    out = day.copy()
+    todo = np.ones(len(day), dtype=bool)
+    size = int(customer.max()) + 1 if len(customer) else 0
+    while todo.any():
+        first = np.full(size, np.iinfo(np.int64).max)
+        np.minimum.at(first, customer[todo], day[todo])
+        anchor = first[customer]
+        bundled = todo & (day < anchor + gap)
+        out[bundled] = anchor[bundled]
+        todo &= ~bundled
+        # What is left of a customer starts no earlier than the gap after its anchor.
+        day = np.where(todo, np.maximum(day, anchor + gap), day)
+    return out
 
 
 def business_day(days: np.ndarray) -> np.ndarray:

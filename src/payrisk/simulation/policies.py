@@ -27,6 +27,7 @@ from payrisk.data.world import (
     NO_CHANNEL,
     Actions,
     PlayState,
+    batch_start_of,
     next_business_day,
     response_probability,
 )
@@ -142,12 +143,10 @@ class PeriodPolicy:
     first_row: int
 
     def __call__(self, state: PlayState, start: int, end: int) -> Actions:
-        old = self.logged(state, start, end)
-        old_rows = old.rows < self.first_row
-        mine = Actions(
-            old.rows[old_rows], old.day[old_rows], old.channel[old_rows], old.step[old_rows]
+        return _concat(
+            _rows(self.logged(state, start, end), lambda rows: rows < self.first_row),
+            _rows(self.policy(state, start, end), lambda rows: rows >= self.first_row),
         )
-        return _concat(mine, self.policy(state, start, end))
 
 
 def _concat(*parts: Actions) -> Actions:
@@ -157,6 +156,11 @@ def _concat(*parts: Actions) -> Actions:
         np.concatenate([p.channel for p in parts]),
         np.concatenate([p.step for p in parts]),
     )
+
+
+def _rows(actions: Actions, keep) -> Actions:
+    mask = keep(actions.rows)
+    return Actions(actions.rows[mask], actions.day[mask], actions.channel[mask], actions.step[mask])
 
 
 class NoReminders:
@@ -238,8 +242,8 @@ class DecisionMoments:
 @dataclass
 class ChoosingPolicy:
     """Contact or wait at each decision moment, on the channel of best expected value inside the
-    escalation rules (payrisk.policy.learned). `estimate` says where the effects come from: the
-    learned models, or the world's truth (the oracle)."""
+    escalation rules (payrisk.policy.learned). The effects come from the learned models, or
+    (`effects` None: the oracle) from the world's true response probabilities."""
 
     view: DunningView
     dunning: DunningConfig
@@ -261,7 +265,12 @@ class ChoosingPolicy:
         keep = known_open(state, rows, start) & ~self.handed[rows]
         rows, day, step = rows[keep], day[keep], step[keep]
         if not len(rows):
-            return self._fallback(state, start, end)
+            now = self.pending.day < end
+            due, self.pending = (
+                _rows(self.pending, lambda _: now),
+                _rows(self.pending, lambda _: ~now),
+            )
+            return _concat(due, self._fallback(state, start, end))
         amount = world.amount_cents[rows] / 100.0
         own = own_reminders(state, rows)
         default = None
@@ -291,31 +300,18 @@ class ChoosingPolicy:
         )
         self.handed[rows[choice.policy != POLICY_LEARNED]] = self.rules is not None
         channel = np.array([CHANNELS.index(c) if c else NO_CHANNEL for c in choice.channel])
-        rows, channel, step = rows[contact], channel[contact], step[contact]
-        day = self._respect_gap(state, rows, day[contact])
-        now = day < end
-        later = Actions(rows[~now], day[~now], channel[~now], step[~now])
-        due_now = self._take_pending(start, end)
-        self.pending = _concat(self.pending, later)
-        return _concat(
-            Actions(rows[now], day[now], channel[now], step[now]),
-            due_now,
-            self._fallback(state, start, end),
+        planned = _concat(
+            Actions(rows[contact], day[contact], channel[contact], step[contact]), self.pending
         )
-
-    def _take_pending(self, start: int, end: int) -> Actions:
-        """Contacts postponed into [start, end), removed from the pending ones."""
-        pending = self.pending
-        now = pending.day < end
-        self.pending = Actions(
-            pending.rows[~now], pending.day[~now], pending.channel[~now], pending.step[~now]
+        planned = Actions(
+            planned.rows,
+            self._respect_gap(state, planned.rows, planned.day),
+            planned.channel,
+            planned.step,
         )
-        return Actions(
-            pending.rows[now],
-            np.maximum(pending.day[now], start),
-            pending.channel[now],
-            pending.step[now],
-        )
+        now = planned.day < end
+        self.pending = _rows(planned, lambda _: ~now)
+        return _concat(_rows(planned, lambda _: now), self._fallback(state, start, end))
 
     def _worth_it(self, amount: np.ndarray, default: np.ndarray) -> np.ndarray:
         escalation = self.dunning.escalation
@@ -325,7 +321,7 @@ class ChoosingPolicy:
         """The oracle's view: each channel's true chance of working on this customer now
         (archetype, before or after due, fatigue), not the invoice's natural payment day."""
         world = self.view.world.invoices
-        recent = state.recent_counts(world.customer[rows], start)
+        recent = state.recent_counts(world.customer[rows], batch_start_of(start))
         before_due = day < world.due_day[rows]
         response = {"none": np.zeros(len(rows))}
         for code, channel in enumerate(CHANNELS):
