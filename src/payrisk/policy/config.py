@@ -125,7 +125,7 @@ class PolicySettings(StrictModel):
         7, ge=1, le=90, description="The window of 'paid after a reminder' the policy weighs."
     )
     cash_value_rate: float = Field(
-        0.02,
+        0.1,
         gt=0,
         le=1,
         description="What one unit of money paid within response_days instead of later is worth "
