@@ -104,6 +104,34 @@ def test_model_page_shows_metrics_calibration_and_features(client, trained):
     assert "Calibration curve: paid late" in html and 'class="line curve"' in html
     assert "Mean |SHAP|" in html
     assert "Challenger" in html
+    # The holdout's policy evaluation, as the run report has it.
+    evaluation = trained.report["policy_evaluation"]
+    assert "Dunning policy on the holdout" in html and "Doubly robust" in html
+    for name, values in evaluation["policies"].items():
+        assert f'<th scope="row">{name}</th>' in html
+        assert f"{values['dr']['value'] * 100:.1f}%" in html
+
+
+def test_customer_page_says_what_works_for_this_customer(client, bundle):
+    learned = bundle.invoices.loc[
+        (bundle.invoices["policy"] == "learned") & (bundle.invoices["alternatives"] != "[]")
+    ]
+    assert len(learned)
+    row = learned.iloc[0]
+    html = client.get(f"/ui/customers/{row['customer_id']}").text
+    assert "What works for this customer" in html
+    first = (
+        bundle.invoices.loc[
+            (bundle.invoices["customer_id"] == row["customer_id"])
+            & (bundle.invoices["alternatives"] != "[]")
+        ]
+        .sort_values("action_date")
+        .iloc[0]
+    )
+    options = json.loads(first["alternatives"])
+    for option in options:
+        assert f'<th scope="row">{option["channel"]}</th>' in html
+        assert f"{option['probability'] * 100:.0f}%" in html
 
 
 def test_unknown_customer_is_404_and_ids_are_escaped(client):
