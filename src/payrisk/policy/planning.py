@@ -344,6 +344,8 @@ class LearnedNextActions:
             response,
             features,
             amount,
+            # The last reminder's level: never above the hardest sent, so the rules can only
+            # be stricter than with the hardest one.
             level_of(features["last_reminder_channel"]),
             np.asarray(self.scored["default_probability"])[rows],
             np.zeros(len(rows), dtype=bool),
