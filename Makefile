@@ -15,7 +15,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 .PHONY: help demo test test-fast lint serve bench install install-test clean
 
 help:
-	@echo "make demo    install, generate a sample ledger, validate, train, score, snapshot"
+	@echo "make demo    install, generate a sample ledger, validate, train, score, snapshot, simulate"
 	@echo "make test    install the test tools, lint, check the import layers, run every test"
 	@echo "make test-fast  the inner loop: lint, layers and the tests not marked slow"
 	@echo "make serve   start the HTTP service on port 3000 (after make demo)"
@@ -47,6 +47,8 @@ demo: $(VENV)/.runtime
 	$(PAYRISK) train --data $(DATA) --report-json reports/train.json
 	$(PAYRISK) score --data $(DATA) --out reports/scores.csv
 	$(PAYRISK) snapshot --data $(DATA)
+	@echo "Dunning policies compared in a small simulated world (payrisk simulate; README 'Decisions'):"
+	$(PAYRISK) simulate --customers 300 --years 3 --seed 7 --period-days 120 --report-json reports/simulation.json
 	@test -s $(KEYS_FILE) || $(PAYRISK) keygen --out $(KEYS_FILE) > /dev/null
 	@echo
 	@echo "Done. Next:"

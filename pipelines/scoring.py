@@ -43,6 +43,10 @@ INVOICE_OUTPUT_COLUMNS = (
     "template",
     "actor",
     "action_date",
+    "policy",
+    "policy_reason",
+    "response_probability",
+    "expected_effect",
     "is_new_customer",
 )
 

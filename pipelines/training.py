@@ -19,6 +19,14 @@ from payrisk.core.storage import write_json
 from payrisk.data.loading import Dataset, read_tables, to_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of
 from payrisk.data.validation import ValidationReport, validate_tables
+from payrisk.features.history import build_history
+from payrisk.models.effects import (
+    EffectExamples,
+    EffectModels,
+    effect_examples,
+    fit_effect_models,
+    unit_outcomes,
+)
 from payrisk.models.evaluation import (
     calibration_figure,
     calibration_table,
@@ -43,6 +51,8 @@ from payrisk.models.training import (
     split_windows,
     window_examples,
 )
+from payrisk.policy.config import DunningConfig
+from payrisk.policy.offpolicy import evaluate_learned_policy, render_evaluation
 from payrisk.scaleout.dask import Cluster, ComputeOverrides, compute_session, snapshot_features
 from pipelines import tracking
 from pipelines.catalog import Catalog
@@ -93,6 +103,16 @@ def _log_figures(evaluation, importance: dict[str, pd.Series], config: TrainConf
             },
             f"calibration/{target}.json",
         )
+
+
+def _log_policy_evaluation(evaluation: dict) -> None:
+    """The holdout off-policy estimates as metrics, the table and the whole report."""
+    for name, values in evaluation["policies"].items():
+        for estimator in ("ips", "dr"):
+            mlflow.log_metric(f"policy_{name}_{estimator}_value", values[estimator]["value"])
+        mlflow.log_metric(f"policy_{name}_cost_per_decision", values["cost_per_decision"])
+    mlflow.log_dict(evaluation, "policy/evaluation.json")
+    mlflow.log_text(render_evaluation(evaluation), "policy/evaluation.md")
 
 
 def model_card(evaluation, importance: dict[str, pd.Series], config: TrainConfig) -> dict:
@@ -208,6 +228,72 @@ def scorer_to_register(
     return fit_scorer(full, config, {**metadata, "trained_until": data.as_of.date().isoformat()})
 
 
+@dataclass(frozen=True)
+class EffectTraining:
+    """The channel-effect models to register and their holdout policy evaluation."""
+
+    models: EffectModels
+    evaluation: dict
+
+
+def censored_at(examples: EffectExamples, invoices: pd.DataFrame, when: pd.Timestamp):
+    """The same decision units with outcomes as known at `when` (the training cut-off)."""
+    outcomes = {
+        days: unit_outcomes(examples.units, invoices, when, days) for days in examples.outcomes
+    }
+    return EffectExamples(examples.units, examples.features, outcomes)
+
+
+def effect_split(
+    dataset: Dataset, as_of: pd.Timestamp, config: TrainConfig
+) -> tuple[EffectExamples, EffectExamples, EffectExamples]:
+    """Every decision unit before the holdout's end (outcomes known at `as_of`), and the risk
+    models' time split of them: training units before the cut-off with outcomes as known then,
+    holdout units after it."""
+    train_window, holdout_window = split_windows(as_of, config)
+    invoices, reminders = dataset.invoices, dataset.reminders
+    history = build_history(dataset, as_of, config.targets, config.features)
+    everything = effect_examples(
+        invoices, reminders, history, holdout_window.end, as_of, config.effects
+    )
+    day = everything.units["snapshot_date"]
+    cutoff = train_window.end
+    train = censored_at(everything.subset((day < cutoff).to_numpy()), invoices, cutoff)
+    return everything, train, everything.subset((day >= cutoff).to_numpy())
+
+
+def train_effects(
+    data: TrainingData,
+    scorer: PaymentRiskScorer,
+    config: TrainConfig,
+    dunning: DunningConfig,
+) -> EffectTraining | None:
+    """Channel effects with the risk models' time split: fitted on decisions before the holdout
+    cut-off (outcomes known then), the learned policy evaluated off-policy on the holdout's
+    decisions, then refitted on every decision for the registered version (when the risk models
+    are). None when effects are disabled."""
+    settings = config.effects
+    if not settings.enabled:
+        return None
+    everything, train, holdout = effect_split(data.dataset, data.as_of, config)
+    fitted = fit_effect_models(train.features, train.units, train.outcomes, settings, config.seed)
+    default = scorer.predict_arrays(holdout.features)["default_probability"]
+    evaluation = evaluate_learned_policy(
+        fitted.for_days(dunning.policy.response_days),
+        holdout,
+        data.dataset.reminders,
+        default,
+        dunning,
+        settings,
+        config.seed,
+    )
+    if config.registry.refit_on_full_history:
+        fitted = fit_effect_models(
+            everything.features, everything.units, everything.outcomes, settings, config.seed
+        )
+    return EffectTraining(fitted, evaluation)
+
+
 def gate_against_champion(
     catalog: Catalog,
     scorer: PaymentRiskScorer,
@@ -297,6 +383,8 @@ def log_run_and_register(
         for fold, values in enumerate(report["backtest"]):
             mlflow.log_metrics({k: v for k, v in values.items() if isinstance(v, float)}, step=fold)
         _log_figures(evaluation, importance, config)
+        if "policy_evaluation" in report:
+            _log_policy_evaluation(report["policy_evaluation"])
         model_info = mlflow.pyfunc.log_model(
             name="scorer",
             python_model=PayriskModel(registered),
@@ -345,12 +433,19 @@ def train(
         evaluation = evaluate(scorer, data.holdout, config, fit_baselines(data.train, config))
         backtest = rolling_backtest(data, config)
         registered = scorer_to_register(data, scorer, metadata, config)
+        effects = train_effects(data, scorer, config, catalog.dunning_config)
         importance = holdout_importance(scorer, data.holdout)
         registered.metadata.update(model_card(evaluation, importance, config))
+        if effects is not None:
+            registered.effects = effects.models
+            registered.metadata["effects"] = effects.models.summary()
+            registered.metadata["policy_evaluation"] = effects.evaluation
         decision = gate_against_champion(
             catalog, scorer, evaluation, data.holdout, metadata, config
         )
         report = run_report(data, evaluation, backtest, metadata, cluster)
+        if effects is not None:
+            report["policy_evaluation"] = effects.evaluation
     report = log_run_and_register(
         catalog, report, registered, decision, evaluation, importance, data, metadata, config
     )
@@ -386,6 +481,9 @@ def render_report(report: dict) -> str:
             f"(baseline / model = {payment['lightgbm']['baseline_mae_ratio']:.2f}x)"
         )
     lines.append(f"Beats baselines: {report['beats_baselines']}")
+    if "policy_evaluation" in report:
+        lines.append("Dunning policy on the holdout's decisions:")
+        lines.append(render_evaluation(report["policy_evaluation"]))
     registry = report.get("registry", {})
     if registry:
         lines.append(

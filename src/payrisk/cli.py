@@ -215,6 +215,62 @@ def train(
 
 
 @app.command()
+def simulate(
+    customers: Annotated[
+        int, typer.Option(min=50, help="Customers of the generated world.")
+    ] = 2000,
+    years: Annotated[float, typer.Option(min=1, max=30, help="Years of history.")] = 3.0,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same world.")] = 42,
+    period_days: Annotated[
+        int, typer.Option(min=30, max=730, help="Days of new invoices played by each policy.")
+    ] = 182,
+    follow_up_days: Annotated[
+        int, typer.Option(min=30, max=730, help="Days after the period before measuring.")
+    ] = 150,
+    config: TrainConfigOption = None,
+    dunning_config: DunningConfigOption = None,
+    report_json: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
+    track: Annotated[
+        bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
+    ] = True,
+) -> None:
+    """Compare dunning policies (none, random, rules, learned, oracle) in a generated world."""
+    from pipelines.simulation import render
+    from pipelines.simulation import simulate as run_simulation
+
+    def action() -> None:
+        report = run_simulation(
+            catalog_for(config, dunning_config), customers, years, seed, period_days,
+            follow_up_days, report_json, track,
+        )  # fmt: skip
+        typer.echo(render(report))
+
+    _run(action)
+
+
+@app.command("evaluate-policy")
+def evaluate_policy(
+    data: Annotated[Path, typer.Option(help="Data directory with the reminder history.")],
+    as_of: AsOf = None,
+    config: TrainConfigOption = None,
+    dunning_config: DunningConfigOption = None,
+    report_json: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
+    draws: Annotated[int, typer.Option(min=20, max=5000, help="Bootstrap draws.")] = 200,
+) -> None:
+    """Off-policy estimates (IPS, doubly robust) of the learned and logged dunning policies."""
+    from pipelines.policy_evaluation import evaluate_policy as run_evaluation
+    from pipelines.policy_evaluation import render
+
+    def action() -> None:
+        report = run_evaluation(
+            catalog_for(config, dunning_config), data, as_of, report_json, draws
+        )
+        typer.echo(render(report))
+
+    _run(action)
+
+
+@app.command()
 def score(
     data: Annotated[
         Path, typer.Option(help="Data directory (the open invoices and their history).")

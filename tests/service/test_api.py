@@ -69,6 +69,24 @@ def test_online_scores_equal_batch_scores(client, trained, tmp_path):
     actions = pd.DataFrame(list(online.loc[expected.index, "next_action"]), index=expected.index)
     assert (actions["action"] == expected["action"]).all()
     assert (pd.to_datetime(actions["action_date"]) == expected["action_date"]).all()
+    # The policy's choice, its reason and its expected effect are the same online and in batch.
+    assert (actions["policy"] == expected["policy"]).all()
+    assert (actions["policy"] == "learned").any()  # the trained scorer carries effect models
+    assert (actions["policy_reason"] == expected["policy_reason"]).all()
+    assert (actions["channel"].fillna("") == expected["channel"].fillna("")).all()
+    for column in ("response_probability", "expected_effect"):
+        np.testing.assert_allclose(
+            actions[column].astype("float64"), expected[column].round(4), atol=1e-9
+        )
+    learned = actions["policy"] == "learned"
+    contacts = learned & actions["action"].isin(["remind", "escalate"])
+    options = actions.loc[contacts, "alternatives"]
+    assert options.map(len).gt(0).all()
+    # The chosen channel is the allowed alternative of highest expected value.
+    best = options.map(
+        lambda o: max((x for x in o if x["allowed"]), key=lambda x: x["expected_value"])
+    )
+    assert (best.map(lambda x: x["channel"]) == actions.loc[contacts, "channel"]).all()
 
 
 def test_unknown_customers_are_scored_as_new_and_flagged(client):

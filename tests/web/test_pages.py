@@ -274,6 +274,37 @@ def test_model_page_shows_metrics_calibration_and_features(client, trained):
     assert "Calibration curve: paid late" in shown and 'class="line curve"' in html
     assert "Mean |SHAP|" in shown and "Days past due" in shown
     assert "Challenger" in shown
+    # The holdout's policy evaluation, as the run report has it.
+    evaluation = trained.report["policy_evaluation"]
+    assert "Dunning policy on the holdout" in shown and "Doubly robust" in shown
+    words = {"learned": "learned policy", "logged": "logged (history)", "none": "no contact"}
+    for name, values in evaluation["policies"].items():
+        assert f'<th scope="row">{words.get(name, name)}</th>' in html
+        assert f"{values['dr']['value'] * 100:.1f}%" in shown
+
+
+def test_customer_page_says_what_works_for_this_customer(client, bundle):
+    learned = bundle.invoices.loc[
+        (bundle.invoices["policy"] == "learned") & (bundle.invoices["alternatives"] != "[]")
+    ]
+    assert len(learned)
+    row = learned.iloc[0]
+    html = client.get(f"/ui/customers/{row['customer_id']}", headers=EN).text
+    assert "What works for this customer" in html
+    first = (
+        bundle.invoices.loc[
+            (bundle.invoices["customer_id"] == row["customer_id"])
+            & (bundle.invoices["alternatives"] != "[]")
+        ]
+        .sort_values("action_date")
+        .iloc[0]
+    )
+    options = json.loads(first["alternatives"])
+    channel_words = {"email": "E-mail", "sms": "SMS", "phone": "Phone call", "letter": "Letter",
+                     "formal_notice": "Formal notice", "agency": "Collection agency"}  # fmt: skip
+    for option in options:
+        assert f'<th scope="row">{channel_words[option["channel"]]}</th>' in html
+        assert f"{option['probability'] * 100:.0f}%" in text_of(html)
 
 
 def test_unknown_customer_is_404_and_ids_are_escaped(client):

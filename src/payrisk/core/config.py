@@ -111,6 +111,13 @@ class FeatureSettings(StrictModel):
         10, ge=2, le=100, description="Window of the rolling median of days late."
     )
     severe_late_days: int = Field(30, ge=1, le=365)
+    response_days: int = Field(
+        7,
+        ge=1,
+        le=90,
+        description="A reminder 'worked' if the invoice was paid in full within this many days "
+        "after it: the window of the customer's response history by channel.",
+    )
 
 
 class SnapshotSettings(StrictModel):
@@ -234,6 +241,53 @@ class ComputeSettings(StrictModel):
     threads_per_worker: int = Field(1, ge=1, le=256, description="Threads of each local worker.")
 
 
+class EffectSettings(StrictModel):
+    """Channel effects (uplift) learned from the reminder history: payrisk.models.effects."""
+
+    enabled: bool = Field(True, description="Fit channel-effect models with the risk models.")
+    response_days: tuple[int, ...] = Field(
+        (7, 14),
+        min_length=1,
+        description="A reminder works if the invoice is paid in full within this many days.",
+    )
+    decision_offsets: tuple[int, ...] = Field(
+        (-4, 5, 15, 30, 45, 75),
+        min_length=1,
+        description="Days relative to due at which the dunning system decides (contact or wait):"
+        " moments without a reminder around them are the 'no contact' examples.",
+    )
+    control_window_days: int = Field(
+        3, ge=0, le=30, description="No reminder this close to a moment: a no-contact example."
+    )
+    min_propensity: float = Field(
+        0.03,
+        gt=0,
+        lt=0.5,
+        description="Below this estimated chance of a channel in a context there is no overlap:"
+        " no effect is claimed there; propensities are clipped to it in the estimators.",
+    )
+    min_units: int = Field(200, ge=10, description="Fewer examples of a channel: not modelled.")
+    folds: int = Field(2, ge=2, le=10, description="Cross-fitting folds (grouped by customer).")
+    n_estimators: int = Field(150, ge=10, le=5000)
+    learning_rate: float = Field(0.08, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2, le=1024)
+    min_child_samples: int = Field(100, ge=1)
+    final_num_leaves: int = Field(7, ge=2, le=1024)
+    final_min_child_samples: int = Field(300, ge=1)
+    final_n_estimators: int = Field(80, ge=10, le=5000)
+    interval_bins: int = Field(5, ge=1, le=50, description="Groups of customers for intervals.")
+    n_jobs: int = Field(
+        1, ge=1, description="LightGBM threads (small models: one thread wastes no time waiting)."
+    )
+
+    @field_validator("response_days", "decision_offsets")
+    @classmethod
+    def _sorted_unique(cls, values: tuple[int, ...]) -> tuple[int, ...]:
+        if list(values) != sorted(set(values)):
+            raise ValueError("must be strictly increasing")
+        return values
+
+
 class TrainConfig(StrictModel):
     seed: int = 42
     targets: TargetSettings = TargetSettings()
@@ -243,6 +297,7 @@ class TrainConfig(StrictModel):
     evaluation: EvaluationSettings = EvaluationSettings()
     registry: RegistrySettings = RegistrySettings()
     compute: ComputeSettings = ComputeSettings()
+    effects: EffectSettings = EffectSettings()
 
     @model_validator(mode="after")
     def _gate_metric_known(self) -> TrainConfig:

@@ -2,15 +2,17 @@
 
 Models need signal to find and tests need data at scale, but real ledgers are personal data. The
 generator simulates hidden customer archetypes (punctual, forgetful, slow, seasonal, deteriorating,
-disputer), payment terms, disputes, partial payments, defaults and a dunning scenario whose
-channels have a true causal effect on time-to-pay that differs by archetype. Everything is
-vectorised over customers and invoices (loops only over archetypes and dunning steps), so a million
-invoices take seconds. Dates are handled as integer days since 1970-01-01 until the very end.
+disputer), payment terms, disputes, partial payments, defaults and a dunning history: a logged
+policy that, at each step of a scenario, draws a channel (or no contact) at random, played in the
+world of payrisk.data.world where channels have a true causal effect that differs by archetype,
+a courtesy reminder before the due date catches the forgetful, and fatigue dulls repeated
+reminders. Steps are named functions (`generate_world`, `LoggedPolicy`, `World.dataset`), all
+vectorised over customers and invoices. Dates are integer day numbers until the very end.
 
 The rates are tuned to French late-payment figures (about 12.5 days late on average, a large
 share of invoices past due, a few percent never paid). Measured on 2,000 customers x 3 years (mean
-over 20 seeds, end 2026-10-31): 48% of paid invoices paid late, mean days past due of paid invoices
-12.6 (negative = early), 2.4% in default (written off or open over 90 days past due), 2.9%
+over 6 seeds, end 2026-10-31): 43% of paid invoices paid late, mean days past due of paid invoices
+12.9 (negative = early), 2.5% in default (written off or open over 90 days past due), 3.0%
 disputed. Change a constant below, measure again.
 """
 
@@ -24,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.days import NEVER, day_number, month_end, month_start, to_dates, weekday
+from payrisk.data import world
 from payrisk.data.contract import DATE_DTYPE, Channel
 from payrisk.data.loading import Dataset
+from payrisk.data.world import Actions, PlayState, WorldInvoices, next_business_day, play
 
 DEFAULT_END_DATE = date(2026, 10, 31)
 CURRENCY = "EUR"
@@ -148,39 +152,38 @@ WRITE_OFF_AFTER_DUE_DAYS = (120, 240)
 # --- Dunning --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DunningStep:
-    """One step of the simulated scenario: when it is sent and which channels it may use."""
+    """One step of the logged scenario: when it is due and which channels it may use.
+
+    The channel is drawn at random at each step, and so is no contact at all: a natural
+    experiment from which the channels' effects can be learned.
+    """
 
     step: int
     after_due_days: tuple[int, int]  # sent this many days after the due date (inclusive range)
     channels: tuple[Channel, ...]
-    channel_shares: tuple[float, ...]  # channel drawn at random: a natural experiment
+    channel_shares: tuple[float, ...]  # the rest of 1 is the share of no contact at that step
+
+    @property
+    def no_contact_share(self) -> float:
+        return 1.0 - sum(self.channel_shares)
 
 
+_EMAIL, _SMS, _PHONE, _LETTER = Channel.EMAIL, Channel.SMS, Channel.PHONE, Channel.LETTER
+_FORMAL, _AGENCY = Channel.FORMAL_NOTICE, Channel.AGENCY
 DUNNING_STEPS: tuple[DunningStep, ...] = (
-    DunningStep(1, (3, 7), (Channel.EMAIL, Channel.SMS), (0.6, 0.4)),
-    DunningStep(2, (15, 15), (Channel.EMAIL, Channel.SMS, Channel.PHONE), (0.4, 0.2, 0.4)),
-    DunningStep(3, (30, 30), (Channel.PHONE, Channel.LETTER, Channel.EMAIL), (0.4, 0.35, 0.25)),
-    DunningStep(4, (45, 45), (Channel.FORMAL_NOTICE, Channel.LETTER), (0.7, 0.3)),
-    DunningStep(5, (75, 75), (Channel.AGENCY,), (1.0,)),
+    DunningStep(1, (-4, -4), (_EMAIL, _SMS), (0.3, 0.3)),  # courtesy reminder before due
+    DunningStep(2, (5, 5), (_EMAIL, _SMS, _PHONE), (0.35, 0.3, 0.2)),
+    DunningStep(3, (15, 15), (_EMAIL, _SMS, _PHONE, _LETTER, _FORMAL), (0.2, 0.15, 0.3, 0.15, 0.05)),
+    DunningStep(4, (30, 30), (_EMAIL, _PHONE, _LETTER, _FORMAL), (0.1, 0.3, 0.15, 0.25)),
+    DunningStep(5, (45, 45), (_PHONE, _LETTER, _FORMAL, _AGENCY), (0.15, 0.15, 0.4, 0.1)),
+    DunningStep(6, (75, 75), (_PHONE, _FORMAL, _AGENCY), (0.1, 0.2, 0.5)),
 )
 AGENCY_MIN_AMOUNT = 500.0  # a collection agency only for amounts worth its fees
-KEY_ACCOUNT_LAST_STEP = 3  # key accounts get no formal notice or agency: the sales rep steps in
-CHANNEL_CODES: tuple[Channel, ...] = tuple(Channel)
-
-# Probability that a reminder on a channel makes the customer pay, by archetype (rows) and
-# channel (columns, in the order of Channel: email, sms, phone, letter, formal_notice, agency).
-# The payment then arrives RESPONSE_LAG_DAYS after the reminder, unless it was planned earlier.
-RESPONSE_PROBABILITY = np.array(
-    [
-        [0.60, 0.60, 0.70, 0.50, 0.80, 0.80],  # punctual
-        [0.65, 0.88, 0.75, 0.45, 0.80, 0.80],  # forgetful: e-mail and above all SMS work
-        [0.05, 0.04, 0.35, 0.10, 0.50, 0.50],  # slow: only a call or a formal notice moves them
-        [0.15, 0.10, 0.35, 0.20, 0.45, 0.45],  # seasonal: a call helps negotiate
-        [0.03, 0.02, 0.08, 0.04, 0.12, 0.20],  # deteriorating: barely responds
-        [0.20, 0.15, 0.40, 0.20, 0.40, 0.40],  # disputer
-    ]
-)
-RESPONSE_LAG_DAYS = np.array([[1, 4], [1, 4], [3, 10], [3, 12], [5, 15], [2, 8]])
+# Key accounts get no formal notice or agency: the sales rep steps in.
+KEY_ACCOUNT_EXCLUDED = (Channel.FORMAL_NOTICE, Channel.AGENCY)
+CHANNEL_CODES: tuple[Channel, ...] = world.CHANNEL_CODES
+RESPONSE_PROBABILITY = world.RESPONSE_PROBABILITY  # the hidden truth lives in payrisk.data.world
+RESPONSE_LAG_DAYS = world.RESPONSE_LAG_DAYS
 
 
 @dataclass(frozen=True)
@@ -190,18 +193,18 @@ class GroundTruth:
     customers: customer_id, archetype, payment_terms, month_end_payer, habitual_delay_days,
     failure_date (NaT: does not fail). invoices: invoice_id, natural_paid_date (the payment date
     without any reminder; NaT: never), dispute_date (NaT: not disputed), defaulting (never paid in
-    full, whatever the end date).
+    full, whatever the end date). reminders: invoice_id, sent_date, channel, step and `recent`
+    (the customer's reminders in the fatigue window before it), in the order of the reminders
+    table.
     """
 
     customers: pd.DataFrame
     invoices: pd.DataFrame
+    reminders: pd.DataFrame | None = None
 
 
 # --- Day arithmetic on int64 day numbers (payrisk.core.days) ------------------------------------
-def _next_business_day(days: np.ndarray) -> np.ndarray:
-    """Money and mail move on working days: Saturday and Sunday go to Monday."""
-    day = weekday(days)
-    return days + np.where(day == 5, 2, np.where(day == 6, 1, 0))
+_next_business_day = next_business_day
 
 
 def _previous_business_day(days: np.ndarray) -> np.ndarray:
@@ -248,8 +251,9 @@ class _Customers:
 
 
 def _draw_customers(
-    rng: np.random.Generator, count: int, start_day: int, end_day: int
+    rng: np.random.Generator, count: int, start_day: int, end_day: int, last_issue_day: int
 ) -> _Customers:
+    """Customers opened up to `end_day`, buying up to `last_issue_day` (churn and failures)."""
     archetype = rng.choice(len(ARCHETYPES), size=count, p=ARCHETYPE_SHARES)
     key_account = rng.random(count) < KEY_ACCOUNT_SHARE
     existing = rng.random(count) < EXISTING_CUSTOMER_SHARE
@@ -265,7 +269,9 @@ def _draw_customers(
     ).astype(np.int64)
 
     deteriorating = archetype == DETERIORATING
-    failure_window = end_day - active_from + FAILURE_LATEST_AFTER_END_DAYS - FAILURE_EARLIEST_DAYS
+    failure_window = (
+        last_issue_day - active_from + FAILURE_LATEST_AFTER_END_DAYS - FAILURE_EARLIEST_DAYS
+    )
     planned_failure = (
         active_from
         + FAILURE_EARLIEST_DAYS
@@ -276,8 +282,8 @@ def _draw_customers(
     ).astype(np.int64)
     failure_day = np.where(deteriorating, planned_failure, sudden_failure)
     # A failure long after the history says nothing; keep day numbers bounded.
-    failure_day = np.where(failure_day > end_day + 10 * DAYS_PER_YEAR, NEVER, failure_day)
-    active_until = np.minimum(np.minimum(churn_day, failure_day), end_day)
+    failure_day = np.where(failure_day > last_issue_day + 10 * DAYS_PER_YEAR, NEVER, failure_day)
+    active_until = np.minimum(np.minimum(churn_day, failure_day), last_issue_day)
 
     invoices_per_year = INVOICES_PER_YEAR_MEDIAN * rng.lognormal(
         0.0, INVOICES_PER_YEAR_SIGMA, size=count
@@ -415,6 +421,199 @@ def _issue_days(rng: np.random.Generator, customers: _Customers) -> tuple[np.nda
     return owner, issue_day
 
 
+@dataclass(frozen=True)
+class World:
+    """A generated world: customers, invoices with their hidden behaviour, and the logged
+    (random) dunning policy. `generate_history` plays it up to its end date; the policy
+    simulator plays its later invoices once per policy."""
+
+    seed: int
+    start_day: int
+    end_day: int  # the history's last day
+    last_issue_day: int  # invoices are issued up to this day (after end_day: the future)
+    customers: _Customers
+    customer_ids: pd.Series
+    invoice_ids: pd.Series
+    invoices: WorldInvoices
+    disputed: np.ndarray
+    before_dispute: np.ndarray  # when the undisputed part would have been paid
+    write_off_delay: np.ndarray  # days after due at which an unpaid invoice is written off
+    written_off: np.ndarray  # whether an unpaid invoice is written off (or stays open)
+
+    def logged_policy(self) -> LoggedPolicy:
+        return LoggedPolicy(self.invoices, np.random.default_rng([self.seed, 1]))
+
+    def play_logged(self, until: int) -> PlayState:
+        """The logged policy over every invoice, from the start up to `until`."""
+        return play(self.invoices, self.logged_policy(), self.start_day, until)
+
+    def dataset(self, state: PlayState, end_day: int) -> Dataset:
+        """The ledger of a play as known at the end of `end_day`, in the contract's types."""
+        return _tables(self, state, end_day)
+
+    def truth(self, state: PlayState) -> GroundTruth:
+        return _truth(self, state)
+
+
+def generate_world(
+    n_customers: int,
+    years: float,
+    seed: int,
+    end_date: date = DEFAULT_END_DATE,
+    *,
+    future_days: int = 0,
+) -> World:
+    """Customers and invoices of `years` up to `end_date`, and `future_days` more of invoices.
+
+    Pure: the same arguments give the same world; randomness comes only from `seed`.
+    """
+    if n_customers < 1:
+        raise ValueError("n_customers must be at least 1")
+    if not years > 0:
+        raise ValueError("years must be positive")
+    rng = np.random.default_rng(seed)
+    end_day = day_number(end_date)
+    start_day = end_day - round(years * DAYS_PER_YEAR) + 1
+    last_issue_day = end_day + max(int(future_days), 0)
+
+    customers = _draw_customers(rng, n_customers, start_day, end_day, last_issue_day)
+    # Customer numbers follow account opening, as in a real ledger.
+    customer_order = np.lexsort((np.arange(n_customers), customers.created_day))
+    customers = _Customers(**{k: v[customer_order] for k, v in vars(customers).items()})
+    owner, issue_day, due_day, amount_cents = _draw_invoices(rng, customers)
+    natural = _natural_payment(rng, customers, owner, issue_day, due_day)
+    count = len(owner)
+    invoices = WorldInvoices(
+        customer=owner,
+        archetype=customers.archetype[owner],
+        key_account=customers.key_account[owner],
+        issue_day=issue_day,
+        due_day=due_day,
+        amount_cents=amount_cents,
+        natural_day=natural["planned"],
+        dispute_day=natural["dispute_day"],
+        failure_day=customers.failure_day[owner],
+        response_draw=rng.random((count, world.MAX_REMINDERS)),
+        lag_draw=rng.random((count, world.MAX_REMINDERS)),
+    )
+    return World(
+        seed=seed,
+        start_day=start_day,
+        end_day=end_day,
+        last_issue_day=last_issue_day,
+        customers=customers,
+        customer_ids=_identifiers("C", n_customers, 6),
+        invoice_ids=_identifiers("INV", count, 7),
+        invoices=invoices,
+        disputed=natural["disputed"],
+        before_dispute=natural["before_dispute"],
+        write_off_delay=rng.integers(
+            WRITE_OFF_AFTER_DUE_DAYS[0], WRITE_OFF_AFTER_DUE_DAYS[1] + 1, size=count
+        ),
+        written_off=rng.random(count) < WRITE_OFF_SHARE,
+    )
+
+
+def _draw_invoices(
+    rng: np.random.Generator, customers: _Customers
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Owner, issue day, due day and amount (cents) of each invoice, in chronological order."""
+    owner, issue_day = _issue_days(rng, customers)
+    invoice_order = np.lexsort((owner, issue_day))  # invoice numbers are chronological too
+    owner, issue_day = owner[invoice_order], issue_day[invoice_order]
+    amount_cents = np.round(
+        customers.typical_amount[owner]
+        * rng.lognormal(-(INVOICE_AMOUNT_SIGMA**2) / 2, INVOICE_AMOUNT_SIGMA, size=len(owner))
+        * 100
+    ).astype(np.int64)
+    amount_cents = np.maximum(amount_cents, int(MIN_AMOUNT * 100))
+    return owner, issue_day, _due_days(issue_day, customers.terms[owner]), amount_cents
+
+
+def _natural_payment(
+    rng: np.random.Generator,
+    customers: _Customers,
+    owner: np.ndarray,
+    issue_day: np.ndarray,
+    due_day: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The payment day without any reminder (habit, month-end runs, working days, disputes,
+    failures), and the disputes."""
+    count = len(owner)
+    archetype = customers.archetype[owner]
+    planned = due_day + _natural_delay(rng, customers, owner, due_day)
+    planned = np.maximum(planned, issue_day)
+    in_run = customers.month_end_payer[owner]
+    run_day = np.maximum(month_end(planned - MONTH_END_RUN_CATCH_DAYS), issue_day)
+    planned = _next_business_day(np.where(in_run, run_day, planned))
+    planned = np.maximum(planned, issue_day + 1)
+
+    # Disputes: raised around the due date (before the customer would have paid), resolved weeks
+    # later; a few are lost.
+    disputed = rng.random(count) < DISPUTE_PROBABILITY[archetype]
+    raised = due_day + rng.integers(
+        DISPUTE_RAISED_AFTER_DUE_DAYS[0], DISPUTE_RAISED_AFTER_DUE_DAYS[1] + 1, size=count
+    )
+    raised = np.maximum(np.minimum(raised, planned - 1), issue_day + 1)
+    resolution = np.ceil(rng.gamma(2.0, DISPUTE_RESOLUTION_MEAN_DAYS / 2.0, size=count))
+    resolved_day = _next_business_day(raised + resolution.astype(np.int64))
+    lost = disputed & (rng.random(count) < DISPUTE_LOST_SHARE)
+    before_dispute = planned.copy()
+    planned = np.where(disputed, np.maximum(planned, resolved_day), planned)
+    planned = np.where(lost, NEVER, planned)
+    # Failures: from the failure day on, nothing more is paid.
+    planned = np.where(planned >= customers.failure_day[owner], NEVER, planned)
+    return {
+        "planned": planned,
+        "disputed": disputed,
+        "dispute_day": np.where(disputed, raised, NEVER),
+        "before_dispute": before_dispute,
+    }
+
+
+class LoggedPolicy:
+    """The dunning history's policy: each step of DUNNING_STEPS on a day drawn in its range, on
+    a channel drawn at random (or no contact). Key accounts never get a formal notice or the
+    agency; the agency only for amounts worth its fees."""
+
+    def __init__(self, invoices: WorldInvoices, rng: np.random.Generator) -> None:
+        count = len(invoices)
+        rows, days, channels, steps = [], [], [], []
+        for step in DUNNING_STEPS:
+            low, high = step.after_due_days
+            day = _next_business_day(invoices.due_day + rng.integers(low, high + 1, size=count))
+            codes = np.array([CHANNEL_CODES.index(c) for c in step.channels] + [world.NO_CHANNEL])
+            shares = np.array([*step.channel_shares, step.no_contact_share])
+            channel = codes[rng.choice(len(codes), size=count, p=shares / shares.sum())]
+            allowed = channel >= 0
+            hard = np.isin(channel, [CHANNEL_CODES.index(c) for c in KEY_ACCOUNT_EXCLUDED])
+            allowed &= ~(hard & invoices.key_account)
+            agency = channel == CHANNEL_CODES.index(Channel.AGENCY)
+            allowed &= ~agency | (invoices.amount_cents >= AGENCY_MIN_AMOUNT * 100)
+            row = np.flatnonzero(allowed)
+            rows.append(row)
+            days.append(day[row])
+            channels.append(channel[row])
+            steps.append(np.full(len(row), step.step, dtype=np.int64))
+        day = np.concatenate(days)
+        order = np.argsort(day, kind="stable")
+        self.actions = Actions(
+            np.concatenate(rows)[order],
+            day[order],
+            np.concatenate(channels)[order],
+            np.concatenate(steps)[order],
+        )
+
+    def __call__(self, state: PlayState, start: int, end: int) -> Actions:
+        low, high = np.searchsorted(self.actions.day, [start, end])
+        return Actions(
+            self.actions.rows[low:high],
+            self.actions.day[low:high],
+            self.actions.channel[low:high],
+            self.actions.step[low:high],
+        )
+
+
 @overload
 def generate_history(
     n_customers: int,
@@ -450,125 +649,57 @@ def generate_history(
     Pure: the same arguments give identical frames; randomness comes only from `seed`. With
     `return_truth`, also the hidden archetypes and per-invoice counterfactuals (`GroundTruth`).
     """
-    if n_customers < 1:
-        raise ValueError("n_customers must be at least 1")
-    if not years > 0:
-        raise ValueError("years must be positive")
-    rng = np.random.default_rng(seed)
-    end_day = day_number(end_date)
-    start_day = end_day - round(years * DAYS_PER_YEAR) + 1
+    generated = generate_world(n_customers, years, seed, end_date)
+    state = generated.play_logged(generated.end_day)
+    dataset = generated.dataset(state, generated.end_day)
+    if not return_truth:
+        return dataset
+    return dataset, generated.truth(state)
 
-    customers = _draw_customers(rng, n_customers, start_day, end_day)
-    # Customer numbers follow account opening, as in a real ledger.
-    customer_order = np.lexsort((np.arange(n_customers), customers.created_day))
-    customers = _Customers(**{k: v[customer_order] for k, v in vars(customers).items()})
-    customer_ids = _identifiers("C", n_customers, 6)
 
-    # Invoices: a Poisson number per customer over its active window, issued on working days.
-    owner, issue_day = _issue_days(rng, customers)
-    # Invoice numbers are chronological too.
-    invoice_order = np.lexsort((owner, issue_day))
-    owner, issue_day = owner[invoice_order], issue_day[invoice_order]
-    count = len(owner)
-    archetype = customers.archetype[owner]
-
-    amount_cents = np.round(
-        customers.typical_amount[owner]
-        * rng.lognormal(-(INVOICE_AMOUNT_SIGMA**2) / 2, INVOICE_AMOUNT_SIGMA, size=count)
-        * 100
-    ).astype(np.int64)
-    amount_cents = np.maximum(amount_cents, int(MIN_AMOUNT * 100))
-    due_day = _due_days(issue_day, customers.terms[owner])
-
-    # Natural payment day: habit, month-end runs, working days.
-    planned = due_day + _natural_delay(rng, customers, owner, due_day)
-    planned = np.maximum(planned, issue_day)
-    in_run = customers.month_end_payer[owner]
-    run_day = np.maximum(month_end(planned - MONTH_END_RUN_CATCH_DAYS), issue_day)
-    planned = _next_business_day(np.where(in_run, run_day, planned))
-    planned = np.maximum(planned, issue_day + 1)
-
-    # Disputes: raised around the due date (before the customer would have paid), resolved weeks
-    # later; a few are lost.
-    disputed = rng.random(count) < DISPUTE_PROBABILITY[archetype]
-    raised = due_day + rng.integers(
-        DISPUTE_RAISED_AFTER_DUE_DAYS[0], DISPUTE_RAISED_AFTER_DUE_DAYS[1] + 1, size=count
+def _tables(generated: World, state: PlayState, end_day: int) -> Dataset:
+    """Invoices, payments, customers and reminders of a play, as known at the end of `end_day`."""
+    rng = np.random.default_rng([generated.seed, 2])  # the same draws for every play
+    invoices = generated.invoices
+    issued = invoices.issue_day <= end_day
+    paid_day = state.paid_day
+    defaulting = paid_day == NEVER
+    write_off_day = np.where(
+        defaulting & generated.written_off,
+        _next_business_day(invoices.due_day + generated.write_off_delay),
+        NEVER,
     )
-    raised = np.maximum(np.minimum(raised, planned - 1), issue_day + 1)
-    dispute_day = np.where(disputed, raised, NEVER)
-    resolution = np.ceil(rng.gamma(2.0, DISPUTE_RESOLUTION_MEAN_DAYS / 2.0, size=count))
-    resolved_day = _next_business_day(raised + resolution.astype(np.int64))
-    lost = disputed & (rng.random(count) < DISPUTE_LOST_SHARE)
-    before_dispute = planned.copy()  # when the undisputed part would have been paid
-    planned = np.where(disputed, np.maximum(planned, resolved_day), planned)
-    planned = np.where(lost, NEVER, planned)
-
-    # Failures: from the failure day on, nothing more is paid.
-    failure_day = customers.failure_day[owner]
-    planned = np.where(planned >= failure_day, NEVER, planned)
-    natural_planned = planned.copy()
-
-    # Dunning: steps while unpaid, not disputed and not after the end; the channel is random and
-    # a response brings the payment forward to a few days after the reminder.
-    reminder_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
-    lag_low, lag_high = RESPONSE_LAG_DAYS[archetype, 0], RESPONSE_LAG_DAYS[archetype, 1]
-    key_account = customers.key_account[owner]
-    for step in DUNNING_STEPS:
-        low, high = step.after_due_days
-        sent = _next_business_day(due_day + rng.integers(low, high + 1, size=count))
-        channel_codes = np.array([CHANNEL_CODES.index(c) for c in step.channels])
-        channel = channel_codes[
-            rng.choice(len(step.channels), size=count, p=np.asarray(step.channel_shares))
-        ]
-        responds = rng.random(count) < RESPONSE_PROBABILITY[archetype, channel]
-        lag = lag_low + np.floor(rng.random(count) * (lag_high - lag_low + 1)).astype(np.int64)
-        sent_mask = (planned > sent) & (sent <= end_day) & (sent < dispute_day)
-        if step.step > KEY_ACCOUNT_LAST_STEP:
-            sent_mask &= ~key_account
-        if Channel.AGENCY in step.channels:
-            sent_mask &= amount_cents >= AGENCY_MIN_AMOUNT * 100
-        response_day = _next_business_day(sent + lag)
-        cured = sent_mask & responds & (response_day < planned) & (response_day < failure_day)
-        planned = np.where(cured, response_day, planned)
-        rows = np.flatnonzero(sent_mask)
-        reminder_parts.append((rows, sent[rows], channel[rows], step.step))
-
-    defaulting = planned == NEVER
-    write_off_delay = rng.integers(
-        WRITE_OFF_AFTER_DUE_DAYS[0], WRITE_OFF_AFTER_DUE_DAYS[1] + 1, size=count
-    )
-    written_off = defaulting & (rng.random(count) < WRITE_OFF_SHARE)
-    write_off_day = np.where(written_off, _next_business_day(due_day + write_off_delay), NEVER)
-
-    payments = _payments(
+    payment_rows, payment_day, payment_cents = _payments(
         rng,
-        archetype=archetype,
-        issue_day=issue_day,
-        due_day=due_day,
-        paid_day=planned,
-        before_dispute=before_dispute,
-        disputed=disputed,
-        amount_cents=amount_cents,
-        failure_day=failure_day,
+        archetype=invoices.archetype,
+        issue_day=invoices.issue_day,
+        due_day=invoices.due_day,
+        paid_day=paid_day,
+        before_dispute=generated.before_dispute,
+        disputed=generated.disputed,
+        amount_cents=invoices.amount_cents,
+        failure_day=invoices.failure_day,
         write_off_day=write_off_day,
         end_day=end_day,
     )
-
-    invoice_ids = _identifiers("INV", count, 7)
-    invoices = pd.DataFrame(
+    customers = _customer_table(rng, generated.customers, generated.customer_ids)
+    rows = np.flatnonzero(issued)
+    invoice_ids = generated.invoice_ids
+    invoice_table = pd.DataFrame(
         {
-            "invoice_id": invoice_ids,
-            "customer_id": customer_ids.take(owner).reset_index(drop=True),
-            "issue_date": _to_dates(issue_day),
-            "due_date": _to_dates(due_day),
-            "amount": amount_cents / 100.0,
-            "currency": pd.Series(np.full(count, CURRENCY), dtype="str"),
-            "paid_date": _to_dates(planned, planned <= end_day),
-            "disputed": disputed & (dispute_day <= end_day),
-            "written_off_date": _to_dates(write_off_day, write_off_day <= end_day),
+            "invoice_id": invoice_ids.take(rows).reset_index(drop=True),
+            "customer_id": generated.customer_ids.take(invoices.customer[rows]).reset_index(
+                drop=True
+            ),
+            "issue_date": _to_dates(invoices.issue_day[rows]),
+            "due_date": _to_dates(invoices.due_day[rows]),
+            "amount": invoices.amount_cents[rows] / 100.0,
+            "currency": pd.Series(np.full(len(rows), CURRENCY), dtype="str"),
+            "paid_date": _to_dates(paid_day[rows], paid_day[rows] <= end_day),
+            "disputed": generated.disputed[rows] & (invoices.dispute_day[rows] <= end_day),
+            "written_off_date": _to_dates(write_off_day[rows], write_off_day[rows] <= end_day),
         }
     )
-    payment_rows, payment_day, payment_cents = payments
     payment_table = pd.DataFrame(
         {
             "invoice_id": invoice_ids.take(payment_rows).reset_index(drop=True),
@@ -576,19 +707,23 @@ def generate_history(
             "amount": payment_cents / 100.0,
         }
     )
-    reminder_table = _reminder_table(reminder_parts, invoice_ids)
-    dataset = Dataset(
-        invoices=invoices,
+    return Dataset(
+        invoices=invoice_table,
         payments=payment_table,
-        customers=_customer_table(rng, customers, customer_ids),
-        reminders=reminder_table,
+        customers=customers,
+        reminders=_reminder_table(state.reminders(), invoice_ids, end_day)[0],
     )
-    if not return_truth:
-        return dataset
-    truth = GroundTruth(
+
+
+def _truth(generated: World, state: PlayState) -> GroundTruth:
+    customers, invoices = generated.customers, generated.invoices
+    reminders, sent = _reminder_table(state.reminders(), generated.invoice_ids, generated.end_day)
+    truth_reminders = reminders.copy()
+    truth_reminders["recent"] = sent["recent"]
+    return GroundTruth(
         customers=pd.DataFrame(
             {
-                "customer_id": customer_ids,
+                "customer_id": generated.customer_ids,
                 "archetype": pd.Series(np.array(ARCHETYPES)[customers.archetype], dtype="str"),
                 "payment_terms": pd.Series(np.array(PAYMENT_TERMS)[customers.terms], dtype="str"),
                 "month_end_payer": customers.month_end_payer,
@@ -598,14 +733,14 @@ def generate_history(
         ),
         invoices=pd.DataFrame(
             {
-                "invoice_id": invoice_ids,
-                "natural_paid_date": _to_dates(natural_planned),
-                "dispute_date": _to_dates(dispute_day),
-                "defaulting": defaulting,
+                "invoice_id": generated.invoice_ids,
+                "natural_paid_date": _to_dates(invoices.natural_day),
+                "dispute_date": _to_dates(invoices.dispute_day),
+                "defaulting": state.paid_day == NEVER,
             }
         ),
+        reminders=truth_reminders,
     )
-    return dataset, truth
 
 
 def _payments(
@@ -694,22 +829,23 @@ def _payments(
 
 
 def _reminder_table(
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]], invoice_ids: pd.Series
-) -> pd.DataFrame:
-    rows = np.concatenate([p[0] for p in parts])
-    sent = np.concatenate([p[1] for p in parts])
-    channel = np.concatenate([p[2] for p in parts])
-    step = np.concatenate([np.full(len(p[0]), p[3], dtype=np.int64) for p in parts])
-    order = np.lexsort((step, rows, sent))
+    log: dict[str, np.ndarray], invoice_ids: pd.Series, end_day: int
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The reminders table (sent up to `end_day`, by date), and the log rows in its order."""
+    sent = log["day"] <= end_day
+    order = np.flatnonzero(sent)
+    order = order[np.lexsort((log["step"][order], log["row"][order], log["day"][order]))]
+    ordered = {name: values[order] for name, values in log.items()}
     channel_names = np.array([c.value for c in CHANNEL_CODES])
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
-            "invoice_id": invoice_ids.take(rows[order]).reset_index(drop=True),
-            "sent_date": _to_dates(sent[order]),
-            "channel": pd.Series(channel_names[channel[order]], dtype="str"),
-            "step": pd.Series(step[order], dtype="Int64"),
+            "invoice_id": invoice_ids.take(ordered["row"]).reset_index(drop=True),
+            "sent_date": _to_dates(ordered["day"]),
+            "channel": pd.Series(channel_names[ordered["channel"]], dtype="str"),
+            "step": pd.Series(ordered["step"], dtype="Int64"),
         }
     )
+    return table, ordered
 
 
 def expected_invoices_per_customer(years: float) -> float:

@@ -37,6 +37,7 @@ class Family(StrEnum):
     BALANCE = "balance"  # the customer's other open invoices at t
     DUNNING_RECEIVED = "dunning_received"  # reminders the customer received
     ATTRIBUTES = "attributes"  # customer attributes (country, sector, limit...)
+    RESPONSE_HISTORY = "response_history"  # how the customer answered reminders, by channel
 
 
 QUERY_COLUMNS: tuple[str, ...] = (
@@ -161,6 +162,20 @@ class FeatureContext:
     @cached_property
     def customer_reminders(self) -> Lookup:
         return self._customer_lookup("customer_reminders")
+
+    @cached_property
+    def responses(self) -> Lookup | None:
+        """The customer's answers to reminders by channel (None: a history built without them)."""
+        if "customer_responses" not in self.history.streams:
+            return None
+        return self._customer_lookup("customer_responses")
+
+    def response_counts(self, channel: str) -> tuple[np.ndarray, np.ndarray]:
+        """Reminders on `channel` whose answer is known at t, and how many were paid in time."""
+        if self.responses is None:
+            nothing = np.full(self.n, np.nan)
+            return nothing, nothing
+        return self.responses(f"sent_{channel}"), self.responses(f"paid_{channel}")
 
     @cached_property
     def calendar(self) -> dict[str, np.ndarray]:
@@ -351,8 +366,28 @@ FEATURES: tuple[Feature, ...] = (
                                c.t - c.attributes["created_day"]).astype("float64")),
 )  # fmt: skip
 
-FEATURE_BY_NAME: dict[str, Feature] = {feature.name: feature for feature in FEATURES}
+
+def _response_features(channel: str) -> tuple[Feature, Feature]:
+    return (
+        Feature(f"reminders_answered_{channel}", Family.RESPONSE_HISTORY,
+                f"Reminders by {channel} the customer received whose answer is known at t.",
+                lambda c: c.response_counts(channel)[0]),
+        Feature(f"response_rate_{channel}", Family.RESPONSE_HISTORY,
+                f"Share of the customer's reminders by {channel} followed by full payment within "
+                "the response window.",
+                lambda c: _ratio(*reversed(c.response_counts(channel)))),
+    )  # fmt: skip
+
+
+# What the channel-effect models read besides FEATURES (payrisk.models.effects): the customer's own
+# answers by channel. Not risk-model inputs, so FEATURE_COLUMNS keeps its trained order.
+RESPONSE_FEATURES: tuple[Feature, ...] = tuple(
+    feature for channel in CHANNELS for feature in _response_features(channel)
+)
+
+FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in (*FEATURES, *RESPONSE_FEATURES)}
 FEATURE_COLUMNS: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
+EFFECT_FEATURE_COLUMNS: tuple[str, ...] = (*FEATURE_COLUMNS, *(f.name for f in RESPONSE_FEATURES))
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.categorical)
 
 
@@ -365,6 +400,7 @@ def feature_arrays(
     amount: np.ndarray,
     snapshot_day: np.ndarray,
     in_history: np.ndarray | None = None,
+    features: tuple[Feature, ...] = FEATURES,
 ) -> dict[str, np.ndarray]:
     """Every feature of each query at its snapshot day, on plain arrays (days since 1970).
 
@@ -372,12 +408,13 @@ def feature_arrays(
     DataFrame; training and batch scoring through `invoice_features`. Categorical features are
     object arrays of text, numbers float64. `in_history` says whether each invoice is part of
     `history` (default: where its id is there), so that its own amount is not counted among
-    "other" open invoices when it is not.
+    "other" open invoices when it is not. `features`: which declarations to compute (the
+    channel-effect models add RESPONSE_FEATURES).
     """
     context = FeatureContext(
         history, invoice_ids, customer_ids, issue_day, due_day, amount, snapshot_day, in_history
     )
-    return {feature.name: feature.compute(context) for feature in FEATURES}
+    return {feature.name: feature.compute(context) for feature in features}
 
 
 def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:

@@ -293,6 +293,29 @@ def _reminder_streams(data: Dataset, ledger: _Ledger, invoice_ids: pd.Index) -> 
     }
 
 
+def _response_stream(
+    data: Dataset, ledger: _Ledger, invoice_ids: pd.Index, settings: FeatureSettings, as_of: int
+) -> Stream:
+    """The customer's answers to reminders by channel: for each reminder, whether its invoice
+    was paid in full within `response_days` after it. Dated on the window's last day, when the
+    answer is known (a reminder whose window is still open at `as_of` is not counted yet)."""
+    invoice = invoice_ids.get_indexer(data.reminders["invoice_id"].astype("str"))
+    reminders = data.reminders.loc[invoice >= 0]
+    invoice = invoice[invoice >= 0]
+    sent = to_days(reminders["sent_date"])
+    window_end = sent + settings.response_days
+    paid = ledger.paid[invoice]
+    answered = (paid >= sent) & (paid <= window_end)
+    known = answered | (window_end < as_of)
+    channel = reminders["channel"].to_numpy(dtype="str")
+    sums = {}
+    for name in CHANNELS:
+        on = (channel == name) & known
+        sums[f"sent_{name}"] = on.astype("float64")
+        sums[f"paid_{name}"] = (on & answered).astype("float64")
+    return build_stream(ledger.customer[invoice], window_end, sums=sums)
+
+
 def build_history(
     dataset: Dataset,
     as_of: pd.Timestamp,
@@ -309,6 +332,9 @@ def build_history(
         "settled": _settled_stream(ledger, targets, settings),
         **_balance_streams(ledger),
         **_reminder_streams(data, ledger, invoice_ids),
+        "customer_responses": _response_stream(
+            data, ledger, invoice_ids, settings, day_number(as_of)
+        ),
     }
     return History(
         as_of=as_of,

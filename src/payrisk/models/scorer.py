@@ -24,6 +24,7 @@ from payrisk.data.loading import Dataset
 from payrisk.features.definitions import FEATURE_COLUMNS, feature_arrays, invoice_features
 from payrisk.features.history import History, build_history
 from payrisk.core.days import to_days
+from payrisk.models.effects import EffectModels
 from payrisk.models.encoding import CategoryEncoder, Columns, MatrixLayout, frame_columns
 from payrisk.models.estimators import CalibratedLGBMClassifier, QuantileLGBMRegressor, _log_odds
 
@@ -132,6 +133,9 @@ class PaymentRiskScorer:
     metadata: dict = field(default_factory=dict)
 
     feature_columns: tuple[str, ...] = FEATURE_COLUMNS
+    # Channel effects (payrisk.models.effects), trained, evaluated and registered with the risk
+    # models; None for a scorer trained without them (the dunning rules then decide alone).
+    effects: EffectModels | None = None
 
     def build_history(self, dataset: Dataset, as_of: pd.Timestamp) -> History:
         return build_history(dataset, as_of, self.targets, self.feature_settings)

@@ -161,6 +161,62 @@ class LossRules(StrictModel):
     )
 
 
+class ChannelCosts(StrictModel):
+    """What one contact costs on each channel (the invoices' currency)."""
+
+    email: float = Field(0.05, ge=0)
+    sms: float = Field(0.08, ge=0)
+    phone: float = Field(4.0, ge=0, description="A few minutes of a collector's time.")
+    letter: float = Field(1.5, ge=0)
+    formal_notice: float = Field(8.0, ge=0, description="Registered letter with receipt.")
+    agency: float = Field(40.0, ge=0, description="Opening a case, before its share.")
+    agency_fee_share: float = Field(
+        0.10, ge=0, le=1, description="The agency's share of the open amount it handles."
+    )
+
+    def of(self, channel: str, open_amount: np.ndarray | float = 0.0) -> np.ndarray | float:
+        """The cost of one contact on `channel` for invoices of `open_amount`."""
+        cost = getattr(self, channel)
+        if channel == "agency":
+            return cost + self.agency_fee_share * np.asarray(open_amount, dtype="float64")
+        return cost + 0.0 * np.asarray(open_amount, dtype="float64")
+
+
+class PolicySettings(StrictModel):
+    """Which policy chooses the next contact, and what the learned one weighs."""
+
+    mode: Literal["learned", "rules"] = Field(
+        "learned",
+        description="learned: channel and timing from the channel-effect models, inside the "
+        "escalation rules; rules: the segment table. Rules stay the fallback where effects cannot"
+        " be estimated (new customers, no overlap, a model without effect models).",
+    )
+    response_days: int = Field(
+        7, ge=1, le=90, description="The window of 'paid after a reminder' the policy weighs."
+    )
+    cash_value_rate: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="What one unit of money paid within response_days instead of later is worth "
+        "(financing cost of the delay), before the risk it removes: value of a contact = open "
+        "amount x (this + default probability) x uplift, against the channel's cost.",
+    )
+    decision_offsets: tuple[int, ...] = Field(
+        (-4, 5, 15, 30, 45, 75),
+        min_length=1,
+        description="Days relative to due at which the learned policy decides to contact or "
+        "wait (the first one before the due date: the courtesy reminder).",
+    )
+
+    @field_validator("decision_offsets")
+    @classmethod
+    def _increasing(cls, values: tuple[int, ...]) -> tuple[int, ...]:
+        if list(values) != sorted(set(values)):
+            raise ValueError("decision_offsets must be strictly increasing")
+        return values
+
+
 class DunningConfig(StrictModel):
     scenarios: dict[str, Scenario] = Field(min_length=1)
     segments: tuple[SegmentRule, ...] = Field(min_length=1)
@@ -173,6 +229,8 @@ class DunningConfig(StrictModel):
     )
     currencies: CurrencyRules = CurrencyRules()
     loss: LossRules = LossRules()
+    costs: ChannelCosts = ChannelCosts()
+    policy: PolicySettings = PolicySettings()
 
     @model_validator(mode="after")
     def _segments_name_scenarios(self) -> DunningConfig:

@@ -16,7 +16,7 @@ Business rules only, vectorised over invoices; the thresholds are in `configs/du
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +34,14 @@ ACTION_ESCALATE = "escalate"
 ACTION_WRITE_OFF_REVIEW = "write_off_review"
 ACTION_DISPUTE = "dispute_resolution"
 ACTION_SCENARIO_DONE = "credit_manager_review"
+ACTION_WAIT = "wait"  # the learned policy expects more from waiting: no contact until action_date
 ACTIONS = (
     ACTION_REMIND,
     ACTION_ESCALATE,
     ACTION_WRITE_OFF_REVIEW,
     ACTION_DISPUTE,
     ACTION_SCENARIO_DONE,
+    ACTION_WAIT,
 )
 CONTACT_ACTIONS = (ACTION_REMIND, ACTION_ESCALATE)  # the customer hears from us
 
@@ -382,12 +384,17 @@ class DunningPlan:
 
 
 def plan_arrays(
-    scored: Columns, last_contact_day: np.ndarray, today: int, config: DunningConfig
+    scored: Columns,
+    last_contact_day: np.ndarray,
+    today: int,
+    config: DunningConfig,
+    adjust: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> DunningPlan:
     """The dunning plan of scored open invoices on plain arrays (the one implementation).
 
     `last_contact_day` is per invoice (its customer's latest reminder before `today`, a day
-    number, NO_CONTACT if none); `today` is the as-of day number.
+    number, NO_CONTACT if none); `today` is the as-of day number. `adjust` may change the next
+    actions before the customers' next contacts are drawn from them (the learned policy).
     """
     missing = [c for c in SCORED_COLUMNS if c not in scored]
     if missing:
@@ -398,6 +405,8 @@ def plan_arrays(
     risk = risk_arrays(scored, customers)
     scenario = scenario_arrays(risk, config)
     actions = action_arrays(scored, customers, scenario, contacted, today, config)
+    if adjust is not None:
+        actions = adjust(actions)
     recovery = recovery_rate(config)
     priority = priority_arrays(
         scored["open_amount"],

@@ -16,11 +16,30 @@ from payrisk.core.days import day_number, to_days
 from payrisk.core.i18n import Formats
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import open_invoices
+from payrisk.features.definitions import FEATURES, RESPONSE_FEATURES
 from payrisk.features.history import History
 from payrisk.models.encoding import Columns, frame_columns
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
-from payrisk.policy.dunning import NO_CONTACT, frame, plan_arrays
+from payrisk.policy.dunning import (
+    ACTION_ESCALATE,
+    ACTION_REMIND,
+    ACTION_WAIT,
+    NO_CONTACT,
+    CustomerCodes,
+    frame,
+    plan_arrays,
+)
+from payrisk.policy.learned import (
+    POLICY_LEARNED,
+    POLICY_RULES,
+    alternatives,
+    decide,
+    level_of,
+    next_moments,
+    respect_gap,
+    template_and_actor,
+)
 from payrisk.policy.reasons import LOWERING_COUNT, REASON_COUNT, reason_lists
 
 
@@ -200,7 +219,9 @@ def plan_portfolio(
     last_contact = np.where(
         np.isnan(contact), NO_CONTACT, today - np.nan_to_num(contact).astype("int64")
     )
-    plan = plan_arrays(scored, last_contact, today, dunning)
+    learned = LearnedNextActions(scorer, history, invoices, scored, last_contact, today, dunning)
+    plan = plan_arrays(scored, last_contact, today, dunning, adjust=learned)
+    _plan_payment_dates(scored, plan.invoices, dunning)
     rank = plan.invoices["priority_rank"]
     wanted = rank <= (n if explain_top is None else explain_top)
     if explain is not None:
@@ -208,12 +229,208 @@ def plan_portfolio(
     scored["reasons"] = explain_arrays(
         scorer, features, scores["reason_target"], wanted, formats_of(dunning, language)
     )
-    return PortfolioArrays(invoices={**scored, **plan.invoices}, customers=plan.customers)
+    customers = {**plan.customers, **response_history(scorer, history, invoices, today)}
+    return PortfolioArrays(invoices={**scored, **plan.invoices}, customers=customers)
+
+
+def response_history(
+    scorer: PaymentRiskScorer, history: History, invoices: OpenInvoices, today: int
+) -> dict[str, np.ndarray]:
+    """Per customer (sorted ids): its reminders by channel whose answer is known today and the
+    share followed by payment within the window: what its channel effects rest on."""
+    n = len(invoices)
+    responses = scorer.feature_arrays(
+        history,
+        invoice_ids=invoices.invoice_id,
+        customer_ids=invoices.customer_id,
+        issue_day=invoices.issue_day,
+        due_day=invoices.due_day,
+        amount=invoices.amount,
+        snapshot_day=np.full(n, today, dtype="int64"),
+        in_history=invoices.in_history,
+        features=RESPONSE_FEATURES,
+    )
+    codes = CustomerCodes.of(invoices.customer_id).codes
+    _, first = np.unique(codes, return_index=True)
+    return {name: np.asarray(values)[first] for name, values in responses.items()}
+
+
+POLICY_COLUMNS = (
+    "policy",
+    "policy_reason",
+    "response_days",
+    "response_probability",
+    "expected_effect",
+    "alternatives",
+)
+
+
+class LearnedNextActions:
+    """The learned policy's say on the rules plan's next actions (`plan_arrays(adjust=...)`).
+
+    For each invoice the rules would contact, the next decision moment on or after today (and
+    after the customer's contact gap) is weighed with the scorer's channel-effect models: contact
+    on the best allowed channel, or wait until the moment after. Where effects cannot be
+    estimated (new customer, no overlap), with `policy: rules` or a scorer without effect models,
+    the rules' action stays. Every row says which policy chose it and why.
+    """
+
+    def __init__(
+        self,
+        scorer: PaymentRiskScorer,
+        history: History,
+        invoices: OpenInvoices,
+        scored: dict[str, np.ndarray],
+        last_contact: np.ndarray,
+        today: int,
+        dunning: DunningConfig,
+    ) -> None:
+        self.scorer, self.history, self.invoices = scorer, history, invoices
+        self.scored, self.last_contact = scored, last_contact
+        self.today, self.dunning = today, dunning
+
+    def __call__(self, actions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(self.invoices)
+        days = self.dunning.policy.response_days
+        effects = getattr(self.scorer, "effects", None)
+        why = (
+            "Rules table (policy: rules in the dunning configuration)."
+            if self.dunning.policy.mode != POLICY_LEARNED
+            else "Rules table: this model has no channel-effect models."
+        )
+        out = {
+            **actions,
+            "policy": np.full(n, POLICY_RULES, dtype=object),
+            "policy_reason": np.full(n, why, dtype=object),
+            "response_days": np.full(n, days, dtype="int64"),
+            "response_probability": np.full(n, np.nan),
+            "expected_effect": np.full(n, np.nan),
+            "alternatives": _empty_lists(n),
+        }
+        if self.dunning.policy.mode != POLICY_LEARNED or effects is None or n == 0:
+            return out
+        out["policy_reason"][:] = "Rules table: the scenario step of the customer's segment."
+        contact = np.isin(actions["action"], [ACTION_REMIND, ACTION_ESCALATE])
+        inv = self.invoices
+        gap = self.dunning.contact.min_days_between_contacts
+        earliest = np.maximum.reduce(
+            [
+                np.full(n, self.today),
+                inv.issue_day,
+                np.where(self.last_contact == NO_CONTACT, self.today, self.last_contact + gap),
+            ]
+        )
+        moment, step, following = next_moments(
+            inv.due_day, earliest, self.dunning.policy.decision_offsets
+        )
+        rows = np.flatnonzero(contact & (step > 0))
+        if not len(rows):
+            return out
+        self._decide(out, rows, moment[rows], step[rows], following[rows], effects, days)
+        contacts = np.flatnonzero(np.isin(out["action"], [ACTION_REMIND, ACTION_ESCALATE]))
+        day = out["action_date"].astype("datetime64[D]").astype("int64")
+        codes = CustomerCodes.of(inv.customer_id).codes
+        day[contacts] = respect_gap(
+            codes[contacts], day[contacts], self.last_contact[contacts], gap
+        )
+        out["action_date"] = day.astype("datetime64[D]").astype("datetime64[ns]")
+        return out
+
+    def _decide(self, out, rows, moment, step, following, effects, days) -> None:
+        inv = self.invoices
+        features = self.scorer.feature_arrays(
+            self.history,
+            invoice_ids=inv.invoice_id[rows],
+            customer_ids=inv.customer_id[rows],
+            issue_day=inv.issue_day[rows],
+            due_day=inv.due_day[rows],
+            amount=inv.amount[rows],
+            snapshot_day=moment,
+            in_history=None if inv.in_history is None else inv.in_history[rows],
+            features=(*FEATURES, *RESPONSE_FEATURES),
+        )
+        model = effects.for_days(days)
+        response = model.response(features)
+        amount = np.asarray(self.scored["open_amount"], dtype="float64")[rows]
+        choice = decide(
+            response,
+            features,
+            amount,
+            # The last reminder's level: never above the hardest sent, so the rules can only
+            # be stricter than with the hardest one.
+            level_of(features["last_reminder_channel"]),
+            np.asarray(self.scored["default_probability"])[rows],
+            np.zeros(len(rows), dtype=bool),
+            self.dunning,
+        )
+        mine = choice.policy == POLICY_LEARNED
+        chosen = rows[mine]
+        channel = choice.channel[mine]
+        waits = np.array([c is None for c in channel], dtype=bool)
+        template, actor = template_and_actor(
+            channel, moment[mine] < inv.due_day[chosen], self.history.key_account_flags(
+                inv.customer_id[chosen]
+            ),
+        )  # fmt: skip
+        out["channel"][chosen] = channel
+        out["template"][chosen] = template
+        out["actor"][chosen] = np.where(waits, "automatic", actor)
+        out["action"][chosen] = np.where(
+            waits, ACTION_WAIT, np.where(channel == "agency", ACTION_ESCALATE, ACTION_REMIND)
+        )
+        out["step"][chosen] = np.where(waits, np.nan, step[mine])
+        wait_until = np.where(following[mine] >= 0, following[mine], moment[mine])
+        action_day = np.where(waits, wait_until, moment[mine])
+        day = out["action_date"].astype("datetime64[D]").astype("int64")
+        day[chosen] = action_day
+        out["action_date"] = day.astype("datetime64[D]").astype("datetime64[ns]")
+        out["policy"][rows] = choice.policy
+        out["policy_reason"][rows] = choice.why
+        out["response_probability"][rows] = choice.probability
+        out["expected_effect"][rows] = choice.effect
+        default = np.asarray(self.scored["default_probability"], dtype="float64")[rows]
+        options = alternatives(response, choice.allowed, amount, self.dunning, default)
+        for i, row in enumerate(rows):
+            out["alternatives"][row] = options[i]
+
+
+def _empty_lists(n: int) -> np.ndarray:
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        out[i] = []
+    return out
+
+
+def _plan_payment_dates(
+    scored: dict[str, np.ndarray], plan: dict[str, np.ndarray], dunning: DunningConfig
+) -> None:
+    """The expected payment date under the recommended plan: where the learned policy contacts
+    and its chance of payment within the window is at least one half, the median payment date
+    falls inside that window (at its middle), and the interval's low end after the contact."""
+    contact = (plan["policy"] == POLICY_LEARNED) & np.isin(
+        plan["action"], [ACTION_REMIND, ACTION_ESCALATE]
+    )
+    likely = contact & (np.nan_to_num(plan["response_probability"]) >= 0.5)
+    if not likely.any():
+        return
+    action = plan["action_date"].astype("datetime64[D]").astype("int64")
+    window = dunning.policy.response_days
+    central = scored["expected_payment_date"].astype("datetime64[D]").astype("int64")
+    low = scored["expected_payment_date_low"].astype("datetime64[D]").astype("int64")
+    planned = action + (window + 1) // 2
+    moved = likely & (central > planned)
+    central = np.where(moved, planned, central)
+    low = np.where(moved, np.minimum(low, action + 1), low)
+    scored["expected_payment_date"] = central.astype("datetime64[D]").astype("datetime64[ns]")
+    scored["expected_payment_date_low"] = low.astype("datetime64[D]").astype("datetime64[ns]")
+    due = np.asarray(scored["due_date"], dtype="datetime64[D]").astype("int64")
+    scored["expected_days_late"] = central - due
 
 
 PLAN_COLUMNS = frozenset(
     {"scenario", "action", "step", "channel", "template", "actor", "action_date"}
     | {"expected_recovery", "expected_loss", "priority_rank"}
+    | set(POLICY_COLUMNS)
 )
 
 

@@ -252,7 +252,12 @@ def build_bundle(
     """The portfolio bundle's content: scored open invoices (reasons as text columns, worklist
     order), customer plans, payment records, weekly cash-in forecast and KPIs."""
     invoices = pd.concat(
-        [scored.invoices.drop(columns="reasons"), flatten_reasons(scored.invoices)], axis=1
+        [
+            scored.invoices.drop(columns=["reasons", "alternatives"], errors="ignore"),
+            flatten_reasons(scored.invoices),
+            alternatives_text(scored.invoices),
+        ],
+        axis=1,
     ).assign(reasons_json=reasons_json(scored.invoices))
     return PortfolioBundle(
         kpis={**kpis(dataset, scored.invoices, as_of, policy), "as_of": as_of.date().isoformat()},
@@ -260,6 +265,16 @@ def build_bundle(
         customers=scored.customers,
         payments=payment_records(dataset, as_of),
         cash_forecast=cash_forecast(scored.invoices, as_of, levels=levels),
+    )
+
+
+def alternatives_text(invoices: pd.DataFrame) -> pd.DataFrame:
+    """The channels the learned policy weighed, as JSON text (one column a file can hold)."""
+    if "alternatives" not in invoices:
+        return pd.DataFrame(index=invoices.index)
+    return pd.DataFrame(
+        {"alternatives": [json.dumps(list(o or [])) for o in invoices["alternatives"]]},
+        index=invoices.index,
     )
 
 

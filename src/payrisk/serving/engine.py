@@ -122,6 +122,20 @@ def _records(fields: dict[str, list]) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in zip(*fields.values(), strict=True)]
 
 
+def policy_fields(take) -> dict[str, list]:
+    """Which policy chose each next action, why, its expected effect and the alternatives."""
+    probability = take("response_probability").astype("float64")
+    effect = take("expected_effect").astype("float64")
+    return {
+        "policy": take("policy").tolist(),
+        "policy_reason": take("policy_reason").tolist(),
+        "response_days": take("response_days").astype("int64").tolist(),
+        "response_probability": [None if np.isnan(p) else round(float(p), 4) for p in probability],
+        "expected_effect": [None if np.isnan(e) else round(float(e), 4) for e in effect],
+        "alternatives": [options or [] for options in take("alternatives").tolist()],
+    }
+
+
 def invoice_scores(
     columns: dict[str, np.ndarray],
     rows: np.ndarray,
@@ -147,6 +161,7 @@ def invoice_scores(
             "template": take("template").tolist(),
             "actor": take("actor").tolist(),
             "action_date": _dates(take("action_date")),
+            **policy_fields(take),
         }
     )
     rows_out = _records(

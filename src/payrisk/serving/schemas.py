@@ -163,16 +163,53 @@ class Reason(BaseModel):
     text: str = Field(description="The reason in plain words, in the language asked for.")
 
 
+class ChannelOption(BaseModel):
+    """A channel the learned policy weighed for this contact."""
+
+    channel: str = Field(description="email, sms, phone, letter, formal_notice, agency.")
+    probability: float = Field(
+        description="Estimated chance of full payment within response_days if used now."
+    )
+    probability_low: float = Field(description="Lower end of its 90% interval.")
+    probability_high: float = Field(description="Upper end of its 90% interval.")
+    expected_value: float = Field(
+        description="Open amount x cash_value_rate x uplift - the channel's cost (configs/"
+        "dunning.yaml): what the policy maximises."
+    )
+    allowed: bool = Field(description="Whether the escalation rules allow it now.")
+
+
 class NextAction(BaseModel):
     action: ActionName = Field(
         description="remind, escalate (agency or court), write_off_review, dispute_resolution, "
-        "credit_manager_review (scenario finished)."
+        "credit_manager_review (scenario finished), or wait (the learned policy expects more "
+        "from waiting: decide again on action_date)."
     )
     step: int | None = Field(None, description="Step of the scenario, 1 for the first.")
     channel: ChannelName | None = Field(None, description="How to contact; none for reviews.")
     template: str | None = Field(None, description="Message template id.")
     actor: ActorName = Field(description="Who acts.")
     action_date: date = Field(description="Day to act: always a working day of the policy.")
+    policy: str = Field(
+        "rules",
+        description="Which policy chose it: learned (channel-effect models) or rules (the "
+        "segments table: policy: rules, a new customer, or no overlap to estimate effects).",
+    )
+    policy_reason: str | None = Field(None, description="Why, in plain words.")
+    response_days: int | None = Field(
+        None, description="The window of 'paid after the contact' the effects are about."
+    )
+    response_probability: float | None = Field(
+        None,
+        description="Learned policy: estimated chance of full payment within response_days with "
+        "the chosen contact (none when waiting: the chance without contact is in policy_reason).",
+    )
+    expected_effect: float | None = Field(
+        None, description="Learned policy: uplift of that chance over no contact."
+    )
+    alternatives: list[ChannelOption] = Field(
+        default_factory=list, description="Learned policy: every channel weighed, best first."
+    )
 
 
 class InvoiceScore(BaseModel):

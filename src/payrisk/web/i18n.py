@@ -291,6 +291,69 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "model.weight": ("Mean |SHAP|", "|SHAP| moyen"),
     "model.features_caption": ("{target}: mean |SHAP|", "{target} : |SHAP| moyen"),
     "model.challenger": ("Challenger", "Challenger"),
+    # the learned dunning policy
+    "works.heading": ("What works for this customer", "Ce qui marche pour ce client"),
+    "works.decision": (
+        "For invoice {invoice}, the next decision ({policy}): {reason}",
+        "Pour la facture {invoice}, la prochaine décision ({policy}) : {reason}",
+    ),
+    "works.caption": (
+        "Estimated chance of full payment within {days} days, by channel",
+        "Chance estimée de paiement complet sous {days} jours, par canal",
+    ),
+    "works.channel": ("Channel", "Canal"),
+    "works.chance": ("Chance", "Chance"),
+    "works.range": ("90% range", "Fourchette à 90 %"),
+    "works.interval": ("{low} to {high}", "de {low} à {high}"),
+    "works.value": ("Expected value", "Valeur attendue"),
+    "works.allowed_now": ("Allowed now", "Permis maintenant"),
+    "works.allowed": ("yes", "oui"),
+    "works.not_allowed": ("no (escalation rules)", "non (règles d'escalade)"),
+    "works.history": (
+        "The answers it rests on: this customer's reminders whose outcome is known",
+        "Les réponses sur lesquelles elle repose : relances de ce client à l'issue connue",
+    ),
+    "works.reminders": ("Reminders", "Relances"),
+    "works.paid": ("Paid within the window", "Payées dans le délai"),
+    "works.no_history": (
+        "No reminder of this customer has a known answer yet: the estimates rest on customers "
+        "like it.",
+        "Aucune relance de ce client n'a encore d'issue connue : les estimations reposent sur "
+        "des clients semblables.",
+    ),
+    "works.none": (
+        "No channel estimate for this customer (the rules table decides).",
+        "Pas d'estimation par canal pour ce client (la table de règles décide).",
+    ),
+    "policy.heading": (
+        "Dunning policy on the holdout's decisions",
+        "Politique de relance sur les décisions de test",
+    ),
+    "policy.note": (
+        "Off-policy estimates on {units} decisions of {customers} customers the effect models did "
+        "not learn from: the share of decisions followed by full payment within {days} days had "
+        "each policy decided, with 95% intervals (bootstrap over customers). Propensities clipped "
+        "at {clip}; 'no overlap' is the share of decisions where a policy does what the history "
+        "almost never did, where no estimate can be trusted.",
+        "Estimations hors politique sur {units} décisions de {customers} clients que les modèles "
+        "d'effet n'ont pas vus : la part des décisions suivies d'un paiement complet sous {days} "
+        "jours si chaque politique avait décidé, avec intervalles à 95 % (bootstrap par client). "
+        "Propensions bornées à {clip} ; « sans recouvrement » est la part des décisions où une "
+        "politique fait ce que l'historique n'a presque jamais fait, où aucune estimation n'est "
+        "fiable.",
+    ),
+    "policy.caption": ("Policy evaluation", "Évaluation des politiques"),
+    "policy.col": ("Policy", "Politique"),
+    "policy.dr": ("Doubly robust", "Doublement robuste"),
+    "policy.interval": ("95% interval", "Intervalle à 95 %"),
+    "policy.ips": ("Inverse propensity", "Propension inverse"),
+    "policy.cost": ("Cost per decision", "Coût par décision"),
+    "policy.contacts": ("Contacts", "Contacts"),
+    "policy.no_overlap": ("No overlap", "Sans recouvrement"),
+    "policy.none": (
+        "This model has no channel-effect models: the rules table decides.",
+        "Ce modèle n'a pas de modèles d'effet par canal : la table de règles décide.",
+    ),
     "model.challenger_text": (
         "Version <strong>v{version}</strong> (registered {created}) did not become champion.",
         "La version <strong>v{version}</strong> (enregistrée le {created}) n'est pas devenue "
@@ -323,6 +386,14 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "write_off_review": ("Write-off review", "Examen de perte"),
         "dispute_resolution": ("Dispute", "Litige"),
         "credit_manager_review": ("Credit review", "Revue crédit"),
+    },
+    "policy": {
+        "learned": ("learned policy", "politique apprise"),
+        "rules": ("rules table", "table de règles"),
+        "logged": ("logged (history)", "historique"),
+        "none": ("no contact", "aucun contact"),
+        "random": ("random", "aléatoire"),
+        "oracle": ("oracle", "oracle"),
     },
     "channel": {
         "email": ("E-mail", "E-mail"),

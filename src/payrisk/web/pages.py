@@ -24,6 +24,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from payrisk.core.i18n import LANGUAGES, missing
+from payrisk.data.contract import CHANNELS
 from payrisk.policy.portfolio import PortfolioBundle
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
 from payrisk.serving.auth import LOGIN_PATH
@@ -442,6 +443,7 @@ def customer_page(
                 n=f.number(plan.get("next_contact_invoices")),
             )
         )
+    works = _what_works(_records(invoices), plans, w)
     items = [
         (w.t("kpi.open"), f.money(getattr(profile, "open_amount", None)), ""),
         (w.t("aged.past_due"), f.money(getattr(profile, "past_due_amount", None)), ""),
@@ -476,6 +478,7 @@ def customer_page(
         form=form,
         error=error,
         action=f"{layout.base}/customers/{url_segment(customer_id)}",
+        works=works,
     )
 
 
@@ -491,6 +494,85 @@ def credit_page(
         error=error,
         action=f"{layout.base}/credit-review",
     )
+
+
+def _what_works(invoices: list[dict], plans: pd.DataFrame, w: Words) -> dict | None:
+    """What works for this customer: the channels the learned policy weighed for its next
+    decision (estimated chance of payment with its interval), and the answers they rest on."""
+    f = w.f
+    decided = [r for r in invoices if isinstance(r.get("alternatives"), str)]
+    options, chosen = [], None
+    for row in sorted(decided, key=lambda r: r.get("action_date") or pd.Timestamp.max):
+        options = json.loads(row["alternatives"])
+        if options:
+            chosen = row
+            break
+    history = []
+    if len(plans):
+        plan = plans.iloc[0]
+        for channel in CHANNELS:
+            answered = plan.get(f"reminders_answered_{channel}")
+            if answered is not None and answered == answered and answered > 0:
+                rate = plan.get(f"response_rate_{channel}")
+                history.append((w.label("channel", channel), f.number(answered), f.pct(rate)))
+    if not options and not history:
+        return None
+    return {
+        "options": [
+            {
+                "channel": w.label("channel", o["channel"]),
+                "probability": f.pct(o["probability"]),
+                "interval": w.t(
+                    "works.interval",
+                    low=f.pct(o["probability_low"]),
+                    high=f.pct(o["probability_high"]),
+                ),
+                "value": f.money(o["expected_value"]),
+                "allowed": w.t("works.allowed" if o["allowed"] else "works.not_allowed"),
+            }
+            for o in options
+        ],
+        "decision": (
+            w.t(
+                "works.decision",
+                invoice=chosen["invoice_id"],
+                policy=w.label("policy", chosen.get("policy")),
+                reason=text(chosen.get("policy_reason")),
+            )
+            if chosen
+            else None
+        ),
+        "days": f.number(chosen.get("response_days")) if chosen else None,
+        "history": history,
+    }
+
+
+def _policy_evaluation(evaluation: dict | None, w: Words) -> dict | None:
+    """The model page's policy table: each policy's off-policy value, interval and cost."""
+    if not evaluation:
+        return None
+    f = w.f
+    return {
+        "note": w.t(
+            "policy.note",
+            units=f.number(evaluation.get("units")),
+            customers=f.number(evaluation.get("customers")),
+            days=f.number(evaluation.get("response_days")),
+            clip=f.number(evaluation.get("min_propensity"), 2),
+        ),
+        "rows": [
+            (
+                w.label("policy", name),
+                f.pct(p["dr"]["value"], 1),
+                w.t("works.interval", low=f.pct(p["dr"]["low"], 1), high=f.pct(p["dr"]["high"], 1)),
+                f.pct(p["ips"]["value"], 1),
+                f.money(p.get("cost_per_decision")),
+                f.pct(p.get("contact_share")),
+                f.pct(p.get("no_overlap_share"), 1),
+            )
+            for name, p in evaluation.get("policies", {}).items()
+        ],
+    }
 
 
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "calibration_error")
@@ -582,6 +664,7 @@ def _model_context(
             if challenger
             else None
         ),
+        policy=_policy_evaluation(card.get("policy_evaluation"), w),
     )
 
 

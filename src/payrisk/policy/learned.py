@@ -1,0 +1,342 @@
+"""The learned dunning policy: contact now or wait, and on which channel, from the channel effects.
+
+At a decision moment of an open invoice, each channel the escalation rules allow is worth
+    open amount x cash_value_rate x uplift in P(paid within response_days) - the channel's cost,
+and the policy contacts on the best one if that is worth more than waiting (zero), else waits.
+The escalation rules (the same for every policy that chooses channels itself, the oracle of the
+simulator included) are in `allowed_channels`; where no allowed channel has an estimated effect
+(no overlap) or the customer is new, the rules table decides instead (`fallback`). Vectorised over
+decisions; every decision carries the words that explain it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from payrisk.core.days import weekday
+from payrisk.data.contract import CHANNELS
+from payrisk.policy.config import DunningConfig
+from payrisk.policy.dunning import NO_CONTACT
+
+# Escalation levels: friendly (e-mail, SMS), firm (call, letter), formal notice, agency. A channel
+# may be used only once the invoice got a reminder of the level below (friendly before firm,
+# formal notice never first, agency only after a formal notice).
+LEVEL = {"email": 1, "sms": 1, "phone": 2, "letter": 2, "formal_notice": 3, "agency": 4}
+KEY_ACCOUNT_MAX_LEVEL = 2  # key accounts: firm steps go through the sales rep, never legal ones
+CHANNEL_WORDS = {
+    "email": "e-mail",
+    "sms": "SMS",
+    "phone": "a call",
+    "letter": "a letter",
+    "formal_notice": "a formal notice",
+    "agency": "the collection agency",
+}
+POLICY_LEARNED = "learned"
+POLICY_RULES = "rules"
+
+
+def level_of(channels: np.ndarray) -> np.ndarray:
+    """Escalation level of channel names (0: none)."""
+    return np.array([LEVEL.get(c, 0) for c in np.asarray(channels, dtype=object)], dtype="int64")
+
+
+def allowed_channels(
+    before_due: np.ndarray,
+    max_level_sent: np.ndarray,
+    key_account: np.ndarray,
+    agency_worth_it: np.ndarray,
+    disputed: np.ndarray,
+    channels: tuple[str, ...] = CHANNELS,
+) -> np.ndarray:
+    """Decisions x channels: which channels the escalation rules allow.
+
+    Before the due date only a friendly courtesy reminder; then one level above the hardest
+    reminder already sent at most; key accounts never beyond a call or letter (the sales rep
+    follows up); the agency only when the expected recovery covers the legal costs; nothing on a
+    disputed invoice (dispute resolution).
+    """
+    levels = np.array([LEVEL[c] for c in channels])[None, :]
+    allowed = levels <= np.asarray(max_level_sent)[:, None] + 1
+    allowed &= ~np.asarray(before_due, dtype=bool)[:, None] | (levels == 1)
+    allowed &= ~np.asarray(key_account, dtype=bool)[:, None] | (levels <= KEY_ACCOUNT_MAX_LEVEL)
+    is_agency = np.array([c == "agency" for c in channels])[None, :]
+    allowed &= ~is_agency | np.asarray(agency_worth_it, dtype=bool)[:, None]
+    allowed &= ~np.asarray(disputed, dtype=bool)[:, None]
+    return allowed
+
+
+def escalation_violations(
+    channel: np.ndarray,
+    before_due: np.ndarray,
+    max_level_sent: np.ndarray,
+    key_account: np.ndarray,
+    agency_worth_it: np.ndarray,
+    disputed: np.ndarray,
+) -> np.ndarray:
+    """Which chosen contacts (channel names; None = wait) break an escalation rule."""
+    channel = np.asarray(channel, dtype=object)
+    contact = np.array([c is not None for c in channel])
+    allowed = allowed_channels(before_due, max_level_sent, key_account, agency_worth_it, disputed)
+    code = np.array([CHANNELS.index(c) if c is not None else 0 for c in channel], dtype="int64")
+    return contact & ~allowed[np.arange(len(channel)), code]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The learned policy's decisions: channel (None: wait), which policy chose, and why."""
+
+    channel: np.ndarray  # object: channel name or None
+    policy: np.ndarray  # object: "learned" or "rules" (fallback: the rules decide)
+    value: np.ndarray  # expected value of the chosen contact (0 when waiting; NaN: fallback)
+    effect: np.ndarray  # uplift in P(paid within the window) of the chosen channel
+    probability: np.ndarray  # P(paid within the window) with the chosen channel
+    baseline: np.ndarray  # P(paid within the window) without contact
+    why: np.ndarray  # object: plain words
+    allowed: np.ndarray  # decisions x channels: what the escalation rules allowed
+
+
+def choose(
+    response: dict[str, np.ndarray],
+    open_amount: np.ndarray,
+    allowed: np.ndarray,
+    new_customer: np.ndarray,
+    config: DunningConfig,
+    channels: tuple[str, ...] = CHANNELS,
+    weigh_costs: bool = True,
+    default_probability: np.ndarray | None = None,
+) -> Choice:
+    """The best allowed channel per decision, or wait, from `response` (ChannelEffects.response
+    or the simulator's truth: per arm the probability and f"{channel}_effect").
+
+    Without `weigh_costs` (the simulator's oracle, an upper bound on what contacts can achieve)
+    the channel with the largest effect is chosen whenever it has one. A payment brought in is
+    worth `cash_value_rate` of its amount, plus its `default_probability` (an invoice paid can no
+    longer be lost).
+    """
+    n = len(open_amount)
+    amount = np.asarray(open_amount, dtype="float64")
+    rate = config.policy.cash_value_rate + (
+        0.0 if default_probability is None else np.asarray(default_probability, dtype="float64")
+    )
+    rate = np.broadcast_to(np.asarray(rate, dtype="float64"), (n,))
+    effect = np.full((n, len(channels)), np.nan)
+    cost = np.zeros((n, len(channels)))
+    for j, channel in enumerate(channels):
+        if f"{channel}_effect" in response:
+            effect[:, j] = response[f"{channel}_effect"]
+        cost[:, j] = config.costs.of(channel, amount) if weigh_costs else 1e-9 * amount
+    estimated = allowed & ~np.isnan(effect)
+    gain = (amount * rate)[:, None] * np.nan_to_num(effect)
+    value = np.where(estimated, gain - cost, -np.inf)
+    best = np.argmax(value, axis=1)
+    rows = np.arange(n)
+    best_value = value[rows, best]
+    fallback = ~estimated.any(axis=1) | np.asarray(new_customer, dtype=bool)
+    contact = ~fallback & (best_value > 0)
+    names = np.asarray(channels, dtype=object)
+    chosen = np.where(contact, names[best], None)
+    baseline = np.asarray(response["none"], dtype="float64")
+    best_effect = np.where(contact, effect[rows, best], 0.0)
+    days = config.policy.response_days
+    why = _explain(chosen, fallback, new_customer, response, baseline, value, names, days)
+    return Choice(
+        channel=chosen,
+        policy=np.where(fallback, POLICY_RULES, POLICY_LEARNED).astype(object),
+        value=np.where(fallback, np.nan, np.where(contact, best_value, 0.0)),
+        effect=np.where(fallback, np.nan, best_effect),
+        probability=np.where(fallback, np.nan, np.clip(baseline + best_effect, 0.0, 1.0)),
+        baseline=baseline,
+        why=why,
+        allowed=allowed,
+    )
+
+
+def _explain(
+    chosen: np.ndarray,
+    fallback: np.ndarray,
+    new_customer: np.ndarray,
+    response: dict[str, np.ndarray],
+    baseline: np.ndarray,
+    value: np.ndarray,
+    names: np.ndarray,
+    days: int,
+) -> np.ndarray:
+    """One sentence per decision: the chosen channel's chance against the runner-up's, or why it
+    waits, or why the rules decide. A loop over decisions: words are built for a page or a
+    request, a few hundred at most."""
+    out = np.empty(len(chosen), dtype=object)
+    for i in range(len(chosen)):
+        if fallback[i]:
+            out[i] = (
+                "Rules table: a new customer, no answers to learn from yet."
+                if new_customer[i]
+                else "Rules table: no channel allowed now has been tried often enough on "
+                "customers like this one to estimate its effect."
+            )
+            continue
+        ranked = [j for j in np.argsort(-value[i]) if np.isfinite(value[i, j])]
+        if chosen[i] is None:
+            best = ranked[0] if ranked else None
+            out[i] = (
+                f"Wait: {baseline[i]:.0%} chance of payment within {days} days without contact"
+                + (
+                    f"; {CHANNEL_WORDS[names[best]]} would raise it to "
+                    f"{min(baseline[i] + response[f'{names[best]}_effect'][i], 1):.0%}, "
+                    "not worth its cost here."
+                    if best is not None
+                    else "."
+                )
+            )
+            continue
+        j = ranked[0]
+        p = min(baseline[i] + response[f"{names[j]}_effect"][i], 1.0)
+        words = (
+            f"{CHANNEL_WORDS[names[j]].capitalize()}: {p:.0%} chance of payment within {days} days"
+        )
+        if len(ranked) > 1:
+            k = ranked[1]
+            q = min(baseline[i] + response[f"{names[k]}_effect"][i], 1.0)
+            words += f" against {q:.0%} by {CHANNEL_WORDS[names[k]]}"
+        out[i] = words + f" ({baseline[i]:.0%} without contact)."
+    return out
+
+
+def decide(
+    response: dict[str, np.ndarray],
+    features: dict[str, np.ndarray],
+    open_amount: np.ndarray,
+    max_level_sent: np.ndarray,
+    default_probability: np.ndarray | None,
+    disputed: np.ndarray,
+    config: DunningConfig,
+) -> Choice:
+    """The learned policy's decision at decision moments described by their features: the
+    escalation rules from the invoice's state, then `choose`. Without default probabilities the
+    agency is never allowed (its rule needs the expected recovery)."""
+    escalation = config.escalation
+    amount = np.asarray(open_amount, dtype="float64")
+    worth_it = (
+        np.zeros(len(amount), dtype=bool)
+        if default_probability is None
+        else amount * np.asarray(default_probability) * escalation.recovery_rate
+        > escalation.legal_costs
+    )
+    allowed = allowed_channels(
+        np.asarray(features["days_past_due"]) < 0,
+        max_level_sent,
+        np.nan_to_num(np.asarray(features["key_account"], dtype="float64")) > 0,
+        worth_it,
+        disputed,
+    )
+    new_customer = np.asarray(features["is_new_customer"], dtype="float64") > 0
+    return choose(
+        response, amount, allowed, new_customer, config, default_probability=default_probability
+    )
+
+
+def respect_gap(
+    customer: np.ndarray, day: np.ndarray, last_contact: np.ndarray, gap: int
+) -> np.ndarray:
+    """Contact days that keep each customer's contact gap: no earlier than its last reminder
+    plus the gap, and what falls within the gap after a planned contact is bundled into that
+    contact (the same day), as the rules table does. `last_contact` per decision (NO_CONTACT:
+    never contacted). One round per distinct contact of a customer (a few)."""
+    day = np.where(last_contact == NO_CONTACT, day, np.maximum(day, last_contact + gap))
+    out = day.copy()
+    todo = np.ones(len(day), dtype=bool)
+    size = int(customer.max()) + 1 if len(customer) else 0
+    while todo.any():
+        first = np.full(size, np.iinfo(np.int64).max)
+        np.minimum.at(first, customer[todo], day[todo])
+        anchor = first[customer]
+        bundled = todo & (day < anchor + gap)
+        out[bundled] = anchor[bundled]
+        todo &= ~bundled
+        # What is left of a customer starts no earlier than the gap after its anchor.
+        day = np.where(todo, np.maximum(day, anchor + gap), day)
+    return out
+
+
+def business_day(days: np.ndarray) -> np.ndarray:
+    """Saturday and Sunday move to Monday (contacts go out on working days)."""
+    day = weekday(days)
+    return days + np.where(day == 5, 2, np.where(day == 6, 1, 0))
+
+
+def next_moments(
+    due: np.ndarray, earliest: np.ndarray, offsets: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first decision moment of each invoice on or after `earliest` (day, 1-based index; 0
+    and NaN-like -1 day when none is left) and the moment after it (-1: none)."""
+    moments = np.column_stack([business_day(due + o) for o in offsets])
+    ahead = moments >= np.asarray(earliest)[:, None]
+    has = ahead.any(axis=1)
+    k = np.where(has, np.argmax(ahead, axis=1), 0)
+    rows = np.arange(len(due))
+    day = np.where(has, moments[rows, k], -1)
+    following = np.where(
+        has & (k + 1 < len(offsets)), moments[rows, np.minimum(k + 1, len(offsets) - 1)], -1
+    )
+    return day, np.where(has, k + 1, 0), following
+
+
+def template_and_actor(
+    channel: np.ndarray, before_due: np.ndarray, key_account: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The message template and who acts, for the learned policy's contacts (the templates and
+    actors of configs/dunning.yaml's scenarios)."""
+    n = len(channel)
+    template = np.full(n, None, dtype=object)
+    actor = np.full(n, None, dtype=object)
+    for i, name in enumerate(channel):
+        if name is None:
+            continue
+        if name in ("email", "sms"):
+            template[i] = "courtesy_before_due" if before_due[i] else "friendly_reminder"
+            actor[i] = "automatic"
+        elif name == "phone":
+            template[i] = "account_manager_call" if key_account[i] else "reminder_call"
+            actor[i] = "sales_rep" if key_account[i] else "collector"
+        elif name == "letter":
+            template[i], actor[i] = "second_reminder_penalties", "collector"
+        elif name == "formal_notice":
+            template[i], actor[i] = "formal_notice", "collector"
+        else:
+            template[i], actor[i] = "collection_agency", "credit_manager"
+    return template, actor
+
+
+def alternatives(
+    response: dict[str, np.ndarray],
+    allowed: np.ndarray,
+    open_amount: np.ndarray,
+    config: DunningConfig,
+    default_probability: np.ndarray,
+    channels: tuple[str, ...] = CHANNELS,
+) -> list[list[dict]]:
+    """Per decision, every channel considered: its estimated chance of payment within the
+    window with a 90% interval, its expected value (as `choose` weighs it), and whether the
+    rules allow it now."""
+    rate = config.policy.cash_value_rate + np.asarray(default_probability, dtype="float64")
+    out = []
+    for i in range(len(open_amount)):
+        options = []
+        for j, channel in enumerate(channels):
+            effect = response.get(f"{channel}_effect")
+            if effect is None or np.isnan(effect[i]):
+                continue
+            cost = float(config.costs.of(channel, open_amount[i]))
+            options.append(
+                {
+                    "channel": channel,
+                    "probability": round(float(response[channel][i]), 4),
+                    "probability_low": round(float(response[f"{channel}_low"][i]), 4),
+                    "probability_high": round(float(response[f"{channel}_high"][i]), 4),
+                    "expected_value": round(float(open_amount[i] * rate[i] * effect[i] - cost), 2),
+                    "allowed": bool(allowed[i, j]),
+                }
+            )
+        out.append(sorted(options, key=lambda o: -o["expected_value"]))
+    return out

@@ -1,0 +1,1 @@
+"""The policy simulator: dunning policies played in a generated world (common random numbers)."""

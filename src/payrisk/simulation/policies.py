@@ -1,0 +1,344 @@
+"""The policies `payrisk simulate` compares, each acting in the generated world (data.world).
+
+- none: no reminder at all;
+- random: the logged policy of the history (a channel, or no contact, drawn at each step);
+- rules: today's segments table (payrisk.policy.dunning) on the trained scorer's risk;
+- learned: the channel-effect models (payrisk.policy.learned), rules as the fallback;
+- oracle: the learned policy's decision rule on the world's true response probabilities: an upper
+  bound no estimate can beat.
+
+Policies that read the ledger see it as a dunning system would: a point-in-time history of the
+played ledger refreshed every `refresh_days` (the service's snapshot), and the invoice's own
+reminders (count, last one, hardest one) as they stand, since the dunning system sent them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from payrisk.core.days import NEVER
+from payrisk.data.contract import CHANNELS
+from payrisk.data.generator import World
+from payrisk.data.world import (
+    CHANNEL_CODES,
+    NO_CHANNEL,
+    Actions,
+    PlayState,
+    batch_start_of,
+    next_business_day,
+    response_probability,
+)
+from payrisk.features.definitions import CHANNEL_NAMES, FEATURES, RESPONSE_FEATURES, feature_arrays
+from payrisk.features.history import History
+from payrisk.models.effects import EffectModels
+from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.policy.config import DunningConfig
+from payrisk.policy.dunning import ACTION_ESCALATE, ACTION_REMIND, NO_CONTACT, plan_arrays
+from payrisk.policy.learned import (
+    LEVEL,
+    POLICY_LEARNED,
+    allowed_channels,
+    choose,
+    respect_gap,
+)
+
+POLICIES: tuple[str, ...] = ("none", "random", "rules", "learned", "oracle")
+CHANNEL_LEVEL = np.array([LEVEL[c.value] for c in CHANNEL_CODES])
+
+
+@dataclass
+class DunningView:
+    """What a dunning system knows during a play: a refreshed history and its own reminders."""
+
+    world: World
+    scorer: PaymentRiskScorer
+    refresh_days: int = 28
+    _history: History | None = None
+    _history_day: int = -(10**9)
+
+    def history(self, state: PlayState, day: int) -> History:
+        """The played ledger as known at the start of `day`, rebuilt every `refresh_days`."""
+        if self._history is None or day - self._history_day >= self.refresh_days:
+            dataset = self.world.dataset(state, day - 1)
+            as_of = pd.Timestamp(np.datetime64(day, "D"))
+            self._history = self.scorer.build_history(dataset, as_of)
+            self._history_day = day
+        return self._history
+
+    def features(self, state: PlayState, rows: np.ndarray, day: np.ndarray) -> dict:
+        """Risk and response features of invoice `rows` at `day`, own reminders as sent."""
+        world, invoices = self.world, self.world.invoices
+        history = self.history(state, int(day.min()) if len(day) else 0)
+        features = feature_arrays(
+            history,
+            invoice_ids=world.invoice_ids.to_numpy(dtype=object)[rows],
+            customer_ids=world.customer_ids.to_numpy(dtype=object)[invoices.customer[rows]],
+            issue_day=invoices.issue_day[rows],
+            due_day=invoices.due_day[rows],
+            amount=invoices.amount_cents[rows] / 100.0,
+            snapshot_day=day,
+            features=(*FEATURES, *RESPONSE_FEATURES),
+        )
+        own = own_reminders(state, rows)
+        features["reminders_sent"] = own["count"].astype("float64")
+        features["last_reminder_step"] = own["step"].astype("float64")
+        features["days_since_last_reminder"] = np.where(
+            own["count"] > 0, day - own["day"], np.nan
+        ).astype("float64")
+        features["last_reminder_channel"] = CHANNEL_NAMES[np.maximum(own["channel"], -1)]
+        return features
+
+
+def own_reminders(state: PlayState, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Per invoice row: reminders sent, the last one's day, channel and step, the hardest level."""
+    log = state.reminders()
+    n = len(state.world)
+    last_day = np.full(n, -1, dtype=np.int64)
+    last_channel = np.full(n, NO_CHANNEL, dtype=np.int64)
+    last_step = np.zeros(n, dtype=np.int64)
+    level = np.zeros(n, dtype=np.int64)
+    if len(log["row"]):
+        order = np.lexsort((log["day"], log["row"]))
+        r = log["row"][order]
+        last = np.ones(len(r), dtype=bool)
+        last[:-1] = r[1:] != r[:-1]
+        last_day[r[last]] = log["day"][order][last]
+        last_channel[r[last]] = log["channel"][order][last]
+        np.maximum.at(last_step, log["row"], log["step"])
+        np.maximum.at(level, log["row"], CHANNEL_LEVEL[log["channel"]])
+    return {
+        "count": state.sent_count[rows],
+        "day": last_day[rows],
+        "channel": last_channel[rows],
+        "step": last_step[rows],
+        "level": level[rows],
+    }
+
+
+def last_contact(state: PlayState) -> np.ndarray:
+    """Per customer row: the day of its latest reminder (dunning.NO_CONTACT if none)."""
+    world = state.world
+    out = np.full(int(world.customer.max()) + 1, NO_CONTACT, dtype=np.int64)
+    log = state.reminders()
+    if len(log["row"]):
+        np.maximum.at(out, world.customer[log["row"]], log["day"])
+    return out
+
+
+def known_open(state: PlayState, rows: np.ndarray, day: int) -> np.ndarray:
+    """Open and not disputed as known at the start of `day`."""
+    return (state.paid_day[rows] >= day) & (state.world.dispute_day[rows] >= day)
+
+
+@dataclass
+class PeriodPolicy:
+    """`policy` for the invoices from `first_row` on (the simulated period), the logged policy
+    for the history's invoices, so that every play shares the same past."""
+
+    policy: object
+    logged: object
+    first_row: int
+
+    def __call__(self, state: PlayState, start: int, end: int) -> Actions:
+        return _concat(
+            _rows(self.logged(state, start, end), lambda rows: rows < self.first_row),
+            _rows(self.policy(state, start, end), lambda rows: rows >= self.first_row),
+        )
+
+
+def _concat(*parts: Actions) -> Actions:
+    return Actions(
+        np.concatenate([p.rows for p in parts]),
+        np.concatenate([p.day for p in parts]),
+        np.concatenate([p.channel for p in parts]),
+        np.concatenate([p.step for p in parts]),
+    )
+
+
+def _rows(actions: Actions, keep) -> Actions:
+    mask = keep(actions.rows)
+    return Actions(actions.rows[mask], actions.day[mask], actions.channel[mask], actions.step[mask])
+
+
+class NoReminders:
+    def __call__(self, state: PlayState, start: int, end: int) -> Actions:
+        return Actions.none()
+
+
+@dataclass
+class RulesPolicy:
+    """The segments table: scenario per customer from its risk, the next step's channel on its
+    day (payrisk.policy.dunning), recomputed at the start of every batch."""
+
+    view: DunningView
+    dunning: DunningConfig
+    first_row: int
+
+    def __call__(self, state: PlayState, start: int, end: int) -> Actions:
+        return self.actions(state, start, end, None)
+
+    def actions(self, state: PlayState, start: int, end: int, only: np.ndarray | None) -> Actions:
+        world = self.view.world.invoices
+        rows = np.arange(self.first_row, len(world))
+        rows = rows[(world.issue_day[rows] < start) & known_open(state, rows, start)]
+        if only is not None:
+            rows = rows[only[rows]]
+        if not len(rows):
+            return Actions.none()
+        day = np.full(len(rows), start, dtype=np.int64)
+        features = self.view.features(state, rows, day)
+        scores = self.view.scorer.score_arrays(features, day)
+        expected = scores["expected_payment_date"].astype("datetime64[D]").astype("int64")
+        customer = world.customer[rows]
+        scored = {
+            "invoice_id": rows.astype(object),
+            "customer_id": customer.astype(object),
+            "issue_date": world.issue_day[rows].astype("datetime64[D]"),
+            "due_date": world.due_day[rows].astype("datetime64[D]"),
+            "open_amount": world.amount_cents[rows] / 100.0,
+            "disputed": np.zeros(len(rows), dtype=bool),
+            "key_account": world.key_account[rows],
+            "late_probability": scores["late_probability"],
+            "default_probability": scores["default_probability"],
+            "expected_days_late": expected - world.due_day[rows],
+            "reminders_sent": features["reminders_sent"],
+        }
+        plan = plan_arrays(scored, last_contact(state)[customer], start, self.dunning).invoices
+        action_day = plan["action_date"].astype("datetime64[D]").astype("int64")
+        act = np.isin(plan["action"], [ACTION_REMIND, ACTION_ESCALATE]) & (action_day < end)
+        channel = np.array([CHANNELS.index(c) if c else NO_CHANNEL for c in plan["channel"][act]])
+        return Actions(
+            rows[act],
+            np.maximum(action_day[act], start),
+            channel.astype(np.int64),
+            np.nan_to_num(plan["step"][act]).astype(np.int64),
+        )
+
+
+@dataclass
+class DecisionMoments:
+    """The learned policy's moments: each period invoice at each decision offset from due."""
+
+    offsets: tuple[int, ...]
+
+    def in_batch(
+        self, world, first_row: int, start: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, moment days, offset index) of moments falling in [start, end)."""
+        rows_out, days_out, steps_out = [], [], []
+        rows = np.arange(first_row, len(world))
+        for k, offset in enumerate(self.offsets):
+            moment = next_business_day(world.due_day[rows] + offset)
+            hit = (moment >= start) & (moment < end) & (moment >= world.issue_day[rows])
+            rows_out.append(rows[hit])
+            days_out.append(moment[hit])
+            steps_out.append(np.full(hit.sum(), k + 1, dtype=np.int64))
+        return np.concatenate(rows_out), np.concatenate(days_out), np.concatenate(steps_out)
+
+
+@dataclass
+class ChoosingPolicy:
+    """Contact or wait at each decision moment, on the channel of best expected value inside the
+    escalation rules (payrisk.policy.learned). The effects come from the learned models, or
+    (`effects` None: the oracle) from the world's true response probabilities."""
+
+    view: DunningView
+    dunning: DunningConfig
+    first_row: int
+    effects: EffectModels | None = None  # None: the oracle
+    rules: RulesPolicy | None = None  # the fallback of the learned policy
+    moments: DecisionMoments = field(init=False)
+    handed: np.ndarray = field(init=False)  # invoices the learned policy left to the rules
+    pending: Actions = field(init=False)  # contacts postponed past their batch by the gap
+
+    def __post_init__(self) -> None:
+        self.moments = DecisionMoments(self.dunning.policy.decision_offsets)
+        self.handed = np.zeros(len(self.view.world.invoices), dtype=bool)
+        self.pending = Actions.none()
+
+    def __call__(self, state: PlayState, start: int, end: int) -> Actions:
+        world = self.view.world.invoices
+        rows, day, step = self.moments.in_batch(world, self.first_row, start, end)
+        keep = known_open(state, rows, start) & ~self.handed[rows]
+        rows, day, step = rows[keep], day[keep], step[keep]
+        if not len(rows):
+            now = self.pending.day < end
+            due, self.pending = (
+                _rows(self.pending, lambda _: now),
+                _rows(self.pending, lambda _: ~now),
+            )
+            return _concat(due, self._fallback(state, start, end))
+        amount = world.amount_cents[rows] / 100.0
+        own = own_reminders(state, rows)
+        default = None
+        if self.effects is None:
+            response, new_customer, worth_it = self._truth(state, rows, day, start, amount)
+        else:
+            features = self.view.features(state, rows, day)
+            model = self.effects.for_days(self.dunning.policy.response_days)
+            response = model.response(features)
+            new_customer = features["is_new_customer"] > 0
+            default = self.view.scorer.predict_arrays(features)["default_probability"]
+            worth_it = self._worth_it(amount, default)
+        allowed = allowed_channels(
+            day < world.due_day[rows], own["level"], world.key_account[rows], worth_it,
+            np.zeros(len(rows), dtype=bool),
+        )  # fmt: skip
+        choice = choose(
+            response,
+            amount,
+            allowed,
+            new_customer,
+            self.dunning,
+            weigh_costs=self.effects is not None,
+        )
+        contact = np.array([c is not None for c in choice.channel]) & (
+            choice.policy == POLICY_LEARNED
+        )
+        self.handed[rows[choice.policy != POLICY_LEARNED]] = self.rules is not None
+        channel = np.array([CHANNELS.index(c) if c else NO_CHANNEL for c in choice.channel])
+        planned = _concat(
+            Actions(rows[contact], day[contact], channel[contact], step[contact]), self.pending
+        )
+        planned = Actions(
+            planned.rows,
+            self._respect_gap(state, planned.rows, planned.day),
+            planned.channel,
+            planned.step,
+        )
+        now = planned.day < end
+        self.pending = _rows(planned, lambda _: ~now)
+        return _concat(_rows(planned, lambda _: now), self._fallback(state, start, end))
+
+    def _worth_it(self, amount: np.ndarray, default: np.ndarray) -> np.ndarray:
+        escalation = self.dunning.escalation
+        return amount * default * escalation.recovery_rate > escalation.legal_costs
+
+    def _truth(self, state: PlayState, rows, day, start, amount):
+        """The oracle's view: each channel's true chance of working on this customer now
+        (archetype, before or after due, fatigue), not the invoice's natural payment day."""
+        world = self.view.world.invoices
+        recent = state.recent_counts(world.customer[rows], batch_start_of(start))
+        before_due = day < world.due_day[rows]
+        response = {"none": np.zeros(len(rows))}
+        for code, channel in enumerate(CHANNELS):
+            code_array = np.full(len(rows), code)
+            p = response_probability(world.archetype[rows], code_array, before_due, recent)
+            response[channel] = p
+            response[f"{channel}_effect"] = p
+        defaulting = (world.natural_day[rows] == NEVER).astype("float64")
+        return response, np.zeros(len(rows), dtype=bool), self._worth_it(amount, defaulting)
+
+    def _respect_gap(self, state: PlayState, rows, day) -> np.ndarray:
+        customer = self.view.world.invoices.customer[rows]
+        gap = self.dunning.contact.min_days_between_contacts
+        return respect_gap(customer, day, last_contact(state)[customer], gap)
+
+    def _fallback(self, state: PlayState, start: int, end: int) -> Actions:
+        """The rules table's actions on the invoices handed over to it (they stay there)."""
+        if self.rules is None or not self.handed.any():
+            return Actions.none()
+        return self.rules.actions(state, start, end, self.handed)

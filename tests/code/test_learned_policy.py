@@ -1,0 +1,166 @@
+"""The learned policy: it never breaks an escalation rule, waits when a contact is not worth its
+cost, falls back to the rules where effects cannot be estimated, and says why in plain words;
+propensities are clipped and no effect is claimed without overlap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from payrisk.core.config import EffectSettings
+from payrisk.data.contract import CHANNELS
+from payrisk.features.definitions import CATEGORICAL_FEATURES, EFFECT_FEATURE_COLUMNS
+from payrisk.models.effects import fit_effect_models, overlap_report, pseudo_outcomes
+from payrisk.policy.config import load_dunning_config
+from payrisk.policy.dunning import NO_CONTACT
+from payrisk.policy.learned import (
+    LEVEL,
+    POLICY_LEARNED,
+    POLICY_RULES,
+    allowed_channels,
+    choose,
+    escalation_violations,
+    respect_gap,
+)
+
+DUNNING = load_dunning_config()
+
+
+def _random_decisions(rng: np.random.Generator, n: int) -> dict:
+    response = {"none": rng.uniform(0, 0.6, n)}
+    for channel in CHANNELS:
+        effect = rng.uniform(-0.1, 0.6, n)
+        effect[rng.random(n) < 0.2] = np.nan  # no overlap there
+        response[f"{channel}_effect"] = effect
+        response[channel] = response["none"] + effect
+    return {
+        "response": response,
+        "before_due": rng.random(n) < 0.3,
+        "max_level": rng.integers(0, 5, n),
+        "key_account": rng.random(n) < 0.2,
+        "worth_it": rng.random(n) < 0.5,
+        "disputed": rng.random(n) < 0.1,
+        "amount": rng.lognormal(7.5, 1.2, n),
+        "new": rng.random(n) < 0.1,
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_learned_policy_never_breaks_an_escalation_rule(seed: int) -> None:
+    d = _random_decisions(np.random.default_rng(seed), 5000)
+    allowed = allowed_channels(
+        d["before_due"], d["max_level"], d["key_account"], d["worth_it"], d["disputed"]
+    )
+    choice = choose(d["response"], d["amount"], allowed, d["new"], DUNNING)
+    contacts = np.array([c is not None for c in choice.channel])
+    assert contacts.sum() > 1000  # it does contact, so the checks below bite
+    assert not escalation_violations(
+        choice.channel, d["before_due"], d["max_level"], d["key_account"], d["worth_it"],
+        d["disputed"],
+    ).any()  # fmt: skip
+    level = np.array([LEVEL.get(c, 0) for c in choice.channel])
+    assert (level[d["before_due"]] <= 1).all()  # only a courtesy reminder before due
+    assert (level <= d["max_level"] + 1).all()  # friendly before firm, notice never first
+    assert (level[d["key_account"]] <= 2).all()  # key accounts: the sales rep, never legal
+    assert not contacts[d["disputed"]].any()  # disputes leave dunning
+    agency = np.array([c == "agency" for c in choice.channel])
+    assert d["worth_it"][agency].all()  # the agency only when recovery covers legal costs
+
+
+def test_the_rule_checker_sees_each_broken_rule() -> None:
+    broken = escalation_violations(
+        np.array(["phone", "formal_notice", "agency", "letter", "email", None], dtype=object),
+        before_due=np.array([True, False, False, False, False, False]),
+        max_level_sent=np.array([1, 1, 3, 2, 0, 0]),
+        key_account=np.array([False, False, False, True, False, False]),
+        agency_worth_it=np.array([True, True, False, True, True, True]),
+        disputed=np.array([False, False, False, False, True, True]),
+    )
+    np.testing.assert_array_equal(broken, [True, True, True, False, True, False])
+
+
+def test_waits_when_no_contact_is_worth_its_cost_and_says_why() -> None:
+    response = {"none": np.array([0.9, 0.2]), "phone_effect": np.array([0.05, 0.5])}
+    response["phone"] = response["none"] + response["phone_effect"]
+    allowed = np.zeros((2, len(CHANNELS)), dtype=bool)
+    allowed[:, CHANNELS.index("phone")] = True
+    choice = choose(response, np.array([50.0, 5000.0]), allowed, np.array([False, False]), DUNNING)
+    assert choice.channel[0] is None and choice.policy[0] == POLICY_LEARNED
+    assert choice.why[0].startswith("Wait: 90% chance of payment within 7 days")
+    assert choice.channel[1] == "phone"
+    assert choice.why[1].startswith("A call: 70% chance of payment within 7 days")
+    assert choice.probability[1] == pytest.approx(0.7)
+
+
+def test_rules_decide_for_new_customers_and_where_no_channel_has_overlap() -> None:
+    response = {"none": np.array([0.3, 0.3, 0.3])}
+    response["sms_effect"] = np.array([0.4, np.nan, 0.4])
+    response["sms"] = response["none"] + np.nan_to_num(response["sms_effect"])
+    allowed = np.ones((3, len(CHANNELS)), dtype=bool)
+    choice = choose(response, np.full(3, 1000.0), allowed, np.array([False, False, True]), DUNNING)
+    assert list(choice.policy) == [POLICY_LEARNED, POLICY_RULES, POLICY_RULES]
+    assert "no channel" in choice.why[1] and "new customer" in choice.why[2]
+
+
+def test_contacts_keep_the_customers_gap_and_bundle_what_falls_within_it() -> None:
+    customer = np.array([0, 0, 0, 1, 1])
+    day = np.array([100, 102, 120, 100, 101])
+    last = np.array([NO_CONTACT, NO_CONTACT, NO_CONTACT, 98, 98])
+    planned = respect_gap(customer, day, last, gap=5)
+    np.testing.assert_array_equal(planned, [100, 100, 120, 103, 103])
+
+
+def test_propensities_are_clipped_in_the_pseudo_outcomes() -> None:
+    arm = np.array([1, 1])
+    y = np.array([1.0, 1.0])
+    propensity = np.array([[0.999, 0.001], [0.5, 0.5]])
+    outcome = np.zeros((2, 2))
+    phi = pseudo_outcomes(arm, y, propensity, outcome, clip=0.05)
+    assert phi[0, 1] == pytest.approx(1 / 0.05)  # not 1 / 0.001
+    assert phi[1, 1] == pytest.approx(2.0)
+
+
+def _synthetic_units(n: int, rng: np.random.Generator):
+    """Units where a call is only ever made after the due date: no overlap before it."""
+    features = {name: rng.normal(size=n) for name in EFFECT_FEATURE_COLUMNS}
+    for name in CATEGORICAL_FEATURES:
+        features[name] = np.array(["a", "b"], dtype=object)[rng.integers(0, 2, n)]
+    days_past_due = rng.integers(-10, 40, n).astype("float64")
+    features["days_past_due"] = days_past_due
+    arm = np.where(rng.random(n) < 0.5, "none", "email").astype(object)
+    late = days_past_due > 0
+    arm[late & (rng.random(n) < 0.4)] = "phone"
+    uplift = np.where(arm == "phone", 0.3, np.where(arm == "email", 0.1, 0.0))
+    y = (rng.random(n) < 0.2 + uplift).astype("float64")
+    units = pd.DataFrame({"arm": arm, "customer_id": rng.integers(0, 400, n).astype(str)})
+    return features, units, y
+
+
+def test_no_effect_is_claimed_where_a_channel_was_never_used() -> None:
+    rng = np.random.default_rng(4)
+    features, units, y = _synthetic_units(6000, rng)
+    settings = EffectSettings(n_estimators=40, final_n_estimators=30, min_units=100)
+    model = fit_effect_models(features, units, {7: y}, settings, seed=1).for_days(7)
+    assert model.arms == ("none", "email", "phone")
+    matrix = model.matrix(features)
+    effects = model.effects(matrix)
+    before_due = features["days_past_due"] < -1
+    phone = model.channels.index("phone")
+    assert np.isnan(effects[before_due, phone]).all()  # never called before due: no claim
+    assert np.isfinite(effects[features["days_past_due"] > 5, phone]).mean() > 0.9
+    # The overlap report says so.
+    report = model.overlap["no_overlap_share"]["phone"]
+    assert report["before_due"] > 0.9 and report["15_29_days_past_due"] < 0.1
+    # And the effects it does claim are the true ones on average (0.3 and 0.1).
+    late = features["days_past_due"] > 5
+    assert np.nanmean(effects[late, phone]) == pytest.approx(0.3, abs=0.06)
+    assert np.nanmean(effects[:, model.channels.index("email")]) == pytest.approx(0.1, abs=0.05)
+
+
+def test_overlap_report_shares() -> None:
+    propensity = np.array([[0.9, 0.1], [0.99, 0.01], [0.5, 0.5], [0.98, 0.02]])
+    report = overlap_report(propensity, ("none", "sms"), np.array([-3, -3, 10, 10]), clip=0.05)
+    assert report["no_overlap_share"]["sms"]["all"] == 0.5
+    assert report["no_overlap_share"]["sms"]["before_due"] == 0.5
+    assert report["no_overlap_share"]["none"]["all"] == 0.0

@@ -1,0 +1,104 @@
+"""The policy simulator: deterministic, common random numbers (a policy's play differs from
+another's only by what it does), and the choosing policies keep the escalation rules in play."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from payrisk.data.contract import CHANNELS
+from payrisk.data.generator import generate_world
+from payrisk.data.world import play
+from payrisk.policy.config import load_dunning_config
+from payrisk.policy.learned import KEY_ACCOUNT_MAX_LEVEL, LEVEL
+from payrisk.simulation.compare import compare_policies, make_policy, period_of
+from payrisk.simulation.metrics import METRICS, gap_closed, markdown_table
+
+DUNNING = load_dunning_config()
+FOLLOW_UP = 150
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_world(250, 2.0, seed=3, future_days=120)
+
+
+@pytest.fixture(scope="module")
+def past(world):
+    return world.play_logged(world.end_day)
+
+
+def _play(world, past, name):
+    period = period_of(world, FOLLOW_UP)
+    policy = make_policy(name, world, period, None, None, DUNNING, refresh_days=28)
+    return play(world.invoices, policy, period.start, period.horizon, state=past.copy()), period
+
+
+def test_the_same_seed_gives_the_same_world_and_plays(world, past) -> None:
+    again = generate_world(250, 2.0, seed=3, future_days=120)
+    np.testing.assert_array_equal(again.invoices.natural_day, world.invoices.natural_day)
+    np.testing.assert_array_equal(again.invoices.response_draw, world.invoices.response_draw)
+    first, _ = _play(world, past, "oracle")
+    second, _ = _play(again, again.play_logged(again.end_day), "oracle")
+    np.testing.assert_array_equal(first.paid_day, second.paid_day)
+    for name, values in first.reminders().items():
+        np.testing.assert_array_equal(values, second.reminders()[name], err_msg=name)
+
+
+def test_a_policy_that_never_reminds_leaves_the_natural_payment_days(world, past) -> None:
+    state, period = _play(world, past, "none")
+    rows = period.rows
+    np.testing.assert_array_equal(state.paid_day[rows], world.invoices.natural_day[rows])
+    # The past is the same whatever the period's policy is.
+    logged, _ = _play(world, past, "random")
+    settled = past.paid_day < period.start
+    np.testing.assert_array_equal(state.paid_day[settled], logged.paid_day[settled])
+
+
+def test_the_random_policy_replays_the_log(world) -> None:
+    """From the same past, the period played by `random` is the log continued: same draws."""
+    period = period_of(world, FOLLOW_UP)
+    whole = world.play_logged(period.horizon)
+    state, _ = _play(world, world.play_logged(world.end_day), "random")
+    np.testing.assert_array_equal(state.paid_day, whole.paid_day)
+
+
+def test_the_oracle_keeps_the_escalation_rules_and_the_contact_gap(world, past) -> None:
+    state, period = _play(world, past, "oracle")
+    log = state.reminders()
+    mine = log["row"] >= period.first_row
+    rows, day, channel = log["row"][mine], log["day"][mine], log["channel"][mine]
+    assert len(rows) > 200
+    level = np.array([LEVEL[c] for c in CHANNELS])[channel]
+    order = np.lexsort((day, rows))
+    rows, day, level = rows[order], day[order], level[order]
+    first = np.r_[True, rows[1:] != rows[:-1]]
+    # The hardest earlier reminder of the same invoice.
+    hardest = np.zeros(len(rows), dtype=int)
+    for i in range(1, len(rows)):
+        hardest[i] = 0 if first[i] else max(hardest[i - 1], level[i - 1])
+    assert (level <= hardest + 1).all()  # friendly before firm, formal notice never first
+    invoices = world.invoices
+    assert (level[day < invoices.due_day[rows]] == 1).all()  # only courtesy before due
+    assert (level[invoices.key_account[rows]] <= KEY_ACCOUNT_MAX_LEVEL).all()
+    assert (day < invoices.dispute_day[rows]).all()
+    # No two contacts of a customer closer than the gap (same-day contacts are one bundle).
+    gap = DUNNING.contact.min_days_between_contacts
+    customer = invoices.customer[rows]
+    days = np.unique(np.column_stack([customer, day]), axis=0)
+    same = days[1:, 0] == days[:-1, 0]
+    assert (np.diff(days[:, 1])[same] >= gap).all()
+
+
+def test_the_comparison_is_deterministic_and_orders_the_bounds(world, past) -> None:
+    names = ("none", "random", "oracle")
+    first, _ = compare_policies(world, past, None, None, DUNNING, FOLLOW_UP, names)
+    second, _ = compare_policies(world, past, None, None, DUNNING, FOLLOW_UP, names)
+    assert first == second
+    assert set(first["oracle"]) == set(METRICS)
+    days_late = {name: first[name]["amount_weighted_days_late"] for name in names}
+    assert days_late["oracle"] < days_late["random"] < days_late["none"]
+    assert first["none"]["contact_cost"] == 0 and first["none"]["contacts_per_invoice"] == 0
+    assert gap_closed({**first, "learned": first["oracle"]}) == pytest.approx(1.0)
+    table = markdown_table(first)
+    assert table.count("\n") == len(names) + 1 and "| oracle |" in table
