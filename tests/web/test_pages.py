@@ -277,7 +277,7 @@ def test_model_page_shows_metrics_calibration_and_features(client, trained):
     # The holdout's policy evaluation, as the run report has it.
     evaluation = trained.report["policy_evaluation"]
     assert "Dunning policy on the holdout" in shown and "Doubly robust" in shown
-    words = {"learned": "learned policy", "logged": "logged (history)", "none": "no contact"}
+    words = {"learned": "learned policy", "logged": "logged (history)", "no_contact": "no contact"}
     for name, values in evaluation["policies"].items():
         assert f'<th scope="row">{words.get(name, name)}</th>' in html
         assert f"{values['dr']['value'] * 100:.1f}%" in shown

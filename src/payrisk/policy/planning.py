@@ -41,6 +41,7 @@ from payrisk.policy.learned import (
     template_and_actor,
 )
 from payrisk.policy.reasons import LOWERING_COUNT, REASON_COUNT, reason_lists
+from payrisk.policy.workdays import next_working_day
 
 
 def formats_of(dunning: DunningConfig, language: str | None = None) -> Formats:
@@ -328,11 +329,15 @@ class LearnedNextActions:
             return out
         self._decide(out, rows, moment[rows], step[rows], following[rows], effects, days)
         contacts = np.flatnonzero(np.isin(out["action"], [ACTION_REMIND, ACTION_ESCALATE]))
-        day = out["action_date"].astype("datetime64[D]").astype("int64")
+        # Nobody acts on a day off: the learned days move to the next working day of the policy's
+        # calendar, before and after the gap is kept (bundled contacts share a working day).
+        workdays = self.dunning.calendar.business_days
+        day = next_working_day(out["action_date"].astype("datetime64[D]").astype("int64"), workdays)
         codes = CustomerCodes.of(inv.customer_id).codes
         day[contacts] = respect_gap(
             codes[contacts], day[contacts], self.last_contact[contacts], gap
         )
+        day = next_working_day(day, workdays)
         out["action_date"] = day.astype("datetime64[D]").astype("datetime64[ns]")
         return out
 

@@ -392,6 +392,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "rules": ("rules table", "table de règles"),
         "logged": ("logged (history)", "historique"),
         "none": ("no contact", "aucun contact"),
+        "no_contact": ("no contact", "aucun contact"),
         "random": ("random", "aléatoire"),
         "oracle": ("oracle", "oracle"),
     },
