@@ -59,3 +59,16 @@ def month_start(days: np.ndarray) -> np.ndarray:
 def month_end(days: np.ndarray) -> np.ndarray:
     """Day number of the last day of each day's month."""
     return (month_start(days) + 1).astype("datetime64[D]").astype("int64") - 1
+
+
+def next_business_day(days: np.ndarray) -> np.ndarray:
+    """Saturday and Sunday move to Monday: money and mail move on weekdays (the generator's world,
+    the learned policy's decision moments; planned actions also skip the policy's holidays)."""
+    day = weekday(days)
+    return np.asarray(days, dtype="int64") + np.where(day == 5, 2, np.where(day == 6, 1, 0))
+
+
+def previous_business_day(days: np.ndarray) -> np.ndarray:
+    """Saturday and Sunday move back to Friday."""
+    day = weekday(days)
+    return np.asarray(days, dtype="int64") - np.where(day == 5, 1, np.where(day == 6, 2, 0))

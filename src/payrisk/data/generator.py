@@ -25,11 +25,20 @@ from typing import Literal, overload
 import numpy as np
 import pandas as pd
 
-from payrisk.core.days import NEVER, day_number, month_end, month_start, to_dates, weekday
+from payrisk.core.days import (
+    NEVER,
+    day_number,
+    month_end,
+    month_start,
+    next_business_day,
+    previous_business_day,
+    to_dates,
+    weekday,
+)
 from payrisk.data import world
 from payrisk.data.contract import DATE_DTYPE, Channel
 from payrisk.data.loading import Dataset
-from payrisk.data.world import Actions, PlayState, WorldInvoices, next_business_day, play
+from payrisk.data.world import Actions, PlayState, WorldInvoices, play
 
 DEFAULT_END_DATE = date(2026, 10, 31)
 CURRENCY = "EUR"
@@ -204,14 +213,6 @@ class GroundTruth:
 
 
 # --- Day arithmetic on int64 day numbers (payrisk.core.days) ------------------------------------
-_next_business_day = next_business_day
-
-
-def _previous_business_day(days: np.ndarray) -> np.ndarray:
-    day = weekday(days)
-    return days - np.where(day == 5, 1, np.where(day == 6, 2, 0))
-
-
 def _month(days: np.ndarray) -> np.ndarray:
     """Calendar month, 1-12."""
     return month_start(days).astype(np.int64) % 12 + 1
@@ -417,7 +418,7 @@ def _issue_days(rng: np.random.Generator, customers: _Customers) -> tuple[np.nda
         owners.append(owner)
         days.append(_uniform_days(rng, low[owner], low[owner] + window_days[owner] - 1))
     owner = np.concatenate(owners)
-    issue_day = np.maximum(_previous_business_day(np.concatenate(days)), first[owner])
+    issue_day = np.maximum(previous_business_day(np.concatenate(days)), first[owner])
     return owner, issue_day
 
 
@@ -545,7 +546,7 @@ def _natural_payment(
     planned = np.maximum(planned, issue_day)
     in_run = customers.month_end_payer[owner]
     run_day = np.maximum(month_end(planned - MONTH_END_RUN_CATCH_DAYS), issue_day)
-    planned = _next_business_day(np.where(in_run, run_day, planned))
+    planned = next_business_day(np.where(in_run, run_day, planned))
     planned = np.maximum(planned, issue_day + 1)
 
     # Disputes: raised around the due date (before the customer would have paid), resolved weeks
@@ -556,7 +557,7 @@ def _natural_payment(
     )
     raised = np.maximum(np.minimum(raised, planned - 1), issue_day + 1)
     resolution = np.ceil(rng.gamma(2.0, DISPUTE_RESOLUTION_MEAN_DAYS / 2.0, size=count))
-    resolved_day = _next_business_day(raised + resolution.astype(np.int64))
+    resolved_day = next_business_day(raised + resolution.astype(np.int64))
     lost = disputed & (rng.random(count) < DISPUTE_LOST_SHARE)
     before_dispute = planned.copy()
     planned = np.where(disputed, np.maximum(planned, resolved_day), planned)
@@ -581,7 +582,7 @@ class LoggedPolicy:
         rows, days, channels, steps = [], [], [], []
         for step in DUNNING_STEPS:
             low, high = step.after_due_days
-            day = _next_business_day(invoices.due_day + rng.integers(low, high + 1, size=count))
+            day = next_business_day(invoices.due_day + rng.integers(low, high + 1, size=count))
             codes = np.array([CHANNEL_CODES.index(c) for c in step.channels] + [world.NO_CHANNEL])
             shares = np.array([*step.channel_shares, step.no_contact_share])
             channel = codes[rng.choice(len(codes), size=count, p=shares / shares.sum())]
@@ -666,7 +667,7 @@ def _tables(generated: World, state: PlayState, end_day: int) -> Dataset:
     defaulting = paid_day == NEVER
     write_off_day = np.where(
         defaulting & generated.written_off,
-        _next_business_day(invoices.due_day + generated.write_off_delay),
+        next_business_day(invoices.due_day + generated.write_off_delay),
         NEVER,
     )
     payment_rows, payment_day, payment_cents = _payments(

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from payrisk.core.days import NEVER, weekday
+from payrisk.core.days import NEVER, next_business_day, weekday
 from payrisk.data.contract import Channel
 
 CHANNEL_CODES: tuple[Channel, ...] = tuple(Channel)
@@ -54,12 +54,6 @@ BATCH_DAYS = 7  # a play's batches: the dunning system's weekly run
 def batch_start_of(day: int | np.ndarray, batch_days: int = BATCH_DAYS) -> int | np.ndarray:
     """The aligned start of the batch holding `day` (fatigue is counted from there)."""
     return day - day % batch_days
-
-
-def next_business_day(days: np.ndarray) -> np.ndarray:
-    """Money and mail move on working days: Saturday and Sunday go to Monday."""
-    day = weekday(days)
-    return days + np.where(day == 5, 2, np.where(day == 6, 1, 0))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.config import EffectSettings
-from payrisk.core.days import NEVER, to_days
+from payrisk.core.days import NEVER, next_business_day, to_days
 from payrisk.data.contract import CHANNELS
 from payrisk.data.receivables import settled_date
 from payrisk.features.definitions import (
@@ -106,7 +106,7 @@ def decision_units(
     keys = _keys(position[order], sent_day[order], origin)
     controls_rows, controls_day = [], []
     for offset in settings.decision_offsets:
-        moment = _next_business_day(due + offset)
+        moment = next_business_day(due + offset)
         is_open = (issue <= moment) & (settle > moment) & (moment < cutoff)
         rows = np.flatnonzero(is_open)
         window = settings.control_window_days
@@ -141,11 +141,6 @@ def decision_units(
 def _keys(rows: np.ndarray, days: np.ndarray, origin: int) -> np.ndarray:
     """(invoice row, day) as one sortable integer."""
     return rows.astype("int64") * 10_000_000 + (days - origin + 1_000_000)
-
-
-def _next_business_day(days: np.ndarray) -> np.ndarray:
-    weekday = (days + 3) % 7
-    return days + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
 
 
 def unit_outcomes(

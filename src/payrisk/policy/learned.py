@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from payrisk.core.days import weekday
+from payrisk.core.days import next_business_day
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import NO_CONTACT
@@ -259,18 +259,12 @@ def respect_gap(
     return out
 
 
-def business_day(days: np.ndarray) -> np.ndarray:
-    """Saturday and Sunday move to Monday (contacts go out on working days)."""
-    day = weekday(days)
-    return days + np.where(day == 5, 2, np.where(day == 6, 1, 0))
-
-
 def next_moments(
     due: np.ndarray, earliest: np.ndarray, offsets: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first decision moment of each invoice on or after `earliest` (day, 1-based index; 0
     and NaN-like -1 day when none is left) and the moment after it (-1: none)."""
-    moments = np.column_stack([business_day(due + o) for o in offsets])
+    moments = np.column_stack([next_business_day(due + o) for o in offsets])
     ahead = moments >= np.asarray(earliest)[:, None]
     has = ahead.any(axis=1)
     k = np.where(has, np.argmax(ahead, axis=1), 0)

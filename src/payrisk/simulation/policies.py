@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from payrisk.core.days import NEVER
+from payrisk.core.days import NEVER, next_business_day
 from payrisk.data.contract import CHANNELS
 from payrisk.data.generator import World
 from payrisk.data.world import (
@@ -28,7 +28,6 @@ from payrisk.data.world import (
     Actions,
     PlayState,
     batch_start_of,
-    next_business_day,
     response_probability,
 )
 from payrisk.features.definitions import CHANNEL_NAMES, FEATURES, RESPONSE_FEATURES, feature_arrays
