@@ -35,3 +35,20 @@ def dataset(
 
 def day(text: str) -> pd.Timestamp:
     return pd.Timestamp(text)
+
+
+def invoice_payload(frame: pd.DataFrame) -> list[dict]:
+    """Open invoices of a frame as /v1/score's `invoices` (ids, dates, amounts, EUR)."""
+    return [
+        {
+            "invoice_id": row.invoice_id,
+            "customer_id": row.customer_id,
+            "issue_date": row.issue_date.date().isoformat(),
+            "due_date": row.due_date.date().isoformat(),
+            "amount": float(row.amount),
+            "currency": "EUR",
+            "open_amount": float(row.open_amount),
+            "disputed": bool(row.disputed),
+        }
+        for row in frame.itertuples()
+    ]

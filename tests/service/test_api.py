@@ -10,22 +10,7 @@ from payrisk.core.settings import DEFAULT_MAX_BATCH as MAX_BATCH
 from payrisk.data.loading import load_dataset
 from pipelines.scoring import score as batch_score
 from tests.conftest import VALID_INVOICE, project_catalog
-
-
-def invoice_payload(frame: pd.DataFrame) -> list[dict]:
-    return [
-        {
-            "invoice_id": row.invoice_id,
-            "customer_id": row.customer_id,
-            "issue_date": row.issue_date.date().isoformat(),
-            "due_date": row.due_date.date().isoformat(),
-            "amount": float(row.amount),
-            "currency": "EUR",
-            "open_amount": float(row.open_amount),
-            "disputed": bool(row.disputed),
-        }
-        for row in frame.itertuples()
-    ]
+from tests.helpers import invoice_payload
 
 
 def test_status_names_the_model_and_the_snapshot(client, trained):

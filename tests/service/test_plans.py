@@ -9,26 +9,12 @@ import pytest
 
 from payrisk.policy.portfolio import read_bundle
 from tests.conftest import VALID_INVOICE
+from tests.helpers import invoice_payload
 
 
 @pytest.fixture(scope="module")
 def bundle(snapshot_file):
     return read_bundle(snapshot_file.with_name("portfolio"))
-
-
-def payload(frame: pd.DataFrame) -> list[dict]:
-    return [
-        {
-            "invoice_id": row.invoice_id,
-            "customer_id": row.customer_id,
-            "issue_date": row.issue_date.date().isoformat(),
-            "due_date": row.due_date.date().isoformat(),
-            "amount": float(row.amount),
-            "open_amount": float(row.open_amount),
-            "disputed": bool(row.disputed),
-        }
-        for row in frame.itertuples()
-    ]
 
 
 PLAN_FIELDS = (
@@ -51,7 +37,7 @@ def test_a_customers_plan_does_not_depend_on_which_invoices_are_sent(client, bun
     invoices = bundle.invoices.loc[bundle.invoices["customer_id"] == customer]
     plans = {}
     for subset in (invoices.head(1), invoices.iloc[[1, 3, 4]], invoices):
-        response = client.post("/v1/score", json={"invoices": payload(subset)})
+        response = client.post("/v1/score", json={"invoices": invoice_payload(subset)})
         assert response.status_code == 200, response.text
         body = response.json()
         assert {i["invoice_id"] for i in body["invoices"]} == set(subset["invoice_id"])
