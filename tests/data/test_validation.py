@@ -468,10 +468,11 @@ def test_ids_and_text_are_bounded_and_free_of_control_characters(tmp_path: Path)
     assert extra.examples == [(3, "C2")]
 
 
-def test_a_duplicated_header_is_refused_not_renamed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("second", ["amount", " amount"])
+def test_a_duplicated_header_is_refused_not_renamed(tmp_path: Path, second: str) -> None:
     """Before: the second `amount` became `amount.1`, kept as an extra column."""
     (tmp_path / "invoices.csv").write_text(
-        "invoice_id,customer_id,issue_date,due_date,amount,currency, amount\n"
+        f"invoice_id,customer_id,issue_date,due_date,amount,currency,{second}\n"
         "I1,C1,2024-01-01,2024-01-31,10,EUR,20\n"
     )
     with pytest.raises(DataFileError, match=r"duplicated column header\(s\) \['amount'\]"):

@@ -316,14 +316,22 @@ def test_a_key_a_header_cannot_carry_is_refused_at_start(key):
         keys_from({"PAYRISK_API_KEYS": key})
 
 
-def test_payrisk_serve_refuses_a_key_a_header_cannot_carry(monkeypatch):
-    from typer.testing import CliRunner
+def test_payrisk_serve_refuses_a_key_a_header_cannot_carry():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    from payrisk.cli import app
-
-    monkeypatch.setenv("PAYRISK_API_KEYS", "clé-de-seize-caractères")
-    result = CliRunner().invoke(app, ["serve", "--port", "1"])
-    assert result.exit_code == 2 and "printable ASCII" in result.output
+    payrisk = Path(sys.executable).with_name("payrisk")
+    environment = {**os.environ, "PAYRISK_API_KEYS": "clé-de-seize-caractères"}
+    result = subprocess.run(  # a subprocess with a deadline: a server it starts cannot hang us
+        [str(payrisk), "serve", "--port", "1"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "printable ASCII" in result.stderr
 
 
 def guarded_client(key: str):

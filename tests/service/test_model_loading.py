@@ -58,16 +58,27 @@ def test_a_registry_that_cannot_be_read_falls_back_to_the_local_copy_at_once(
     assert not (tmp_path / "gone").exists()  # nothing created on the way
 
 
-def test_without_registry_or_local_copy_serve_refuses_to_start(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
+def test_without_registry_or_local_copy_serve_refuses_to_start(tmp_path):
+    """Before: it started a server whose worker failed at start, again and again."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    from payrisk.cli import app
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'dir.db'}")
     (tmp_path / "dir.db").mkdir()
-    monkeypatch.setenv("PAYRISK_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("PAYRISK_API_KEYS", "a-key-of-at-least-16-chars")
-    result = CliRunner().invoke(app, ["serve", "--port", "1"])
-    assert result.exit_code == 2
-    assert "is a folder" in result.output and "no local copy" in result.output
+    environment = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'dir.db'}",
+        "PAYRISK_MODELS_DIR": str(tmp_path / "models"),
+        "PAYRISK_API_KEYS": "a-key-of-at-least-16-chars",
+    }
+    result = subprocess.run(  # a subprocess with a deadline: a server it starts cannot hang us
+        [str(Path(sys.executable).with_name("payrisk")), "serve", "--port", "1"],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "is a folder" in result.stderr and "no local copy" in result.stderr

@@ -207,3 +207,37 @@ def test_a_snapshot_without_what_the_model_needs_is_refused_before_it_serves(
     holder.refresh()
     assert holder.as_of == older.as_of.date()
     assert "does not fit the model" in holder.problem
+
+
+def test_snapshot_and_bundle_are_replaced_together_or_not_at_all(
+    trained, snapshot_file, tmp_path, monkeypatch
+):
+    """Before: `payrisk snapshot` wrote the new bundle, then failed writing the snapshot (a 50 MB
+    id made it allocate 503 GiB), leaving a bundle that no longer matched its snapshot."""
+    import json
+    import shutil
+
+    import pipelines.catalog
+    from pipelines.scoring import write_snapshot
+    from tests.conftest import project_catalog
+
+    path = tmp_path / "customer_history.npz"
+    shutil.copy2(snapshot_file, path)
+    shutil.copytree(snapshot_file.with_name("portfolio"), tmp_path / "portfolio")
+    before = {p.name: p.read_bytes() for p in [path, *(tmp_path / "portfolio").iterdir()]}
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(pipelines.catalog, "write_history", no_memory)
+    with pytest.raises(MemoryError):
+        write_snapshot(project_catalog(trained), trained.data_dir, path)
+    after = {p.name: p.read_bytes() for p in [path, *(tmp_path / "portfolio").iterdir()]}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customer_history.npz", "portfolio"]
+
+    monkeypatch.undo()
+    write_snapshot(project_catalog(trained), trained.data_dir, path)
+    _, header = load_history(path)
+    kpis = json.loads((tmp_path / "portfolio" / "kpis.json").read_text())
+    assert header["metadata"]["snapshot_id"] == kpis["snapshot_id"]  # one pair

@@ -255,6 +255,9 @@ def write_table(frame: pd.DataFrame, target: str | Path) -> None:
         )
     with atomic_path(target) as tmp:
         if suffix == ".csv":
-            neutralise_formulas(frame).to_csv(tmp, index=False, date_format="%Y-%m-%d")
+            # CR LF line ends (RFC 4180): a cell holding a lone CR is then quoted, not split.
+            neutralise_formulas(frame).to_csv(
+                tmp, index=False, date_format="%Y-%m-%d", lineterminator="\r\n"
+            )
         else:
             frame.to_parquet(tmp, index=False)
