@@ -80,7 +80,11 @@ class SlowBody:
         writing to a closed connection would reset it)."""
         if not self.open:
             return
-        readable, _, _ = select.select([self.sock], [], [], 0)
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (ValueError, OSError):  # closed meanwhile by `status`
+            self.open = False
+            return
         if readable:  # an answer (or the end of the connection) is waiting
             self.open = False
             return
@@ -92,6 +96,7 @@ class SlowBody:
     def status(self, timeout: float) -> int | None:
         """The status line the server answered with (None if it never answered)."""
         self.sock.settimeout(timeout)
+        self.open = False  # the trickle stops here
         try:
             head = self.sock.recv(200)
         except OSError:

@@ -50,15 +50,36 @@ PAGE = f"""<!doctype html>
 </html>
 """
 
-SCRIPT = f"""window.addEventListener("load", function () {{
-  window.ui = SwaggerUIBundle({{
-    url: "{SPEC_PATH}",
-    dom_id: "#swagger-ui",
-    deepLinking: true,
-    presets: [SwaggerUIBundle.presets.apis],
-    layout: "BaseLayout",
-    validatorUrl: null
-  }});
+# The spec is fetched here rather than by Swagger UI so that images on other hosts (BentoML puts
+# a shields.io badge in the description) are dropped before rendering: the page asks no one else
+# for anything, and the CSP has nothing to block.
+SCRIPT = f"""function withoutRemoteImages(value) {{
+  if (typeof value === "string") {{
+    return value.replace(/!\\[[^\\]]*\\]\\(\\s*(https?:)?\\/\\/[^)]*\\)/g, "")
+      .replace(/<img\\b[^>]*>/gi, "");
+  }}
+  if (Array.isArray(value)) {{ return value.map(withoutRemoteImages); }}
+  if (value && typeof value === "object") {{
+    const copy = {{}};
+    for (const key of Object.keys(value)) {{ copy[key] = withoutRemoteImages(value[key]); }}
+    return copy;
+  }}
+  return value;
+}}
+
+window.addEventListener("load", function () {{
+  fetch("{SPEC_PATH}", {{ credentials: "same-origin" }})
+    .then(function (response) {{ return response.json(); }})
+    .then(function (spec) {{
+      window.ui = SwaggerUIBundle({{
+        spec: withoutRemoteImages(spec),
+        dom_id: "#swagger-ui",
+        deepLinking: true,
+        presets: [SwaggerUIBundle.presets.apis],
+        layout: "BaseLayout",
+        validatorUrl: null
+      }});
+    }});
 }});
 """
 
