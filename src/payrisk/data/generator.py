@@ -566,6 +566,10 @@ def generate_history(
             "paid_date": _to_dates(planned, planned <= end_day),
             "disputed": disputed & (dispute_day <= end_day),
             "written_off_date": _to_dates(write_off_day, write_off_day <= end_day),
+            "dispute_date": _to_dates(dispute_day, dispute_day <= end_day),
+            "dispute_resolved_date": _to_dates(
+                resolved_day, disputed & (dispute_day <= end_day) & (resolved_day <= end_day)
+            ),
         }
     )
     payment_rows, payment_day, payment_cents = payments

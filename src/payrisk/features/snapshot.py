@@ -16,10 +16,11 @@ import pandas as pd
 
 from payrisk.core.days import NEVER, to_days
 from payrisk.core.storage import write_with
+from payrisk.features.declared import DeclaredValues
 from payrisk.features.history import History
 from payrisk.features.streams import Stream
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: dispute streams and declared features
 ATTRIBUTE_TEXT = ("customer_id", "country", "industry")
 ATTRIBUTE_NUMBERS = ("credit_limit", "key_account")
 
@@ -41,6 +42,12 @@ def save_history(history: History, path: str | Path, metadata: dict | None = Non
     for name in ATTRIBUTE_NUMBERS:
         arrays[f"customers__{name}"] = customers[name].astype("float64").to_numpy()
     arrays["customers__created_date"] = to_days(customers["created_date"])
+    declared = {}
+    for name, values in history.declared.items():
+        dtype = "str" if values.categorical else "float64"
+        arrays[f"declared__{name}__values"] = values.values.astype(dtype)
+        arrays[f"declared__{name}__known_day"] = values.known_day
+        declared[name] = {"table": values.table, "kind": values.kind}
     for stream_name, stream in history.streams.items():
         arrays[f"stream__{stream_name}__keys"] = stream.keys
         for column, values in stream.state.items():
@@ -49,6 +56,7 @@ def save_history(history: History, path: str | Path, metadata: dict | None = Non
         "format_version": FORMAT_VERSION,
         "as_of": history.as_of.date().isoformat(),
         "metadata": metadata or {},
+        "declared": declared,
     }
     arrays["header"] = np.asarray(json.dumps(header))
 
@@ -92,12 +100,24 @@ def load_history(path: str | Path) -> tuple[History, dict]:
             prefix = f"stream__{stream_name}__state__"
             state = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
             streams[stream_name] = Stream(arrays[name], state)
+        declared = {
+            name: DeclaredValues(
+                kind["table"],
+                kind["kind"],
+                arrays[f"declared__{name}__values"].astype(
+                    object if kind["kind"] == "categorical" else "float64"
+                ),
+                arrays[f"declared__{name}__known_day"],
+            )
+            for name, kind in header.get("declared", {}).items()
+        }
         history = History(
             as_of=pd.Timestamp(header["as_of"]),
             customer_ids=pd.Index(arrays["customer_ids"], dtype="str"),
             invoice_ids=pd.Index(arrays["invoice_ids"], dtype="str"),
             customers=customers,
             streams=streams,
+            declared=declared,
         )
     except KeyError as error:
         raise SnapshotError(f"{path.name}: snapshot lacks {error.args[0]}") from None

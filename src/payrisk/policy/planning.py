@@ -110,6 +110,7 @@ class OpenInvoices:
     disputed: np.ndarray  # bool
     in_history: np.ndarray | None = None  # bool; None: in the history if its id is there
     snapshot_day: np.ndarray | None = None  # int64; None: the as-of day
+    attributes: dict[str, np.ndarray] | None = None  # declared invoice features not in history
 
     def __len__(self) -> int:
         return len(self.invoice_id)
@@ -174,6 +175,8 @@ def plan_portfolio(
         amount=invoices.amount,
         snapshot_day=snapshot_day,
         in_history=invoices.in_history,
+        disputed=invoices.disputed,
+        attributes=invoices.attributes,
     )
     scores = scored_columns(scorer, features, snapshot_day, invoices.due_day)
     open_amount = np.where(np.isnan(invoices.open_amount), invoices.amount, invoices.open_amount)

@@ -19,7 +19,7 @@ from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
 from payrisk.features.streams import positions
-from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.models.scorer import PaymentRiskScorer, declared_attribute_arrays
 from payrisk.policy.config import DunningConfig
 from payrisk.policy.credit import review_credit
 from payrisk.policy.planning import OpenInvoices, plan_portfolio
@@ -35,6 +35,7 @@ from payrisk.serving.schemas import (
     ScoreRequest,
     ScoreResponse,
     Status,
+    TargetModel,
 )
 
 log = logging.getLogger("payrisk.service")
@@ -44,8 +45,11 @@ def _none_if_nan(value: float) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
-def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
-    """The request's invoices as arrays; refuses invoices issued after `today` and repeated ids.
+def open_invoices_of(
+    request: ScoreRequest, today: date, scorer: PaymentRiskScorer | None = None
+) -> OpenInvoices:
+    """The request's invoices as arrays; refuses invoices issued after `today`, repeated ids and
+    attributes the model does not declare.
 
     One pass over the (at most MAX_BATCH) validated models; the rest is vectorised.
     """
@@ -62,6 +66,23 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
     open_amount = np.array(
         [np.nan if i.open_amount is None else i.open_amount for i in invoices], dtype="float64"
     )
+    given = [invoice.attributes for invoice in invoices]
+    attributes = None
+    if any(given):
+        declared = {} if scorer is None else declared_invoice_kinds(scorer)
+        for position, values in enumerate(given):
+            for name, value in (values or {}).items():
+                kind = declared.get(name)
+                if kind is None:
+                    raise RefusedRequestError(
+                        f"invoices[{position}].attributes.{name} is not an invoice feature "
+                        "declared by the model"
+                    )
+                if kind == "numeric" and isinstance(value, str):
+                    raise RefusedRequestError(
+                        f"invoices[{position}].attributes.{name} must be a number"
+                    )
+        attributes = declared_attribute_arrays(scorer, given)
     return OpenInvoices(
         invoice_id=np.array(ids, dtype=object),
         customer_id=np.array([i.customer_id for i in invoices], dtype=object),
@@ -70,7 +91,31 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
         amount=amount,
         open_amount=np.where(np.isnan(open_amount), amount, open_amount),
         disputed=np.array([i.disputed for i in invoices], dtype=bool),
+        attributes=attributes,
     )
+
+
+def declared_invoice_kinds(scorer: PaymentRiskScorer) -> dict[str, str]:
+    """Declared invoice features of the model: name -> numeric or categorical."""
+    return {
+        spec.feature_name: spec.kind
+        for spec in scorer.feature_settings.declared
+        if spec.table == "invoices"
+    }
+
+
+def target_models(scorer: PaymentRiskScorer) -> list[TargetModel]:
+    """/v1/status: the model of each target and whether it could be learned."""
+    summary = scorer.metadata.get("registered_models") or scorer.model_summary()
+    return [
+        TargetModel(
+            target=target,
+            model=values["model"],
+            learnable=values.get("learnable", True),
+            note=values.get("not_learnable"),
+        )
+        for target, values in summary.items()
+    ]
 
 
 def _dates(values: np.ndarray) -> list:
@@ -227,6 +272,7 @@ class ScoringEngine:
             model_source=self.model_source,
             snapshot_as_of=self.snapshot.as_of,
             snapshot_problem=self.snapshot.problem,
+            models=target_models(self.scorer),
         )
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
@@ -236,7 +282,7 @@ class ScoringEngine:
         fields become arrays, and the answer is built from the portfolio's arrays.
         """
         history, when = self._history(request.as_of)
-        invoices = open_invoices_of(request, when.date())
+        invoices = open_invoices_of(request, when.date(), self.scorer)
         known = positions(history.customer_ids, invoices.customer_id) >= 0
         in_history = positions(history.invoice_ids, invoices.invoice_id) >= 0
         invoices = replace(invoices, in_history=in_history)

@@ -315,6 +315,10 @@ def _model_context(
         card=card,
         version=version,
         source=source,
+        models=_model_rows(card),
+        flags=_flags(card),
+        group_rows=_group_rows(card),
+        declared=card.get("declared_features", []),
         metric_tables=metric_tables,
         metric_names=[m.replace("_", " ") for m in METRICS],
         payment_rows=list(holdout.get("payment", {}).items()),
@@ -322,6 +326,99 @@ def _model_context(
         features=features,
         challenger=challenger,
     )
+
+
+MODEL_TARGETS = {
+    "late": "Paid late",
+    "default_given_late": "Default, given late (P(default) = P(late) x this)",
+    "payment": "Payment date",
+}
+MODEL_NAMES = {
+    "lightgbm": "LightGBM",
+    "logistic": "logistic regression",
+    "blend": "blend of LightGBM and logistic regression",
+    "prior": "calibrated prior (the customer's own rate, shrunk towards the population's)",
+    "hazard": "discrete-time hazard (LightGBM), coherent with the probabilities",
+}
+GROUPS = {
+    "at_issue": "At issue",
+    "at_due": "On the due date",
+    "past_due_1_15": "1-15 days past due",
+    "past_due_16_30": "16-30 days past due",
+    "past_due_31_60": "31-60 days past due",
+    "past_due_over_60": "Over 60 days past due",
+    "new_customer": "New customers",
+    "known_customer": "Known customers",
+}
+
+
+def _model_rows(card: dict) -> list[dict[str, str]]:
+    """Which model answers each target of the served scorer, and whether it could be learned."""
+    models = card.get("registered_models") or card.get("models") or {}
+    rows = []
+    for target, summary in models.items():
+        candidates = summary.get("candidates", {})
+        judged = ", ".join(
+            f"{MODEL_NAMES.get(name, name).split(' (')[0]} {values['log_loss']:.3f}"
+            for name, values in candidates.items()
+            if values.get("eligible") and "log_loss" in values
+        )
+        rows.append(
+            {
+                "target": MODEL_TARGETS.get(target, target),
+                "model": MODEL_NAMES.get(summary.get("model", ""), summary.get("model", "")),
+                "learnable": "yes"
+                if summary.get("learnable", True)
+                else f"no: {summary.get('not_learnable', '')}",
+                "candidates": judged or "–",
+            }
+        )
+    return rows
+
+
+def _flags(card: dict) -> list[str]:
+    """Targets that could not be learned and holdout checks that failed, in plain words."""
+    out = []
+    models = card.get("registered_models") or card.get("models") or {}
+    for target, summary in models.items():
+        if summary.get("not_learnable"):
+            out.append(
+                f"{MODEL_TARGETS.get(target, target)}: not learnable from this history "
+                f"({summary['not_learnable']}); its probabilities are the calibrated prior."
+            )
+    for target, rows in card.get("baseline_checks", {}).items():
+        for row in rows:
+            if row.get("worse_beyond_noise"):
+                out.append(
+                    f"{TARGETS.get(target, target)}: worse than the {row['best_baseline']} "
+                    f"baseline on the holdout {row['metric'].replace('_', ' ')} "
+                    f"({row['model']:.3f} against {row['baseline']:.3f}, noise {row['noise']:.3f})."
+                )
+    return out
+
+
+def _group_rows(card: dict) -> list[tuple[str, list[str]]]:
+    """Holdout metrics per snapshot age and customer segment: ROC AUC of the model and the two
+    baselines for late and default, payment-date error and interval coverage."""
+    rows = []
+    groups = {"all": card.get("holdout_metrics", {}), **card.get("holdout_by_group", {})}
+    for group, metrics in groups.items():
+        cells = []
+        n = max(
+            [metrics.get(t, {}).get("model", {}).get("n") or 0 for t in ("late", "default")]
+            + [metrics.get("payment", {}).get("model", {}).get("n") or 0]
+        )
+        cells.append(number(n))
+        for target in ("late", "default"):
+            per = metrics.get(target, {})
+            for model in ("model", "logistic", "historical_rate"):
+                cells.append(number(per.get(model, {}).get("roc_auc"), 3))
+        payment = metrics.get("payment", {})
+        cells.append(number(payment.get("model", {}).get("mae_days"), 1))
+        cells.append(number(payment.get("average_delay", {}).get("mae_days"), 1))
+        cells.append(pct(payment.get("model", {}).get("interval_coverage")))
+        rows.append((GROUPS.get(group, "All snapshots"), cells))
+    return rows
 
 
 def model_page(
