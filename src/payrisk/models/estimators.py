@@ -9,6 +9,7 @@ one-invoice requests need.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -269,7 +270,8 @@ class LinearLogit(BaseEstimator):
             matrix, y = matrix[keep], y[keep]
         self.numeric_ = np.array([j for j, n in enumerate(columns) if n not in categorical], int)
         numeric = matrix[:, self.numeric_]
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # a column never given has no median: 0 stands in
+            warnings.simplefilter("ignore", RuntimeWarning)
             medians = np.nanmedian(np.where(np.isinf(numeric), np.nan, numeric), axis=0)
         self.medians_ = np.nan_to_num(medians)
         missing = np.isnan(numeric)
