@@ -113,4 +113,4 @@ def test_the_interval_contains_the_central_date_and_starts_at_the_snapshot(score
     low, central, high = (scored[f"expected_payment_date{s}"] for s in ("_low", "", "_high"))
     assert ((low <= central) & (central <= high)).all()
     assert (low >= scored["snapshot_date"]).all()
-    assert (high > low).mean() > 0.95  # an interval, not a point
+    assert (high > low).mean() > 0.9  # an interval, not a point

@@ -106,6 +106,19 @@ def test_model_page_shows_metrics_calibration_and_features(client, trained):
     assert "Challenger" in html
 
 
+def test_model_page_says_which_model_answers_and_shows_the_holdout_by_age(client, trained):
+    html = client.get("/ui/model").text
+    assert "Model of each target" in html and "Default, given late" in html
+    chosen = trained.report["registered_models"]["late"]["model"]
+    assert {"lightgbm": "LightGBM", "logistic": "logistic regression"}.get(chosen, chosen) in html
+    assert "not learnable" not in html
+    assert "Holdout by snapshot age and segment" in html
+    at_issue = trained.report["holdout_by_group"]["at_issue"]["late"]["model"]["roc_auc"]
+    row = html[html.index("At issue") : html.index("On the due date")]
+    assert f"{at_issue:,.3f}" in row
+    assert "New customers" in html and "Known customers" in html
+
+
 def test_unknown_customer_is_404_and_ids_are_escaped(client):
     attack = "<script>alert(1)</script>"
     response = client.get(f"/ui/customers/{attack}")

@@ -106,7 +106,9 @@ def declared_invoice_kinds(scorer: PaymentRiskScorer) -> dict[str, str]:
 
 def target_models(scorer: PaymentRiskScorer) -> list[TargetModel]:
     """/v1/status: the model of each target and whether it could be learned."""
-    summary = scorer.metadata.get("registered_models") or scorer.model_summary()
+    summary = getattr(scorer, "metadata", {}).get("registered_models")
+    if summary is None:  # a scorer fitted outside `payrisk train` (tests, notebooks)
+        summary = scorer.model_summary() if hasattr(scorer, "model_summary") else {}
     return [
         TargetModel(
             target=target,
