@@ -7,12 +7,13 @@ teaches it, open ones included: an invoice still open at the cut-off says "not p
 bands" (censoring), which quantile regressions on paid invoices cannot use.
 
 The bands ending at `late_after_days` and `default_after_days` split the distribution into three
-parts: on time, late but paid before the default cut, and default (paid later, or never). The
+parts: on time, late but paid before the default cut, and default (paid later, if at all). The
 scorer rescales each part to the classifiers' calibrated probabilities (1 - P(late),
 P(late) - P(default), P(default)) and keeps the hazard's shape within it. So, by construction,
-P(paid after the due date) = P(late): the central date (the day by which the invoice is as likely
-paid as not) falls after the due date exactly when P(late) > 50%, and the interval, read off the
-same distribution, always contains it.
+P(paid after the due date) = P(late): the central date falls after the due date exactly when
+P(late) > 50% (and after the default cut exactly when P(default) > 50%), and the interval, read
+off the same distribution, always contains it. Within the default part the date is the one it
+would be paid on if it is paid: P(default) says how likely it is not to be.
 """
 
 from __future__ import annotations
@@ -166,15 +167,16 @@ def coherent_cumulative(
     """P(paid by the end of each band) with the classifiers' masses in each part.
 
     The on-time bands (ending by `late_after_days`) carry 1 - P(late), the late bands up to the
-    default cut P(late) - P(default), the later ones P(default) (part of it never paid within the
-    horizon, in the hazard's proportion); within a part, the hazard model's shape. A part the
-    hazard gives no mass gets its probability spread over its days.
+    default cut P(late) - P(default), the later ones P(default); within a part, the hazard model's
+    shape. In the default part that shape is the payment day *if* it is paid within the horizon:
+    an invoice that may never be paid still gets the date it would most likely be paid on, and
+    P(default) says how likely that is not to happen. A part the hazard gives no mass gets its
+    probability spread over its days.
     """
     n = len(base)
     low, width = _bands(edges, np.asarray(start_dpd, dtype="float64").astype("int64"))
     mass = np.diff(np.concatenate([np.zeros((n, 1)), base], axis=1), axis=1)
     mass = np.clip(mass, 0.0, None)
-    never = np.clip(1.0 - base[:, -1], 0.0, None)
     part = np.searchsorted(
         np.array([late_after_days + 1, default_after_days + 1]), edges[:-1], side="right"
     )  # 0 on time, 1 late, 2 default: the cuts are band edges
@@ -183,7 +185,7 @@ def coherent_cumulative(
     for k, target in enumerate(targets):
         bands = part == k
         in_part = mass[:, bands]
-        total = in_part.sum(axis=1) + (never if k == 2 else 0.0)
+        total = in_part.sum(axis=1)
         days = width[:, bands].astype("float64")
         spread = np.where(
             (total > 1e-12)[:, None],
@@ -198,7 +200,7 @@ def quantile_days(
     cumulative: np.ndarray, edges: np.ndarray, start_dpd: np.ndarray, level: np.ndarray | float
 ) -> np.ndarray:
     """The first day past due by which the invoice is paid with probability `level` (days
-    spread evenly within a band); the horizon's last day where it may never be reached."""
+    spread evenly within a band); the horizon's last day where it is not reached."""
     start = np.asarray(start_dpd, dtype="float64").astype("int64")
     n, bands = cumulative.shape
     level = np.broadcast_to(np.asarray(level, dtype="float64"), (n,))
