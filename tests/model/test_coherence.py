@@ -115,3 +115,14 @@ def test_the_interval_contains_the_central_date_and_starts_at_the_snapshot(score
     assert ((low <= central) & (central <= high)).all()
     assert (low >= scored["snapshot_date"]).all()
     assert (high > low).mean() > 0.9  # an interval, not a point
+
+
+def test_large_batches_score_in_chunks_as_one(scorer, sample_dataset, monkeypatch):
+    from payrisk.models import scorer as scorer_module
+
+    end = sample_dataset.invoices["issue_date"].max() + pd.Timedelta(days=1)
+    queries = snapshot_queries(sample_dataset.invoices, end, SnapshotSettings()).tail(1200)
+    features = scorer.features(scorer.build_history(sample_dataset, end), queries)
+    whole = scorer.predict(features)
+    monkeypatch.setattr(scorer_module, "SCORE_CHUNK", 500)
+    pd.testing.assert_frame_equal(scorer.predict(features), whole)

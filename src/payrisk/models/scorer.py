@@ -40,6 +40,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
 )
 TARGET_NAMES: tuple[str, ...] = ("late", "default")  # what reasons and the model page explain
 
+SCORE_CHUNK = 50_000  # invoices scored at once (the payment distribution is rows x bands)
 SINGLE_THREAD_ROWS = 512  # below this, OpenMP's thread hand-off costs more than it saves
 
 
@@ -184,7 +185,23 @@ class PaymentRiskScorer:
         ]
 
     def predict_arrays(self, features: Columns) -> dict[str, np.ndarray]:
-        """`predict` on feature arrays: one matrix per layout, SCORE_COLUMNS."""
+        """`predict` on feature arrays: one matrix per layout, SCORE_COLUMNS.
+
+        Large batches go in chunks: the payment distribution holds a row per band of each
+        invoice, which for a million invoices would not fit in memory at once.
+        """
+        n = len(features["days_past_due"])
+        if n > SCORE_CHUNK:
+            parts = [
+                self._predict_chunk(
+                    {k: np.asarray(v)[i : i + SCORE_CHUNK] for k, v in features.items()}
+                )
+                for i in range(0, n, SCORE_CHUNK)
+            ]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return self._predict_chunk(features)
+
+    def _predict_chunk(self, features: Columns) -> dict[str, np.ndarray]:
         matrices = self.plan.matrices(features)
         late, default = self.probabilities(features, matrices)
         cumulative = self.payment_distribution(features, late, default, matrices)
