@@ -146,8 +146,13 @@ def not_learnable(models: dict) -> dict[str, str]:
 def flags(evaluation: Evaluation, models: dict) -> list[str]:
     """What a data scientist must read before trusting the run, in plain words."""
     out = [
-        f"{target}: not learnable ({why}); scored with its calibrated prior (the customer's "
-        "own rate, shrunk towards the population's)"
+        f"{target}: not learnable ({why}); "
+        + (
+            "dates from the life table (the share paid in each band of days past due)"
+            if target == "payment"
+            else "scored with its calibrated prior (the customer's own rate, shrunk towards "
+            "the population's)"
+        )
         for target, why in not_learnable(models).items()
     ]
     for target, rows in evaluation.checks.items():
@@ -440,16 +445,15 @@ def render_report(report: dict) -> str:
         "Models (chosen on the latest training slice, never on the holdout):",
     ]
     for target, summary in report["models"].items():
+        if not summary["learnable"]:
+            fallback = "life table" if target == "payment" else "calibrated prior"
+            lines.append(f"  {target:<19} {fallback}: NOT LEARNABLE, {summary['not_learnable']}")
+            continue
         if target == "payment":
             lines.append(
                 f"  {target:<19} discrete-time hazard ({summary['bands']} bands of days past "
                 f"due, {summary['snapshots']:,} snapshots), interval levels "
                 f"{summary['interval_levels'][0]:.2f}-{summary['interval_levels'][1]:.2f}"
-            )
-            continue
-        if not summary["learnable"]:
-            lines.append(
-                f"  {target:<19} calibrated prior: NOT LEARNABLE, {summary['not_learnable']}"
             )
             continue
         judged = ", ".join(

@@ -56,6 +56,23 @@ def test_the_payment_distribution_carries_the_probabilities(empty_late_part):
     assert ((central > DEFAULT_AFTER) == (default > 0.5))[default < 1].all()
 
 
+def test_too_few_payments_to_learn_from_give_the_life_table():
+    from payrisk.models.payment import PaymentHazard
+
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame({"days_past_due": rng.integers(-40, 30, n).astype("float64"),
+                      "x": rng.normal(size=n)})  # fmt: skip
+    paid = np.full(n, np.nan)
+    paid[:12] = rng.integers(-5, 20, 12)  # twelve payments in all
+    timing = pd.DataFrame({"paid_days_past_due": paid, "observed_days_past_due": 120.0})
+    hazard = PaymentHazard(categorical=(), min_payments=20).fit(X, timing)
+    assert hazard.booster_ is None and "at least 20 needed" in hazard.not_learnable_
+    start = X["days_past_due"].to_numpy()
+    cumulative = hazard.cumulative(X.to_numpy(), start)
+    assert (np.diff(cumulative, axis=1) >= 0).all() and (cumulative[:, -1] < 0.5).all()
+
+
 @pytest.fixture(scope="module")
 def scorer(trained) -> PaymentRiskScorer:
     mlflow.set_tracking_uri(trained.env["MLFLOW_TRACKING_URI"])

@@ -67,9 +67,11 @@ class PaymentHazard(BaseEstimator):
         horizon_days: int = 365,
         max_snapshots: int = 300_000,
         categorical: tuple[str, ...] = CATEGORICAL_FEATURES,
+        min_payments: int = 20,
         random_state: int | None = None,
     ) -> None:
         self.lightgbm_params = lightgbm_params
+        self.min_payments = min_payments
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_fraction = validation_fraction
         self.late_after_days = late_after_days
@@ -125,14 +127,30 @@ class PaymentHazard(BaseEstimator):
             design[name] = values.astype("float64")
         fit_snapshots, _ = time_split(len(X), self.validation_fraction)
         fit = row < len(fit_snapshots)
+        y = event.astype("int64")
+        self.periods_ = {"snapshots": int(len(X)), "rows": int(len(y)), "payments": int(y.sum())}
+        # The life table: each band's share of invoices paid in it among those watched through
+        # it, shrunk towards the share over all bands (a band nobody was watched through gets
+        # that): what the distribution falls back on without enough payments to learn from.
+        watched = np.bincount(band, minlength=len(self.edges_) - 1)
+        paid_in = np.bincount(band, weights=y, minlength=len(self.edges_) - 1)
+        pooled = (y.sum() + 0.5) / (len(y) + 1.0)
+        self.band_hazard_ = (paid_in + pooled) / (watched + 1.0)
+        self.booster_ = None
+        self.not_learnable_ = None
+        enough = min(y[fit].sum(), (1 - y[fit]).sum(), y[~fit].sum(), (1 - y[~fit]).sum())
+        if enough < self.min_payments:
+            self.not_learnable_ = (
+                f"{int(y[fit].sum())} payments before and {int(y[~fit].sum())} after the "
+                f"validation cut (at least {self.min_payments} needed)"
+            )
+            return self
         model = lgb.LGBMClassifier(
             **dict(self.lightgbm_params or {}), random_state=self.random_state, verbose=-1
         )
-        y = event.astype("int64")
         self.booster_ = fit_booster(
             model, design[fit], y[fit], design[~fit], y[~fit], self.early_stopping_rounds
         )
-        self.periods_ = {"snapshots": int(len(X)), "rows": int(len(y)), "payments": int(y.sum())}
         self.feature_names_in_ = np.asarray(self.layout_.columns, dtype=object)
         return self
 
@@ -146,11 +164,14 @@ class PaymentHazard(BaseEstimator):
             rows = slice(chunk, min(chunk + PREDICT_CHUNK, n))
             low, width = _bands(self.edges_, start[rows])
             row, band = np.nonzero(width > 0)
-            design = self._design(matrix[rows][row], band, low[row, band], start[rows][row])
             hazard = np.zeros((len(low), bands))
-            hazard[row, band] = self.booster_.booster_.predict(
-                design, num_iteration=self.booster_.best_iteration_, **kwargs
-            )
+            if self.booster_ is None:
+                hazard[row, band] = self.band_hazard_[band]
+            else:
+                design = self._design(matrix[rows][row], band, low[row, band], start[rows][row])
+                hazard[row, band] = self.booster_.booster_.predict(
+                    design, num_iteration=self.booster_.best_iteration_, **kwargs
+                )
             out[rows] = 1.0 - np.cumprod(1.0 - hazard, axis=1)
         return out
 

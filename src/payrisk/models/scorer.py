@@ -260,7 +260,13 @@ class PaymentRiskScorer:
             "late": self.late_model.summary(),
             "default_given_late": self.default_model.summary(),
             "payment": {
-                "model": "hazard",
+                "model": "hazard" if self.payment_model.not_learnable_ is None else "life table",
+                "learnable": self.payment_model.not_learnable_ is None,
+                **(
+                    {"not_learnable": self.payment_model.not_learnable_}
+                    if self.payment_model.not_learnable_
+                    else {}
+                ),
                 "bands": int(len(self.payment_model.edges_) - 1),
                 "interval_levels": list(self.interval_levels),
                 **self.payment_model.periods_,

@@ -183,6 +183,7 @@ def fit_scorer(
         horizon_days=config.models.payment_horizon_days,
         max_snapshots=config.models.payment_max_snapshots,
         categorical=features.categorical,
+        min_payments=config.models.min_class_examples,
         random_state=config.seed,
     ).fit(train.features[list(features.columns)], train.labels[list(TIMING)])
     scorer = PaymentRiskScorer(

@@ -339,6 +339,7 @@ MODEL_NAMES = {
     "blend": "blend of LightGBM and logistic regression",
     "prior": "calibrated prior (the customer's own rate, shrunk towards the population's)",
     "hazard": "discrete-time hazard (LightGBM), coherent with the probabilities",
+    "life table": "life table (the share paid in each band of days past due)",
 }
 GROUPS = {
     "at_issue": "At issue",
@@ -382,9 +383,14 @@ def _flags(card: dict) -> list[str]:
     models = card.get("registered_models") or card.get("models") or {}
     for target, summary in models.items():
         if summary.get("not_learnable"):
+            fallback = (
+                "its dates come from the life table"
+                if target == "payment"
+                else "its probabilities are the calibrated prior"
+            )
             out.append(
                 f"{MODEL_TARGETS.get(target, target)}: not learnable from this history "
-                f"({summary['not_learnable']}); its probabilities are the calibrated prior."
+                f"({summary['not_learnable']}); {fallback}."
             )
     for target, rows in card.get("baseline_checks", {}).items():
         for row in rows:
