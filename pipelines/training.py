@@ -23,6 +23,7 @@ from payrisk.features.history import build_history
 from payrisk.models.effects import (
     EffectExamples,
     EffectModels,
+    EffectsNotLearnableError,
     effect_examples,
     fit_effect_models,
     unit_outcomes,
@@ -281,10 +282,12 @@ def scorer_to_register(
 
 @dataclass(frozen=True)
 class EffectTraining:
-    """The channel-effect models to register and their holdout policy evaluation."""
+    """The channel-effect models to register and their holdout policy evaluation; or, for a
+    history too small to compare channels, why not (the dunning rules then decide alone)."""
 
-    models: EffectModels
-    evaluation: dict
+    models: EffectModels | None
+    evaluation: dict | None
+    not_learnable: str | None = None
 
 
 def censored_at(examples: EffectExamples, invoices: pd.DataFrame, when: pd.Timestamp):
@@ -327,21 +330,26 @@ def train_effects(
     if not settings.enabled:
         return None
     everything, train, holdout = effect_split(data.dataset, data.as_of, config)
-    fitted = fit_effect_models(train.features, train.units, train.outcomes, settings, config.seed)
-    default = scorer.predict_arrays(holdout.features)["default_probability"]
-    evaluation = evaluate_learned_policy(
-        fitted.for_days(dunning.policy.response_days),
-        holdout,
-        data.dataset.reminders,
-        default,
-        dunning,
-        settings,
-        config.seed,
-    )
-    if config.registry.refit_on_full_history:
+    try:
         fitted = fit_effect_models(
-            everything.features, everything.units, everything.outcomes, settings, config.seed
+            train.features, train.units, train.outcomes, settings, config.seed
         )
+        default = scorer.predict_arrays(holdout.features)["default_probability"]
+        evaluation = evaluate_learned_policy(
+            fitted.for_days(dunning.policy.response_days),
+            holdout,
+            data.dataset.reminders,
+            default,
+            dunning,
+            settings,
+            config.seed,
+        )
+        if config.registry.refit_on_full_history:
+            fitted = fit_effect_models(
+                everything.features, everything.units, everything.outcomes, settings, config.seed
+            )
+    except EffectsNotLearnableError as why:  # too few reminders to train or to evaluate on
+        return EffectTraining(None, None, str(why))
     return EffectTraining(fitted, evaluation)
 
 
@@ -504,7 +512,7 @@ def train(
         models = scorer.model_summary()
         registered.metadata.update(model_card(evaluation, importance, models, config))
         registered.metadata["registered_models"] = registered.model_summary()
-        if effects is not None:
+        if effects is not None and effects.models is not None:
             registered.effects = effects.models
             registered.metadata["effects"] = effects.models.summary()
             registered.metadata["policy_evaluation"] = effects.evaluation
@@ -513,8 +521,14 @@ def train(
         )
         report = run_report(data, evaluation, backtest, metadata, cluster, models)
         report["registered_models"] = registered.metadata["registered_models"]
-        if effects is not None:
+        if effects is not None and effects.models is not None:
             report["policy_evaluation"] = effects.evaluation
+        elif effects is not None:
+            report["effects_not_learnable"] = effects.not_learnable
+            report["flags"].append(
+                f"channel effects: not learnable from this history ({effects.not_learnable}); "
+                "the dunning rules decide alone"
+            )
     report = log_run_and_register(
         catalog, report, registered, decision, evaluation, importance, data, metadata, config
     )

@@ -95,6 +95,12 @@ def train_on(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tupl
     return report, data
 
 
+def scorer_effects_absent(tmp_path: Path) -> bool:
+    """The registered scorer carries no channel effects (the rules decide alone)."""
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return Catalog().load_scorer().scorer.effects is None
+
+
 EXPECTED = {  # targets the history cannot teach (at least these)
     "no defaults": {"default_given_late"},
     "no late payments": {"late", "default_given_late"},
@@ -112,6 +118,11 @@ def test_every_ledger_trains_and_says_what_it_could_not_learn(kind, tmp_path, mo
         fallback = "life table" if target == "payment" else "prior"
         assert report["models"][target]["model"] == fallback
         assert any(target in flag and "not learnable" in flag for flag in report["flags"])
+    if "effects_not_learnable" in report:  # too few reminders to compare channels: said so
+        assert scorer_effects_absent(tmp_path)
+        assert any("channel effects" in flag for flag in report["flags"])
+    if kind == "a few dozen invoices":
+        assert "effects_not_learnable" in report
     console = render_report(report)
     for target in unlearnable:
         assert "NOT LEARNABLE" in console and target in console
@@ -174,8 +185,10 @@ def test_a_ledger_without_defaults_serves_and_the_service_and_pages_say_so(tmp_p
     scored = engine.score(ScoreRequest(invoices=[invoice])).invoices[0]
     assert 0 < scored.default_probability <= scored.late_probability <= 1
     assert scored.expected_payment_date_low <= scored.expected_payment_date
-    app = create_app(lambda: engine, catalog.portfolio_dir, lambda card: None)
+    app = create_app(lambda: engine, lambda card: None)
     with TestClient(app) as client:
-        page = client.get("/model").text
+        page = client.get("/model", headers={"Accept-Language": "en"}).text
+        french = client.get("/model", headers={"Accept-Language": "fr"}).text
     assert "not learnable" in page and "calibrated prior" in page
     assert "Default, given late" in page
+    assert "impossible à apprendre" in french and "a priori calibré" in french

@@ -190,7 +190,7 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(trained, proje
     assert "does not beat champion" in challenger.description
     run_name = MlflowClient().get_run(report["run_id"]).info.run_name
     # The first three changed settings in name order, then how many more.
-    assert "lightgbm.learning_rate 0.08→0.01" in run_name and "+4 more" in run_name
+    assert "lightgbm.early_stopping_rounds 50→5" in run_name and "+5 more" in run_name
 
 
 @pytest.mark.slow  # a second training run

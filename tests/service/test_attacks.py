@@ -274,7 +274,11 @@ def test_forms_sent_from_another_site_are_refused(hardened):
         refused = httpx.post(customer, data=review, cookies=cookie, headers=forged, timeout=30)
         assert refused.status_code == 403, forged
     same_site = httpx.post(
-        customer, data=review, cookies=cookie, headers={"Origin": base}, timeout=30
+        customer,
+        data=review,
+        cookies=cookie,
+        headers={"Origin": base, "Accept-Language": "en"},
+        timeout=30,
     )
     assert same_site.status_code == 200 and "Recommendation" in same_site.text
 

@@ -219,15 +219,10 @@ def test_the_api_docs_render_offline_under_their_content_security_policy(browser
             route.abort()
 
     context.route("**/*", local_only)
-    page = context.new_page()
     violations: list[str] = []
-    watch_csp(page, violations)
+    page = sign_in(context, server, violations)  # the docs need the key too
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server}/ui/login?next=/ui/")  # the docs need the key too
-    page.get_by_label("API key").fill(API_KEY)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{server}/ui/")
     page.goto(f"{server}/")  # the old Swagger page's address leads to the new one
     page.wait_for_url(f"{server}/docs")
     page.locator(".opblock-summary-path").first.wait_for()

@@ -36,9 +36,9 @@ from payrisk.core.days import NEVER, next_business_day, to_days
 from payrisk.data.contract import CHANNELS
 from payrisk.data.receivables import settled_date
 from payrisk.features.definitions import (
+    BUILT_IN,
     CATEGORICAL_FEATURES,
     EFFECT_FEATURE_COLUMNS,
-    BUILT_IN,
     RESPONSE_FEATURES,
     feature_arrays,
 )
@@ -63,6 +63,7 @@ def moment_of(days_past_due: np.ndarray) -> np.ndarray:
     """Index into MOMENTS of each days-past-due value."""
     edges = np.array([m[2] for m in MOMENTS[:-1]])
     return np.searchsorted(edges, np.asarray(days_past_due, dtype="float64"), side="right")
+
 
 UNIT_COLUMNS = (
     "invoice_id", "customer_id", "issue_date", "due_date", "amount", "snapshot_date", "arm",
@@ -467,6 +468,10 @@ def support_counts(days_past_due: np.ndarray, arm: np.ndarray, n_arms: int) -> n
     return counts
 
 
+class EffectsNotLearnableError(ValueError):
+    """The history has too few reminders (or too few without one) to compare channels."""
+
+
 @dataclass(frozen=True)
 class _Design:
     """The decision units as the estimators read them: matrix, arm codes, folds."""
@@ -488,7 +493,7 @@ def _design(
     counts = pd.Series(arm_names).value_counts()
     arms = tuple(a for a in ARMS if counts.get(a, 0) >= settings.min_units or a == NO_CONTACT)
     if counts.get(NO_CONTACT, 0) < settings.min_units or len(arms) < 2:
-        raise ValueError(
+        raise EffectsNotLearnableError(
             f"too few decision units to learn channel effects ({dict(counts)}); "
             f"need {settings.min_units} without contact and with at least one channel"
         )
@@ -543,9 +548,7 @@ def fit_effect_models(
         )
         phi = pseudo_outcomes(arm, y[known], propensity[known], outcome, settings.min_propensity)
         used = support[moment_of(days_past_due[known])] >= min_support
-        final, groups = _fit_final(
-            matrix, phi, propensity[known], used, design, settings, seed
-        )
+        final, groups = _fit_final(matrix, phi, propensity[known], used, design, settings, seed)
         by_days[days] = ChannelEffects(
             response_days=days,
             arms=design.arms,
