@@ -379,6 +379,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "write_off_review": ("Write-off review", "Examen de passage en perte"),
         "dispute_resolution": ("Dispute resolution", "Traitement du litige"),
         "credit_manager_review": ("Credit manager review", "Revue par le credit manager"),
+        "wait": ("Wait", "Attendre"),
+        "direct_debit": ("Direct debit (no reminder)", "Prélèvement (pas de relance)"),
     },
     "action_short": {
         "remind": ("Reminder", "Relance"),
@@ -386,6 +388,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "write_off_review": ("Write-off review", "Examen de perte"),
         "dispute_resolution": ("Dispute", "Litige"),
         "credit_manager_review": ("Credit review", "Revue crédit"),
+        "wait": ("Wait", "Attendre"),
+        "direct_debit": ("Direct debit", "Prélèvement"),
     },
     "policy": {
         "learned": ("learned policy", "politique apprise"),
