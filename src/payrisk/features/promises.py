@@ -30,7 +30,13 @@ def promise_outcomes(
     merge of promises with their invoices' payments, a handful per invoice)."""
     if promises.empty:
         return pd.DataFrame(
-            {"customer_id": [], "promised_day": np.array([], "int64"), "kept": np.array([], bool)}
+            {
+                "invoice_id": [],
+                "customer_id": [],
+                "promised_day": np.array([], "int64"),
+                "amount": np.array([], "float64"),
+                "kept": np.array([], bool),
+            }
         )
     frame = promises.reset_index(drop=True).copy()
     frame["promise_row"] = np.arange(len(frame))
@@ -57,8 +63,10 @@ def promise_outcomes(
     kept = settled | (paid_within >= owed - 0.005)
     return pd.DataFrame(
         {
+            "invoice_id": frame["invoice_id"].astype("str").to_numpy(object),
             "customer_id": frame["customer_id"].astype("str").to_numpy(object),
             "promised_day": promised,
+            "amount": promised_amount,
             "kept": kept,
         }
     )

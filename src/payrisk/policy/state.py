@@ -23,11 +23,15 @@ Everything is vectorised over invoices: the service calls this for every request
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
+import pandas as pd
 
-from payrisk.core.days import NEVER, to_days
+from payrisk.core.days import NEVER, to_dates, to_days
+from payrisk.data.loading import Dataset
+from payrisk.features.history import known_at
+from payrisk.features.promises import promise_outcomes
 from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import (
     ACTION_DIRECT_DEBIT,
@@ -312,4 +316,173 @@ def constrain(
     day = next_working_day(day, workdays)
     out["action_date"] = day.astype("datetime64[D]").astype("datetime64[ns]")
     out["state_reason"] = reason
+    return out
+
+
+STATE_PREFIX = "state_"
+
+
+def _column_name(field_name: str) -> str:
+    name = field_name[: -len("_day")] + "_date" if field_name.endswith("_day") else field_name
+    return STATE_PREFIX + name
+
+
+STATE_COLUMNS = {f.name: _column_name(f.name) for f in fields(DunningState)}
+
+
+def state_columns(state: DunningState) -> dict[str, np.ndarray]:
+    """The state as frame columns (`state_...`; days as dates, NaT where none): what batch files
+    and the snapshot's bundle carry, so that the service reads the same state back."""
+    out = {}
+    for name, column in STATE_COLUMNS.items():
+        values = getattr(state, name)
+        if name.endswith("_day"):
+            out[column] = to_dates(values, values != NO_DAY)
+        else:
+            out[column] = values
+    return out
+
+
+def state_of_columns(columns, rows: np.ndarray | None = None) -> DunningState | None:
+    """The state from frame columns (`state_columns`), None if they are absent."""
+    if STATE_COLUMNS["promise_day"] not in columns:
+        return None
+    values = {}
+    for name, column in STATE_COLUMNS.items():
+        data = columns[column]
+        data = np.asarray(data if rows is None else np.asarray(data)[rows])
+        if name.endswith("_day"):
+            values[name] = np.where(
+                np.isnat(data.astype("datetime64[D]")),
+                NO_DAY,
+                data.astype("datetime64[D]").astype("int64"),
+            )
+        else:
+            values[name] = data.astype("float64")
+    return DunningState(**values)
+
+
+def state_of_dataset(
+    dataset: Dataset, open_frame: pd.DataFrame, as_of: pd.Timestamp
+) -> DunningState:
+    """The dunning state of the open invoices in `open_frame` at the start of `as_of`, from the
+    contract tables: each invoice's latest promise (dropped once kept), its latest payment plan's
+    current instalment, the holds active that day (its own and its customer's), the customer's
+    direct debit. Reminders come from the history itself (the features)."""
+    n = len(open_frame)
+    state = DunningState.empty(n)
+    ids = pd.Index(open_frame["invoice_id"].astype("str"))
+    values: dict[str, np.ndarray] = {}
+
+    promises = dataset.promises.loc[dataset.promises["made_date"] < as_of]
+    if len(promises):
+        known = known_at(dataset, as_of)
+        outcomes = promise_outcomes(promises, known.invoices, known.payments)
+        latest = (
+            outcomes.assign(made_day=to_days(promises["made_date"]))
+            .sort_values(["invoice_id", "made_day", "promised_day"], kind="stable")
+            .drop_duplicates("invoice_id", keep="last")
+        )
+        over = latest["kept"].to_numpy(bool)  # kept (even early): over
+        latest = latest.loc[~over]
+        rows = ids.get_indexer(latest["invoice_id"].astype("str"))
+        hit = rows >= 0
+        for name, column in (
+            ("promise_made_day", "made_day"),
+            ("promise_day", "promised_day"),
+        ):
+            array = state.promise_day.copy()
+            array[rows[hit]] = latest[column].to_numpy("int64")[hit]
+            values[name] = array
+        amount = state.promise_amount.copy()
+        amount[rows[hit]] = latest["amount"].to_numpy("float64", na_value=np.nan)[hit]
+        values["promise_amount"] = amount
+
+    plans = dataset.payment_plans.loc[dataset.payment_plans["agreed_date"] < as_of]
+    if len(plans):
+        values.update(_plan_state(plans, dataset.reminders, open_frame, ids, as_of, state))
+
+    holds = dataset.holds.loc[
+        (dataset.holds["start_date"] <= as_of) & (dataset.holds["until_date"] >= as_of)
+    ]
+    if len(holds):
+        until = to_days(holds["until_date"])
+        whole = holds["invoice_id"].isna().to_numpy()
+        customers = pd.Index(open_frame["customer_id"].astype("str"))
+        held = np.full(n, NO_DAY, dtype="int64")
+        per_customer = (
+            pd.Series(until[whole])
+            .groupby(holds["customer_id"].astype("str").to_numpy()[whole])
+            .max()
+        )
+        found = pd.Index(per_customer.index).get_indexer(customers)
+        held = np.where(found >= 0, per_customer.to_numpy()[np.maximum(found, 0)], held)
+        per_invoice = (
+            pd.Series(until[~whole])
+            .groupby(holds["invoice_id"].astype("str").to_numpy()[~whole])
+            .max()
+        )
+        found = pd.Index(per_invoice.index).get_indexer(ids)
+        own = np.where(found >= 0, per_invoice.to_numpy()[np.maximum(found, 0)], NO_DAY)
+        values["hold_until_day"] = np.where(
+            own == NO_DAY, held, np.where(held == NO_DAY, own, np.maximum(own, held))
+        )
+
+    customers = dataset.customers
+    if "direct_debit" in customers and customers["direct_debit"].any():
+        flags = customers.drop_duplicates("customer_id").set_index(
+            customers.drop_duplicates("customer_id")["customer_id"].astype("str")
+        )["direct_debit"]
+        found = pd.Index(flags.index).get_indexer(open_frame["customer_id"].astype("str"))
+        values["direct_debit"] = np.where(
+            found >= 0, flags.to_numpy(dtype="float64")[np.maximum(found, 0)], np.nan
+        )
+    return replace(state, **values)
+
+
+def _plan_state(
+    plans: pd.DataFrame,
+    reminders: pd.DataFrame,
+    open_frame: pd.DataFrame,
+    ids: pd.Index,
+    as_of: pd.Timestamp,
+    state: DunningState,
+) -> dict[str, np.ndarray]:
+    """The current instalment of each open invoice's latest plan: the plan's total minus the
+    open amount has been paid, covering instalments in order."""
+    latest_agreed = plans.groupby("invoice_id")["agreed_date"].transform("max")
+    plans = plans.loc[plans["agreed_date"] == latest_agreed]
+    rows = ids.get_indexer(plans["invoice_id"].astype("str"))
+    plans = plans.loc[rows >= 0].assign(row=rows[rows >= 0])
+    plans = plans.sort_values(["row", "due_date"], kind="stable")
+    row = plans["row"].to_numpy()
+    amount = plans["amount"].to_numpy("float64")
+    total = np.bincount(row, weights=amount, minlength=len(ids))
+    open_amount = open_frame["open_amount"].to_numpy("float64")
+    paid = np.clip(total - open_amount, 0, None)[row]
+    running = plans.groupby("row", sort=False)["amount"].cumsum().to_numpy()
+    current = running > paid + 0.005
+    first = current & ~np.r_[False, (row[1:] == row[:-1]) & current[:-1]]
+    due = to_days(plans["due_date"])
+    previous = np.r_[NO_DAY, due[:-1]]
+    previous = np.where(np.r_[False, row[1:] == row[:-1]], previous, to_days(plans["agreed_date"]))
+    out = {
+        "plan_due_day": state.plan_due_day.copy(),
+        "plan_amount": state.plan_amount.copy(),
+        "plan_since_day": state.plan_since_day.copy(),
+        "plan_reminders": state.plan_reminders.copy(),
+    }
+    at = row[first]
+    out["plan_due_day"][at] = due[first]
+    out["plan_amount"][at] = np.round(running[first] - paid[first], 2)
+    out["plan_since_day"][at] = previous[first]
+    sent = np.zeros(len(ids))
+    if len(reminders) and len(at):
+        known = reminders.loc[reminders["sent_date"] < as_of]
+        where = ids.get_indexer(known["invoice_id"].astype("str"))
+        day = to_days(known["sent_date"])
+        since = out["plan_since_day"][np.maximum(where, 0)]
+        counted = (where >= 0) & (since != NO_DAY) & (day > since)
+        sent = np.bincount(where[counted], minlength=len(ids)).astype("float64")
+    out["plan_reminders"][at] = sent[at]
     return out
