@@ -426,6 +426,7 @@ def train(
     settings = (compute or ComputeOverrides()).apply(
         config.compute, catalog.settings.dask_scheduler_address
     )
+    catalog.check_registry()  # a store that cannot be one stops the run now, not after the fit
     with compute_session(settings) as cluster:
         data = load_training_data(data_dir, as_of, config, cluster)
         metadata = run_metadata(data, data_dir)

@@ -12,6 +12,12 @@ from enum import StrEnum
 DATE_DTYPE = "datetime64[ns]"
 DATE_FORMAT = "%Y-%m-%d"
 MONEY_DECIMALS = 2
+# Ids and text, as the service takes them: any script, bounded, no control characters (C0, DEL,
+# C1: a tab or line break in an id breaks every file and message it appears in).
+MAX_ID_LENGTH = 64
+MAX_TEXT_LENGTH = 128  # country, industry
+MAX_EXTRA_LENGTH = 1000  # extra columns kept as text (names, notes): bounded, anything else goes
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f"
 
 
 class Kind(StrEnum):

@@ -53,6 +53,7 @@ from payrisk.data.parsing import (
     parse_dates,
     parse_flags,
     parse_numbers,
+    layout_problem,
     truncation_problem,
 )
 from payrisk.core.storage import TABLE_SUFFIXES, write_table
@@ -485,7 +486,9 @@ def _read_csv_cells(path: Path, options: CsvOptions) -> tuple[list[str], pd.Data
     if codecs.lookup(encoding).name == "utf-8":
         encoding = "utf-8-sig"  # Excel's "CSV UTF-8" starts with a byte-order mark
     separator = options.separator.encode(options.encoding, "replace")
-    problem = truncation_problem(path, separator, options.skip_rows)
+    problem = layout_problem(path, codecs.lookup(options.encoding).name) or truncation_problem(
+        path, separator, options.skip_rows
+    )
     if problem:
         raise ExportImportError(f"{path.name}: {problem}")
     try:

@@ -2,13 +2,17 @@
 
 A compact `History` saved as one NumPy `.npz` file (no pickle: loading it runs no code), written
 atomically. `payrisk snapshot` writes it; the service reloads it when the file changes, and keeps
-the last good one if a new file is corrupt.
+the last good one if a new file is corrupt. A file is checked in full before it is used: the header
+(a JSON object with the format version and an ISO as-of date), every array's type and shape, ids
+unique, customer attributes of one length, each stream's keys sorted and every state column as
+long as its keys. A file that reads but breaks any of these is refused like a corrupt one.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,11 @@ from payrisk.features.streams import Stream
 FORMAT_VERSION = 1
 ATTRIBUTE_TEXT = ("customer_id", "country", "industry")
 ATTRIBUTE_NUMBERS = ("credit_limit", "key_account")
+EARLIEST_AS_OF = date(1990, 1, 1)
+LATEST_AS_OF = date(2100, 12, 31)
+STREAM_PREFIX = "stream__"
+KEYS_SUFFIX = "__keys"
+STATE_MARK = "__state__"
 
 
 class SnapshotError(ValueError):
@@ -29,6 +38,12 @@ class SnapshotError(ValueError):
 
 
 def save_history(history: History, path: str | Path, metadata: dict | None = None) -> None:
+    """Write the snapshot file atomically."""
+    write_with(path, lambda tmp: write_history(history, tmp, metadata))
+
+
+def write_history(history: History, path: Path, metadata: dict | None = None) -> None:
+    """Write the snapshot to `path` as it is (the caller makes it appear atomically)."""
     arrays: dict[str, np.ndarray] = {
         "customer_ids": history.customer_ids.to_numpy(dtype="str"),
         "invoice_ids": history.invoice_ids.to_numpy(dtype="str"),
@@ -51,12 +66,8 @@ def save_history(history: History, path: str | Path, metadata: dict | None = Non
         "metadata": metadata or {},
     }
     arrays["header"] = np.asarray(json.dumps(header))
-
-    def writer(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-
-    write_with(path, writer)
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def load_history(path: str | Path) -> tuple[History, dict]:
@@ -72,10 +83,8 @@ def load_history(path: str | Path) -> tuple[History, dict]:
         raise SnapshotError(
             f"{path.name}: not a readable snapshot ({type(error).__name__})"
         ) from None
-    if header.get("format_version") != FORMAT_VERSION:
-        raise SnapshotError(
-            f"{path.name}: snapshot format {header.get('format_version')} unsupported"
-        )
+    as_of = _checked_header(header, path.name)
+    _check_arrays(arrays, path.name)
     try:
         customers = pd.DataFrame(
             {name: arrays[f"customers__{name}"] for name in ATTRIBUTE_TEXT + ATTRIBUTE_NUMBERS}
@@ -93,7 +102,7 @@ def load_history(path: str | Path) -> tuple[History, dict]:
             state = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
             streams[stream_name] = Stream(arrays[name], state)
         history = History(
-            as_of=pd.Timestamp(header["as_of"]),
+            as_of=pd.Timestamp(as_of),
             customer_ids=pd.Index(arrays["customer_ids"], dtype="str"),
             invoice_ids=pd.Index(arrays["invoice_ids"], dtype="str"),
             customers=customers,
@@ -102,3 +111,63 @@ def load_history(path: str | Path) -> tuple[History, dict]:
     except KeyError as error:
         raise SnapshotError(f"{path.name}: snapshot lacks {error.args[0]}") from None
     return history, header
+
+
+def _checked_header(header: object, name: str) -> date:
+    """The header's as-of day; SnapshotError unless the header is what `save_history` writes."""
+    if not isinstance(header, dict):
+        raise SnapshotError(f"{name}: snapshot header is not a JSON object")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise SnapshotError(f"{name}: snapshot format {header.get('format_version')} unsupported")
+    raw = header.get("as_of")
+    try:
+        as_of = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+    except ValueError:
+        as_of = None
+    if as_of is None or not EARLIEST_AS_OF <= as_of <= LATEST_AS_OF:
+        raise SnapshotError(f"{name}: snapshot header as_of is not a date YYYY-MM-DD")
+    if not isinstance(header.get("metadata", {}), dict):
+        raise SnapshotError(f"{name}: snapshot header metadata is not a JSON object")
+    return as_of
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], name: str) -> None:
+    """Types, shapes and lengths of every array, so that no lookup can index out of bounds."""
+
+    def refuse(problem: str) -> SnapshotError:
+        return SnapshotError(f"{name}: {problem}")
+
+    def column(key: str, kinds: str) -> np.ndarray:
+        if key not in arrays:
+            raise refuse(f"snapshot lacks {key}")
+        values = arrays[key]
+        if values.ndim != 1 or values.dtype.kind not in kinds:
+            raise refuse(f"snapshot array {key} has the wrong type or shape")
+        return values
+
+    for key in ("customer_ids", "invoice_ids"):
+        if not pd.Index(column(key, "U")).is_unique:
+            raise refuse(f"snapshot {key} are not unique")
+    customer_columns = [column(f"customers__{c}", "U") for c in ATTRIBUTE_TEXT]
+    customer_columns += [column(f"customers__{c}", "f") for c in ATTRIBUTE_NUMBERS]
+    customer_columns.append(column("customers__created_date", "i"))
+    if len({len(values) for values in customer_columns}) != 1:
+        raise refuse("snapshot customer attribute arrays differ in length")
+    known = {"customer_ids", "invoice_ids", "customers__created_date"}
+    known |= {f"customers__{c}" for c in ATTRIBUTE_TEXT + ATTRIBUTE_NUMBERS}
+    streams = [k for k in arrays if k.startswith(STREAM_PREFIX) and k.endswith(KEYS_SUFFIX)]
+    if not streams:
+        raise refuse("snapshot has no event streams")
+    for keys_name in streams:
+        keys = column(keys_name, "i")
+        if len(keys) > 1 and bool(np.any(keys[1:] < keys[:-1])):
+            raise refuse(f"snapshot array {keys_name} is not sorted")
+        prefix = keys_name.removesuffix(KEYS_SUFFIX) + STATE_MARK
+        known.add(keys_name)
+        for state_name in [k for k in arrays if k.startswith(prefix)]:
+            if len(column(state_name, "biuf")) != len(keys):
+                raise refuse(f"snapshot array {state_name} is not as long as its keys")
+            known.add(state_name)
+    unexpected = sorted(set(arrays) - known)
+    if unexpected:
+        raise refuse(f"snapshot holds an unexpected array {unexpected[0]}")

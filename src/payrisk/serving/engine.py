@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -266,15 +267,53 @@ def customer_plans(
     return plans
 
 
+SnapshotCheck = Callable[[History], None]
+"""Raises SnapshotError if a loaded history cannot serve (e.g. it does not fit the scorer)."""
+
+
+def usable_with(scorer: PaymentRiskScorer, dunning: DunningConfig) -> SnapshotCheck:
+    """A trial run of the scoring path on a new snapshot before it replaces the old one: one
+    invoice of a known customer and one of a new customer, planned without reasons. A snapshot
+    that reads but lacks a stream or a column the scorer needs fails here, not in a request."""
+
+    def check(history: History) -> None:
+        known = history.customer_ids[0] if len(history.customer_ids) else "unknown"
+        day = ordinal_days([history.as_of.date()])[0]
+        invoices = OpenInvoices(
+            invoice_id=np.array(["trial-1", "trial-2"], dtype=object),
+            customer_id=np.array([known, "payrisk-trial-new-customer"], dtype=object),
+            issue_day=np.array([day - 10, day - 10]),
+            due_day=np.array([day + 20, day + 20]),
+            amount=np.array([100.0, 100.0]),
+            open_amount=np.array([100.0, 100.0]),
+            disputed=np.zeros(2, dtype=bool),
+        )
+        try:
+            plan_portfolio(scorer, history, invoices, history.as_of, dunning, 0)
+        except Exception as error:  # whatever breaks, the file is the cause: refuse it
+            raise SnapshotError(
+                f"snapshot does not fit the model ({type(error).__name__})"
+            ) from None
+
+    return check
+
+
 class SnapshotHolder:
     """The latest good snapshot; reloads when the file changes, keeps the old one if it is bad."""
 
-    def __init__(self, path: Path | None, history: History | None = None) -> None:
-        """Watch the snapshot file at `path`; or, with no path, hold `history` as it is."""
+    def __init__(
+        self,
+        path: Path | None,
+        history: History | None = None,
+        check: SnapshotCheck | None = None,
+    ) -> None:
+        """Watch the snapshot file at `path`; or, with no path, hold `history` as it is. A new
+        file replaces the current snapshot only once it loads and passes `check`."""
         self.path = path
         self.history: History | None = history
         self.header: dict = {}
         self.problem: str | None = None
+        self.check = check
         self._stamp: tuple[float, int] | None = None
         self._lock = threading.Lock()
         self.refresh()
@@ -295,13 +334,20 @@ class SnapshotHolder:
                 return
             try:
                 history, header = load_history(self.path)
+                if self.check is not None:
+                    self.check(history)
             except SnapshotError as error:
-                self.problem = f"{error}; still serving the snapshot of {self.as_of or 'nothing'}"
-                log.error("snapshot refused: %s", error)
+                self._refuse(str(error))
+            except Exception as error:
+                self._refuse(f"{self.path.name}: not a usable snapshot ({type(error).__name__})")
             else:
                 self.history, self.header, self.problem = history, header, None
                 log.info("snapshot loaded: as of %s", history.as_of.date())
             self._stamp = stamp
+
+    def _refuse(self, reason: str) -> None:
+        self.problem = f"{reason}; still serving the snapshot of {self.as_of or 'nothing'}"
+        log.error("snapshot refused: %s", reason)
 
     @property
     def as_of(self) -> date | None:
@@ -318,12 +364,15 @@ class ScoringEngine:
         dunning: DunningConfig,
         bundle: BundleHolder | None = None,
         max_age_days: int = 7,
+        model_problem: str | None = None,
     ) -> None:
         """`bundle`: the portfolio bundle written with the snapshot (the customers' other open
-        invoices, the worklist); `max_age_days`: a snapshot older than this at as_of is stale."""
+        invoices, the worklist); `max_age_days`: a snapshot older than this at as_of is stale;
+        `model_problem`: why the model is not the registry's (e.g. the registry is down)."""
         self.scorer = scorer
         self.model_version = model_version
         self.model_source = model_source
+        self.model_problem = model_problem
         self.snapshot = snapshot
         self.dunning = dunning
         self.bundle = bundle
@@ -383,6 +432,7 @@ class ScoringEngine:
             ready=self.snapshot.history is not None,
             model_version=self.model_version,
             model_source=self.model_source,
+            model_problem=self.model_problem,
             snapshot_as_of=self.snapshot.as_of,
             snapshot_problem=self.snapshot.problem,
         )

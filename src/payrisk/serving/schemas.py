@@ -622,5 +622,8 @@ class Status(BaseModel):
     ready: bool
     model_version: str | None
     model_source: str | None = Field(description="registry, local copy, or the model URI.")
+    model_problem: str | None = Field(
+        None, description="Why the model is not the registry's champion (registry unreachable)."
+    )
     snapshot_as_of: date | None
     snapshot_problem: str | None = Field(description="Why the latest snapshot file was not used.")
