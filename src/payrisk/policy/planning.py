@@ -50,6 +50,9 @@ from payrisk.policy.state import (
     constrain,
     promise_kept_probability,
     scenario_inputs,
+    state_columns,
+    state_of_columns,
+    state_of_dataset,
 )
 from payrisk.policy.workdays import next_working_day
 
@@ -66,7 +69,8 @@ def open_invoice_queries(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
     queries = frame[[*keep, "disputed"]].reset_index(drop=True)
     queries["snapshot_date"] = as_of
     queries["in_history"] = True
-    return queries
+    state = state_of_dataset(dataset, queries, as_of)
+    return pd.concat([queries, pd.DataFrame(state_columns(state))], axis=1)
 
 
 def score_invoices(
@@ -244,8 +248,10 @@ def plan_portfolio(
     last_contact = np.maximum.reduce(
         [last_contact, last_reminder, _reported(state.customer_contact_day)]
     )
-    kept = promise_kept(history, invoices.customer_id, today, dunning)
-    kept = np.where(state.promise_day != NO_DAY, kept, np.nan)
+    record = promise_record(history, invoices.customer_id, today)
+    has_promise = state.promise_day != NO_DAY
+    kept = promise_kept_probability(record.kept, record.resolved, record.portfolio_rate, dunning)
+    kept = np.where(has_promise, kept, np.nan)
     inputs = scenario_inputs(scored, state, last_reminder, today)
     learned = LearnedNextActions(
         scorer, history, invoices, scored, last_contact, today, dunning,
@@ -267,6 +273,9 @@ def plan_portfolio(
     plan.invoices.update(
         dunning_amounts(plan.invoices, open_amount, due, state, kept, dunning.penalties)
     )
+    plan.invoices["promises_kept"] = np.where(has_promise, record.kept, np.nan)
+    plan.invoices["promises_resolved"] = np.where(has_promise, record.resolved, np.nan)
+    plan.invoices["promise_portfolio_rate"] = np.where(has_promise, record.portfolio_rate, np.nan)
     rank = plan.invoices["priority_rank"]
     wanted = rank <= (n if explain_top is None else explain_top)
     if explain is not None:
@@ -281,15 +290,6 @@ def plan_portfolio(
 def _reported(days: np.ndarray) -> np.ndarray:
     """Reported days as contact days (NO_CONTACT where none)."""
     return np.where(days == NO_DAY, NO_CONTACT, days)
-
-
-def promise_kept(
-    history: History, customer_ids: np.ndarray, today: int, dunning: DunningConfig
-) -> np.ndarray:
-    """P(promise kept) per invoice, from its customer's promises resolved before `today` (the
-    history's promise record, point in time), shrunk to the portfolio's rate."""
-    record = promise_record(history, customer_ids, today)
-    return promise_kept_probability(record.kept, record.resolved, record.portfolio_rate, dunning)
 
 
 def dunning_amounts(
@@ -523,6 +523,9 @@ DUNNING_COLUMNS = (
     "penalty_interest",
     "penalty_indemnity",
     "penalty_total",
+    "promises_kept",
+    "promises_resolved",
+    "promise_portfolio_rate",
 )
 
 PLAN_COLUMNS = frozenset(
@@ -557,7 +560,14 @@ def score_and_plan(
     """`plan_portfolio` on a frame of queries; invoices sorted by the collectors' priority."""
     queries = queries.reset_index(drop=True)
     portfolio = plan_portfolio(
-        scorer, history, OpenInvoices.of(queries), as_of, dunning, explain_top, language
+        scorer,
+        history,
+        OpenInvoices.of(queries),
+        as_of,
+        dunning,
+        explain_top,
+        language,
+        state=state_of_columns(queries),
     )
     columns = portfolio.invoices
     # The queries' own columns as they are, then what scoring adds (in the order it adds them).
