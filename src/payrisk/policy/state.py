@@ -406,38 +406,36 @@ def state_of_dataset(
         (dataset.holds["start_date"] <= as_of) & (dataset.holds["until_date"] >= as_of)
     ]
     if len(holds):
-        until = to_days(holds["until_date"])
+        until = pd.Series(to_days(holds["until_date"]))
         whole = holds["invoice_id"].isna().to_numpy()
-        customers = pd.Index(open_frame["customer_id"].astype("str"))
-        held = np.full(n, NO_DAY, dtype="int64")
-        per_customer = (
-            pd.Series(until[whole])
-            .groupby(holds["customer_id"].astype("str").to_numpy()[whole])
-            .max()
+        held = _max_by(
+            until[whole], holds["customer_id"].to_numpy()[whole], open_frame["customer_id"]
         )
-        found = pd.Index(per_customer.index).get_indexer(customers)
-        held = np.where(found >= 0, per_customer.to_numpy()[np.maximum(found, 0)], held)
-        per_invoice = (
-            pd.Series(until[~whole])
-            .groupby(holds["invoice_id"].astype("str").to_numpy()[~whole])
-            .max()
-        )
-        found = pd.Index(per_invoice.index).get_indexer(ids)
-        own = np.where(found >= 0, per_invoice.to_numpy()[np.maximum(found, 0)], NO_DAY)
+        own = _max_by(until[~whole], holds["invoice_id"].to_numpy()[~whole], ids)
         values["hold_until_day"] = np.where(
             own == NO_DAY, held, np.where(held == NO_DAY, own, np.maximum(own, held))
         )
 
-    customers = dataset.customers
+    customers = dataset.customers.drop_duplicates("customer_id")
     if "direct_debit" in customers and customers["direct_debit"].any():
-        flags = customers.drop_duplicates("customer_id").set_index(
-            customers.drop_duplicates("customer_id")["customer_id"].astype("str")
-        )["direct_debit"]
-        found = pd.Index(flags.index).get_indexer(open_frame["customer_id"].astype("str"))
+        flags = customers["direct_debit"].astype("float64").reset_index(drop=True)
+        found = pd.Index(customers["customer_id"].astype("str")).get_indexer(
+            open_frame["customer_id"].astype("str")
+        )
         values["direct_debit"] = np.where(
-            found >= 0, flags.to_numpy(dtype="float64")[np.maximum(found, 0)], np.nan
+            found >= 0, flags.to_numpy()[np.maximum(found, 0)], np.nan
         )
     return replace(state, **values)
+
+
+def _max_by(days: pd.Series, keys: np.ndarray, wanted) -> np.ndarray:
+    """The latest of `days` per key, for each of `wanted` (NO_DAY where it has none)."""
+    out = np.full(len(wanted), NO_DAY, dtype="int64")
+    if not len(days):
+        return out
+    latest = days.reset_index(drop=True).groupby(pd.Series(keys).astype("str").to_numpy()).max()
+    found = pd.Index(latest.index).get_indexer(pd.Index(wanted).astype("str"))
+    return np.where(found >= 0, latest.to_numpy()[np.maximum(found, 0)], out)
 
 
 def _plan_state(
