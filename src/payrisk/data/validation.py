@@ -383,9 +383,11 @@ def _add_column_checks(frame: _Frame, parsed: ParsedTable) -> None:
             )
 
 
-def _add_not_before(frame: _Frame, column: str, reference: str, reference_name: str) -> None:
+def _add_not_before(
+    frame: _Frame, column: str, reference: str, reference_name: str, rule: str | None = None
+) -> None:
     frame.add(
-        f"{column}_not_before_issue_date",
+        rule or f"{column}_not_before_issue_date",
         column,
         f"{column} must not be before {reference_name}",
         "ExpectColumnPairValuesAToBeGreaterThanB",
@@ -483,12 +485,18 @@ def _add_dunning_state_checks(frame: _Frame) -> None:
     """Promises, plans and holds: dates in order, amounts positive."""
     if frame.table == "promises":
         _add_not_before(frame, "made_date", INVOICE_ISSUE_DATE, "the invoice's issue_date")
-        _add_not_before(frame, "promised_date", "made_date", "made_date")
+        _add_not_before(
+            frame, "promised_date", "made_date", "made_date", "promised_date_not_before_made_date"
+        )
     elif frame.table == "payment_plans":
         _add_not_before(frame, "agreed_date", INVOICE_ISSUE_DATE, "the invoice's issue_date")
-        _add_not_before(frame, "due_date", "agreed_date", "agreed_date")
+        _add_not_before(
+            frame, "due_date", "agreed_date", "agreed_date", "due_date_not_before_agreed_date"
+        )
     elif frame.table == "holds":
-        _add_not_before(frame, "until_date", "start_date", "start_date")
+        _add_not_before(
+            frame, "until_date", "start_date", "start_date", "until_date_not_before_start_date"
+        )
     if "amount" in frame.data.columns:
         frame.add(
             "amount_positive",
