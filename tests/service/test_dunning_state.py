@@ -153,6 +153,33 @@ def test_a_hold_sends_nothing_until_it_ends_and_keeps_its_reason_private(client,
     assert secret not in caplog.text
 
 
+def test_a_customers_state_covers_its_invoices_the_request_did_not_send(client, bundle):
+    """A customer with several open invoices, one sent: its hold, last contact and direct debit
+    apply to the snapshot's other invoices of it too."""
+    counts = bundle.invoices["customer_id"].value_counts()
+    customer = counts.index[counts >= 3][0]
+    invoices = bundle.invoices.loc[bundle.invoices["customer_id"] == customer]
+    payload = invoice_payload(invoices.head(1))
+    today = working_day(bundle.as_of.date())
+    until = today + timedelta(days=20)
+    held = score(
+        client,
+        payload,
+        as_of=today.isoformat(),
+        customers=[{"customer_id": customer, "hold": {"until": until.isoformat()}}],
+    )
+    (plan,) = held["customers"]
+    assert plan["invoices_from_snapshot"] and plan["contacts"]
+    assert all(c["action_date"] > until.isoformat() for c in plan["contacts"])
+    debit = score(
+        client,
+        payload,
+        as_of=today.isoformat(),
+        customers=[{"customer_id": customer, "direct_debit": True}],
+    )
+    assert debit["customers"][0]["contacts"] == []  # no reminder for any of its invoices
+
+
 def test_a_promise_waits_for_its_date_with_a_nudge_or_a_check_in_before_it(client, bundle):
     row = reminded_today(bundle)
     today = working_day(bundle.as_of.date())

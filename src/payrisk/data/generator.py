@@ -715,8 +715,10 @@ def _tables(generated: World, state: PlayState, end_day: int) -> Dataset:
     dunning = _dunning_state_tables(
         np.random.default_rng([generated.seed, 3]), invoice_table, payment_table, reminders, end_day
     )
-    customers = customers.assign(
-        direct_debit=customers["customer_id"].isin(dunning.pop("direct_debit"))
+    customers.insert(  # a contract column: before the extra ones (names)
+        customers.columns.get_loc("key_account") + 1,
+        "direct_debit",
+        customers["customer_id"].isin(dunning.pop("direct_debit")),
     )
     return Dataset(
         invoices=invoice_table,

@@ -268,8 +268,8 @@ def constrain(
     on_plan = state.on_plan() & ~disputed
     reason[on_plan] = STATE_PAYMENT_PLAN
 
-    broken = state.broken_promise(today, last_reminder_day) & contact
-    day = np.where(broken, allowed, day)  # one step firmer, at once
+    broken = state.broken_promise(today, last_reminder_day) & ~disputed
+    day = np.where(broken & contact, allowed, day)  # one step firmer, at once
     reason[broken] = STATE_BROKEN_PROMISE
 
     promise = state.open_promise(today) & ~disputed & (contact | (action == ACTION_WAIT))

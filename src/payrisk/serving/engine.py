@@ -102,14 +102,15 @@ def _day(value: date | None) -> int:
 
 
 def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) -> DunningState:
-    """The dunning state the request reports, per invoice (NaN / NO_DAY where it says nothing);
+    """The dunning state the request reports, per planned invoice (the request's first, then
+    the snapshot's other open invoices of its customers: `customer_ids`), NaN / NO_DAY where it
+    says nothing; a customer's state covers all its invoices;
     refuses dates after as_of where only the past can be reported, naming the field.
 
     One pass over the request's (at most MAX_BATCH) invoices to read nested lists; the rules
     that use the state are vectorised.
     """
-    n = len(request.invoices)
-    state = DunningState.empty(n)
+    state = DunningState.empty(len(customer_ids))  # the request's invoices, then the snapshot's
     limit = today.toordinal() - EPOCH_ORDINAL
 
     def past(value: date | None, where: str) -> int:
@@ -125,8 +126,10 @@ def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) 
                 past(r.sent_date, f"{where}.reminders[{j}].sent_date")
                 for j, r in enumerate(invoice.reminders)
             ]
-            steps = [r.step or 0 for r in invoice.reminders]
-            state.reminders_reported[k] = max(len(days), max(steps))
+            # Steps reached: the highest step reported; a list without steps counts its
+            # reminders (a nudge without a step, e.g. before a promised date, adds none).
+            steps = [r.step for r in invoice.reminders if r.step is not None]
+            state.reminders_reported[k] = max(steps) if steps else len(days)
             state.last_reminder_day[k] = max(days)
         if invoice.promise is not None:
             state.promise_made_day[k] = past(invoice.promise.made_on, f"{where}.promise.made_on")

@@ -214,9 +214,10 @@ class InvoiceIn(RequestModel):
     reminders: list[ReminderIn] | None = Field(
         None,
         max_length=MAX_REMINDERS,
-        description="Reminders sent so far, including today's: they count as sent (step, "
-        "contact gap) even before the next snapshot knows them. Never makes payrisk forget one "
-        "the snapshot knows.",
+        description="Reminders sent so far, including today's: they count as sent (the "
+        "scenario's step: the highest step given, else how many; and the customer's contact "
+        "gap) even before the next snapshot knows them. Never makes payrisk forget one the "
+        "snapshot knows.",
     )
     promise: PromiseIn | None = Field(None, description="An open promise to pay.")
     payment_plan: PaymentPlanIn | None = Field(None, description="An agreed payment plan.")

@@ -479,6 +479,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "default_share": ("Share defaulted", "Part en défaut"),
         "dispute_rate": ("Dispute rate", "Taux de litige"),
         "instalment_share": ("Share paid in instalments", "Part payée en plusieurs fois"),
+        "promise_kept_share": ("Promises kept", "Promesses tenues"),
         "reminded_share": ("Share reminded", "Part relancée"),
         "mean_days_reminder_to_payment": (
             "Days from reminder to payment",
