@@ -275,6 +275,13 @@ def test_direct_debit_gets_no_reminder_unless_a_collection_failed(client, bundle
     assert loud["action"] == "remind"
 
 
+def test_the_worklist_leaves_direct_debit_out(client, bundle):
+    assert (bundle.invoices["action"] == "direct_debit").any()
+    listed = client.post("/v1/worklist", json={"day": "2100-01-01", "page_size": 500}).json()
+    assert listed["total"] > 0
+    assert all(item["action"] != "direct_debit" for item in listed["items"])
+
+
 def test_an_open_dispute_with_its_date_leaves_dunning(client, bundle):
     row = reminded_today(bundle)
     (invoice,) = invoice_payload(row.to_frame().T)

@@ -30,7 +30,7 @@ from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig, with_recovery_rate
 from payrisk.policy.credit import review_credit
-from payrisk.policy.dunning import CONTACT_ACTIONS, action_group_arrays
+from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_group_arrays
 from payrisk.policy.penalties import round_cents
 from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
@@ -802,7 +802,8 @@ class ScoringEngine:
             first = next_working_day(np.array([day_number(bundle.as_of)]), self.workdays)[0]
             day = pd.Timestamp(np.datetime64(int(first), "D"))
         actions = bundle.actions
-        keep = actions["action_date"] <= day
+        # Direct debit collects by itself: nothing for anyone to do.
+        keep = (actions["action_date"] <= day) & (actions["action"] != ACTION_DIRECT_DEBIT)
         if request.actor:
             keep &= actions["actor"] == request.actor
         if request.channel:
