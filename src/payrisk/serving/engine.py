@@ -93,7 +93,8 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
         due_day=ordinal_days(i.due_date for i in invoices),
         amount=amount,
         open_amount=np.where(np.isnan(open_amount), amount, open_amount),
-        disputed=np.array([i.disputed for i in invoices], dtype=bool),
+        # A dispute date implies an open dispute (a date after as_of is refused with the state).
+        disputed=np.array([i.disputed or i.dispute_date is not None for i in invoices], bool),
     )
 
 
