@@ -246,7 +246,8 @@ def constrain(
     """
     n = len(state)
     if not state.any():
-        return {**actions, "state_reason": np.full(n, None, dtype=object)}
+        reason = np.where(actions["action"] == ACTION_DISPUTE, STATE_DISPUTE, None)
+        return {**actions, "state_reason": reason.astype(object)}
     out = {name: np.array(values, copy=True) for name, values in actions.items()}
     action, channel, template, actor = out["action"], out["channel"], out["template"], out["actor"]
     step = out["step"]
@@ -257,7 +258,7 @@ def constrain(
     reason = np.full(n, None, dtype=object)
     contact = np.isin(action, CONTACT_ACTIONS)
     disputed = action == ACTION_DISPUTE
-    reason[disputed & state.disputed(today)] = STATE_DISPUTE
+    reason[disputed] = STATE_DISPUTE  # a dated dispute, a disputed flag, the ledger's dispute
 
     # The first day anything may be sent: after the customer's contact gap and any hold.
     gap_day = np.where(contacted == NO_CONTACT, today, contacted + gap)[codes]
