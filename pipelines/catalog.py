@@ -28,6 +28,7 @@ from payrisk.features.history import History
 from payrisk.features.snapshot import load_history, write_history
 from payrisk.models.gate import CHALLENGER, CHAMPION
 from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.models.training import MODEL
 from payrisk.policy.config import DunningConfig, load_dunning_config
 from payrisk.policy.portfolio import PortfolioBundle, read_bundle, write_bundle
 
@@ -253,9 +254,9 @@ class Catalog:
             return None
         rows = []
         for target in ("late", "default"):
-            champion = card.get("holdout_metrics", {}).get(target, {}).get("lightgbm", {})
+            champion = card.get("holdout_metrics", {}).get(target, {}).get(MODEL, {})
             for metric in CHALLENGER_METRICS:
-                key = f"holdout_{target}_lightgbm_{metric}"
+                key = f"holdout_{target}_{MODEL}_{metric}"
                 if key in metrics:
                     mine = champion.get(metric)
                     rows.append(

@@ -60,6 +60,7 @@ def user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into a message and an exit code."""
     from payrisk.data.importer import ExportImportError
     from payrisk.data.validation import DataValidationError
+    from payrisk.features.declared import DeclaredFeatureError
     from payrisk.models.training import InsufficientHistoryError
 
     try:
@@ -67,7 +68,12 @@ def user_errors() -> Iterator[None]:
     except DataValidationError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_DATA_REFUSED) from None
-    except (DataFileError, ExportImportError, InsufficientHistoryError) as error:
+    except (
+        DataFileError,
+        ExportImportError,
+        InsufficientHistoryError,
+        DeclaredFeatureError,
+    ) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_DATA_REFUSED) from None
     except FileNotFoundError as error:

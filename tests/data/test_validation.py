@@ -278,6 +278,35 @@ def test_written_off_date_before_issue_date(tmp_path: Path) -> None:
     )
 
 
+def test_dispute_dates_are_checked(tmp_path: Path) -> None:
+    invoices = good_invoices(
+        **{
+            "INV-1": {"dispute_date": "2024-01-05"},  # before the invoice existed
+            "INV-2": {"dispute_date": "2024-02-20", "dispute_resolved_date": "2024-02-10"},
+        }
+    )
+    report = validate_dataset_dir(data_dir(tmp_path, invoices=invoices))
+    assert failed_rules(report) == {
+        ("invoices", "dispute_date_not_before_issue_date"),
+        ("invoices", "dispute_resolved_date_not_before_dispute_date"),
+    }
+    assert failure(report, "dispute_date_not_before_issue_date").examples == [(2, "INV-1")]
+    resolved = failure(report, "dispute_resolved_date_not_before_dispute_date")
+    assert resolved.examples == [(3, "INV-2")]
+
+
+def test_a_resolution_needs_its_dispute_date(tmp_path: Path) -> None:
+    invoices = good_invoices(**{"INV-3": {"dispute_resolved_date": "2024-02-10"}})
+    report = validate_dataset_dir(data_dir(tmp_path, invoices=invoices))
+    assert_only_failure(report, "invoices", "dispute_date_with_resolution", [(4, "INV-3")])
+
+
+def test_a_dated_dispute_is_a_dispute(tmp_path: Path) -> None:
+    invoices = good_invoices(**{"INV-2": {"dispute_date": "2024-02-01", "disputed": "false"}})
+    loaded = load_dataset(data_dir(tmp_path, invoices=invoices))
+    assert loaded.invoices["disputed"].tolist() == [False, True, False]
+
+
 @pytest.mark.parametrize("bad_code", ["EURO", "XXY", "€"])
 def test_unknown_currency_code(tmp_path: Path, bad_code: str) -> None:
     invoices = good_invoices(**{"INV-1": {"currency": "usd"}, "INV-2": {"currency": bad_code}})

@@ -157,6 +157,14 @@ MALFORMED = {
         ),
         "customer_ids are not unique",
     ),
+    "declared feature without its arrays": (
+        set_header(declared={"sector": {"table": "customers", "kind": "categorical"}}),
+        "snapshot lacks declared__sector__values",
+    ),
+    "declared feature of no known table": (
+        set_header(declared={"sector": {"table": "elsewhere", "kind": "numeric"}}),
+        "declares feature 'sector' without table and kind",
+    ),
     "unexpected array": (lambda a: a.update({"surprise": a["customer_ids"]}), "unexpected"),
     "no streams": (
         lambda a: [a.pop(k) for k in [k for k in a if k.startswith("stream__")]],

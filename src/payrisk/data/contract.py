@@ -93,8 +93,23 @@ INVOICES = Table(
         Column(
             "paid_date", Kind.DATE, False, "Day the invoice was fully settled; empty while open."
         ),
-        Column("disputed", Kind.BOOL, False, "The customer disputed the invoice (litige)."),
+        Column(
+            "disputed",
+            Kind.BOOL,
+            False,
+            "The customer disputed the invoice (litige). Without dispute_date it cannot be placed "
+            "in time and is not used as a feature.",
+        ),
         Column("written_off_date", Kind.DATE, False, "Day the invoice was passed to loss."),
+        Column(
+            "dispute_date", Kind.DATE, False, "Day the customer raised a dispute (implies disputed)."
+        ),
+        Column(
+            "dispute_resolved_date",
+            Kind.DATE,
+            False,
+            "Day the dispute was settled (credit note, agreement, judgement); empty while open.",
+        ),
     ),
 )
 

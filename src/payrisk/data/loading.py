@@ -150,6 +150,8 @@ def finalize(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     for column in table.columns:
         if column.kind is Kind.BOOL:
             out[column.name] = out[column.name].fillna(False).astype("bool")
+    if "dispute_date" in out.columns:  # a dated dispute is a dispute
+        out["disputed"] = out["disputed"] | out["dispute_date"].notna()
     return out
 
 

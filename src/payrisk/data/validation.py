@@ -439,8 +439,25 @@ def _add_invoice_known(frame: _Frame) -> None:
 def _add_invoice_checks(frame: _Frame) -> None:
     _add_unique_key(frame)
     _add_positive_amount(frame)
-    for column in ("due_date", "paid_date", "written_off_date"):
+    for column in ("due_date", "paid_date", "written_off_date", "dispute_date"):
         _add_not_before(frame, column, "issue_date", "issue_date")
+    _add_not_before(
+        frame,
+        "dispute_resolved_date",
+        "dispute_date",
+        "dispute_date",
+        "dispute_resolved_date_not_before_dispute_date",
+    )
+    frame.add(
+        "dispute_date_with_resolution",
+        "dispute_date",
+        "dispute_date is required where dispute_resolved_date is given",
+        "ExpectColumnValuesToNotBeNull",
+        ("dispute_date", "dispute_resolved_date"),
+        column="dispute_date",
+        row_condition="dispute_resolved_date.notna()",
+        condition_parser="pandas",
+    )
     frame.add(
         "currency_known",
         "currency",

@@ -20,10 +20,11 @@ import pandas as pd
 
 from payrisk.core.days import NEVER, to_days
 from payrisk.core.storage import write_with
+from payrisk.features.declared import DeclaredValues
 from payrisk.features.history import History
 from payrisk.features.streams import Stream
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: dispute streams and declared features
 ATTRIBUTE_TEXT = ("customer_id", "country", "industry")
 ATTRIBUTE_NUMBERS = ("credit_limit", "key_account")
 EARLIEST_AS_OF = date(1990, 1, 1)
@@ -56,6 +57,12 @@ def write_history(history: History, path: Path, metadata: dict | None = None) ->
     for name in ATTRIBUTE_NUMBERS:
         arrays[f"customers__{name}"] = customers[name].astype("float64").to_numpy()
     arrays["customers__created_date"] = to_days(customers["created_date"])
+    declared = {}
+    for name, values in history.declared.items():
+        dtype = "str" if values.categorical else "float64"
+        arrays[f"declared__{name}__values"] = values.values.astype(dtype)
+        arrays[f"declared__{name}__known_day"] = values.known_day
+        declared[name] = {"table": values.table, "kind": values.kind}
     for stream_name, stream in history.streams.items():
         arrays[f"stream__{stream_name}__keys"] = stream.keys
         for column, values in stream.state.items():
@@ -64,6 +71,7 @@ def write_history(history: History, path: Path, metadata: dict | None = None) ->
         "format_version": FORMAT_VERSION,
         "as_of": history.as_of.date().isoformat(),
         "metadata": metadata or {},
+        "declared": declared,
     }
     arrays["header"] = np.asarray(json.dumps(header))
     with open(path, "wb") as handle:
@@ -84,7 +92,7 @@ def load_history(path: str | Path) -> tuple[History, dict]:
             f"{path.name}: not a readable snapshot ({type(error).__name__})"
         ) from None
     as_of = _checked_header(header, path.name)
-    _check_arrays(arrays, path.name)
+    _check_arrays(arrays, header, path.name)
     try:
         customers = pd.DataFrame(
             {name: arrays[f"customers__{name}"] for name in ATTRIBUTE_TEXT + ATTRIBUTE_NUMBERS}
@@ -101,12 +109,24 @@ def load_history(path: str | Path) -> tuple[History, dict]:
             prefix = f"stream__{stream_name}__state__"
             state = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
             streams[stream_name] = Stream(arrays[name], state)
+        declared = {
+            name: DeclaredValues(
+                kind["table"],
+                kind["kind"],
+                arrays[f"declared__{name}__values"].astype(
+                    object if kind["kind"] == "categorical" else "float64"
+                ),
+                arrays[f"declared__{name}__known_day"],
+            )
+            for name, kind in header.get("declared", {}).items()
+        }
         history = History(
             as_of=pd.Timestamp(as_of),
             customer_ids=pd.Index(arrays["customer_ids"], dtype="str"),
             invoice_ids=pd.Index(arrays["invoice_ids"], dtype="str"),
             customers=customers,
             streams=streams,
+            declared=declared,
         )
     except KeyError as error:
         raise SnapshotError(f"{path.name}: snapshot lacks {error.args[0]}") from None
@@ -131,8 +151,9 @@ def _checked_header(header: object, name: str) -> date:
     return as_of
 
 
-def _check_arrays(arrays: dict[str, np.ndarray], name: str) -> None:
-    """Types, shapes and lengths of every array, so that no lookup can index out of bounds."""
+def _check_arrays(arrays: dict[str, np.ndarray], header: dict, name: str) -> None:
+    """Types, shapes and lengths of every array (the declared features' ones as the header
+    names them), so that no lookup can index out of bounds."""
 
     def refuse(problem: str) -> SnapshotError:
         return SnapshotError(f"{name}: {problem}")
@@ -168,6 +189,22 @@ def _check_arrays(arrays: dict[str, np.ndarray], name: str) -> None:
             if len(column(state_name, "biuf")) != len(keys):
                 raise refuse(f"snapshot array {state_name} is not as long as its keys")
             known.add(state_name)
+    declared = header.get("declared", {})
+    if not isinstance(declared, dict):
+        raise refuse("snapshot header declared is not a JSON object")
+    rows = {"customers": len(customer_columns[0]), "invoices": len(arrays["invoice_ids"])}
+    for feature, kind in declared.items():
+        if (
+            not isinstance(kind, dict)
+            or kind.get("table") not in rows
+            or kind.get("kind") not in ("numeric", "categorical")
+        ):
+            raise refuse(f"snapshot header declares feature {feature!r} without table and kind")
+        values_name, known_name = f"declared__{feature}__values", f"declared__{feature}__known_day"
+        values = column(values_name, "U" if kind["kind"] == "categorical" else "f")
+        if len(values) != rows[kind["table"]] or len(column(known_name, "i")) != len(values):
+            raise refuse(f"snapshot arrays of declared feature {feature!r} differ in length")
+        known |= {values_name, known_name}
     unexpected = sorted(set(arrays) - known)
     if unexpected:
         raise refuse(f"snapshot holds an unexpected array {unexpected[0]}")

@@ -417,6 +417,16 @@ def state_of_dataset(
             own == NO_DAY, held, np.where(held == NO_DAY, own, np.maximum(own, held))
         )
 
+    if "dispute_date" in dataset.invoices and "disputed" in open_frame:
+        # An open dated dispute (the ledger's): its day, as a request would send it.
+        raised = dataset.invoices.set_index(dataset.invoices["invoice_id"].astype("str"))
+        raised = raised["dispute_date"].reindex(ids)
+        raised = raised.where(raised < as_of)
+        days = to_days(raised)
+        values["dispute_day"] = np.where(
+            open_frame["disputed"].fillna(False).to_numpy(bool) & (days != NEVER), days, NO_DAY
+        )
+
     customers = dataset.customers.drop_duplicates("customer_id")
     if "direct_debit" in customers and customers["direct_debit"].any():
         flags = customers["direct_debit"].astype("float64").reset_index(drop=True)

@@ -27,7 +27,7 @@ from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
 from payrisk.features.streams import positions
-from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.models.scorer import PaymentRiskScorer, declared_attribute_arrays
 from payrisk.policy.config import DunningConfig, with_recovery_rate
 from payrisk.policy.credit import review_credit
 from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_group_arrays
@@ -49,6 +49,7 @@ from payrisk.serving.schemas import (
     ScoreRequest,
     ScoreResponse,
     Status,
+    TargetModel,
     WorklistItem,
     WorklistRequest,
     WorklistResponse,
@@ -67,8 +68,11 @@ def cents(value: float) -> float:
     return round(float(value), 2) + 0.0
 
 
-def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
-    """The request's invoices as arrays; refuses invoices issued after `today` and repeated ids.
+def open_invoices_of(
+    request: ScoreRequest, today: date, scorer: PaymentRiskScorer | None = None
+) -> OpenInvoices:
+    """The request's invoices as arrays; refuses invoices issued after `today`, repeated ids and
+    attributes the model does not declare.
 
     One pass over the (at most MAX_BATCH) validated models; the rest is vectorised. Amounts are
     as sent (see `currency_rates` for the conversion).
@@ -86,6 +90,23 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
     open_amount = np.array(
         [np.nan if i.open_amount is None else i.open_amount for i in invoices], dtype="float64"
     )
+    given = [invoice.attributes for invoice in invoices]
+    attributes = None
+    if any(given):
+        declared = {} if scorer is None else declared_invoice_kinds(scorer)
+        for position, values in enumerate(given):
+            for name, value in (values or {}).items():
+                kind = declared.get(name)
+                if kind is None:
+                    raise RefusedRequestError(
+                        f"invoices[{position}].attributes.{name} is not an invoice feature "
+                        "declared by the model"
+                    )
+                if kind == "numeric" and isinstance(value, str):
+                    raise RefusedRequestError(
+                        f"invoices[{position}].attributes.{name} must be a number"
+                    )
+        attributes = declared_attribute_arrays(scorer, given)
     return OpenInvoices(
         invoice_id=np.array(ids, dtype=object),
         customer_id=np.array([i.customer_id for i in invoices], dtype=object),
@@ -95,6 +116,7 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
         open_amount=np.where(np.isnan(open_amount), amount, open_amount),
         # A dispute date implies an open dispute (a date after as_of is refused with the state).
         disputed=np.array([i.disputed or i.dispute_date is not None for i in invoices], bool),
+        attributes=attributes,
     )
 
 
@@ -208,6 +230,31 @@ def currency_rates(
             f"{', '.join(unknown)} (currencies.rates in configs/dunning.yaml)"
         )
     return np.array([rates[c] for c in currencies], dtype="float64")
+
+
+def declared_invoice_kinds(scorer: PaymentRiskScorer) -> dict[str, str]:
+    """Declared invoice features of the model: name -> numeric or categorical."""
+    return {
+        spec.feature_name: spec.kind
+        for spec in scorer.feature_settings.declared
+        if spec.table == "invoices"
+    }
+
+
+def target_models(scorer: PaymentRiskScorer) -> list[TargetModel]:
+    """/v1/status: the model of each target and whether it could be learned."""
+    summary = getattr(scorer, "metadata", {}).get("registered_models")
+    if summary is None:  # a scorer fitted outside `payrisk train` (tests, notebooks)
+        summary = scorer.model_summary() if hasattr(scorer, "model_summary") else {}
+    return [
+        TargetModel(
+            target=target,
+            model=values["model"],
+            learnable=values.get("learnable", True),
+            note=values.get("not_learnable"),
+        )
+        for target, values in summary.items()
+    ]
 
 
 def _dates(values: np.ndarray) -> list:
@@ -603,6 +650,7 @@ class ScoringEngine:
             model_problem=self.model_problem,
             snapshot_as_of=self.snapshot.as_of,
             snapshot_problem=self.snapshot.problem,
+            models=target_models(self.scorer),
         )
 
     def _other_open_invoices(
@@ -644,7 +692,7 @@ class ScoringEngine:
         history, when = self._history(request.as_of)
         policy = self.policy()
         language = request.language or policy.language
-        sent = open_invoices_of(request, when.date())
+        sent = open_invoices_of(request, when.date(), self.scorer)
         currency = [invoice.currency for invoice in request.invoices]
         rate = currency_rates(currency, policy, self.model_currencies)
         if (rate != 1.0).any():
@@ -853,6 +901,19 @@ def _concat(first: OpenInvoices, second: OpenInvoices) -> OpenInvoices:
         b = np.zeros(len(second), dtype=bool) if b is None else b
         return np.concatenate([a, b])
 
+    def attribute(name: str) -> np.ndarray:
+        """A declared invoice feature over both; unknown (NaN or None) where one lacks it."""
+        given = [(inv.attributes or {}).get(name) for inv in (first, second)]
+        kind = next(v for v in given if v is not None)
+        missing = np.nan if kind.dtype.kind == "f" else None
+        return np.concatenate(
+            [
+                np.full(len(inv), missing, dtype=kind.dtype) if v is None else v
+                for inv, v in zip((first, second), given, strict=True)
+            ]
+        )
+
+    names = {*(first.attributes or {}), *(second.attributes or {})}
     return OpenInvoices(
         **{
             name: both(name)
@@ -860,5 +921,6 @@ def _concat(first: OpenInvoices, second: OpenInvoices) -> OpenInvoices:
                 "invoice_id", "customer_id", "issue_day", "due_day", "amount", "open_amount",
                 "disputed", "in_history", "snapshot_day",
             )
-        }
+        },
+        attributes={name: attribute(name) for name in sorted(names)} or None,
     )  # fmt: skip
