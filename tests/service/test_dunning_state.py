@@ -455,6 +455,34 @@ def test_online_equals_batch_for_the_snapshots_dunning_state(client, bundle, kin
         ({}, {"customers": [{"customer_id": "C1", "hold": {"until": "x"}}]}, "until"),
         ({}, {"customers": [{"customer_id": "C1"}, {"customer_id": "C1"}]}, "customers"),
         ({}, {"customers": [{"customer_id": "C1", "mood": "angry"}]}, "mood"),
+        (
+            {},
+            {"customers": [{"customer_id": "C1", "last_contact_date": "2026-13-01"}]},
+            "last_contact_date",
+        ),
+        (
+            {},
+            {"customers": [{"customer_id": "C1", "direct_debit_failed_date": 5}]},
+            "direct_debit_failed_date",
+        ),
+        ({}, {"customers": [{"customer_id": "\u0000"}]}, "customer_id"),
+        ({"promise": {"made_on": "1899-12-31", "promised_date": "2026-12-01"}}, {}, "made_on"),
+        (
+            {
+                "payment_plan": {
+                    "agreed_on": "2026-12-02",
+                    "instalments": [{"due_date": "2026-12-01", "amount": 5}],
+                }
+            },
+            {},
+            "payment_plan",
+        ),
+        (
+            {"payment_plan": {"instalments": [{"due_date": "2026-12-01", "amount": 5}] * 121}},
+            {},
+            "instalments",
+        ),
+        ({"reminders": [{"sent_date": "2026-11-02", "channel": "email", "extra": 1}]}, {}, "extra"),
     ],
 )
 def test_hostile_dunning_state_gets_a_400_naming_the_field(client, invoice, body, location):

@@ -133,9 +133,17 @@ class DunningState:
             out[name] = np.where(promise_given, getattr(self, name), getattr(base, name))
         return DunningState(**out)
 
+    def given(self) -> np.ndarray:
+        """Per invoice: whether anything is known of it beyond the ledger."""
+        known = np.zeros(len(self), dtype=bool)
+        for item in fields(self):
+            values = getattr(self, item.name)
+            known |= _given(values) & ~((item.name == "direct_debit") & (values == 0))
+        return known
+
     def any(self) -> bool:
         """Whether anything is known beyond the ledger."""
-        return any(_given(getattr(self, f.name)).any() for f in fields(self))
+        return bool(self.given().any())
 
     def decides(self, today: int, last_reminder_day: np.ndarray) -> np.ndarray:
         """Invoices whose next action the state rules decide (the learned policy stays out)."""
@@ -315,6 +323,9 @@ def constrain(
     day = next_working_day(day, workdays)
     day = bundle_contacts(action, day, day, customers, gap, workdays, not_before)
     day = next_working_day(day, workdays)
+    # Customers without any state keep their plan exactly (the same with or without others').
+    touched = np.bincount(codes, weights=state.given().astype("float64"), minlength=len(customers))
+    day = np.where(touched[codes] > 0, day, to_days(actions["action_date"]))
     out["action_date"] = day.astype("datetime64[D]").astype("datetime64[ns]")
     out["state_reason"] = reason
     return out
