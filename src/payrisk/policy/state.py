@@ -249,8 +249,8 @@ def constrain(
     `actions` are the scenario's (and the learned policy's) next actions; `contacted` is each
     customer's last contact (NO_CONTACT if none) with the reported reminders in; `due_day` the
     due date the scenario ran on (the instalment's under a plan); `promise_kept` the predicted
-    P(promise kept) per invoice. Adds `state_reason` (why the state decided, or None) and
-    `not_before` (the first day a contact may happen).
+    P(promise kept) per invoice. Adds `state_reason` (why the state decided, or None). Only the
+    customers with some state are re-planned (their contacts bundled again, the gap kept).
     """
     n = len(state)
     if not state.any():
