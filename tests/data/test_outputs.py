@@ -47,6 +47,14 @@ def test_scored_files_never_hand_a_spreadsheet_a_formula(project_env, sample_dat
         invoices=invoices,
         payments=data.payments.assign(invoice_id=data.payments["invoice_id"].replace(renamed)),
         reminders=data.reminders.assign(invoice_id=data.reminders["invoice_id"].replace(renamed)),
+        promises=data.promises.assign(invoice_id=data.promises["invoice_id"].replace(renamed)),
+        payment_plans=data.payment_plans.assign(
+            invoice_id=data.payment_plans["invoice_id"].replace(renamed)
+        ),
+        holds=data.holds.assign(
+            customer_id=data.holds["customer_id"].replace({customer: HOSTILE["customer"]}),
+            invoice_id=data.holds["invoice_id"].replace(renamed),
+        ),
         customers=data.customers.assign(
             customer_id=data.customers["customer_id"].replace({customer: HOSTILE["customer"]})
         ),

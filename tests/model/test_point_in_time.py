@@ -137,11 +137,22 @@ def rewrite_the_future(dataset: Dataset, t: pd.Timestamp, seed: int) -> Dataset:
             "amount": rng.uniform(1, 50, 300).round(2),
         }
     )
+    # Promises whose date is t or later: other dates, and new ones.
+    promises = dataset.promises.loc[dataset.promises["promised_date"] < t]
+    extra_promises = pd.DataFrame(
+        {
+            "invoice_id": invoices["invoice_id"].sample(100, random_state=seed + 2).to_numpy(),
+            "made_date": t + pd.to_timedelta(rng.integers(0, 30, 100), unit="D"),
+            "promised_date": t + pd.to_timedelta(rng.integers(30, 60, 100), unit="D"),
+            "amount": np.nan,
+        }
+    )
     return Dataset(
         invoices=invoices,
         payments=pd.concat([payments, extra_payments], ignore_index=True),
         customers=customers,
         reminders=pd.concat([reminders, extra_reminders], ignore_index=True),
+        promises=pd.concat([promises, extra_promises], ignore_index=True),
     )
 
 

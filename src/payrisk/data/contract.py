@@ -137,6 +137,12 @@ CUSTOMERS = Table(
         Column("credit_limit", Kind.MONEY, False, "Credit limit granted, >= 0."),
         Column("created_date", Kind.DATE, False, "Day the customer account was opened."),
         Column("key_account", Kind.BOOL, False, "Strategic customer followed by a sales rep."),
+        Column(
+            "direct_debit",
+            Kind.BOOL,
+            False,
+            "Pays by direct debit (automatic payment): never reminded unless a collection fails.",
+        ),
     ),
 )
 
@@ -153,7 +159,58 @@ REMINDERS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (INVOICES, PAYMENTS, CUSTOMERS, REMINDERS)}
+PROMISES = Table(
+    name="promises",
+    required=False,
+    key="invoice_id",
+    description="Promises to pay the customer made; optional. Kept when the payments from the day "
+    "it was made to the promised date cover the amount (or the invoice is settled by then).",
+    columns=(
+        Column("invoice_id", Kind.ID, True, "Invoice the promise is about."),
+        Column("made_date", Kind.DATE, True, "Day the customer promised."),
+        Column("promised_date", Kind.DATE, True, "Day the customer promised to pay by."),
+        Column("amount", Kind.MONEY, False, "Amount promised; empty: all that is open."),
+    ),
+)
+
+PAYMENT_PLANS = Table(
+    name="payment_plans",
+    required=False,
+    key="invoice_id",
+    description="Instalments of agreed payment plans, one row per instalment; optional. An "
+    "invoice on a plan is dunned per instalment, not on its whole balance.",
+    columns=(
+        Column("invoice_id", Kind.ID, True, "Invoice the plan spreads."),
+        Column("agreed_date", Kind.DATE, True, "Day the plan was agreed."),
+        Column("due_date", Kind.DATE, True, "Day this instalment is due."),
+        Column("amount", Kind.MONEY, True, "Amount of this instalment, > 0."),
+    ),
+)
+
+HOLDS = Table(
+    name="holds",
+    required=False,
+    key="customer_id",
+    description="Pauses of dunning (holiday, negotiation, legal review); optional. A hold of a "
+    "customer (no invoice_id) pauses all its invoices. Nothing is sent from start to until.",
+    columns=(
+        Column("customer_id", Kind.ID, True, "Customer held (or whose invoice is)."),
+        Column("invoice_id", Kind.ID, False, "Invoice held; empty: all the customer's invoices."),
+        Column("start_date", Kind.DATE, True, "First day of the hold."),
+        Column("until_date", Kind.DATE, True, "Last day of the hold."),
+        Column(
+            "reason",
+            Kind.TEXT,
+            False,
+            "Why (free text): for your records; never used, logged, nor copied into scores.",
+        ),
+    ),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (INVOICES, PAYMENTS, CUSTOMERS, REMINDERS, PROMISES, PAYMENT_PLANS, HOLDS)
+}
 
 # ISO 4217 active codes (2024). Kept here rather than in a dependency: the list changes rarely and a
 # wrong code in an invoice export is one of the most common import mistakes.

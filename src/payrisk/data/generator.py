@@ -33,6 +33,7 @@ from payrisk.core.days import (
     next_business_day,
     previous_business_day,
     to_dates,
+    to_days,
     weekday,
 )
 from payrisk.data import world
@@ -182,7 +183,9 @@ _FORMAL, _AGENCY = Channel.FORMAL_NOTICE, Channel.AGENCY
 DUNNING_STEPS: tuple[DunningStep, ...] = (
     DunningStep(1, (-4, -4), (_EMAIL, _SMS), (0.3, 0.3)),  # courtesy reminder before due
     DunningStep(2, (5, 5), (_EMAIL, _SMS, _PHONE), (0.35, 0.3, 0.2)),
-    DunningStep(3, (15, 15), (_EMAIL, _SMS, _PHONE, _LETTER, _FORMAL), (0.2, 0.15, 0.3, 0.15, 0.05)),
+    DunningStep(
+        3, (15, 15), (_EMAIL, _SMS, _PHONE, _LETTER, _FORMAL), (0.2, 0.15, 0.3, 0.15, 0.05)
+    ),
     DunningStep(4, (30, 30), (_EMAIL, _PHONE, _LETTER, _FORMAL), (0.1, 0.3, 0.15, 0.25)),
     DunningStep(5, (45, 45), (_PHONE, _LETTER, _FORMAL, _AGENCY), (0.15, 0.15, 0.4, 0.1)),
     DunningStep(6, (75, 75), (_PHONE, _FORMAL, _AGENCY), (0.1, 0.2, 0.5)),
@@ -718,12 +721,127 @@ def _tables(generated: World, state: PlayState, end_day: int) -> Dataset:
             "amount": payment_cents / 100.0,
         }
     )
+    reminders = _reminder_table(state.reminders(), invoice_ids, end_day)[0]
+    dunning = _dunning_state_tables(
+        np.random.default_rng([generated.seed, 3]), invoice_table, payment_table, reminders, end_day
+    )
+    customers.insert(  # a contract column: before the extra ones (names)
+        customers.columns.get_loc("key_account") + 1,
+        "direct_debit",
+        customers["customer_id"].isin(dunning.pop("direct_debit")),
+    )
     return Dataset(
         invoices=invoice_table,
         payments=payment_table,
         customers=customers,
-        reminders=_reminder_table(state.reminders(), invoice_ids, end_day)[0],
+        reminders=reminders,
+        **dunning,
     )
+
+
+HOLD_REASONS = ("negotiation", "holiday", "legal review", "awaiting credit note")
+
+
+def _dunning_state_tables(
+    rng: np.random.Generator,
+    invoices: pd.DataFrame,
+    payments: pd.DataFrame,
+    reminders: pd.DataFrame,
+    end_day: int,
+) -> dict:
+    """What a collection tool records beside the ledger, drawn from the ledger's own story:
+    promises to pay made after a phone call (kept when the payment came by the promised date:
+    a little over half), payment plans for invoices settled in several payments (their payments
+    as instalments) and for some long-overdue open invoices (future instalments), holds of a few
+    customers (some active at the end), and direct debit for a third of the customers who seldom
+    paid late. A separate random stream: the ledger's own draws are unchanged."""
+    due = to_days(invoices["due_date"])
+    paid = to_days(invoices["paid_date"])
+    issue = to_days(invoices["issue_date"])
+
+    # Promises: a phone reminder; the customer names a date. Those who pay soon name a date
+    # just after their payment (kept), the others one before it (broken).
+    calls = reminders.loc[reminders["channel"] == "phone"].drop_duplicates("invoice_id")
+    calls = calls.loc[rng.random(len(calls)) < 0.5]
+    row = pd.Index(invoices["invoice_id"]).get_indexer(calls["invoice_id"])
+    made = to_days(calls["sent_date"])
+    open_after = paid[row] > made
+    made, row = made[open_after], row[open_after]
+    keeps = rng.random(len(row)) < 0.68
+    lead = rng.integers(3, 15, len(row))
+    paid_at = paid[row]
+    promised = np.where(
+        keeps & (paid_at < NEVER),
+        np.maximum(paid_at + rng.integers(0, 3, len(row)), made + 1),
+        made + lead,
+    )
+    promised = np.where(~keeps & (paid_at < NEVER), np.minimum(promised, paid_at - 1), promised)
+    good = promised > made
+    promises = pd.DataFrame(
+        {
+            "invoice_id": invoices["invoice_id"].to_numpy()[row[good]],
+            "made_date": _to_dates(made[good]),
+            "promised_date": _to_dates(promised[good]),
+            "amount": np.full(good.sum(), np.nan),
+        }
+    )
+
+    # Payment plans: invoices settled in three or more payments, and some open invoices more
+    # than 45 days past due (three monthly instalments from a week after the end).
+    counts = payments.groupby("invoice_id")["amount"].transform("size")
+    spread = payments.loc[counts >= 3].copy()
+    spread = spread.loc[spread["invoice_id"].isin(
+        spread["invoice_id"].drop_duplicates().sample(frac=0.5, random_state=rng.integers(1 << 31))
+    )]  # fmt: skip
+    spread["due_date"] = spread["payment_date"]
+    spread = spread.drop_duplicates(["invoice_id", "due_date"])
+    first = spread.groupby("invoice_id")["payment_date"].transform("min")
+    at = pd.Index(invoices["invoice_id"]).get_indexer(spread["invoice_id"])
+    agreed = np.maximum(to_days(first) - 3, issue[at])
+    past = spread.assign(agreed_date=_to_dates(agreed).to_numpy())[
+        ["invoice_id", "agreed_date", "due_date", "amount"]
+    ]
+    overdue = np.flatnonzero((paid > end_day) & (due < end_day - 45))
+    overdue = overdue[rng.random(len(overdue)) < 0.3]
+    amount = invoices["amount"].to_numpy()[overdue]
+    future = pd.DataFrame(
+        {
+            "invoice_id": np.repeat(invoices["invoice_id"].to_numpy()[overdue], 3),
+            "agreed_date": _to_dates(np.repeat(np.full(len(overdue), end_day - 5), 3)),
+            "due_date": _to_dates(
+                np.repeat(np.full(len(overdue), end_day + 7), 3)
+                + np.tile([0, 30, 60], len(overdue))
+            ),
+            "amount": np.round(np.repeat(amount / 3, 3), 2),
+        }
+    )
+    plans = pd.concat([past, future], ignore_index=True)
+
+    # Holds: a few customers paused for a while, some over the end of the history.
+    customer_ids = invoices["customer_id"].drop_duplicates().to_numpy()
+    held = customer_ids[rng.random(len(customer_ids)) < 0.04]
+    start = rng.integers(int(issue.min()), end_day + 1, len(held))
+    start = np.where(rng.random(len(held)) < 0.5, end_day - rng.integers(0, 10, len(held)), start)
+    holds = pd.DataFrame(
+        {
+            "customer_id": pd.Series(held, dtype="str"),
+            "invoice_id": pd.Series([None] * len(held), dtype="str"),
+            "start_date": _to_dates(start),
+            "until_date": _to_dates(start + rng.integers(5, 30, len(held))),
+            "reason": pd.Series(rng.choice(HOLD_REASONS, len(held)), dtype="str"),
+        }
+    )
+
+    # Direct debit: a third of the customers who seldom paid late (under 15% of invoices).
+    late = invoices.assign(late=(paid > due) & (paid < NEVER)).groupby("customer_id")["late"]
+    punctual = late.mean().index[late.mean().to_numpy() < 0.15].to_numpy()
+    debit = punctual[rng.random(len(punctual)) < 0.33]
+    return {
+        "promises": promises,
+        "payment_plans": plans,
+        "holds": holds,
+        "direct_debit": set(debit.tolist()),
+    }
 
 
 def _truth(generated: World, state: PlayState) -> GroundTruth:

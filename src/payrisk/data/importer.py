@@ -234,7 +234,9 @@ class Pseudonymisation(StrictModel):
 class Mapping(StrictModel):
     """How one export becomes one contract table (see configs/mapping.example.yaml)."""
 
-    table: Literal["invoices", "payments", "customers", "reminders"] = "invoices"
+    table: Literal[
+        "invoices", "payments", "customers", "reminders", "promises", "payment_plans", "holds"
+    ] = "invoices"
     format: Literal["csv", "parquet"] = "csv"
     columns: dict[str, SourceName] = Field(min_length=1)
     keep_columns: tuple[SourceName | dict[SourceName, str], ...] = ()

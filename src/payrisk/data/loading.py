@@ -48,6 +48,11 @@ class Dataset:
     payments: pd.DataFrame = field(default_factory=lambda: empty_table(TABLES["payments"]))
     customers: pd.DataFrame = field(default_factory=lambda: empty_table(TABLES["customers"]))
     reminders: pd.DataFrame = field(default_factory=lambda: empty_table(TABLES["reminders"]))
+    promises: pd.DataFrame = field(default_factory=lambda: empty_table(TABLES["promises"]))
+    payment_plans: pd.DataFrame = field(
+        default_factory=lambda: empty_table(TABLES["payment_plans"])
+    )
+    holds: pd.DataFrame = field(default_factory=lambda: empty_table(TABLES["holds"]))
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)

@@ -257,6 +257,12 @@ def _build_frames(tables: dict[str, ParsedTable]) -> list[_Frame]:
             _add_reminder_checks(frame)
         elif name == "customers":
             _add_customer_checks(frame)
+        elif name in ("promises", "payment_plans"):
+            _join_invoice(frame, lookup)
+            _add_invoice_known(frame)
+            _add_dunning_state_checks(frame)
+        elif name == "holds":
+            _add_dunning_state_checks(frame)
         frames.append(frame)
         if name == "payments":
             per_invoice = _payments_per_invoice(frame)
@@ -490,6 +496,35 @@ def _add_reminder_checks(frame: _Frame) -> None:
         column="step",
         min_value=1,
     )
+
+
+def _add_dunning_state_checks(frame: _Frame) -> None:
+    """Promises, plans and holds: dates in order, amounts positive."""
+    if frame.table == "promises":
+        _add_not_before(frame, "made_date", INVOICE_ISSUE_DATE, "the invoice's issue_date")
+        _add_not_before(
+            frame, "promised_date", "made_date", "made_date", "promised_date_not_before_made_date"
+        )
+    elif frame.table == "payment_plans":
+        _add_not_before(frame, "agreed_date", INVOICE_ISSUE_DATE, "the invoice's issue_date")
+        _add_not_before(
+            frame, "due_date", "agreed_date", "agreed_date", "due_date_not_before_agreed_date"
+        )
+    elif frame.table == "holds":
+        _add_not_before(
+            frame, "until_date", "start_date", "start_date", "until_date_not_before_start_date"
+        )
+    if "amount" in frame.data.columns:
+        frame.add(
+            "amount_positive",
+            "amount",
+            "amount, when given, must be greater than zero",
+            "ExpectColumnValuesToBeBetween",
+            ("amount",),
+            column="amount",
+            min_value=0,
+            strict_min=True,
+        )
 
 
 def _add_customer_checks(frame: _Frame) -> None:

@@ -24,6 +24,7 @@ from payrisk.core.days import NEVER, month_start, to_days, weekday
 from payrisk.data.contract import CHANNELS
 from payrisk.data.receivables import AGED_BUCKET_EDGES
 from payrisk.features.history import UNKNOWN, History
+from payrisk.features.promises import CUSTOMER_PROMISES
 from payrisk.features.streams import Stream, positions
 
 
@@ -168,6 +169,16 @@ class FeatureContext:
                 np.clip(looked("count") - self_in, 0, None),
             )
         return over
+
+    @cached_property
+    def promise_kept_share(self) -> np.ndarray:
+        """Kept share of the customer's promises resolved before t (NaN: none, or a history
+        built without promises)."""
+        stream = self.history.streams.get(CUSTOMER_PROMISES)
+        if stream is None:
+            return np.full(len(self.t), np.nan)
+        looked = Lookup(stream, self.customer, self.t)
+        return _ratio(looked("kept"), looked("resolved"))
 
     @cached_property
     def customer_reminders(self) -> Lookup:
@@ -361,6 +372,9 @@ FEATURES: tuple[Feature, ...] = (
                              c.issued("count") - c.issued_before)),
     Feature("instalment_share", F.PAYMENT_RECORD, "Share paid in several instalments.",
             lambda c: _ratio(c.settled("instalments"), c.settled_count)),
+    Feature("promise_kept_share", F.PAYMENT_RECORD,
+            "Share of the customer's promises to pay kept, of those whose date is past.",
+            lambda c: c.promise_kept_share),
     Feature("reminded_share", F.PAYMENT_RECORD, "Share that needed a reminder.",
             lambda c: _ratio(c.settled("reminded"), c.settled_count)),
     Feature("mean_days_reminder_to_payment", F.PAYMENT_RECORD,

@@ -28,6 +28,7 @@ from payrisk.data.contract import CHANNELS, Channel
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import AGED_BUCKET_EDGES, settled_date
 from payrisk.features.declared import UNKNOWN, DeclaredValues, declared_values
+from payrisk.features.promises import promise_outcomes, promise_streams
 from payrisk.features.streams import Stream, build_stream, positions
 
 EW_ORIGIN_DAY = day_number("2000-01-01")
@@ -109,8 +110,13 @@ def known_at(dataset: Dataset, as_of: pd.Timestamp) -> Dataset:
             invoices[column] = invoices[column].where(invoices[column] < as_of)
     payments = dataset.payments.loc[dataset.payments["payment_date"] < as_of]
     reminders = dataset.reminders.loc[dataset.reminders["sent_date"] < as_of]
+    promises = dataset.promises.loc[dataset.promises["promised_date"] < as_of]
     return Dataset(
-        invoices=invoices, payments=payments, customers=dataset.customers, reminders=reminders
+        invoices=invoices,
+        payments=payments,
+        customers=dataset.customers,
+        reminders=reminders,
+        promises=promises,
     )
 
 
@@ -392,6 +398,9 @@ def build_history(
             data, ledger, invoice_ids, settings, day_number(as_of)
         ),
         **_dispute_streams(ledger),
+        **promise_streams(
+            promise_outcomes(data.promises, data.invoices, data.payments), customer_ids
+        ),
     }
     customers = data.customers.drop_duplicates("customer_id")
     return History(

@@ -217,6 +217,71 @@ class PolicySettings(StrictModel):
         return values
 
 
+class PromiseRules(StrictModel):
+    """How a promise to pay shapes dunning: nothing before the promised date but a nudge."""
+
+    courtesy_days_before: int | None = Field(
+        1,
+        ge=1,
+        le=30,
+        description="A courtesy e-mail this many working days before the promised date (null: "
+        "none).",
+    )
+    courtesy_channel: str = Field("email", description="The nudge's channel.")
+    check_in_below: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A promise whose predicted chance of being kept is below this gets a "
+        "collector's check-in call before its date.",
+    )
+    check_in_days_before: int = Field(
+        3, ge=1, le=30, description="Working days before the promised date of the check-in."
+    )
+    prior_strength: float = Field(
+        4.0,
+        gt=0,
+        le=100,
+        description="How many promises the portfolio's keeping rate counts for when a customer's "
+        "own record is shrunk to it (the calibrated P(promise kept)).",
+    )
+
+    @field_validator("courtesy_channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; use one of {list(CHANNELS)}")
+        return value
+
+
+class PenaltyRules(StrictModel):
+    """Late-payment penalties carried by the actions that mention them (France by default)."""
+
+    annual_rate: float = Field(
+        0.0828,
+        ge=0,
+        le=1,
+        description="Late-payment interest per year: the French minimum is three times the legal "
+        "rate for professionals (2.76% from 2025-07-01: 8.28%); update it each semester, or put "
+        "your terms' rate.",
+    )
+    indemnity: float = Field(
+        40.0, ge=0, le=1e6, description="Fixed recovery indemnity per invoice (France: EUR 40)."
+    )
+    indemnity_currency: str = Field("EUR", description="Currency of the indemnity.")
+    templates: tuple[str, ...] = Field(
+        ("second_reminder_penalties", "formal_notice", "collection_agency"),
+        description="Templates that mention penalties: their actions carry the amounts.",
+    )
+
+    @field_validator("indemnity_currency")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        if value.upper() not in CURRENCY_CODES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value.upper()
+
+
 class DunningConfig(StrictModel):
     scenarios: dict[str, Scenario] = Field(min_length=1)
     segments: tuple[SegmentRule, ...] = Field(min_length=1)
@@ -231,6 +296,8 @@ class DunningConfig(StrictModel):
     loss: LossRules = LossRules()
     costs: ChannelCosts = ChannelCosts()
     policy: PolicySettings = PolicySettings()
+    promises: PromiseRules = PromiseRules()
+    penalties: PenaltyRules = PenaltyRules()
 
     @model_validator(mode="after")
     def _segments_name_scenarios(self) -> DunningConfig:

@@ -35,6 +35,7 @@ ACTION_WRITE_OFF_REVIEW = "write_off_review"
 ACTION_DISPUTE = "dispute_resolution"
 ACTION_SCENARIO_DONE = "credit_manager_review"
 ACTION_WAIT = "wait"  # the learned policy expects more from waiting: no contact until action_date
+ACTION_DIRECT_DEBIT = "direct_debit"  # collected by direct debit: no reminder
 ACTIONS = (
     ACTION_REMIND,
     ACTION_ESCALATE,
@@ -42,6 +43,7 @@ ACTIONS = (
     ACTION_DISPUTE,
     ACTION_SCENARIO_DONE,
     ACTION_WAIT,
+    ACTION_DIRECT_DEBIT,
 )
 CONTACT_ACTIONS = (ACTION_REMIND, ACTION_ESCALATE)  # the customer hears from us
 
@@ -254,19 +256,7 @@ def action_arrays(
     workdays = config.calendar.business_days
     step_day, action_day = action_day, next_working_day(action_day, workdays)
 
-    # One contact per customer: a step whose day comes before the next allowed contact joins
-    # the first one; the others wait for the first working day `gap` days after it.
-    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
-    first = np.full(len(customers), np.iinfo(np.int64).max, dtype="int64")
-    np.minimum.at(first, codes[contact], action_day[contact])
-    next_allowed = next_working_day(first[first < np.iinfo(np.int64).max] + gap, workdays)
-    allowed = np.zeros(len(customers), dtype="int64")
-    allowed[first < np.iinfo(np.int64).max] = next_allowed
-    first, allowed = first[codes], allowed[codes]
-    bundled = contact & (step_day < first + gap)
-    later = contact & ~bundled
-    action_day = np.where(bundled, first, action_day)
-    action_day = np.where(later, np.maximum(action_day, allowed), action_day)
+    action_day = bundle_contacts(action, action_day, step_day, customers, gap, workdays)
 
     return {
         "scenario": np.asarray(steps.names, dtype=object)[scenario_code],
@@ -278,6 +268,35 @@ def action_arrays(
         "action_date": action_day.astype("datetime64[D]").astype("datetime64[ns]"),
         "expected_recovery": expected_recovery.round(2),
     }
+
+
+def bundle_contacts(
+    action: np.ndarray,
+    action_day: np.ndarray,
+    step_day: np.ndarray,
+    customers: CustomerCodes,
+    gap: int,
+    workdays: np.busdaycalendar,
+    not_before: np.ndarray | None = None,
+) -> np.ndarray:
+    """One contact per customer: a step whose day (`step_day`) comes before the next allowed
+    contact joins the customer's first one; the others wait for the first working day `gap` days
+    after it. A contact never moves before its `not_before` day (a hold, a promised date): such
+    a step waits instead of joining an earlier contact."""
+    codes = customers.codes
+    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+    first = np.full(len(customers), np.iinfo(np.int64).max, dtype="int64")
+    np.minimum.at(first, codes[contact], action_day[contact])
+    next_allowed = next_working_day(first[first < np.iinfo(np.int64).max] + gap, workdays)
+    allowed = np.zeros(len(customers), dtype="int64")
+    allowed[first < np.iinfo(np.int64).max] = next_allowed
+    first, allowed = first[codes], allowed[codes]
+    bundled = contact & (step_day < first + gap)
+    if not_before is not None:
+        bundled &= first >= not_before
+    later = contact & ~bundled
+    action_day = np.where(bundled, first, action_day)
+    return np.where(later, np.maximum(action_day, allowed), action_day)
 
 
 def priority_arrays(

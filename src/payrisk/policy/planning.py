@@ -18,9 +18,10 @@ from payrisk.data.loading import Dataset
 from payrisk.data.receivables import open_invoices
 from payrisk.features.definitions import RESPONSE_FEATURES, FeatureSet
 from payrisk.features.history import History
+from payrisk.features.promises import promise_record
 from payrisk.models.encoding import Columns, frame_columns
 from payrisk.models.scorer import PaymentRiskScorer
-from payrisk.policy.config import DunningConfig
+from payrisk.policy.config import DunningConfig, PenaltyRules
 from payrisk.policy.dunning import (
     ACTION_ESCALATE,
     ACTION_REMIND,
@@ -40,7 +41,19 @@ from payrisk.policy.learned import (
     respect_gap,
     template_and_actor,
 )
+from payrisk.policy.penalties import penalty_arrays
 from payrisk.policy.reasons import LOWERING_COUNT, REASON_COUNT, reason_lists
+from payrisk.policy.state import (
+    NO_DAY,
+    DunningState,
+    amount_due,
+    constrain,
+    promise_kept_probability,
+    scenario_inputs,
+    state_columns,
+    state_of_columns,
+    state_of_dataset,
+)
 from payrisk.policy.workdays import next_working_day
 
 
@@ -56,7 +69,8 @@ def open_invoice_queries(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
     queries = frame[[*keep, "disputed"]].reset_index(drop=True)
     queries["snapshot_date"] = as_of
     queries["in_history"] = True
-    return queries
+    state = state_of_dataset(dataset, queries, as_of)
+    return pd.concat([queries, pd.DataFrame(state_columns(state))], axis=1)
 
 
 def score_invoices(
@@ -94,6 +108,7 @@ def scored_columns(
     scores["reasons"] = np.full(len(past_due), None, dtype=object)
     scores["reminders_sent"] = np.asarray(features["reminders_sent"])
     scores["days_since_customer_contact"] = np.asarray(features["days_since_customer_contact"])
+    scores["days_since_last_reminder"] = np.asarray(features["days_since_last_reminder"])
     scores["is_new_customer"] = np.asarray(features["is_new_customer"]) > 0
     return scores
 
@@ -182,8 +197,13 @@ def plan_portfolio(
     explain_top: int | None = None,
     language: str | None = None,
     explain: np.ndarray | None = None,
+    state: DunningState | None = None,
 ) -> PortfolioArrays:
     """Score open invoices and plan their dunning as known at `as_of`, on plain arrays.
+
+    `state` is what the dunning system knows beyond the ledger (reminders sent, promises, plans,
+    holds, direct debit, disputes), per invoice: it shapes the next actions
+    (`payrisk.policy.state`).
 
     Reasons are given for the `explain_top` invoices first on the collectors' worklist (all when
     None) among those `explain` allows (all when None): they are what collectors and credit
@@ -219,13 +239,46 @@ def plan_portfolio(
         "key_account": history.key_account_flags(invoices.customer_id),
         **scores,
     }
-    # The customer's latest reminder: the same day for each of its invoices (a customer feature).
+    state = DunningState.empty(n) if state is None else state
+    # The customer's latest reminder: the same day for each of its invoices (a customer feature),
+    # or later where the dunning system reports a reminder or contact the history lacks.
     last_contact = np.where(
         np.isnan(contact), NO_CONTACT, today - np.nan_to_num(contact).astype("int64")
     )
-    learned = LearnedNextActions(scorer, history, invoices, scored, last_contact, today, dunning)
-    plan = plan_arrays(scored, last_contact, today, dunning, adjust=learned)
+    own = scores["days_since_last_reminder"]
+    last_reminder = np.where(np.isnan(own), NO_CONTACT, today - np.nan_to_num(own).astype("int64"))
+    last_reminder = np.maximum(last_reminder, _reported(state.last_reminder_day))
+    last_contact = np.maximum.reduce(
+        [last_contact, last_reminder, _reported(state.customer_contact_day)]
+    )
+    record = promise_record(history, invoices.customer_id, today)
+    has_promise = state.promise_day != NO_DAY
+    kept = promise_kept_probability(record.kept, record.resolved, record.portfolio_rate, dunning)
+    kept = np.where(has_promise, kept, np.nan)
+    inputs = scenario_inputs(scored, state, last_reminder, today)
+    learned = LearnedNextActions(
+        scorer, history, invoices, scored, last_contact, today, dunning,
+        ruled=state.decides(today, last_reminder),
+    )  # fmt: skip
+    customers = CustomerCodes.of(invoices.customer_id)
+    contacted = np.full(len(customers), NO_CONTACT, dtype="int64")
+    np.maximum.at(contacted, customers.codes, last_contact)
+    due = to_days(inputs["due_date"])
+
+    def next_actions(actions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        actions = learned(actions)
+        return constrain(
+            actions, state, customers, contacted, due, last_reminder, kept, today, dunning
+        )
+
+    plan = plan_arrays(inputs, last_contact, today, dunning, adjust=next_actions)
     _plan_payment_dates(scored, plan.invoices, dunning, scorer.targets.late_after_days)
+    plan.invoices.update(
+        dunning_amounts(plan.invoices, open_amount, due, state, kept, dunning.penalties)
+    )
+    plan.invoices["promises_kept"] = np.where(has_promise, record.kept, np.nan)
+    plan.invoices["promises_resolved"] = np.where(has_promise, record.resolved, np.nan)
+    plan.invoices["promise_portfolio_rate"] = np.where(has_promise, record.portfolio_rate, np.nan)
     rank = plan.invoices["priority_rank"]
     wanted = rank <= (n if explain_top is None else explain_top)
     if explain is not None:
@@ -235,6 +288,33 @@ def plan_portfolio(
     )
     customers = {**plan.customers, **response_history(scorer, history, invoices, today)}
     return PortfolioArrays(invoices={**scored, **plan.invoices}, customers=customers)
+
+
+def _reported(days: np.ndarray) -> np.ndarray:
+    """Reported days as contact days (NO_CONTACT where none)."""
+    return np.where(days == NO_DAY, NO_CONTACT, days)
+
+
+def dunning_amounts(
+    plan: dict[str, np.ndarray],
+    open_amount: np.ndarray,
+    due_day: np.ndarray,
+    state: DunningState,
+    kept: np.ndarray,
+    rules: PenaltyRules,
+) -> dict[str, np.ndarray]:
+    """What each next action asks for (the instalment under a plan), P(promise kept), and the
+    penalties owed on its day where its template mentions them (NaN elsewhere)."""
+    due_now = amount_due(open_amount, state)
+    day = to_days(plan["action_date"])
+    owed = penalty_arrays(due_now, due_day, day, rules)
+    mentions = np.isin(plan["template"], rules.templates) & np.isin(
+        plan["action"], [ACTION_REMIND, ACTION_ESCALATE]
+    )
+    out = {name: np.where(mentions, values, np.nan) for name, values in owed.items()}
+    out["amount_due"] = due_now.round(2)
+    out["promise_kept_probability"] = kept
+    return out
 
 
 def response_history(
@@ -288,7 +368,10 @@ class LearnedNextActions:
         last_contact: np.ndarray,
         today: int,
         dunning: DunningConfig,
+        ruled: np.ndarray | None = None,
     ) -> None:
+        """`ruled`: invoices whose next action the dunning state decides (kept out)."""
+        self.ruled = np.zeros(len(invoices), dtype=bool) if ruled is None else ruled
         self.scorer, self.history, self.invoices = scorer, history, invoices
         self.scored, self.last_contact = scored, last_contact
         self.today, self.dunning = today, dunning
@@ -327,7 +410,7 @@ class LearnedNextActions:
         moment, step, following = next_moments(
             inv.due_day, earliest, self.dunning.policy.decision_offsets
         )
-        rows = np.flatnonzero(contact & (step > 0))
+        rows = np.flatnonzero(contact & (step > 0) & ~self.ruled)
         if not len(rows):
             return out
         self._decide(out, rows, moment[rows], step[rows], following[rows], effects, days)
@@ -443,10 +526,24 @@ def _plan_payment_dates(
     scored["expected_days_late"] = central - due
 
 
+DUNNING_COLUMNS = (
+    "state_reason",
+    "amount_due",
+    "promise_kept_probability",
+    "penalty_days",
+    "penalty_interest",
+    "penalty_indemnity",
+    "penalty_total",
+    "promises_kept",
+    "promises_resolved",
+    "promise_portfolio_rate",
+)
+
 PLAN_COLUMNS = frozenset(
     {"scenario", "action", "step", "channel", "template", "actor", "action_date"}
     | {"expected_recovery", "expected_loss", "priority_rank"}
     | set(POLICY_COLUMNS)
+    | set(DUNNING_COLUMNS)
 )
 
 
@@ -474,7 +571,14 @@ def score_and_plan(
     """`plan_portfolio` on a frame of queries; invoices sorted by the collectors' priority."""
     queries = queries.reset_index(drop=True)
     portfolio = plan_portfolio(
-        scorer, history, OpenInvoices.of(queries), as_of, dunning, explain_top, language
+        scorer,
+        history,
+        OpenInvoices.of(queries),
+        as_of,
+        dunning,
+        explain_top,
+        language,
+        state=state_of_columns(queries),
     )
     columns = portfolio.invoices
     # The queries' own columns as they are, then what scoring adds (in the order it adds them).

@@ -26,6 +26,7 @@ from payrisk.policy.config import DunningConfig, recovery_rate
 from payrisk.policy.dunning import action_groups
 from payrisk.policy.planning import ScoredPortfolio
 from payrisk.policy.reasons import LOWERING_COUNT, LOWERS, RAISES, REASON_COUNT
+from payrisk.policy.state import STATE_COLUMNS
 
 BUNDLE_FILES = (
     "invoices.parquet",
@@ -77,6 +78,15 @@ class PortfolioBundle:
             "open_amount": table["open_amount"].to_numpy(dtype="float64"),
             "disputed": table["disputed"].fillna(False).to_numpy(dtype=bool),
         }
+
+    @cached_property
+    def state_arrays(self) -> dict[str, np.ndarray] | None:
+        """The open invoices' dunning state columns (`state_...`) as arrays, None if the bundle
+        has none (written before they existed)."""
+        names = list(STATE_COLUMNS.values())
+        if not all(name in self.invoices for name in names):
+            return None
+        return {name: self.invoices[name].to_numpy() for name in names}
 
     @cached_property
     def actions(self) -> pd.DataFrame:

@@ -203,6 +203,9 @@ PHRASES: dict[str, Phrase] = {
     "instalment_share": _both(
         lambda v, f: f"paid {f.pct(v)} of invoices in instalments",
         lambda v, f: f"a payé {f.pct(v)} des factures en plusieurs fois"),
+    "promise_kept_share": _both(
+        lambda v, f: f"kept {f.pct(v)} of its promises to pay",
+        lambda v, f: f"a tenu {f.pct(v)} de ses promesses de paiement"),
     "reminded_share": _both(lambda v, f: f"needed reminders on {f.pct(v)} of invoices",
                             lambda v, f: f"a dû être relancé pour {f.pct(v)} des factures"),
     "mean_days_reminder_to_payment": _both(

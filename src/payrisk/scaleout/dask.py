@@ -181,6 +181,13 @@ def partition_dataset(dataset: Dataset, partitions: int) -> list[Dataset]:
             customer_partition(dataset.customers["customer_id"], partitions),
             partitions,
         ),
+        "promises": _split(dataset.promises, by_invoice(dataset.promises), partitions),
+        "payment_plans": _split(
+            dataset.payment_plans, by_invoice(dataset.payment_plans), partitions
+        ),
+        "holds": _split(
+            dataset.holds, customer_partition(dataset.holds["customer_id"], partitions), partitions
+        ),
     }
     return [
         Dataset(**{name: parts[k] for name, parts in tables.items()}) for k in range(partitions)

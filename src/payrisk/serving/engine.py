@@ -10,6 +10,7 @@ says how old the snapshot behind it is.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from payrisk.core.days import day_number, ordinal_days
+from payrisk.core.days import EPOCH_ORDINAL, day_number, ordinal_days
 from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
@@ -29,9 +30,11 @@ from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer, declared_attribute_arrays
 from payrisk.policy.config import DunningConfig, with_recovery_rate
 from payrisk.policy.credit import review_credit
-from payrisk.policy.dunning import CONTACT_ACTIONS, action_group_arrays
+from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_group_arrays
+from payrisk.policy.penalties import round_cents
 from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
+from payrisk.policy.state import NO_DAY, STATE_COLUMNS, DunningState, state_of_columns
 from payrisk.policy.workdays import next_working_day
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
 from payrisk.serving.schemas import (
@@ -53,6 +56,7 @@ from payrisk.serving.schemas import (
 )
 
 log = logging.getLogger("payrisk.service")
+STATE_FIELDS = tuple(STATE_COLUMNS)
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -110,9 +114,103 @@ def open_invoices_of(
         due_day=ordinal_days(i.due_date for i in invoices),
         amount=amount,
         open_amount=np.where(np.isnan(open_amount), amount, open_amount),
-        disputed=np.array([i.disputed for i in invoices], dtype=bool),
+        # A dispute date implies an open dispute (a date after as_of is refused with the state).
+        disputed=np.array([i.disputed or i.dispute_date is not None for i in invoices], bool),
         attributes=attributes,
     )
+
+
+def _day(value: date | None) -> int:
+    return NO_DAY if value is None else value.toordinal() - EPOCH_ORDINAL
+
+
+def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) -> DunningState:
+    """The dunning state the request reports, per planned invoice (the request's first, then
+    the snapshot's other open invoices of its customers: `customer_ids`), NaN / NO_DAY where it
+    says nothing; a customer's state covers all its invoices;
+    refuses dates after as_of where only the past can be reported, naming the field.
+
+    One pass over the request's (at most MAX_BATCH) invoices to read nested lists; the rules
+    that use the state are vectorised.
+    """
+    state = DunningState.empty(len(customer_ids))  # the request's invoices, then the snapshot's
+    limit = today.toordinal() - EPOCH_ORDINAL
+
+    def past(value: date | None, where: str) -> int:
+        day = _day(value)
+        if day != NO_DAY and day > limit:
+            raise RefusedRequestError(f"{where} is after as_of {today}")
+        return day
+
+    for k, invoice in enumerate(request.invoices):
+        where = f"invoices[{k}]"
+        if invoice.reminders:
+            days = [
+                past(r.sent_date, f"{where}.reminders[{j}].sent_date")
+                for j, r in enumerate(invoice.reminders)
+            ]
+            # Steps reached: the highest step reported; a list without steps counts its
+            # reminders (a nudge without a step, e.g. before a promised date, adds none).
+            steps = [r.step for r in invoice.reminders if r.step is not None]
+            state.reminders_reported[k] = max(steps) if steps else len(days)
+            state.last_reminder_day[k] = max(days)
+        if invoice.promise is not None:
+            state.promise_made_day[k] = past(invoice.promise.made_on, f"{where}.promise.made_on")
+            state.promise_day[k] = _day(invoice.promise.promised_date)
+            state.promise_amount[k] = (
+                np.nan if invoice.promise.amount is None else invoice.promise.amount
+            )
+        if invoice.hold is not None:
+            state.hold_until_day[k] = _day(invoice.hold.until)
+        if invoice.dispute_date is not None:
+            state.dispute_day[k] = past(invoice.dispute_date, f"{where}.dispute_date")
+        if invoice.payment_plan is not None:
+            plan = invoice.payment_plan
+            agreed = past(plan.agreed_on, f"{where}.payment_plan.agreed_on")
+            amounts = np.array([i.amount for i in plan.instalments], dtype="float64")
+            dues = np.array([_day(i.due_date) for i in plan.instalments], dtype="int64")
+            left = invoice.amount if invoice.open_amount is None else invoice.open_amount
+            paid = max(amounts.sum() - left, 0.0)
+            running = np.cumsum(amounts)
+            current = np.flatnonzero(running > paid + 0.005)
+            if len(current):
+                c = int(current[0])
+                since = int(dues[c - 1]) if c > 0 else agreed
+                state.plan_due_day[k] = dues[c]
+                state.plan_amount[k] = round(float(running[c] - paid), 2)
+                state.plan_since_day[k] = since
+                reported = [] if not invoice.reminders else invoice.reminders
+                state.plan_reminders[k] = sum(
+                    1 for r in reported if since != NO_DAY and _day(r.sent_date) > since
+                )
+    if request.customers:
+        customers = {c.customer_id: (j, c) for j, c in enumerate(request.customers)}
+        for k, customer_id in enumerate(customer_ids.tolist()):
+            found = customers.get(customer_id)
+            if found is None:
+                continue
+            j, customer = found
+            where = f"customers[{j}]"
+            state.customer_contact_day[k] = past(
+                customer.last_contact_date, f"{where}.last_contact_date"
+            )
+            if customer.hold is not None:
+                own = state.hold_until_day[k]
+                held = _day(customer.hold.until)
+                state.hold_until_day[k] = held if own == NO_DAY else max(own, held)
+            if customer.direct_debit is not None:
+                state.direct_debit[k] = float(customer.direct_debit)
+            state.debit_failed_day[k] = past(
+                customer.direct_debit_failed_date, f"{where}.direct_debit_failed_date"
+            )
+    return state
+
+
+def request_digest(request: ScoreRequest) -> str:
+    """A request's id when it brings none: a digest of its content (the same request, the same
+    id), never its values."""
+    body = request.model_dump_json(exclude={"request_id"}).encode("utf-8")
+    return "sha256-" + hashlib.sha256(body).hexdigest()[:32]
 
 
 def currency_rates(
@@ -190,6 +288,8 @@ def invoice_scores(
     known: np.ndarray,
     currency: list[str],
     rate: np.ndarray,
+    policy: DunningConfig | None = None,
+    language: str = "en",
 ) -> list[InvoiceScore]:
     """The answer's invoices (`rows` of the portfolio's arrays, in the request's order; `known`,
     `currency` and `rate` per request invoice), in the worklist's order and ranked among
@@ -201,6 +301,10 @@ def invoice_scores(
         return np.asarray(columns[name])[picked]
 
     step = take("step")
+    invoice_rate = rate[order]
+    currencies = [currency[k] for k in order]
+    penalties = penalty_records(take, invoice_rate, currencies, policy)
+    kept = take("promise_kept_probability").astype("float64")
     actions = _records(
         {
             "action": take("action").tolist(),
@@ -210,6 +314,9 @@ def invoice_scores(
             "actor": take("actor").tolist(),
             "action_date": _dates(take("action_date")),
             **policy_fields(take),
+            "state_reason": take("state_reason").tolist(),
+            "amount_due": (take("amount_due").astype("float64") / invoice_rate).round(2).tolist(),
+            "penalties": penalties,
         }
     )
     rows_out = _records(
@@ -230,12 +337,73 @@ def invoice_scores(
             "priority_rank": list(range(1, len(picked) + 1)),
             "scenario": take("scenario").tolist(),
             "reasons": [reasons or [] for reasons in take("reasons").tolist()],
+            "promise_kept_probability": [None if np.isnan(p) else round(float(p), 4) for p in kept],
+            "promise_reason": promise_reasons(take, language),
         }
     )
     return [
         InvoiceScore(**row, next_action=NextAction(**action))
         for row, action in zip(rows_out, actions, strict=True)
     ]
+
+
+def penalty_records(
+    take, rate: np.ndarray, currency: list[str], policy: DunningConfig | None
+) -> list[dict | None]:
+    """The penalties of each answered invoice (None where its step does not mention them), in
+    its currency: amounts computed in the model's currency are converted back, the indemnity
+    from its own currency with the policy's rates."""
+    total = take("penalty_total").astype("float64")
+    mentions = ~np.isnan(total)
+    if not mentions.any() or policy is None:
+        return [None] * len(total)
+    rules = policy.penalties
+    base = policy.currencies.base
+    to_base = 1.0 if rules.indemnity_currency == base else policy.currencies.rates.get(
+        rules.indemnity_currency, 1.0
+    )  # fmt: skip
+    interest = round_cents(np.nan_to_num(take("penalty_interest").astype("float64")) / rate)
+    indemnity = np.where(
+        np.nan_to_num(take("penalty_indemnity").astype("float64")) > 0,
+        round_cents(np.full(len(rate), rules.indemnity) * to_base / rate),
+        0.0,
+    )
+    days = np.nan_to_num(take("penalty_days").astype("float64")).astype("int64")
+    out: list[dict | None] = []
+    for k in range(len(total)):
+        if not mentions[k]:
+            out.append(None)
+            continue
+        out.append(
+            {
+                "days_late": int(days[k]),
+                "annual_rate": rules.annual_rate,
+                "interest": float(interest[k]),
+                "indemnity": float(indemnity[k]),
+                "total": float(round_cents(interest[k] + indemnity[k])),
+                "currency": currency[k],
+            }
+        )
+    return out
+
+
+def promise_reasons(take, language: str) -> list[str | None]:
+    """What each open promise's P(kept) rests on, in plain words."""
+    kept = take("promises_kept").astype("float64")
+    resolved = take("promises_resolved").astype("float64")
+    rate = take("promise_portfolio_rate").astype("float64")
+    out: list[str | None] = []
+    for k, r, p in zip(kept.tolist(), resolved.tolist(), rate.tolist(), strict=True):
+        if np.isnan(r):
+            out.append(None)
+        elif language == "fr":
+            out.append(
+                f"{int(k)} promesse(s) tenue(s) sur {int(r)} pour ce client ; "
+                f"{p:.0%} sur l'ensemble du portefeuille"
+            )
+        else:
+            out.append(f"kept {int(k)} of {int(r)} past promises; {p:.0%} across the portfolio")
+    return out
 
 
 def _contacts(invoices: dict[str, np.ndarray]) -> dict[str, list[Contact]]:
@@ -487,24 +655,31 @@ class ScoringEngine:
 
     def _other_open_invoices(
         self, invoices: OpenInvoices, bundle: PortfolioBundle | None
-    ) -> OpenInvoices | None:
+    ) -> tuple[OpenInvoices | None, np.ndarray, np.ndarray]:
         """The snapshot's open invoices of the request's customers that the request did not
-        send: what keeps a customer's plan the same whichever of its invoices are sent."""
+        send (what keeps a customer's plan the same whichever of its invoices are sent), their
+        bundle rows, and the bundle row of each sent invoice (-1 where the bundle lacks it)."""
+        none = np.array([], dtype="int64")
+        sent_rows = np.full(len(invoices), -1, dtype="int64")
         if bundle is None:
-            return None
+            return None, none, sent_rows
         index = bundle.rows_of_customer
         rows = [index[c] for c in dict.fromkeys(invoices.customer_id.tolist()) if c in index]
         if not rows:
-            return None
+            return None, none, sent_rows
         table = bundle.open_invoice_arrays
         rows = np.concatenate(rows)
-        rows = rows[~np.isin(table["invoice_id"][rows], invoices.invoice_id)]
+        mine = np.isin(table["invoice_id"][rows], invoices.invoice_id)
+        found = rows[mine]
+        sent_rows[positions(pd.Index(invoices.invoice_id), table["invoice_id"][found])] = found
+        rows = rows[~mine]
         if not len(rows):
-            return None
-        return OpenInvoices(
+            return None, none, sent_rows
+        others = OpenInvoices(
             **{name: values[rows] for name, values in table.items()},
             in_history=np.ones(len(rows), dtype=bool),
         )
+        return others, rows, sent_rows
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
         """Score and plan the request's invoices: the batch path's `plan_portfolio` on arrays.
@@ -531,10 +706,24 @@ class ScoringEngine:
                 "no portfolio bundle for this snapshot: plans cover the invoices sent only "
                 "(run `payrisk snapshot`)"
             )
-        others = self._other_open_invoices(sent, bundle)
+        others, other_rows, sent_rows = self._other_open_invoices(sent, bundle)
         invoices = sent if others is None else _concat(sent, others)
         n = len(sent)
         requested = np.arange(len(invoices)) < n
+        # What the request says of the dunning state wins over what the snapshot knew.
+        state = request_state(request, invoices.customer_id, when.date())
+        snapshot_state = bundle.state_arrays if bundle is not None else None
+        if snapshot_state is not None:
+            rows = np.concatenate([sent_rows, other_rows])
+            stored = state_of_columns(snapshot_state, np.maximum(rows, 0))
+            missing = DunningState.empty(len(rows))
+            stored = DunningState(
+                **{
+                    name: np.where(rows >= 0, getattr(stored, name), getattr(missing, name))
+                    for name in STATE_FIELDS
+                }
+            )
+            state = state.over(stored)
         portfolio = plan_portfolio(
             self.scorer,
             history,
@@ -543,6 +732,7 @@ class ScoringEngine:
             policy,
             language=language,
             explain=requested if request.with_reasons else np.zeros(len(invoices), dtype=bool),
+            state=state,
         )
         freshness = self.freshness(history, when)
         if freshness["stale"]:
@@ -556,10 +746,13 @@ class ScoringEngine:
                 f"converted to {policy.currencies.base} with the policy's rates for scoring"
             )
         return ScoreResponse(
+            request_id=request.request_id or request_digest(request),
             model_version=self.model_version,
             as_of=when.date(),
             language=language,
-            invoices=invoice_scores(portfolio.invoices, np.arange(n), known, currency, rate),
+            invoices=invoice_scores(
+                portfolio.invoices, np.arange(n), known, currency, rate, policy, language
+            ),
             customers=customer_plans(
                 portfolio.customers, portfolio.invoices, ~requested, policy.currencies.base
             ),
@@ -658,7 +851,8 @@ class ScoringEngine:
             first = next_working_day(np.array([day_number(bundle.as_of)]), self.workdays)[0]
             day = pd.Timestamp(np.datetime64(int(first), "D"))
         actions = bundle.actions
-        keep = actions["action_date"] <= day
+        # Direct debit collects by itself: nothing for anyone to do.
+        keep = (actions["action_date"] <= day) & (actions["action"] != ACTION_DIRECT_DEBIT)
         if request.actor:
             keep &= actions["actor"] == request.actor
         if request.channel:

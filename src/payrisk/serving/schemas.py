@@ -7,6 +7,7 @@ Every field is described and validated here, so that a bad request is refused wi
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -19,6 +20,7 @@ from payrisk.policy.config import ACTORS
 from payrisk.policy.credit import MAX_BOUNDS, RECOMMENDATIONS
 from payrisk.policy.dunning import ACTIONS
 from payrisk.policy.reasons import LOWERS, RAISES
+from payrisk.policy.state import STATE_REASONS
 
 # Allowed values, declared once: the spec lists them as enums (scenario names come from the
 # loaded dunning policy and are added to the spec by payrisk.serving.openapi).
@@ -44,6 +46,136 @@ def _check_day(value: date | None, field: str) -> date | None:
     if value is not None and not EARLIEST <= value <= LATEST:
         raise ValueError(f"{field} must be between {EARLIEST} and {LATEST}")
     return value
+
+
+MAX_REMINDERS = 100  # reported reminders per invoice
+MAX_INSTALMENTS = 120  # instalments of a payment plan (ten years monthly)
+StateReason = Literal[STATE_REASONS]  # type: ignore[valid-type]
+
+
+class ReminderIn(RequestModel):
+    """A reminder the dunning system sent for this invoice."""
+
+    sent_date: date = Field(description="Day it was sent; not after as_of.")
+    channel: ChannelName = Field(description="How it was sent.")
+    step: int | None = Field(None, ge=1, le=50, description="Scenario step, 1 for the first.")
+
+    @field_validator("sent_date")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        return _check_day(value, "sent_date")
+
+
+class PromiseIn(RequestModel):
+    """An open promise to pay: nothing is sent before the promised date but a nudge the day
+    before; past its date with the invoice still open, it is broken (one step firmer at once).
+    Leave it out once kept."""
+
+    made_on: date = Field(description="Day the customer promised; not after as_of.")
+    promised_date: date = Field(description="Day the customer promised to pay by.")
+    amount: float | None = Field(
+        None, ge=0.01, le=1e12, strict=True, description="Amount promised; default: all open."
+    )
+
+    @field_validator("made_on", "promised_date")
+    @classmethod
+    def _plausible(cls, value: date, info) -> date:
+        return _check_day(value, info.field_name)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PromiseIn:
+        if self.promised_date < self.made_on:
+            raise ValueError("promised_date is before made_on")
+        return self
+
+
+class InstalmentIn(RequestModel):
+    due_date: date = Field(description="Day this instalment is due.")
+    amount: float = Field(ge=0.01, le=1e12, strict=True, description="Its amount.")
+
+    @field_validator("due_date")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        return _check_day(value, "due_date")
+
+
+class PaymentPlanIn(RequestModel):
+    """An agreed payment plan: the invoice is dunned per instalment, not on its whole balance.
+    The invoice's open_amount is what is left of the plan: the plan's total minus it has been
+    paid, covering instalments in order."""
+
+    agreed_on: date | None = Field(None, description="Day the plan was agreed; not after as_of.")
+    instalments: list[InstalmentIn] = Field(
+        min_length=1,
+        max_length=MAX_INSTALMENTS,
+        description="Instalments in due-date order (strictly increasing), what the plan spreads.",
+    )
+
+    @field_validator("agreed_on")
+    @classmethod
+    def _plausible(cls, value: date | None) -> date | None:
+        return _check_day(value, "agreed_on")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PaymentPlanIn:
+        days = [i.due_date for i in self.instalments]
+        if any(b <= a for a, b in pairwise(days)):
+            raise ValueError("instalments must be in strictly increasing due_date order")
+        if self.agreed_on is not None and days[0] < self.agreed_on:
+            raise ValueError("the first instalment is due before agreed_on")
+        return self
+
+
+class HoldIn(RequestModel):
+    """A pause of dunning: nothing is sent up to and including `until`."""
+
+    until: date = Field(description="Last day of the hold.")
+    reason: str | None = Field(
+        None,
+        max_length=500,
+        description="Why (holiday, negotiation, legal review): free text, never logged, stored "
+        "or echoed.",
+    )
+
+    @field_validator("until")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        return _check_day(value, "until")
+
+
+class CustomerStateIn(RequestModel):
+    """What the dunning system knows of a customer beyond the ledger. Overrides the snapshot."""
+
+    customer_id: str = Field(pattern=ID_PATTERN, description="The customer's id.")
+    last_contact_date: date | None = Field(
+        None, description="The customer's last contact (any invoice, any channel); not after as_of."
+    )
+    hold: HoldIn | None = Field(None, description="A hold of all the customer's invoices.")
+    direct_debit: bool | None = Field(
+        None, strict=True, description="Pays by direct debit: no reminder unless one failed."
+    )
+    direct_debit_failed_date: date | None = Field(
+        None, description="A direct-debit collection failed that day: dunning resumes."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "example": {
+                "customer_id": "C000123",
+                "last_contact_date": "2026-11-20",
+                "hold": {"until": "2026-12-04", "reason": "negotiation"},
+                "direct_debit": False,
+            }
+        },
+    )
+
+    @field_validator("last_contact_date", "direct_debit_failed_date")
+    @classmethod
+    def _plausible(cls, value: date | None, info) -> date | None:
+        return _check_day(value, info.field_name)
 
 
 class InvoiceIn(RequestModel):
@@ -85,6 +217,21 @@ class InvoiceIn(RequestModel):
         "name, for an invoice the snapshot does not hold: numbers for numeric ones, text for "
         "categorical ones. Missing ones are unknown.",
     )
+    dispute_date: date | None = Field(
+        None,
+        description="An open dispute raised that day (implies disputed): dispute resolution.",
+    )
+    reminders: list[ReminderIn] | None = Field(
+        None,
+        max_length=MAX_REMINDERS,
+        description="Reminders sent so far, including today's: they count as sent (the "
+        "scenario's step: the highest step given, else how many; and the customer's contact "
+        "gap) even before the next snapshot knows them. Never makes payrisk forget one the "
+        "snapshot knows.",
+    )
+    promise: PromiseIn | None = Field(None, description="An open promise to pay.")
+    payment_plan: PaymentPlanIn | None = Field(None, description="An agreed payment plan.")
+    hold: HoldIn | None = Field(None, description="A hold of this invoice.")
 
     model_config = ConfigDict(
         extra="forbid",
@@ -98,9 +245,16 @@ class InvoiceIn(RequestModel):
                 "due_date": "2026-10-31",
                 "amount": 1250.0,
                 "currency": "EUR",
+                "reminders": [{"sent_date": "2026-11-03", "channel": "email", "step": 2}],
+                "promise": {"made_on": "2026-11-20", "promised_date": "2026-12-05"},
             }
         },
     )
+
+    @field_validator("dispute_date")
+    @classmethod
+    def _plausible_dispute(cls, value: date | None) -> date | None:
+        return _check_day(value, "dispute_date")
 
     @field_validator("issue_date", "due_date")
     @classmethod
@@ -125,10 +279,22 @@ class InvoiceIn(RequestModel):
 
 
 class ScoreRequest(RequestModel):
+    request_id: str | None = Field(
+        None,
+        pattern=ID_PATTERN,
+        description="Your id for this request, echoed in the answer (default: a digest of the "
+        "request, the same for the same request).",
+    )
     invoices: list[InvoiceIn] = Field(
         min_length=1,
         max_length=DEFAULT_MAX_BATCH,
         description=f"Open invoices, at most {DEFAULT_MAX_BATCH} (PAYRISK_MAX_BATCH).",
+    )
+    customers: list[CustomerStateIn] = Field(
+        default_factory=list,
+        max_length=DEFAULT_MAX_BATCH,
+        description="Dunning state of the invoices' customers (last contact, hold, direct "
+        "debit), one entry per customer at most; overrides the snapshot's.",
     )
     as_of: date | None = Field(
         None, description="Scoring day (start of day); default: the snapshot's as-of date."
@@ -144,6 +310,16 @@ class ScoreRequest(RequestModel):
     @classmethod
     def _plausible(cls, value: date | None) -> date | None:
         return _check_day(value, "as_of")
+
+    @field_validator("customers")
+    @classmethod
+    def _once_each(cls, customers: list[CustomerStateIn]) -> list[CustomerStateIn]:
+        seen: set[str] = set()
+        for position, customer in enumerate(customers):
+            if customer.customer_id in seen:
+                raise ValueError(f"customers[{position}].customer_id appears twice")
+            seen.add(customer.customer_id)
+        return customers
 
 
 def score_request_model(max_batch: int) -> type[ScoreRequest]:
@@ -189,6 +365,17 @@ class ChannelOption(BaseModel):
     allowed: bool = Field(description="Whether the escalation rules allow it now.")
 
 
+class Penalties(BaseModel):
+    """Late-payment penalties owed on the action's day, computed (not templated)."""
+
+    days_late: int = Field(description="Days of interest: from the day after due to action_date.")
+    annual_rate: float = Field(description="Interest rate per year (penalties.annual_rate).")
+    interest: float = Field(description="Interest on the amount due, to the cent.")
+    indemnity: float = Field(description="Fixed recovery indemnity for this invoice.")
+    total: float = Field(description="Interest + indemnity.")
+    currency: str = Field(description="The invoice's currency.")
+
+
 class NextAction(BaseModel):
     action: ActionName = Field(
         description="remind, escalate (agency or court), write_off_review, dispute_resolution, "
@@ -220,6 +407,21 @@ class NextAction(BaseModel):
     alternatives: list[ChannelOption] = Field(
         default_factory=list, description="Learned policy: every channel weighed, best first."
     )
+    state_reason: StateReason | None = Field(
+        None,
+        description="What in the dunning state decided this action: hold (nothing before "
+        "action_date), promise (nothing before the promised date but the nudge), "
+        "promise_check_in (a promise likely to be broken), broken_promise (one step firmer at "
+        "once), payment_plan (dunned per instalment), direct_debit (no reminder), dispute; "
+        "none: the scenario.",
+    )
+    amount_due: float = Field(
+        description="What the contact asks for, in the invoice's currency: the current "
+        "instalment under a payment plan, else the open amount."
+    )
+    penalties: Penalties | None = Field(
+        None, description="Late-payment penalties owed on action_date, when the step mentions them."
+    )
 
 
 class InvoiceScore(BaseModel):
@@ -247,6 +449,12 @@ class InvoiceScore(BaseModel):
     reasons: list[Reason] = Field(
         description="What raises the risk most, then what lowers it, one fact each."
     )
+    promise_kept_probability: float | None = Field(
+        None,
+        description="For an open promise: predicted chance it is kept (the customer's kept "
+        "promises shrunk to the portfolio's rate).",
+    )
+    promise_reason: str | None = Field(None, description="What that chance rests on.")
 
 
 class Contact(BaseModel):
@@ -293,6 +501,7 @@ class Freshness(BaseModel):
 
 
 class ScoreResponse(Freshness):
+    request_id: str = Field(description="The request's id, or a digest of the request.")
     model_version: str = Field(description="Registry version of the scorer that produced this.")
     as_of: date
     language: LanguageCode

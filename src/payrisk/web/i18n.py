@@ -453,6 +453,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "write_off_review": ("Write-off review", "Examen de passage en perte"),
         "dispute_resolution": ("Dispute resolution", "Traitement du litige"),
         "credit_manager_review": ("Credit manager review", "Revue par le credit manager"),
+        "wait": ("Wait", "Attendre"),
+        "direct_debit": ("Direct debit (no reminder)", "Prélèvement (pas de relance)"),
     },
     "action_short": {
         "remind": ("Reminder", "Relance"),
@@ -460,6 +462,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "write_off_review": ("Write-off review", "Examen de perte"),
         "dispute_resolution": ("Dispute", "Litige"),
         "credit_manager_review": ("Credit review", "Revue crédit"),
+        "wait": ("Wait", "Attendre"),
+        "direct_debit": ("Direct debit", "Prélèvement"),
     },
     "policy": {
         "learned": ("learned policy", "politique apprise"),
@@ -592,6 +596,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "default_share": ("Share defaulted", "Part en défaut"),
         "dispute_rate": ("Dispute rate", "Taux de litige"),
         "instalment_share": ("Share paid in instalments", "Part payée en plusieurs fois"),
+        "promise_kept_share": ("Promises kept", "Promesses tenues"),
         "reminded_share": ("Share reminded", "Part relancée"),
         "mean_days_reminder_to_payment": (
             "Days from reminder to payment",
