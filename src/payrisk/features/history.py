@@ -28,7 +28,7 @@ from payrisk.data.contract import CHANNELS, Channel
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import AGED_BUCKET_EDGES, settled_date
 from payrisk.features.declared import UNKNOWN, DeclaredValues, declared_values
-from payrisk.features.promises import promise_outcomes, promise_streams
+from payrisk.features.promises import PORTFOLIO_PROMISES, promise_outcomes, promise_streams
 from payrisk.features.streams import Stream, build_stream, positions
 
 EW_ORIGIN_DAY = day_number("2000-01-01")
@@ -376,6 +376,18 @@ def _dispute_streams(ledger: _Ledger) -> dict[str, Stream]:
             },
         ),
     }
+
+
+def portfolio_streams(dataset: Dataset, as_of: pd.Timestamp) -> dict[str, Stream]:
+    """The streams of a history that span the whole portfolio rather than one customer (the
+    portfolio's promise-keeping rate). A history built on a partition of customers (Dask) takes
+    these from the whole dataset, so that it plans as the single-machine history does."""
+    data = known_at(dataset, as_of)
+    customer_ids = pd.Index(pd.unique(data.invoices["customer_id"].astype("str")), dtype="str")
+    streams = promise_streams(
+        promise_outcomes(data.promises, data.invoices, data.payments), customer_ids
+    )
+    return {PORTFOLIO_PROMISES: streams[PORTFOLIO_PROMISES]}
 
 
 def build_history(

@@ -311,7 +311,10 @@ class LinearLogit(BaseEstimator):
         return self
 
     def decision(self, matrix: np.ndarray) -> np.ndarray:
-        return self._design(matrix) @ self.coef_ + self.intercept_
+        """The linear score of each row. A row-wise sum, not a matrix product: BLAS kernels
+        round differently with the batch's shape, and a score must not depend on which other
+        invoices share its request or partition."""
+        return (self._design(matrix) * self.coef_).sum(axis=1) + self.intercept_
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Each feature's share of the score against the training average (log-odds)."""

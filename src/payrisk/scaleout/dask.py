@@ -20,7 +20,7 @@ import itertools
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
@@ -31,7 +31,8 @@ from pydantic import ValidationError
 from payrisk.core.config import ComputeSettings, ConfigError, TrainConfig, format_validation_error
 from payrisk.data.loading import Dataset
 from payrisk.features.definitions import FeatureSet, invoice_features
-from payrisk.features.history import History, build_history
+from payrisk.features.history import History, build_history, portfolio_streams
+from payrisk.features.streams import Stream
 from payrisk.models.encoding import MatrixLayout
 from payrisk.models.estimators import booster_fitter
 from payrisk.models.labels import snapshot_queries
@@ -259,11 +260,13 @@ def _partition_portfolio(
     as_of: pd.Timestamp,
     dunning: DunningConfig,
     explain_top: int | None,
+    portfolio: dict[str, Stream],
 ) -> ScoredPortfolio | None:
     queries = open_invoice_queries(part, as_of)
     if queries.empty:
         return None
     history = scorer.build_history(part, as_of)
+    history = replace(history, streams={**history.streams, **portfolio})
     return score_and_plan(scorer, history, queries, as_of, dunning, explain_top)
 
 
@@ -318,6 +321,7 @@ def score_open_invoices(
             as_of=as_of,
             dunning=dunning,
             explain_top=explain_top,
+            portfolio=portfolio_streams(dataset, as_of),
         )
         if parts:
             return None, merge_portfolios(
