@@ -1,6 +1,7 @@
 """Soak test: concurrent clients on the real `bentoml serve` payrisk for minutes.
 
 Run: python -m benchmarks.bench_soak [--minutes 3] [--clients 8] [--invoices 100000] [--window 30]
+       [--slow-bodies 40] [--duplicate-headers 1]
 
 Each client (a thread with its own HTTP connection) loops over a mix close to production: mostly
 single-invoice scores, some batches of 50 without reasons, customer profiles, credit reviews, and
@@ -8,11 +9,20 @@ a few bad requests (which must get their 4xx, not a 5xx). Reported per time wind
 errors (anything but the expected status), p50 / p95 / p99 latency; and the resident memory of
 the server's processes (the bentoml process group) at start, per window and at the end, so that
 a leak shows as a steady climb.
+
+Attackers run beside the clients all along (issue 19): `--slow-bodies` connections, more than the
+worker's 32 request slots, each announcing a 4,000-byte body to the sign-in form or (with the key)
+to /v1/score and sending it one byte every 2 s, reconnecting whenever the server cuts it off; and
+`--duplicate-headers` threads sending /v1/score with two Content-Type headers. The clients' error
+count must stay zero; the attackers' answers are tallied apart (408 and 400 expected).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import select
+import socket
 import tempfile
 import threading
 import time
@@ -136,11 +146,105 @@ def client_loop(base: str, mix: list, offset: int, stop: float, recorder: Record
             recorder.add(time.perf_counter() - started, problem)
 
 
-def soak(base: str, port: int, mix: list, minutes: float, clients: int, window: float) -> dict:
+SLOW_BODY_BYTES = 4000
+TRICKLE_EVERY_S = 2.0
+
+
+def _slow_connection(port: int, n: int) -> socket.socket:
+    """Alternately the sign-in form (no key) and /v1/score (with the key), body announced."""
+    path, media, extra = (
+        ("/ui/login", "application/x-www-form-urlencoded", "")
+        if n % 2 == 0
+        else ("/v1/score", "application/json", f"X-API-Key: {KEY}\r\n")
+    )
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {media}\r\n{extra}"
+        f"Content-Length: {SLOW_BODY_BYTES}\r\n\r\na".encode()
+    )
+    return sock
+
+
+def slow_body_attack(port: int, connections: int, stop: float, tally: Counter) -> None:
+    """Keep `connections` bodies trickling one byte every TRICKLE_EVERY_S; tally the answers."""
+    open_ = [_slow_connection(port, n) for n in range(connections)]
+    while time.monotonic() < stop:
+        time.sleep(TRICKLE_EVERY_S)
+        answered, _, _ = select.select(open_, [], [], 0)
+        for n, sock in enumerate(open_):
+            if sock in answered:
+                try:
+                    head = sock.recv(64)
+                except OSError:
+                    head = b""
+                found = re.match(rb"HTTP/1\.1 (\d{3})", head)
+                tally[f"slow body {found.group(1).decode() if found else 'closed'}"] += 1
+                sock.close()
+                open_[n] = _slow_connection(port, n)
+                continue
+            try:
+                sock.sendall(b"a")
+            except OSError:
+                tally["slow body reset"] += 1
+                sock.close()
+                open_[n] = _slow_connection(port, n)
+    for sock in open_:
+        sock.close()
+
+
+def duplicate_header_attack(base: str, invoice: dict, stop: float, tally: Counter) -> None:
+    """/v1/score with the key and two Content-Type headers, ten times a second."""
+    import json
+
+    body = json.dumps({"invoices": [invoice]}).encode()
+    headers = [
+        ("X-API-Key", KEY),
+        ("Content-Type", "text/plain"),
+        ("Content-Type", "application/json"),
+    ]
+    with httpx.Client(base_url=base, timeout=60) as client:
+        while time.monotonic() < stop:
+            try:
+                status = client.post("/v1/score", content=body, headers=headers).status_code
+                tally[f"duplicate header {status}"] += 1
+            except httpx.HTTPError as error:
+                tally[f"duplicate header {type(error).__name__}"] += 1
+            time.sleep(0.1)
+
+
+def soak(
+    base: str,
+    port: int,
+    mix: list,
+    minutes: float,
+    clients: int,
+    window: float,
+    slow_bodies: int = 0,
+    duplicate_headers: int = 0,
+) -> dict:
     recorder = Recorder(window, max(0, int(minutes * 60 // window) - 1))
     rss = [(0.0, group_rss_mb(port))]
     stop = time.monotonic() + minutes * 60
     sampling = threading.Event()
+    attacks: Counter = Counter()
+    attackers = []
+    if slow_bodies:
+        attackers.append(
+            threading.Thread(
+                target=slow_body_attack, args=(port, slow_bodies, stop, attacks), daemon=True
+            )
+        )
+    invoice = next(body for path, body, _ in mix if path == "/v1/score" and isinstance(body, dict))
+    for _ in range(duplicate_headers):
+        attackers.append(
+            threading.Thread(
+                target=duplicate_header_attack,
+                args=(base, invoice["invoices"][0], stop, attacks),
+                daemon=True,
+            )
+        )
+    for attacker in attackers:
+        attacker.start()
 
     def sample_memory() -> None:
         while not sampling.wait(window):
@@ -153,8 +257,10 @@ def soak(base: str, port: int, mix: list, minutes: float, clients: int, window: 
             pool.submit(client_loop, base, mix, k * 37, stop, recorder)
     sampling.set()
     sampler.join()
+    for attacker in attackers:
+        attacker.join()
     rss.append((time.monotonic() - recorder.start, group_rss_mb(port)))
-    return {"windows": recorder.windows, "rss": rss, "window_s": window}
+    return {"windows": recorder.windows, "rss": rss, "window_s": window, "attacks": attacks}
 
 
 def report(result: dict, clients: int) -> dict:
@@ -197,6 +303,7 @@ def report(result: dict, clients: int) -> dict:
         "rss_after_first_window_mb": result["rss"][1][1] if len(result["rss"]) > 2 else None,
         "rss_end_mb": result["rss"][-1][1],
         "rss_max_mb": max(value for _, value in result["rss"]),
+        "attacker_answers": dict(result.get("attacks", {})),
         "windows": rows,
     }
     print(
@@ -205,6 +312,9 @@ def report(result: dict, clients: int) -> dict:
         f"p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, "
         f"p99 {summary['p99_ms']:.1f} ms"
     )
+    if summary["attacker_answers"]:
+        answers = ", ".join(f"{k}: {v}" for k, v in sorted(summary["attacker_answers"].items()))
+        print(f"attackers' answers: {answers}")
     print(
         "server RSS (MB): start {:.0f}, after the first window {}, end {:.0f}, max {:.0f}".format(
             summary["rss_start_mb"],
@@ -224,6 +334,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--invoices", type=int, default=100_000, help="size of the history")
     parser.add_argument("--window", type=float, default=30.0, help="seconds per report window")
+    parser.add_argument(
+        "--slow-bodies", type=int, default=40, help="trickled-body connections (0: none)"
+    )
+    parser.add_argument(
+        "--duplicate-headers", type=int, default=1, help="threads sending two Content-Types"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="payrisk-soak-") as tmp:
         workdir = Path(tmp)
@@ -237,7 +353,16 @@ def main(argv: list[str] | None = None) -> dict:
                 if isinstance(body, dict):
                     warm.post(path, json=body)
             warm.close()
-            result = soak(base, port, mix, args.minutes, args.clients, args.window)
+            result = soak(
+                base,
+                port,
+                mix,
+                args.minutes,
+                args.clients,
+                args.window,
+                args.slow_bodies,
+                args.duplicate_headers,
+            )
             alive = httpx.get(f"{base}/livez", timeout=10).status_code == 200
         summary = report(result, args.clients)
         summary["alive_at_end"] = alive

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from payrisk.core.config import TrainConfig, load_train_config
+from payrisk.core.config import ConfigError, TrainConfig, load_train_config
 from payrisk.core.settings import Settings, load_settings
-from payrisk.core.storage import atomic_directory, write_json
+from payrisk.core.storage import atomic_directory, atomic_file_and_folder, write_json
 from payrisk.features.history import History
-from payrisk.features.snapshot import load_history, save_history
+from payrisk.features.snapshot import load_history, write_history
 from payrisk.models.gate import CHALLENGER, CHAMPION
 from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.models.training import MODEL
 from payrisk.policy.config import DunningConfig, load_dunning_config
 from payrisk.policy.portfolio import PortfolioBundle, read_bundle, write_bundle
 
@@ -33,6 +36,39 @@ log = logging.getLogger("payrisk.catalog")
 
 SNAPSHOT_FILE = "customer_history.npz"
 CHALLENGER_METRICS = ("roc_auc", "pr_auc", "brier")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class RegistryUnusableError(ConfigError):
+    """The tracking store cannot be read (not a database, a folder in its place...)."""
+
+
+def sqlite_store_problem(uri: str) -> str | None:
+    """Why an `sqlite:///PATH` tracking URI cannot be a readable MLflow store, else None.
+
+    Checked before MLflow touches it: given a folder, MLflow retries for 100 s before failing,
+    and given a file that is not a database it fails with SQLAlchemy errors of its own.
+    """
+    if not uri.startswith("sqlite:///"):
+        return None
+    raw = unquote(urlsplit(uri).path).lstrip("/")
+    if raw in ("", ":memory:"):
+        return None
+    path = Path("/" + raw) if uri.startswith("sqlite:////") else Path(raw)  # 4 slashes: absolute
+    name = path.name or str(path)
+    if path.is_dir():
+        return f"{name} is a folder, not an MLflow database"
+    if not path.parent.is_dir():
+        return f"the folder of {name} does not exist"
+    if path.exists():
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(len(SQLITE_MAGIC))
+        except OSError as error:
+            return f"{name} cannot be read ({error.strerror})"
+        if head and head != SQLITE_MAGIC:
+            return f"{name} is not an SQLite database"
+    return None
 
 
 @dataclass(frozen=True)
@@ -40,6 +76,7 @@ class LoadedScorer:
     scorer: PaymentRiskScorer
     version: str  # registry version, or the URI when given one
     source: str  # "registry", "local copy" or the model URI
+    problem: str | None = None  # why it is not the registry's champion, when it is not
 
 
 @dataclass(frozen=True)
@@ -99,7 +136,15 @@ class Catalog:
         return self.models_dir / self.model_name / "champion.json"
 
     # --- the registry -----------------------------------------------------------------------------
+    def check_registry(self) -> None:
+        """RegistryUnusableError for a local tracking store that cannot be one (touches nothing)."""
+        problem = sqlite_store_problem(self.tracking_uri)
+        if problem is not None:
+            raise RegistryUnusableError(f"MLFLOW_TRACKING_URI: {problem}")
+
     def client(self) -> MlflowClient:
+        """The tracking client; RegistryUnusableError for a local store that cannot be one."""
+        self.check_registry()
         mlflow.set_tracking_uri(self.tracking_uri)
         return MlflowClient(self.tracking_uri)
 
@@ -110,29 +155,53 @@ class Catalog:
             return None
 
     def load_scorer(self, model_uri: str | None = None) -> LoadedScorer:
-        """The given model, else the registry's champion, else the local copy of the champion."""
+        """The given model, else the registry's champion, else the local copy of the champion.
+
+        Whatever goes wrong with the registry (unreachable, not a database, a folder in place of
+        the file, a model that does not load), the local copy is served and `problem` says why;
+        nothing is retried, so a service never crash-loops on a broken registry.
+        """
         model_uri = model_uri or self.settings.model_uri
-        mlflow.set_tracking_uri(self.tracking_uri)
         if model_uri:
+            mlflow.set_tracking_uri(self.tracking_uri)
             model = mlflow.pyfunc.load_model(model_uri)
             return LoadedScorer(model.unwrap_python_model().scorer, model_uri, model_uri)
+        problem = None
         try:
             version = self.champion_version() if self.has_registry else None
             if version is not None:
                 model = mlflow.pyfunc.load_model(f"models:/{self.model_name}@{CHAMPION}")
                 return LoadedScorer(model.unwrap_python_model().scorer, version, "registry")
-        except (MlflowException, OSError) as error:
-            log.warning(
-                "model registry unreachable (%s); trying the local copy", type(error).__name__
-            )
+            problem = f"no {CHAMPION} {self.model_name!r} in the model registry"
+        except RegistryUnusableError as error:
+            problem = f"model registry unusable: {error}"
+        except Exception as error:
+            problem = f"model registry unusable ({type(error).__name__})"
         local = self.local_champion_path()
         if local is None:
             raise FileNotFoundError(
-                f"no champion model {self.model_name!r}: train one first (payrisk train --data DIR)"
+                f"no champion model {self.model_name!r} ({problem}) and no local copy: "
+                "train one first (payrisk train --data DIR)"
             )
+        log.warning("%s; serving the local copy", problem)
         model = mlflow.pyfunc.load_model(str(local))
         version = local.parent.name.removeprefix("version-")
-        return LoadedScorer(model.unwrap_python_model().scorer, version, "local copy")
+        return LoadedScorer(model.unwrap_python_model().scorer, version, "local copy", problem)
+
+    def model_available(self) -> str | None:
+        """Why no model could be served (None if one can): checked by `payrisk serve` before it
+        starts a server whose workers would otherwise fail at start, again and again."""
+        if self.settings.model_uri or self.local_champion_path() is not None:
+            return None
+        try:
+            if self.champion_version() is not None:
+                return None
+        except Exception as error:
+            return f"the model registry is unusable ({error}) and there is no local copy"
+        return (
+            f"no champion model {self.model_name!r} in the registry or under {self.models_dir}: "
+            "train one first (payrisk train --data DIR)"
+        )
 
     def load_champion_for_gate(self) -> tuple[str | None, PaymentRiskScorer | None]:
         """The champion's version and scorer; the scorer is None if it cannot be loaded (e.g.
@@ -181,13 +250,13 @@ class Catalog:
             client = self.client()
             version = client.get_model_version_by_alias(self.model_name, CHALLENGER)
             metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
-        except (MlflowException, OSError):
+        except Exception:
             return None
         rows = []
         for target in ("late", "default"):
-            champion = card.get("holdout_metrics", {}).get(target, {}).get("lightgbm", {})
+            champion = card.get("holdout_metrics", {}).get(target, {}).get(MODEL, {})
             for metric in CHALLENGER_METRICS:
-                key = f"holdout_{target}_lightgbm_{metric}"
+                key = f"holdout_{target}_{MODEL}_{metric}"
                 if key in metrics:
                     mine = champion.get(metric)
                     rows.append(
@@ -208,11 +277,15 @@ class Catalog:
         metadata: dict,
         path: Path | None = None,
     ) -> Path:
-        """The bundle folder, then the snapshot file, each written atomically."""
+        """The snapshot file and the bundle folder as one unit: both are written in full to
+        temporary names first, and neither replaces the old one unless both were written (a
+        snapshot that cannot be written leaves the old bundle in place, and the reverse). Both
+        carry the same `snapshot_id`."""
         target = path or self.snapshot_path
-        with atomic_directory(self.portfolio_dir(target)) as folder:
+        metadata = {**metadata, "snapshot_id": uuid.uuid4().hex}
+        with atomic_file_and_folder(target, self.portfolio_dir(target)) as (snapshot, folder):
             write_bundle(bundle, folder, metadata)
-        save_history(history, target, metadata)
+            write_history(history, snapshot, metadata)
         return target
 
     def load_snapshot(self, path: Path | None = None) -> tuple[History, dict]:

@@ -37,13 +37,17 @@ from payrisk.models.evaluation import (
 from payrisk.models.gate import CHAMPION, GateDecision, decide, gate_inputs
 from payrisk.models.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
 from payrisk.models.training import (
+    AGE_GROUPS,
     CLASSIFICATION_TARGETS,
+    MODEL,
+    SEGMENTS,
     Evaluation,
     Examples,
     InsufficientHistoryError,
     Window,
     backtest_cutoffs,
     beats_baselines,
+    beats_baselines_at_issue,
     comparison,
     evaluate,
     fit_baselines,
@@ -57,12 +61,17 @@ from payrisk.scaleout.dask import Cluster, ComputeOverrides, compute_session, sn
 from pipelines import tracking
 from pipelines.catalog import Catalog
 
+GROUP_LABELS = {**AGE_GROUPS, **SEGMENTS}
+RATE_BASELINES = ("logistic", "historical_rate")  # the console's column order
+
 
 def holdout_importance(scorer: PaymentRiskScorer, holdout: Examples) -> dict[str, pd.Series]:
-    """Mean |SHAP| of each feature on (up to 5,000 of) the holdout rows of each target."""
+    """Mean |contribution| of each feature on (up to 5,000 of) the holdout rows of each target
+    (TreeSHAP for LightGBM, weight x deviation for the logistic regression)."""
     importance = {}
     for target in CLASSIFICATION_TARGETS:
-        sample = holdout.features.loc[holdout.known(target)].head(5000)
+        sample = holdout.features.loc[holdout.known(target), list(scorer.feature_columns)]
+        sample = sample.head(5000)
         if len(sample):
             contributions = scorer.contributions(sample, target).drop(columns="bias")
             importance[target] = contributions.abs().mean().sort_values(ascending=False)
@@ -74,7 +83,7 @@ def _log_figures(evaluation, importance: dict[str, pd.Series], config: TrainConf
         frame = evaluation.predictions[target]
         y = frame["y"].to_numpy()
         scores = {name: frame[name].to_numpy() for name in frame.columns if name != "y"}
-        if len(np.unique(y)) < 2:
+        if len(np.unique(y)) < 2 or target not in importance:
             continue
         figures = {
             f"plots/{target}_roc.png": roc_figure(y, scores, f"{target}: ROC (holdout)"),
@@ -115,24 +124,67 @@ def _log_policy_evaluation(evaluation: dict) -> None:
     mlflow.log_text(render_evaluation(evaluation), "policy/evaluation.md")
 
 
-def model_card(evaluation, importance: dict[str, pd.Series], config: TrainConfig) -> dict:
-    """What the model page shows, carried by the registered scorer itself: holdout metrics
-    against the baselines, reliability curves and the top features of each target."""
+def model_card(
+    evaluation: Evaluation,
+    importance: dict[str, pd.Series],
+    models: dict,
+    config: TrainConfig,
+) -> dict:
+    """What the model page shows, carried by the registered scorer itself: which model answers
+    each target (and which could not be learned), holdout metrics against the baselines overall
+    and by snapshot age and customer segment, reliability curves and the top features."""
     card: dict = {
+        "models": models,
         "holdout_metrics": evaluation.metrics,
+        "holdout_by_group": evaluation.groups,
+        "baseline_checks": evaluation.checks,
         "comparison": comparison(evaluation),
         "calibration": {},
         "top_features": {t: v.head(15).round(6).to_dict() for t, v in importance.items()},
+        "declared_features": [d.model_dump() for d in config.features.declared],
+        "default_after_days": config.targets.default_after_days,
     }
     for target in CLASSIFICATION_TARGETS:
         frame = evaluation.predictions[target]
         if frame["y"].nunique() == 2:
             card["calibration"][target] = calibration_table(
                 frame["y"].to_numpy(),
-                frame["lightgbm"].to_numpy(),
+                frame[MODEL].to_numpy(),
                 config.evaluation.calibration_bins,
             ).to_dict("list")
     return card
+
+
+def not_learnable(models: dict) -> dict[str, str]:
+    """Targets answered by their calibrated prior because they could not be learned, and why."""
+    return {
+        target: summary["not_learnable"]
+        for target, summary in models.items()
+        if summary.get("not_learnable")
+    }
+
+
+def flags(evaluation: Evaluation, models: dict) -> list[str]:
+    """What a data scientist must read before trusting the run, in plain words."""
+    out = [
+        f"{target}: not learnable ({why}); "
+        + (
+            "dates from the life table (the share paid in each band of days past due)"
+            if target == "payment"
+            else "scored with its calibrated prior (the customer's own rate, shrunk towards "
+            "the population's)"
+        )
+        for target, why in not_learnable(models).items()
+    ]
+    for target, rows in evaluation.checks.items():
+        for row in rows:
+            if row["worse_beyond_noise"]:
+                out.append(
+                    f"{target}: the registered model is worse than the {row['best_baseline']} "
+                    f"baseline on the holdout {row['metric']} ({row['model']:.3f} vs "
+                    f"{row['baseline']:.3f}; noise {row['noise']:.3f})"
+                )
+    return out
 
 
 @dataclass(frozen=True)
@@ -198,19 +250,18 @@ def rolling_backtest(data: TrainingData, config: TrainConfig) -> list[dict]:
     for fold_train, fold_test in backtest_cutoffs(data.as_of, config):
         fold_train_examples = window_examples(data.everything, invoices, fold_train, config)
         fold_test_examples = window_examples(data.everything, invoices, fold_test, config)
-        try:
-            fold_scorer = fit_scorer(fold_train_examples, config)
-        except ValueError as error:  # too little history at an early cut-off
-            backtest.append({"cutoff": fold_train.end.date().isoformat(), "skipped": str(error)})
+        if len(fold_train_examples) == 0 or len(fold_test_examples) == 0:
+            backtest.append({"cutoff": fold_train.end.date().isoformat(), "skipped": "no snapshot"})
             continue
-        fold_eval = evaluate(fold_scorer, fold_test_examples, config)
+        fold_scorer = fit_scorer(fold_train_examples, config)
+        fold_eval = evaluate(fold_scorer, fold_test_examples, config, by_group=False)
         backtest.append(
             {
                 "cutoff": fold_train.end.date().isoformat(),
                 "test_end": fold_test.end.date().isoformat(),
-                "late_roc_auc": fold_eval.metrics["late"]["lightgbm"]["roc_auc"],
-                "default_roc_auc": fold_eval.metrics["default"]["lightgbm"]["roc_auc"],
-                "payment_mae_days": fold_eval.metrics["payment"]["lightgbm"]["mae_days"],
+                "late_roc_auc": fold_eval.metrics["late"][MODEL]["roc_auc"],
+                "default_roc_auc": fold_eval.metrics["default"][MODEL]["roc_auc"],
+                "payment_mae_days": fold_eval.metrics["payment"][MODEL]["mae_days"],
             }
         )
     return backtest
@@ -313,8 +364,12 @@ def run_report(
     backtest: list[dict],
     metadata: dict,
     cluster: Cluster | None,
+    models: dict,
 ) -> dict:
     return {
+        "models": models,
+        "not_learnable": not_learnable(models),
+        "flags": flags(evaluation, models),
         "as_of": metadata["as_of"],
         "windows": {
             "train_snapshots_before": data.train_window.end.date().isoformat(),
@@ -324,8 +379,11 @@ def run_report(
         },
         "validation": {"success": data.validation.success, "rows": data.validation.checked},
         "holdout": evaluation.metrics,
+        "holdout_by_group": evaluation.groups,
+        "baseline_checks": evaluation.checks,
         "comparison": comparison(evaluation),
         "beats_baselines": beats_baselines(evaluation),
+        "beats_baselines_at_issue": beats_baselines_at_issue(evaluation),
         "backtest": backtest,
         "data_fingerprint": metadata["data_fingerprint"],
         "code_version": {k: metadata[k] for k in ("package", "git_commit", "git_dirty")},
@@ -372,8 +430,13 @@ def log_run_and_register(
                 "git_commit": metadata["git_commit"],
                 "git_dirty": metadata["git_dirty"],
                 "payrisk_version": metadata["package"],
+                **{f"model_{t}": m["model"] for t, m in report["models"].items()},
+                "not_learnable": ", ".join(report["not_learnable"]) or "none",
+                "flags": " | ".join(report["flags"]) or "none",
             }
         )
+        mlflow.log_dict(report["models"], "models.json")
+        mlflow.log_dict(report["holdout_by_group"], "holdout_by_group.json")
         mlflow.log_dict(config.model_dump(mode="json"), "config/train.json")
         mlflow.log_dict(report["validation"], "validation.json")
         mlflow.log_metrics(evaluation.flat("holdout_"))
@@ -426,6 +489,7 @@ def train(
     settings = (compute or ComputeOverrides()).apply(
         config.compute, catalog.settings.dask_scheduler_address
     )
+    catalog.check_registry()  # a store that cannot be one stops the run now, not after the fit
     with compute_session(settings) as cluster:
         data = load_training_data(data_dir, as_of, config, cluster)
         metadata = run_metadata(data, data_dir)
@@ -435,7 +499,11 @@ def train(
         registered = scorer_to_register(data, scorer, metadata, config)
         effects = train_effects(data, scorer, config, catalog.dunning_config)
         importance = holdout_importance(scorer, data.holdout)
-        registered.metadata.update(model_card(evaluation, importance, config))
+        # What was evaluated is the pre-refit scorer; what serves is the refitted one (it may
+        # have learned a target the evaluated one could not): the card says both.
+        models = scorer.model_summary()
+        registered.metadata.update(model_card(evaluation, importance, models, config))
+        registered.metadata["registered_models"] = registered.model_summary()
         if effects is not None:
             registered.effects = effects.models
             registered.metadata["effects"] = effects.models.summary()
@@ -443,7 +511,8 @@ def train(
         decision = gate_against_champion(
             catalog, scorer, evaluation, data.holdout, metadata, config
         )
-        report = run_report(data, evaluation, backtest, metadata, cluster)
+        report = run_report(data, evaluation, backtest, metadata, cluster, models)
+        report["registered_models"] = registered.metadata["registered_models"]
         if effects is not None:
             report["policy_evaluation"] = effects.evaluation
     report = log_run_and_register(
@@ -454,33 +523,85 @@ def train(
     return report
 
 
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "   -  " if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
 def render_report(report: dict) -> str:
+    """The console summary: models chosen, holdout against the baselines overall and by snapshot
+    age and segment, flags, and the registry's decision."""
     lines = [
         f"Trained on data as of {report['as_of']}: "
         f"{report['windows']['train_examples']:,} training "
         f"snapshots, {report['windows']['holdout_examples']:,} in the holdout "
         f"{report['windows']['holdout'][0]} .. {report['windows']['holdout'][1]}",
-        "Holdout (LightGBM vs baselines):",
+        "Models (chosen on the latest training slice, never on the holdout):",
     ]
-    for target in CLASSIFICATION_TARGETS:
-        for model, values in report["holdout"][target].items():
+    for target, summary in report["models"].items():
+        if not summary["learnable"]:
+            fallback = "life table" if target == "payment" else "calibrated prior"
+            lines.append(f"  {target:<19} {fallback}: NOT LEARNABLE, {summary['not_learnable']}")
+            continue
+        if target == "payment":
             lines.append(
-                f"  {target:<8} {model:<16} ROC AUC {values['roc_auc']:.3f}"
-                f"  PR AUC {values['pr_auc']:.3f}"
-                f"  Brier {values['brier']:.4f}  log loss {values['log_loss']:.4f}"
-                f"  calib. err {values['calibration_error']:.4f}"
+                f"  {target:<19} discrete-time hazard ({summary['bands']} bands of days past "
+                f"due, {summary['snapshots']:,} snapshots), interval levels "
+                f"{summary['interval_levels'][0]:.2f}-{summary['interval_levels'][1]:.2f}"
             )
-    payment = report["holdout"]["payment"]
-    lines.append(
-        f"  payment  lightgbm         MAE {payment['lightgbm']['mae_days']:.1f} days, "
-        f"interval coverage {payment['lightgbm'].get('interval_coverage', float('nan')):.0%}"
+            continue
+        judged = ", ".join(
+            f"{name} {values['log_loss']:.3f}"
+            for name, values in summary["candidates"].items()
+            if values.get("eligible") and "log_loss" in values
+        )
+        lines.append(f"  {target:<19} {summary['model']:<9} (log loss on the slice: {judged})")
+    header = (
+        f"  {'snapshots':<24}{'n':>6}  {'late ROC AUC':^22}  {'default ROC AUC':^22}  "
+        f"{'payment MAE (days)':^19}  cover"
     )
+    lines += [
+        "Holdout: model / logistic / historical rate; payment: model / due date + average delay",
+        header,
+    ]
+
+    def row(label: str, metrics: dict) -> str:
+        cells = []
+        for target in CLASSIFICATION_TARGETS:
+            per = metrics.get(target, {})
+            cells.append(
+                " ".join(
+                    _cell(per.get(m, {}).get("roc_auc"))
+                    for m in (MODEL, "logistic", "historical_rate")
+                )
+            )
+        payment = metrics.get("payment", {})
+        n = payment.get(MODEL, {}).get("n") or max(
+            (metrics.get(t, {}).get(MODEL, {}).get("n") or 0 for t in CLASSIFICATION_TARGETS),
+            default=0,
+        )
+        pay = (
+            f"{_cell(payment.get(MODEL, {}).get('mae_days'), 1):>6} / "
+            f"{_cell(payment.get('average_delay', {}).get('mae_days'), 1):>6}"
+        )
+        coverage = payment.get(MODEL, {}).get("interval_coverage")
+        cover = "  -" if coverage is None or not np.isfinite(coverage) else f"{coverage:.0%}"
+        return f"  {label:<24}{int(n):>6}  {cells[0]:^22}  {cells[1]:^22}  {pay:^19}  {cover}"
+
+    lines.append(row("all", report["holdout"]))
+    for group, metrics in report.get("holdout_by_group", {}).items():
+        lines.append(row(GROUP_LABELS.get(group, group), metrics))
+    payment = report["holdout"]["payment"]
     if "average_delay" in payment:
         lines.append(
-            f"  payment  average_delay    MAE {payment['average_delay']['mae_days']:.1f} days "
-            f"(baseline / model = {payment['lightgbm']['baseline_mae_ratio']:.2f}x)"
+            f"  payment date: the model's error is {payment[MODEL]['baseline_mae_ratio']:.2f}x "
+            "smaller than due date + the customer's average delay"
         )
-    lines.append(f"Beats baselines: {report['beats_baselines']}")
+    lines.append(
+        f"Beats both baselines: overall {report['beats_baselines']}, "
+        f"at issue {report['beats_baselines_at_issue']}"
+    )
+    for flag in report.get("flags", []):
+        lines.append(f"WARNING: {flag}")
     if "policy_evaluation" in report:
         lines.append("Dunning policy on the holdout's decisions:")
         lines.append(render_evaluation(report["policy_evaluation"]))

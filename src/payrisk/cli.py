@@ -60,6 +60,7 @@ def user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into a message and an exit code."""
     from payrisk.data.importer import ExportImportError
     from payrisk.data.validation import DataValidationError
+    from payrisk.features.declared import DeclaredFeatureError
     from payrisk.models.training import InsufficientHistoryError
 
     try:
@@ -67,7 +68,12 @@ def user_errors() -> Iterator[None]:
     except DataValidationError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_DATA_REFUSED) from None
-    except (DataFileError, ExportImportError, InsufficientHistoryError) as error:
+    except (
+        DataFileError,
+        ExportImportError,
+        InsufficientHistoryError,
+        DeclaredFeatureError,
+    ) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_DATA_REFUSED) from None
     except FileNotFoundError as error:
@@ -389,17 +395,19 @@ def serve(
 
     Needs API keys (PAYRISK_API_KEYS or PAYRISK_API_KEYS_FILE) unless PAYRISK_AUTH=disabled;
     the settings and configs are checked here first, so that a mistake is one clear message, not
-    a crashing worker.
+    a crashing worker. SIGTERM, SIGINT (Ctrl-C) or SIGHUP stops the whole service, workers
+    included; if this command is killed outright, the server stops with it.
     """
-    import subprocess
-
     from payrisk.serving.auth import AuthConfigError, configured_keys
-    from payrisk.serving.process import serve_command
+    from payrisk.serving.process import serve_command, serve_until_signalled
 
     def check() -> dict[str, str]:
         catalog = catalog_for(config, dunning_config)
         catalog.train_config, catalog.dunning_config  # noqa: B018 (refuse bad configs now)
         configured_keys(catalog.settings)
+        missing = catalog.model_available()
+        if missing is not None:
+            raise FileNotFoundError(missing)
         chosen = {"PAYRISK_TRAIN_CONFIG": config, "PAYRISK_DUNNING_CONFIG": dunning_config}
         return {name: str(path.resolve()) for name, path in chosen.items() if path is not None}
 
@@ -410,7 +418,7 @@ def serve(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     command = serve_command("payrisk.service:PayriskService", host, port)
-    raise typer.Exit(subprocess.call(command, env={**os.environ, **environment}))
+    raise typer.Exit(serve_until_signalled(command, {**os.environ, **environment}))
 
 
 if __name__ == "__main__":

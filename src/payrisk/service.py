@@ -6,8 +6,10 @@ with `payrisk serve` (or `bentoml serve payrisk.service:PayriskService`). It loa
 scorer from the MLflow registry (or PAYRISK_MODEL_URI; or the local copy under models/ when the
 registry is unreachable) and the customer-history snapshot written by `payrisk snapshot`
 (PAYRISK_SNAPSHOT), which it reloads when the file changes. Every path but the health probes needs
-an API key (`payrisk.serving.auth`); bodies are size-limited and validated before BentoML parses
-them (`payrisk.serving.guard`).
+an API key (`payrisk.serving.auth`); bodies are size- and time-limited and validated before
+BentoML parses them (`payrisk.serving.guard`); only then does a request take one of the worker's
+PAYRISK_MAX_CONCURRENCY slots (`payrisk.serving.limits`, in place of BentoML's own limit, which
+counted requests before their key was checked).
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from starlette.responses import JSONResponse
 from payrisk.core.settings import load_settings
 from payrisk.policy.portfolio import BundleHolder
 from payrisk.serving.auth import ApiKeyMiddleware, check_configuration
-from payrisk.serving.engine import ScoringEngine, SnapshotHolder
+from payrisk.serving.docs import DocsPageMiddleware
+from payrisk.serving.engine import ScoringEngine, SnapshotHolder, usable_with
 from payrisk.serving.errors import RefusedRequestError, http_status
 from payrisk.serving.guard import RequestGuardMiddleware
+from payrisk.serving.limits import ConcurrencyLimitMiddleware
 from payrisk.serving.openapi import OpenApiMiddleware, served_spec
+from payrisk.serving.process import in_server_worker, stop_with_parent
 from payrisk.serving.schemas import (
     CreditReviewRequest,
     CreditReviewResponse,
@@ -46,6 +51,12 @@ from pipelines.catalog import Catalog
 # Read once per server process, when BentoML imports this module.
 SETTINGS = load_settings()
 CATALOG = Catalog(SETTINGS)
+# BentoML builds uvicorn's configuration after importing this module, and uvicorn reads its
+# trusted proxies from here (default: loopback, so any local process could forge X-Forwarded-For
+# and with it the address the wrong-key limit counts): only PAYRISK_TRUSTED_PROXIES, else nobody.
+os.environ["FORWARDED_ALLOW_IPS"] = SETTINGS.forwarded_allow_ips
+if in_server_worker():
+    stop_with_parent()  # the server's arbiter gone (even by SIGKILL), this worker goes too
 ScoreRequest = score_request_model(SETTINGS.max_batch)
 # The one route table: BentoML's input specs and the request guard both read it.
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
@@ -63,14 +74,19 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
         scorer=loaded.scorer,
         model_version=loaded.version,
         model_source=loaded.source,
-        snapshot=SnapshotHolder(catalog.snapshot_path),
+        model_problem=loaded.problem,
+        snapshot=SnapshotHolder(
+            catalog.snapshot_path, check=usable_with(loaded.scorer, catalog.dunning_config)
+        ),
         dunning=catalog.dunning_config,
         bundle=BundleHolder(catalog.portfolio_dir()),
         max_age_days=catalog.settings.snapshot_max_age_days,
     )
 
 
-@bentoml.service(name="payrisk", traffic={"timeout": 60, "max_concurrency": 32})
+# No `max_concurrency` here: BentoML would count requests before their key and body are checked
+# (see payrisk.serving.limits); the limit is PAYRISK_MAX_CONCURRENCY, applied below.
+@bentoml.service(name="payrisk", traffic={"timeout": 60})
 class PayriskService:
     def __init__(self) -> None:
         check_configuration(SETTINGS)  # no key, no explicit PAYRISK_AUTH=disabled: refuse
@@ -125,9 +141,11 @@ class PayriskService:
         return self.engine.status()
 
 
-# Outermost first: no key, no access (health probes exempt); then the body limit and validation,
-# so that a malformed body never reaches BentoML's parser (whose error log would quote it). The
-# sign-in page comes from payrisk.web, in the house style (serving does not import web).
+# Outermost first: no key, no access (health probes exempt); then framing headers, the body's size
+# and time limits and validation, so that a malformed body never reaches BentoML's parser (whose
+# error log would quote it); then our spec and the docs page; last the concurrency limit, so that
+# only keyed requests with their whole body take a slot. The sign-in page comes from payrisk.web,
+# in the house style (serving does not import web).
 PayriskService.add_asgi_middleware(
     ApiKeyMiddleware,
     settings=SETTINGS,
@@ -141,14 +159,18 @@ PayriskService.add_asgi_middleware(
     no_input=NO_INPUT,
     max_body_bytes=SETTINGS.body_limit,
     max_batch=SETTINGS.max_batch,
+    body_timeout_s=SETTINGS.body_timeout_s,
 )
-
 # Our spec at /docs.json (BentoML's, post-processed), and JSON for the router's 404 and 405.
 PayriskService.add_asgi_middleware(
     OpenApiMiddleware,
     spec=lambda: served_spec(
         PayriskService.openapi_spec.asdict(), list(CATALOG.dunning_config.scenarios)
     ),
+)
+PayriskService.add_asgi_middleware(DocsPageMiddleware)
+PayriskService.add_asgi_middleware(
+    ConcurrencyLimitMiddleware, max_concurrency=SETTINGS.max_concurrency
 )
 
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.

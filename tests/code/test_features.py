@@ -178,3 +178,60 @@ def test_partial_payments_lower_the_open_and_past_due_balances(history_data):
     own = features_at(paid, "I3", "2024-05-01")
     assert own["open_amount"] == 0 and own["past_due_amount"] == 0
     assert features_at(paid, "I3", "2024-05-01")["open_invoices"] == 0
+
+
+@pytest.fixture
+def dispute_data():
+    """I1 disputed on 01-20, resolved on 02-19; I2 disputed on 02-10, still open; I3 flagged
+    disputed without a date (cannot be placed in time); I4 is the invoice scored."""
+    rows = [
+        ("I1", "2024-01-01", "2024-01-31", "2024-02-25", "2024-01-20", "2024-02-19", "true"),
+        ("I2", "2024-02-01", "2024-03-02", "", "2024-02-10", "", "true"),
+        ("I3", "2024-03-01", "2024-03-31", "", "", "", "true"),
+        ("I4", "2024-04-01", "2024-05-01", "", "", "", "false"),
+    ]
+    return dataset(
+        invoices=[
+            {
+                "invoice_id": invoice_id,
+                "customer_id": "C1",
+                "issue_date": issue,
+                "due_date": due,
+                "paid_date": paid,
+                "dispute_date": raised,
+                "dispute_resolved_date": resolved,
+                "disputed": flag,
+            }
+            for invoice_id, issue, due, paid, raised, resolved, flag in rows
+        ]
+    )
+
+
+def test_dated_disputes_become_features_undated_flags_do_not(dispute_data):
+    f = features_at(dispute_data, "I4", "2024-04-10")
+    assert f["open_dispute"] == 0
+    assert f["customer_open_disputes"] == 1  # I2; I1 was resolved, I3 has no date
+    assert f["dispute_rate"] == pytest.approx(2 / 3)  # I1 and I2 of the 3 earlier invoices
+    assert f["mean_days_to_end_dispute"] == 30  # I1: 01-20 to 02-19
+
+    own = features_at(dispute_data, "I2", "2024-02-15")
+    assert own["open_dispute"] == 1 and own["days_since_dispute"] == 5
+    assert own["customer_open_disputes"] == 1  # I1, open until 02-19
+    assert own["dispute_rate"] == 1.0  # I1, the only other invoice then
+    assert np.isnan(own["mean_days_to_end_dispute"])  # none ended yet
+
+
+def test_a_dispute_is_known_the_day_after_it_is_raised_and_ends_when_resolved(dispute_data):
+    assert features_at(dispute_data, "I2", "2024-02-10")["open_dispute"] == 0
+    assert features_at(dispute_data, "I2", "2024-02-11")["open_dispute"] == 1
+    assert features_at(dispute_data, "I1", "2024-02-19")["open_dispute"] == 1
+    resolved = features_at(dispute_data, "I1", "2024-02-20")
+    assert resolved["open_dispute"] == 0 and np.isnan(resolved["days_since_dispute"])
+
+
+def test_an_invoice_unknown_to_the_history_is_disputed_as_the_caller_says(dispute_data):
+    told = features_at(dispute_data, "I4", "2024-04-10", in_history=False, disputed=True)
+    assert told["open_dispute"] == 1
+    # ...but an invoice the history holds is read from its dated history, not the flag.
+    known = features_at(dispute_data, "I3", "2024-04-10", disputed=True)
+    assert known["open_dispute"] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from payrisk.core.config import SnapshotSettings, TargetSettings
+from payrisk.models.labels import TARGETS as LABELS
 from payrisk.models.labels import outcome_labels, snapshot_queries
 from tests.helpers import dataset, day
 
@@ -30,7 +31,26 @@ def labels_at(invoice: dict, snapshot: str, cutoff: str) -> dict:
 
 def test_paid_invoice_has_every_label():
     labels = labels_at({"paid_date": "2024-02-05"}, "2024-01-01", "2024-06-01")
-    assert labels == {"late": 1.0, "default": 0.0, "days_to_payment": 35.0}
+    assert labels == {
+        "late": 1.0,
+        "default": 0.0,
+        "default_given_late": 0.0,  # late, so it teaches P(default | late)
+        "days_to_payment": 35.0,
+        "paid_days_past_due": 5.0,
+        "observed_days_past_due": 121.0,  # watched until the day before the cut-off
+    }
+
+
+def test_an_invoice_paid_on_time_teaches_nothing_about_default_given_late():
+    labels = labels_at({"paid_date": "2024-01-31"}, "2024-01-01", "2024-06-01")
+    assert labels["default"] == 0.0 and np.isnan(labels["default_given_late"])
+
+
+def test_default_given_late_is_known_even_when_lateness_was_already_decided():
+    labels = labels_at({}, "2024-02-15", "2024-06-01")  # 15 days past due, open 120 days later
+    assert np.isnan(labels["late"])  # decided at the snapshot
+    assert labels["default"] == 1.0 and labels["default_given_late"] == 1.0
+    assert np.isnan(labels["paid_days_past_due"])  # still unpaid: censored, not "never"
 
 
 def test_paid_on_time():
@@ -51,12 +71,14 @@ def test_open_100_days_past_due_is_late_and_default():
 
 def test_open_and_not_yet_due_has_no_label_never_on_time():
     labels = labels_at({}, "2024-01-01", "2024-01-20")
-    assert all(np.isnan(v) for v in labels.values())
+    assert all(np.isnan(labels[name]) for name in LABELS)
+    assert labels["observed_days_past_due"] == -12.0  # watched until 2024-01-19
 
 
 def test_a_payment_after_the_cutoff_is_not_known():
     labels = labels_at({"paid_date": "2024-01-25"}, "2024-01-01", "2024-01-20")
-    assert all(np.isnan(v) for v in labels.values())
+    assert all(np.isnan(labels[name]) for name in LABELS)
+    assert np.isnan(labels["paid_days_past_due"])
 
 
 def test_written_off_is_a_default():

@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from pyarrow.lib import ArrowInvalid
 
-from payrisk.core.storage import STALE_SECONDS, atomic_directory, write_table, write_text
+from payrisk.core.storage import (
+    STALE_SECONDS,
+    atomic_directory,
+    atomic_file_and_folder,
+    neutralise_formulas,
+    restore_formulas,
+    write_table,
+    write_text,
+)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path):
@@ -72,3 +80,77 @@ def test_a_folder_caught_between_its_two_renames_comes_back_on_the_next_write(tm
         (folder / "open_invoices.parquet").write_text("v2")
     assert (target / "open_invoices.parquet").read_text() == "v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["portfolio"]
+
+
+def pair(tmp_path, snapshot: str, bundle: str) -> None:
+    with atomic_file_and_folder(tmp_path / "snapshot.npz", tmp_path / "portfolio") as (
+        file,
+        folder,
+    ):
+        file.write_text(snapshot)
+        (folder / "kpis.json").write_text(bundle)
+
+
+def read_pair(tmp_path) -> tuple[str, str]:
+    return (tmp_path / "snapshot.npz").read_text(), (
+        tmp_path / "portfolio" / "kpis.json"
+    ).read_text()
+
+
+def test_a_file_and_a_folder_are_replaced_together_or_not_at_all(tmp_path, monkeypatch):
+    pair(tmp_path, "s1", "b1")
+    assert read_pair(tmp_path) == ("s1", "b1")
+
+    # The snapshot fails after the bundle was written (the 503 GiB allocation): nothing moves.
+    target, folder_target = tmp_path / "snapshot.npz", tmp_path / "portfolio"
+    with pytest.raises(MemoryError), atomic_file_and_folder(target, folder_target) as (_, folder):
+        (folder / "kpis.json").write_text("b2")
+        raise MemoryError
+    assert read_pair(tmp_path) == ("s1", "b1")
+
+    # The file cannot be put in place after the folder was: the old folder comes back.
+    real_replace = os.replace
+
+    def refuse_the_file(source, target):
+        if str(target).endswith("snapshot.npz"):
+            raise OSError("disk full")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", refuse_the_file)
+    with pytest.raises(OSError, match="disk full"):
+        pair(tmp_path, "s3", "b3")
+    monkeypatch.undo()
+    assert read_pair(tmp_path) == ("s1", "b1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["portfolio", "snapshot.npz"]
+
+    pair(tmp_path, "s4", "b4")
+    assert read_pair(tmp_path) == ("s4", "b4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["portfolio", "snapshot.npz"]
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_read_back_exactly(tmp_path):
+    import csv
+
+    values = ["=1+1", "@SUM(A1:A9)", '=HYPERLINK("http://x","y")', "+cmd", "-x", "\tx", "\rx"]
+    values += ["-12.5", "+3", "1e5", "plain", "'=quoted", "''-x", "'plain", None]
+    frame = pd.DataFrame({"id": values, "n": range(len(values)), "=header": "x"})
+    write_table(frame, tmp_path / "t.csv")
+    with open(tmp_path / "t.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["id", "n", "'=header"]
+    cells = [row[0] for row in rows[1:]]
+    for cell in cells:
+        assert not cell or not cell.startswith(("=", "+", "@", "\t", "\r")) or cell in ("+3",)
+        assert not cell.startswith("-") or cell == "-12.5"
+    assert cells[:7] == ["'" + v for v in values[:7]]
+    assert cells[7:11] == ["-12.5", "+3", "1e5", "plain"]
+    assert cells[11:14] == ["''=quoted", "'''-x", "'plain"]
+
+    back = restore_formulas(
+        pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False, na_values=[""])
+    )
+    assert list(back.columns) == ["id", "n", "=header"]
+    assert back["id"].tolist()[:-1] == values[:-1] and pd.isna(back["id"].iloc[-1])
+    assert (
+        write_table is not None and neutralise_formulas(frame)["n"].tolist() == frame["n"].tolist()
+    )

@@ -354,6 +354,21 @@ def test_disputed_flag_matches_truth(dataset: Dataset, truth: GroundTruth) -> No
     assert (dataset.invoices["disputed"] == disputed_by.notna()).all()
 
 
+def test_disputes_are_dated_as_the_truth_and_resolved_after_they_are_raised(
+    dataset: Dataset, truth: GroundTruth
+) -> None:
+    invoices = dataset.invoices
+    raised = truth.invoices["dispute_date"].where(truth.invoices["dispute_date"] <= END)
+    pd.testing.assert_series_equal(invoices["dispute_date"], raised, check_names=False)
+    resolved = invoices.dropna(subset=["dispute_resolved_date"])
+    assert len(resolved) > 0.8 * invoices["dispute_date"].notna().sum()
+    assert (resolved["dispute_resolved_date"] >= resolved["dispute_date"]).all()
+    assert (resolved["dispute_resolved_date"] <= END).all()
+    # Payment waits for the resolution (the undisputed part aside).
+    paid = resolved.dropna(subset=["paid_date"])
+    assert (paid["paid_date"] >= paid["dispute_resolved_date"]).mean() > 0.95
+
+
 def test_customers_table(dataset: Dataset) -> None:
     customers = dataset.customers
     assert len(customers) == 1500

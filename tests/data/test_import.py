@@ -51,7 +51,10 @@ EXPECTED_FR = pd.DataFrame(
 )
 # As the loader reads it back: absent optional contract columns appear, empty, before the extras.
 EXPECTED_FR_READ = EXPECTED_FR.drop(columns=["agency"]).assign(
-    written_off_date=dates(None, None, None, None), agency=EXPECTED_FR["agency"]
+    written_off_date=dates(None, None, None, None),
+    dispute_date=dates(None, None, None, None),
+    dispute_resolved_date=dates(None, None, None, None),
+    agency=EXPECTED_FR["agency"],
 )
 
 
@@ -367,6 +370,33 @@ def test_example_mapping_loads() -> None:
 
     assert mapping.table == "invoices"
     assert mapping.csv.separator == ";"
+
+
+def test_undated_dispute_flags_are_dated_only_when_told(tmp_path: Path) -> None:
+    """A yes/no dispute flag says nothing of when: it gets the day the mapping says it was known
+    (never the issue date by default), or the issue date when the invoice is newer."""
+    out = tmp_path / "data"
+    import_export(EXPORT_FR, MAPPING_FR, out)
+    undated = read_tables(out)["invoices"].frame
+    assert undated["dispute_date"].isna().all()  # unset: the flag stays undated
+
+    told = write_mapping(tmp_path, mapping_fr(undated_disputes_known_from="2024-01-20"))
+    import_export(EXPORT_FR, told, out, overwrite=True)
+    frame = read_tables(out)["invoices"].frame.set_index("invoice_id")
+    assert frame.loc["FA-0002", "dispute_date"] == pd.Timestamp("2024-01-20")
+    assert frame["dispute_date"].notna().sum() == 1  # only the flagged invoice
+
+    early = write_mapping(tmp_path, mapping_fr(undated_disputes_known_from="2024-01-01"))
+    import_export(EXPORT_FR, early, out, overwrite=True)
+    frame = read_tables(out)["invoices"].frame.set_index("invoice_id")
+    assert frame.loc["FA-0002", "dispute_date"] == pd.Timestamp("2024-01-15")  # its issue date
+
+
+def test_undated_disputes_need_a_disputed_column(tmp_path: Path) -> None:
+    content = mapping_fr(undated_disputes_known_from="2024-01-20")
+    del content["columns"]["disputed"]
+    with pytest.raises(ConfigError, match="undated_disputes_known_from"):
+        load_mapping(write_mapping(tmp_path, content))
 
 
 # --- Writing ------------------------------------------------------------------------------------

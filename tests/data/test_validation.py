@@ -278,6 +278,35 @@ def test_written_off_date_before_issue_date(tmp_path: Path) -> None:
     )
 
 
+def test_dispute_dates_are_checked(tmp_path: Path) -> None:
+    invoices = good_invoices(
+        **{
+            "INV-1": {"dispute_date": "2024-01-05"},  # before the invoice existed
+            "INV-2": {"dispute_date": "2024-02-20", "dispute_resolved_date": "2024-02-10"},
+        }
+    )
+    report = validate_dataset_dir(data_dir(tmp_path, invoices=invoices))
+    assert failed_rules(report) == {
+        ("invoices", "dispute_date_not_before_issue_date"),
+        ("invoices", "dispute_resolved_date_not_before_dispute_date"),
+    }
+    assert failure(report, "dispute_date_not_before_issue_date").examples == [(2, "INV-1")]
+    resolved = failure(report, "dispute_resolved_date_not_before_dispute_date")
+    assert resolved.examples == [(3, "INV-2")]
+
+
+def test_a_resolution_needs_its_dispute_date(tmp_path: Path) -> None:
+    invoices = good_invoices(**{"INV-3": {"dispute_resolved_date": "2024-02-10"}})
+    report = validate_dataset_dir(data_dir(tmp_path, invoices=invoices))
+    assert_only_failure(report, "invoices", "dispute_date_with_resolution", [(4, "INV-3")])
+
+
+def test_a_dated_dispute_is_a_dispute(tmp_path: Path) -> None:
+    invoices = good_invoices(**{"INV-2": {"dispute_date": "2024-02-01", "disputed": "false"}})
+    loaded = load_dataset(data_dir(tmp_path, invoices=invoices))
+    assert loaded.invoices["disputed"].tolist() == [False, True, False]
+
+
 @pytest.mark.parametrize("bad_code", ["EURO", "XXY", "€"])
 def test_unknown_currency_code(tmp_path: Path, bad_code: str) -> None:
     invoices = good_invoices(**{"INV-1": {"currency": "usd"}, "INV-2": {"currency": bad_code}})
@@ -434,3 +463,79 @@ def test_truncated_csv_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFileError, match="truncated"):
         read_tables(tmp_path)
+
+
+def test_ids_and_text_are_bounded_and_free_of_control_characters(tmp_path: Path) -> None:
+    """Before: a 50 MB invoice id passed validate, and `snapshot` then tried to allocate
+    503 GiB; ids with a tab or a line break were accepted."""
+    huge = "X" * 5_000_000
+    report = validate_dataset_dir(
+        data_dir(
+            tmp_path,
+            invoices=[
+                invoice("INV-1"),
+                invoice("INV\t2"),
+                invoice(huge),
+                invoice("INV-4", customer_id="C\u00851"),  # NEL, a C1 control character
+                invoice("\u00e9" * 64),  # any script, 64 characters: fine
+            ],
+            customers=[customer("C1", industry="I" * 129), customer("C2", note="n" * 1001)],
+        )
+    )
+    ids = next(f for f in report.failures if f.rule == "text_fits" and f.column == "invoice_id")
+    assert [line for line, _ in ids.examples] == [3, 4]
+    text = report.render()
+    assert "INV\\x092" in text and "(5,000,000 characters)" in text
+    assert huge[:100] not in text and "\t" not in text.replace("\n", "")
+    by_column = {(f.table, f.column) for f in report.failures if f.rule == "text_fits"}
+    assert by_column == {
+        ("invoices", "invoice_id"),
+        ("invoices", "customer_id"),
+        ("customers", "industry"),
+    }
+    extra = failure(report, "extra_text_fits", table="customers")
+    assert extra.examples == [(3, "C2")]
+
+
+@pytest.mark.parametrize("second", ["amount", " amount"])
+def test_a_duplicated_header_is_refused_not_renamed(tmp_path: Path, second: str) -> None:
+    """Before: the second `amount` became `amount.1`, kept as an extra column."""
+    (tmp_path / "invoices.csv").write_text(
+        f"invoice_id,customer_id,issue_date,due_date,amount,currency,{second}\n"
+        "I1,C1,2024-01-01,2024-01-31,10,EUR,20\n"
+    )
+    with pytest.raises(DataFileError, match=r"duplicated column header\(s\) \['amount'\]"):
+        read_tables(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("encode", "message"),
+    [
+        (lambda text: text.encode("utf-16"), "UTF-16 encoded, not utf-8"),
+        (lambda text: text.encode("utf-16-le"), "NUL bytes"),
+        (lambda text: text.replace("\n", "\r").encode(), "CR alone"),
+    ],
+)
+def test_utf16_and_cr_only_files_are_named_for_what_they_are(tmp_path: Path, encode, message):
+    """Before: both were reported as "looks truncated"."""
+    text = "invoice_id,customer_id,issue_date,due_date,amount,currency\n" + "".join(
+        f"I{n},C1,2024-01-01,2024-01-31,10,EUR\n" for n in range(3000)
+    )
+    (tmp_path / "invoices.csv").write_bytes(encode(text)[:-3])  # cut short too
+    with pytest.raises(DataFileError, match=message) as refused:
+        read_tables(tmp_path)
+    assert "truncated" not in str(refused.value)
+
+
+def test_ids_that_look_like_formulas_survive_a_write_and_a_read(tmp_path: Path) -> None:
+    from payrisk.data.loading import write_dataset
+
+    ids = ["=1+1", "@SUM(A1:A9)", "-INV", "+33 6 12", "-12", "INV-1"]
+    rows = [invoice(i, customer_id=i) for i in ids]
+    (tmp_path / "in").mkdir()
+    dataset = load_dataset(data_dir(tmp_path / "in", invoices=rows))
+    write_dataset(dataset, tmp_path / "out")
+    with open(tmp_path / "out" / "invoices.csv", encoding="utf-8") as handle:
+        written = [row[0] for row in list(csv.reader(handle))[1:]]
+    assert written == ["'=1+1", "'@SUM(A1:A9)", "'-INV", "'+33 6 12", "-12", "INV-1"]
+    assert load_dataset(tmp_path / "out").invoices["invoice_id"].tolist() == ids

@@ -6,23 +6,77 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.core.config import FeatureSettings, SnapshotSettings, TargetSettings
+from payrisk.core.config import DeclaredFeature, FeatureSettings, SnapshotSettings, TargetSettings
 from payrisk.data.loading import Dataset
-from payrisk.features.definitions import invoice_features
+from payrisk.features.definitions import FeatureSet, invoice_features
 from payrisk.features.history import build_history
 from payrisk.models.labels import snapshot_queries
 
 TARGETS = TargetSettings()
-SETTINGS = FeatureSettings()
+# Declared features of each kind: a static customer attribute, a customer value that changes
+# (known from its date) and an invoice attribute.
+DECLARED = (
+    DeclaredFeature(column="sector", table="customers", kind="categorical"),
+    DeclaredFeature(column="rating", table="customers", kind="numeric", known_from="rating_date"),
+    DeclaredFeature(column="sales_channel", table="invoices", kind="categorical"),
+)
+SETTINGS = FeatureSettings(declared=DECLARED)
+FEATURES = FeatureSet.of(DECLARED)
+CHANNELS = np.array(["web", "phone", "sales rep"])
+
+
+def _days_after(start: pd.Timestamp, rng: np.random.Generator, n: int, span: int) -> pd.Series:
+    return pd.Series(start + pd.to_timedelta(rng.integers(0, span, n), unit="D"))
+
+
+@pytest.fixture(scope="module")
+def ledger(sample_dataset: Dataset) -> Dataset:
+    """The sample with the declared columns, as text (as a CSV gives them)."""
+    rng = np.random.default_rng(5)
+    customers = sample_dataset.customers.copy()
+    first = sample_dataset.invoices["issue_date"].min()
+    n = len(customers)
+    customers["sector"] = rng.choice(["construction", "retail", "services"], n)
+    customers["rating"] = rng.uniform(1, 10, n).round(1).astype("str")
+    customers["rating_date"] = _days_after(first, rng, n, 1100).dt.strftime("%Y-%m-%d").to_numpy()
+    invoices = sample_dataset.invoices.copy()
+    invoices["sales_channel"] = rng.choice(CHANNELS, len(invoices))
+    return Dataset(
+        invoices=invoices,
+        payments=sample_dataset.payments,
+        customers=customers,
+        reminders=sample_dataset.reminders,
+    )
 
 
 def features_at(dataset: Dataset, t: pd.Timestamp, as_of: pd.Timestamp) -> pd.DataFrame:
     """Features of every snapshot dated before t (each at its own date), from a history at as_of."""
     queries = snapshot_queries(dataset.invoices, t, SnapshotSettings())
     history = build_history(dataset, as_of, TARGETS, SETTINGS)
-    return invoice_features(history, queries).set_index(
+    return invoice_features(history, queries, FEATURES).set_index(
         queries["invoice_id"] + "@" + queries["snapshot_date"].astype("str")
     )
+
+
+def rewrite_disputes(invoices: pd.DataFrame, t: pd.Timestamp, rng: np.random.Generator) -> None:
+    """Move every dispute event dated t or later, raise new disputes after t on invoices open at
+    t, and resolve after t the disputes open at t."""
+    raised_later = invoices["dispute_date"] >= t
+    invoices.loc[raised_later, "dispute_date"] = _days_after(
+        t, rng, raised_later.sum(), 100
+    ).to_numpy()
+    open_at_t = (invoices["issue_date"] < t) & invoices["dispute_date"].isna()
+    new = open_at_t & (rng.random(len(invoices)) < 0.2)
+    invoices.loc[new, "dispute_date"] = _days_after(t, rng, new.sum(), 100).to_numpy()
+    ends_later = (invoices["dispute_date"] < t) & ~(invoices["dispute_resolved_date"] < t)
+    invoices.loc[ends_later, "dispute_resolved_date"] = _days_after(
+        t, rng, ends_later.sum(), 60
+    ).to_numpy()
+    after = invoices["dispute_date"] >= t
+    invoices.loc[after, "dispute_resolved_date"] = invoices.loc[after, "dispute_date"] + (
+        pd.to_timedelta(rng.integers(0, 90, after.sum()), unit="D")
+    )
+    invoices["disputed"] = invoices["disputed"] | invoices["dispute_date"].notna()
 
 
 def rewrite_the_future(dataset: Dataset, t: pd.Timestamp, seed: int) -> Dataset:
@@ -39,10 +93,11 @@ def rewrite_the_future(dataset: Dataset, t: pd.Timestamp, seed: int) -> Dataset:
     invoices.loc[open_at_t, "paid_date"] = t + pd.to_timedelta(
         rng.integers(0, 300, open_at_t.sum()), unit="D"
     )
-    # Whether an invoice was disputed is taken as known when it is settled: flip it for invoices
-    # settled (paid or written off) on or after t.
+    # An undated dispute flag is never a feature: flip it for invoices settled on or after t.
     settled_after = invoices[["paid_date", "written_off_date"]].min(axis=1) >= t
-    invoices.loc[settled_after, "disputed"] = rng.random(settled_after.sum()) < 0.5
+    undated = settled_after & invoices["dispute_date"].isna()
+    invoices.loc[undated, "disputed"] = rng.random(undated.sum()) < 0.5
+    rewrite_disputes(invoices, t, rng)
     new = invoices.sample(200, random_state=seed).copy()
     new["invoice_id"] = "NEW-" + new["invoice_id"]
     offset = pd.to_timedelta(rng.integers(0, 100, len(new)), unit="D")
@@ -50,7 +105,20 @@ def rewrite_the_future(dataset: Dataset, t: pd.Timestamp, seed: int) -> Dataset:
     new["due_date"] = new["issue_date"] + pd.Timedelta(days=30)
     new["paid_date"] = new["due_date"] + pd.to_timedelta(rng.integers(-10, 60, len(new)), unit="D")
     new["written_off_date"] = pd.NaT
+    new["sales_channel"] = rng.choice(CHANNELS, len(new))
+    new["dispute_date"] = new["issue_date"] + pd.Timedelta(days=5)
+    new["dispute_resolved_date"] = pd.NaT
     invoices = pd.concat([invoices, new], ignore_index=True)
+
+    # Customer values that took effect on or after t change, and so do their dates.
+    customers = dataset.customers.copy()
+    rated_later = pd.to_datetime(customers["rating_date"]) >= t
+    customers.loc[rated_later, "rating"] = (
+        rng.uniform(1, 10, rated_later.sum()).round(1).astype("str")
+    )
+    customers.loc[rated_later, "rating_date"] = (
+        _days_after(t, rng, rated_later.sum(), 300).dt.strftime("%Y-%m-%d").to_numpy()
+    )
 
     reminders = dataset.reminders.loc[dataset.reminders["sent_date"] < t]
     extra_reminders = pd.DataFrame(
@@ -72,36 +140,57 @@ def rewrite_the_future(dataset: Dataset, t: pd.Timestamp, seed: int) -> Dataset:
     return Dataset(
         invoices=invoices,
         payments=pd.concat([payments, extra_payments], ignore_index=True),
-        customers=dataset.customers,
+        customers=customers,
         reminders=pd.concat([reminders, extra_reminders], ignore_index=True),
     )
 
 
 @pytest.mark.parametrize("months_before_end", [6, 14, 24])
-def test_changing_the_future_leaves_features_at_t_unchanged(sample_dataset, months_before_end):
-    end = sample_dataset.invoices["issue_date"].max() + pd.Timedelta(days=1)
+def test_changing_the_future_leaves_features_at_t_unchanged(ledger, months_before_end):
+    end = ledger.invoices["issue_date"].max() + pd.Timedelta(days=1)
     t = end - pd.DateOffset(months=months_before_end)
-    changed = rewrite_the_future(sample_dataset, t, seed=months_before_end)
+    changed = rewrite_the_future(ledger, t, seed=months_before_end)
     as_of = end + pd.Timedelta(days=400)  # far past every rewritten event
 
-    before = features_at(sample_dataset, t, end)
+    before = features_at(ledger, t, end)
     after = features_at(changed, t, as_of)
     assert len(before) > 1000
+    # The rewrite reaches the features this test guards: disputes and declared values vary.
+    assert before["open_dispute"].sum() > 10 and before["customer_open_disputes"].sum() > 10
+    assert before["rating"].notna().any() and before["rating"].isna().any()
+    assert before["sales_channel"].nunique() == len(CHANNELS)
     pd.testing.assert_frame_equal(before, after.loc[before.index])
 
 
-def test_the_test_notices_a_leak(sample_dataset):
-    """Guard for the test above: the same comparison fails when features may look at t itself."""
-    end = sample_dataset.invoices["issue_date"].max() + pd.Timedelta(days=1)
+@pytest.mark.parametrize("leak", ["a day late", "disputes dated at issue", "ratings read back"])
+def test_the_test_notices_a_leak(ledger, leak):
+    """Guard for the test above: the same comparison fails when features may look at t itself,
+    when undated dispute knowledge is read back to the issue date, or when a declared value is
+    used before the day it took effect."""
+    end = ledger.invoices["issue_date"].max() + pd.Timedelta(days=1)
     t = end - pd.DateOffset(months=6)
-    changed = rewrite_the_future(sample_dataset, t, seed=1)
-    # A feature computed one day late would see events dated t.
-    shifted_queries = snapshot_queries(sample_dataset.invoices, t, SnapshotSettings())
-    shifted_queries["snapshot_date"] += pd.Timedelta(days=30)
-    history_before = build_history(sample_dataset, end, TARGETS, SETTINGS)
+    original = Dataset(
+        invoices=ledger.invoices.copy(),
+        payments=ledger.payments,
+        customers=ledger.customers.copy(),
+        reminders=ledger.reminders,
+    )
+    changed = rewrite_the_future(original, t, seed=1)
+    queries = snapshot_queries(original.invoices, t, SnapshotSettings())
+    if leak == "a day late":  # a feature computed one day late would see events dated t
+        queries["snapshot_date"] += pd.Timedelta(days=30)
+        queries = queries.loc[queries["snapshot_date"] > t]
+    elif leak == "disputes dated at issue":
+        for data in (original, changed):
+            data.invoices["dispute_date"] = data.invoices["dispute_date"].where(
+                data.invoices["dispute_date"].isna(), data.invoices["issue_date"]
+            )
+    else:
+        for data in (original, changed):
+            data.customers["rating_date"] = "1990-01-01"
+    history_before = build_history(original, end, TARGETS, SETTINGS)
     history_after = build_history(changed, end + pd.Timedelta(days=400), TARGETS, SETTINGS)
-    late = shifted_queries["snapshot_date"] > t
-    before = invoice_features(history_before, shifted_queries.loc[late])
-    after = invoice_features(history_after, shifted_queries.loc[late])
+    before = invoice_features(history_before, queries, FEATURES)
+    after = invoice_features(history_after, queries, FEATURES)
     with pytest.raises(AssertionError):
         pd.testing.assert_frame_equal(before, after)

@@ -199,8 +199,9 @@ def test_training_on_dask_uses_lightgbms_dask_estimators_and_agrees_within_toler
         task["key"] if isinstance(task["key"], str) else task["key"][0] for task in stream.data
     }
     trained_on_workers = [key for key in tasks if "train_part" in key]
-    # late, default and three payment quantiles: five boosters, each over both workers.
-    assert len(trained_on_workers) >= 2 * 5, sorted(tasks)
+    # late, default given late and the payment-date hazard: three boosters, each over both
+    # workers.
+    assert len(trained_on_workers) >= 2 * 3, sorted(tasks)
     workers = {task["worker"] for task in stream.data if "train_part" in str(task["key"])}
     assert len(workers) == 2
 

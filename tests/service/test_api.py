@@ -19,6 +19,10 @@ def test_status_names_the_model_and_the_snapshot(client, trained):
     assert body["model_version"] == trained.report["registry"]["version"]
     assert body["model_source"] == "registry"
     assert body["snapshot_problem"] is None
+    models = {m["target"]: m for m in body["models"]}
+    assert set(models) == {"late", "default_given_late", "payment"}
+    assert all(m["learnable"] and m["note"] is None for m in models.values())
+    assert models["late"]["model"] == trained.report["registered_models"]["late"]["model"]
     assert client.get("/readyz").status_code == 200
 
 

@@ -305,3 +305,96 @@ def test_the_failure_limit_comes_from_the_environment():
     assert limit({**keyed, "PAYRISK_AUTH_MAX_FAILURES": "0"}) == 0
     with pytest.raises(ConfigError, match="PAYRISK_AUTH_MAX_FAILURES"):
         load_settings({"PAYRISK_AUTH_MAX_FAILURES": "ten"})
+
+
+@pytest.mark.parametrize(
+    "key", ["clé-de-seize-caractères", "key with spaces inside 0123", "tab\tkey-0123456789abc"]
+)
+def test_a_key_a_header_cannot_carry_is_refused_at_start(key):
+    """Before: a non-ASCII key was accepted at start and could never match a header."""
+    with pytest.raises(AuthConfigError, match="printable ASCII"):
+        keys_from({"PAYRISK_API_KEYS": key})
+
+
+def test_payrisk_serve_refuses_a_key_a_header_cannot_carry():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    payrisk = Path(sys.executable).with_name("payrisk")
+    environment = {**os.environ, "PAYRISK_API_KEYS": "clé-de-seize-caractères"}
+    result = subprocess.run(  # a subprocess with a deadline: a server it starts cannot hang us
+        [str(payrisk), "serve", "--port", "1"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "printable ASCII" in result.stderr
+
+
+def guarded_client(key: str):
+    from starlette.testclient import TestClient
+
+    return TestClient(ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), login_page=login_page))
+
+
+def test_signing_out_revokes_that_session_only():
+    from starlette.testclient import TestClient
+
+    key = generate_key()
+    server = ApiKeyMiddleware(_ok, keys=ApiKeys.from_keys([key]), login_page=login_page)
+    browser, other, replay = TestClient(server), TestClient(server), TestClient(server)
+    for client in (browser, other):
+        signed_in = client.post("/ui/login", data={"api_key": key}, follow_redirects=False)
+        assert signed_in.status_code == 303
+    copied = browser.cookies[COOKIE]
+    assert copied != other.cookies[COOKIE]
+    replay.cookies.set(COOKIE, copied)
+    assert replay.get("/v1/x").status_code == 200
+    browser.get("/ui/logout", follow_redirects=False)
+    assert replay.get("/v1/x").status_code == 401  # the copied cookie is dead
+    assert other.get("/v1/x").status_code == 200  # the other browser's session is not
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/form.html"},
+        {"Origin": "http://testserver.evil.example"},
+    ],
+)
+def test_forms_from_another_site_are_refused(headers):
+    key = generate_key()
+    client = guarded_client(key)
+    login = client.post("/ui/login", data={"api_key": key}, headers=headers)
+    assert login.status_code == 403 and COOKIE not in client.cookies
+    client.post("/ui/login", data={"api_key": key}, headers={"Origin": "http://testserver"})
+    assert COOKIE in client.cookies
+    assert client.post("/ui/customers/C1", data={"x": "1"}, headers=headers).status_code == 403
+    same = client.post("/ui/customers/C1", data={"x": "1"}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 200
+    # With the key in a header a request is not a browser's: no Origin check.
+    keyed = client.post("/ui/customers/C1", headers={**headers, "X-API-Key": key})
+    assert keyed.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/ui/\r\nSet-Cookie: x=1", "/ui/\nx", "/ui/caf\u00e9", "/ui/a b", "/uix", "/ui//evil.example"],
+)
+def test_the_sign_in_target_is_a_plain_local_path(target):
+    key = generate_key()
+    client = guarded_client(key)
+    response = client.post(
+        "/ui/login", data={"api_key": key, "next": target}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/ui/"
+    kept = client.post(
+        "/ui/login", data={"api_key": key, "next": "/ui/customers/caf%C3%A9?q=1"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert kept.headers["location"] == "/ui/customers/caf%C3%A9?q=1"

@@ -85,6 +85,76 @@ def test_a_corrupt_then_missing_snapshot_keeps_the_last_good_one(cut_off_service
     assert client.post("/v1/score", json={"invoices": [VALID_INVOICE]}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("case", "problem"),
+    [
+        ("as_of not a date", "as_of is not a date"),
+        ("header a list", "header is not a JSON object"),
+        ("state array shortened", "is not as long as its keys"),
+    ],
+)
+def test_a_readable_but_malformed_snapshot_never_takes_the_api_down(
+    cut_off_service, snapshot_file, case, problem
+):
+    """Before: /v1/status, /v1/score, /v1/customer and /readyz answered 500 (or the shortened
+    state was reported ready and /v1/score answered 500 with an IndexError)."""
+    from tests.service.test_snapshot import MALFORMED, rewrite
+
+    client, snapshot = cut_off_service
+    snapshot.write_bytes(snapshot_file.read_bytes())  # a good one first (another test removed it)
+    os.utime(snapshot, (1e9, 1.5e9))
+    good = client.post("/v1/status").json()
+    assert good["snapshot_problem"] is None
+
+    rewrite(snapshot, MALFORMED[case][0])
+    os.utime(snapshot, (1e9, 2e9))
+    status = client.post("/v1/status")
+    assert status.status_code == 200
+    assert status.json()["ready"] is True
+    assert status.json()["snapshot_as_of"] == good["snapshot_as_of"]
+    assert problem in status.json()["snapshot_problem"]
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/v1/score", json={"invoices": [VALID_INVOICE]}).status_code == 200
+    customer = client.post("/v1/customer", json={"customer_id": VALID_INVOICE["customer_id"]})
+    assert customer.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def corrupt_registry_service(trained, snapshot_file, tmp_path_factory):
+    """A real `bentoml serve` whose MLFLOW_TRACKING_URI is a file that is not a database."""
+    from payrisk.serving.process import running_service
+
+    folder = tmp_path_factory.mktemp("corrupt-registry")
+    store = folder / "mlflow.db"
+    store.write_bytes(b"this is not an SQLite database\n" * 200)
+    env = {
+        **trained.env,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{store}",
+        "BENTOML_HOME": str(folder / "bentoml"),
+    }
+    log = folder / "server.log"
+    with (
+        running_service("payrisk.service:PayriskService", env, log, 180) as base,
+        httpx.Client(base_url=base, headers=AUTH, timeout=60) as client,
+    ):
+        yield client, log
+
+
+def test_a_corrupt_registry_database_serves_the_local_copy_and_says_so(
+    corrupt_registry_service, trained
+):
+    """Before: the worker crashed and restarted in a loop and never served."""
+    client, log = corrupt_registry_service
+    status = client.post("/v1/status").json()
+    assert status["ready"] is True and status["model_source"] == "local copy"
+    assert status["model_version"] == trained.report["registry"]["version"]
+    assert "not an SQLite database" in status["model_problem"]
+    assert client.post("/v1/score", json={"invoices": [VALID_INVOICE]}).status_code == 200
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text
+    assert text.count("Service payrisk initialized") == 1  # started once, never restarted
+
+
 # Runs `train` in a subprocess and SIGKILLs it at a chosen point (no cleanup handler runs).
 KILLER = r"""
 import contextlib, os, signal, sys

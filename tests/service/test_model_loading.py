@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from pipelines.catalog import Catalog
 
@@ -33,3 +34,51 @@ def test_an_unreachable_tracking_server_falls_back_to_the_local_copy(
     queries = sample_dataset.invoices.head(50).assign(snapshot_date=as_of)
     features = from_registry.features(history, queries)
     pd.testing.assert_frame_equal(loaded.scorer.predict(features), from_registry.predict(features))
+
+
+@pytest.mark.parametrize("store", ["not a database", "a folder", "a missing folder"])
+def test_a_registry_that_cannot_be_read_falls_back_to_the_local_copy_at_once(
+    project_env, monkeypatch, tmp_path, store
+):
+    """Before: a file that is not a database raised SQLAlchemy's error (the worker crash-looped);
+    a folder in its place made MLflow retry for 100 s before failing."""
+    path = tmp_path / "mlflow.db"
+    if store == "not a database":
+        path.write_bytes(b"\x00garbage" * 1000)
+    elif store == "a folder":
+        path.mkdir()
+    else:
+        path = tmp_path / "gone" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}")
+    loaded = load_scorer()
+    assert loaded.source == "local copy"
+    assert loaded.version == project_env.report["registry"]["version"]
+    assert loaded.problem.startswith("model registry unusable: MLFLOW_TRACKING_URI: ")
+    assert Catalog().model_available() is None  # `payrisk serve` would start
+    assert not (tmp_path / "gone").exists()  # nothing created on the way
+
+
+def test_without_registry_or_local_copy_serve_refuses_to_start(tmp_path):
+    """Before: it started a server whose worker failed at start, again and again."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "dir.db").mkdir()
+    environment = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'dir.db'}",
+        "PAYRISK_MODELS_DIR": str(tmp_path / "models"),
+        "PAYRISK_API_KEYS": "a-key-of-at-least-16-chars",
+    }
+    result = subprocess.run(  # a subprocess with a deadline: a server it starts cannot hang us
+        [str(Path(sys.executable).with_name("payrisk")), "serve", "--port", "1"],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "is a folder" in result.stderr and "no local copy" in result.stderr

@@ -85,3 +85,167 @@ def test_snapshot_step_writes_the_portfolio_bundle(snapshot_file, trained):
         "over_90",
     ]
     assert invoices["reason_1"].str.len().gt(0).any()
+
+
+def rewrite(path, change) -> None:
+    """Load a snapshot's arrays, let `change` edit them (name -> array), save them back."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    change(arrays)
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def set_header(**fields):
+    import json
+
+    import numpy as np
+
+    def change(arrays) -> None:
+        header = json.loads(str(arrays["header"]))
+        header.update(fields)
+        arrays["header"] = np.asarray(json.dumps(header))
+
+    return change
+
+
+def first_state(arrays) -> str:
+    return next(name for name in sorted(arrays) if "__state__" in name)
+
+
+def first_keys(arrays) -> str:
+    return next(name for name in sorted(arrays) if name.endswith("__keys"))
+
+
+def _header_list(arrays) -> None:
+    import numpy as np
+
+    arrays["header"] = np.asarray('["format_version", 1]')
+
+
+MALFORMED = {
+    "as_of not a date": (set_header(as_of="not-a-date"), "as_of is not a date"),
+    "as_of a date-time": (set_header(as_of="2026-10-01T00:00:00"), "as_of is not a date"),
+    "as_of a number": (set_header(as_of=20261001), "as_of is not a date"),
+    "header a list": (_header_list, "header is not a JSON object"),
+    "metadata a string": (set_header(metadata="x"), "metadata is not a JSON object"),
+    "state array shortened": (
+        lambda a: a.update({first_state(a): a[first_state(a)][:-1]}),
+        "is not as long as its keys",
+    ),
+    "state array of text": (
+        lambda a: a.update({first_state(a): a[first_state(a)].astype("str")}),
+        "wrong type or shape",
+    ),
+    "keys out of order": (
+        lambda a: a.update({first_keys(a): a[first_keys(a)][::-1].copy()}),
+        "is not sorted",
+    ),
+    "keys two-dimensional": (
+        lambda a: a.update({first_keys(a): a[first_keys(a)].reshape(1, -1)}),
+        "wrong type or shape",
+    ),
+    "customer attributes of two lengths": (
+        lambda a: a.update({"customers__country": a["customers__country"][:-1]}),
+        "differ in length",
+    ),
+    "repeated customer ids": (
+        lambda a: a.update(
+            {"customer_ids": a["customer_ids"][[0, 0, *range(2, len(a["customer_ids"]))]]}
+        ),
+        "customer_ids are not unique",
+    ),
+    "declared feature without its arrays": (
+        set_header(declared={"sector": {"table": "customers", "kind": "categorical"}}),
+        "snapshot lacks declared__sector__values",
+    ),
+    "declared feature of no known table": (
+        set_header(declared={"sector": {"table": "elsewhere", "kind": "numeric"}}),
+        "declares feature 'sector' without table and kind",
+    ),
+    "unexpected array": (lambda a: a.update({"surprise": a["customer_ids"]}), "unexpected"),
+    "no streams": (
+        lambda a: [a.pop(k) for k in [k for k in a if k.startswith("stream__")]],
+        "no event streams",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_snapshot_that_reads_but_is_malformed_is_refused_and_the_last_good_one_kept(
+    histories, tmp_path, case
+):
+    change, problem = MALFORMED[case]
+    older, newer = histories
+    path = tmp_path / "snapshot.npz"
+    save_history(older, path)
+    holder = SnapshotHolder(path)
+
+    save_history(newer, path)
+    rewrite(path, change)
+    os.utime(path, (1e9, 2e9))
+    with pytest.raises(SnapshotError, match=problem):
+        load_history(path)
+    holder.refresh()
+    assert holder.as_of == older.as_of.date()  # the last good one stays
+    assert problem in holder.problem and "still serving" in holder.problem
+
+
+def test_a_snapshot_without_what_the_model_needs_is_refused_before_it_serves(
+    histories, tmp_path, trained
+):
+    from payrisk.serving.engine import usable_with
+    from tests.conftest import project_catalog
+
+    catalog = project_catalog(trained)
+    check = usable_with(catalog.load_scorer().scorer, catalog.dunning_config)
+    older, newer = histories
+    check(older)  # a complete snapshot passes the trial run
+    path = tmp_path / "snapshot.npz"
+    save_history(older, path)
+    holder = SnapshotHolder(path, check=check)
+    assert holder.problem is None
+
+    save_history(newer, path)  # well formed, but a stream the features read is gone
+    rewrite(path, lambda a: [a.pop(k) for k in [k for k in a if k.startswith("stream__open__")]])
+    os.utime(path, (1e9, 2e9))
+    load_history(path)  # reads: the format alone cannot tell
+    holder.refresh()
+    assert holder.as_of == older.as_of.date()
+    assert "does not fit the model" in holder.problem
+
+
+def test_snapshot_and_bundle_are_replaced_together_or_not_at_all(
+    trained, snapshot_file, tmp_path, monkeypatch
+):
+    """Before: `payrisk snapshot` wrote the new bundle, then failed writing the snapshot (a 50 MB
+    id made it allocate 503 GiB), leaving a bundle that no longer matched its snapshot."""
+    import json
+    import shutil
+
+    import pipelines.catalog
+    from pipelines.scoring import write_snapshot
+    from tests.conftest import project_catalog
+
+    path = tmp_path / "customer_history.npz"
+    shutil.copy2(snapshot_file, path)
+    shutil.copytree(snapshot_file.with_name("portfolio"), tmp_path / "portfolio")
+    before = {p.name: p.read_bytes() for p in [path, *(tmp_path / "portfolio").iterdir()]}
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(pipelines.catalog, "write_history", no_memory)
+    with pytest.raises(MemoryError):
+        write_snapshot(project_catalog(trained), trained.data_dir, path)
+    after = {p.name: p.read_bytes() for p in [path, *(tmp_path / "portfolio").iterdir()]}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customer_history.npz", "portfolio"]
+
+    monkeypatch.undo()
+    write_snapshot(project_catalog(trained), trained.data_dir, path)
+    _, header = load_history(path)
+    kpis = json.loads((tmp_path / "portfolio" / "kpis.json").read_text())
+    assert header["metadata"]["snapshot_id"] == kpis["snapshot_id"]  # one pair

@@ -203,3 +203,38 @@ def test_model_page_draws_the_calibration_curve(server, page, csp_violations):
     assert page.get_by_role("heading", name=WORDS[language(page)]["calibration"]).is_visible()
     shoot(page, "model")
     assert not csp_violations
+
+
+def test_the_api_docs_render_offline_under_their_content_security_policy(browser, server):
+    """Before: Swagger UI at / loaded Google Tag Manager and asked validator.swagger.io for a
+    badge, with no Content-Security-Policy. Now /docs works with every other host unreachable."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    elsewhere: list[str] = []
+
+    def local_only(route) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", local_only)
+    page = context.new_page()
+    violations: list[str] = []
+    watch_csp(page, violations)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server}/ui/login?next=/ui/")  # the docs need the key too
+    page.get_by_label("API key").fill(API_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{server}/ui/")
+    page.goto(f"{server}/")  # the old Swagger page's address leads to the new one
+    page.wait_for_url(f"{server}/docs")
+    page.locator(".opblock-summary-path").first.wait_for()
+    paths = page.locator(".opblock-summary-path").all_text_contents()
+    assert {"/v1/score", "/v1/customer", "/v1/credit-review", "/v1/status"} <= set(paths)
+    shoot(page, "api-docs")
+    assert not elsewhere, elsewhere
+    assert not violations, violations
+    assert not errors, errors
+    context.close()

@@ -307,6 +307,22 @@ def test_customer_page_says_what_works_for_this_customer(client, bundle):
         assert f"{option['probability'] * 100:.0f}%" in text_of(html)
 
 
+def test_model_page_says_which_model_answers_and_shows_the_holdout_by_age(client, trained):
+    html = client.get("/ui/model", headers=EN).text
+    assert "Model of each target" in html and "Default, given late" in html
+    assert "Default (not paid within 90 days of the due date)" in html  # train.yaml's horizon
+    chosen = trained.report["registered_models"]["late"]["model"]
+    assert {"lightgbm": "LightGBM", "logistic": "logistic regression"}.get(chosen, chosen) in html
+    assert "not learnable" not in html
+    assert "Holdout by snapshot age and segment" in html
+    at_issue = trained.report["holdout_by_group"]["at_issue"]["late"]["model"]["roc_auc"]
+    row = html[html.index("At issue") : html.index("On the due date")]
+    assert f"{at_issue:,.3f}" in row
+    assert "New customers" in html and "Known customers" in html
+    french = client.get("/ui/model", headers={"Accept-Language": "fr"}).text
+    assert "Modèle de chaque cible" in french and "Clients connus" in french
+
+
 def test_unknown_customer_is_404_and_ids_are_escaped(client):
     attack = "<script>alert(1)</script>"
     response = client.get(f"/ui/customers/{attack}", headers=EN)

@@ -101,6 +101,41 @@ class TargetSettings(StrictModel):
             raise ValueError("quantiles must be increasing and strictly between 0 and 1")
         return value
 
+    @model_validator(mode="after")
+    def _default_is_late(self) -> TargetSettings:
+        """Outcomes are nested: a default must be a late payment too."""
+        if self.default_after_days < self.late_after_days:
+            raise ValueError("default_after_days must be at least late_after_days")
+        return self
+
+
+class DeclaredFeature(StrictModel):
+    """A column of your own customers or invoices table used as a feature (README "Your own
+    features"). Values are read from the data directory at training, scoring and snapshot time."""
+
+    column: str = Field(min_length=1, description="Column of the table (an extra column).")
+    table: Literal["customers", "invoices"] = Field(description="customers or invoices.")
+    kind: Literal["numeric", "categorical"] = Field(
+        description="numeric (numbers, '.' decimals) or categorical (text labels)."
+    )
+    known_from: str | None = Field(
+        None,
+        min_length=1,
+        description="Date column of the same table: the day the value took effect (for values "
+        "that change). Before it the feature is unknown. Unset: customer values are known "
+        "always, invoice values from the issue date.",
+    )
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="Feature name (default: the column), shown in reasons and the model page.",
+    )
+    description: str | None = Field(None, description="What it means, for the model page.")
+
+    @property
+    def feature_name(self) -> str:
+        return self.name or self.column
+
 
 class FeatureSettings(StrictModel):
     recent_half_life_days: float = Field(
@@ -118,6 +153,18 @@ class FeatureSettings(StrictModel):
         description="A reminder 'worked' if the invoice was paid in full within this many days "
         "after it: the window of the customer's response history by channel.",
     )
+    declared: tuple[DeclaredFeature, ...] = Field(
+        (), description="Your own feature columns of the customers or invoices table."
+    )
+
+    @field_validator("declared")
+    @classmethod
+    def _distinct_names(cls, value: tuple[DeclaredFeature, ...]) -> tuple[DeclaredFeature, ...]:
+        names = [d.feature_name for d in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"feature name(s) {twice} declared twice (set name: to tell apart)")
+        return value
 
 
 class SnapshotSettings(StrictModel):
@@ -168,7 +215,38 @@ class ModelSettings(StrictModel):
         description="Features whose increase may never lower a late or default probability.",
     )
     logistic_c: float = Field(
-        1.0, gt=0, description="Inverse regularisation of the logistic-regression baseline."
+        1.0, gt=0, description="Inverse regularisation of the logistic regressions."
+    )
+    candidates: tuple[Literal["lightgbm", "logistic", "blend", "prior"], ...] = Field(
+        ("lightgbm", "logistic", "blend", "prior"),
+        min_length=1,
+        description="Models compared for each target on the latest training slice; the best "
+        "(out-of-fold log loss) is registered.",
+    )
+    reference_examples: int | None = Field(
+        20_000,
+        ge=100,
+        description="The LightGBM settings are for this many training examples or more; fewer "
+        "scale min_child_samples down linearly and num_leaves by the square root. null: as set.",
+    )
+    min_class_examples: int = Field(
+        20,
+        ge=1,
+        description="A target is learnable only with at least this many examples of each class "
+        "before and after the calibration cut; otherwise its calibrated prior is used.",
+    )
+    payment_horizon_days: int = Field(
+        365,
+        ge=30,
+        le=3650,
+        description="Payment dates are modelled up to this many days past due; later is 'not "
+        "within the horizon'.",
+    )
+    payment_max_snapshots: int = Field(
+        300_000,
+        ge=1000,
+        description="The payment-date model learns from a time-ordered sample of at most this "
+        "many snapshots (each becomes one row per band of days it was watched through).",
     )
 
     @field_validator("calibration")
@@ -304,6 +382,8 @@ class TrainConfig(StrictModel):
         known = {"late_roc_auc", "late_pr_auc", "default_roc_auc", "default_pr_auc"}
         if self.registry.gate_metric not in known:
             raise ValueError(f"registry.gate_metric must be one of {sorted(known)}")
+        if self.models.payment_horizon_days <= self.targets.default_after_days:
+            raise ValueError("models.payment_horizon_days must exceed targets.default_after_days")
         return self
 
 

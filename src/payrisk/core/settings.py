@@ -7,11 +7,12 @@ variable's name and the reason, never with a traceback at the first request.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from payrisk.core.config import ConfigError
@@ -19,6 +20,8 @@ from payrisk.core.config import ConfigError
 ENV_PREFIX = "PAYRISK_"
 DEFAULT_MAX_BATCH = 1000
 MIN_BODY_BYTES = 1 << 20  # room for the largest single-invoice requests and their headers
+DEFAULT_MAX_CONCURRENCY = 32
+DEFAULT_BODY_TIMEOUT_S = 10.0
 
 
 class Settings(BaseSettings):
@@ -56,12 +59,51 @@ class Settings(BaseSettings):
     auth_max_failures: int = Field(
         30, ge=0, description="Wrong keys per address per minute before 429 (0: no limit)."
     )
+    trusted_proxies: str | None = Field(
+        None,
+        description="Comma-separated addresses or networks (CIDR) of the reverse proxies whose "
+        "X-Forwarded-For / X-Forwarded-Proto are believed; none by default.",
+    )
+    max_concurrency: int = Field(
+        DEFAULT_MAX_CONCURRENCY,
+        ge=1,
+        le=10_000,
+        description="Requests in progress per worker; more get 429 with Retry-After.",
+    )
+    body_timeout_s: float = Field(
+        DEFAULT_BODY_TIMEOUT_S,
+        ge=0.5,
+        le=600,
+        description="Seconds a client has to send a whole request body (else 408).",
+    )
     tracking_uri: str | None = Field(
         None, validation_alias="MLFLOW_TRACKING_URI", description="MLflow tracking server."
     )
     dask_scheduler_address: str | None = Field(
         None, validation_alias="DASK_SCHEDULER_ADDRESS", description="Where a Dask cluster is."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        """Every entry must be an IP address or network: a typo must not trust nobody silently
+        (or everybody)."""
+        if value is None:
+            return None
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
+        return ",".join(entries) or None
+
+    @property
+    def forwarded_allow_ips(self) -> str:
+        """uvicorn's FORWARDED_ALLOW_IPS: the trusted proxies, or "" (trust no forwarded header)."""
+        return self.trusted_proxies or ""
 
     @property
     def body_limit(self) -> int:

@@ -6,6 +6,13 @@ A process killed mid-write leaves a hidden `.name.*.tmp` beside the target; the 
 that folder removes such debris once it is older than STALE_SECONDS (younger ones may belong to a
 writer still at work). A folder a kill caught between the two renames of `atomic_directory` is
 put back from its `.name.old` backup by the next write of that folder.
+
+Every CSV payrisk writes is safe to open in a spreadsheet (OWASP, "CSV injection"): a text cell or
+header that starts with `=`, `+`, `-`, `@`, a tab or a carriage return, and is not a plain number,
+is written with a leading `'`, so that Excel or LibreOffice shows it as text instead of running it
+as a formula (`=HYPERLINK(...)`, `@SUM(...)`). payrisk's own CSV reader (`restore_formulas`) takes
+that quote off again, so ids survive a round trip exactly (a value that itself starts with quotes
+before such a character gets one quote more, and loses only that one).
 """
 
 from __future__ import annotations
@@ -25,6 +32,12 @@ import pandas as pd
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 STALE_SECONDS = 3600.0
+FORMULA_QUOTE = "'"
+# A cell a spreadsheet would evaluate: a formula trigger first, and not a plain signed number.
+# Cells that already start with quotes before a trigger get one more, so that reading back (which
+# takes exactly one off) gives every value as it was.
+FORMULA_PATTERN = r"^'*[=+\-@\t\r]"
+PLAIN_NUMBER_PATTERN = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
 
 
 # mkstemp/mkdtemp names: ".<target name>.<8 random characters>.tmp"
@@ -113,6 +126,57 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def atomic_file_and_folder(
+    file_target: str | Path, folder_target: str | Path
+) -> Iterator[tuple[Path, Path]]:
+    """Yield a temporary file and a temporary folder; put both in place only if the block
+    succeeds, the folder first. If putting the file in place fails, the old folder is put back:
+    readers see the old pair or the new pair (a kill between the two renames, a moment after the
+    whole content was written, is the one window where the new folder stands beside the old
+    file)."""
+    file_target, folder_target = Path(file_target), Path(folder_target)
+    for target in (file_target, folder_target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sweep_debris(target.parent)
+    backup = _backup_of(folder_target)
+    if backup.is_dir() and not folder_target.exists():  # a kill between two renames
+        os.replace(backup, folder_target)
+    fd, file_name = tempfile.mkstemp(
+        prefix=f".{file_target.name}.", suffix=".tmp", dir=file_target.parent
+    )
+    os.close(fd)
+    file_tmp = Path(file_name)
+    folder_tmp = Path(
+        tempfile.mkdtemp(prefix=f".{folder_target.name}.", suffix=".tmp", dir=folder_target.parent)
+    )
+    try:
+        yield file_tmp, folder_tmp
+        with open(file_tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(file_tmp, 0o666 & ~_umask())
+        replaced = folder_target.exists()
+        if replaced:
+            if backup.exists():
+                shutil.rmtree(backup)
+            os.replace(folder_target, backup)
+        os.replace(folder_tmp, folder_target)
+        try:
+            os.replace(file_tmp, file_target)
+        except BaseException:
+            shutil.rmtree(folder_target, ignore_errors=True)
+            if replaced:
+                os.replace(backup, folder_target)
+            raise
+        if replaced:
+            shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if file_tmp.exists():
+            file_tmp.unlink()
+        if folder_tmp.exists():
+            shutil.rmtree(folder_tmp, ignore_errors=True)
+
+
 def write_text(target: str | Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -128,8 +192,61 @@ def write_with(target: str | Path, writer: Callable[[Path], None]) -> None:
         writer(tmp)
 
 
+def _formula_cells(text: pd.Series) -> pd.Series:
+    """Which cells of a text column a spreadsheet would run as a formula."""
+    return text.str.contains(FORMULA_PATTERN, regex=True, na=False) & ~text.str.contains(
+        PLAIN_NUMBER_PATTERN, regex=True, na=False
+    )
+
+
+def _is_text(values: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a `'` before every text cell and header a spreadsheet would run."""
+    out = frame.copy(deep=False)
+    for name in frame.columns:
+        values = frame[name]
+        if not _is_text(values):
+            continue
+        text = values.astype("str").where(values.notna())
+        risky = _formula_cells(text)
+        if risky.any():
+            out[name] = values.where(~risky, FORMULA_QUOTE + text)
+    headers = pd.Series([str(c) for c in frame.columns], dtype="str")
+    risky_headers = _formula_cells(headers).to_numpy()
+    if risky_headers.any():
+        out.columns = [
+            FORMULA_QUOTE + h if r else h for h, r in zip(headers, risky_headers, strict=True)
+        ]
+    return out
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo `neutralise_formulas` on a CSV read back as text (cells and headers)."""
+    out = frame.copy(deep=False)
+    for name in frame.columns:
+        values = frame[name]
+        if not _is_text(values):
+            continue
+        text = values.astype("str").where(values.notna())
+        quoted = text.str.startswith(FORMULA_QUOTE, na=False)
+        if quoted.any():
+            rest = text.str.slice(1)
+            out[name] = values.where(~(quoted & _formula_cells(rest)), rest)
+    headers = [str(c) for c in frame.columns]
+    out.columns = [
+        h[1:] if h.startswith(FORMULA_QUOTE) and _formula_cells(pd.Series([h[1:]])).iloc[0] else h
+        for h in headers
+    ]
+    return out
+
+
 def write_table(frame: pd.DataFrame, target: str | Path) -> None:
-    """Write a DataFrame as CSV or Parquet, chosen by the file suffix; dates as YYYY-MM-DD."""
+    """Write a DataFrame as CSV or Parquet, chosen by the file suffix; dates as YYYY-MM-DD.
+
+    CSV text cells a spreadsheet would run as formulas get a leading `'` (see the module)."""
     target = Path(target)
     suffix = target.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
@@ -138,6 +255,9 @@ def write_table(frame: pd.DataFrame, target: str | Path) -> None:
         )
     with atomic_path(target) as tmp:
         if suffix == ".csv":
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+            # CR LF line ends (RFC 4180): a cell holding a lone CR is then quoted, not split.
+            neutralise_formulas(frame).to_csv(
+                tmp, index=False, date_format="%Y-%m-%d", lineterminator="\r\n"
+            )
         else:
             frame.to_parquet(tmp, index=False)

@@ -12,6 +12,12 @@ from enum import StrEnum
 DATE_DTYPE = "datetime64[ns]"
 DATE_FORMAT = "%Y-%m-%d"
 MONEY_DECIMALS = 2
+# Ids and text, as the service takes them: any script, bounded, no control characters (C0, DEL,
+# C1: a tab or line break in an id breaks every file and message it appears in).
+MAX_ID_LENGTH = 64
+MAX_TEXT_LENGTH = 128  # country, industry
+MAX_EXTRA_LENGTH = 1000  # extra columns kept as text (names, notes): bounded, anything else goes
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f"
 
 
 class Kind(StrEnum):
@@ -87,8 +93,23 @@ INVOICES = Table(
         Column(
             "paid_date", Kind.DATE, False, "Day the invoice was fully settled; empty while open."
         ),
-        Column("disputed", Kind.BOOL, False, "The customer disputed the invoice (litige)."),
+        Column(
+            "disputed",
+            Kind.BOOL,
+            False,
+            "The customer disputed the invoice (litige). Without dispute_date it cannot be placed "
+            "in time and is not used as a feature.",
+        ),
         Column("written_off_date", Kind.DATE, False, "Day the invoice was passed to loss."),
+        Column(
+            "dispute_date", Kind.DATE, False, "Day the customer raised a dispute (implies disputed)."
+        ),
+        Column(
+            "dispute_resolved_date",
+            Kind.DATE,
+            False,
+            "Day the dispute was settled (credit note, agreement, judgement); empty while open.",
+        ),
     ),
 )
 

@@ -437,6 +437,7 @@ class World:
     invoice_ids: pd.Series
     invoices: WorldInvoices
     disputed: np.ndarray
+    dispute_resolved_day: np.ndarray  # when a dispute is settled (NEVER: not disputed)
     before_dispute: np.ndarray  # when the undisputed part would have been paid
     write_off_delay: np.ndarray  # days after due at which an unpaid invoice is written off
     written_off: np.ndarray  # whether an unpaid invoice is written off (or stays open)
@@ -507,6 +508,7 @@ def generate_world(
         invoice_ids=_identifiers("INV", count, 7),
         invoices=invoices,
         disputed=natural["disputed"],
+        dispute_resolved_day=natural["dispute_resolved_day"],
         before_dispute=natural["before_dispute"],
         write_off_delay=rng.integers(
             WRITE_OFF_AFTER_DUE_DAYS[0], WRITE_OFF_AFTER_DUE_DAYS[1] + 1, size=count
@@ -568,6 +570,7 @@ def _natural_payment(
         "planned": planned,
         "disputed": disputed,
         "dispute_day": np.where(disputed, raised, NEVER),
+        "dispute_resolved_day": np.where(disputed, resolved_day, NEVER),
         "before_dispute": before_dispute,
     }
 
@@ -699,6 +702,13 @@ def _tables(generated: World, state: PlayState, end_day: int) -> Dataset:
             "paid_date": _to_dates(paid_day[rows], paid_day[rows] <= end_day),
             "disputed": generated.disputed[rows] & (invoices.dispute_day[rows] <= end_day),
             "written_off_date": _to_dates(write_off_day[rows], write_off_day[rows] <= end_day),
+            "dispute_date": _to_dates(invoices.dispute_day[rows], invoices.dispute_day[rows] <= end_day),
+            "dispute_resolved_date": _to_dates(
+                generated.dispute_resolved_day[rows],
+                generated.disputed[rows]
+                & (invoices.dispute_day[rows] <= end_day)
+                & (generated.dispute_resolved_day[rows] <= end_day),
+            ),
         }
     )
     payment_table = pd.DataFrame(

@@ -53,6 +53,7 @@ from payrisk.data.parsing import (
     parse_dates,
     parse_flags,
     parse_numbers,
+    layout_problem,
     truncation_problem,
 )
 from payrisk.core.storage import TABLE_SUFFIXES, write_table
@@ -246,6 +247,12 @@ class Mapping(StrictModel):
     currency_map: dict[Label, str] = Field(default_factory=dict)
     values: dict[str, dict[Label, Label]] = Field(default_factory=dict)
     derive: dict[str, DaysAfter] = Field(default_factory=dict)
+    undated_disputes_known_from: date | None = Field(
+        None,
+        description="invoices: the day a `disputed` flag without dispute_date was known (the "
+        "export's date); it becomes the dispute_date (the issue date if later). Unset: such flags "
+        "stay undated and are not used as features.",
+    )
     pseudonymise_ids: Pseudonymisation | None = None
 
     @field_validator("pseudonymise_ids", mode="before")
@@ -331,6 +338,10 @@ def _mapping_problems(mapping: Mapping) -> list[str]:
                 f"derive.{name}.from_days_after: {rule.from_days_after!r} is not a date column "
                 f"mapped in columns (mapped: {', '.join(mapped_dates) or 'none'})"
             )
+    if mapping.undated_disputes_known_from is not None and "disputed" not in mapping.columns:
+        problems.append(
+            "undated_disputes_known_from: only for a disputed column mapped in columns"
+        )
     has_currency = "currency" in names
     if not has_currency and (mapping.default_currency or mapping.currency_map):
         key = "default_currency" if mapping.default_currency else "currency_map"
@@ -483,7 +494,9 @@ def _read_csv_cells(path: Path, options: CsvOptions) -> tuple[list[str], pd.Data
     if codecs.lookup(encoding).name == "utf-8":
         encoding = "utf-8-sig"  # Excel's "CSV UTF-8" starts with a byte-order mark
     separator = options.separator.encode(options.encoding, "replace")
-    problem = truncation_problem(path, separator, options.skip_rows)
+    problem = layout_problem(path, codecs.lookup(options.encoding).name) or truncation_problem(
+        path, separator, options.skip_rows
+    )
     if problem:
         raise ExportImportError(f"{path.name}: {problem}")
     try:
@@ -830,12 +843,27 @@ def apply_mapping(
     if "currency" in columns and "currency" not in converted and mapping.default_currency:
         converted["currency"] = pd.Series(mapping.default_currency, index=export.index, dtype="str")
     problems.raise_if_any()
+    if mapping.undated_disputes_known_from is not None:
+        converted["dispute_date"] = _date_undated_disputes(
+            converted, pd.Timestamp(mapping.undated_disputes_known_from)
+        )
     if mapping.pseudonymise_ids is not None and pseudonym_key:
         for name in mapping.pseudonymise_ids.columns:
             converted[name] = pseudonymise(converted[name], name, pseudonym_key)
     table = {name: converted[name] for name in columns if name in converted}
     kept = {target: as_text(export[source]) for source, target in mapping.kept()}
     return pd.DataFrame({**table, **kept}, index=export.index).reset_index(drop=True)
+
+
+def _date_undated_disputes(converted: dict[str, pd.Series], known_from: pd.Timestamp) -> pd.Series:
+    """dispute_date of flagged invoices without one: the day the flag was known, never earlier
+    than the invoice itself (a flag is not known from the issue date unless told so)."""
+    flagged = converted["disputed"].fillna(False).astype("bool")
+    index = flagged.index
+    dated = converted.get("dispute_date", pd.Series(pd.NaT, index=index, dtype=DATE_DTYPE))
+    issue = converted["issue_date"]
+    known = issue.where(issue > known_from, known_from).astype(DATE_DTYPE)
+    return dated.where(dated.notna() | ~flagged, known).astype(DATE_DTYPE)
 
 
 # --- Wiring -------------------------------------------------------------------------------------

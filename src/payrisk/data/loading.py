@@ -8,6 +8,7 @@ every pipeline calls.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,15 @@ from payrisk.data.contract import (
     Kind,
     Table,
 )
-from payrisk.core.storage import TABLE_SUFFIXES, write_table
-from payrisk.data.parsing import ROW_COLUMN, ParsedTable, parse_table, truncation_problem
+from payrisk.core.storage import TABLE_SUFFIXES, restore_formulas, write_table
+from payrisk.data.parsing import (
+    ROW_COLUMN,
+    ParsedTable,
+    duplicated_headers,
+    layout_problem,
+    parse_table,
+    truncation_problem,
+)
 from payrisk.data.validation import ValidationReport, validate_tables
 
 class DataFileError(ValueError):
@@ -78,9 +86,14 @@ def _read_file(path: Path) -> pd.DataFrame:
         if path.suffix.lower() == ".csv":
             if path.stat().st_size == 0:
                 raise DataFileError(f"{path.name}: file is empty (no header line)")
-            problem = truncation_problem(path, b",")
+            problem = layout_problem(path) or truncation_problem(path, b",")
             if problem:
                 raise DataFileError(f"{path.name}: {problem}")
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                header = next(csv.reader(handle), [])
+            duplicated = duplicated_headers(restore_formulas(pd.DataFrame(columns=header)).columns)
+            if duplicated:  # read_csv would rename the second one (amount.1) and keep both
+                raise DataFileError(f"{path.name}: duplicated column header(s) {duplicated}")
             frame = pd.read_csv(
                 path,
                 dtype=str,
@@ -91,7 +104,7 @@ def _read_file(path: Path) -> pd.DataFrame:
             )
             # Line numbers before blank lines are dropped, so that messages point at the file.
             frame.index = pd.RangeIndex(2, len(frame) + 2)
-            frame = frame.dropna(how="all")
+            frame = restore_formulas(frame.dropna(how="all"))  # undo write_table's quoting
         else:
             frame = pd.read_parquet(path)
             frame.index = pd.RangeIndex(1, len(frame) + 1)
@@ -132,6 +145,8 @@ def finalize(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     for column in table.columns:
         if column.kind is Kind.BOOL:
             out[column.name] = out[column.name].fillna(False).astype("bool")
+    if "dispute_date" in out.columns:  # a dated dispute is a dispute
+        out["disputed"] = out["disputed"] | out["dispute_date"].notna()
     return out
 
 

@@ -74,6 +74,31 @@ def parse_flags(text: pd.Series, spellings: dict[str, bool]) -> pd.Series:
     )
 
 
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # byte-order marks (UTF-32 LE starts like UTF-16 LE)
+
+
+def layout_problem(path: Path, encoding: str = "utf-8") -> str | None:
+    """What is wrong with a CSV's bytes before any parsing, or None: a file in UTF-16 (or with
+    NUL bytes) when an 8-bit encoding is expected, or lines ended by CR alone (classic Mac OS),
+    which the row counting and the truncation check cannot follow."""
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if "16" not in encoding and "32" not in encoding:
+        if head.startswith(UTF16_MARKS):
+            return f"the file is UTF-16 encoded, not {encoding} (in Excel: save as 'CSV UTF-8')"
+        if b"\x00" in head:
+            return f"the file holds NUL bytes (UTF-16 text, or not a text file), not {encoding}"
+        if b"\r" in head and b"\n" not in head:
+            return "lines end with CR alone (classic Mac OS); save it with LF or CR LF line ends"
+    return None
+
+
+def duplicated_headers(names: list[str]) -> list[str]:
+    """Header names given more than once (after trimming), in order."""
+    stripped = [str(name).strip() for name in names]
+    return sorted({name for name in stripped if stripped.count(name) > 1})
+
+
 def truncation_problem(path: Path, separator: bytes, header_line: int = 0) -> str | None:
     """Why a CSV looks cut short (a copy or export that stopped mid-row), or None.
 

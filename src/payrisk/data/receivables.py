@@ -66,9 +66,23 @@ def open_invoices(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
         per_invoice = known.groupby("invoice_id", sort=False)["amount"].sum()
         paid_so_far = frame["invoice_id"].map(per_invoice).fillna(0.0).astype("float64")
     frame["open_amount"] = (frame["amount"] - paid_so_far).clip(lower=0.0).round(2)
+    frame["disputed"] = disputed_at(frame, as_of)
     frame["days_past_due"] = days_past_due(frame["due_date"], as_of)
     frame["aged_bucket"] = aged_bucket(frame["days_past_due"])
     return frame
+
+
+def disputed_at(invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """Whether each invoice is in dispute at the start of `as_of`: a dated dispute from the day
+    it was raised until the day it was resolved; an undated `disputed` flag (no dispute_date)
+    is taken as the current state."""
+    flag = invoices["disputed"].fillna(False).astype("bool")
+    if "dispute_date" not in invoices:
+        return flag
+    raised = invoices["dispute_date"]
+    resolved = invoices.get("dispute_resolved_date", pd.Series(pd.NaT, index=invoices.index))
+    dated_open = (raised < as_of) & ~(resolved < as_of)
+    return (flag & raised.isna()) | dated_open
 
 
 def aged_balance(open_frame: pd.DataFrame) -> pd.DataFrame:

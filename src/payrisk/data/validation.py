@@ -24,8 +24,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from payrisk.data.contract import CHANNELS, CURRENCY_CODES, DATE_DTYPE, TABLES, Kind
-from payrisk.data.parsing import RAW_PREFIX, ROW_COLUMN, ParsedTable
+from payrisk.data.contract import (
+    CHANNELS,
+    CONTROL_CHARACTERS,
+    CURRENCY_CODES,
+    DATE_DTYPE,
+    MAX_EXTRA_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_TEXT_LENGTH,
+    TABLES,
+    Kind,
+)
+from payrisk.data.parsing import RAW_PREFIX, ROW_COLUMN, ParsedTable, by_unique
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
@@ -50,6 +60,11 @@ RESULT_FORMAT: dict[str, Any] = {
 
 # Whether a cell had a value as read: the `raw__` text reduced to what the rules need of it.
 GIVEN_PREFIX = "given__"
+# Whether an id or text cell is within its length and free of control characters.
+FITS_PREFIX = "fits__"
+EXTRA_FITS = "fits__extra_columns"
+TEXT_LIMITS = {Kind.ID: MAX_ID_LENGTH, Kind.TEXT: MAX_TEXT_LENGTH}
+SHOWN_ID_LENGTH = 40  # an id in a message: cut, control characters escaped
 # Columns added to a table's frame from its invoice (payments, reminders).
 INVOICE_ROW = "invoice__row"
 INVOICE_ISSUE_DATE = "invoice__issue_date"
@@ -107,10 +122,21 @@ class RuleFailure:
         return f"{head}\n  {self.failing_rows:,} failing {rows}: {shown}{more}"
 
 
+def _shown_id(key_id: str) -> str:
+    """An id as a message can show it: control characters escaped, at most SHOWN_ID_LENGTH."""
+    shown = "".join(
+        f"\\x{ord(c):02x}" if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F else c
+        for c in key_id[: SHOWN_ID_LENGTH + 1]
+    )
+    if len(key_id) > SHOWN_ID_LENGTH:
+        return f"{shown[:SHOWN_ID_LENGTH]}... ({len(key_id):,} characters)"
+    return shown
+
+
 def _render_example(word: str, line: int, key: str, key_id: str | None) -> str:
     if not key:
         return f"{word} {line}"
-    return f"{word} {line} ({key} {key_id if key_id is not None else 'missing'})"
+    return f"{word} {line} ({key} {_shown_id(key_id) if key_id is not None else 'missing'})"
 
 
 @dataclass
@@ -258,6 +284,15 @@ def _base_frame(parsed: ParsedTable) -> _Frame:
             typed = typed.astype(DATE_DTYPE)
         data[column.name] = typed
         data[GIVEN_PREFIX + column.name] = check[RAW_PREFIX + column.name].notna()
+        if column.kind in TEXT_LIMITS:
+            data[FITS_PREFIX + column.name] = _fits(
+                check[RAW_PREFIX + column.name], TEXT_LIMITS[column.kind]
+            )
+    extras = [c for c in parsed.frame.columns if c not in parsed.table.column_names]
+    extras = [c for c in extras if c != ROW_COLUMN]
+    if extras:
+        longest = pd.concat([parsed.frame[c].str.len() for c in extras], axis=1).max(axis=1)
+        data[EXTRA_FITS] = longest.fillna(0).to_numpy() <= MAX_EXTRA_LENGTH
     data[ROW_COLUMN] = check[ROW_COLUMN]
     return _Frame(
         name=parsed.table.name,
@@ -268,9 +303,44 @@ def _base_frame(parsed: ParsedTable) -> _Frame:
     )
 
 
+def _fits(raw: pd.Series, limit: int) -> pd.Series:
+    """Cells of at most `limit` characters and no control character (missing cells fit: the
+    `value_present` rule speaks for them). Each distinct value is checked once."""
+    pattern = f"[^{CONTROL_CHARACTERS}]{{0,{limit}}}"
+    given = raw.notna()
+    fits = pd.Series(True, index=raw.index)
+    if given.any():
+        fits[given] = by_unique(
+            raw[given], lambda values: values.str.fullmatch(pattern).astype("bool")
+        ).to_numpy(dtype=bool)
+    return fits
+
+
 def _add_column_checks(frame: _Frame, parsed: ParsedTable) -> None:
-    """Required values present, values parseable, dates in a plausible range."""
+    """Required values present, values parseable, dates in a plausible range, ids and text within
+    their length and free of control characters."""
+    if EXTRA_FITS in frame.data.columns:
+        frame.add(
+            "extra_text_fits",
+            "extra columns",
+            f"cells of the extra columns must hold at most {MAX_EXTRA_LENGTH:,} characters",
+            "ExpectColumnValuesToBeInSet",
+            (EXTRA_FITS,),
+            column=EXTRA_FITS,
+            value_set=[True],
+        )
     for column in parsed.table.columns:
+        if column.kind in TEXT_LIMITS:
+            frame.add(
+                "text_fits",
+                column.name,
+                f"{column.name} must hold at most {TEXT_LIMITS[column.kind]} characters and no "
+                "control character (tab, line break...)",
+                "ExpectColumnValuesToBeInSet",
+                (FITS_PREFIX + column.name,),
+                column=FITS_PREFIX + column.name,
+                value_set=[True],
+            )
         given = GIVEN_PREFIX + column.name
         if column.required:
             frame.add(
@@ -307,9 +377,11 @@ def _add_column_checks(frame: _Frame, parsed: ParsedTable) -> None:
             )
 
 
-def _add_not_before(frame: _Frame, column: str, reference: str, reference_name: str) -> None:
+def _add_not_before(
+    frame: _Frame, column: str, reference: str, reference_name: str, rule: str | None = None
+) -> None:
     frame.add(
-        f"{column}_not_before_issue_date",
+        rule or f"{column}_not_before_issue_date",
         column,
         f"{column} must not be before {reference_name}",
         "ExpectColumnPairValuesAToBeGreaterThanB",
@@ -361,8 +433,25 @@ def _add_invoice_known(frame: _Frame) -> None:
 def _add_invoice_checks(frame: _Frame) -> None:
     _add_unique_key(frame)
     _add_positive_amount(frame)
-    for column in ("due_date", "paid_date", "written_off_date"):
+    for column in ("due_date", "paid_date", "written_off_date", "dispute_date"):
         _add_not_before(frame, column, "issue_date", "issue_date")
+    _add_not_before(
+        frame,
+        "dispute_resolved_date",
+        "dispute_date",
+        "dispute_date",
+        "dispute_resolved_date_not_before_dispute_date",
+    )
+    frame.add(
+        "dispute_date_with_resolution",
+        "dispute_date",
+        "dispute_date is required where dispute_resolved_date is given",
+        "ExpectColumnValuesToNotBeNull",
+        ("dispute_date", "dispute_resolved_date"),
+        column="dispute_date",
+        row_condition="dispute_resolved_date.notna()",
+        condition_parser="pandas",
+    )
     frame.add(
         "currency_known",
         "currency",

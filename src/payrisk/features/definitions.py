@@ -11,7 +11,7 @@ end (or retrain), never reorder.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -19,6 +19,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from payrisk.core.config import ConfigError, DeclaredFeature
 from payrisk.core.days import NEVER, month_start, to_days, weekday
 from payrisk.data.contract import CHANNELS
 from payrisk.data.receivables import AGED_BUCKET_EDGES
@@ -38,6 +39,8 @@ class Family(StrEnum):
     DUNNING_RECEIVED = "dunning_received"  # reminders the customer received
     ATTRIBUTES = "attributes"  # customer attributes (country, sector, limit...)
     RESPONSE_HISTORY = "response_history"  # how the customer answered reminders, by channel
+    DISPUTES = "disputes"  # disputes raised, open and resolved (dated)
+    DECLARED = "declared"  # your own columns, declared in configs/train.yaml
 
 
 QUERY_COLUMNS: tuple[str, ...] = (
@@ -82,6 +85,8 @@ class FeatureContext:
         amount: np.ndarray,
         snapshot_day: np.ndarray,
         in_history: np.ndarray | None = None,
+        disputed: np.ndarray | None = None,
+        attributes: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.history = history
         self.customer_ids = customer_ids
@@ -98,6 +103,11 @@ class FeatureContext:
         # 1 where the invoice itself is in the streams (issued before t and open at t, since it is
         # being scored): its own amount is taken out of "other invoices" figures.
         self.own = (invoice >= 0).astype("float64")
+        # What the caller says of invoices the history does not hold (the service's new ones).
+        self.disputed = (
+            np.zeros(self.n, dtype=bool) if disputed is None else np.asarray(disputed, dtype=bool)
+        )
+        self.invoice_attributes = dict(attributes or {})
 
     def _customer_lookup(self, stream: str) -> Lookup:
         return Lookup(self.history.streams[stream], self.customer, self.t)
@@ -176,6 +186,42 @@ class FeatureContext:
             nothing = np.full(self.n, np.nan)
             return nothing, nothing
         return self.responses(f"sent_{channel}"), self.responses(f"paid_{channel}")
+
+    @cached_property
+    def own_dispute(self) -> Lookup:
+        return Lookup(self.history.streams["invoice_disputes"], self.invoice, self.t)
+
+    @cached_property
+    def customer_disputes(self) -> Lookup:
+        return self._customer_lookup("customer_disputes")
+
+    @cached_property
+    def own_dispute_raised(self) -> np.ndarray:
+        """1 where this invoice's dispute was raised before t (in the history)."""
+        return (~np.isnan(self.own_dispute("raised_day", np.nan))).astype("float64")
+
+    @cached_property
+    def own_dispute_open(self) -> np.ndarray:
+        """1 where a dispute on this invoice is open at t: from its dated history, or as the
+        caller says for an invoice the history does not hold."""
+        in_history = self.own_dispute("open") > 0
+        return np.where(self.invoice >= 0, in_history, self.disputed).astype("float64")
+
+    @cached_property
+    def attribute_row(self) -> np.ndarray:
+        return self.history.attribute_rows(self.customer_ids)
+
+    def declared(self, name: str) -> np.ndarray:
+        """A declared feature's value at t: from the history, or for an invoice the history does
+        not hold, as the caller gives it (unknown otherwise)."""
+        values = self.history.declared[name]
+        if values.table == "customers":
+            return values.at(self.attribute_row, self.t)
+        known = values.at(self.invoice, self.t)
+        given = self.invoice_attributes.get(name)
+        if given is None:
+            return known
+        return np.where(self.invoice >= 0, known, np.asarray(given, dtype=known.dtype))
 
     @cached_property
     def calendar(self) -> dict[str, np.ndarray]:
@@ -309,8 +355,10 @@ FEATURES: tuple[Feature, ...] = (
             lambda c: _ratio(c.settled("written_off"), c.settled_count)),
     Feature("default_share", F.PAYMENT_RECORD, "Share of settled invoices that defaulted.",
             lambda c: _ratio(c.settled("defaulted"), c.settled_count)),
-    Feature("dispute_rate", F.PAYMENT_RECORD, "Share of settled invoices disputed.",
-            lambda c: _ratio(c.settled("disputed"), c.settled_count)),
+    Feature("dispute_rate", F.DISPUTES,
+            "Share of the customer's other invoices issued before t that it disputed before t.",
+            lambda c: _ratio(c.customer_disputes("raised") - c.own_dispute_raised,
+                             c.issued("count") - c.issued_before)),
     Feature("instalment_share", F.PAYMENT_RECORD, "Share paid in several instalments.",
             lambda c: _ratio(c.settled("instalments"), c.settled_count)),
     Feature("reminded_share", F.PAYMENT_RECORD, "Share that needed a reminder.",
@@ -364,6 +412,18 @@ FEATURES: tuple[Feature, ...] = (
     Feature("customer_tenure_days", F.ATTRIBUTES, "Days since the customer account was opened.",
             lambda c: np.where(c.attributes["created_day"] == NEVER, np.nan,
                                c.t - c.attributes["created_day"]).astype("float64")),
+    Feature("open_dispute", F.DISPUTES, "1 if a dispute on this invoice is open at t.",
+            lambda c: c.own_dispute_open),
+    Feature("days_since_dispute", F.DISPUTES,
+            "Days since the open dispute on this invoice was raised.",
+            lambda c: np.where(c.own_dispute("open") > 0,
+                               c.t - c.own_dispute("raised_day", np.nan), np.nan)),
+    Feature("customer_open_disputes", F.DISPUTES,
+            "Other invoices of the customer with a dispute open at t.",
+            lambda c: np.clip(c.customer_disputes("open") - (c.own_dispute("open") > 0), 0, None)),
+    Feature("mean_days_to_end_dispute", F.DISPUTES,
+            "Mean days from the customer's disputes to their resolution (or settlement).",
+            lambda c: _ratio(c.customer_disputes("days_to_end"), c.customer_disputes("ended"))),
 )  # fmt: skip
 
 
@@ -391,6 +451,57 @@ EFFECT_FEATURE_COLUMNS: tuple[str, ...] = (*FEATURE_COLUMNS, *(f.name for f in R
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.categorical)
 
 
+def declared_features(specs: tuple[DeclaredFeature, ...]) -> tuple[Feature, ...]:
+    """The features `features.declared` names, after the built-in ones (README "Your own
+    features"). Each reads its values from the history (`payrisk.features.declared`)."""
+    out = []
+    for i, spec in enumerate(specs):
+        name = spec.feature_name
+        if name in FEATURE_BY_NAME:
+            raise ConfigError(
+                f"features.declared[{i}]: {name!r} is a built-in feature; set name: to another"
+            )
+        out.append(
+            Feature(
+                name,
+                F.DECLARED,
+                spec.description or f"{spec.table}.{spec.column} (declared in train.yaml)",
+                lambda c, name=name: c.declared(name),
+                categorical=spec.kind == "categorical",
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The features of one model: the built-in ones, then the declared ones, in column order."""
+
+    features: tuple[Feature, ...]
+
+    @classmethod
+    def of(cls, declared: tuple[DeclaredFeature, ...] = ()) -> FeatureSet:
+        return cls(FEATURES + declared_features(declared))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def categorical(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features if f.categorical)
+
+    def family(self, name: str) -> Family | None:
+        return next((f.family for f in self.features if f.name == name), None)
+
+    def with_features(self, extra: tuple[Feature, ...]) -> FeatureSet:
+        """These features and `extra` after them (e.g. RESPONSE_FEATURES for channel effects)."""
+        return FeatureSet(self.features + extra)
+
+
+BUILT_IN = FeatureSet(FEATURES)
+
+
 def feature_arrays(
     history: History,
     invoice_ids: np.ndarray,
@@ -400,7 +511,9 @@ def feature_arrays(
     amount: np.ndarray,
     snapshot_day: np.ndarray,
     in_history: np.ndarray | None = None,
-    features: tuple[Feature, ...] = FEATURES,
+    disputed: np.ndarray | None = None,
+    attributes: Mapping[str, np.ndarray] | None = None,
+    features: FeatureSet = BUILT_IN,
 ) -> dict[str, np.ndarray]:
     """Every feature of each query at its snapshot day, on plain arrays (days since 1970).
 
@@ -408,17 +521,31 @@ def feature_arrays(
     DataFrame; training and batch scoring through `invoice_features`. Categorical features are
     object arrays of text, numbers float64. `in_history` says whether each invoice is part of
     `history` (default: where its id is there), so that its own amount is not counted among
-    "other" open invoices when it is not. `features`: which declarations to compute (the
-    channel-effect models add RESPONSE_FEATURES).
+    "other" open invoices when it is not. For invoices not in the history, `disputed` says
+    whether a dispute is open and `attributes` gives declared invoice features (name -> values).
+    `features` are the model's (built-in and declared; the history must hold the declared ones);
+    the channel-effect models add RESPONSE_FEATURES (`FeatureSet.with_features`).
     """
     context = FeatureContext(
-        history, invoice_ids, customer_ids, issue_day, due_day, amount, snapshot_day, in_history
+        history,
+        invoice_ids,
+        customer_ids,
+        issue_day,
+        due_day,
+        amount,
+        snapshot_day,
+        in_history,
+        disputed,
+        attributes,
     )
-    return {feature.name: feature.compute(context) for feature in features}
+    return {feature.name: feature.compute(context) for feature in features.features}
 
 
-def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
-    """`feature_arrays` of a frame of queries (QUERY_COLUMNS, optional `in_history`)."""
+def invoice_features(
+    history: History, queries: pd.DataFrame, features: FeatureSet = BUILT_IN
+) -> pd.DataFrame:
+    """`feature_arrays` of a frame of queries (QUERY_COLUMNS, optional `in_history` and
+    `disputed`)."""
     missing = [c for c in QUERY_COLUMNS if c not in queries.columns]
     if missing:
         raise ValueError(f"feature queries lack column(s) {missing}")
@@ -433,5 +560,11 @@ def invoice_features(history: History, queries: pd.DataFrame) -> pd.DataFrame:
         in_history=(
             queries["in_history"].to_numpy(dtype="bool") if "in_history" in queries else None
         ),
+        disputed=(
+            queries["disputed"].fillna(False).to_numpy(dtype="bool")
+            if "disputed" in queries
+            else None
+        ),
+        features=features,
     )
     return pd.DataFrame(out, index=queries.index, copy=False)

@@ -27,12 +27,12 @@ from payrisk.core.days import NEVER, day_number, to_days
 from payrisk.data.contract import CHANNELS, Channel
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import AGED_BUCKET_EDGES, settled_date
+from payrisk.features.declared import UNKNOWN, DeclaredValues, declared_values
 from payrisk.features.streams import Stream, build_stream, positions
 
 EW_ORIGIN_DAY = day_number("2000-01-01")
 HARD_CHANNELS = (Channel.FORMAL_NOTICE.value, Channel.AGENCY.value)
 ATTRIBUTE_COLUMNS = ("country", "industry", "credit_limit", "created_date", "key_account")
-UNKNOWN = "unknown"  # a categorical attribute the customers table does not give
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class History:
     invoice_ids: pd.Index
     customers: pd.DataFrame  # attributes, one row per customer that has some
     streams: dict[str, Stream] = field(default_factory=dict)
+    declared: dict[str, DeclaredValues] = field(default_factory=dict)  # features.declared
 
     def compact(self) -> History:
         """Drop what no query at or after `as_of` can need (the serving snapshot)."""
@@ -58,6 +59,7 @@ class History:
             invoice_ids=self.invoice_ids,
             customers=self.customers,
             streams={name: s.compact(before) for name, s in self.streams.items()},
+            declared=self.declared,
         )
 
     @property
@@ -97,10 +99,14 @@ class History:
 
 
 def known_at(dataset: Dataset, as_of: pd.Timestamp) -> Dataset:
-    """The dataset as it was known at the start of `as_of`: later events are removed."""
+    """The dataset as it was known at the start of `as_of`: later events are removed.
+
+    Declared feature values dated on or after `as_of` (their `known_from` column) are removed by
+    `declared_values`, which reads the same rule."""
     invoices = dataset.invoices.loc[dataset.invoices["issue_date"] < as_of].copy()
-    for column in ("paid_date", "written_off_date"):
-        invoices[column] = invoices[column].where(invoices[column] < as_of)
+    for column in ("paid_date", "written_off_date", "dispute_date", "dispute_resolved_date"):
+        if column in invoices:
+            invoices[column] = invoices[column].where(invoices[column] < as_of)
     payments = dataset.payments.loc[dataset.payments["payment_date"] < as_of]
     reminders = dataset.reminders.loc[dataset.reminders["sent_date"] < as_of]
     return Dataset(
@@ -123,7 +129,8 @@ class _Ledger:
     paid: np.ndarray
     settle: np.ndarray  # paid or written off, whichever first; NEVER while open
     written_off_unpaid: np.ndarray  # written off before any full payment
-    disputed: np.ndarray
+    dispute: np.ndarray  # day the dispute was raised; NEVER if none (or undated)
+    dispute_end: np.ndarray  # resolved, or the invoice settled, whichever first; NEVER if open
     first_reminder: np.ndarray  # NEVER if none
     payment_count: np.ndarray  # payments up to the settlement
     part_invoice: np.ndarray  # partial payments (before the settlement day): invoice position
@@ -152,6 +159,14 @@ def _ledger(data: Dataset, customer_ids: pd.Index, invoice_ids: pd.Index) -> _Le
     partial = (payment_invoice >= 0) & (payment_day < settle[np.maximum(payment_invoice, 0)])
     part_invoice = payment_invoice[partial]
     part_amount = data.payments["amount"].to_numpy(dtype="float64")[partial]
+    # A dispute counts from the day it was raised; a flag without that day cannot be placed in
+    # time and is left out (never dated at issue). It ends when resolved or when the invoice is
+    # settled, whichever comes first.
+    dispute = _days_or_never(invoices, "dispute_date")
+    resolved = _days_or_never(invoices, "dispute_resolved_date")
+    dispute_end = np.where(
+        dispute != NEVER, np.maximum(np.minimum(resolved, settle), dispute), NEVER
+    )
     return _Ledger(
         customer=customer_ids.get_indexer(invoices["customer_id"].astype("str")),
         amount=invoices["amount"].to_numpy(dtype="float64"),
@@ -160,7 +175,8 @@ def _ledger(data: Dataset, customer_ids: pd.Index, invoice_ids: pd.Index) -> _Le
         paid=paid,
         settle=settle,
         written_off_unpaid=(written_off != NEVER) & (written_off < paid),
-        disputed=invoices["disputed"].to_numpy(dtype="bool"),
+        dispute=dispute,
+        dispute_end=dispute_end,
         first_reminder=first_reminder,
         payment_count=np.bincount(payment_invoice[counted], minlength=len(invoices)),
         part_invoice=part_invoice,
@@ -193,7 +209,6 @@ def _settled_stream(ledger: _Ledger, targets: TargetSettings, settings: FeatureS
             "severe_late": (days_late > settings.severe_late_days).astype("float64"),
             "written_off": written_off.astype("float64"),
             "defaulted": (written_off | (days_late > targets.default_after_days)).astype("float64"),
-            "disputed": ledger.disputed[s].astype("float64"),
             "instalments": (ledger.payment_count[s] > 1).astype("float64"),
             "reminded": reminded,
             "reminder_to_settle_days": reminder_to_settle.astype("float64"),
@@ -316,6 +331,47 @@ def _response_stream(
     return build_stream(ledger.customer[invoice], window_end, sums=sums)
 
 
+def _days_or_never(invoices: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in invoices:
+        return np.full(len(invoices), NEVER, dtype="int64")
+    return to_days(invoices[column])
+
+
+def _dispute_streams(ledger: _Ledger) -> dict[str, Stream]:
+    """Disputes as they were raised and ended: the customer's open disputes, how many it raised,
+    how long they took to end; and whether each invoice's own dispute is open."""
+    raised = ledger.dispute != NEVER
+    ended = raised & (ledger.dispute_end != NEVER)
+    customer = np.concatenate([ledger.customer[raised], ledger.customer[ended]])
+    day = np.concatenate([ledger.dispute[raised], ledger.dispute_end[ended]])
+    n_raised, n_ended = int(raised.sum()), int(ended.sum())
+    took = (ledger.dispute_end[ended] - ledger.dispute[ended]).astype("float64")
+    invoice = np.flatnonzero(raised)
+    ended_invoice = np.flatnonzero(ended)
+    return {
+        "customer_disputes": build_stream(
+            customer,
+            day,
+            sums={
+                "raised": np.concatenate([np.ones(n_raised), np.zeros(n_ended)]),
+                "open": np.concatenate([np.ones(n_raised), -np.ones(n_ended)]),
+                "ended": np.concatenate([np.zeros(n_raised), np.ones(n_ended)]),
+                "days_to_end": np.concatenate([np.zeros(n_raised), took]),
+            },
+        ),
+        "invoice_disputes": build_stream(
+            np.concatenate([invoice, ended_invoice]),
+            np.concatenate([ledger.dispute[raised], ledger.dispute_end[ended]]),
+            sums={"open": np.concatenate([np.ones(n_raised), -np.ones(n_ended)])},
+            running_max={
+                "raised_day": np.concatenate(
+                    [ledger.dispute[raised], ledger.dispute[ended]]
+                ).astype("float64")
+            },
+        ),
+    }
+
+
 def build_history(
     dataset: Dataset,
     as_of: pd.Timestamp,
@@ -335,13 +391,16 @@ def build_history(
         "customer_responses": _response_stream(
             data, ledger, invoice_ids, settings, day_number(as_of)
         ),
+        **_dispute_streams(ledger),
     }
+    customers = data.customers.drop_duplicates("customer_id")
     return History(
         as_of=as_of,
         customer_ids=customer_ids,
         invoice_ids=invoice_ids,
-        customers=_customer_attributes(data.customers),
+        customers=_customer_attributes(customers),
         streams=streams,
+        declared=declared_values(settings.declared, invoices, customers, as_of),
     )
 
 

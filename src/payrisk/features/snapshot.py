@@ -2,13 +2,17 @@
 
 A compact `History` saved as one NumPy `.npz` file (no pickle: loading it runs no code), written
 atomically. `payrisk snapshot` writes it; the service reloads it when the file changes, and keeps
-the last good one if a new file is corrupt.
+the last good one if a new file is corrupt. A file is checked in full before it is used: the header
+(a JSON object with the format version and an ISO as-of date), every array's type and shape, ids
+unique, customer attributes of one length, each stream's keys sorted and every state column as
+long as its keys. A file that reads but breaks any of these is refused like a corrupt one.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +20,18 @@ import pandas as pd
 
 from payrisk.core.days import NEVER, to_days
 from payrisk.core.storage import write_with
+from payrisk.features.declared import DeclaredValues
 from payrisk.features.history import History
 from payrisk.features.streams import Stream
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: dispute streams and declared features
 ATTRIBUTE_TEXT = ("customer_id", "country", "industry")
 ATTRIBUTE_NUMBERS = ("credit_limit", "key_account")
+EARLIEST_AS_OF = date(1990, 1, 1)
+LATEST_AS_OF = date(2100, 12, 31)
+STREAM_PREFIX = "stream__"
+KEYS_SUFFIX = "__keys"
+STATE_MARK = "__state__"
 
 
 class SnapshotError(ValueError):
@@ -29,6 +39,12 @@ class SnapshotError(ValueError):
 
 
 def save_history(history: History, path: str | Path, metadata: dict | None = None) -> None:
+    """Write the snapshot file atomically."""
+    write_with(path, lambda tmp: write_history(history, tmp, metadata))
+
+
+def write_history(history: History, path: Path, metadata: dict | None = None) -> None:
+    """Write the snapshot to `path` as it is (the caller makes it appear atomically)."""
     arrays: dict[str, np.ndarray] = {
         "customer_ids": history.customer_ids.to_numpy(dtype="str"),
         "invoice_ids": history.invoice_ids.to_numpy(dtype="str"),
@@ -41,6 +57,12 @@ def save_history(history: History, path: str | Path, metadata: dict | None = Non
     for name in ATTRIBUTE_NUMBERS:
         arrays[f"customers__{name}"] = customers[name].astype("float64").to_numpy()
     arrays["customers__created_date"] = to_days(customers["created_date"])
+    declared = {}
+    for name, values in history.declared.items():
+        dtype = "str" if values.categorical else "float64"
+        arrays[f"declared__{name}__values"] = values.values.astype(dtype)
+        arrays[f"declared__{name}__known_day"] = values.known_day
+        declared[name] = {"table": values.table, "kind": values.kind}
     for stream_name, stream in history.streams.items():
         arrays[f"stream__{stream_name}__keys"] = stream.keys
         for column, values in stream.state.items():
@@ -49,14 +71,11 @@ def save_history(history: History, path: str | Path, metadata: dict | None = Non
         "format_version": FORMAT_VERSION,
         "as_of": history.as_of.date().isoformat(),
         "metadata": metadata or {},
+        "declared": declared,
     }
     arrays["header"] = np.asarray(json.dumps(header))
-
-    def writer(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-
-    write_with(path, writer)
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def load_history(path: str | Path) -> tuple[History, dict]:
@@ -72,10 +91,8 @@ def load_history(path: str | Path) -> tuple[History, dict]:
         raise SnapshotError(
             f"{path.name}: not a readable snapshot ({type(error).__name__})"
         ) from None
-    if header.get("format_version") != FORMAT_VERSION:
-        raise SnapshotError(
-            f"{path.name}: snapshot format {header.get('format_version')} unsupported"
-        )
+    as_of = _checked_header(header, path.name)
+    _check_arrays(arrays, header, path.name)
     try:
         customers = pd.DataFrame(
             {name: arrays[f"customers__{name}"] for name in ATTRIBUTE_TEXT + ATTRIBUTE_NUMBERS}
@@ -92,13 +109,102 @@ def load_history(path: str | Path) -> tuple[History, dict]:
             prefix = f"stream__{stream_name}__state__"
             state = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
             streams[stream_name] = Stream(arrays[name], state)
+        declared = {
+            name: DeclaredValues(
+                kind["table"],
+                kind["kind"],
+                arrays[f"declared__{name}__values"].astype(
+                    object if kind["kind"] == "categorical" else "float64"
+                ),
+                arrays[f"declared__{name}__known_day"],
+            )
+            for name, kind in header.get("declared", {}).items()
+        }
         history = History(
-            as_of=pd.Timestamp(header["as_of"]),
+            as_of=pd.Timestamp(as_of),
             customer_ids=pd.Index(arrays["customer_ids"], dtype="str"),
             invoice_ids=pd.Index(arrays["invoice_ids"], dtype="str"),
             customers=customers,
             streams=streams,
+            declared=declared,
         )
     except KeyError as error:
         raise SnapshotError(f"{path.name}: snapshot lacks {error.args[0]}") from None
     return history, header
+
+
+def _checked_header(header: object, name: str) -> date:
+    """The header's as-of day; SnapshotError unless the header is what `save_history` writes."""
+    if not isinstance(header, dict):
+        raise SnapshotError(f"{name}: snapshot header is not a JSON object")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise SnapshotError(f"{name}: snapshot format {header.get('format_version')} unsupported")
+    raw = header.get("as_of")
+    try:
+        as_of = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+    except ValueError:
+        as_of = None
+    if as_of is None or not EARLIEST_AS_OF <= as_of <= LATEST_AS_OF:
+        raise SnapshotError(f"{name}: snapshot header as_of is not a date YYYY-MM-DD")
+    if not isinstance(header.get("metadata", {}), dict):
+        raise SnapshotError(f"{name}: snapshot header metadata is not a JSON object")
+    return as_of
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], header: dict, name: str) -> None:
+    """Types, shapes and lengths of every array (the declared features' ones as the header
+    names them), so that no lookup can index out of bounds."""
+
+    def refuse(problem: str) -> SnapshotError:
+        return SnapshotError(f"{name}: {problem}")
+
+    def column(key: str, kinds: str) -> np.ndarray:
+        if key not in arrays:
+            raise refuse(f"snapshot lacks {key}")
+        values = arrays[key]
+        if values.ndim != 1 or values.dtype.kind not in kinds:
+            raise refuse(f"snapshot array {key} has the wrong type or shape")
+        return values
+
+    for key in ("customer_ids", "invoice_ids"):
+        if not pd.Index(column(key, "U")).is_unique:
+            raise refuse(f"snapshot {key} are not unique")
+    customer_columns = [column(f"customers__{c}", "U") for c in ATTRIBUTE_TEXT]
+    customer_columns += [column(f"customers__{c}", "f") for c in ATTRIBUTE_NUMBERS]
+    customer_columns.append(column("customers__created_date", "i"))
+    if len({len(values) for values in customer_columns}) != 1:
+        raise refuse("snapshot customer attribute arrays differ in length")
+    known = {"customer_ids", "invoice_ids", "customers__created_date"}
+    known |= {f"customers__{c}" for c in ATTRIBUTE_TEXT + ATTRIBUTE_NUMBERS}
+    streams = [k for k in arrays if k.startswith(STREAM_PREFIX) and k.endswith(KEYS_SUFFIX)]
+    if not streams:
+        raise refuse("snapshot has no event streams")
+    for keys_name in streams:
+        keys = column(keys_name, "i")
+        if len(keys) > 1 and bool(np.any(keys[1:] < keys[:-1])):
+            raise refuse(f"snapshot array {keys_name} is not sorted")
+        prefix = keys_name.removesuffix(KEYS_SUFFIX) + STATE_MARK
+        known.add(keys_name)
+        for state_name in [k for k in arrays if k.startswith(prefix)]:
+            if len(column(state_name, "biuf")) != len(keys):
+                raise refuse(f"snapshot array {state_name} is not as long as its keys")
+            known.add(state_name)
+    declared = header.get("declared", {})
+    if not isinstance(declared, dict):
+        raise refuse("snapshot header declared is not a JSON object")
+    rows = {"customers": len(customer_columns[0]), "invoices": len(arrays["invoice_ids"])}
+    for feature, kind in declared.items():
+        if (
+            not isinstance(kind, dict)
+            or kind.get("table") not in rows
+            or kind.get("kind") not in ("numeric", "categorical")
+        ):
+            raise refuse(f"snapshot header declares feature {feature!r} without table and kind")
+        values_name, known_name = f"declared__{feature}__values", f"declared__{feature}__known_day"
+        values = column(values_name, "U" if kind["kind"] == "categorical" else "f")
+        if len(values) != rows[kind["table"]] or len(column(known_name, "i")) != len(values):
+            raise refuse(f"snapshot arrays of declared feature {feature!r} differ in length")
+        known |= {values_name, known_name}
+    unexpected = sorted(set(arrays) - known)
+    if unexpected:
+        raise refuse(f"snapshot holds an unexpected array {unexpected[0]}")

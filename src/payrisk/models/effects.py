@@ -38,7 +38,7 @@ from payrisk.data.receivables import settled_date
 from payrisk.features.definitions import (
     CATEGORICAL_FEATURES,
     EFFECT_FEATURE_COLUMNS,
-    FEATURES,
+    BUILT_IN,
     RESPONSE_FEATURES,
     feature_arrays,
 )
@@ -174,7 +174,7 @@ def unit_features(history: History, units: pd.DataFrame) -> dict[str, np.ndarray
         amount=units["amount"].to_numpy(dtype="float64"),
         snapshot_day=to_days(units["snapshot_date"]),
         in_history=units["in_history"].to_numpy(dtype=bool) if "in_history" in units else None,
-        features=(*FEATURES, *RESPONSE_FEATURES),
+        features=BUILT_IN.with_features(RESPONSE_FEATURES),
     )
 
 

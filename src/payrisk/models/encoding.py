@@ -88,12 +88,18 @@ class MatrixLayout:
 
 
 class CategoryEncoder(TransformerMixin, BaseEstimator):
-    """Fix the categories seen in training so that scoring encodes text the same way."""
+    """Fix the categories seen in training so that scoring encodes text the same way.
+
+    `categorical` names the text features (default: the built-in ones; declared categorical
+    features are added by the caller)."""
+
+    def __init__(self, categorical: tuple[str, ...] = CATEGORICAL_FEATURES) -> None:
+        self.categorical = categorical
 
     def fit(self, X: pd.DataFrame, y: object = None) -> CategoryEncoder:
         self.categories_ = {
             name: sorted(pd.unique(X[name].astype("str")))
-            for name in CATEGORICAL_FEATURES
+            for name in self.categorical
             if name in X.columns
         }
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)

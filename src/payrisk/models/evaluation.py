@@ -50,6 +50,14 @@ def classification_metrics(
     y = np.asarray(y, dtype="int64")
     p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
     both_classes = len(np.unique(y)) == 2
+    if len(y) == 0:
+        empty = dict.fromkeys(
+            ("positive_rate", "roc_auc", "pr_auc", "brier", "log_loss", "calibration_error"),
+            float("nan"),
+        )
+        return {"n": 0.0, **empty} | {
+            f"capture_top_{round(share * 100)}pct": float("nan") for share in top_shares
+        }
     metrics = {
         "n": float(len(y)),
         "positive_rate": float(np.mean(y)) if len(y) else float("nan"),
@@ -64,6 +72,42 @@ def classification_metrics(
     return metrics
 
 
+def paired_bootstrap(
+    y: np.ndarray,
+    p_model: np.ndarray,
+    p_other: np.ndarray,
+    clusters: np.ndarray,
+    metric: str,
+    rounds: int = 200,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """`metric`(model) - `metric`(other) on the rows, and its standard deviation over a bootstrap
+    that resamples whole clusters (a customer's snapshots are not independent)."""
+    def value(rows: np.ndarray) -> float:
+        yy = y[rows]
+        if len(np.unique(yy)) < 2:
+            return float("nan")
+        a = np.clip(p_model[rows], 1e-6, 1 - 1e-6)
+        b = np.clip(p_other[rows], 1e-6, 1 - 1e-6)
+        if metric == "roc_auc":
+            return float(roc_auc_score(yy, a) - roc_auc_score(yy, b))
+        return float(log_loss(yy, a, labels=[0, 1]) - log_loss(yy, b, labels=[0, 1]))
+
+    everything = np.arange(len(y))
+    observed = value(everything)
+    codes, _ = pd.factorize(pd.Series(clusters))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2))
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(rounds):
+        picked = rng.integers(0, len(bounds) - 1, size=len(bounds) - 1)
+        rows = np.concatenate([order[bounds[k] : bounds[k + 1]] for k in picked])
+        draws.append(value(rows))
+    spread = float(np.nanstd(draws)) if np.isfinite(draws).any() else float("nan")
+    return observed, spread
+
+
 def payment_metrics(
     days: np.ndarray,
     predicted: np.ndarray,
@@ -72,6 +116,11 @@ def payment_metrics(
 ) -> dict[str, float]:
     days = np.asarray(days, dtype="float64")
     error = np.abs(np.asarray(predicted, dtype="float64") - days)
+    if len(days) == 0:
+        empty = {"n": 0.0, "mae_days": float("nan"), "median_abs_error_days": float("nan")}
+        if low is not None and high is not None:
+            empty |= {"interval_coverage": float("nan"), "interval_width_days": float("nan")}
+        return empty
     metrics = {
         "n": float(len(days)),
         "mae_days": float(error.mean()) if len(days) else float("nan"),

@@ -13,7 +13,7 @@ import pandas as pd
 
 from payrisk.core.config import TargetSettings, TrainConfig
 from payrisk.models.scorer import PaymentRiskScorer
-from payrisk.models.training import Evaluation, Examples, evaluate
+from payrisk.models.training import MODEL, Evaluation, Examples, evaluate
 
 log = logging.getLogger("payrisk.train")
 
@@ -49,7 +49,7 @@ class GateDecision:
 
 def gate_metric(evaluation: Evaluation, config: TrainConfig) -> float:
     target, _, metric = config.registry.gate_metric.partition("_")
-    return float(evaluation.metrics[target]["lightgbm"][metric])
+    return float(evaluation.metrics[target][MODEL][metric])
 
 
 TARGET_WORDS = {
@@ -120,11 +120,11 @@ def gate_inputs(
     try:
         seen_until = pd.Timestamp(champion.metadata["trained_until"])
         if seen_until <= pd.Timestamp(metadata["holdout"][0]):
-            value = gate_metric(evaluate(champion, holdout, config), config)
+            value = gate_metric(evaluate(champion, holdout, config, by_group=False), config)
             return GateInputs(champion_version, value, new_value, "whole holdout")
         if all(champion.metadata.get(k) == metadata[k] for k in ("holdout", "data_fingerprint")):
             target, _, metric = config.registry.gate_metric.partition("_")
-            value = float(champion.metadata["holdout_metrics"][target]["lightgbm"][metric])
+            value = float(champion.metadata["holdout_metrics"][target][MODEL][metric])
             return GateInputs(
                 champion_version, value, new_value, "same holdout, both before refit"
             )
@@ -145,8 +145,8 @@ def gate_inputs(
                 newer,
             )
         rows = holdout.subset(unseen)
-        value = gate_metric(evaluate(champion, rows, config), config)
-        new_value = gate_metric(evaluate(candidate, rows, config), config)
+        value = gate_metric(evaluate(champion, rows, config, by_group=False), config)
+        new_value = gate_metric(evaluate(candidate, rows, config, by_group=False), config)
         return GateInputs(
             champion_version,
             value,

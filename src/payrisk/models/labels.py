@@ -14,7 +14,9 @@ from payrisk.core.config import SnapshotSettings, TargetSettings
 from payrisk.core.days import NEVER, to_days
 from payrisk.data.receivables import settled_date
 
-TARGETS: tuple[str, ...] = ("late", "default", "days_to_payment")
+TARGETS: tuple[str, ...] = ("late", "default", "default_given_late", "days_to_payment")
+# Not labels but what the payment-date model learns from, censored open invoices included.
+TIMING: tuple[str, ...] = ("paid_days_past_due", "observed_days_past_due")
 
 
 def snapshot_queries(
@@ -58,9 +60,16 @@ def outcome_labels(
       past that delay;
     - default: unpaid `default_after_days` after due or written off; known once paid, written
       off, or open past that delay;
+    - default_given_late: the default label of invoices that ended up late (whether or not
+      that was already decided at the snapshot): what P(default | late) learns from, so that
+      P(default) = P(late) x P(default | late) never exceeds P(late);
     - days_to_payment: days from the snapshot to full payment; known once paid.
     Snapshots where the outcome was already decided at the snapshot date itself (already late,
     already in default) get NaN too: they teach nothing.
+
+    Two more columns give the payment timing as known at the cut-off, for every snapshot:
+    `paid_days_past_due` (days from the due date to full payment; NaN while unpaid) and
+    `observed_days_past_due` (the last day watched: the day before the cut-off).
     """
     position = pd.Index(invoices["invoice_id"]).get_indexer(queries["invoice_id"])
     if (position < 0).any():
@@ -77,6 +86,7 @@ def outcome_labels(
     open_days_past_due = cutoff - due  # for invoices still open at the cut-off
 
     labels = pd.DataFrame(index=queries.index)
+    outcome = {}
     for name, threshold in (
         ("late", targets.late_after_days),
         ("default", targets.default_after_days),
@@ -84,10 +94,13 @@ def outcome_labels(
         positive_paid = is_paid & (paid - due > threshold)
         positive_open = ~is_paid & (is_written_off | (open_days_past_due > threshold))
         known = is_paid | positive_open
-        label = np.where(known, (positive_paid | positive_open).astype("float64"), np.nan)
+        outcome[name] = np.where(known, (positive_paid | positive_open).astype("float64"), np.nan)
         already_decided = snapshot - due > threshold
-        labels[name] = np.where(already_decided, np.nan, label)
+        labels[name] = np.where(already_decided, np.nan, outcome[name])
+    labels["default_given_late"] = np.where(outcome["late"] == 1, labels["default"], np.nan)
     labels["days_to_payment"] = np.where(is_paid, (paid - snapshot).astype("float64"), np.nan)
+    labels["paid_days_past_due"] = np.where(is_paid, (paid - due).astype("float64"), np.nan)
+    labels["observed_days_past_due"] = (cutoff - 1 - due).astype("float64")
     return labels
 
 
@@ -107,6 +120,7 @@ def mature_only(
     delay = {
         "late": targets.late_after_days,
         "default": targets.default_after_days,
+        "default_given_late": targets.default_after_days,
         "days_to_payment": targets.default_after_days,
     }
     out = labels.copy()

@@ -3,6 +3,13 @@
 It is what the registry holds, so that nothing downstream can pair a model with other features.
 `PaymentRiskScorer.score` takes a history and invoices and returns, per invoice, the probability of
 late payment, of default, and the expected payment date with its interval.
+
+The three answers cannot contradict each other, by construction:
+- P(default) = P(late) x P(default | late): a default is a late payment, so P(default) <= P(late)
+  without any clipping;
+- the payment date is read off one distribution whose mass after the due date is P(late) and
+  after the default cut P(default) (`payment.coherent_cumulative`): the central date is after the
+  due date exactly when P(late) > 50%, and the interval always contains it.
 """
 
 from __future__ import annotations
@@ -11,23 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import lightgbm as lgb
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from payrisk.core.config import FeatureSettings, TargetSettings
-from payrisk.data.loading import Dataset
-from payrisk.features.definitions import FEATURE_COLUMNS, feature_arrays, invoice_features
-from payrisk.features.history import History, build_history
 from payrisk.core.days import to_days
+from payrisk.data.loading import Dataset
+from payrisk.features.definitions import FeatureSet, feature_arrays, invoice_features
+from payrisk.features.history import History, build_history
 from payrisk.models.effects import EffectModels
-from payrisk.models.encoding import CategoryEncoder, Columns, MatrixLayout, frame_columns
-from payrisk.models.estimators import CalibratedLGBMClassifier, QuantileLGBMRegressor, _log_odds
-
+from payrisk.models.encoding import Columns, MatrixLayout, frame_columns
+from payrisk.models.estimators import TargetClassifier
+from payrisk.models.payment import PaymentHazard, coherent_cumulative, quantile_days
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "late_probability",
@@ -36,27 +39,9 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "days_to_payment",
     "days_to_payment_high",
 )
+TARGET_NAMES: tuple[str, ...] = ("late", "default")  # what reasons and the model page explain
 
-
-@dataclass(frozen=True)
-class BoosterCall:
-    """One LightGBM booster as scoring calls it: the raw booster, its best iteration, its input."""
-
-    booster: lgb.Booster
-    num_iteration: int | None
-    layout: int  # index into ScoringPlan.layouts
-
-    @classmethod
-    def of(cls, model: lgb.LGBMModel, layout: int) -> BoosterCall:
-        return cls(model.booster_, model.best_iteration_, layout)
-
-    def predict(self, matrices: list[np.ndarray], **kwargs) -> np.ndarray:
-        matrix = matrices[self.layout]
-        return self.booster.predict(
-            matrix, num_iteration=self.num_iteration, **threads_for(len(matrix)), **kwargs
-        )
-
-
+SCORE_CHUNK = 50_000  # invoices scored at once (the payment distribution is rows x bands)
 SINGLE_THREAD_ROWS = 512  # below this, OpenMP's thread hand-off costs more than it saves
 
 
@@ -71,117 +56,175 @@ def threads_for(rows: int) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class ScoringPlan:
-    """What scoring needs from the fitted models, unwrapped once: layouts and booster calls.
-
-    Five boosters usually share one layout (the same features and categories), so one matrix
-    is built per request.
-    """
+    """The matrix layouts the three models read, built once: usually they share one, so one
+    matrix is built per request."""
 
     layouts: tuple[MatrixLayout, ...]
-    late: BoosterCall
-    default: BoosterCall
-    quantiles: tuple[BoosterCall, ...]
+    late: int  # index into layouts
+    default: int
+    payment: int
 
     @classmethod
     def of(cls, scorer: PaymentRiskScorer) -> ScoringPlan:
         layouts: list[MatrixLayout] = []
 
-        def layout_of(encoder: CategoryEncoder) -> int:
-            layout = encoder.layout_
+        def index_of(layout: MatrixLayout) -> int:
             for i, known in enumerate(layouts):
                 if known.same_as(layout):
                     return i
             layouts.append(layout)
             return len(layouts) - 1
 
-        payment = scorer.payment_model
-        late = BoosterCall.of(scorer.late_model.booster_, layout_of(scorer.late_model.encoder_))
-        default = BoosterCall.of(
-            scorer.default_model.booster_, layout_of(scorer.default_model.encoder_)
-        )
-        payment_layout = layout_of(payment.encoder_)
-        quantiles = tuple(
-            BoosterCall.of(payment.models_[q], payment_layout) for q in payment.quantiles
-        )
-        return cls(tuple(layouts), late, default, quantiles)
+        late = index_of(scorer.late_model.layout_)
+        default = index_of(scorer.default_model.layout_)
+        payment = index_of(scorer.payment_model.layout_)
+        return cls(tuple(layouts), late, default, payment)
 
     def matrices(self, features: Columns) -> list[np.ndarray]:
         return [layout.matrix(features) for layout in self.layouts]
-
-
-def calibrated(model: CalibratedLGBMClassifier, raw: np.ndarray) -> np.ndarray:
-    """The classifier's calibration map on raw booster scores, as its `predict_proba` applies it.
-
-    Platt scaling is a sigmoid of one coefficient: computed here rather than through
-    scikit-learn's input checks, which cost more than the booster for a single invoice.
-    """
-    calibrator = model.calibrator_
-    if isinstance(calibrator, IsotonicRegression):
-        return np.clip(calibrator.predict(raw), 0.0, 1.0)
-    if isinstance(calibrator, LogisticRegression) and calibrator.coef_.shape == (1, 1):
-        return expit(_log_odds(raw) * calibrator.coef_[0, 0] + calibrator.intercept_[0])
-    return calibrator.predict_proba(_log_odds(raw)[:, None])[:, 1]
 
 
 @dataclass
 class PaymentRiskScorer:
     targets: TargetSettings
     feature_settings: FeatureSettings
-    late_model: CalibratedLGBMClassifier
-    default_model: CalibratedLGBMClassifier
-    payment_model: QuantileLGBMRegressor
+    late_model: TargetClassifier  # P(late)
+    default_model: TargetClassifier  # P(default | late)
+    payment_model: PaymentHazard
     metadata: dict = field(default_factory=dict)
+    # Levels of the interval's ends, set on the latest training slice so that the interval
+    # holds the share of payments it claims (`training.calibrate_interval`).
+    interval_levels: tuple[float, float] = (0.1, 0.9)
 
-    feature_columns: tuple[str, ...] = FEATURE_COLUMNS
     # Channel effects (payrisk.models.effects), trained, evaluated and registered with the risk
     # models; None for a scorer trained without them (the dunning rules then decide alone).
     effects: EffectModels | None = None
+
+    @cached_property
+    def feature_set(self) -> FeatureSet:
+        """The built-in features and the declared ones (not pickled: rebuilt from settings)."""
+        return FeatureSet.of(self.feature_settings.declared)
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        return self.feature_set.columns
 
     def build_history(self, dataset: Dataset, as_of: pd.Timestamp) -> History:
         return build_history(dataset, as_of, self.targets, self.feature_settings)
 
     def features(self, history: History, queries: pd.DataFrame) -> pd.DataFrame:
-        return invoice_features(history, queries)
+        return invoice_features(history, queries, self.feature_set)
 
-    def feature_arrays(self, history: History, **query: np.ndarray) -> dict[str, np.ndarray]:
-        """`features` on plain arrays (see `payrisk.features.feature_arrays`)."""
-        return feature_arrays(history, **query)
+    def feature_arrays(
+        self, history: History, features: FeatureSet | None = None, **query: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """`features` on plain arrays (see `payrisk.features.feature_arrays`): the model's own,
+        or the given set (e.g. with the channel-effect models' response history)."""
+        return feature_arrays(history, **query, features=features or self.feature_set)
 
     @cached_property
     def plan(self) -> ScoringPlan:
-        """The fitted boosters unwrapped once (not pickled: see `__getstate__`)."""
+        """The models' layouts, unwrapped once (not pickled: see `__getstate__`)."""
         return ScoringPlan.of(self)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("plan", None)
+        state.pop("feature_set", None)
         return state
+
+    def model(self, target: str) -> TargetClassifier:
+        return self.late_model if target == "late" else self.default_model
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Scores from features. Outcomes already decided at the snapshot are certain."""
         scores = self.predict_arrays(frame_columns(features, self.feature_columns))
         return pd.DataFrame(scores, index=features.index)
 
-    def predict_arrays(self, features: Columns) -> dict[str, np.ndarray]:
-        """`predict` on feature arrays: one matrix, one call per booster, SCORE_COLUMNS."""
+    def probabilities(
+        self, features: Columns, matrices: list[np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P(late) and P(default) = P(late) x P(default | late); certain once decided."""
         plan = self.plan
-        matrices = plan.matrices(features)
+        matrices = plan.matrices(features) if matrices is None else matrices
         days_past_due = np.asarray(features["days_past_due"], dtype="float64")
-        late = calibrated(self.late_model, plan.late.predict(matrices))
-        default = calibrated(self.default_model, plan.default.predict(matrices))
+        threads = threads_for(len(days_past_due))
+        late = self.late_model.probability(matrices[plan.late], **threads)
         late = np.where(days_past_due > self.targets.late_after_days, 1.0, late)
-        default = np.where(days_past_due > self.targets.default_after_days, 1.0, default)
-        # A default is a late payment too: keep the two probabilities coherent.
-        late = np.maximum(late, default)
-        stacked = np.column_stack([call.predict(matrices) for call in plan.quantiles])
-        # Rows x quantiles, sorted so that intervals never cross; never negative.
-        quantiles = np.clip(np.sort(stacked, axis=1), 0.0, None)
+        default_given_late = self.default_model.probability(matrices[plan.default], **threads)
+        default = np.where(
+            days_past_due > self.targets.default_after_days, 1.0, late * default_given_late
+        )
+        return late, default
+
+    def payment_distribution(
+        self,
+        features: Columns,
+        late: np.ndarray,
+        default: np.ndarray,
+        matrices: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """P(paid by the end of each band of days past due), coherent with P(late), P(default)."""
+        plan = self.plan
+        matrices = plan.matrices(features) if matrices is None else matrices
+        days_past_due = np.asarray(features["days_past_due"], dtype="float64")
+        base = self.payment_model.cumulative(
+            matrices[plan.payment], days_past_due, **threads_for(len(days_past_due))
+        )
+        return coherent_cumulative(
+            base,
+            self.payment_model.edges_,
+            days_past_due,
+            late,
+            default,
+            self.targets.late_after_days,
+            self.targets.default_after_days,
+        )
+
+    def payment_days(
+        self, cumulative: np.ndarray, days_past_due: np.ndarray, levels: tuple[float, ...]
+    ) -> list[np.ndarray]:
+        """Days from the snapshot to payment at each probability level."""
+        start = np.asarray(days_past_due, dtype="float64").astype("int64")
+        edges = self.payment_model.edges_
+        return [
+            (quantile_days(cumulative, edges, start, level) - start).astype("float64")
+            for level in levels
+        ]
+
+    def predict_arrays(self, features: Columns) -> dict[str, np.ndarray]:
+        """`predict` on feature arrays: one matrix per layout, SCORE_COLUMNS.
+
+        Large batches go in chunks: the payment distribution holds a row per band of each
+        invoice, which for a million invoices would not fit in memory at once.
+        """
+        n = len(features["days_past_due"])
+        if n > SCORE_CHUNK:
+            parts = [
+                self._predict_chunk(
+                    {k: np.asarray(v)[i : i + SCORE_CHUNK] for k, v in features.items()}
+                )
+                for i in range(0, n, SCORE_CHUNK)
+            ]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return self._predict_chunk(features)
+
+    def _predict_chunk(self, features: Columns) -> dict[str, np.ndarray]:
+        matrices = self.plan.matrices(features)
+        late, default = self.probabilities(features, matrices)
+        cumulative = self.payment_distribution(features, late, default, matrices)
+        low_level, high_level = self.interval_levels
+        low, central, high = self.payment_days(
+            cumulative,
+            features["days_past_due"],
+            (low_level, self.targets.payment_quantiles[1], high_level),
+        )
         return {
             "late_probability": late,
             "default_probability": default,
-            "days_to_payment_low": quantiles[:, 0],
-            "days_to_payment": quantiles[:, 1],
-            "days_to_payment_high": quantiles[:, 2],
+            "days_to_payment_low": low,
+            "days_to_payment": central,
+            "days_to_payment_high": high,
         }
 
     def score(self, history: History, queries: pd.DataFrame) -> pd.DataFrame:
@@ -202,30 +245,46 @@ class PaymentRiskScorer:
         return scores
 
     def contributions(self, features: pd.DataFrame, target: str) -> pd.DataFrame:
-        """Per-feature TreeSHAP contributions (log-odds) of the late or default model; + bias."""
-        model = self.late_model if target == "late" else self.default_model
+        """Per-feature contributions (log-odds) of the late or default model; + bias."""
         values = self.contribution_matrix(frame_columns(features, self.feature_columns), target)
         return pd.DataFrame(
-            values, columns=[*model.feature_names_in_, "bias"], index=features.index
+            values, columns=[*self.contribution_names(target), "bias"], index=features.index
         )
 
     def contribution_matrix(self, features: Columns, target: str) -> np.ndarray:
         """`contributions` on feature arrays: rows x (model features + bias)."""
-        call = self.plan.late if target == "late" else self.plan.default
-        layout = self.plan.layouts[call.layout]
+        model = self.model(target)
+        layout = self.plan.layouts[self.plan.late if target == "late" else self.plan.default]
         matrix = layout.matrix(features)
-        return call.booster.predict(
-            matrix, num_iteration=call.num_iteration, pred_contrib=True, **threads_for(len(matrix))
-        )
+        return model.contribution_matrix(matrix, **threads_for(len(matrix)))
 
     def contribution_names(self, target: str) -> tuple[str, ...]:
         """Feature names of `contribution_matrix`'s columns, before the bias."""
-        model = self.late_model if target == "late" else self.default_model
-        return tuple(model.feature_names_in_)
+        return tuple(self.model(target).feature_names_in_)
+
+    def model_summary(self) -> dict[str, dict]:
+        """Which model answers each target, and whether it could be learned at all."""
+        return {
+            "late": self.late_model.summary(),
+            "default_given_late": self.default_model.summary(),
+            "payment": {
+                "model": "hazard" if self.payment_model.not_learnable_ is None else "life table",
+                "learnable": self.payment_model.not_learnable_ is None,
+                **(
+                    {"not_learnable": self.payment_model.not_learnable_}
+                    if self.payment_model.not_learnable_
+                    else {}
+                ),
+                "bands": int(len(self.payment_model.edges_) - 1),
+                "interval_levels": list(self.interval_levels),
+                **self.payment_model.periods_,
+            },
+        }
 
 
 class PayriskModel(mlflow.pyfunc.PythonModel):
-    """MLflow wrapper: `predict` takes feature rows (FEATURE_COLUMNS) and returns SCORE_COLUMNS.
+    """MLflow wrapper: `predict` takes feature rows (the scorer's feature columns) and returns
+    SCORE_COLUMNS.
 
     The service and batch scoring unwrap it (`unwrap_python_model().scorer`) to compute the
     features themselves from a history, with the scorer's own feature definitions.
@@ -237,3 +296,23 @@ class PayriskModel(mlflow.pyfunc.PythonModel):
     # MLflow reads this signature's type hints; only the input and output are typed on purpose.
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.scorer.predict(model_input)[list(SCORE_COLUMNS)]
+
+
+def declared_attribute_arrays(
+    scorer: PaymentRiskScorer, given: list[Mapping[str, object] | None]
+) -> dict[str, np.ndarray]:
+    """Declared invoice features sent with invoices (the service's new invoices), as arrays:
+    numbers for numeric features (missing -> NaN), text for categorical ones (-> unknown)."""
+    from payrisk.features.declared import UNKNOWN
+
+    out: dict[str, np.ndarray] = {}
+    for spec in scorer.feature_settings.declared:
+        if spec.table != "invoices":
+            continue
+        name = spec.feature_name
+        values = [None if g is None else g.get(name) for g in given]
+        if spec.kind == "numeric":
+            out[name] = np.array([np.nan if v is None else float(v) for v in values])
+        else:
+            out[name] = np.array([UNKNOWN if v is None else str(v) for v in values], dtype=object)
+    return out

@@ -16,7 +16,7 @@ from payrisk.core.days import day_number, to_days
 from payrisk.core.i18n import Formats
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import open_invoices
-from payrisk.features.definitions import FEATURES, RESPONSE_FEATURES
+from payrisk.features.definitions import RESPONSE_FEATURES, FeatureSet
 from payrisk.features.history import History
 from payrisk.models.encoding import Columns, frame_columns
 from payrisk.models.scorer import PaymentRiskScorer
@@ -135,6 +135,7 @@ class OpenInvoices:
     disputed: np.ndarray  # bool
     in_history: np.ndarray | None = None  # bool; None: in the history if its id is there
     snapshot_day: np.ndarray | None = None  # int64; None: the as-of day
+    attributes: dict[str, np.ndarray] | None = None  # declared invoice features not in history
 
     def __len__(self) -> int:
         return len(self.invoice_id)
@@ -202,6 +203,8 @@ def plan_portfolio(
         amount=invoices.amount,
         snapshot_day=snapshot_day,
         in_history=invoices.in_history,
+        disputed=invoices.disputed,
+        attributes=invoices.attributes,
     )
     scores = scored_columns(scorer, features, snapshot_day, invoices.due_day)
     open_amount = np.where(np.isnan(invoices.open_amount), invoices.amount, invoices.open_amount)
@@ -222,7 +225,7 @@ def plan_portfolio(
     )
     learned = LearnedNextActions(scorer, history, invoices, scored, last_contact, today, dunning)
     plan = plan_arrays(scored, last_contact, today, dunning, adjust=learned)
-    _plan_payment_dates(scored, plan.invoices, dunning)
+    _plan_payment_dates(scored, plan.invoices, dunning, scorer.targets.late_after_days)
     rank = plan.invoices["priority_rank"]
     wanted = rank <= (n if explain_top is None else explain_top)
     if explain is not None:
@@ -249,7 +252,7 @@ def response_history(
         amount=invoices.amount,
         snapshot_day=np.full(n, today, dtype="int64"),
         in_history=invoices.in_history,
-        features=RESPONSE_FEATURES,
+        features=FeatureSet(RESPONSE_FEATURES),
     )
     codes = CustomerCodes.of(invoices.customer_id).codes
     _, first = np.unique(codes, return_index=True)
@@ -352,7 +355,7 @@ class LearnedNextActions:
             amount=inv.amount[rows],
             snapshot_day=moment,
             in_history=None if inv.in_history is None else inv.in_history[rows],
-            features=(*FEATURES, *RESPONSE_FEATURES),
+            features=self.scorer.feature_set.with_features(RESPONSE_FEATURES),
         )
         model = effects.for_days(days)
         response = model.response(features)
@@ -407,11 +410,17 @@ def _empty_lists(n: int) -> np.ndarray:
 
 
 def _plan_payment_dates(
-    scored: dict[str, np.ndarray], plan: dict[str, np.ndarray], dunning: DunningConfig
+    scored: dict[str, np.ndarray],
+    plan: dict[str, np.ndarray],
+    dunning: DunningConfig,
+    late_after_days: int,
 ) -> None:
     """The expected payment date under the recommended plan: where the learned policy contacts
     and its chance of payment within the window is at least one half, the median payment date
-    falls inside that window (at its middle), and the interval's low end after the contact."""
+    falls inside that window (at its middle), and the interval's low end after the contact.
+
+    Never earlier than the probabilities allow: an invoice more likely late than not keeps its
+    date after the due date (+ `late_after_days`), as the scorer's own dates do."""
     contact = (plan["policy"] == POLICY_LEARNED) & np.isin(
         plan["action"], [ACTION_REMIND, ACTION_ESCALATE]
     )
@@ -422,13 +431,15 @@ def _plan_payment_dates(
     window = dunning.policy.response_days
     central = scored["expected_payment_date"].astype("datetime64[D]").astype("int64")
     low = scored["expected_payment_date_low"].astype("datetime64[D]").astype("int64")
+    due = np.asarray(scored["due_date"], dtype="datetime64[D]").astype("int64")
     planned = action + (window + 1) // 2
+    late = np.asarray(scored["late_probability"], dtype="float64") > 0.5
+    planned = np.where(late, np.maximum(planned, due + late_after_days + 1), planned)
     moved = likely & (central > planned)
     central = np.where(moved, planned, central)
     low = np.where(moved, np.minimum(low, action + 1), low)
     scored["expected_payment_date"] = central.astype("datetime64[D]").astype("datetime64[ns]")
     scored["expected_payment_date_low"] = low.astype("datetime64[D]").astype("datetime64[ns]")
-    due = np.asarray(scored["due_date"], dtype="datetime64[D]").astype("int64")
     scored["expected_days_late"] = central - due
 
 

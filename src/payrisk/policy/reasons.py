@@ -185,6 +185,21 @@ PHRASES: dict[str, Phrase] = {
                            lambda v, f: f"{f.pct(v)} des factures restées impayées"),
     "dispute_rate": _both(lambda v, f: f"disputes {f.pct(v)} of invoices",
                           lambda v, f: f"conteste {f.pct(v)} des factures"),
+    "open_dispute": lambda v, f: (
+        ("un litige est ouvert sur cette facture" if v else "aucun litige ouvert sur cette facture")
+        if _fr(f) else
+        ("a dispute is open on this invoice" if v else "no dispute open on this invoice")
+    ),
+    "days_since_dispute": _both(lambda v, f: f"disputed {f.days(v)} ago",
+                                lambda v, f: f"contestée il y a {f.days(v)}"),
+    "customer_open_disputes": lambda v, f: (
+        ("aucun autre litige ouvert" if _fr(f) else "no other dispute open") if v == 0
+        else _n(v, f, "other dispute open|other disputes open",
+                "autre litige ouvert|autres litiges ouverts")
+    ),
+    "mean_days_to_end_dispute": _both(
+        lambda v, f: f"its disputes take {f.days(v)} to settle on average",
+        lambda v, f: f"ses litiges se règlent en {f.days(v)} en moyenne"),
     "instalment_share": _both(
         lambda v, f: f"paid {f.pct(v)} of invoices in instalments",
         lambda v, f: f"a payé {f.pct(v)} des factures en plusieurs fois"),
@@ -290,13 +305,18 @@ def _value(values: np.ndarray, row: int) -> float | str:
     return round(value, 6) if isinstance(value, float) else value
 
 
+def family_of(name: str) -> Family:
+    """A feature's family; a feature declared in train.yaml (not built in) is "your own"."""
+    feature = FEATURE_BY_NAME.get(name)
+    return Family.DECLARED if feature is None else feature.family
+
+
 def _known_mask(names: tuple[str, ...], features: Mapping[str, np.ndarray]) -> np.ndarray:
     """rows x names: the value is known and the family may be a reason."""
     rows = len(next(iter(features.values()))) if features else 0
     mask = np.zeros((rows, len(names)), dtype=bool)
     for column, name in enumerate(names):
-        feature = FEATURE_BY_NAME.get(name)
-        if feature is None or feature.family in SILENT_FAMILIES:
+        if family_of(name) in SILENT_FAMILIES or name not in features:
             continue
         values = np.asarray(features[name])
         if values.dtype == object:
@@ -322,13 +342,11 @@ def reason_lists(
     """
     formats = formats or Formats()
     effective = np.where(_known_mask(names, features), matrix, 0.0)
-    family_of = np.array(
-        [FAMILIES.index(FEATURE_BY_NAME[n].family) if n in FEATURE_BY_NAME else -1 for n in names]
-    )
+    families = np.array([FAMILIES.index(family_of(n)) for n in names])
     net = np.zeros((len(effective), len(FAMILIES)))
     teller = {RAISES: np.zeros(net.shape, dtype="int64"), LOWERS: np.zeros(net.shape, "int64")}
     for k in range(len(FAMILIES)):
-        columns = np.flatnonzero(family_of == k)
+        columns = np.flatnonzero(families == k)
         if not len(columns):
             continue
         block = effective[:, columns]

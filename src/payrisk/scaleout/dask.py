@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from payrisk.core.config import ComputeSettings, ConfigError, TrainConfig, format_validation_error
 from payrisk.data.loading import Dataset
-from payrisk.features.definitions import invoice_features
+from payrisk.features.definitions import FeatureSet, invoice_features
 from payrisk.features.history import History, build_history
 from payrisk.models.encoding import MatrixLayout
 from payrisk.models.estimators import booster_fitter
@@ -216,7 +216,7 @@ def _partition_snapshots(
         return None
     history = build_history(part, as_of, config.targets, config.features)
     queries = snapshot_queries(part.invoices, as_of, config.snapshots)
-    return queries, invoice_features(history, queries)
+    return queries, invoice_features(history, queries, FeatureSet.of(config.features.declared))
 
 
 def snapshot_features(
@@ -229,7 +229,8 @@ def snapshot_features(
     if cluster is None:
         history = build_history(dataset, as_of, config.targets, config.features)
         queries = snapshot_queries(dataset.invoices, as_of, config.snapshots)
-        return queries, invoice_features(history, queries)
+        features = FeatureSet.of(config.features.declared)
+        return queries, invoice_features(history, queries, features)
     results = _map_partitions(cluster, dataset, _partition_snapshots, as_of=as_of, config=config)
     if not results:
         return snapshot_features(dataset, as_of, config)  # no invoice at all: nothing to spread

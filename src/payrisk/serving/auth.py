@@ -6,17 +6,26 @@ Keys come from PAYRISK_API_KEYS (comma-separated) and/or PAYRISK_API_KEYS_FILE (
 presented value is ever logged. The service refuses to start without a key unless
 PAYRISK_AUTH=disabled is set explicitly.
 
-A caller sends the key as `X-API-Key: KEY` or `Authorization: Bearer KEY`. Browsers log in once at
-/ui/login and get a signed session cookie (HttpOnly, SameSite=Strict) derived from the key, so
-revoking a key also ends its sessions. Health probes stay open for orchestrators, and GET on the
-review pages' static files (/ui/static/: the stylesheet, no data) for the sign-in page. The sign-in
-page itself is rendered by payrisk.web and handed in (`login_page=`): serving sits below web.
+A caller sends the key as `X-API-Key: KEY` or `Authorization: Bearer KEY`. Keys are printable
+ASCII (a header carries nothing else), so a key that could never match is refused at start.
+Browsers log in once at /ui/login and get a signed session cookie (HttpOnly, SameSite=Strict)
+derived from the key, so revoking a key also ends its sessions; "Sign out" revokes that session
+on the server too (a copied cookie stops working). A form sent to /ui from another site (its
+Origin, or else its Referer, names another host) is refused: SameSite already keeps the cookie
+off such requests, this also covers the sign-in form and older browsers. Health probes stay open
+for orchestrators, and GET on the review pages' static files (/ui/static/: the stylesheet, no
+data) for the sign-in page. The sign-in page itself is rendered by payrisk.web and handed in
+(`login_page=`): serving sits below web.
 
 Guessing is slowed down: a client (by address) that presents more than PAYRISK_AUTH_MAX_FAILURES
 wrong keys (default 30) within a minute gets 429 for the rest of that minute, valid key or not,
 so a guess inside the lock-out teaches it nothing. Behind a reverse proxy every client shares the
-proxy's address: rate-limit at the proxy then, or set the variable to 0 to turn this off. Each
-worker process counts on its own.
+proxy's address unless the proxy is listed in PAYRISK_TRUSTED_PROXIES (then its X-Forwarded-For
+names the client); X-Forwarded-For from anyone else is ignored, so a forged one neither escapes
+the limit nor locks out somebody else. Each worker process counts on its own.
+
+The sign-in form is read here, before the concurrency limit: at most MAX_LOGIN_BODY bytes within
+PAYRISK_BODY_TIMEOUT_S seconds, so trickled sign-in forms cannot starve the API.
 """
 
 from __future__ import annotations
@@ -24,25 +33,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
+import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
-from payrisk.core.settings import Settings
+from payrisk.core.settings import DEFAULT_BODY_TIMEOUT_S, Settings
+from payrisk.serving.asgi import (
+    CLOSE,
+    ASGIApp,
+    BodyTimeoutError,
+    BodyTooLargeError,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_json,
+)
 
 log = logging.getLogger("payrisk.auth")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ENV_KEYS = "PAYRISK_API_KEYS"
 ENV_KEYS_FILE = "PAYRISK_API_KEYS_FILE"
@@ -59,6 +72,12 @@ SESSION_SECONDS = 12 * 3600
 MIN_KEY_LENGTH = 16
 MAX_KEY_LENGTH = 512
 MAX_LOGIN_BODY = 4096
+MAX_REVOKED_SESSIONS = 100_000
+# What a header can carry and a person can type: printable ASCII, no space.
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]+$")
+# A redirect target after sign-in: a local path, already percent-encoded (printable ASCII only).
+NEXT_PATTERN = re.compile(r"^/ui(/[\x21-\x7e]*)?$")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Every HTML page payrisk serves (sign-in here, the review pages in payrisk.web): never cached,
 # no script, no third-party resource, no framing.
 PAGE_SECURITY_HEADERS = {
@@ -102,6 +121,15 @@ class ApiKeys:
                 f"{len(short)} API key(s) shorter than {MIN_KEY_LENGTH} characters; "
                 "generate keys with `payrisk keygen`"
             )
+        unusable = [
+            key for key in cleaned if not KEY_PATTERN.match(key) or len(key) > MAX_KEY_LENGTH
+        ]
+        if unusable:
+            raise AuthConfigError(
+                f"{len(unusable)} API key(s) with characters other than printable ASCII or "
+                f"longer than {MAX_KEY_LENGTH}: an HTTP header cannot carry them, so they could "
+                "never match; generate keys with `payrisk keygen`"
+            )
         return cls(tuple(dict.fromkeys(_digest(key) for key in cleaned)))
 
     def match(self, presented: str | None) -> bytes | None:
@@ -115,22 +143,47 @@ class ApiKeys:
                 found = digest
         return found
 
-    # Sessions: "expiry.signature", the signature an HMAC of the expiry under the key's digest.
+    # Sessions: "expiry.nonce.signature", the signature an HMAC of expiry and nonce under the
+    # key's digest; the nonce tells two sessions of one key apart, so one can be revoked alone.
     def session_token(self, digest: bytes, now: float | None = None) -> str:
         expiry = str(int((now or time.time()) + SESSION_SECONDS))
-        return f"{expiry}.{_sign(digest, expiry)}"
+        nonce = secrets.token_urlsafe(12)
+        return f"{expiry}.{nonce}.{_sign(digest, f'{expiry}:{nonce}')}"
 
     def session_valid(self, token: str | None, now: float | None = None) -> bool:
-        if not token or len(token) > 200 or "." not in token:
+        if not token or len(token) > 200 or token.count(".") != 2:
             return False
-        expiry, _, signature = token.partition(".")
+        expiry, nonce, signature = token.split(".")
         if not expiry.isdigit() or int(expiry) < (now or time.time()):
             return False
         valid = False
         for digest in self.digests:
-            if hmac.compare_digest(_sign(digest, expiry), signature):
+            if hmac.compare_digest(_sign(digest, f"{expiry}:{nonce}"), signature):
                 valid = True
         return valid
+
+
+@dataclass
+class RevokedSessions:
+    """Sessions signed out before their expiry, until they expire; memory bounded.
+
+    Per worker process, like the wrong-key limit: with several workers, a signed-out cookie
+    replayed to another worker still opens it until it expires.
+    """
+
+    max_entries: int = MAX_REVOKED_SESSIONS
+    expiry_of: dict[str, int] = field(default_factory=dict)  # token -> its expiry (epoch s)
+
+    def revoke(self, token: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        for old in [t for t, expiry in self.expiry_of.items() if expiry < now]:
+            del self.expiry_of[old]
+        self.expiry_of[token] = int(token.partition(".")[0])
+        while len(self.expiry_of) > self.max_entries:  # the oldest revocations go first
+            del self.expiry_of[next(iter(self.expiry_of))]
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.expiry_of
 
 
 @dataclass
@@ -236,15 +289,6 @@ def presented_key(headers: dict[str, str]) -> str | None:
     return None
 
 
-async def send_json(send: Send, status: int, payload: dict, extra: list | None = None) -> None:
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send(
-        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _send_html(send: Send, status: int, page: str, extra: list | None = None) -> None:
     body = page.encode()
     headers = [
@@ -277,10 +321,24 @@ def _is_static_file(scope: Scope) -> bool:
 
 
 def _safe_next(value: str | None) -> str:
-    """Only local review pages: no open redirect to another site."""
-    if value and value.startswith("/ui") and not value.startswith("//") and "\\" not in value:
+    """Only local review pages, percent-encoded: no open redirect to another site, and nothing
+    (CR, LF, spaces, non-ASCII) that could break or split the Location header."""
+    if value and NEXT_PATTERN.match(value) and "//" not in value and "\\" not in value:
         return value
     return "/ui/"
+
+
+def _same_site(headers: dict[str, str]) -> bool:
+    """False when the request says it comes from a page of another host: its Origin (or, lacking
+    one, its Referer) names a different host than the one it was sent to. Browsers send an Origin
+    with every form POST; a client that sends neither (curl, a script) is not a browser that a
+    third-party page could drive."""
+    source = headers.get("origin") or headers.get("referer")
+    if source is None:
+        return True
+    parts = urlsplit(source.strip())
+    host = headers.get("host", "").strip().lower()
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host
 
 
 class ApiKeyMiddleware:
@@ -294,15 +352,20 @@ class ApiKeyMiddleware:
         throttle: FailureThrottle | None = None,
         *,
         login_page: LoginPage,
+        body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     ) -> None:
-        """Keys and the wrong-key limit from `settings` (the service's), or given directly."""
+        """Keys, the wrong-key limit and the body time limit from `settings` (the service's), or
+        given directly."""
         self.app = app
         self.login_page = login_page
+        self.body_timeout_s = body_timeout_s
         if settings is not None:
             keys = configured_keys(settings)
             throttle = throttle or FailureThrottle(limit=settings.auth_max_failures)
+            self.body_timeout_s = settings.body_timeout_s
         self.keys = keys
         self.throttle = throttle or FailureThrottle()
+        self.revoked = RevokedSessions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self.keys is None:
@@ -312,12 +375,24 @@ class ApiKeyMiddleware:
         if path in EXEMPT_PATHS or _is_static_file(scope):
             await self.app(scope, receive, send)
             return
+        headers = _headers(scope)
         if scope["type"] == "http" and path == LOGOUT_PATH:
+            token = _cookie(headers.get("cookie"), COOKIE)
+            if token and self.keys.session_valid(token):
+                self.revoked.revoke(token)
             expired = f"{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
             await _redirect(send, LOGIN_PATH, [(b"set-cookie", expired.encode())])
             return
-        headers = _headers(scope)
         key = presented_key(headers)
+        if (
+            scope["type"] == "http"
+            and scope.get("method") not in SAFE_METHODS
+            and key is None
+            and (path == "/ui" or path.startswith("/ui/"))
+            and not _same_site(headers)
+        ):
+            await self._cross_site(scope, send)
+            return
         if scope["type"] == "http" and (key is not None or path == LOGIN_PATH):
             wait = self.throttle.retry_after(_client(scope))
             if wait:
@@ -333,7 +408,8 @@ class ApiKeyMiddleware:
             self.throttle.record_failure(_client(scope))
             await self._refuse(scope, send, "invalid API key")
             return
-        if self.keys.session_valid(_cookie(headers.get("cookie"), COOKIE)):
+        token = _cookie(headers.get("cookie"), COOKIE)
+        if self.keys.session_valid(token) and token not in self.revoked:
             scope["payrisk.session"] = True  # the pages offer "Sign out" to cookie users
             await self.app(scope, receive, send)
             return
@@ -350,14 +426,23 @@ class ApiKeyMiddleware:
             return
         await send_json(send, 429, {"error": message}, retry)
 
+    async def _cross_site(self, scope: Scope, send: Send) -> None:
+        log.warning("refused %s: form sent from another site", scope.get("path", ""))
+        message = "This form was sent from another site; open the page here and send it again."
+        if scope.get("path") == LOGIN_PATH:
+            await _send_html(send, 403, self.login_page("/ui/", message), CLOSE)
+            return
+        await send_json(send, 403, {"error": "cross-site request refused"}, CLOSE)
+
     async def _refuse(self, scope: Scope, send: Send, reason: str) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http":
             await send({"type": "websocket.close", "code": 1008})
             return
         if path == "/ui" or path.startswith("/ui/"):
-            query = scope.get("query_string", b"").decode("latin-1")
-            target = path + (f"?{query}" if query else "")
+            # Percent-encoded, so that `next` is plain ASCII whatever the path holds.
+            query = quote(scope.get("query_string", b"").decode("latin-1"), safe="=&%+;")
+            target = quote(path) + (f"?{query}" if query else "")
             await _redirect(send, f"{LOGIN_PATH}?next={quote(target, safe='')}")
             return
         await send_json(
@@ -374,15 +459,16 @@ class ApiKeyMiddleware:
             next_path = _safe_next((query.get("next") or [""])[0])
             await _send_html(send, 200, self.login_page(next_path, None))
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > MAX_LOGIN_BODY:
-                await _send_html(send, 413, self.login_page("/ui/", "Request too large."))
-                return
-            if not message.get("more_body"):
-                break
+        try:
+            body = await read_body(scope, receive, MAX_LOGIN_BODY, self.body_timeout_s)
+        except BodyTooLargeError:
+            await _send_html(send, 413, self.login_page("/ui/", "Request too large."), CLOSE)
+            return
+        except BodyTimeoutError:
+            log.warning("sign-in form not received within %g s", self.body_timeout_s)
+            page = self.login_page("/ui/", "The form took too long to arrive; send it again.")
+            await _send_html(send, 408, page, CLOSE)
+            return
         form = parse_qs(body.decode("utf-8", "replace"))
         next_path = _safe_next((form.get("next") or [""])[0])
         digest = self.keys.match((form.get("api_key") or [""])[0].strip())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -25,7 +26,7 @@ from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
 from payrisk.features.snapshot import SnapshotError, load_history
 from payrisk.features.streams import positions
-from payrisk.models.scorer import PaymentRiskScorer
+from payrisk.models.scorer import PaymentRiskScorer, declared_attribute_arrays
 from payrisk.policy.config import DunningConfig, with_recovery_rate
 from payrisk.policy.credit import review_credit
 from payrisk.policy.dunning import CONTACT_ACTIONS, action_group_arrays
@@ -45,6 +46,7 @@ from payrisk.serving.schemas import (
     ScoreRequest,
     ScoreResponse,
     Status,
+    TargetModel,
     WorklistItem,
     WorklistRequest,
     WorklistResponse,
@@ -62,8 +64,11 @@ def cents(value: float) -> float:
     return round(float(value), 2) + 0.0
 
 
-def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
-    """The request's invoices as arrays; refuses invoices issued after `today` and repeated ids.
+def open_invoices_of(
+    request: ScoreRequest, today: date, scorer: PaymentRiskScorer | None = None
+) -> OpenInvoices:
+    """The request's invoices as arrays; refuses invoices issued after `today`, repeated ids and
+    attributes the model does not declare.
 
     One pass over the (at most MAX_BATCH) validated models; the rest is vectorised. Amounts are
     as sent (see `currency_rates` for the conversion).
@@ -81,6 +86,23 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
     open_amount = np.array(
         [np.nan if i.open_amount is None else i.open_amount for i in invoices], dtype="float64"
     )
+    given = [invoice.attributes for invoice in invoices]
+    attributes = None
+    if any(given):
+        declared = {} if scorer is None else declared_invoice_kinds(scorer)
+        for position, values in enumerate(given):
+            for name, value in (values or {}).items():
+                kind = declared.get(name)
+                if kind is None:
+                    raise RefusedRequestError(
+                        f"invoices[{position}].attributes.{name} is not an invoice feature "
+                        "declared by the model"
+                    )
+                if kind == "numeric" and isinstance(value, str):
+                    raise RefusedRequestError(
+                        f"invoices[{position}].attributes.{name} must be a number"
+                    )
+        attributes = declared_attribute_arrays(scorer, given)
     return OpenInvoices(
         invoice_id=np.array(ids, dtype=object),
         customer_id=np.array([i.customer_id for i in invoices], dtype=object),
@@ -89,6 +111,7 @@ def open_invoices_of(request: ScoreRequest, today: date) -> OpenInvoices:
         amount=amount,
         open_amount=np.where(np.isnan(open_amount), amount, open_amount),
         disputed=np.array([i.disputed for i in invoices], dtype=bool),
+        attributes=attributes,
     )
 
 
@@ -109,6 +132,31 @@ def currency_rates(
             f"{', '.join(unknown)} (currencies.rates in configs/dunning.yaml)"
         )
     return np.array([rates[c] for c in currencies], dtype="float64")
+
+
+def declared_invoice_kinds(scorer: PaymentRiskScorer) -> dict[str, str]:
+    """Declared invoice features of the model: name -> numeric or categorical."""
+    return {
+        spec.feature_name: spec.kind
+        for spec in scorer.feature_settings.declared
+        if spec.table == "invoices"
+    }
+
+
+def target_models(scorer: PaymentRiskScorer) -> list[TargetModel]:
+    """/v1/status: the model of each target and whether it could be learned."""
+    summary = getattr(scorer, "metadata", {}).get("registered_models")
+    if summary is None:  # a scorer fitted outside `payrisk train` (tests, notebooks)
+        summary = scorer.model_summary() if hasattr(scorer, "model_summary") else {}
+    return [
+        TargetModel(
+            target=target,
+            model=values["model"],
+            learnable=values.get("learnable", True),
+            note=values.get("not_learnable"),
+        )
+        for target, values in summary.items()
+    ]
 
 
 def _dates(values: np.ndarray) -> list:
@@ -266,15 +314,53 @@ def customer_plans(
     return plans
 
 
+SnapshotCheck = Callable[[History], None]
+"""Raises SnapshotError if a loaded history cannot serve (e.g. it does not fit the scorer)."""
+
+
+def usable_with(scorer: PaymentRiskScorer, dunning: DunningConfig) -> SnapshotCheck:
+    """A trial run of the scoring path on a new snapshot before it replaces the old one: one
+    invoice of a known customer and one of a new customer, planned without reasons. A snapshot
+    that reads but lacks a stream or a column the scorer needs fails here, not in a request."""
+
+    def check(history: History) -> None:
+        known = history.customer_ids[0] if len(history.customer_ids) else "unknown"
+        day = ordinal_days([history.as_of.date()])[0]
+        invoices = OpenInvoices(
+            invoice_id=np.array(["trial-1", "trial-2"], dtype=object),
+            customer_id=np.array([known, "payrisk-trial-new-customer"], dtype=object),
+            issue_day=np.array([day - 10, day - 10]),
+            due_day=np.array([day + 20, day + 20]),
+            amount=np.array([100.0, 100.0]),
+            open_amount=np.array([100.0, 100.0]),
+            disputed=np.zeros(2, dtype=bool),
+        )
+        try:
+            plan_portfolio(scorer, history, invoices, history.as_of, dunning, 0)
+        except Exception as error:  # whatever breaks, the file is the cause: refuse it
+            raise SnapshotError(
+                f"snapshot does not fit the model ({type(error).__name__})"
+            ) from None
+
+    return check
+
+
 class SnapshotHolder:
     """The latest good snapshot; reloads when the file changes, keeps the old one if it is bad."""
 
-    def __init__(self, path: Path | None, history: History | None = None) -> None:
-        """Watch the snapshot file at `path`; or, with no path, hold `history` as it is."""
+    def __init__(
+        self,
+        path: Path | None,
+        history: History | None = None,
+        check: SnapshotCheck | None = None,
+    ) -> None:
+        """Watch the snapshot file at `path`; or, with no path, hold `history` as it is. A new
+        file replaces the current snapshot only once it loads and passes `check`."""
         self.path = path
         self.history: History | None = history
         self.header: dict = {}
         self.problem: str | None = None
+        self.check = check
         self._stamp: tuple[float, int] | None = None
         self._lock = threading.Lock()
         self.refresh()
@@ -295,13 +381,20 @@ class SnapshotHolder:
                 return
             try:
                 history, header = load_history(self.path)
+                if self.check is not None:
+                    self.check(history)
             except SnapshotError as error:
-                self.problem = f"{error}; still serving the snapshot of {self.as_of or 'nothing'}"
-                log.error("snapshot refused: %s", error)
+                self._refuse(str(error))
+            except Exception as error:
+                self._refuse(f"{self.path.name}: not a usable snapshot ({type(error).__name__})")
             else:
                 self.history, self.header, self.problem = history, header, None
                 log.info("snapshot loaded: as of %s", history.as_of.date())
             self._stamp = stamp
+
+    def _refuse(self, reason: str) -> None:
+        self.problem = f"{reason}; still serving the snapshot of {self.as_of or 'nothing'}"
+        log.error("snapshot refused: %s", reason)
 
     @property
     def as_of(self) -> date | None:
@@ -318,12 +411,15 @@ class ScoringEngine:
         dunning: DunningConfig,
         bundle: BundleHolder | None = None,
         max_age_days: int = 7,
+        model_problem: str | None = None,
     ) -> None:
         """`bundle`: the portfolio bundle written with the snapshot (the customers' other open
-        invoices, the worklist); `max_age_days`: a snapshot older than this at as_of is stale."""
+        invoices, the worklist); `max_age_days`: a snapshot older than this at as_of is stale;
+        `model_problem`: why the model is not the registry's (e.g. the registry is down)."""
         self.scorer = scorer
         self.model_version = model_version
         self.model_source = model_source
+        self.model_problem = model_problem
         self.snapshot = snapshot
         self.dunning = dunning
         self.bundle = bundle
@@ -383,8 +479,10 @@ class ScoringEngine:
             ready=self.snapshot.history is not None,
             model_version=self.model_version,
             model_source=self.model_source,
+            model_problem=self.model_problem,
             snapshot_as_of=self.snapshot.as_of,
             snapshot_problem=self.snapshot.problem,
+            models=target_models(self.scorer),
         )
 
     def _other_open_invoices(
@@ -419,7 +517,7 @@ class ScoringEngine:
         history, when = self._history(request.as_of)
         policy = self.policy()
         language = request.language or policy.language
-        sent = open_invoices_of(request, when.date())
+        sent = open_invoices_of(request, when.date(), self.scorer)
         currency = [invoice.currency for invoice in request.invoices]
         rate = currency_rates(currency, policy, self.model_currencies)
         if (rate != 1.0).any():
@@ -609,6 +707,19 @@ def _concat(first: OpenInvoices, second: OpenInvoices) -> OpenInvoices:
         b = np.zeros(len(second), dtype=bool) if b is None else b
         return np.concatenate([a, b])
 
+    def attribute(name: str) -> np.ndarray:
+        """A declared invoice feature over both; unknown (NaN or None) where one lacks it."""
+        given = [(inv.attributes or {}).get(name) for inv in (first, second)]
+        kind = next(v for v in given if v is not None)
+        missing = np.nan if kind.dtype.kind == "f" else None
+        return np.concatenate(
+            [
+                np.full(len(inv), missing, dtype=kind.dtype) if v is None else v
+                for inv, v in zip((first, second), given, strict=True)
+            ]
+        )
+
+    names = {*(first.attributes or {}), *(second.attributes or {})}
     return OpenInvoices(
         **{
             name: both(name)
@@ -616,5 +727,6 @@ def _concat(first: OpenInvoices, second: OpenInvoices) -> OpenInvoices:
                 "invoice_id", "customer_id", "issue_day", "due_day", "amount", "open_amount",
                 "disputed", "in_history", "snapshot_day",
             )
-        }
+        },
+        attributes={name: attribute(name) for name in sorted(names)} or None,
     )  # fmt: skip

@@ -1,11 +1,18 @@
-"""Request guard in front of BentoML: body-size limit and request validation before any handler.
+"""Request guard in front of BentoML: framing headers, body-size and time limits, and request
+validation before any handler.
 
 Why here and not in the endpoints: BentoML logs the traceback of a request it cannot parse, and a
 pydantic traceback quotes the input, so a debtor's details sent by mistake would land in the server
-log. This pure-ASGI middleware reads the body (at most PAYRISK_MAX_BODY_BYTES, else 413), refuses
-anything but JSON on the API (415), validates it against the endpoint's request model and answers
-400 with one entry per bad field (location, message, type; never the input) before BentoML sees
-it. It logs the path and the error count, nothing from the body.
+log. This pure-ASGI middleware refuses a request that carries a framing header twice (two
+Content-Type headers would let the guard and BentoML read different media types), reads the body
+(at most PAYRISK_MAX_BODY_BYTES, else 413; all of it within PAYRISK_BODY_TIMEOUT_S seconds, else
+408), refuses anything but JSON on the API (415), validates it strictly against the endpoint's
+request model (no `true` for a number, no date-time for a date) and answers 400 with one entry per
+bad field (location, message, type; never the input) before BentoML sees it. It logs the path and
+the error count, nothing from the body.
+
+It sits before the concurrency limit (`payrisk.serving.limits`): a body that trickles in costs a
+connection, never one of the slots that scoring requests wait for.
 """
 
 from __future__ import annotations
@@ -15,15 +22,23 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ValidationError
 
-from payrisk.serving.auth import Receive, Scope, Send, send_json
+from payrisk.serving.asgi import (
+    CLOSE,
+    BodyTimeoutError,
+    BodyTooLargeError,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    replay,
+    send_json,
+)
 
 log = logging.getLogger("payrisk.service")
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-class BodyTooLargeError(ValueError):
-    """The body is over the limit (declared or actually sent)."""
+# Headers that say how to read the body: once each, or the request is ambiguous.
+FRAMING_HEADERS = (b"content-type", b"content-length", b"transfer-encoding")
 
 
 def field_errors(error: ValidationError) -> list[dict]:
@@ -34,8 +49,24 @@ def field_errors(error: ValidationError) -> list[dict]:
     ]
 
 
+def repeated_framing_header(scope: Scope) -> str | None:
+    """The first framing header the request carries more than once (or Content-Length together
+    with Transfer-Encoding), else None."""
+    seen: set[bytes] = set()
+    for name, _ in scope.get("headers", []):
+        name = name.lower()
+        if name in FRAMING_HEADERS:
+            if name in seen:
+                return name.decode()
+            seen.add(name)
+    if b"content-length" in seen and b"transfer-encoding" in seen:
+        return "content-length with transfer-encoding"
+    return None
+
+
 class RequestGuardMiddleware:
-    """Size limit for every body; JSON and schema check for the API endpoints."""
+    """Framing headers for every request; size and time limits for every body; JSON and schema
+    check for the API endpoints."""
 
     def __init__(
         self,
@@ -44,6 +75,7 @@ class RequestGuardMiddleware:
         no_input: frozenset[str],
         max_body_bytes: int,
         max_batch: int,
+        body_timeout_s: float,
     ) -> None:
         """`request_models`: route -> the model its body must match; `no_input`: routes whose
         body is dropped (the service's route table)."""
@@ -52,38 +84,26 @@ class RequestGuardMiddleware:
         self.no_input = no_input
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
-
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        for name, value in scope.get("headers", []):
-            if name.lower() == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared > self.max_body_bytes:
-                    raise BodyTooLargeError
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise BodyTooLargeError
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        return b"".join(chunks)
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        repeated = repeated_framing_header(scope)
+        if repeated is not None:
+            log.warning("refused %s: %s header sent more than once", path, repeated)
+            await send_json(
+                send, 400, {"error": f"ambiguous request: {repeated} header sent more than once"},
+                CLOSE,
+            )  # fmt: skip
+            return
+        if scope.get("method") not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
         try:
-            body = await self._read_body(scope, receive)
+            body = await read_body(scope, receive, self.max_body_bytes, self.body_timeout_s)
         except BodyTooLargeError:
             log.warning("refused %s: body over %d bytes", path, self.max_body_bytes)
             await send_json(
@@ -91,7 +111,17 @@ class RequestGuardMiddleware:
                 413,
                 {"error": f"request body over the limit of {self.max_body_bytes} bytes; "
                  f"send at most {self.max_batch} invoices per request"},
+                CLOSE,
             )  # fmt: skip
+            return
+        except BodyTimeoutError:
+            log.warning("refused %s: body not received within %g s", path, self.body_timeout_s)
+            await send_json(
+                send,
+                408,
+                {"error": f"request body not received within {self.body_timeout_s:g} s"},
+                CLOSE,
+            )
             return
         model = self.request_models.get(path)
         if model is not None or path in self.no_input:
@@ -104,7 +134,7 @@ class RequestGuardMiddleware:
                 return
         if model is not None:
             try:
-                model.model_validate_json(body)
+                model.model_validate_json(body, strict=True)
             except ValidationError as error:
                 errors = field_errors(error)
                 log.info("refused %s: %d invalid field(s)", path, len(errors))
@@ -118,13 +148,4 @@ class RequestGuardMiddleware:
         elif path in self.no_input:
             body = b""  # the endpoint takes no input; nothing else reaches BentoML's parser
 
-        delivered = False
-
-        async def replay() -> dict:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)

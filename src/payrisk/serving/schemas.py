@@ -73,7 +73,17 @@ class InvoiceIn(RequestModel):
         "with nothing left to pay is not open: leave it out.",
     )
     disputed: bool = Field(
-        False, strict=True, description="A dispute is open: the invoice leaves dunning."
+        False,
+        strict=True,
+        description="A dispute is open: the invoice leaves dunning. For an invoice the snapshot "
+        "does not hold, also the model's 'open dispute' feature (for a known one its dated "
+        "history is used).",
+    )
+    attributes: dict[str, str | float | None] | None = Field(
+        None,
+        description="Your own invoice features declared in train.yaml (features.declared), by "
+        "name, for an invoice the snapshot does not hold: numbers for numeric ones, text for "
+        "categorical ones. Missing ones are unknown.",
     )
 
     model_config = ConfigDict(
@@ -219,7 +229,8 @@ class InvoiceScore(BaseModel):
     currency: str = Field(description="The invoice's currency: its amounts below are in it.")
     late_probability: float = Field(description="Probability of payment after the due date.")
     default_probability: float = Field(
-        description="Probability of default (unpaid 90 days past due)."
+        description="Probability of default: still unpaid `targets.default_after_days` after the "
+        "due date (90 days in the shipped configs/train.yaml)."
     )
     expected_payment_date: date = Field(description="Central estimate, if it is paid.")
     expected_payment_date_low: date = Field(description="Lower end of the interval.")
@@ -410,9 +421,28 @@ class WorklistResponse(BaseModel):
     items: list[WorklistItem]
 
 
+class TargetModel(BaseModel):
+    target: str = Field(description="late, default_given_late or payment.")
+    model: str = Field(
+        description="lightgbm, logistic, blend, prior (a calibrated customer rate, used when the "
+        "target could not be learned) or hazard (the payment-date distribution)."
+    )
+    learnable: bool = Field(
+        description="False: the history had too few examples of an outcome to learn it; the "
+        "calibrated prior answers."
+    )
+    note: str | None = Field(None, description="Why the target could not be learned.")
+
+
 class Status(BaseModel):
     ready: bool
     model_version: str | None
     model_source: str | None = Field(description="registry, local copy, or the model URI.")
+    model_problem: str | None = Field(
+        None, description="Why the model is not the registry's champion (registry unreachable)."
+    )
     snapshot_as_of: date | None
     snapshot_problem: str | None = Field(description="Why the latest snapshot file was not used.")
+    models: list[TargetModel] = Field(
+        default_factory=list, description="The model answering each target, and if it was learned."
+    )

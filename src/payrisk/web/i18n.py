@@ -363,6 +363,80 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "model.challenger_col": ("Challenger", "Challenger"),
     "model.champion_col": ("Champion", "Champion"),
     "model.no_challenger": ("No challenger in the registry.", "Aucun challenger au registre."),
+    "model.models": ("Models", "Modèles"),
+    "model.models_note": (
+        "For each target, LightGBM, a logistic regression, their blend and a calibrated prior were "
+        "compared on the latest slice of the training window (log loss, out of fold; lower is "
+        "better), never on the holdout; the best answers. A target with too few examples of an "
+        "outcome cannot be learned: the calibrated prior answers instead.",
+        "Pour chaque cible, LightGBM, une régression logistique, leur mélange et un a priori "
+        "calibré ont été comparés sur la dernière tranche de la période d'apprentissage (log loss "
+        "hors échantillon ; plus bas est meilleur), jamais sur la période de test ; le meilleur "
+        "répond. Une cible qui a trop peu d'exemples d'une issue ne peut pas être apprise : "
+        "l'a priori calibré répond à sa place.",
+    ),
+    "model.models_caption": ("Model of each target", "Modèle de chaque cible"),
+    "model.col_target": ("Target", "Cible"),
+    "model.col_learnable": ("Learnable", "Apprenable"),
+    "model.col_candidates": (
+        "Candidates (log loss on the latest training slice)",
+        "Candidats (log loss sur la dernière tranche d'apprentissage)",
+    ),
+    "model.yes": ("yes", "oui"),
+    "model.default_target": (
+        "Default (not paid within {days} days of the due date)",
+        "Défaut (non payée {days} jours après l'échéance)",
+    ),
+    "model.no_because": ("no: {why}", "non : {why}"),
+    "model.flag_prior": (
+        "{target}: not learnable from this history ({why}); its probabilities are the "
+        "calibrated prior.",
+        "{target} : impossible à apprendre de cet historique ({why}) ; ses probabilités sont "
+        "l'a priori calibré.",
+    ),
+    "model.flag_payment": (
+        "{target}: not learnable from this history ({why}); its dates come from the life table.",
+        "{target} : impossible à apprendre de cet historique ({why}) ; ses dates viennent de la "
+        "table de survie.",
+    ),
+    "model.flag_worse": (
+        '{target}: worse than the baseline "{baseline}" on the holdout {metric} ({model} '
+        "against {value}, noise {noise}).",
+        "{target} : moins bon que la référence « {baseline} » sur la période de test, {metric} "
+        "({model} contre {value}, bruit {noise}).",
+    ),
+    "model.declared": (
+        "Your own features (configs/train.yaml):",
+        "Vos propres variables (configs/train.yaml) :",
+    ),
+    "model.known_from": ("known from {column}", "connue à partir de {column}"),
+    "model.groups": (
+        "By snapshot age and customer segment",
+        "Selon l'âge de la facture et le type de client",
+    ),
+    "model.groups_note": (
+        "How good the scores are when the decision is taken: at issue (pre-due reminders), on the "
+        "due date, and later; and for customers without a settled invoice. ROC AUC of the model, "
+        "the logistic regression and the customer's historical rate; payment-date error in days "
+        "of the model and of the due date + the customer's average delay. Past the due date, "
+        "lateness is already known, so only default is scored.",
+        "La qualité des scores au moment de décider : à l'émission (relances avant échéance), à "
+        "l'échéance, puis après ; et pour les clients sans facture réglée. ROC AUC du modèle, de "
+        "la régression logistique et du taux historique du client ; erreur sur la date de "
+        "paiement, en jours, du modèle et de l'échéance + retard moyen du client. Après "
+        "l'échéance, le retard est déjà connu : seul le défaut est évalué.",
+    ),
+    "model.groups_caption": (
+        "Holdout by snapshot age and segment",
+        "Période de test par âge et type de client",
+    ),
+    "model.col_snapshots": ("Snapshots", "Instantanés"),
+    "model.col_late_model": ("Late: model", "Retard : modèle"),
+    "model.col_default_model": ("Default: model", "Défaut : modèle"),
+    "model.col_logistic": ("logistic", "logistique"),
+    "model.col_historical": ("historical", "historique"),
+    "model.col_mae_model": ("Payment MAE: model", "Erreur date : modèle"),
+    "model.col_mae_baseline": ("baseline", "référence"),
 }
 
 LABELS: dict[str, dict[str, tuple[str, str]]] = {
@@ -424,14 +498,57 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "decline": ("Decline", "Refuser"),
     },
     "model": {
+        "model": ("Registered model", "Modèle retenu"),
         "lightgbm": ("LightGBM model", "Modèle LightGBM"),
         "historical_rate": ("Customer's historical rate (baseline)", "Taux historique du client"),
         "logistic": ("Logistic regression (baseline)", "Régression logistique (référence)"),
         "average_delay": ("Customer's average delay (baseline)", "Retard moyen du client"),
     },
+    "model_short": {
+        "lightgbm": ("LightGBM", "LightGBM"),
+        "logistic": ("logistic", "logistique"),
+        "blend": ("blend", "mélange"),
+        "prior": ("prior", "a priori"),
+    },
+    "model_kind": {
+        "lightgbm": ("LightGBM", "LightGBM"),
+        "logistic": ("logistic regression", "régression logistique"),
+        "blend": ("blend of LightGBM and logistic regression", "mélange LightGBM et logistique"),
+        "prior": (
+            "calibrated prior (the customer's own rate, shrunk towards the population's)",
+            "a priori calibré (le taux du client, rapproché de celui de l'ensemble)",
+        ),
+        "hazard": (
+            "discrete-time hazard (LightGBM), coherent with the probabilities",
+            "risque en temps discret (LightGBM), cohérent avec les probabilités",
+        ),
+        "life table": (
+            "life table (the share paid in each band of days past due)",
+            "table de survie (part payée dans chaque tranche de retard)",
+        ),
+    },
+    "model_target": {
+        "late": ("Paid late", "Payée en retard"),
+        "default_given_late": (
+            "Default, given late (P(default) = P(late) x this)",
+            "Défaut sachant le retard (P(défaut) = P(retard) x ceci)",
+        ),
+        "payment": ("Payment date", "Date de paiement"),
+    },
+    "group": {
+        "all": ("All snapshots", "Tous les instantanés"),
+        "at_issue": ("At issue", "À l'émission"),
+        "at_due": ("On the due date", "À l'échéance"),
+        "past_due_1_15": ("1-15 days past due", "1 à 15 j de retard"),
+        "past_due_16_30": ("16-30 days past due", "16 à 30 j de retard"),
+        "past_due_31_60": ("31-60 days past due", "31 à 60 j de retard"),
+        "past_due_over_60": ("Over 60 days past due", "Plus de 60 j de retard"),
+        "new_customer": ("New customers", "Nouveaux clients"),
+        "known_customer": ("Known customers", "Clients connus"),
+    },
     "target": {
         "late": ("Paid late", "Payée en retard"),
-        "default": ("Default (not paid within 90 days)", "Défaut (non payée sous 90 jours)"),
+        "default": ("Default", "Défaut"),
     },
     "metric": {
         "roc_auc": ("ROC AUC", "ROC AUC"),

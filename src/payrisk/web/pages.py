@@ -585,6 +585,14 @@ def _model_context(
     """What `_model.html` shows: metric tables, calibration charts, top features, challenger."""
     f = w.f
     holdout = card.get("holdout_metrics", {})
+    default_after = card.get("default_after_days")
+
+    def target_label(target: str) -> str:
+        """The target in words; default with the horizon the model was trained on."""
+        if target == "default" and default_after is not None:
+            return w.t("model.default_target", days=default_after)
+        return w.label("target", target)
+
     metric_tables = []
     for target in TARGETS:
         models = holdout.get(target, {})
@@ -593,13 +601,13 @@ def _model_context(
             for name, values in models.items()
         ]
         if rows:
-            metric_tables.append((w.label("target", target), rows))
+            metric_tables.append((target_label(target), rows))
     calibration = []
     for target in TARGETS:
         curve = card.get("calibration", {}).get(target)
         if not curve:
             continue
-        label = w.label("target", target)
+        label = target_label(target)
         svg = charts.reliability_chart(
             curve["predicted"],
             curve["observed"],
@@ -617,7 +625,7 @@ def _model_context(
         calibration.append((label, Markup(svg), bins))
     features = [
         (
-            w.label("target", target),
+            target_label(target),
             [
                 (w.label("feature", name), f.number(value, 3))
                 for name, value in sorted(values.items(), key=lambda item: -item[1])[:10]
@@ -645,6 +653,10 @@ def _model_context(
                 as_of=f.day(card.get("as_of")),
             )
         ),
+        models=_model_rows(card, w),
+        flags=_flags(card, w),
+        group_rows=_group_rows(card, w),
+        declared=card.get("declared_features", []),
         metric_tables=metric_tables,
         metric_names=[w.label("metric", m) for m in METRICS],
         payment_rows=payment_rows,
@@ -666,6 +678,87 @@ def _model_context(
         ),
         policy=_policy_evaluation(card.get("policy_evaluation"), w),
     )
+
+
+def _model_rows(card: dict, w: Words) -> list[dict[str, str]]:
+    """Which model answers each target of the served scorer, and whether it could be learned."""
+    f = w.f
+    models = card.get("registered_models") or card.get("models") or {}
+    rows = []
+    for target, summary in models.items():
+        candidates = summary.get("candidates", {})
+        judged = ", ".join(
+            f"{w.label('model_short', name)} {f.number(values['log_loss'], 3)}"
+            for name, values in candidates.items()
+            if values.get("eligible") and "log_loss" in values
+        )
+        learnable = summary.get("learnable", True)
+        rows.append(
+            {
+                "target": w.label("model_target", target),
+                "model": w.label("model_kind", summary.get("model", "")),
+                "learnable": w.t("model.yes")
+                if learnable
+                else w.t("model.no_because", why=summary.get("not_learnable", "")),
+                "candidates": judged or "–",
+            }
+        )
+    return rows
+
+
+def _flags(card: dict, w: Words) -> list[str]:
+    """Targets that could not be learned and holdout checks that failed, in plain words."""
+    f = w.f
+    out = []
+    models = card.get("registered_models") or card.get("models") or {}
+    for target, summary in models.items():
+        if summary.get("not_learnable"):
+            out.append(
+                w.t(
+                    "model.flag_payment" if target == "payment" else "model.flag_prior",
+                    target=w.label("model_target", target),
+                    why=summary["not_learnable"],
+                )
+            )
+    for target, rows in card.get("baseline_checks", {}).items():
+        for row in rows:
+            if row.get("worse_beyond_noise"):
+                out.append(
+                    w.t(
+                        "model.flag_worse",
+                        target=w.label("target", target),
+                        baseline=w.label("model", row["best_baseline"]),
+                        metric=w.label("metric", row["metric"]),
+                        model=f.number(row["model"], 3),
+                        value=f.number(row["baseline"], 3),
+                        noise=f.number(row["noise"], 3),
+                    )
+                )
+    return out
+
+
+def _group_rows(card: dict, w: Words) -> list[tuple[str, list[str]]]:
+    """Holdout metrics per snapshot age and customer segment: ROC AUC of the model and the two
+    baselines for late and default, payment-date error and interval coverage."""
+    f = w.f
+    rows = []
+    groups = {"all": card.get("holdout_metrics", {}), **card.get("holdout_by_group", {})}
+    for group, metrics in groups.items():
+        n = max(
+            [metrics.get(t, {}).get("model", {}).get("n") or 0 for t in ("late", "default")]
+            + [metrics.get("payment", {}).get("model", {}).get("n") or 0]
+        )
+        cells = [f.number(n)]
+        for target in ("late", "default"):
+            per = metrics.get(target, {})
+            for model in ("model", "logistic", "historical_rate"):
+                cells.append(f.number(per.get(model, {}).get("roc_auc"), 3))
+        payment = metrics.get("payment", {})
+        cells.append(f.number(payment.get("model", {}).get("mae_days"), 1))
+        cells.append(f.number(payment.get("average_delay", {}).get("mae_days"), 1))
+        cells.append(f.pct(payment.get("model", {}).get("interval_coverage")))
+        rows.append((w.label("group", group), cells))
+    return rows
 
 
 def model_page(
