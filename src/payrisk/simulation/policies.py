@@ -30,7 +30,7 @@ from payrisk.data.world import (
     batch_start_of,
     response_probability,
 )
-from payrisk.features.definitions import CHANNEL_NAMES, FEATURES, RESPONSE_FEATURES, feature_arrays
+from payrisk.features.definitions import CHANNEL_NAMES, RESPONSE_FEATURES
 from payrisk.features.history import History
 from payrisk.models.effects import EffectModels
 from payrisk.models.scorer import PaymentRiskScorer
@@ -92,15 +92,15 @@ class DunningView:
         invoices = self.world.invoices
         history = self.history(state, int(day.min()) if len(day) else 0)
         invoice_ids, customer_ids = self.ids()
-        features = feature_arrays(
+        features = self.scorer.feature_arrays(
             history,
+            features=self.scorer.feature_set.with_features(RESPONSE_FEATURES),
             invoice_ids=invoice_ids[rows],
             customer_ids=customer_ids[invoices.customer[rows]],
             issue_day=invoices.issue_day[rows],
             due_day=invoices.due_day[rows],
             amount=invoices.amount_cents[rows] / 100.0,
             snapshot_day=day,
-            features=(*FEATURES, *RESPONSE_FEATURES),
         )
         own = own_reminders(state, rows)
         features["reminders_sent"] = own["count"].astype("float64")
