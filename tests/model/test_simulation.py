@@ -110,3 +110,23 @@ def test_channel_names_become_the_worlds_channel_codes() -> None:
     expected = [*range(len(CHANNELS)), NO_CHANNEL, NO_CHANNEL]
     np.testing.assert_array_equal(channel_codes(names), expected)
     assert channel_codes(np.array([], dtype=object)).dtype == np.int64
+
+
+@pytest.mark.slow
+def test_a_whole_simulation_trains_payrisk_and_plays_every_policy() -> None:
+    """`payrisk simulate` end to end with a trained scorer and channel-effect models: the rules
+    and the learned policy read features through the scorer (a change of the feature API broke
+    this once while the tests above, which need no scorer, passed)."""
+    from payrisk.core.config import load_train_config
+    from pipelines.simulation import simulate_world
+
+    small = generate_world(200, 2.0, seed=3, future_days=60)
+    report = simulate_world(small, load_train_config(), DUNNING, follow_up_days=60)
+    policies = report["policies"]
+    assert set(policies) == {"none", "random", "rules", "learned", "oracle"}
+    assert all(set(values) == set(METRICS) for values in policies.values())
+    assert report["effects"] is not None  # the learned policy had effect models to decide with
+    for name in ("rules", "learned"):
+        assert policies[name]["contacts_per_invoice"] > 0
+    assert policies["learned"] != policies["rules"]  # not the rules table under another name
+    assert set(report["timings"]) == {"generate_seconds", "train_seconds", "play_seconds"}
