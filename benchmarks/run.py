@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, its figures as JSON and as README-ready markdown.
 
 Run: python -m benchmarks.run [--sizes 100000 1000000] [--service-size 100000] [--no-service]
-     [--no-pipeline] [--scaleout] [--soak] [--soak-minutes 3] [--out reports/bench]
+     [--no-pipeline] [--simulate-customers 2000 ...] [--no-simulate] [--scaleout] [--soak]
+     [--soak-minutes 3] [--out reports/bench]
 
 Writes OUT/bench-<UTC time>.json (every figure, the machine, the command) and OUT/bench-<UTC>.md
 (the tables), and prints the markdown. The scale-out and soak benchmarks are optional steps that
@@ -161,6 +162,14 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--no-pipeline", action="store_true", help="skip the batch steps")
     parser.add_argument("--no-service", action="store_true", help="skip the HTTP benchmark")
+    parser.add_argument(
+        "--simulate-customers",
+        type=int,
+        nargs="+",
+        default=[2_000],
+        help="world sizes of the `payrisk simulate` benchmark (customers x 3 years)",
+    )
+    parser.add_argument("--no-simulate", action="store_true", help="skip payrisk simulate")
     parser.add_argument("--scaleout", action="store_true", help="also run bench_scaleout")
     parser.add_argument("--soak", action="store_true", help="also run bench_soak")
     parser.add_argument("--soak-minutes", type=float, default=3.0)
@@ -198,6 +207,12 @@ def main(argv: list[str] | None = None) -> dict:
             results["pipeline"] += bench_pipeline.main([str(size), *limit])
             save()
         sections.append(pipeline_markdown(results["pipeline"]))
+        save()
+    if not args.no_simulate:
+        from benchmarks import bench_simulate
+
+        results["simulate"] = bench_simulate.main([str(c) for c in args.simulate_customers])
+        sections.append(bench_simulate.markdown(results["simulate"]))
         save()
     for flag, module, extra in (
         ("scaleout", "benchmarks.bench_scaleout", []),

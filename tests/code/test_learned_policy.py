@@ -68,6 +68,20 @@ def test_the_learned_policy_never_breaks_an_escalation_rule(seed: int) -> None:
     assert d["worth_it"][agency].all()  # the agency only when recovery covers legal costs
 
 
+def test_decisions_without_words_are_the_same_decisions() -> None:
+    """The simulator asks for no explanation (thousands of decisions a week): same choice."""
+    d = _random_decisions(np.random.default_rng(5), 2000)
+    allowed = allowed_channels(
+        d["before_due"], d["max_level"], d["key_account"], d["worth_it"], d["disputed"]
+    )
+    spoken = choose(d["response"], d["amount"], allowed, d["new"], DUNNING)
+    silent = choose(d["response"], d["amount"], allowed, d["new"], DUNNING, explain=False)
+    np.testing.assert_array_equal(silent.channel, spoken.channel)
+    np.testing.assert_array_equal(silent.policy, spoken.policy)
+    np.testing.assert_array_equal(silent.value, spoken.value)
+    assert all(w is None for w in silent.why) and all(isinstance(w, str) for w in spoken.why)
+
+
 def test_the_rule_checker_sees_each_broken_rule() -> None:
     broken = escalation_violations(
         np.array(["phone", "formal_notice", "agency", "letter", "email", None], dtype=object),

@@ -8,11 +8,12 @@ import pytest
 
 from payrisk.data.contract import CHANNELS
 from payrisk.data.generator import generate_world
-from payrisk.data.world import play
+from payrisk.data.world import NO_CHANNEL, play
 from payrisk.policy.config import load_dunning_config
 from payrisk.policy.learned import KEY_ACCOUNT_MAX_LEVEL, LEVEL
 from payrisk.simulation.compare import compare_policies, make_policy, period_of
 from payrisk.simulation.metrics import METRICS, gap_closed, markdown_table
+from payrisk.simulation.policies import channel_codes
 
 DUNNING = load_dunning_config()
 FOLLOW_UP = 150
@@ -102,3 +103,30 @@ def test_the_comparison_is_deterministic_and_orders_the_bounds(world, past) -> N
     assert gap_closed({**first, "learned": first["oracle"]}) == pytest.approx(1.0)
     table = markdown_table(first)
     assert table.count("\n") == len(names) + 1 and "| oracle |" in table
+
+
+def test_channel_names_become_the_worlds_channel_codes() -> None:
+    names = np.array([*CHANNELS, None, ""], dtype=object)
+    expected = [*range(len(CHANNELS)), NO_CHANNEL, NO_CHANNEL]
+    np.testing.assert_array_equal(channel_codes(names), expected)
+    assert channel_codes(np.array([], dtype=object)).dtype == np.int64
+
+
+@pytest.mark.slow
+def test_a_whole_simulation_trains_payrisk_and_plays_every_policy() -> None:
+    """`payrisk simulate` end to end with a trained scorer and channel-effect models: the rules
+    and the learned policy read features through the scorer (a change of the feature API broke
+    this once while the tests above, which need no scorer, passed)."""
+    from payrisk.core.config import load_train_config
+    from pipelines.simulation import simulate_world
+
+    small = generate_world(200, 2.0, seed=3, future_days=60)
+    report = simulate_world(small, load_train_config(), DUNNING, follow_up_days=60)
+    policies = report["policies"]
+    assert set(policies) == {"none", "random", "rules", "learned", "oracle"}
+    assert all(set(values) == set(METRICS) for values in policies.values())
+    assert report["effects"] is not None  # the learned policy had effect models to decide with
+    for name in ("rules", "learned"):
+        assert policies[name]["contacts_per_invoice"] > 0
+    assert policies["learned"] != policies["rules"]  # not the rules table under another name
+    assert set(report["timings"]) == {"generate_seconds", "train_seconds", "play_seconds"}

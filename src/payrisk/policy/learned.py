@@ -106,6 +106,7 @@ def choose(
     channels: tuple[str, ...] = CHANNELS,
     weigh_costs: bool = True,
     default_probability: np.ndarray | None = None,
+    explain: bool = True,
 ) -> Choice:
     """The best allowed channel per decision, or wait, from `response` (ChannelEffects.response
     or the simulator's truth: per arm the probability and f"{channel}_effect").
@@ -113,7 +114,8 @@ def choose(
     Without `weigh_costs` (the simulator's oracle, an upper bound on what contacts can achieve)
     the channel with the largest effect is chosen whenever it has one. A payment brought in is
     worth `cash_value_rate` of its amount, plus its `default_probability` (an invoice paid can no
-    longer be lost).
+    longer be lost). Without `explain` (the simulator's thousands of decisions a week) `why` is
+    left empty.
     """
     n = len(open_amount)
     amount = np.asarray(open_amount, dtype="float64")
@@ -140,7 +142,11 @@ def choose(
     baseline = np.asarray(response["none"], dtype="float64")
     best_effect = np.where(contact, effect[rows, best], 0.0)
     days = config.policy.response_days
-    why = _explain(chosen, fallback, new_customer, response, baseline, value, names, days)
+    why = (
+        _explain(chosen, fallback, new_customer, response, baseline, value, names, days)
+        if explain
+        else np.full(n, None, dtype=object)
+    )
     return Choice(
         channel=chosen,
         policy=np.where(fallback, POLICY_RULES, POLICY_LEARNED).astype(object),

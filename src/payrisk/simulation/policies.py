@@ -30,7 +30,7 @@ from payrisk.data.world import (
     batch_start_of,
     response_probability,
 )
-from payrisk.features.definitions import CHANNEL_NAMES, FEATURES, RESPONSE_FEATURES, feature_arrays
+from payrisk.features.definitions import CHANNEL_NAMES, RESPONSE_FEATURES
 from payrisk.features.history import History
 from payrisk.models.effects import EffectModels
 from payrisk.models.scorer import PaymentRiskScorer
@@ -46,6 +46,16 @@ from payrisk.policy.learned import (
 
 POLICIES: tuple[str, ...] = ("none", "random", "rules", "learned", "oracle")
 CHANNEL_LEVEL = np.array([LEVEL[c.value] for c in CHANNEL_CODES])
+_CHANNEL_INDEX = pd.Index(CHANNELS)
+
+
+def channel_codes(names: np.ndarray) -> np.ndarray:
+    """Channel codes of channel names (None or empty: NO_CHANNEL), vectorised."""
+    names = np.asarray(names, dtype=object)
+    if not len(names):
+        return np.zeros(0, dtype=np.int64)
+    codes = _CHANNEL_INDEX.get_indexer(np.where(pd.isna(names), "", names).astype(str))
+    return np.where(codes >= 0, codes, NO_CHANNEL).astype(np.int64)
 
 
 @dataclass
@@ -57,6 +67,16 @@ class DunningView:
     refresh_days: int = 28
     _history: History | None = None
     _history_day: int = -(10**9)
+    _ids: tuple[np.ndarray, np.ndarray] | None = None  # invoice and customer ids, as objects
+
+    def ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """The world's invoice and customer ids as object arrays, converted once per play."""
+        if self._ids is None:
+            self._ids = (
+                self.world.invoice_ids.to_numpy(dtype=object),
+                self.world.customer_ids.to_numpy(dtype=object),
+            )
+        return self._ids
 
     def history(self, state: PlayState, day: int) -> History:
         """The played ledger as known at the start of `day`, rebuilt every `refresh_days`."""
@@ -69,17 +89,18 @@ class DunningView:
 
     def features(self, state: PlayState, rows: np.ndarray, day: np.ndarray) -> dict:
         """Risk and response features of invoice `rows` at `day`, own reminders as sent."""
-        world, invoices = self.world, self.world.invoices
+        invoices = self.world.invoices
         history = self.history(state, int(day.min()) if len(day) else 0)
-        features = feature_arrays(
+        invoice_ids, customer_ids = self.ids()
+        features = self.scorer.feature_arrays(
             history,
-            invoice_ids=world.invoice_ids.to_numpy(dtype=object)[rows],
-            customer_ids=world.customer_ids.to_numpy(dtype=object)[invoices.customer[rows]],
+            features=self.scorer.feature_set.with_features(RESPONSE_FEATURES),
+            invoice_ids=invoice_ids[rows],
+            customer_ids=customer_ids[invoices.customer[rows]],
             issue_day=invoices.issue_day[rows],
             due_day=invoices.due_day[rows],
             amount=invoices.amount_cents[rows] / 100.0,
             snapshot_day=day,
-            features=(*FEATURES, *RESPONSE_FEATURES),
         )
         own = own_reminders(state, rows)
         features["reminders_sent"] = own["count"].astype("float64")
@@ -208,11 +229,10 @@ class RulesPolicy:
         plan = plan_arrays(scored, last_contact(state)[customer], start, self.dunning).invoices
         action_day = plan["action_date"].astype("datetime64[D]").astype("int64")
         act = np.isin(plan["action"], [ACTION_REMIND, ACTION_ESCALATE]) & (action_day < end)
-        channel = np.array([CHANNELS.index(c) if c else NO_CHANNEL for c in plan["channel"][act]])
         return Actions(
             rows[act],
             np.maximum(action_day[act], start),
-            channel.astype(np.int64),
+            channel_codes(plan["channel"][act]),
             np.nan_to_num(plan["step"][act]).astype(np.int64),
         )
 
@@ -293,12 +313,11 @@ class ChoosingPolicy:
             new_customer,
             self.dunning,
             weigh_costs=self.effects is not None,
+            explain=False,
         )
-        contact = np.array([c is not None for c in choice.channel]) & (
-            choice.policy == POLICY_LEARNED
-        )
+        channel = channel_codes(choice.channel)
+        contact = (channel != NO_CHANNEL) & (choice.policy == POLICY_LEARNED)
         self.handed[rows[choice.policy != POLICY_LEARNED]] = self.rules is not None
-        channel = np.array([CHANNELS.index(c) if c else NO_CHANNEL for c in choice.channel])
         planned = _concat(
             Actions(rows[contact], day[contact], channel[contact], step[contact]), self.pending
         )
