@@ -16,6 +16,7 @@ score really rests on. How they become reasons:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 
 import numpy as np
 
@@ -287,11 +288,30 @@ def _territory(code: object, f: Formats) -> str:
 
 
 def describe(feature: str, value: object, formats: Formats | None = None) -> str:
-    """One plain-words phrase for a feature value, in `formats`' language."""
+    """One plain-words phrase for a feature value, in `formats`' language.
+
+    Phrases are remembered (the most recent PHRASE_CACHE of them): a batch of invoices repeats
+    the same values (days, counts, shares of few invoices) and Babel's number formatting costs
+    more than the rest of a reason together."""
     formats = formats or Formats()
-    phrase = PHRASES.get(feature)
     if isinstance(value, np.generic):
         value = value.item()
+    try:
+        return _remembered(feature, value, formats)
+    except TypeError:  # a value that cannot be a key: phrased every time
+        return _phrase(feature, value, formats)
+
+
+PHRASE_CACHE = 65_536
+
+
+@lru_cache(maxsize=PHRASE_CACHE, typed=True)  # typed: 1, 1.0 and True are told apart
+def _remembered(feature: str, value: object, formats: Formats) -> str:
+    return _phrase(feature, value, formats)
+
+
+def _phrase(feature: str, value: object, formats: Formats) -> str:
+    phrase = PHRASES.get(feature)
     if phrase is not None:
         return phrase(value, formats)
     shown = formats.number(value, 2) if isinstance(value, int | float) else str(value)
