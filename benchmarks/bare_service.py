@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import bentoml
 
 
-@bentoml.service(name="bare", traffic={"timeout": 60, "max_concurrency": 32})
+# The same worker count as payrisk in the same run (PAYRISK_WORKERS), so that the two compare.
+@bentoml.service(
+    name="bare",
+    traffic={"timeout": 60, "max_concurrency": 32},
+    workers=int(os.environ.get("PAYRISK_WORKERS", "1")),
+)
 class BareService:
     @bentoml.api(route="/v1/score")
     def score(self, invoices: list[dict], with_reasons: bool = True) -> dict:

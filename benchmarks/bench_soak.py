@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.bench_service import prepare
+from benchmarks.bench_service import prepared
 from payrisk.serving.process import running_service
 
 KEY = "soak-benchmark-key-0123456789"
@@ -340,10 +340,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--duplicate-headers", type=int, default=1, help="threads sending two Content-Types"
     )
+    parser.add_argument(
+        "--reuse", type=Path, default=None, help="keep the trained model here between runs"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="payrisk-soak-") as tmp:
         workdir = Path(tmp)
-        env, invoices = prepare(args.invoices, workdir)
+        env, invoices = prepared(args.invoices, workdir, args.reuse)
         env["PAYRISK_API_KEYS"] = KEY
         with running_service("payrisk.service:PayriskService", env, workdir / "soak.log") as base:
             port = int(base.rsplit(":", 1)[1])
