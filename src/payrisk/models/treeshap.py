@@ -264,19 +264,23 @@ def _block(columns, out, left, pattern, t):  # pragma: no cover
                 into[r] += table[base + pattern[r] * d + s]
 
 
-@numba.njit(cache=True, parallel=True)
-def _blocks(columns, out, t, block, parallel):  # pragma: no cover
+@numba.njit(cache=True)
+def _serial(columns, out, t, block):  # pragma: no cover
     n = columns.shape[1]
-    count = (n + block - 1) // block
-    if parallel:
-        for b in numba.prange(count):
-            lo, hi = b * block, min(n, (b + 1) * block)
-            left = np.empty((len(t[0]), hi - lo), dtype=np.uint8)
-            pattern = np.empty(hi - lo, dtype=np.int64)
-            _block(columns[:, lo:hi], out[:, lo:hi], left, pattern, t)
-    else:
-        for b in range(count):
-            lo, hi = b * block, min(n, (b + 1) * block)
+    left = np.empty((len(t[0]), min(n, block)), dtype=np.uint8)
+    pattern = np.empty(min(n, block), dtype=np.int64)
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        _block(columns[:, lo:hi], out[:, lo:hi], left, pattern, t)
+
+
+@numba.njit(cache=True, parallel=True)
+def _parallel(columns, out, t, chunks):  # pragma: no cover
+    n = columns.shape[1]
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        lo, hi = c * step, min(n, (c + 1) * step)
+        if lo < hi:
             left = np.empty((len(t[0]), hi - lo), dtype=np.uint8)
             pattern = np.empty(hi - lo, dtype=np.int64)
             _block(columns[:, lo:hi], out[:, lo:hi], left, pattern, t)
@@ -300,11 +304,11 @@ def contributions(trees: Trees, matrix: np.ndarray, threads: int = 0) -> np.ndar
     wide = threads != 1 and cores > 1 and len(matrix) >= PARALLEL_ROWS
     if wide and _parallel_lock.acquire(blocking=False):
         try:
-            _blocks(columns, out, t, -(-len(matrix) // cores), True)
+            _parallel(columns, out, t, cores)
             return out.T
         finally:
             _parallel_lock.release()
-    _blocks(columns, out, t, BLOCK_ROWS, False)
+    _serial(columns, out, t, BLOCK_ROWS)
     return out.T
 
 
