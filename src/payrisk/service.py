@@ -91,6 +91,8 @@ class PayriskService:
     def __init__(self) -> None:
         check_configuration(SETTINGS)  # no key, no explicit PAYRISK_AUTH=disabled: refuse
         self.engine = build_engine(CATALOG)
+        if self.engine.scorer is not None:
+            self.engine.scorer.warm_up_reasons()
 
     def __is_ready__(self) -> bool:
         return self.engine.status().ready
