@@ -11,6 +11,8 @@ invoices, and requests per second with N concurrent clients sending single invoi
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import tempfile
 import time
@@ -27,10 +29,12 @@ import pandas as pd
 from payrisk.serving.process import running_service
 
 CONCURRENCY = (1, 8, 32)
-LOAD_SECONDS = 8.0
+LOAD_SECONDS = 12.0  # per server and concurrency, in LOAD_ROUNDS alternating rounds
+LOAD_ROUNDS = 4
 SEQUENTIAL_REQUESTS = 300
 BATCH_REPEATS = 5
 KEY = "benchmark-key-0123456789abcdef"
+DEFAULT_WORKERS = 1  # the service's default (PAYRISK_WORKERS)
 SERVERS = {
     "bare BentoML": "benchmarks.bare_service:BareService",
     "payrisk": "payrisk.service:PayriskService",
@@ -50,14 +54,11 @@ def timed_post(client: httpx.Client, url: str, body: dict) -> float:
     return time.perf_counter() - started
 
 
-def measure(urls: dict[str, str], single: list[dict], batch: list[dict]) -> dict[str, dict]:
-    """Every figure for every server, interleaving the servers request by request."""
-    headers = {"X-API-Key": KEY}
-    results: dict[str, dict] = {name: {} for name in urls}
-    with httpx.Client(timeout=120, headers=headers) as client:
-        for body in single[:30]:  # warm up both
-            for url in urls.values():
-                client.post(url, json={"invoices": [body]}).raise_for_status()
+def sequential(
+    urls: dict[str, str], single: list[dict], batch: list[dict], results: dict[str, dict]
+) -> None:
+    """One client: single invoices (with and without reasons), then batches of 1,000."""
+    with httpx.Client(timeout=120, headers={"X-API-Key": KEY}) as client:
         for key, extra in (("single", {}), ("single_no_reasons", {"with_reasons": False})):
             times: dict[str, list[float]] = {name: [] for name in urls}
             for body in single[:SEQUENTIAL_REQUESTS]:
@@ -77,6 +78,20 @@ def measure(urls: dict[str, str], single: list[dict], batch: list[dict]) -> dict
             for name in urls:
                 results[name][key] = float(np.median(times[name]) * 1000)
 
+
+def measure(
+    urls: dict[str, str], single: list[dict], batch: list[dict], concurrency_only: bool = False
+) -> dict[str, dict]:
+    """Every figure for every server, interleaving the servers request by request."""
+    headers = {"X-API-Key": KEY}
+    results: dict[str, dict] = {name: {} for name in urls}
+    with httpx.Client(timeout=120, headers=headers) as client:
+        for body in single[:30]:  # warm up both
+            for url in urls.values():
+                client.post(url, json={"invoices": [body]}).raise_for_status()
+    if not concurrency_only:
+        sequential(urls, single, batch, results)
+
     def worker(url: str, client_number: int, seconds: float) -> tuple[int, list[float]]:
         offset = client_number * 17  # clients start at different invoices
         latencies = []
@@ -87,14 +102,29 @@ def measure(urls: dict[str, str], single: list[dict], batch: list[dict]) -> dict
                 latencies.append(timed_post(client, url, {"invoices": [body]}))
         return len(latencies), latencies
 
+    results_under_load = load(urls, worker)
+    for name in urls:
+        results[name].update(results_under_load[name])
+    return results
+
+
+def load(urls: dict[str, str], worker) -> dict[str, dict]:
+    """Requests per second and p99 with N concurrent clients, the servers alternating in
+    LOAD_ROUNDS short rounds (the load of a shared machine drifts within seconds)."""
+    results: dict[str, dict] = {name: {} for name in urls}
     for clients in CONCURRENCY:
-        for name, url in urls.items():
-            with ThreadPoolExecutor(clients) as pool:
-                done = list(pool.map(partial(worker, url, seconds=LOAD_SECONDS), range(clients)))
-            total = sum(count for count, _ in done)
-            latencies = [x for _, values in done for x in values]
-            results[name][f"rps_{clients}_clients"] = total / LOAD_SECONDS
-            results[name][f"p99_ms_{clients}_clients"] = percentiles(latencies)["p99_ms"]
+        counts = dict.fromkeys(urls, 0)
+        latencies: dict[str, list[float]] = {name: [] for name in urls}
+        for _ in range(LOAD_ROUNDS):
+            for name, url in urls.items():
+                seconds = LOAD_SECONDS / LOAD_ROUNDS
+                with ThreadPoolExecutor(clients) as pool:
+                    done = list(pool.map(partial(worker, url, seconds=seconds), range(clients)))
+                counts[name] += sum(count for count, _ in done)
+                latencies[name] += [x for _, values in done for x in values]
+        for name in urls:
+            results[name][f"rps_{clients}_clients"] = counts[name] / LOAD_SECONDS
+            results[name][f"p99_ms_{clients}_clients"] = percentiles(latencies[name])["p99_ms"]
     return results
 
 
@@ -141,6 +171,25 @@ def prepare(target: int, workdir: Path) -> tuple[dict[str, str], list[dict]]:
     return env, invoices
 
 
+def prepared(target: int, workdir: Path, reuse: Path | None) -> tuple[dict[str, str], list[dict]]:
+    """`prepare` in `workdir`, or (with `reuse`) once into that directory and then read from it:
+    on a busy machine a 100k-invoice training takes minutes, the same for every run of the day.
+    The directory holds the model, the snapshot and the invoices of one history size."""
+    if reuse is None:
+        return prepare(target, workdir)
+    reuse = reuse / f"{target}"
+    manifest = reuse / "prepared.json"
+    if not manifest.exists():
+        reuse.mkdir(parents=True, exist_ok=True)
+        env, invoices = prepare(target, reuse)
+        (reuse / "invoices.json").write_text(json.dumps(invoices))
+        manifest.write_text(json.dumps(env))
+    env = json.loads(manifest.read_text())
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    env["BENTOML_HOME"] = str(workdir / "bentoml")
+    return env, json.loads((reuse / "invoices.json").read_text())
+
+
 def print_table(results: dict[str, dict], target: int) -> None:
     print(f"service over HTTP, history of {target:,} invoices, servers measured interleaved")
     print(
@@ -163,24 +212,73 @@ def print_table(results: dict[str, dict], target: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = sys.argv[1:] if argv is None else argv
-    target = int(args[0]) if args else 100_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("invoices", type=int, nargs="?", default=100_000, help="history size")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[DEFAULT_WORKERS],
+        help="server worker processes (both servers alike); the first gives the full table, "
+        "the others the concurrency figures only",
+    )
+    parser.add_argument(
+        "--reuse", type=Path, default=None, help="keep the trained model here between runs"
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    target = args.invoices
+    layouts: dict[int, dict] = {}
     with tempfile.TemporaryDirectory(prefix="payrisk-bench-") as tmp:
         workdir = Path(tmp)
-        env, invoices = prepare(target, workdir)
+        env, invoices = prepared(target, workdir, args.reuse)
         env["PAYRISK_API_KEYS"] = KEY
-        with ExitStack() as stack:
-            urls = {
-                name: stack.enter_context(
-                    running_service(service, env, workdir / f"{name.replace(' ', '_')}.log")
-                )
-                + "/v1/score"
-                for name, service in SERVERS.items()
-            }
-            results = measure(urls, invoices, invoices)
+        # Connections are not spread evenly over workers: with 2, one may hold 20 of the 32
+        # clients, over a per-worker limit of 32 / 2. The benchmark measures throughput, so the
+        # limit is the clients' count in every worker (both servers alike).
+        env["PAYRISK_MAX_CONCURRENCY"] = str(max(CONCURRENCY))
+        for number, workers in enumerate(args.workers):
+            env["PAYRISK_WORKERS"] = str(workers)
+            with ExitStack() as stack:
+                urls = {
+                    name: stack.enter_context(
+                        running_service(
+                            service, env, workdir / f"{name.replace(' ', '_')}-{workers}.log"
+                        )
+                    )
+                    + "/v1/score"
+                    for name, service in SERVERS.items()
+                }
+                if number == 0:
+                    results = measure(urls, invoices, invoices)
+                    layouts[workers] = results
+                else:
+                    layouts[workers] = measure(urls, invoices, invoices, concurrency_only=True)
     print_table(results, target)
+    print_layouts(layouts)
     ratio = results["payrisk"]["single_p50_ms"] / results["bare BentoML"]["single_p50_ms"]
-    return {"history_invoices": target, "servers": results, "single_p50_ratio": ratio}
+    return {
+        "history_invoices": target,
+        "workers": args.workers[0],
+        "servers": results,
+        "single_p50_ratio": ratio,
+        "layouts": {str(k): v for k, v in layouts.items()},
+    }
+
+
+def print_layouts(layouts: dict[int, dict]) -> None:
+    """payrisk's requests per second against the bare endpoint's, per worker count."""
+    for workers, results in layouts.items():
+        payrisk, bare = results["payrisk"], results["bare BentoML"]
+        print(
+            f"{workers} worker(s): "
+            + "; ".join(
+                f"{c} clients payrisk {payrisk[f'rps_{c}_clients']:.0f} req/s vs bare "
+                f"{bare[f'rps_{c}_clients']:.0f} "
+                f"({payrisk[f'rps_{c}_clients'] / bare[f'rps_{c}_clients']:.0%}), "
+                f"p99 {payrisk[f'p99_ms_{c}_clients']:.0f} ms vs {bare[f'p99_ms_{c}_clients']:.0f}"
+                for c in CONCURRENCY
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.bench_service import prepare
+from benchmarks.bench_service import prepared
 from payrisk.serving.process import running_service
 
 KEY = "soak-benchmark-key-0123456789"
@@ -282,12 +282,18 @@ def report(result: dict, clients: int) -> dict:
                 "p99_ms": float(np.percentile(latencies, 99)),
             }
         )
+    for row in rows:  # the server's memory at the end of each window (the nearest sample)
+        end = row["from_s"] + result["window_s"]
+        row["rss_mb"] = min(result["rss"], key=lambda sample: abs(sample[0] - end))[1]
     print(f"soak: {clients} concurrent clients, windows of {result['window_s']:.0f} s")
-    print(f"{'from s':>7} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    print(
+        f"{'from s':>7} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f" {'RSS MB':>7}"
+    )
     for row in rows:
         print(
             f"{row['from_s']:>7.0f} {row['requests']:>9} {row['errors']:>7} {row['p50_ms']:>8.1f} "
-            f"{row['p95_ms']:>8.1f} {row['p99_ms']:>8.1f}"
+            f"{row['p95_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['rss_mb']:>7.0f}"
         )
     overall = np.array(all_latencies) * 1000
     duration = result["rss"][-1][0]
@@ -305,6 +311,7 @@ def report(result: dict, clients: int) -> dict:
         "rss_max_mb": max(value for _, value in result["rss"]),
         "attacker_answers": dict(result.get("attacks", {})),
         "windows": rows,
+        **late_growth(result["rss"]),
     }
     print(
         f"total {summary['requests']} requests ({summary['requests_per_s']:.1f}/s), "
@@ -325,7 +332,30 @@ def report(result: dict, clients: int) -> dict:
             summary["rss_max_mb"],
         )
     )
+    if summary["late_growth_pct"] is not None:
+        print(
+            f"memory growth over the last {summary['late_growth_minutes']:.0f} minutes: "
+            f"{summary['late_growth_pct']:+.1f}% (target under {GROWTH_TARGET_PCT:g}%)"
+        )
     return summary
+
+
+GROWTH_TARGET_PCT = 2.0
+LATE_MINUTES = 20.0
+
+
+def late_growth(rss: list[tuple[float, float]]) -> dict:
+    """Memory growth over the last LATE_MINUTES (or the last two thirds of a shorter soak):
+    warm-up is over by then, so growth there is what a leak would look like."""
+    duration = rss[-1][0]
+    if duration <= 0 or len(rss) < 3:
+        return {"late_growth_pct": None, "late_growth_minutes": None}
+    minutes = min(LATE_MINUTES, duration / 60 * 2 / 3)
+    start = min(rss, key=lambda sample: abs(sample[0] - (duration - minutes * 60)))[1]
+    return {
+        "late_growth_pct": 100.0 * (rss[-1][1] - start) / start,
+        "late_growth_minutes": minutes,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -340,10 +370,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--duplicate-headers", type=int, default=1, help="threads sending two Content-Types"
     )
+    parser.add_argument(
+        "--reuse", type=Path, default=None, help="keep the trained model here between runs"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="payrisk-soak-") as tmp:
         workdir = Path(tmp)
-        env, invoices = prepare(args.invoices, workdir)
+        env, invoices = prepared(args.invoices, workdir, args.reuse)
         env["PAYRISK_API_KEYS"] = KEY
         with running_service("payrisk.service:PayriskService", env, workdir / "soak.log") as base:
             port = int(base.rsplit(":", 1)[1])

@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import json
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,6 +138,41 @@ def service_markdown(service: dict) -> str:
         f"{payrisk['single_no_reasons_p50_ms'] / bare['single_no_reasons_p50_ms']:.1f}x without "
         f"(history of {service['history_invoices']:,} invoices; target 2x)."
     )
+    lines.append("")
+    lines.append(
+        "| workers (both servers) | "
+        + " | ".join(f"{c} clients: payrisk / bare req/s | p99 payrisk / bare" for c in counts)
+        + " |"
+    )
+    lines.append("|---" * (1 + 2 * len(counts)) + "|")
+    for workers, layout in service.get("layouts", {"1": servers}).items():
+        p, b = layout["payrisk"], layout["bare BentoML"]
+        cells = []
+        for c in counts:
+            rps, bare_rps = p[f"rps_{c}_clients"], b[f"rps_{c}_clients"]
+            cells.append(f"{rps:.0f} / {bare_rps:.0f} = **{rps / bare_rps:.0%}**")
+            cells.append(f"{p[f'p99_ms_{c}_clients']:.0f} / {b[f'p99_ms_{c}_clients']:.0f} ms")
+        lines.append(f"| {workers} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Target: payrisk at least 70% of the bare endpoint's req/s at 8 and 32 clients.")
+    return "\n".join(lines)
+
+
+def reasons_markdown(reasons: dict) -> str:
+    lines = [
+        "| 1,000 invoices in process, one LightGBM thread | CPU | wall |",
+        "|---|---|---|",
+    ]
+    for key, label in (
+        ("before", "with reasons, LightGBM pred_contrib (before issue 18)"),
+        ("now", "with reasons, payrisk.models.treeshap"),
+        ("no_reasons", "without reasons"),
+    ):
+        lines.append(
+            f"| {label} | {reasons[key]['cpu_ms']:.0f} ms | {reasons[key]['wall_ms']:.0f} ms |"
+        )
+    lines.append("")
+    lines.append("Target: 1,000 invoices with reasons under 150 ms in process.")
     return "\n".join(lines)
 
 
@@ -173,6 +209,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--scaleout", action="store_true", help="also run bench_scaleout")
     parser.add_argument("--soak", action="store_true", help="also run bench_soak")
     parser.add_argument("--soak-minutes", type=float, default=3.0)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="server worker layouts measured (the first gives the full service table)",
+    )
+    parser.add_argument(
+        "--reuse", type=Path, default=None, help="keep the service's trained model here"
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/bench"))
     args = parser.parse_args(argv)
 
@@ -191,12 +237,20 @@ def main(argv: list[str] | None = None) -> dict:
         json_path.write_text(json.dumps(results, indent=2, default=str))
         md_path.write_text("\n\n".join(sections) + "\n")
 
+    # One trained service model for the service, reasons and soak steps of this run.
+    if args.reuse is None:
+        args.reuse = Path(tempfile.mkdtemp(prefix="payrisk-bench-prepared-"))
+    reuse = ["--reuse", str(args.reuse)]
     # The service first: it is the quickest part, and the slow 1M steps come last.
     if not args.no_service:
-        from benchmarks import bench_service
+        from benchmarks import bench_reasons, bench_service
 
-        results["service"] = bench_service.main([str(args.service_size)])
+        results["service"] = bench_service.main(
+            [str(args.service_size), "--workers", *map(str, args.workers), *reuse]
+        )
         sections.append(service_markdown(results["service"]))
+        results["reasons"] = bench_reasons.main(["--invoices", str(args.service_size), *reuse])
+        sections.append(reasons_markdown(results["reasons"]))
         save()
     if not args.no_pipeline:
         from benchmarks import bench_pipeline  # generation is its first step
@@ -216,7 +270,11 @@ def main(argv: list[str] | None = None) -> dict:
         save()
     for flag, module, extra in (
         ("scaleout", "benchmarks.bench_scaleout", []),
-        ("soak", "benchmarks.bench_soak", ["--minutes", str(args.soak_minutes)]),
+        (
+            "soak",
+            "benchmarks.bench_soak",
+            ["--minutes", str(args.soak_minutes), *reuse],
+        ),
     ):
         if not getattr(args, flag):
             continue

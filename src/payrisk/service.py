@@ -86,11 +86,13 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
 
 # No `max_concurrency` here: BentoML would count requests before their key and body are checked
 # (see payrisk.serving.limits); the limit is PAYRISK_MAX_CONCURRENCY, applied below.
-@bentoml.service(name="payrisk", traffic={"timeout": 60})
+@bentoml.service(name="payrisk", traffic={"timeout": 60}, workers=SETTINGS.workers)
 class PayriskService:
     def __init__(self) -> None:
         check_configuration(SETTINGS)  # no key, no explicit PAYRISK_AUTH=disabled: refuse
         self.engine = build_engine(CATALOG)
+        if self.engine.scorer is not None:
+            self.engine.scorer.warm_up_reasons()
 
     def __is_ready__(self) -> bool:
         return self.engine.status().ready

@@ -118,3 +118,37 @@ def test_one_invoice_requests_score_as_the_batch_does(scorer, sample_dataset):
         assert online.next_action.action == expected["action"]
         assert online.next_action.action_date == expected["action_date"].date()
         assert [r.model_dump() for r in online.reasons] == expected["reasons"]
+
+
+def test_reasons_are_the_same_as_from_lightgbms_own_treeshap(scorer, sample_dataset, monkeypatch):
+    """The fast contributions (payrisk.models.treeshap) give the reasons LightGBM's pred_contrib
+    gave, on the champion and the sample's open invoices, for both explained targets."""
+    from payrisk.data.receivables import default_as_of
+    from payrisk.models import treeshap
+    from payrisk.models.encoding import frame_columns
+    from payrisk.policy.planning import explain_arrays, open_invoice_queries
+
+    as_of = default_as_of(sample_dataset)
+    history = scorer.build_history(sample_dataset, as_of)
+    queries = open_invoice_queries(sample_dataset, as_of).reset_index(drop=True)
+    features = frame_columns(scorer.features(history, queries), scorer.feature_columns)
+    boosted = [t for t in ("late", "default") if scorer.model(t).booster_ is not None]
+    if not boosted:
+        pytest.skip("the champion uses no LightGBM model for the explained targets")
+    for target in ("late", "default"):
+        every = np.full(len(queries), target, dtype=object)
+        wanted = np.ones(len(queries), dtype=bool)
+        fast = explain_arrays(scorer, features, every, wanted)
+        with monkeypatch.context() as slow:
+            slow.setattr(treeshap, "trees_of", lambda booster, iteration: (booster, iteration))
+            slow.setattr(
+                treeshap,
+                "contributions",
+                lambda trees, matrix, threads=0: trees[0].predict(
+                    matrix, num_iteration=trees[1], pred_contrib=True
+                ),
+            )
+            lightgbm = explain_arrays(scorer, features, every, wanted)
+        assert len(fast) == len(queries) > 0
+        assert list(fast) == list(lightgbm)
+        assert sum(len(r) for r in fast) > len(queries)  # reasons were given, not empty lists

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         le=10_000,
         description="Requests in progress per worker; more get 429 with Retry-After.",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server worker processes (one Python interpreter each); README "
+        "'Benchmarks' measures 1 and 2 on 2 cores.",
+    )
     body_timeout_s: float = Field(
         DEFAULT_BODY_TIMEOUT_S,
         ge=0.5,

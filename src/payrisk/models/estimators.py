@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from payrisk.features.definitions import CATEGORICAL_FEATURES
+from payrisk.models import treeshap
 from payrisk.models.encoding import CategoryEncoder, MatrixLayout
 
 CANDIDATES: tuple[str, ...] = ("lightgbm", "logistic", "blend", "prior")
@@ -558,14 +559,14 @@ class TargetClassifier(ClassifierMixin, BaseEstimator):
 
     def contribution_matrix(self, matrix: np.ndarray, **booster_kwargs: object) -> np.ndarray:
         """Per-feature contributions to the score (log-odds), rows x (features + bias): TreeSHAP
-        for LightGBM, weight x (value - average) for the logistic regression, both for a blend."""
+        for LightGBM (LightGBM's own numbers, computed by `payrisk.models.treeshap`), weight x
+        (value - average) for the logistic regression, both for a blend."""
         slope = getattr(self.calibrator_, "slope", 1.0)
         if self.chosen_ in ("lightgbm", "blend"):
-            trees = self.booster_.booster_.predict(
+            trees = treeshap.contributions(
+                treeshap.trees_of(self.booster_.booster_, self.booster_.best_iteration_),
                 matrix,
-                num_iteration=self.booster_.best_iteration_,
-                pred_contrib=True,
-                **booster_kwargs,
+                threads=int(booster_kwargs.get("num_threads", 0)),
             )
         if self.chosen_ == "lightgbm":
             return trees * slope

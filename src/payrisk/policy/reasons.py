@@ -16,6 +16,7 @@ score really rests on. How they become reasons:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 
 import numpy as np
 
@@ -290,11 +291,30 @@ def _territory(code: object, f: Formats) -> str:
 
 
 def describe(feature: str, value: object, formats: Formats | None = None) -> str:
-    """One plain-words phrase for a feature value, in `formats`' language."""
+    """One plain-words phrase for a feature value, in `formats`' language.
+
+    Phrases are remembered (the most recent PHRASE_CACHE of them): a batch of invoices repeats
+    the same values (days, counts, shares of few invoices) and Babel's number formatting costs
+    more than the rest of a reason together."""
     formats = formats or Formats()
-    phrase = PHRASES.get(feature)
     if isinstance(value, np.generic):
         value = value.item()
+    try:
+        return _remembered(feature, value, formats)
+    except TypeError:  # a value that cannot be a key: phrased every time
+        return _phrase(feature, value, formats)
+
+
+PHRASE_CACHE = 65_536
+
+
+@lru_cache(maxsize=PHRASE_CACHE, typed=True)  # typed: 1, 1.0 and True are told apart
+def _remembered(feature: str, value: object, formats: Formats) -> str:
+    return _phrase(feature, value, formats)
+
+
+def _phrase(feature: str, value: object, formats: Formats) -> str:
+    phrase = PHRASES.get(feature)
     if phrase is not None:
         return phrase(value, formats)
     shown = formats.number(value, 2) if isinstance(value, int | float) else str(value)
@@ -314,18 +334,32 @@ def family_of(name: str) -> Family:
     return Family.DECLARED if feature is None else feature.family
 
 
+@lru_cache(maxsize=64)
+def _layout(names: tuple[str, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Per model's feature names, once: each column's family index, and the columns that may
+    be a reason (not of a silent family)."""
+    families = np.array([FAMILIES.index(family_of(n)) for n in names], dtype="int64")
+    speaking = tuple(j for j, n in enumerate(names) if family_of(n) not in SILENT_FAMILIES)
+    return families, speaking
+
+
 def _known_mask(names: tuple[str, ...], features: Mapping[str, np.ndarray]) -> np.ndarray:
     """rows x names: the value is known and the family may be a reason."""
     rows = len(next(iter(features.values()))) if features else 0
     mask = np.zeros((rows, len(names)), dtype=bool)
-    for column, name in enumerate(names):
-        if family_of(name) in SILENT_FAMILIES or name not in features:
+    numeric: list[int] = []
+    for column in _layout(tuple(names))[1]:
+        name = names[column]
+        if name not in features:
             continue
         values = np.asarray(features[name])
         if values.dtype == object:
             mask[:, column] = (values != UNKNOWN) & (values != "") & (values != None)  # noqa: E711
         else:
-            mask[:, column] = ~np.isnan(values.astype("float64"))
+            numeric.append(column)
+    if numeric:  # one pass over the numeric columns together
+        block = np.column_stack([np.asarray(features[names[j]], dtype="float64") for j in numeric])
+        mask[:, numeric] = ~np.isnan(block)
     return mask
 
 
@@ -345,13 +379,11 @@ def reason_lists(
     """
     formats = formats or Formats()
     effective = np.where(_known_mask(names, features), matrix, 0.0)
-    families = np.array([FAMILIES.index(family_of(n)) for n in names])
+    families = _layout(tuple(names))[0]
     net = np.zeros((len(effective), len(FAMILIES)))
     teller = {RAISES: np.zeros(net.shape, dtype="int64"), LOWERS: np.zeros(net.shape, "int64")}
-    for k in range(len(FAMILIES)):
+    for k in np.unique(families):
         columns = np.flatnonzero(families == k)
-        if not len(columns):
-            continue
         block = effective[:, columns]
         net[:, k] = block.sum(axis=1)
         teller[RAISES][:, k] = columns[np.argmax(block, axis=1)]
