@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from payrisk.data.contract import TABLES
-from payrisk.data.loading import Dataset, empty_table, read_tables, to_dataset, write_dataset
 from payrisk.data.generator import (
     AGENCY_MIN_AMOUNT,
     ARCHETYPES,
@@ -24,6 +23,7 @@ from payrisk.data.generator import (
     customers_for_invoices,
     generate_history,
 )
+from payrisk.data.loading import Dataset, empty_table, read_tables, to_dataset, write_dataset
 
 END_DATE = date(2026, 10, 31)
 END = pd.Timestamp(END_DATE)
@@ -69,7 +69,7 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return (later - earlier).dt.days
 
 
-# --- Rates (French late-payment figures) ----------------------------------------------------------------------------
+# --- Rates (French late-payment figures) ----------------------------------------------------------
 def test_late_share_and_mean_days_past_due_match_france(dataset: Dataset) -> None:
     paid = dataset.invoices.dropna(subset=["paid_date"])
     days_past_due = _days(paid["paid_date"], paid["due_date"])

@@ -10,8 +10,6 @@ import pytest
 import yaml
 
 from payrisk.core.config import ConfigError, default_config
-from payrisk.data.loading import read_tables
-from payrisk.data.parsing import ROW_COLUMN
 from payrisk.data.importer import (
     ExportImportError,
     Mapping,
@@ -20,6 +18,8 @@ from payrisk.data.importer import (
     load_mapping,
     read_export,
 )
+from payrisk.data.loading import read_tables
+from payrisk.data.parsing import ROW_COLUMN
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORT_FR = FIXTURES / "export_fr.csv"

@@ -14,8 +14,8 @@ import yaml
 from typer.testing import CliRunner
 
 from payrisk.cli import app
-from payrisk.data.loading import write_dataset
 from payrisk.data.generator import generate_history
+from payrisk.data.loading import write_dataset
 from tests.conftest import VALID_INVOICE, fast_train_config
 
 pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it

@@ -102,7 +102,10 @@ INVOICES = Table(
         ),
         Column("written_off_date", Kind.DATE, False, "Day the invoice was passed to loss."),
         Column(
-            "dispute_date", Kind.DATE, False, "Day the customer raised a dispute (implies disputed)."
+            "dispute_date",
+            Kind.DATE,
+            False,
+            "Day the customer raised a dispute (implies disputed).",
         ),
         Column(
             "dispute_resolved_date",
@@ -208,8 +211,7 @@ HOLDS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (INVOICES, PAYMENTS, CUSTOMERS, REMINDERS, PROMISES, PAYMENT_PLANS, HOLDS)
+    t.name: t for t in (INVOICES, PAYMENTS, CUSTOMERS, REMINDERS, PROMISES, PAYMENT_PLANS, HOLDS)
 }
 
 # ISO 4217 active codes (2024). Kept here rather than in a dependency: the list changes rarely and a

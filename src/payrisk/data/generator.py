@@ -34,7 +34,6 @@ from payrisk.core.days import (
     previous_business_day,
     to_dates,
     to_days,
-    weekday,
 )
 from payrisk.data import world
 from payrisk.data.contract import DATE_DTYPE, Channel
@@ -705,7 +704,9 @@ def _tables(generated: World, state: PlayState, end_day: int) -> Dataset:
             "paid_date": _to_dates(paid_day[rows], paid_day[rows] <= end_day),
             "disputed": generated.disputed[rows] & (invoices.dispute_day[rows] <= end_day),
             "written_off_date": _to_dates(write_off_day[rows], write_off_day[rows] <= end_day),
-            "dispute_date": _to_dates(invoices.dispute_day[rows], invoices.dispute_day[rows] <= end_day),
+            "dispute_date": _to_dates(
+                invoices.dispute_day[rows], invoices.dispute_day[rows] <= end_day
+            ),
             "dispute_resolved_date": _to_dates(
                 generated.dispute_resolved_day[rows],
                 generated.disputed[rows]

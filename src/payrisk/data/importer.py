@@ -22,7 +22,7 @@ import hmac
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date, datetime, time
 from itertools import islice
 from pathlib import Path
@@ -33,6 +33,7 @@ import pandas as pd
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from payrisk.core.config import ConfigError, StrictModel, load_config
+from payrisk.core.storage import TABLE_SUFFIXES, write_table
 from payrisk.data.contract import (
     CHANNELS,
     CURRENCY_CODES,
@@ -50,13 +51,12 @@ from payrisk.data.parsing import (
     ROW_COLUMN,
     as_text,
     by_unique,
+    layout_problem,
     parse_dates,
     parse_flags,
     parse_numbers,
-    layout_problem,
     truncation_problem,
 )
-from payrisk.core.storage import TABLE_SUFFIXES, write_table
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -341,9 +341,7 @@ def _mapping_problems(mapping: Mapping) -> list[str]:
                 f"mapped in columns (mapped: {', '.join(mapped_dates) or 'none'})"
             )
     if mapping.undated_disputes_known_from is not None and "disputed" not in mapping.columns:
-        problems.append(
-            "undated_disputes_known_from: only for a disputed column mapped in columns"
-        )
+        problems.append("undated_disputes_known_from: only for a disputed column mapped in columns")
     has_currency = "currency" in names
     if not has_currency and (mapping.default_currency or mapping.currency_map):
         key = "default_currency" if mapping.default_currency else "currency_map"

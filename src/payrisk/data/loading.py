@@ -12,20 +12,15 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from payrisk.core.storage import TABLE_SUFFIXES, restore_formulas, write_table
 from payrisk.data.contract import (
     DATE_DTYPE,
-    DATE_FORMAT,
-    FALSE_WORDS,
-    MONEY_DECIMALS,
     TABLES,
-    TRUE_WORDS,
     Kind,
     Table,
 )
-from payrisk.core.storage import TABLE_SUFFIXES, restore_formulas, write_table
 from payrisk.data.parsing import (
     ROW_COLUMN,
     ParsedTable,
@@ -35,6 +30,7 @@ from payrisk.data.parsing import (
     truncation_problem,
 )
 from payrisk.data.validation import ValidationReport, validate_tables
+
 
 class DataFileError(ValueError):
     """A data file is missing, unreadable, ambiguous or truncated."""

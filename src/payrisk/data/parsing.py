@@ -127,7 +127,6 @@ RAW_PREFIX = "raw__"  # column as read, kept beside the parsed one for validatio
 CONTRACT_FLAGS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 
 
-
 @dataclass(frozen=True)
 class ParsedTable:
     """A table as parsed from its file, with what validation needs to explain problems."""
@@ -205,5 +204,3 @@ def parse_table(
         raw=pd.DataFrame(raw, index=frame.index),
         missing_columns=missing,
     )
-
-

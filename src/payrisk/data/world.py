@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from payrisk.core.days import NEVER, next_business_day, weekday
+from payrisk.core.days import NEVER, next_business_day
 from payrisk.data.contract import Channel
 
 CHANNEL_CODES: tuple[Channel, ...] = tuple(Channel)
@@ -188,7 +188,9 @@ class PlayState:
         for log in logs:  # consolidated in place: later calls concatenate only what is new
             if len(log) > 1:
                 log[:] = [np.concatenate(log)]
-        return dict(zip(("row", "day", "channel", "step", "recent"), (x[0] for x in logs), strict=False))
+        return dict(
+            zip(("row", "day", "channel", "step", "recent"), (x[0] for x in logs), strict=False)
+        )
 
     def recent_counts(self, customers: np.ndarray, start: int) -> np.ndarray:
         """Reminders each customer received in the fatigue window before `start`."""
@@ -221,9 +223,7 @@ def play(
     if state is None:
         state = PlayState(world, world.natural_day.copy(), np.zeros(len(world), dtype=np.int64))
     boundaries = range(start - start % batch_days + batch_days, end + 1, batch_days)
-    for batch_start, batch_end in zip(
-        [start, *boundaries], [*boundaries, end + 1], strict=True
-    ):
+    for batch_start, batch_end in zip([start, *boundaries], [*boundaries, end + 1], strict=True):
         aligned = batch_start_of(batch_start, batch_days)
         actions = policy(state, batch_start, batch_end)
         rows, day = actions.rows, actions.day

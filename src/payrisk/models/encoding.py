@@ -22,7 +22,9 @@ from payrisk.features.streams import SMALL_LOOKUP
 Columns = Mapping[str, np.ndarray]  # feature name -> one value per invoice
 
 
-def frame_columns(frame: pd.DataFrame, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+def frame_columns(
+    frame: pd.DataFrame, names: tuple[str, ...] | None = None
+) -> dict[str, np.ndarray]:
     """Columns of a feature frame as arrays: text and categories as objects, the rest float64."""
     out = {}
     for name in frame.columns if names is None else names:

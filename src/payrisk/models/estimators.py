@@ -132,7 +132,9 @@ def sized_lightgbm(params: dict, examples: int, reference: int | None) -> dict:
     scale = max(examples, 1) / reference
     sized = dict(params)
     sized["min_child_samples"] = max(5, round(params["min_child_samples"] * scale))
-    sized["num_leaves"] = max(3, min(params["num_leaves"], round(params["num_leaves"] * scale**0.5)))
+    sized["num_leaves"] = max(
+        3, min(params["num_leaves"], round(params["num_leaves"] * scale**0.5))
+    )
     return sized
 
 
@@ -421,7 +423,7 @@ class TargetClassifier(ClassifierMixin, BaseEstimator):
         self.blend_weight_ = self.blend_scales_ = None
         self.selection_: dict[str, dict] = {}
         problem = learnability_problem(y, fit_rows, calibration_rows, self.min_class_examples)
-        self.examples_ = {"rows": int(len(y)), "positives": int(y.sum())}
+        self.examples_ = {"rows": len(y), "positives": int(y.sum())}
         self.not_learnable_ = problem
         if problem is not None:
             self.chosen_ = "prior"
@@ -478,7 +480,10 @@ class TargetClassifier(ClassifierMixin, BaseEstimator):
         }
         if "blend" in self.candidates and self.blend_scales_ is not None:
             for weight in BLEND_WEIGHTS:
-                scored[f"blend:{weight}"] = (self._blend(raw["lightgbm"], raw["logistic"], weight), weight)
+                scored[f"blend:{weight}"] = (
+                    self._blend(raw["lightgbm"], raw["logistic"], weight),
+                    weight,
+                )
         results: dict[str, dict] = {}
         for name, (score, _) in scored.items():
             probabilities = _out_of_fold_platt(score, y, self.random_state)
@@ -520,7 +525,7 @@ class TargetClassifier(ClassifierMixin, BaseEstimator):
         (m1, s1), (m2, s2) = self.blend_scales_
         return weight * (booster_raw - m1) / s1 + (1 - weight) * (linear_raw - m2) / s2
 
-    # --- scoring on the float matrix ------------------------------------------------------------------
+    # --- scoring on the float matrix ---
     def _booster_raw(self, matrix: np.ndarray, **kwargs: object) -> np.ndarray:
         return self.booster_.booster_.predict(
             matrix, num_iteration=self.booster_.best_iteration_, raw_score=True, **kwargs
@@ -662,7 +667,10 @@ class AverageDelayBaseline(RegressorMixin, BaseEstimator):
 
 
 def logistic_baseline(
-    X: pd.DataFrame, c: float, random_state: int, categorical: tuple[str, ...] = CATEGORICAL_FEATURES
+    X: pd.DataFrame,
+    c: float,
+    random_state: int,
+    categorical: tuple[str, ...] = CATEGORICAL_FEATURES,
 ) -> Pipeline:
     """A plain, well-regularised logistic regression on the same features (unfitted)."""
     categorical = [name for name in categorical if name in X.columns]

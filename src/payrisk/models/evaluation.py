@@ -83,6 +83,7 @@ def paired_bootstrap(
 ) -> tuple[float, float]:
     """`metric`(model) - `metric`(other) on the rows, and its standard deviation over a bootstrap
     that resamples whole clusters (a customer's snapshots are not independent)."""
+
     def value(rows: np.ndarray) -> float:
         yy = y[rows]
         if len(np.unique(yy)) < 2:

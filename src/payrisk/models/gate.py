@@ -125,9 +125,7 @@ def gate_inputs(
         if all(champion.metadata.get(k) == metadata[k] for k in ("holdout", "data_fingerprint")):
             target, _, metric = config.registry.gate_metric.partition("_")
             value = float(champion.metadata["holdout_metrics"][target][MODEL][metric])
-            return GateInputs(
-                champion_version, value, new_value, "same holdout, both before refit"
-            )
+            return GateInputs(champion_version, value, new_value, "same holdout, both before refit")
         unseen = (holdout.queries["snapshot_date"] > seen_until).to_numpy()
         if unseen.sum() < MIN_GATE_EXAMPLES:
             newer = metadata["as_of"] >= str(champion.metadata.get("as_of", ""))

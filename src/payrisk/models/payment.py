@@ -96,7 +96,11 @@ class PaymentHazard(BaseEstimator):
         return row, band, low[row, band], event[row, band]
 
     def _design(
-        self, features: pd.DataFrame | np.ndarray, band: np.ndarray, low: np.ndarray, start: np.ndarray
+        self,
+        features: pd.DataFrame | np.ndarray,
+        band: np.ndarray,
+        low: np.ndarray,
+        start: np.ndarray,
     ) -> np.ndarray:
         width = (self.edges_[band + 1] - low).astype("float64")
         extra = np.column_stack([low.astype("float64"), width, (low - start).astype("float64")])
@@ -128,7 +132,7 @@ class PaymentHazard(BaseEstimator):
         fit_snapshots, _ = time_split(len(X), self.validation_fraction)
         fit = row < len(fit_snapshots)
         y = event.astype("int64")
-        self.periods_ = {"snapshots": int(len(X)), "rows": int(len(y)), "payments": int(y.sum())}
+        self.periods_ = {"snapshots": len(X), "rows": len(y), "payments": int(y.sum())}
         # The life table: each band's share of invoices paid in it among those watched through
         # it, shrunk towards the share over all bands (a band nobody was watched through gets
         # that): what the distribution falls back on without enough payments to learn from.
@@ -195,7 +199,7 @@ def coherent_cumulative(
     probability spread over its days.
     """
     n = len(base)
-    low, width = _bands(edges, np.asarray(start_dpd, dtype="float64").astype("int64"))
+    _, width = _bands(edges, np.asarray(start_dpd, dtype="float64").astype("int64"))
     mass = np.diff(np.concatenate([np.zeros((n, 1)), base], axis=1), axis=1)
     mass = np.clip(mass, 0.0, None)
     part = np.searchsorted(

@@ -214,9 +214,7 @@ def calibrate_interval(
     latest = known[round(len(known) * (1 - config.models.calibration_fraction)) :]
     if len(latest) < MIN_GROUP_ROWS:
         return (low, high)
-    features = {
-        name: train.features[name].to_numpy()[latest] for name in scorer.feature_columns
-    }
+    features = {name: train.features[name].to_numpy()[latest] for name in scorer.feature_columns}
     late, default = scorer.probabilities(features)
     cumulative = scorer.payment_distribution(features, late, default)
     days = train.labels["days_to_payment"].to_numpy()[latest]
@@ -265,9 +263,7 @@ def fit_baselines(train: Examples, config: TrainConfig) -> Baselines:
 def age_groups(queries: pd.DataFrame) -> np.ndarray:
     """Each snapshot's age group (AGE_GROUPS keys)."""
     days_past_due = (queries["snapshot_date"] - queries["due_date"]).dt.days.to_numpy()
-    at_issue = (queries["snapshot_date"] == queries["issue_date"]).to_numpy() & (
-        days_past_due < 0
-    )
+    at_issue = (queries["snapshot_date"] == queries["issue_date"]).to_numpy() & (days_past_due < 0)
     names = list(AGE_GROUPS)
     return np.select(
         [at_issue, days_past_due <= 0, days_past_due <= 15, days_past_due <= 30,
@@ -423,9 +419,7 @@ def evaluate(
             for group in AGE_GROUPS if name == "age" else SEGMENTS:
                 rows = labels == group
                 if rows.sum() >= MIN_GROUP_ROWS:
-                    groups[group] = block(
-                        rows, GROUP_CLASSIFICATION_METRICS, GROUP_PAYMENT_METRICS
-                    )
+                    groups[group] = block(rows, GROUP_CLASSIFICATION_METRICS, GROUP_PAYMENT_METRICS)
         if baselines is not None:
             checks = baseline_checks(holdout, predicted, config.seed)
     return Evaluation(metrics, predictions, groups, checks)
