@@ -165,7 +165,7 @@ def not_learnable(models: dict) -> dict[str, str]:
     }
 
 
-def flags(evaluation: Evaluation, models: dict) -> list[str]:
+def flags(evaluation: Evaluation, models: dict, effects: EffectTraining | None = None) -> list[str]:
     """What a data scientist must read before trusting the run, in plain words."""
     out = [
         f"{target}: not learnable ({why}); "
@@ -185,6 +185,11 @@ def flags(evaluation: Evaluation, models: dict) -> list[str]:
                     f"baseline on the holdout {row['metric']} ({row['model']:.3f} vs "
                     f"{row['baseline']:.3f}; noise {row['noise']:.3f})"
                 )
+    if effects is not None and effects.not_learnable is not None:
+        out.append(
+            f"channel effects: not learnable from this history ({effects.not_learnable}); "
+            "the dunning rules decide alone"
+        )
     return out
 
 
@@ -373,11 +378,16 @@ def run_report(
     metadata: dict,
     cluster: Cluster | None,
     models: dict,
+    registered: PaymentRiskScorer,
+    effects: EffectTraining | None,
 ) -> dict:
-    return {
+    """What the console, report.json and the MLflow run say: `models` are the evaluated ones,
+    `registered_models` what serves (after a refit), and the channel effects' evaluation or why
+    they could not be learned."""
+    report = {
         "models": models,
         "not_learnable": not_learnable(models),
-        "flags": flags(evaluation, models),
+        "flags": flags(evaluation, models, effects),
         "as_of": metadata["as_of"],
         "windows": {
             "train_snapshots_before": data.train_window.end.date().isoformat(),
@@ -400,7 +410,32 @@ def run_report(
             "workers": 1 if cluster is None else cluster.workers,
             "partitions": 1 if cluster is None else cluster.partitions,
         },
+        "registered_models": registered.metadata["registered_models"],
     }
+    if effects is not None and effects.models is not None:
+        report["policy_evaluation"] = effects.evaluation
+    elif effects is not None:
+        report["effects_not_learnable"] = effects.not_learnable
+    return report
+
+
+def card_registered(
+    registered: PaymentRiskScorer,
+    models: dict,
+    evaluation: Evaluation,
+    importance: dict[str, pd.Series],
+    effects: EffectTraining | None,
+    config: TrainConfig,
+) -> None:
+    """What the registered scorer carries for the model page. What was evaluated is the
+    pre-refit scorer (`models`); what serves is the refitted one (it may have learned a target
+    the evaluated one could not): the card says both. The channel effects ride along."""
+    registered.metadata.update(model_card(evaluation, importance, models, config))
+    registered.metadata["registered_models"] = registered.model_summary()
+    if effects is not None and effects.models is not None:
+        registered.effects = effects.models
+        registered.metadata["effects"] = effects.models.summary()
+        registered.metadata["policy_evaluation"] = effects.evaluation
 
 
 def log_run_and_register(
@@ -507,28 +542,14 @@ def train(
         registered = scorer_to_register(data, scorer, metadata, config)
         effects = train_effects(data, scorer, config, catalog.dunning_config)
         importance = holdout_importance(scorer, data.holdout)
-        # What was evaluated is the pre-refit scorer; what serves is the refitted one (it may
-        # have learned a target the evaluated one could not): the card says both.
         models = scorer.model_summary()
-        registered.metadata.update(model_card(evaluation, importance, models, config))
-        registered.metadata["registered_models"] = registered.model_summary()
-        if effects is not None and effects.models is not None:
-            registered.effects = effects.models
-            registered.metadata["effects"] = effects.models.summary()
-            registered.metadata["policy_evaluation"] = effects.evaluation
+        card_registered(registered, models, evaluation, importance, effects, config)
         decision = gate_against_champion(
             catalog, scorer, evaluation, data.holdout, metadata, config
         )
-        report = run_report(data, evaluation, backtest, metadata, cluster, models)
-        report["registered_models"] = registered.metadata["registered_models"]
-        if effects is not None and effects.models is not None:
-            report["policy_evaluation"] = effects.evaluation
-        elif effects is not None:
-            report["effects_not_learnable"] = effects.not_learnable
-            report["flags"].append(
-                f"channel effects: not learnable from this history ({effects.not_learnable}); "
-                "the dunning rules decide alone"
-            )
+        report = run_report(
+            data, evaluation, backtest, metadata, cluster, models, registered, effects
+        )
     report = log_run_and_register(
         catalog, report, registered, decision, evaluation, importance, data, metadata, config
     )

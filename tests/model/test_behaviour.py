@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
 from payrisk.models.scorer import PaymentRiskScorer
 from tests.helpers import dataset
-
-
-@pytest.fixture(scope="module")
-def scorer(trained) -> PaymentRiskScorer:
-    mlflow.set_tracking_uri(trained.env["MLFLOW_TRACKING_URI"])
-    name = trained.report["registry"]["model_name"]
-    return mlflow.pyfunc.load_model(f"models:/{name}@champion").unwrap_python_model().scorer
 
 
 def customer_history(days_late: int) -> list[dict]:

@@ -3,7 +3,6 @@ and payment dates read off one distribution whose mass after the due date is P(l
 
 from __future__ import annotations
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +12,6 @@ from payrisk.features.definitions import FeatureSet
 from payrisk.models.encoding import frame_columns
 from payrisk.models.labels import snapshot_queries
 from payrisk.models.payment import _bands, band_edges, coherent_cumulative, quantile_days
-from payrisk.models.scorer import PaymentRiskScorer
 
 LATE_AFTER, DEFAULT_AFTER = 0, 90
 
@@ -71,13 +69,6 @@ def test_too_few_payments_to_learn_from_give_the_life_table():
     start = X["days_past_due"].to_numpy()
     cumulative = hazard.cumulative(X.to_numpy(), start)
     assert (np.diff(cumulative, axis=1) >= 0).all() and (cumulative[:, -1] < 0.5).all()
-
-
-@pytest.fixture(scope="module")
-def scorer(trained) -> PaymentRiskScorer:
-    mlflow.set_tracking_uri(trained.env["MLFLOW_TRACKING_URI"])
-    name = trained.report["registry"]["model_name"]
-    return mlflow.pyfunc.load_model(f"models:/{name}@champion").unwrap_python_model().scorer
 
 
 @pytest.fixture(scope="module")

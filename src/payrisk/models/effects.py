@@ -307,10 +307,6 @@ class ChannelEffects:
     def outcome_of(self, matrix: np.ndarray, arm: int) -> np.ndarray:
         return np.mean([model.predict(_with_arm(matrix, arm)) for model in self.outcome], axis=0)
 
-    def outcomes(self, matrix: np.ndarray) -> np.ndarray:
-        """Rows x arms: P(paid within the window | arm, context) from the outcome model."""
-        return np.column_stack([self.outcome_of(matrix, a) for a in range(len(self.arms))])
-
     def effects(self, matrix: np.ndarray, propensity: np.ndarray | None = None) -> np.ndarray:
         """Rows x channels: tau_c(x), NaN where the channel has no overlap in that context."""
         propensity = self.propensities(matrix) if propensity is None else propensity

@@ -114,7 +114,3 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         for name, categories in self.categories_.items():
             out[name] = pd.Categorical(out[name].astype("str"), categories=categories)
         return out
-
-    def to_matrix(self, X: pd.DataFrame | Columns) -> np.ndarray:
-        """What LightGBM makes of `transform(X)`, without building it."""
-        return self.layout_.matrix(X)

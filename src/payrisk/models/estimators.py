@@ -609,13 +609,6 @@ class TargetClassifier(ClassifierMixin, BaseEstimator):
             }
         return out
 
-    @property
-    def feature_importances_(self) -> pd.Series:
-        if self.booster_ is None:
-            return pd.Series(dtype="float64")
-        gain = self.booster_.booster_.feature_importance(importance_type="gain")
-        return pd.Series(gain, index=self.feature_names_in_).sort_values(ascending=False)
-
 
 # --- Baselines ------------------------------------------------------------------------------------
 

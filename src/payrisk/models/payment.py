@@ -95,16 +95,11 @@ class PaymentHazard(BaseEstimator):
         row, band = np.nonzero(event | watched)
         return row, band, low[row, band], event[row, band]
 
-    def _design(
-        self,
-        features: pd.DataFrame | np.ndarray,
-        band: np.ndarray,
-        low: np.ndarray,
-        start: np.ndarray,
-    ) -> np.ndarray:
-        width = (self.edges_[band + 1] - low).astype("float64")
-        extra = np.column_stack([low.astype("float64"), width, (low - start).astype("float64")])
-        return np.hstack([features, extra])
+    def _band_values(self, band: np.ndarray, low: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """BAND_FEATURES of each (snapshot, band) row, the same for fitting and predicting: the
+        band's first day past due from the snapshot on, its days left, and how far ahead it is."""
+        width = self.edges_[band + 1] - low
+        return np.column_stack([low, width, low - start]).astype("float64")
 
     def fit(self, X: pd.DataFrame, timing: pd.DataFrame) -> PaymentHazard:
         """`X`: snapshot features in time order; `timing`: `paid_days_past_due` (NaN while
@@ -123,12 +118,7 @@ class PaymentHazard(BaseEstimator):
         encoded = self.encoder_.transform(X).reset_index(drop=True)
         row, band, low, event = self._person_periods(start, paid, observed)
         design = encoded.iloc[row].reset_index(drop=True)
-        for name, values in zip(
-            BAND_FEATURES,
-            (low, self.edges_[band + 1] - low, low - start[row]),
-            strict=True,
-        ):
-            design[name] = values.astype("float64")
+        design[list(BAND_FEATURES)] = self._band_values(band, low, start[row])
         fit_snapshots, _ = time_split(len(X), self.validation_fraction)
         fit = row < len(fit_snapshots)
         y = event.astype("int64")
@@ -172,7 +162,12 @@ class PaymentHazard(BaseEstimator):
             if self.booster_ is None:
                 hazard[row, band] = self.band_hazard_[band]
             else:
-                design = self._design(matrix[rows][row], band, low[row, band], start[rows][row])
+                design = np.hstack(
+                    [
+                        matrix[rows][row],
+                        self._band_values(band, low[row, band], start[rows][row]),
+                    ]
+                )
                 hazard[row, band] = self.booster_.booster_.predict(
                     design, num_iteration=self.booster_.best_iteration_, **kwargs
                 )

@@ -143,11 +143,11 @@ class PaymentRiskScorer:
         return pd.DataFrame(scores, index=features.index)
 
     def probabilities(
-        self, features: Columns, matrices: list[np.ndarray] | None = None
+        self, features: Columns, matrices: list[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """P(late) and P(default) = P(late) x P(default | late); certain once decided."""
+        """P(late) and P(default) = P(late) x P(default | late); certain once decided.
+        `matrices`: `plan.matrices(features)`, built once for this and the payment model."""
         plan = self.plan
-        matrices = plan.matrices(features) if matrices is None else matrices
         days_past_due = np.asarray(features["days_past_due"], dtype="float64")
         threads = threads_for(len(days_past_due))
         late = self.late_model.probability(matrices[plan.late], **threads)
@@ -163,11 +163,10 @@ class PaymentRiskScorer:
         features: Columns,
         late: np.ndarray,
         default: np.ndarray,
-        matrices: list[np.ndarray] | None = None,
+        matrices: list[np.ndarray],
     ) -> np.ndarray:
         """P(paid by the end of each band of days past due), coherent with P(late), P(default)."""
         plan = self.plan
-        matrices = plan.matrices(features) if matrices is None else matrices
         days_past_due = np.asarray(features["days_past_due"], dtype="float64")
         base = self.payment_model.cumulative(
             matrices[plan.payment], days_past_due, **threads_for(len(days_past_due))
@@ -255,8 +254,7 @@ class PaymentRiskScorer:
     def contribution_matrix(self, features: Columns, target: str) -> np.ndarray:
         """`contributions` on feature arrays: rows x (model features + bias)."""
         model = self.model(target)
-        layout = self.plan.layouts[self.plan.late if target == "late" else self.plan.default]
-        matrix = layout.matrix(features)
+        matrix = model.layout_.matrix(features)
         return model.contribution_matrix(matrix, **threads_for(len(matrix)))
 
     def warm_up_reasons(self) -> None:

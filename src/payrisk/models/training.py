@@ -27,6 +27,7 @@ from payrisk.models.estimators import (
     TargetClassifier,
     logistic_baseline,
     sized_lightgbm,
+    time_split,
 )
 from payrisk.models.evaluation import classification_metrics, paired_bootstrap, payment_metrics
 from payrisk.models.labels import TIMING, mature_only, outcome_labels
@@ -145,8 +146,8 @@ def fit_classifier(
     """The classifier of one target on the rows where its label is known."""
     models = config.models
     known = train.known(label)
-    fit_rows = round(known.sum() * (1 - models.calibration_fraction))
-    params, patience = _lightgbm_params(config, target, fit_rows)
+    fit_rows, _ = time_split(int(known.sum()), models.calibration_fraction)
+    params, patience = _lightgbm_params(config, target, len(fit_rows))
     return TargetClassifier(
         lightgbm_params=params,
         early_stopping_rounds=patience,
@@ -211,12 +212,13 @@ def calibrate_interval(
     low, central, high = config.targets.payment_quantiles
     claimed = high - low
     known = np.flatnonzero(train.known("days_to_payment"))
-    latest = known[round(len(known) * (1 - config.models.calibration_fraction)) :]
+    latest = known[time_split(len(known), config.models.calibration_fraction)[1]]
     if len(latest) < MIN_GROUP_ROWS:
         return (low, high)
     features = {name: train.features[name].to_numpy()[latest] for name in scorer.feature_columns}
-    late, default = scorer.probabilities(features)
-    cumulative = scorer.payment_distribution(features, late, default)
+    matrices = scorer.plan.matrices(features)  # once, for both models
+    late, default = scorer.probabilities(features, matrices)
+    cumulative = scorer.payment_distribution(features, late, default, matrices)
     days = train.labels["days_to_payment"].to_numpy()[latest]
     half_widths = np.linspace(0.02, min(central, 1 - central) - 1e-3, 60)
     coverage = []

@@ -217,14 +217,19 @@ def _map_partitions(
 # --- Features of the training snapshots ----------------------------------------------------------
 
 
+def _snapshots(
+    dataset: Dataset, as_of: pd.Timestamp, config: TrainConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training snapshots of `dataset` (all of it, or one partition) and their features."""
+    history = build_history(dataset, as_of, config.targets, config.features)
+    queries = snapshot_queries(dataset.invoices, as_of, config.snapshots)
+    return queries, invoice_features(history, queries, FeatureSet.of(config.features.declared))
+
+
 def _partition_snapshots(
     part: Dataset, as_of: pd.Timestamp, config: TrainConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    if part.invoices.empty:
-        return None
-    history = build_history(part, as_of, config.targets, config.features)
-    queries = snapshot_queries(part.invoices, as_of, config.snapshots)
-    return queries, invoice_features(history, queries, FeatureSet.of(config.features.declared))
+    return None if part.invoices.empty else _snapshots(part, as_of, config)
 
 
 def snapshot_features(
@@ -235,13 +240,10 @@ def snapshot_features(
     Same rows in the same order (snapshot date, invoice id) and the same values either way.
     """
     if cluster is None:
-        history = build_history(dataset, as_of, config.targets, config.features)
-        queries = snapshot_queries(dataset.invoices, as_of, config.snapshots)
-        features = FeatureSet.of(config.features.declared)
-        return queries, invoice_features(history, queries, features)
+        return _snapshots(dataset, as_of, config)
     results = _map_partitions(cluster, dataset, _partition_snapshots, as_of=as_of, config=config)
     if not results:
-        return snapshot_features(dataset, as_of, config)  # no invoice at all: nothing to spread
+        return _snapshots(dataset, as_of, config)  # no invoice at all: nothing to spread
     queries = pd.concat([q for q, _ in results], ignore_index=True)
     features = pd.concat([f for _, f in results], ignore_index=True)
     order = queries.sort_values(["snapshot_date", "invoice_id"], kind="stable").index
