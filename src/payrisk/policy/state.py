@@ -38,12 +38,12 @@ from payrisk.policy.dunning import (
     ACTION_DISPUTE,
     ACTION_REMIND,
     ACTION_WAIT,
-    CONTACT_ACTIONS,
-    NO_CONTACT,
     CustomerCodes,
     bundle_contacts,
+    earliest_contact,
+    is_contact,
 )
-from payrisk.policy.workdays import next_working_day
+from payrisk.policy.workdays import next_working_day, working_days_before
 
 NO_DAY = NEVER  # no such day (no promise, no hold...)
 
@@ -227,12 +227,6 @@ def amount_due(open_amount: np.ndarray, state: DunningState) -> np.ndarray:
     return np.where(state.on_plan(), np.minimum(state.plan_amount, open_amount), open_amount)
 
 
-def _working_days_before(days: np.ndarray, count: int, workdays: np.busdaycalendar) -> np.ndarray:
-    """The working day `count` working days before each day."""
-    dates = np.asarray(days, dtype="int64").astype("datetime64[D]")
-    return np.busday_offset(dates, -count, roll="backward", busdaycal=workdays).astype("int64")
-
-
 def constrain(
     actions: dict[str, np.ndarray],
     state: DunningState,
@@ -264,12 +258,12 @@ def constrain(
     gap = config.contact.min_days_between_contacts
     codes = customers.codes
     reason = np.full(n, None, dtype=object)
-    contact = np.isin(action, CONTACT_ACTIONS)
+    contact = is_contact(action)
     disputed = action == ACTION_DISPUTE
     reason[disputed] = STATE_DISPUTE  # a dated dispute, a disputed flag, the ledger's dispute
 
     # The first day anything may be sent: after the customer's contact gap and any hold.
-    gap_day = np.where(contacted == NO_CONTACT, today, contacted + gap)[codes]
+    gap_day = earliest_contact(contacted, today, gap)[codes]
     held = state.held(today) & ~disputed
     allowed = np.maximum(gap_day, np.where(held, state.hold_until_day + 1, today))
     allowed = next_working_day(np.maximum(allowed, today), workdays)
@@ -287,12 +281,12 @@ def constrain(
     reason[promise] = STATE_PROMISE
     promised = np.where(promise, state.promise_day, today)
     rules = config.promises
-    check_day = _working_days_before(promised, rules.check_in_days_before, workdays)
+    check_day = working_days_before(promised, rules.check_in_days_before, workdays)
     likely_broken = np.nan_to_num(promise_kept, nan=1.0) < rules.check_in_below
     check_in = promise & likely_broken & (check_day >= allowed)
     nudge = np.zeros(n, dtype=bool)
     if rules.courtesy_days_before is not None:
-        nudge_day = _working_days_before(promised, rules.courtesy_days_before, workdays)
+        nudge_day = working_days_before(promised, rules.courtesy_days_before, workdays)
         nudge = promise & ~check_in & (nudge_day >= allowed)
         day = np.where(nudge, nudge_day, day)
         action[nudge], channel[nudge] = ACTION_REMIND, rules.courtesy_channel
@@ -316,7 +310,7 @@ def constrain(
     day = np.where(debit, np.maximum(np.asarray(due_day, dtype="int64"), today), day)
     reason[debit] = STATE_DIRECT_DEBIT
 
-    contact = np.isin(action, CONTACT_ACTIONS)
+    contact = is_contact(action)
     reason[held & ~debit] = STATE_HOLD
     day = np.where(contact, np.maximum(day, allowed), day)
     not_before = np.where(courtesy, day, not_before)

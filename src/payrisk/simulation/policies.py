@@ -35,7 +35,7 @@ from payrisk.features.history import History
 from payrisk.models.effects import EffectModels
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
-from payrisk.policy.dunning import ACTION_ESCALATE, ACTION_REMIND, NO_CONTACT, plan_arrays
+from payrisk.policy.dunning import NO_CONTACT, is_contact, plan_arrays
 from payrisk.policy.learned import (
     LEVEL,
     POLICY_LEARNED,
@@ -228,7 +228,7 @@ class RulesPolicy:
         }
         plan = plan_arrays(scored, last_contact(state)[customer], start, self.dunning).invoices
         action_day = plan["action_date"].astype("datetime64[D]").astype("int64")
-        act = np.isin(plan["action"], [ACTION_REMIND, ACTION_ESCALATE]) & (action_day < end)
+        act = is_contact(plan["action"]) & (action_day < end)
         return Actions(
             rows[act],
             np.maximum(action_day[act], start),
