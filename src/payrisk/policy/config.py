@@ -121,6 +121,13 @@ class CreditReviewRules(StrictModel):
         return self
 
 
+def _currency_code(value: str) -> str:
+    """An ISO 4217 code in capitals, or a clear error."""
+    if value.upper() not in CURRENCY_CODES:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return value.upper()
+
+
 class CurrencyRules(StrictModel):
     """The currency amounts are scored and planned in, and how other currencies convert to it."""
 
@@ -134,16 +141,13 @@ class CurrencyRules(StrictModel):
     @field_validator("base")
     @classmethod
     def _iso_base(cls, value: str) -> str:
-        if value.upper() not in CURRENCY_CODES:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
-        return value.upper()
+        return _currency_code(value)
 
     @field_validator("rates")
     @classmethod
     def _iso_rates(cls, rates: dict[str, float]) -> dict[str, float]:
         for code, rate in rates.items():
-            if code.upper() not in CURRENCY_CODES:
-                raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+            _currency_code(code)
             if not 0 < rate < 1e9:
                 raise ValueError(f"rate of {code} must be a positive number")
         return {code.upper(): float(rate) for code, rate in rates.items()}
@@ -277,9 +281,7 @@ class PenaltyRules(StrictModel):
     @field_validator("indemnity_currency")
     @classmethod
     def _iso(cls, value: str) -> str:
-        if value.upper() not in CURRENCY_CODES:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
-        return value.upper()
+        return _currency_code(value)
 
 
 class DunningConfig(StrictModel):
