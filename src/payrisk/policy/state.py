@@ -105,18 +105,6 @@ class DunningState:
                 values[item.name] = np.full(n, np.nan, dtype="float64")
         return cls(**values)
 
-    def take(self, rows: np.ndarray) -> DunningState:
-        return DunningState(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
-
-    @staticmethod
-    def concat(first: DunningState, second: DunningState) -> DunningState:
-        return DunningState(
-            **{
-                f.name: np.concatenate([getattr(first, f.name), getattr(second, f.name)])
-                for f in fields(first)
-            }
-        )
-
     def over(self, base: DunningState) -> DunningState:
         """This state where it says something, `base` (the snapshot's) elsewhere; field by field,
         the plan's fields together (a plan the request sends replaces the snapshot's)."""
