@@ -81,14 +81,17 @@ def score_invoices(
     queries: pd.DataFrame,
     explain: np.ndarray | None = None,
     formats: Formats | None = None,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Scores, expected dates and top reasons of each query invoice (features computed once).
+    """Scores, expected dates and top reasons of each query invoice (features computed once;
+    `features`: the queries' `scorer.features` if the caller has them already).
 
     Reasons come from TreeSHAP contributions, which cost far more than the scores (about half a
     millisecond an invoice on 2 cores); `explain` (a boolean mask over `queries`) limits them to
     the invoices someone will read. None explains every invoice.
     """
-    features = frame_columns(scorer.features(history, queries), scorer.feature_columns)
+    table = scorer.features(history, queries) if features is None else features
+    features = frame_columns(table, scorer.feature_columns)
     scores = scored_columns(
         scorer, features, to_days(queries["snapshot_date"]), to_days(queries["due_date"])
     )
