@@ -256,10 +256,8 @@ def action_arrays(
     )
 
     action = np.full(len(codes), ACTION_REMIND, dtype=object)
-    expected_recovery = (
-        np.asarray(scored["open_amount"], dtype="float64")
-        * np.asarray(scored["default_probability"], dtype="float64")
-        * config.escalation.recovery_rate
+    expected_recovery = config.escalation.expected_recovery(
+        scored["open_amount"], scored["default_probability"]
     )
     legal = channel == Channel.AGENCY.value
     worth_it = expected_recovery > config.escalation.legal_costs

@@ -232,13 +232,11 @@ def decide(
     """The learned policy's decision at decision moments described by their features: the
     escalation rules from the invoice's state, then `choose`. Without default probabilities the
     agency is never allowed (its rule needs the expected recovery)."""
-    escalation = config.escalation
     amount = np.asarray(open_amount, dtype="float64")
     worth_it = (
         np.zeros(len(amount), dtype=bool)
         if default_probability is None
-        else amount * np.asarray(default_probability) * escalation.recovery_rate
-        > escalation.legal_costs
+        else config.escalation.worth_it(amount, default_probability)
     )
     allowed = allowed_channels(
         np.asarray(features["days_past_due"]) < 0,

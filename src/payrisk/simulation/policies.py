@@ -301,7 +301,7 @@ class ChoosingPolicy:
             response = model.response(features)
             new_customer = features["is_new_customer"] > 0
             default = self.view.scorer.predict_arrays(features)["default_probability"]
-            worth_it = self._worth_it(amount, default)
+            worth_it = self.dunning.escalation.worth_it(amount, default)
         allowed = allowed_channels(
             day < world.due_day[rows], own["level"], world.key_account[rows], worth_it,
             np.zeros(len(rows), dtype=bool),
@@ -331,10 +331,6 @@ class ChoosingPolicy:
         self.pending = _rows(planned, lambda _: ~now)
         return _concat(_rows(planned, lambda _: now), self._fallback(state, start, end))
 
-    def _worth_it(self, amount: np.ndarray, default: np.ndarray) -> np.ndarray:
-        escalation = self.dunning.escalation
-        return amount * default * escalation.recovery_rate > escalation.legal_costs
-
     def _truth(self, state: PlayState, rows, day, start, amount):
         """The oracle's view: each channel's true chance of working on this customer now
         (archetype, before or after due, fatigue), not the invoice's natural payment day."""
@@ -348,7 +344,11 @@ class ChoosingPolicy:
             response[channel] = p
             response[f"{channel}_effect"] = p
         defaulting = (world.natural_day[rows] == NEVER).astype("float64")
-        return response, np.zeros(len(rows), dtype=bool), self._worth_it(amount, defaulting)
+        return (
+            response,
+            np.zeros(len(rows), dtype=bool),
+            self.dunning.escalation.worth_it(amount, defaulting),
+        )
 
     def _respect_gap(self, state: PlayState, rows, day) -> np.ndarray:
         customer = self.view.world.invoices.customer[rows]
