@@ -63,6 +63,7 @@ SCORED_COLUMNS = (
 
 Columns = Mapping[str, Any]  # column name -> one value per invoice (arrays, Series or a frame)
 NO_CONTACT = np.iinfo(np.int64).min  # a customer never contacted
+NO_PLANNED_CONTACT = np.iinfo(np.int64).max  # a customer with no contact planned
 
 
 def is_contact(action: Any) -> np.ndarray:
@@ -125,6 +126,14 @@ class CustomerCodes:
         """Per customer, the latest of its invoices' `days` (NO_CONTACT where it has none)."""
         out = np.full(len(self.ids), NO_CONTACT, dtype="int64")
         np.maximum.at(out, self.codes, np.asarray(days, dtype="int64"))
+        return out
+
+    def first_contact(self, action: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Per customer, the earliest day among its invoices' contacts (NO_PLANNED_CONTACT where
+        none is planned)."""
+        contact = is_contact(action)
+        out = np.full(len(self.ids), NO_PLANNED_CONTACT, dtype="int64")
+        np.minimum.at(out, self.codes[contact], np.asarray(days, dtype="int64")[contact])
         return out
 
 
@@ -300,14 +309,14 @@ def bundle_contacts(
     """One contact per customer: a step whose day (`step_day`) comes before the next allowed
     contact joins the customer's first one; the others wait for the first working day `gap` days
     after it. A contact never moves before its `not_before` day (a hold, a promised date): such
-    a step waits instead of joining an earlier contact."""
+    a step waits instead of joining an earlier contact. Working `action_day`s in, working days
+    out."""
     codes = customers.codes
     contact = is_contact(action)
-    first = np.full(len(customers), np.iinfo(np.int64).max, dtype="int64")
-    np.minimum.at(first, codes[contact], action_day[contact])
-    next_allowed = next_working_day(first[first < np.iinfo(np.int64).max] + gap, workdays)
+    first = customers.first_contact(action, action_day)
+    planned = first != NO_PLANNED_CONTACT
     allowed = np.zeros(len(customers), dtype="int64")
-    allowed[first < np.iinfo(np.int64).max] = next_allowed
+    allowed[planned] = next_working_day(first[planned] + gap, workdays)
     first, allowed = first[codes], allowed[codes]
     bundled = contact & (step_day < first + gap)
     if not_before is not None:
@@ -370,8 +379,7 @@ def customer_plan_arrays(
     action = np.asarray(plan["action"], dtype=object)
     contact = is_contact(action)
     day = to_days(plan["action_date"])
-    first = np.full(n, np.iinfo(np.int64).max, dtype="int64")
-    np.minimum.at(first, codes[contact], day[contact])
+    first = customers.first_contact(action, day)
     in_next = contact & (day == first[codes])
     channel = np.asarray(plan["channel"], dtype=object)
     hardness = code_of(channel, tuple(CHANNELS)).astype("float64")  # none -> -1

@@ -108,17 +108,14 @@ class DunningState:
     def over(self, base: DunningState) -> DunningState:
         """This state where it says something, `base` (the snapshot's) elsewhere; field by field,
         the plan's fields together (a plan the request sends replaces the snapshot's)."""
+        together = {name: self.plan_due_day for name in PLAN_FIELDS} | {
+            name: self.promise_day for name in PROMISE_FIELDS
+        }  # a field that says whether the group is given
         out = {}
         for item in fields(self):
-            mine, theirs = getattr(self, item.name), getattr(base, item.name)
-            given = _given(mine)
-            out[item.name] = np.where(given, mine, theirs)
-        plan_given = _given(self.plan_due_day)
-        for name in ("plan_due_day", "plan_amount", "plan_since_day", "plan_reminders"):
-            out[name] = np.where(plan_given, getattr(self, name), getattr(base, name))
-        promise_given = _given(self.promise_day)
-        for name in ("promise_made_day", "promise_day", "promise_amount"):
-            out[name] = np.where(promise_given, getattr(self, name), getattr(base, name))
+            mine = getattr(self, item.name)
+            given = _given(together.get(item.name, mine))
+            out[item.name] = np.where(given, mine, getattr(base, item.name))
         return DunningState(**out)
 
     def given(self) -> np.ndarray:
@@ -165,6 +162,10 @@ class DunningState:
 
     def disputed(self, today: int) -> np.ndarray:
         return (self.dispute_day != NO_DAY) & (self.dispute_day <= today)
+
+
+PLAN_FIELDS = ("plan_due_day", "plan_amount", "plan_since_day", "plan_reminders")
+PROMISE_FIELDS = ("promise_made_day", "promise_day", "promise_amount")
 
 
 def _given(values: np.ndarray) -> np.ndarray:
@@ -302,9 +303,8 @@ def constrain(
     reason[held & ~debit] = STATE_HOLD
     day = np.where(contact, np.maximum(day, allowed), day)
     not_before = np.where(courtesy, day, not_before)
-    day = next_working_day(day, workdays)
+    day = next_working_day(day, workdays)  # bundling keeps working days working days
     day = bundle_contacts(action, day, day, customers, gap, workdays, not_before)
-    day = next_working_day(day, workdays)
     # Customers without any state keep their plan exactly (the same with or without others').
     touched = np.bincount(codes, weights=state.given().astype("float64"), minlength=len(customers))
     day = np.where(touched[codes] > 0, day, to_days(actions["action_date"]))
@@ -346,11 +346,7 @@ def state_of_columns(columns, rows: np.ndarray | None = None) -> DunningState | 
         data = columns[column]
         data = np.asarray(data if rows is None else np.asarray(data)[rows])
         if name.endswith("_day"):
-            values[name] = np.where(
-                np.isnat(data.astype("datetime64[D]")),
-                NO_DAY,
-                data.astype("datetime64[D]").astype("int64"),
-            )
+            values[name] = to_days(data)  # NaT: NEVER, which is NO_DAY
         else:
             values[name] = data.astype("float64")
     return DunningState(**values)
