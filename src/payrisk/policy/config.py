@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -99,8 +99,23 @@ assert set(PUBLIC_HOLIDAYS) == {"FR"}  # the Literal above lists the countries t
 
 
 class EscalationRules(StrictModel):
+    """Agency or court only when the expected recovery covers the legal costs."""
+
     legal_costs: float = Field(1500.0, ge=0)
     recovery_rate: float = Field(0.6, gt=0, le=1)
+
+    def expected_recovery(self, open_amount: Any, default_probability: Any) -> np.ndarray:
+        """What legal action would bring back: open amount x P(default) x recovery rate."""
+        return (
+            np.asarray(open_amount, dtype="float64")
+            * np.asarray(default_probability, dtype="float64")
+            * self.recovery_rate
+        )
+
+    def worth_it(self, open_amount: Any, default_probability: Any) -> np.ndarray:
+        """Where the agency may be called: the expected recovery exceeds the legal costs (the
+        rules table, the learned policy and the simulator's policies alike)."""
+        return self.expected_recovery(open_amount, default_probability) > self.legal_costs
 
 
 class CreditReviewRules(StrictModel):
@@ -121,6 +136,13 @@ class CreditReviewRules(StrictModel):
         return self
 
 
+def _currency_code(value: str) -> str:
+    """An ISO 4217 code in capitals, or a clear error."""
+    if value.upper() not in CURRENCY_CODES:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return value.upper()
+
+
 class CurrencyRules(StrictModel):
     """The currency amounts are scored and planned in, and how other currencies convert to it."""
 
@@ -134,16 +156,13 @@ class CurrencyRules(StrictModel):
     @field_validator("base")
     @classmethod
     def _iso_base(cls, value: str) -> str:
-        if value.upper() not in CURRENCY_CODES:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
-        return value.upper()
+        return _currency_code(value)
 
     @field_validator("rates")
     @classmethod
     def _iso_rates(cls, rates: dict[str, float]) -> dict[str, float]:
         for code, rate in rates.items():
-            if code.upper() not in CURRENCY_CODES:
-                raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+            _currency_code(code)
             if not 0 < rate < 1e9:
                 raise ValueError(f"rate of {code} must be a positive number")
         return {code.upper(): float(rate) for code, rate in rates.items()}
@@ -277,9 +296,7 @@ class PenaltyRules(StrictModel):
     @field_validator("indemnity_currency")
     @classmethod
     def _iso(cls, value: str) -> str:
-        if value.upper() not in CURRENCY_CODES:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
-        return value.upper()
+        return _currency_code(value)
 
 
 class DunningConfig(StrictModel):

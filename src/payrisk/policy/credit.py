@@ -155,8 +155,9 @@ def review_credit(
     formats = formats or Formats()
     f, text = formats, _texts(formats)
     query = _queries(customer_id, np.array([float(requested_amount)]), terms_days, as_of)
-    features = scorer.features(history, query).iloc[0]
-    scores = score_invoices(scorer, history, query, formats=formats).iloc[0]
+    table = scorer.features(history, query)  # once: the scores and the grounds read it
+    features = table.iloc[0]
+    scores = score_invoices(scorer, history, query, formats=formats, features=table).iloc[0]
     late, default = float(scores["late_probability"]), float(scores["default_probability"])
     open_amount = float(features["open_amount"])
     exposure = open_amount + float(requested_amount)

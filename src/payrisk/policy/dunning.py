@@ -63,6 +63,21 @@ SCORED_COLUMNS = (
 
 Columns = Mapping[str, Any]  # column name -> one value per invoice (arrays, Series or a frame)
 NO_CONTACT = np.iinfo(np.int64).min  # a customer never contacted
+NO_PLANNED_CONTACT = np.iinfo(np.int64).max  # a customer with no contact planned
+
+
+def is_contact(action: Any) -> np.ndarray:
+    """Which actions reach the customer (a reminder or an escalation): what the contact gap and
+    the bundling of contacts count."""
+    action = np.asarray(action, dtype=object)
+    return (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+
+
+def earliest_contact(contacted: np.ndarray, today: int, gap: int) -> np.ndarray:
+    """The first day each customer may hear from us again: `gap` days after its last contact
+    (`contacted`, NO_CONTACT if never), or `today` if it was never contacted."""
+    contacted = np.asarray(contacted, dtype="int64")
+    return np.where(contacted == NO_CONTACT, today, contacted + gap)
 
 
 _STEP_TABLES: dict[int, tuple[DunningConfig, StepTable]] = {}
@@ -106,6 +121,20 @@ class CustomerCodes:
 
     def sum(self, weights: np.ndarray) -> np.ndarray:
         return np.bincount(self.codes, weights=weights, minlength=len(self.ids))
+
+    def latest(self, days: np.ndarray) -> np.ndarray:
+        """Per customer, the latest of its invoices' `days` (NO_CONTACT where it has none)."""
+        out = np.full(len(self.ids), NO_CONTACT, dtype="int64")
+        np.maximum.at(out, self.codes, np.asarray(days, dtype="int64"))
+        return out
+
+    def first_contact(self, action: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Per customer, the earliest day among its invoices' contacts (NO_PLANNED_CONTACT where
+        none is planned)."""
+        contact = is_contact(action)
+        out = np.full(len(self.ids), NO_PLANNED_CONTACT, dtype="int64")
+        np.minimum.at(out, self.codes[contact], np.asarray(days, dtype="int64")[contact])
+        return out
 
 
 def risk_arrays(scored: Columns, customers: CustomerCodes) -> dict[str, np.ndarray]:
@@ -230,16 +259,14 @@ def action_arrays(
     actor = steps.actor[scenario_code, column].copy()
 
     gap = config.contact.min_days_between_contacts
-    earliest = np.where(last_contact_day == NO_CONTACT, today, last_contact_day + gap)[codes]
+    earliest = earliest_contact(last_contact_day, today, gap)[codes]
     action_day = np.maximum.reduce(
         [due + steps.offset_days[scenario_code, column], np.full_like(due, today), issue, earliest]
     )
 
     action = np.full(len(codes), ACTION_REMIND, dtype=object)
-    expected_recovery = (
-        np.asarray(scored["open_amount"], dtype="float64")
-        * np.asarray(scored["default_probability"], dtype="float64")
-        * config.escalation.recovery_rate
+    expected_recovery = config.escalation.expected_recovery(
+        scored["open_amount"], scored["default_probability"]
     )
     legal = channel == Channel.AGENCY.value
     worth_it = expected_recovery > config.escalation.legal_costs
@@ -282,14 +309,14 @@ def bundle_contacts(
     """One contact per customer: a step whose day (`step_day`) comes before the next allowed
     contact joins the customer's first one; the others wait for the first working day `gap` days
     after it. A contact never moves before its `not_before` day (a hold, a promised date): such
-    a step waits instead of joining an earlier contact."""
+    a step waits instead of joining an earlier contact. Working `action_day`s in, working days
+    out."""
     codes = customers.codes
-    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
-    first = np.full(len(customers), np.iinfo(np.int64).max, dtype="int64")
-    np.minimum.at(first, codes[contact], action_day[contact])
-    next_allowed = next_working_day(first[first < np.iinfo(np.int64).max] + gap, workdays)
+    contact = is_contact(action)
+    first = customers.first_contact(action, action_day)
+    planned = first != NO_PLANNED_CONTACT
     allowed = np.zeros(len(customers), dtype="int64")
-    allowed[first < np.iinfo(np.int64).max] = next_allowed
+    allowed[planned] = next_working_day(first[planned] + gap, workdays)
     first, allowed = first[codes], allowed[codes]
     bundled = contact & (step_day < first + gap)
     if not_before is not None:
@@ -350,10 +377,9 @@ def customer_plan_arrays(
     """
     codes, n = customers.codes, len(customers)
     action = np.asarray(plan["action"], dtype=object)
-    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+    contact = is_contact(action)
     day = to_days(plan["action_date"])
-    first = np.full(n, np.iinfo(np.int64).max, dtype="int64")
-    np.minimum.at(first, codes[contact], day[contact])
+    first = customers.first_contact(action, day)
     in_next = contact & (day == first[codes])
     channel = np.asarray(plan["channel"], dtype=object)
     hardness = code_of(channel, tuple(CHANNELS)).astype("float64")  # none -> -1
@@ -408,19 +434,21 @@ def plan_arrays(
     today: int,
     config: DunningConfig,
     adjust: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
+    customers: CustomerCodes | None = None,
 ) -> DunningPlan:
     """The dunning plan of scored open invoices on plain arrays (the one implementation).
 
     `last_contact_day` is per invoice (its customer's latest reminder before `today`, a day
     number, NO_CONTACT if none); `today` is the as-of day number. `adjust` may change the next
     actions before the customers' next contacts are drawn from them (the learned policy).
+    `customers` are the invoices' customer codes when the caller has them already.
     """
     missing = [c for c in SCORED_COLUMNS if c not in scored]
     if missing:
         raise ValueError(f"scored invoices lack column(s) {missing}")
-    customers = CustomerCodes.of(scored["customer_id"])
-    contacted = np.full(len(customers), NO_CONTACT, dtype="int64")
-    np.maximum.at(contacted, customers.codes, np.asarray(last_contact_day, dtype="int64"))
+    if customers is None:
+        customers = CustomerCodes.of(scored["customer_id"])
+    contacted = customers.latest(last_contact_day)
     risk = risk_arrays(scored, customers)
     scenario = scenario_arrays(risk, config)
     actions = action_arrays(scored, customers, scenario, contacted, today, config)
@@ -483,7 +511,7 @@ def action_group_arrays(columns: Columns) -> dict[str, Any]:
         return {name: np.array([], dtype=object) for name in GROUP_COLUMNS}
     customers = CustomerCodes.of(columns["customer_id"])
     day = to_days(columns["action_date"])
-    contact = (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+    contact = is_contact(action)
     kind = np.where(contact, -1, code_of(action, ACTIONS))  # all contacts of a day are one
     hardness = code_of(np.asarray(columns["channel"], dtype=object), tuple(CHANNELS))
     step = np.nan_to_num(np.asarray(columns["step"], dtype="float64"))

@@ -171,8 +171,19 @@ def _explain(
 ) -> np.ndarray:
     """One sentence per decision: the chosen channel's chance against the runner-up's, or why it
     waits, or why the rules decide. A loop over decisions: words are built for a page or a
-    request, a few hundred at most."""
+    request, or for every contact of a batch: the ranking is computed once for all rows and the
+    loop reads plain Python values."""
     out = np.empty(len(chosen), dtype=object)
+    order = np.argsort(-value, axis=1)  # row by row as np.argsort; not estimated (-inf) last
+    finite = np.isfinite(value).sum(axis=1)
+    fallback, new_customer = np.asarray(fallback).tolist(), np.asarray(new_customer).tolist()
+    ranked_rows = [row[:k] for row, k in zip(order.tolist(), finite.tolist(), strict=True)]
+    baseline = np.asarray(baseline, dtype="float64").tolist()
+    effects = {
+        name: np.asarray(response[f"{name}_effect"], dtype="float64").tolist()
+        for name in names
+        if f"{name}_effect" in response
+    }
     for i in range(len(chosen)):
         if fallback[i]:
             out[i] = (
@@ -182,14 +193,14 @@ def _explain(
                 "customers like this one to estimate its effect."
             )
             continue
-        ranked = [j for j in np.argsort(-value[i]) if np.isfinite(value[i, j])]
+        ranked = ranked_rows[i]
         if chosen[i] is None:
             best = ranked[0] if ranked else None
             out[i] = (
                 f"Wait: {baseline[i]:.0%} chance of payment within {days} days without contact"
                 + (
                     f"; {CHANNEL_WORDS[names[best]]} would raise it to "
-                    f"{min(baseline[i] + response[f'{names[best]}_effect'][i], 1):.0%}, "
+                    f"{min(baseline[i] + effects[names[best]][i], 1):.0%}, "
                     "not worth its cost here."
                     if best is not None
                     else "."
@@ -197,13 +208,13 @@ def _explain(
             )
             continue
         j = ranked[0]
-        p = min(baseline[i] + response[f"{names[j]}_effect"][i], 1.0)
+        p = min(baseline[i] + effects[names[j]][i], 1.0)
         words = (
             f"{CHANNEL_WORDS[names[j]].capitalize()}: {p:.0%} chance of payment within {days} days"
         )
         if len(ranked) > 1:
             k = ranked[1]
-            q = min(baseline[i] + response[f"{names[k]}_effect"][i], 1.0)
+            q = min(baseline[i] + effects[names[k]][i], 1.0)
             words += f" against {q:.0%} by {CHANNEL_WORDS[names[k]]}"
         out[i] = words + f" ({baseline[i]:.0%} without contact)."
     return out
@@ -221,13 +232,11 @@ def decide(
     """The learned policy's decision at decision moments described by their features: the
     escalation rules from the invoice's state, then `choose`. Without default probabilities the
     agency is never allowed (its rule needs the expected recovery)."""
-    escalation = config.escalation
     amount = np.asarray(open_amount, dtype="float64")
     worth_it = (
         np.zeros(len(amount), dtype=bool)
         if default_probability is None
-        else amount * np.asarray(default_probability) * escalation.recovery_rate
-        > escalation.legal_costs
+        else config.escalation.worth_it(amount, default_probability)
     )
     allowed = allowed_channels(
         np.asarray(features["days_past_due"]) < 0,
@@ -319,24 +328,41 @@ def alternatives(
     """Per decision, every channel considered: its estimated chance of payment within the
     window with a 90% interval, its expected value (as `choose` weighs it), and whether the
     rules allow it now."""
+    amount = np.asarray(open_amount, dtype="float64")
     rate = config.policy.cash_value_rate + np.asarray(default_probability, dtype="float64")
-    out = []
-    for i in range(len(open_amount)):
-        options = []
-        for j, channel in enumerate(channels):
-            effect = response.get(f"{channel}_effect")
-            if effect is None or np.isnan(effect[i]):
-                continue
-            cost = float(config.costs.of(channel, open_amount[i]))
-            options.append(
-                {
-                    "channel": channel,
-                    "probability": round(float(response[channel][i]), 4),
-                    "probability_low": round(float(response[f"{channel}_low"][i]), 4),
-                    "probability_high": round(float(response[f"{channel}_high"][i]), 4),
-                    "expected_value": round(float(open_amount[i] * rate[i] * effect[i] - cost), 2),
-                    "allowed": bool(allowed[i, j]),
-                }
+    # Per channel with an effect model, its columns as plain values (computed once, not per row).
+    considered = []
+    for j, channel in enumerate(channels):
+        effect = response.get(f"{channel}_effect")
+        if effect is None:
+            continue
+        effect = np.asarray(effect, dtype="float64")
+        value = amount * rate * effect - config.costs.of(channel, amount)
+        considered.append(
+            (
+                channel,
+                (~np.isnan(effect)).tolist(),
+                *(
+                    np.asarray(response[name], dtype="float64").tolist()
+                    for name in (channel, f"{channel}_low", f"{channel}_high")
+                ),
+                value.tolist(),
+                np.asarray(allowed[:, j], dtype=bool).tolist(),
             )
+        )
+    out = []
+    for i in range(len(amount)):
+        options = [
+            {
+                "channel": channel,
+                "probability": round(probability[i], 4),
+                "probability_low": round(low[i], 4),
+                "probability_high": round(high[i], 4),
+                "expected_value": round(value[i], 2),
+                "allowed": ok[i],
+            }
+            for channel, estimated, probability, low, high, value, ok in considered
+            if estimated[i]
+        ]
         out.append(sorted(options, key=lambda o: -o["expected_value"]))
     return out

@@ -28,7 +28,9 @@ from payrisk.policy.dunning import (
     ACTION_WAIT,
     NO_CONTACT,
     CustomerCodes,
+    earliest_contact,
     frame,
+    is_contact,
     plan_arrays,
 )
 from payrisk.policy.learned import (
@@ -79,14 +81,17 @@ def score_invoices(
     queries: pd.DataFrame,
     explain: np.ndarray | None = None,
     formats: Formats | None = None,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Scores, expected dates and top reasons of each query invoice (features computed once).
+    """Scores, expected dates and top reasons of each query invoice (features computed once;
+    `features`: the queries' `scorer.features` if the caller has them already).
 
     Reasons come from TreeSHAP contributions, which cost far more than the scores (about half a
     millisecond an invoice on 2 cores); `explain` (a boolean mask over `queries`) limits them to
     the invoices someone will read. None explains every invoice.
     """
-    features = frame_columns(scorer.features(history, queries), scorer.feature_columns)
+    table = scorer.features(history, queries) if features is None else features
+    features = frame_columns(table, scorer.feature_columns)
     scores = scored_columns(
         scorer, features, to_days(queries["snapshot_date"]), to_days(queries["due_date"])
     )
@@ -256,13 +261,12 @@ def plan_portfolio(
     kept = promise_kept_probability(record.kept, record.resolved, record.portfolio_rate, dunning)
     kept = np.where(has_promise, kept, np.nan)
     inputs = scenario_inputs(scored, state, last_reminder, today)
+    customers = CustomerCodes.of(invoices.customer_id)  # once for every rule below
     learned = LearnedNextActions(
         scorer, history, invoices, scored, last_contact, today, dunning,
-        ruled=state.decides(today, last_reminder),
+        ruled=state.decides(today, last_reminder), customers=customers,
     )  # fmt: skip
-    customers = CustomerCodes.of(invoices.customer_id)
-    contacted = np.full(len(customers), NO_CONTACT, dtype="int64")
-    np.maximum.at(contacted, customers.codes, last_contact)
+    contacted = customers.latest(last_contact)
     due = to_days(inputs["due_date"])
 
     def next_actions(actions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -271,7 +275,9 @@ def plan_portfolio(
             actions, state, customers, contacted, due, last_reminder, kept, today, dunning
         )
 
-    plan = plan_arrays(inputs, last_contact, today, dunning, adjust=next_actions)
+    plan = plan_arrays(
+        inputs, last_contact, today, dunning, adjust=next_actions, customers=customers
+    )
     _plan_payment_dates(scored, plan.invoices, dunning, scorer.targets.late_after_days)
     plan.invoices.update(
         dunning_amounts(plan.invoices, open_amount, due, state, kept, dunning.penalties)
@@ -286,8 +292,10 @@ def plan_portfolio(
     scored["reasons"] = explain_arrays(
         scorer, features, scores["reason_target"], wanted, formats_of(dunning, language)
     )
-    customers = {**plan.customers, **response_history(scorer, history, invoices, today)}
-    return PortfolioArrays(invoices={**scored, **plan.invoices}, customers=customers)
+    responses = response_history(scorer, history, invoices, today, customers)
+    return PortfolioArrays(
+        invoices={**scored, **plan.invoices}, customers={**plan.customers, **responses}
+    )
 
 
 def _reported(days: np.ndarray) -> np.ndarray:
@@ -308,9 +316,7 @@ def dunning_amounts(
     due_now = amount_due(open_amount, state)
     day = to_days(plan["action_date"])
     owed = penalty_arrays(due_now, due_day, day, rules)
-    mentions = np.isin(plan["template"], rules.templates) & np.isin(
-        plan["action"], [ACTION_REMIND, ACTION_ESCALATE]
-    )
+    mentions = np.isin(plan["template"], rules.templates) & is_contact(plan["action"])
     out = {name: np.where(mentions, values, np.nan) for name, values in owed.items()}
     out["amount_due"] = due_now.round(2)
     out["promise_kept_probability"] = kept
@@ -318,7 +324,11 @@ def dunning_amounts(
 
 
 def response_history(
-    scorer: PaymentRiskScorer, history: History, invoices: OpenInvoices, today: int
+    scorer: PaymentRiskScorer,
+    history: History,
+    invoices: OpenInvoices,
+    today: int,
+    customers: CustomerCodes | None = None,
 ) -> dict[str, np.ndarray]:
     """Per customer (sorted ids): its reminders by channel whose answer is known today and the
     share followed by payment within the window: what its channel effects rest on."""
@@ -334,8 +344,9 @@ def response_history(
         in_history=invoices.in_history,
         features=FeatureSet(RESPONSE_FEATURES),
     )
-    codes = CustomerCodes.of(invoices.customer_id).codes
-    _, first = np.unique(codes, return_index=True)
+    if customers is None:
+        customers = CustomerCodes.of(invoices.customer_id)
+    _, first = np.unique(customers.codes, return_index=True)
     return {name: np.asarray(values)[first] for name, values in responses.items()}
 
 
@@ -369,9 +380,12 @@ class LearnedNextActions:
         today: int,
         dunning: DunningConfig,
         ruled: np.ndarray | None = None,
+        customers: CustomerCodes | None = None,
     ) -> None:
-        """`ruled`: invoices whose next action the dunning state decides (kept out)."""
+        """`ruled`: invoices whose next action the dunning state decides (kept out);
+        `customers`: the invoices' customer codes, if the caller has them."""
         self.ruled = np.zeros(len(invoices), dtype=bool) if ruled is None else ruled
+        self.customers = CustomerCodes.of(invoices.customer_id) if customers is None else customers
         self.scorer, self.history, self.invoices = scorer, history, invoices
         self.scored, self.last_contact = scored, last_contact
         self.today, self.dunning = today, dunning
@@ -397,14 +411,14 @@ class LearnedNextActions:
         if self.dunning.policy.mode != POLICY_LEARNED or effects is None or n == 0:
             return out
         out["policy_reason"][:] = "Rules table: the scenario step of the customer's segment."
-        contact = np.isin(actions["action"], [ACTION_REMIND, ACTION_ESCALATE])
+        contact = is_contact(actions["action"])
         inv = self.invoices
         gap = self.dunning.contact.min_days_between_contacts
         earliest = np.maximum.reduce(
             [
                 np.full(n, self.today),
                 inv.issue_day,
-                np.where(self.last_contact == NO_CONTACT, self.today, self.last_contact + gap),
+                earliest_contact(self.last_contact, self.today, gap),
             ]
         )
         moment, step, following = next_moments(
@@ -414,12 +428,12 @@ class LearnedNextActions:
         if not len(rows):
             return out
         self._decide(out, rows, moment[rows], step[rows], following[rows], effects, days)
-        contacts = np.flatnonzero(np.isin(out["action"], [ACTION_REMIND, ACTION_ESCALATE]))
+        contacts = np.flatnonzero(is_contact(out["action"]))
         # Nobody acts on a day off: the learned days move to the next working day of the policy's
         # calendar, before and after the gap is kept (bundled contacts share a working day).
         workdays = self.dunning.calendar.business_days
         day = next_working_day(out["action_date"].astype("datetime64[D]").astype("int64"), workdays)
-        codes = CustomerCodes.of(inv.customer_id).codes
+        codes = self.customers.codes
         day[contacts] = respect_gap(
             codes[contacts], day[contacts], self.last_contact[contacts], gap
         )
@@ -504,9 +518,7 @@ def _plan_payment_dates(
 
     Never earlier than the probabilities allow: an invoice more likely late than not keeps its
     date after the due date (+ `late_after_days`), as the scorer's own dates do."""
-    contact = (plan["policy"] == POLICY_LEARNED) & np.isin(
-        plan["action"], [ACTION_REMIND, ACTION_ESCALATE]
-    )
+    contact = (plan["policy"] == POLICY_LEARNED) & is_contact(plan["action"])
     likely = contact & (np.nan_to_num(plan["response_probability"]) >= 0.5)
     if not likely.any():
         return

@@ -99,6 +99,17 @@ def _amount(en: str, fr: str, none_en: str, none_fr: str) -> Phrase:
     return phrase
 
 
+def _counted(en: str, fr: str, none_en: str, none_fr: str) -> Phrase:
+    """A count with its noun (`_n`: "singular|plural"), and what to say when it is zero."""
+
+    def phrase(v: float, f: Formats) -> str:
+        if v == 0:
+            return none_fr if _fr(f) else none_en
+        return _n(v, f, en, fr)
+
+    return phrase
+
+
 def _both(en: Callable[..., str], fr: Callable[..., str]) -> Phrase:
     return lambda v, f: fr(v, f) if _fr(f) else en(v, f)
 
@@ -123,13 +134,10 @@ PHRASES: dict[str, Phrase] = {
         lambda v, f: f"this invoice is {f.pct(v)} of the customer's balance",
         lambda v, f: f"cette facture fait {f.pct(v)} de l'encours du client"),
     # this invoice's own dunning
-    "reminders_sent": lambda v, f: (
-        ("aucune relance encore pour cette facture" if _fr(f)
-         else "no reminder sent yet for this invoice") if v == 0
-        else _n(v, f, "reminder already sent for this invoice|reminders already sent for this "
-                "invoice", "relance déjà envoyée pour cette facture|relances déjà envoyées pour "
-                "cette facture")
-    ),
+    "reminders_sent": _counted(
+        "reminder already sent for this invoice|reminders already sent for this invoice",
+        "relance déjà envoyée pour cette facture|relances déjà envoyées pour cette facture",
+        "no reminder sent yet for this invoice", "aucune relance encore pour cette facture"),
     "last_reminder_step": lambda v, f: (
         ("pas encore dans le scénario de relance" if _fr(f) else "not yet in dunning") if v == 0
         else (f"relance déjà à l'étape {_count(v, f)}" if _fr(f)
@@ -193,11 +201,9 @@ PHRASES: dict[str, Phrase] = {
     ),
     "days_since_dispute": _both(lambda v, f: f"disputed {f.days(v)} ago",
                                 lambda v, f: f"contestée il y a {f.days(v)}"),
-    "customer_open_disputes": lambda v, f: (
-        ("aucun autre litige ouvert" if _fr(f) else "no other dispute open") if v == 0
-        else _n(v, f, "other dispute open|other disputes open",
-                "autre litige ouvert|autres litiges ouverts")
-    ),
+    "customer_open_disputes": _counted(
+        "other dispute open|other disputes open", "autre litige ouvert|autres litiges ouverts",
+        "no other dispute open", "aucun autre litige ouvert"),
     "mean_days_to_end_dispute": _both(
         lambda v, f: f"its disputes take {f.days(v)} to settle on average",
         lambda v, f: f"ses litiges se règlent en {f.days(v)} en moyenne"),
@@ -215,19 +221,16 @@ PHRASES: dict[str, Phrase] = {
     "days_since_last_settlement": _both(lambda v, f: f"last payment {f.days(v)} ago",
                                         lambda v, f: f"dernier paiement il y a {f.days(v)}"),
     # how much and how long it has been buying
-    "invoices_issued": lambda v, f: (
-        ("première facture du client" if _fr(f) else "the customer's first invoice") if v == 0
-        else _n(v, f, "earlier invoice|earlier invoices", "facture antérieure|factures antérieures")
-    ),
+    "invoices_issued": _counted(
+        "earlier invoice|earlier invoices", "facture antérieure|factures antérieures",
+        "the customer's first invoice", "première facture du client"),
     "days_since_first_invoice": _both(
         lambda v, f: f"first invoice {_duration(v, f)} ago",
         lambda v, f: f"première facture il y a {_duration(v, f)}"),
     # the customer's other open invoices
-    "open_invoices": lambda v, f: (
-        ("aucune autre facture ouverte" if _fr(f) else "no other invoice open") if v == 0
-        else _n(v, f, "other invoice open|other invoices open",
-                "autre facture ouverte|autres factures ouvertes")
-    ),
+    "open_invoices": _counted(
+        "other invoice open|other invoices open", "autre facture ouverte|autres factures ouvertes",
+        "no other invoice open", "aucune autre facture ouverte"),
     "open_amount": _amount("{} already outstanding", "{} déjà en cours sur d'autres factures",
                            "nothing else outstanding", "aucun autre encours"),
     "past_due_amount": _amount("{} already past due", "{} déjà échus",
@@ -245,25 +248,21 @@ PHRASES: dict[str, Phrase] = {
                                        "{} échus depuis plus de 90 jours",
                                        "nothing over 90 days past due",
                                        "rien d'échu depuis plus de 90 jours"),
-    "past_due_invoices": lambda v, f: (
-        ("aucune autre facture échue" if _fr(f) else "no other invoice past due") if v == 0
-        else _n(v, f, "other invoice past due|other invoices past due",
-                "autre facture échue|autres factures échues")
-    ),
+    "past_due_invoices": _counted(
+        "other invoice past due|other invoices past due",
+        "autre facture échue|autres factures échues",
+        "no other invoice past due", "aucune autre facture échue"),
     "past_due_share": _both(lambda v, f: f"{f.pct(v)} of the open balance is past due",
                             lambda v, f: f"{f.pct(v)} de l'encours est échu"),
     # dunning the customer received
-    "reminders_received": lambda v, f: (
-        ("jamais relancé" if _fr(f) else "never reminded") if v == 0
-        else _n(v, f, "reminder received so far|reminders received so far",
-                "relance reçue jusqu'ici|relances reçues jusqu'ici")
-    ),
-    "hard_reminders_received": lambda v, f: (
-        ("jamais mis en demeure" if _fr(f) else "never sent a formal notice") if v == 0
-        else _n(v, f, "formal notice or agency referral so far|formal notices or agency "
-                "referrals so far", "mise en demeure ou recouvrement déjà|mises en demeure ou "
-                "recouvrements déjà")
-    ),
+    "reminders_received": _counted(
+        "reminder received so far|reminders received so far",
+        "relance reçue jusqu'ici|relances reçues jusqu'ici",
+        "never reminded", "jamais relancé"),
+    "hard_reminders_received": _counted(
+        "formal notice or agency referral so far|formal notices or agency referrals so far",
+        "mise en demeure ou recouvrement déjà|mises en demeure ou recouvrements déjà",
+        "never sent a formal notice", "jamais mis en demeure"),
     "days_since_customer_contact": _both(lambda v, f: f"last contacted {f.days(v)} ago",
                                          lambda v, f: f"dernier contact il y a {f.days(v)}"),
     # customer attributes

@@ -38,12 +38,12 @@ from payrisk.policy.dunning import (
     ACTION_DISPUTE,
     ACTION_REMIND,
     ACTION_WAIT,
-    CONTACT_ACTIONS,
-    NO_CONTACT,
     CustomerCodes,
     bundle_contacts,
+    earliest_contact,
+    is_contact,
 )
-from payrisk.policy.workdays import next_working_day
+from payrisk.policy.workdays import next_working_day, working_days_before
 
 NO_DAY = NEVER  # no such day (no promise, no hold...)
 
@@ -105,32 +105,17 @@ class DunningState:
                 values[item.name] = np.full(n, np.nan, dtype="float64")
         return cls(**values)
 
-    def take(self, rows: np.ndarray) -> DunningState:
-        return DunningState(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
-
-    @staticmethod
-    def concat(first: DunningState, second: DunningState) -> DunningState:
-        return DunningState(
-            **{
-                f.name: np.concatenate([getattr(first, f.name), getattr(second, f.name)])
-                for f in fields(first)
-            }
-        )
-
     def over(self, base: DunningState) -> DunningState:
         """This state where it says something, `base` (the snapshot's) elsewhere; field by field,
         the plan's fields together (a plan the request sends replaces the snapshot's)."""
+        together = {name: self.plan_due_day for name in PLAN_FIELDS} | {
+            name: self.promise_day for name in PROMISE_FIELDS
+        }  # a field that says whether the group is given
         out = {}
         for item in fields(self):
-            mine, theirs = getattr(self, item.name), getattr(base, item.name)
-            given = _given(mine)
-            out[item.name] = np.where(given, mine, theirs)
-        plan_given = _given(self.plan_due_day)
-        for name in ("plan_due_day", "plan_amount", "plan_since_day", "plan_reminders"):
-            out[name] = np.where(plan_given, getattr(self, name), getattr(base, name))
-        promise_given = _given(self.promise_day)
-        for name in ("promise_made_day", "promise_day", "promise_amount"):
-            out[name] = np.where(promise_given, getattr(self, name), getattr(base, name))
+            mine = getattr(self, item.name)
+            given = _given(together.get(item.name, mine))
+            out[item.name] = np.where(given, mine, getattr(base, item.name))
         return DunningState(**out)
 
     def given(self) -> np.ndarray:
@@ -177,6 +162,10 @@ class DunningState:
 
     def disputed(self, today: int) -> np.ndarray:
         return (self.dispute_day != NO_DAY) & (self.dispute_day <= today)
+
+
+PLAN_FIELDS = ("plan_due_day", "plan_amount", "plan_since_day", "plan_reminders")
+PROMISE_FIELDS = ("promise_made_day", "promise_day", "promise_amount")
 
 
 def _given(values: np.ndarray) -> np.ndarray:
@@ -227,12 +216,6 @@ def amount_due(open_amount: np.ndarray, state: DunningState) -> np.ndarray:
     return np.where(state.on_plan(), np.minimum(state.plan_amount, open_amount), open_amount)
 
 
-def _working_days_before(days: np.ndarray, count: int, workdays: np.busdaycalendar) -> np.ndarray:
-    """The working day `count` working days before each day."""
-    dates = np.asarray(days, dtype="int64").astype("datetime64[D]")
-    return np.busday_offset(dates, -count, roll="backward", busdaycal=workdays).astype("int64")
-
-
 def constrain(
     actions: dict[str, np.ndarray],
     state: DunningState,
@@ -264,12 +247,12 @@ def constrain(
     gap = config.contact.min_days_between_contacts
     codes = customers.codes
     reason = np.full(n, None, dtype=object)
-    contact = np.isin(action, CONTACT_ACTIONS)
+    contact = is_contact(action)
     disputed = action == ACTION_DISPUTE
     reason[disputed] = STATE_DISPUTE  # a dated dispute, a disputed flag, the ledger's dispute
 
     # The first day anything may be sent: after the customer's contact gap and any hold.
-    gap_day = np.where(contacted == NO_CONTACT, today, contacted + gap)[codes]
+    gap_day = earliest_contact(contacted, today, gap)[codes]
     held = state.held(today) & ~disputed
     allowed = np.maximum(gap_day, np.where(held, state.hold_until_day + 1, today))
     allowed = next_working_day(np.maximum(allowed, today), workdays)
@@ -287,12 +270,12 @@ def constrain(
     reason[promise] = STATE_PROMISE
     promised = np.where(promise, state.promise_day, today)
     rules = config.promises
-    check_day = _working_days_before(promised, rules.check_in_days_before, workdays)
+    check_day = working_days_before(promised, rules.check_in_days_before, workdays)
     likely_broken = np.nan_to_num(promise_kept, nan=1.0) < rules.check_in_below
     check_in = promise & likely_broken & (check_day >= allowed)
     nudge = np.zeros(n, dtype=bool)
     if rules.courtesy_days_before is not None:
-        nudge_day = _working_days_before(promised, rules.courtesy_days_before, workdays)
+        nudge_day = working_days_before(promised, rules.courtesy_days_before, workdays)
         nudge = promise & ~check_in & (nudge_day >= allowed)
         day = np.where(nudge, nudge_day, day)
         action[nudge], channel[nudge] = ACTION_REMIND, rules.courtesy_channel
@@ -316,13 +299,12 @@ def constrain(
     day = np.where(debit, np.maximum(np.asarray(due_day, dtype="int64"), today), day)
     reason[debit] = STATE_DIRECT_DEBIT
 
-    contact = np.isin(action, CONTACT_ACTIONS)
+    contact = is_contact(action)
     reason[held & ~debit] = STATE_HOLD
     day = np.where(contact, np.maximum(day, allowed), day)
     not_before = np.where(courtesy, day, not_before)
-    day = next_working_day(day, workdays)
+    day = next_working_day(day, workdays)  # bundling keeps working days working days
     day = bundle_contacts(action, day, day, customers, gap, workdays, not_before)
-    day = next_working_day(day, workdays)
     # Customers without any state keep their plan exactly (the same with or without others').
     touched = np.bincount(codes, weights=state.given().astype("float64"), minlength=len(customers))
     day = np.where(touched[codes] > 0, day, to_days(actions["action_date"]))
@@ -364,11 +346,7 @@ def state_of_columns(columns, rows: np.ndarray | None = None) -> DunningState | 
         data = columns[column]
         data = np.asarray(data if rows is None else np.asarray(data)[rows])
         if name.endswith("_day"):
-            values[name] = np.where(
-                np.isnat(data.astype("datetime64[D]")),
-                NO_DAY,
-                data.astype("datetime64[D]").astype("int64"),
-            )
+            values[name] = to_days(data)  # NaT: NEVER, which is NO_DAY
         else:
             values[name] = data.astype("float64")
     return DunningState(**values)

@@ -68,6 +68,13 @@ def next_working_day(days: np.ndarray, calendar: np.busdaycalendar) -> np.ndarra
     return rolled.astype("int64")
 
 
+def working_days_before(days: np.ndarray, count: int, calendar: np.busdaycalendar) -> np.ndarray:
+    """The working day `count` working days before each day number (a day off counts from the
+    working day before it)."""
+    dates = np.asarray(days, dtype="int64").astype("datetime64[D]")
+    return np.busday_offset(dates, -count, roll="backward", busdaycal=calendar).astype("int64")
+
+
 def is_working_day(days: np.ndarray, calendar: np.busdaycalendar) -> np.ndarray:
     dates = np.asarray(days, dtype="int64").astype("datetime64[D]")
     return np.is_busday(dates, busdaycal=calendar)

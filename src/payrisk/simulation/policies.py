@@ -35,7 +35,7 @@ from payrisk.features.history import History
 from payrisk.models.effects import EffectModels
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
-from payrisk.policy.dunning import ACTION_ESCALATE, ACTION_REMIND, NO_CONTACT, plan_arrays
+from payrisk.policy.dunning import NO_CONTACT, is_contact, plan_arrays
 from payrisk.policy.learned import (
     LEVEL,
     POLICY_LEARNED,
@@ -228,7 +228,7 @@ class RulesPolicy:
         }
         plan = plan_arrays(scored, last_contact(state)[customer], start, self.dunning).invoices
         action_day = plan["action_date"].astype("datetime64[D]").astype("int64")
-        act = np.isin(plan["action"], [ACTION_REMIND, ACTION_ESCALATE]) & (action_day < end)
+        act = is_contact(plan["action"]) & (action_day < end)
         return Actions(
             rows[act],
             np.maximum(action_day[act], start),
@@ -301,7 +301,7 @@ class ChoosingPolicy:
             response = model.response(features)
             new_customer = features["is_new_customer"] > 0
             default = self.view.scorer.predict_arrays(features)["default_probability"]
-            worth_it = self._worth_it(amount, default)
+            worth_it = self.dunning.escalation.worth_it(amount, default)
         allowed = allowed_channels(
             day < world.due_day[rows], own["level"], world.key_account[rows], worth_it,
             np.zeros(len(rows), dtype=bool),
@@ -331,10 +331,6 @@ class ChoosingPolicy:
         self.pending = _rows(planned, lambda _: ~now)
         return _concat(_rows(planned, lambda _: now), self._fallback(state, start, end))
 
-    def _worth_it(self, amount: np.ndarray, default: np.ndarray) -> np.ndarray:
-        escalation = self.dunning.escalation
-        return amount * default * escalation.recovery_rate > escalation.legal_costs
-
     def _truth(self, state: PlayState, rows, day, start, amount):
         """The oracle's view: each channel's true chance of working on this customer now
         (archetype, before or after due, fatigue), not the invoice's natural payment day."""
@@ -348,7 +344,11 @@ class ChoosingPolicy:
             response[channel] = p
             response[f"{channel}_effect"] = p
         defaulting = (world.natural_day[rows] == NEVER).astype("float64")
-        return response, np.zeros(len(rows), dtype=bool), self._worth_it(amount, defaulting)
+        return (
+            response,
+            np.zeros(len(rows), dtype=bool),
+            self.dunning.escalation.worth_it(amount, defaulting),
+        )
 
     def _respect_gap(self, state: PlayState, rows, day) -> np.ndarray:
         customer = self.view.world.invoices.customer[rows]
