@@ -44,6 +44,7 @@ from payrisk.serving.schemas import (
     CustomerPlan,
     CustomerProfile,
     CustomerRequest,
+    CustomerStateIn,
     InvoiceScore,
     NextAction,
     ScoreRequest,
@@ -134,7 +135,7 @@ def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) 
     that use the state are vectorised.
     """
     state = DunningState.empty(len(customer_ids))  # the request's invoices, then the snapshot's
-    limit = today.toordinal() - EPOCH_ORDINAL
+    limit = _day(today)
 
     def past(value: date | None, where: str) -> int:
         day = _day(value)
@@ -144,16 +145,20 @@ def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) 
 
     for k, invoice in enumerate(request.invoices):
         where = f"invoices[{k}]"
-        if invoice.reminders:
-            days = [
+        reminders = invoice.reminders or []
+        sent = np.array(
+            [
                 past(r.sent_date, f"{where}.reminders[{j}].sent_date")
-                for j, r in enumerate(invoice.reminders)
-            ]
+                for j, r in enumerate(reminders)
+            ],
+            dtype="int64",
+        )
+        if len(sent):
             # Steps reached: the highest step reported; a list without steps counts its
             # reminders (a nudge without a step, e.g. before a promised date, adds none).
-            steps = [r.step for r in invoice.reminders if r.step is not None]
-            state.reminders_reported[k] = max(steps) if steps else len(days)
-            state.last_reminder_day[k] = max(days)
+            steps = [r.step for r in reminders if r.step is not None]
+            state.reminders_reported[k] = max(steps) if steps else len(sent)
+            state.last_reminder_day[k] = sent.max()
         if invoice.promise is not None:
             state.promise_made_day[k] = past(invoice.promise.made_on, f"{where}.promise.made_on")
             state.promise_day[k] = _day(invoice.promise.promised_date)
@@ -179,31 +184,43 @@ def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) 
                 state.plan_due_day[k] = dues[c]
                 state.plan_amount[k] = round(float(running[c] - paid), 2)
                 state.plan_since_day[k] = since
-                reported = [] if not invoice.reminders else invoice.reminders
-                state.plan_reminders[k] = sum(
-                    1 for r in reported if since != NO_DAY and _day(r.sent_date) > since
-                )
+                state.plan_reminders[k] = np.count_nonzero(sent > since)  # none after NO_DAY
     if request.customers:
-        customers = {c.customer_id: (j, c) for j, c in enumerate(request.customers)}
-        for k, customer_id in enumerate(customer_ids.tolist()):
-            found = customers.get(customer_id)
-            if found is None:
-                continue
-            j, customer = found
-            where = f"customers[{j}]"
-            state.customer_contact_day[k] = past(
-                customer.last_contact_date, f"{where}.last_contact_date"
-            )
-            if customer.hold is not None:
-                own = state.hold_until_day[k]
-                held = _day(customer.hold.until)
-                state.hold_until_day[k] = held if own == NO_DAY else max(own, held)
-            if customer.direct_debit is not None:
-                state.direct_debit[k] = float(customer.direct_debit)
-            state.debit_failed_day[k] = past(
-                customer.direct_debit_failed_date, f"{where}.direct_debit_failed_date"
-            )
+        _spread_customer_state(state, request.customers, customer_ids, past)
     return state
+
+
+def _spread_customer_state(
+    state: DunningState,
+    customers: list[CustomerStateIn],
+    customer_ids: np.ndarray,
+    past: Callable[[date | None, str], int],
+) -> None:
+    """Each reported customer's state over all its planned invoices (in place): every report
+    with a planned invoice read once (`past` checks its dates, in the order its customer first
+    appears), then spread by array indexing, whatever its number of open invoices."""
+    entry = positions(pd.Index([c.customer_id for c in customers]), customer_ids)
+    contact = np.full(len(customers), NO_DAY, dtype="int64")
+    held = np.full(len(customers), NO_DAY, dtype="int64")
+    debit = np.full(len(customers), np.nan)
+    failed = np.full(len(customers), NO_DAY, dtype="int64")
+    for j in pd.unique(entry[entry >= 0]).tolist():
+        customer, where = customers[j], f"customers[{j}]"
+        contact[j] = past(customer.last_contact_date, f"{where}.last_contact_date")
+        if customer.hold is not None:
+            held[j] = _day(customer.hold.until)
+        if customer.direct_debit is not None:
+            debit[j] = float(customer.direct_debit)
+        failed[j] = past(customer.direct_debit_failed_date, f"{where}.direct_debit_failed_date")
+    rows = np.flatnonzero(entry >= 0)
+    reported = entry[rows]
+    state.customer_contact_day[rows] = contact[reported]
+    own, theirs = state.hold_until_day[rows], held[reported]
+    state.hold_until_day[rows] = np.where(
+        theirs == NO_DAY, own, np.where(own == NO_DAY, theirs, np.maximum(own, theirs))
+    )
+    state.direct_debit[rows] = debit[reported]
+    state.debit_failed_day[rows] = failed[reported]
 
 
 def request_digest(request: ScoreRequest) -> str:
