@@ -12,18 +12,12 @@ import pandas as pd
 import pytest
 
 from payrisk.policy.config import load_dunning_config
-from payrisk.policy.portfolio import read_bundle
 from payrisk.policy.state import STATE_COLUMNS
 from tests.conftest import VALID_INVOICE
 from tests.helpers import invoice_payload
 
 POLICY = load_dunning_config()
 GAP = POLICY.contact.min_days_between_contacts
-
-
-@pytest.fixture(scope="module")
-def bundle(snapshot_file):
-    return read_bundle(snapshot_file.with_name("portfolio"))
 
 
 def _iso(value) -> str:
