@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_
 from payrisk.policy.penalties import round_cents
 from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
-from payrisk.policy.state import NO_DAY, STATE_COLUMNS, DunningState, state_of_columns
+from payrisk.policy.state import NO_DAY, DunningState, state_of_columns
 from payrisk.policy.workdays import next_working_day
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
 from payrisk.serving.schemas import (
@@ -57,7 +57,6 @@ from payrisk.serving.schemas import (
 )
 
 log = logging.getLogger("payrisk.service")
-STATE_FIELDS = tuple(STATE_COLUMNS)
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -223,6 +222,19 @@ def _spread_customer_state(
     state.debit_failed_day[rows] = failed[reported]
 
 
+def stored_state(columns: dict[str, np.ndarray], rows: np.ndarray) -> DunningState:
+    """The snapshot's dunning state (the bundle's `state_...` columns) of each planned invoice,
+    by bundle row; nothing known where the bundle does not hold it (row -1)."""
+    stored = state_of_columns(columns, np.maximum(rows, 0))
+    nothing = DunningState.empty(len(rows))
+    return DunningState(
+        **{
+            item.name: np.where(rows >= 0, getattr(stored, item.name), getattr(nothing, item.name))
+            for item in fields(DunningState)
+        }
+    )
+
+
 def request_digest(request: ScoreRequest) -> str:
     """A request's id when it brings none: a digest of its content (the same request, the same
     id), never its values."""
@@ -341,14 +353,14 @@ def invoice_scores(
             "invoice_id": take("invoice_id").tolist(),
             "customer_id": take("customer_id").tolist(),
             "known_customer": np.asarray(known)[order].tolist(),
-            "currency": [currency[k] for k in order],
+            "currency": currencies,
             "late_probability": np.round(take("late_probability"), 6).tolist(),
             "default_probability": np.round(take("default_probability"), 6).tolist(),
             "expected_payment_date": _dates(take("expected_payment_date")),
             "expected_payment_date_low": _dates(take("expected_payment_date_low")),
             "expected_payment_date_high": _dates(take("expected_payment_date_high")),
             "expected_days_late": take("expected_days_late").astype("int64").tolist(),
-            "expected_loss": (take("expected_loss").astype("float64") / rate[order])
+            "expected_loss": (take("expected_loss").astype("float64") / invoice_rate)
             .round(2)
             .tolist(),
             "priority_rank": list(range(1, len(picked) + 1)),
@@ -712,7 +724,8 @@ class ScoringEngine:
         sent = open_invoices_of(request, when.date(), self.scorer)
         currency = [invoice.currency for invoice in request.invoices]
         rate = currency_rates(currency, policy, self.model_currencies)
-        if (rate != 1.0).any():
+        converted = bool((rate != 1.0).any())
+        if converted:
             sent = replace(sent, amount=sent.amount * rate, open_amount=sent.open_amount * rate)
         known = positions(history.customer_ids, sent.customer_id) >= 0
         sent = replace(sent, in_history=positions(history.invoice_ids, sent.invoice_id) >= 0)
@@ -729,18 +742,9 @@ class ScoringEngine:
         requested = np.arange(len(invoices)) < n
         # What the request says of the dunning state wins over what the snapshot knew.
         state = request_state(request, invoices.customer_id, when.date())
-        snapshot_state = bundle.state_arrays if bundle is not None else None
-        if snapshot_state is not None:
+        if bundle is not None and bundle.state_arrays is not None:
             rows = np.concatenate([sent_rows, other_rows])
-            stored = state_of_columns(snapshot_state, np.maximum(rows, 0))
-            missing = DunningState.empty(len(rows))
-            stored = DunningState(
-                **{
-                    name: np.where(rows >= 0, getattr(stored, name), getattr(missing, name))
-                    for name in STATE_FIELDS
-                }
-            )
-            state = state.over(stored)
+            state = state.over(stored_state(bundle.state_arrays, rows))
         portfolio = plan_portfolio(
             self.scorer,
             history,
@@ -757,7 +761,7 @@ class ScoringEngine:
                 f"the snapshot is {freshness['snapshot_age_days']} days old at as_of: payments "
                 "and invoices since are unknown to it"
             )
-        if (rate != 1.0).any():
+        if converted:
             warnings.append(
                 f"amounts in {', '.join(sorted(set(currency) - {policy.currencies.base}))} "
                 f"converted to {policy.currencies.base} with the policy's rates for scoring"
@@ -801,7 +805,7 @@ class ScoringEngine:
             model_version=self.model_version,
             as_of=when.date(),
             customer_id=request.customer_id,
-            known_customer=bool(positions(history.customer_ids, [request.customer_id])[0] >= 0),
+            known_customer=request.customer_id in history.customer_ids,
             currency=self.dunning.currencies.base,
             settled_invoices=int(f["settled_invoices"]),
             late_share=_none_if_nan(f["late_share"]),
@@ -836,7 +840,7 @@ class ScoringEngine:
             model_version=self.model_version,
             as_of=when.date(),
             customer_id=request.customer_id,
-            known_customer=bool(positions(history.customer_ids, [request.customer_id])[0] >= 0),
+            known_customer=request.customer_id in history.customer_ids,
             language=language,
             currency=policy.currencies.base,
             recommendation=decision.recommendation,
