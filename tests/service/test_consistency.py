@@ -6,13 +6,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from payrisk.policy.portfolio import read_bundle
-
-
-@pytest.fixture(scope="module")
-def bundle(snapshot_file):
-    return read_bundle(snapshot_file.with_name("portfolio"))
-
 
 def test_profile_open_and_past_due_amounts_add_up_to_the_open_invoices(client, bundle):
     invoices = bundle.invoices

@@ -12,18 +12,14 @@ import pandas as pd
 import pytest
 
 from payrisk.policy.config import load_dunning_config
-from payrisk.policy.portfolio import read_bundle
-from payrisk.policy.state import STATE_COLUMNS
+from payrisk.policy.state import NO_DAY, STATE_COLUMNS
+from payrisk.serving.engine import request_state
+from payrisk.serving.schemas import ScoreRequest
 from tests.conftest import VALID_INVOICE
 from tests.helpers import invoice_payload
 
 POLICY = load_dunning_config()
 GAP = POLICY.contact.min_days_between_contacts
-
-
-@pytest.fixture(scope="module")
-def bundle(snapshot_file):
-    return read_bundle(snapshot_file.with_name("portfolio"))
 
 
 def _iso(value) -> str:
@@ -178,6 +174,41 @@ def test_a_customers_state_covers_its_invoices_the_request_did_not_send(client, 
         customers=[{"customer_id": customer, "direct_debit": True}],
     )
     assert debit["customers"][0]["contacts"] == []  # no reminder for any of its invoices
+
+
+def test_a_customers_reported_state_reaches_each_of_its_planned_invoices_and_no_other():
+    """The engine's merge, row by row: a customer's hold, last contact and direct debit land on
+    every planned invoice of it (sent or from the snapshot), its hold only extends an invoice's
+    own longer one, and another customer's invoices keep their own."""
+    request = ScoreRequest(
+        invoices=[
+            {
+                **VALID_INVOICE,
+                "invoice_id": "A",
+                "customer_id": "C1",
+                "hold": {"until": "2026-11-20"},
+            },
+            {**VALID_INVOICE, "invoice_id": "B", "customer_id": "C2"},
+        ],
+        customers=[
+            {"customer_id": "C2", "direct_debit": True},
+            {
+                "customer_id": "C1",
+                "last_contact_date": "2026-11-02",
+                "hold": {"until": "2026-11-10"},
+            },
+        ],
+    )
+    planned = np.array(["C1", "C2", "C1", "C1", "C2"], dtype=object)  # sent, then the snapshot's
+    state = request_state(request, planned, date(2026, 11, 3))
+
+    def day(text: str) -> int:
+        return date.fromisoformat(text).toordinal() - date(1970, 1, 1).toordinal()
+
+    held, contact = day("2026-11-10"), day("2026-11-02")
+    assert state.hold_until_day.tolist() == [day("2026-11-20"), NO_DAY, held, held, NO_DAY]
+    assert state.customer_contact_day.tolist() == [contact, NO_DAY, contact, contact, NO_DAY]
+    np.testing.assert_array_equal(state.direct_debit, [np.nan, 1.0, np.nan, np.nan, 1.0])
 
 
 def test_a_promise_waits_for_its_date_with_a_nudge_or_a_check_in_before_it(client, bundle):

@@ -7,15 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.policy.portfolio import read_bundle
 from tests.conftest import VALID_INVOICE
 from tests.helpers import invoice_payload
-
-
-@pytest.fixture(scope="module")
-def bundle(snapshot_file):
-    return read_bundle(snapshot_file.with_name("portfolio"))
-
 
 PLAN_FIELDS = (
     "scenario",

@@ -64,9 +64,12 @@ DEFAULT_MAX_FAILURES = 30
 FAILURE_WINDOW_SECONDS = 60.0
 MAX_TRACKED_CLIENTS = 10_000
 EXEMPT_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
-LOGIN_PATH = "/ui/login"
-LOGOUT_PATH = "/ui/logout"
-STATIC_PREFIX = "/ui/static/"  # GET only: the sign-in page needs its stylesheet before a session
+PAGES_ROOT = "/ui"  # the review pages (payrisk.web), mounted here by the service
+PAGES_HOME = f"{PAGES_ROOT}/"
+LOGIN_PATH = f"{PAGES_ROOT}/login"
+LOGOUT_PATH = f"{PAGES_ROOT}/logout"
+# GET only: the sign-in page needs its stylesheet before a session.
+STATIC_PREFIX = f"{PAGES_ROOT}/static/"
 COOKIE = "payrisk_session"
 SESSION_SECONDS = 12 * 3600
 MIN_KEY_LENGTH = 16
@@ -320,12 +323,16 @@ def _is_static_file(scope: Scope) -> bool:
     )
 
 
+def _on_pages(path: str) -> bool:
+    return path == PAGES_ROOT or path.startswith(PAGES_HOME)
+
+
 def _safe_next(value: str | None) -> str:
     """Only local review pages, percent-encoded: no open redirect to another site, and nothing
     (CR, LF, spaces, non-ASCII) that could break or split the Location header."""
     if value and NEXT_PATTERN.match(value) and "//" not in value and "\\" not in value:
         return value
-    return "/ui/"
+    return PAGES_HOME
 
 
 def _same_site(headers: dict[str, str]) -> bool:
@@ -388,7 +395,7 @@ class ApiKeyMiddleware:
             scope["type"] == "http"
             and scope.get("method") not in SAFE_METHODS
             and key is None
-            and (path == "/ui" or path.startswith("/ui/"))
+            and _on_pages(path)
             and not _same_site(headers)
         ):
             await self._cross_site(scope, send)
@@ -421,7 +428,7 @@ class ApiKeyMiddleware:
         message = f"too many wrong API keys from this address; retry in {wait} s"
         if scope.get("path") == LOGIN_PATH:
             await _send_html(
-                send, 429, self.login_page("/ui/", message[0].upper() + message[1:]), retry
+                send, 429, self.login_page(PAGES_HOME, message[0].upper() + message[1:]), retry
             )
             return
         await send_json(send, 429, {"error": message}, retry)
@@ -430,7 +437,7 @@ class ApiKeyMiddleware:
         log.warning("refused %s: form sent from another site", scope.get("path", ""))
         message = "This form was sent from another site; open the page here and send it again."
         if scope.get("path") == LOGIN_PATH:
-            await _send_html(send, 403, self.login_page("/ui/", message), CLOSE)
+            await _send_html(send, 403, self.login_page(PAGES_HOME, message), CLOSE)
             return
         await send_json(send, 403, {"error": "cross-site request refused"}, CLOSE)
 
@@ -439,7 +446,7 @@ class ApiKeyMiddleware:
         if scope["type"] != "http":
             await send({"type": "websocket.close", "code": 1008})
             return
-        if path == "/ui" or path.startswith("/ui/"):
+        if _on_pages(path):
             # Percent-encoded, so that `next` is plain ASCII whatever the path holds.
             query = quote(scope.get("query_string", b"").decode("latin-1"), safe="=&%+;")
             target = quote(path) + (f"?{query}" if query else "")
@@ -462,11 +469,11 @@ class ApiKeyMiddleware:
         try:
             body = await read_body(scope, receive, MAX_LOGIN_BODY, self.body_timeout_s)
         except BodyTooLargeError:
-            await _send_html(send, 413, self.login_page("/ui/", "Request too large."), CLOSE)
+            await _send_html(send, 413, self.login_page(PAGES_HOME, "Request too large."), CLOSE)
             return
         except BodyTimeoutError:
             log.warning("sign-in form not received within %g s", self.body_timeout_s)
-            page = self.login_page("/ui/", "The form took too long to arrive; send it again.")
+            page = self.login_page(PAGES_HOME, "The form took too long to arrive; send it again.")
             await _send_html(send, 408, page, CLOSE)
             return
         form = parse_qs(body.decode("utf-8", "replace"))

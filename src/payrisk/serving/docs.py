@@ -14,10 +14,10 @@ from functools import cache
 from pathlib import Path
 
 from payrisk.serving.asgi import ASGIApp, Receive, Scope, Send
+from payrisk.serving.openapi import SPEC_PATH
 
 DOCS_PATH = "/docs"
 ASSETS = f"{DOCS_PATH}/assets/"
-SPEC_PATH = "/docs.json"
 # The Swagger UI files the page loads, by the name it loads them under: nothing else is served.
 ASSET_TYPES = {
     "swagger-ui.css": "text/css; charset=utf-8",

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_
 from payrisk.policy.penalties import round_cents
 from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
-from payrisk.policy.state import NO_DAY, STATE_COLUMNS, DunningState, state_of_columns
+from payrisk.policy.state import NO_DAY, DunningState, state_of_columns
 from payrisk.policy.workdays import next_working_day
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
 from payrisk.serving.schemas import (
@@ -44,6 +44,7 @@ from payrisk.serving.schemas import (
     CustomerPlan,
     CustomerProfile,
     CustomerRequest,
+    CustomerStateIn,
     InvoiceScore,
     NextAction,
     ScoreRequest,
@@ -56,7 +57,6 @@ from payrisk.serving.schemas import (
 )
 
 log = logging.getLogger("payrisk.service")
-STATE_FIELDS = tuple(STATE_COLUMNS)
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -134,7 +134,7 @@ def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) 
     that use the state are vectorised.
     """
     state = DunningState.empty(len(customer_ids))  # the request's invoices, then the snapshot's
-    limit = today.toordinal() - EPOCH_ORDINAL
+    limit = _day(today)
 
     def past(value: date | None, where: str) -> int:
         day = _day(value)
@@ -144,16 +144,20 @@ def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) 
 
     for k, invoice in enumerate(request.invoices):
         where = f"invoices[{k}]"
-        if invoice.reminders:
-            days = [
+        reminders = invoice.reminders or []
+        sent = np.array(
+            [
                 past(r.sent_date, f"{where}.reminders[{j}].sent_date")
-                for j, r in enumerate(invoice.reminders)
-            ]
+                for j, r in enumerate(reminders)
+            ],
+            dtype="int64",
+        )
+        if len(sent):
             # Steps reached: the highest step reported; a list without steps counts its
             # reminders (a nudge without a step, e.g. before a promised date, adds none).
-            steps = [r.step for r in invoice.reminders if r.step is not None]
-            state.reminders_reported[k] = max(steps) if steps else len(days)
-            state.last_reminder_day[k] = max(days)
+            steps = [r.step for r in reminders if r.step is not None]
+            state.reminders_reported[k] = max(steps) if steps else len(sent)
+            state.last_reminder_day[k] = sent.max()
         if invoice.promise is not None:
             state.promise_made_day[k] = past(invoice.promise.made_on, f"{where}.promise.made_on")
             state.promise_day[k] = _day(invoice.promise.promised_date)
@@ -179,31 +183,56 @@ def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) 
                 state.plan_due_day[k] = dues[c]
                 state.plan_amount[k] = round(float(running[c] - paid), 2)
                 state.plan_since_day[k] = since
-                reported = [] if not invoice.reminders else invoice.reminders
-                state.plan_reminders[k] = sum(
-                    1 for r in reported if since != NO_DAY and _day(r.sent_date) > since
-                )
+                state.plan_reminders[k] = np.count_nonzero(sent > since)  # none after NO_DAY
     if request.customers:
-        customers = {c.customer_id: (j, c) for j, c in enumerate(request.customers)}
-        for k, customer_id in enumerate(customer_ids.tolist()):
-            found = customers.get(customer_id)
-            if found is None:
-                continue
-            j, customer = found
-            where = f"customers[{j}]"
-            state.customer_contact_day[k] = past(
-                customer.last_contact_date, f"{where}.last_contact_date"
-            )
-            if customer.hold is not None:
-                own = state.hold_until_day[k]
-                held = _day(customer.hold.until)
-                state.hold_until_day[k] = held if own == NO_DAY else max(own, held)
-            if customer.direct_debit is not None:
-                state.direct_debit[k] = float(customer.direct_debit)
-            state.debit_failed_day[k] = past(
-                customer.direct_debit_failed_date, f"{where}.direct_debit_failed_date"
-            )
+        _spread_customer_state(state, request.customers, customer_ids, past)
     return state
+
+
+def _spread_customer_state(
+    state: DunningState,
+    customers: list[CustomerStateIn],
+    customer_ids: np.ndarray,
+    past: Callable[[date | None, str], int],
+) -> None:
+    """Each reported customer's state over all its planned invoices (in place): every report
+    with a planned invoice read once (`past` checks its dates, in the order its customer first
+    appears), then spread by array indexing, whatever its number of open invoices."""
+    entry = positions(pd.Index([c.customer_id for c in customers]), customer_ids)
+    contact = np.full(len(customers), NO_DAY, dtype="int64")
+    held = np.full(len(customers), NO_DAY, dtype="int64")
+    debit = np.full(len(customers), np.nan)
+    failed = np.full(len(customers), NO_DAY, dtype="int64")
+    for j in pd.unique(entry[entry >= 0]).tolist():
+        customer, where = customers[j], f"customers[{j}]"
+        contact[j] = past(customer.last_contact_date, f"{where}.last_contact_date")
+        if customer.hold is not None:
+            held[j] = _day(customer.hold.until)
+        if customer.direct_debit is not None:
+            debit[j] = float(customer.direct_debit)
+        failed[j] = past(customer.direct_debit_failed_date, f"{where}.direct_debit_failed_date")
+    rows = np.flatnonzero(entry >= 0)
+    reported = entry[rows]
+    state.customer_contact_day[rows] = contact[reported]
+    own, theirs = state.hold_until_day[rows], held[reported]
+    state.hold_until_day[rows] = np.where(
+        theirs == NO_DAY, own, np.where(own == NO_DAY, theirs, np.maximum(own, theirs))
+    )
+    state.direct_debit[rows] = debit[reported]
+    state.debit_failed_day[rows] = failed[reported]
+
+
+def stored_state(columns: dict[str, np.ndarray], rows: np.ndarray) -> DunningState:
+    """The snapshot's dunning state (the bundle's `state_...` columns) of each planned invoice,
+    by bundle row; nothing known where the bundle does not hold it (row -1)."""
+    stored = state_of_columns(columns, np.maximum(rows, 0))
+    nothing = DunningState.empty(len(rows))
+    return DunningState(
+        **{
+            item.name: np.where(rows >= 0, getattr(stored, item.name), getattr(nothing, item.name))
+            for item in fields(DunningState)
+        }
+    )
 
 
 def request_digest(request: ScoreRequest) -> str:
@@ -324,14 +353,14 @@ def invoice_scores(
             "invoice_id": take("invoice_id").tolist(),
             "customer_id": take("customer_id").tolist(),
             "known_customer": np.asarray(known)[order].tolist(),
-            "currency": [currency[k] for k in order],
+            "currency": currencies,
             "late_probability": np.round(take("late_probability"), 6).tolist(),
             "default_probability": np.round(take("default_probability"), 6).tolist(),
             "expected_payment_date": _dates(take("expected_payment_date")),
             "expected_payment_date_low": _dates(take("expected_payment_date_low")),
             "expected_payment_date_high": _dates(take("expected_payment_date_high")),
             "expected_days_late": take("expected_days_late").astype("int64").tolist(),
-            "expected_loss": (take("expected_loss").astype("float64") / rate[order])
+            "expected_loss": (take("expected_loss").astype("float64") / invoice_rate)
             .round(2)
             .tolist(),
             "priority_rank": list(range(1, len(picked) + 1)),
@@ -695,7 +724,8 @@ class ScoringEngine:
         sent = open_invoices_of(request, when.date(), self.scorer)
         currency = [invoice.currency for invoice in request.invoices]
         rate = currency_rates(currency, policy, self.model_currencies)
-        if (rate != 1.0).any():
+        converted = bool((rate != 1.0).any())
+        if converted:
             sent = replace(sent, amount=sent.amount * rate, open_amount=sent.open_amount * rate)
         known = positions(history.customer_ids, sent.customer_id) >= 0
         sent = replace(sent, in_history=positions(history.invoice_ids, sent.invoice_id) >= 0)
@@ -712,18 +742,9 @@ class ScoringEngine:
         requested = np.arange(len(invoices)) < n
         # What the request says of the dunning state wins over what the snapshot knew.
         state = request_state(request, invoices.customer_id, when.date())
-        snapshot_state = bundle.state_arrays if bundle is not None else None
-        if snapshot_state is not None:
+        if bundle is not None and bundle.state_arrays is not None:
             rows = np.concatenate([sent_rows, other_rows])
-            stored = state_of_columns(snapshot_state, np.maximum(rows, 0))
-            missing = DunningState.empty(len(rows))
-            stored = DunningState(
-                **{
-                    name: np.where(rows >= 0, getattr(stored, name), getattr(missing, name))
-                    for name in STATE_FIELDS
-                }
-            )
-            state = state.over(stored)
+            state = state.over(stored_state(bundle.state_arrays, rows))
         portfolio = plan_portfolio(
             self.scorer,
             history,
@@ -740,7 +761,7 @@ class ScoringEngine:
                 f"the snapshot is {freshness['snapshot_age_days']} days old at as_of: payments "
                 "and invoices since are unknown to it"
             )
-        if (rate != 1.0).any():
+        if converted:
             warnings.append(
                 f"amounts in {', '.join(sorted(set(currency) - {policy.currencies.base}))} "
                 f"converted to {policy.currencies.base} with the policy's rates for scoring"
@@ -784,7 +805,7 @@ class ScoringEngine:
             model_version=self.model_version,
             as_of=when.date(),
             customer_id=request.customer_id,
-            known_customer=bool(positions(history.customer_ids, [request.customer_id])[0] >= 0),
+            known_customer=request.customer_id in history.customer_ids,
             currency=self.dunning.currencies.base,
             settled_invoices=int(f["settled_invoices"]),
             late_share=_none_if_nan(f["late_share"]),
@@ -819,7 +840,7 @@ class ScoringEngine:
             model_version=self.model_version,
             as_of=when.date(),
             customer_id=request.customer_id,
-            known_customer=bool(positions(history.customer_ids, [request.customer_id])[0] >= 0),
+            known_customer=request.customer_id in history.customer_ids,
             language=language,
             currency=policy.currencies.base,
             recommendation=decision.recommendation,

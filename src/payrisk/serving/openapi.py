@@ -7,8 +7,8 @@ module post-processes that spec once: our description and version, the API-key s
 status the service really answers (400, 401, 405, 413, 415, 422, 429, 503) with its JSON body, the
 configured scenario names as an enum, and schema names without BentoML's "IODescriptor" suffix.
 `OpenApiMiddleware` serves it at /docs.json (behind the API key, like the rest) and turns the
-plain-text 404 and 405 of the router into JSON. The page that renders the spec at /docs reads
-`served_spec` from here.
+plain-text 404 and 405 of the router into JSON. The page at /docs (`payrisk.serving.docs`) fetches
+it from SPEC_PATH.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from payrisk import __version__
-from payrisk.serving.auth import Receive, Scope, Send, send_json
+from payrisk.serving.asgi import Receive, Scope, Send, send_json
+from payrisk.serving.auth import EXEMPT_PATHS
 
 SPEC_PATH = "/docs.json"
-OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz"})  # probes: no key
 SCENARIO_SCHEMAS = ("InvoiceScore", "CustomerPlan", "WorklistItem")
 
 DESCRIPTION = """Payment-risk scoring for accounts receivable: for each open invoice the
@@ -142,7 +142,7 @@ def served_spec(raw: dict, scenarios: list[str], version: str = __version__) -> 
                 for code, answer in operation["responses"].items()
                 if code.startswith("2")
             }
-            if path in OPEN_PATHS:
+            if path in EXEMPT_PATHS:
                 operation["security"] = []  # health probes need no key
                 responses["500"] = _response(*ERRORS["500"])
             else:

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from datetime import date
 from itertools import pairwise
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from payrisk.core.i18n import LANGUAGES
 from payrisk.core.settings import DEFAULT_MAX_BATCH
@@ -42,10 +51,15 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
 
 
-def _check_day(value: date | None, field: str) -> date | None:
-    if value is not None and not EARLIEST <= value <= LATEST:
-        raise ValueError(f"{field} must be between {EARLIEST} and {LATEST}")
+def _plausible_day(value: date, info: ValidationInfo) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"{info.field_name} must be between {EARLIEST} and {LATEST}")
     return value
+
+
+# Every date a request carries: a calendar day between EARLIEST and LATEST, the error naming
+# the field.
+Day = Annotated[date, AfterValidator(_plausible_day)]
 
 
 MAX_REMINDERS = 100  # reported reminders per invoice
@@ -56,14 +70,9 @@ StateReason = Literal[STATE_REASONS]  # type: ignore[valid-type]
 class ReminderIn(RequestModel):
     """A reminder the dunning system sent for this invoice."""
 
-    sent_date: date = Field(description="Day it was sent; not after as_of.")
+    sent_date: Day = Field(description="Day it was sent; not after as_of.")
     channel: ChannelName = Field(description="How it was sent.")
     step: int | None = Field(None, ge=1, le=50, description="Scenario step, 1 for the first.")
-
-    @field_validator("sent_date")
-    @classmethod
-    def _plausible(cls, value: date) -> date:
-        return _check_day(value, "sent_date")
 
 
 class PromiseIn(RequestModel):
@@ -71,16 +80,11 @@ class PromiseIn(RequestModel):
     before; past its date with the invoice still open, it is broken (one step firmer at once).
     Leave it out once kept."""
 
-    made_on: date = Field(description="Day the customer promised; not after as_of.")
-    promised_date: date = Field(description="Day the customer promised to pay by.")
+    made_on: Day = Field(description="Day the customer promised; not after as_of.")
+    promised_date: Day = Field(description="Day the customer promised to pay by.")
     amount: float | None = Field(
         None, ge=0.01, le=1e12, strict=True, description="Amount promised; default: all open."
     )
-
-    @field_validator("made_on", "promised_date")
-    @classmethod
-    def _plausible(cls, value: date, info) -> date:
-        return _check_day(value, info.field_name)
 
     @model_validator(mode="after")
     def _ordered(self) -> PromiseIn:
@@ -90,13 +94,8 @@ class PromiseIn(RequestModel):
 
 
 class InstalmentIn(RequestModel):
-    due_date: date = Field(description="Day this instalment is due.")
+    due_date: Day = Field(description="Day this instalment is due.")
     amount: float = Field(ge=0.01, le=1e12, strict=True, description="Its amount.")
-
-    @field_validator("due_date")
-    @classmethod
-    def _plausible(cls, value: date) -> date:
-        return _check_day(value, "due_date")
 
 
 class PaymentPlanIn(RequestModel):
@@ -104,17 +103,12 @@ class PaymentPlanIn(RequestModel):
     The invoice's open_amount is what is left of the plan: the plan's total minus it has been
     paid, covering instalments in order."""
 
-    agreed_on: date | None = Field(None, description="Day the plan was agreed; not after as_of.")
+    agreed_on: Day | None = Field(None, description="Day the plan was agreed; not after as_of.")
     instalments: list[InstalmentIn] = Field(
         min_length=1,
         max_length=MAX_INSTALMENTS,
         description="Instalments in due-date order (strictly increasing), what the plan spreads.",
     )
-
-    @field_validator("agreed_on")
-    @classmethod
-    def _plausible(cls, value: date | None) -> date | None:
-        return _check_day(value, "agreed_on")
 
     @model_validator(mode="after")
     def _ordered(self) -> PaymentPlanIn:
@@ -129,7 +123,7 @@ class PaymentPlanIn(RequestModel):
 class HoldIn(RequestModel):
     """A pause of dunning: nothing is sent up to and including `until`."""
 
-    until: date = Field(description="Last day of the hold.")
+    until: Day = Field(description="Last day of the hold.")
     reason: str | None = Field(
         None,
         max_length=500,
@@ -137,31 +131,23 @@ class HoldIn(RequestModel):
         "or echoed.",
     )
 
-    @field_validator("until")
-    @classmethod
-    def _plausible(cls, value: date) -> date:
-        return _check_day(value, "until")
-
 
 class CustomerStateIn(RequestModel):
     """What the dunning system knows of a customer beyond the ledger. Overrides the snapshot."""
 
     customer_id: str = Field(pattern=ID_PATTERN, description="The customer's id.")
-    last_contact_date: date | None = Field(
+    last_contact_date: Day | None = Field(
         None, description="The customer's last contact (any invoice, any channel); not after as_of."
     )
     hold: HoldIn | None = Field(None, description="A hold of all the customer's invoices.")
     direct_debit: bool | None = Field(
         None, strict=True, description="Pays by direct debit: no reminder unless one failed."
     )
-    direct_debit_failed_date: date | None = Field(
+    direct_debit_failed_date: Day | None = Field(
         None, description="A direct-debit collection failed that day: dunning resumes."
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        str_strip_whitespace=True,
+    model_config = ConfigDict(  # merged with RequestModel's
         json_schema_extra={
             "example": {
                 "customer_id": "C000123",
@@ -172,11 +158,6 @@ class CustomerStateIn(RequestModel):
         },
     )
 
-    @field_validator("last_contact_date", "direct_debit_failed_date")
-    @classmethod
-    def _plausible(cls, value: date | None, info) -> date | None:
-        return _check_day(value, info.field_name)
-
 
 class InvoiceIn(RequestModel):
     invoice_id: str = Field(pattern=ID_PATTERN, description="The invoice's id in your ERP.")
@@ -184,8 +165,8 @@ class InvoiceIn(RequestModel):
         pattern=ID_PATTERN,
         description="The customer's id; unknown customers are scored as new and flagged.",
     )
-    issue_date: date = Field(description="Day the invoice was issued (YYYY-MM-DD).")
-    due_date: date = Field(description="Day payment is due (YYYY-MM-DD), not before issue_date.")
+    issue_date: Day = Field(description="Day the invoice was issued (YYYY-MM-DD).")
+    due_date: Day = Field(description="Day payment is due (YYYY-MM-DD), not before issue_date.")
     amount: float = Field(
         ge=0.01, le=1e12, strict=True, description="Invoice amount, tax included, in the currency."
     )
@@ -217,7 +198,7 @@ class InvoiceIn(RequestModel):
         "name, for an invoice the snapshot does not hold: numbers for numeric ones, text for "
         "categorical ones. Missing ones are unknown.",
     )
-    dispute_date: date | None = Field(
+    dispute_date: Day | None = Field(
         None,
         description="An open dispute raised that day (implies disputed): dispute resolution.",
     )
@@ -233,10 +214,7 @@ class InvoiceIn(RequestModel):
     payment_plan: PaymentPlanIn | None = Field(None, description="An agreed payment plan.")
     hold: HoldIn | None = Field(None, description="A hold of this invoice.")
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        str_strip_whitespace=True,
+    model_config = ConfigDict(  # merged with RequestModel's
         json_schema_extra={
             "example": {
                 "invoice_id": "INV-2026-0042",
@@ -250,16 +228,6 @@ class InvoiceIn(RequestModel):
             }
         },
     )
-
-    @field_validator("dispute_date")
-    @classmethod
-    def _plausible_dispute(cls, value: date | None) -> date | None:
-        return _check_day(value, "dispute_date")
-
-    @field_validator("issue_date", "due_date")
-    @classmethod
-    def _plausible(cls, value: date, info) -> date:
-        return _check_day(value, info.field_name)
 
     @field_validator("currency")
     @classmethod
@@ -296,7 +264,7 @@ class ScoreRequest(RequestModel):
         description="Dunning state of the invoices' customers (last contact, hold, direct "
         "debit), one entry per customer at most; overrides the snapshot's.",
     )
-    as_of: date | None = Field(
+    as_of: Day | None = Field(
         None, description="Scoring day (start of day); default: the snapshot's as-of date."
     )
     with_reasons: bool = Field(
@@ -305,11 +273,6 @@ class ScoreRequest(RequestModel):
     language: LanguageCode | None = Field(
         None, description="Language of the reasons (en, fr); default: the policy's."
     )
-
-    @field_validator("as_of")
-    @classmethod
-    def _plausible(cls, value: date | None) -> date | None:
-        return _check_day(value, "as_of")
 
     @field_validator("customers")
     @classmethod
@@ -512,12 +475,7 @@ class ScoreResponse(Freshness):
 
 class CustomerRequest(RequestModel):
     customer_id: str = Field(pattern=ID_PATTERN, description="The customer's id.")
-    as_of: date | None = Field(None, description="Default: the snapshot's as-of date.")
-
-    @field_validator("as_of")
-    @classmethod
-    def _plausible(cls, value: date | None) -> date | None:
-        return _check_day(value, "as_of")
+    as_of: Day | None = Field(None, description="Default: the snapshot's as-of date.")
 
 
 class CustomerProfile(Freshness):
@@ -546,15 +504,10 @@ class CreditReviewRequest(RequestModel):
         ge=0.01, le=1e12, description="Amount of the order or limit increase."
     )
     terms_days: int = Field(30, ge=0, le=120, description="Payment terms asked for, in days.")
-    as_of: date | None = Field(None, description="Default: the snapshot's as-of date.")
+    as_of: Day | None = Field(None, description="Default: the snapshot's as-of date.")
     language: LanguageCode | None = Field(
         None, description="Language of grounds, conditions and reasons; default: the policy's."
     )
-
-    @field_validator("as_of")
-    @classmethod
-    def _plausible(cls, value: date | None) -> date | None:
-        return _check_day(value, "as_of")
 
 
 class CreditReviewResponse(Freshness):
@@ -586,7 +539,7 @@ class CreditReviewResponse(Freshness):
 
 
 class WorklistRequest(RequestModel):
-    day: date | None = Field(
+    day: Day | None = Field(
         None,
         description="Actions due on or before this day; default: the first working day from the "
         "snapshot's as-of date.",
@@ -595,11 +548,6 @@ class WorklistRequest(RequestModel):
     channel: ChannelName | None = Field(None, description="Only this channel's contacts.")
     page: int = Field(1, ge=1, le=100_000, description="Page number, 1 for the first.")
     page_size: int = Field(50, ge=1, le=500, description="Items per page.")
-
-    @field_validator("day")
-    @classmethod
-    def _plausible(cls, value: date | None) -> date | None:
-        return _check_day(value, "day")
 
 
 class WorklistItem(BaseModel):
