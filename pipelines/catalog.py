@@ -149,6 +149,9 @@ class Catalog:
         return MlflowClient(self.tracking_uri)
 
     def champion_version(self) -> str | None:
+        """The registry's champion version; None without one, or without a registry."""
+        if not self.has_registry:
+            return None
         try:
             return str(self.client().get_model_version_by_alias(self.model_name, CHAMPION).version)
         except MlflowException:
@@ -168,7 +171,7 @@ class Catalog:
             return LoadedScorer(model.unwrap_python_model().scorer, model_uri, model_uri)
         problem = None
         try:
-            version = self.champion_version() if self.has_registry else None
+            version = self.champion_version()
             if version is not None:
                 model = mlflow.pyfunc.load_model(f"models:/{self.model_name}@{CHAMPION}")
                 return LoadedScorer(model.unwrap_python_model().scorer, version, "registry")

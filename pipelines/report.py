@@ -11,7 +11,6 @@ from pathlib import Path
 
 from payrisk.core.i18n import LANGUAGES
 from payrisk.core.storage import write_text
-from payrisk.policy.portfolio import build_bundle
 from payrisk.web import pages
 from payrisk.web.bundle import InvoiceQuery, query_invoices
 from payrisk.web.i18n import Words
@@ -35,9 +34,7 @@ def build_report(
         raise ValueError(f"--language {language}: use one of {', '.join(LANGUAGES)}")
     run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top=rows)
     loaded, when = run.loaded, run.as_of
-    bundle = build_bundle(
-        run.dataset, run.portfolio, when, run.policy, loaded.scorer.targets.payment_quantiles
-    )
+    bundle = run.bundle()
     query = InvoiceQuery()
     card = loaded.scorer.metadata
     challenger = catalog.challenger_summary(card) if loaded.source == "registry" else None

@@ -14,7 +14,7 @@ from payrisk.features.history import History
 from payrisk.policy.config import DunningConfig, recovery_rate, with_recovery_rate
 from payrisk.policy.dunning import CONTACT_ACTIONS, action_groups
 from payrisk.policy.planning import ScoredPortfolio
-from payrisk.policy.portfolio import build_bundle, flatten_reasons
+from payrisk.policy.portfolio import PortfolioBundle, build_bundle, flatten_reasons
 from payrisk.scaleout.dask import ComputeOverrides, compute_session, score_open_invoices
 from pipelines.catalog import Catalog, LoadedScorer
 
@@ -65,6 +65,16 @@ class ScoringRun:
     history: History | None  # None when scored on Dask: each partition's history stayed there
     portfolio: ScoredPortfolio
     policy: DunningConfig  # the dunning policy as applied (its recovery rate resolved)
+
+    def bundle(self) -> PortfolioBundle:
+        """The review pages' portfolio bundle of this scoring."""
+        return build_bundle(
+            self.dataset,
+            self.portfolio,
+            self.as_of,
+            self.policy,
+            self.loaded.scorer.targets.payment_quantiles,
+        )
 
 
 def score_data_dir(
@@ -157,14 +167,7 @@ def write_snapshot(
         "data_dir": Path(data_dir).name,
         "recovery_rate": recovery_rate(run.policy),
     }
-    bundle = build_bundle(
-        run.dataset,
-        run.portfolio,
-        run.as_of,
-        run.policy,
-        run.loaded.scorer.targets.payment_quantiles,
-    )
-    return catalog.save_snapshot(run.history.compact(), bundle, metadata, out)
+    return catalog.save_snapshot(run.history.compact(), run.bundle(), metadata, out)
 
 
 def render_worklist(portfolio: ScoredPortfolio, top: int = 10) -> str:

@@ -11,6 +11,7 @@ from payrisk.features.declared import DeclaredFeatureError
 from payrisk.features.definitions import FeatureSet, invoice_features
 from payrisk.features.history import build_history
 from payrisk.features.snapshot import load_history, save_history
+from tests.code.test_features import features_at
 from tests.helpers import dataset, day
 
 DECLARED = (
@@ -43,22 +44,7 @@ def ledger(**customer_changes: str):
 
 
 def features(data, invoice_id: str, when: str, as_of: str = "2024-06-01", **extra) -> pd.Series:
-    history = build_history(data, day(as_of), TargetSettings(), SETTINGS)
-    invoice = data.invoices.set_index("invoice_id").loc[invoice_id]
-    query = pd.DataFrame(
-        [
-            {
-                "invoice_id": invoice_id,
-                "customer_id": invoice["customer_id"],
-                "issue_date": invoice["issue_date"],
-                "due_date": invoice["due_date"],
-                "amount": 100.0,
-                "snapshot_date": day(when),
-                **extra,
-            }
-        ]
-    )
-    return invoice_features(history, query, FEATURES).iloc[0]
+    return features_at(data, invoice_id, when, as_of, SETTINGS, FEATURES, **extra)
 
 
 def test_declared_features_come_after_the_built_in_ones():

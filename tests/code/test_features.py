@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from payrisk.core.config import FeatureSettings, TargetSettings
-from payrisk.features.definitions import FEATURE_COLUMNS, invoice_features
+from payrisk.features.definitions import BUILT_IN, FEATURE_COLUMNS, FeatureSet, invoice_features
 from payrisk.features.history import build_history
 from tests.helpers import dataset, day
 
@@ -65,8 +65,18 @@ def history_data():
     )
 
 
-def features_at(data, invoice_id: str, when: str, as_of: str = "2024-06-01", **extra) -> pd.Series:
-    history = build_history(data, day(as_of), TARGETS, SETTINGS)
+def features_at(
+    data,
+    invoice_id: str,
+    when: str,
+    as_of: str = "2024-06-01",
+    settings: FeatureSettings = SETTINGS,
+    features: FeatureSet = BUILT_IN,
+    **extra,
+) -> pd.Series:
+    """One invoice's features at `when` (its snapshot day) from the history known at `as_of`;
+    `extra` adds query columns (e.g. `disputed`)."""
+    history = build_history(data, day(as_of), TARGETS, settings)
     invoice = data.invoices.set_index("invoice_id").loc[invoice_id]
     query = pd.DataFrame(
         [
@@ -81,7 +91,7 @@ def features_at(data, invoice_id: str, when: str, as_of: str = "2024-06-01", **e
             }
         ]
     )
-    return invoice_features(history, query).iloc[0]
+    return invoice_features(history, query, features).iloc[0]
 
 
 def test_settled_history_is_summarised(history_data):

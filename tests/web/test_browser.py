@@ -170,26 +170,26 @@ def test_portfolio_search_customer_and_credit_review(server, page, bundle, csp_v
     no_horizontal_scroll(page)
     shoot(page, "customer")
 
-    page.get_by_label(words["amount"]).fill("20000")
-    page.get_by_label(words["terms"]).fill("30")
+    assert words["recommendation"] in ask_review(page, words, "20000", "30")
+    shoot(page, "credit-review")
+    assert not csp_violations
+
+
+def ask_review(page, words: dict[str, str], amount: str, terms: str) -> str:
+    """Fill the credit-review form's amount and terms, send it, and return the verdict's text."""
+    page.get_by_label(words["amount"]).fill(amount)
+    page.get_by_label(words["terms"]).fill(terms)
     page.get_by_role("button", name=words["review"]).click()
     verdict = page.locator("#verdict")
     verdict.wait_for()
-    assert words["recommendation"] in verdict.text_content()
-    shoot(page, "credit-review")
-    assert not csp_violations
+    return verdict.text_content()
 
 
 def test_a_prospect_gets_a_credit_review_in_the_browser(server, page, csp_violations):
     words = WORDS[language(page)]
     page.goto(f"{server}/ui/credit-review")
     page.get_by_label(words["customer"]).fill("NEW-PROSPECT-1")
-    page.get_by_label(words["amount"]).fill("30000")
-    page.get_by_label(words["terms"]).fill("45")
-    page.get_by_role("button", name=words["review"]).click()
-    verdict = page.locator("#verdict")
-    verdict.wait_for()
-    assert words["prospect"] in verdict.text_content()
+    assert words["prospect"] in ask_review(page, words, "30000", "45")
     shoot(page, "prospect-review")
     assert not csp_violations
 

@@ -203,44 +203,45 @@ def _is_text(values: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
 
 
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with a `'` before every text cell and header a spreadsheet would run."""
+def _quote(text: pd.Series) -> pd.Series:
+    """`'` before each cell a spreadsheet would run as a formula."""
+    return text.where(~_formula_cells(text), FORMULA_QUOTE + text)
+
+
+def _unquote(text: pd.Series) -> pd.Series:
+    """The `'` of `_quote` taken off again (only where what follows would run as a formula)."""
+    rest = text.str.slice(1)
+    quoted = text.str.startswith(FORMULA_QUOTE, na=False) & _formula_cells(rest)
+    return text.where(~quoted, rest)
+
+
+def _rewrite_text(frame: pd.DataFrame, change: Callable[[pd.Series], pd.Series]) -> pd.DataFrame:
+    """The frame with `change` applied to its text cells and headers (others left as they are)."""
     out = frame.copy(deep=False)
     for name in frame.columns:
         values = frame[name]
         if not _is_text(values):
             continue
         text = values.astype("str").where(values.notna())
-        risky = _formula_cells(text)
-        if risky.any():
-            out[name] = values.where(~risky, FORMULA_QUOTE + text)
+        changed = change(text)
+        differs = text.notna() & (changed != text)
+        if differs.any():
+            out[name] = values.where(~differs, changed)
     headers = pd.Series([str(c) for c in frame.columns], dtype="str")
-    risky_headers = _formula_cells(headers).to_numpy()
-    if risky_headers.any():
-        out.columns = [
-            FORMULA_QUOTE + h if r else h for h, r in zip(headers, risky_headers, strict=True)
-        ]
+    changed_headers = change(headers)
+    if (changed_headers != headers).any():
+        out.columns = changed_headers.tolist()
     return out
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a `'` before every text cell and header a spreadsheet would run."""
+    return _rewrite_text(frame, _quote)
 
 
 def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Undo `neutralise_formulas` on a CSV read back as text (cells and headers)."""
-    out = frame.copy(deep=False)
-    for name in frame.columns:
-        values = frame[name]
-        if not _is_text(values):
-            continue
-        text = values.astype("str").where(values.notna())
-        quoted = text.str.startswith(FORMULA_QUOTE, na=False)
-        if quoted.any():
-            rest = text.str.slice(1)
-            out[name] = values.where(~(quoted & _formula_cells(rest)), rest)
-    headers = [str(c) for c in frame.columns]
-    out.columns = [
-        h[1:] if h.startswith(FORMULA_QUOTE) and _formula_cells(pd.Series([h[1:]])).iloc[0] else h
-        for h in headers
-    ]
-    return out
+    return _rewrite_text(frame, _unquote)
 
 
 def write_table(frame: pd.DataFrame, target: str | Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,7 @@ FITS_PREFIX = "fits__"
 EXTRA_FITS = "fits__extra_columns"
 TEXT_LIMITS = {Kind.ID: MAX_ID_LENGTH, Kind.TEXT: MAX_TEXT_LENGTH}
 SHOWN_ID_LENGTH = 40  # an id in a message: cut, control characters escaped
+CONTROL_PATTERN = re.compile(f"[{CONTROL_CHARACTERS}]")
 # Columns added to a table's frame from its invoice (payments, reminders).
 INVOICE_ROW = "invoice__row"
 INVOICE_ISSUE_DATE = "invoice__issue_date"
@@ -123,9 +125,8 @@ class RuleFailure:
 
 def _shown_id(key_id: str) -> str:
     """An id as a message can show it: control characters escaped, at most SHOWN_ID_LENGTH."""
-    shown = "".join(
-        f"\\x{ord(c):02x}" if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F else c
-        for c in key_id[: SHOWN_ID_LENGTH + 1]
+    shown = CONTROL_PATTERN.sub(
+        lambda match: f"\\x{ord(match.group()):02x}", key_id[: SHOWN_ID_LENGTH + 1]
     )
     if len(key_id) > SHOWN_ID_LENGTH:
         return f"{shown[:SHOWN_ID_LENGTH]}... ({len(key_id):,} characters)"

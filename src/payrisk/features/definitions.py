@@ -25,7 +25,7 @@ from payrisk.data.contract import CHANNELS
 from payrisk.data.receivables import AGED_BUCKET_EDGES
 from payrisk.features.history import UNKNOWN, History
 from payrisk.features.promises import CUSTOMER_PROMISES
-from payrisk.features.streams import Stream, positions
+from payrisk.features.streams import Lookup, positions
 
 
 class Family(StrEnum):
@@ -60,17 +60,6 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator where the denominator is positive, else NaN (never divides by 0)."""
     positive = denominator > 0
     return np.where(positive, numerator / np.where(positive, denominator, 1), np.nan)
-
-
-class Lookup:
-    """One stream looked up at every query's moment: the state after its last earlier event."""
-
-    def __init__(self, stream: Stream, entity: np.ndarray, t: np.ndarray) -> None:
-        self.stream = stream
-        self.located = stream.locate(entity, t)
-
-    def __call__(self, name: str, missing: float = 0.0) -> np.ndarray:
-        return self.stream.value(name, self.located, missing)
 
 
 class FeatureContext:

@@ -383,11 +383,18 @@ def portfolio_streams(dataset: Dataset, as_of: pd.Timestamp) -> dict[str, Stream
     portfolio's promise-keeping rate). A history built on a partition of customers (Dask) takes
     these from the whole dataset, so that it plans as the single-machine history does."""
     data = known_at(dataset, as_of)
-    customer_ids = pd.Index(pd.unique(data.invoices["customer_id"].astype("str")), dtype="str")
-    streams = promise_streams(
+    return {PORTFOLIO_PROMISES: _promise_streams(data, _customer_ids(data))[PORTFOLIO_PROMISES]}
+
+
+def _customer_ids(data: Dataset) -> pd.Index:
+    """The history's customers: those with an invoice issued, in order of appearance."""
+    return pd.Index(pd.unique(data.invoices["customer_id"].astype("str")), dtype="str")
+
+
+def _promise_streams(data: Dataset, customer_ids: pd.Index) -> dict[str, Stream]:
+    return promise_streams(
         promise_outcomes(data.promises, data.invoices, data.payments), customer_ids
     )
-    return {PORTFOLIO_PROMISES: streams[PORTFOLIO_PROMISES]}
 
 
 def build_history(
@@ -399,7 +406,7 @@ def build_history(
     """Turn a dataset into event streams, using only what was known before `as_of`."""
     data = known_at(dataset, as_of)
     invoices = data.invoices
-    customer_ids = pd.Index(pd.unique(invoices["customer_id"].astype("str")), dtype="str")
+    customer_ids = _customer_ids(data)
     invoice_ids = pd.Index(invoices["invoice_id"].astype("str"), dtype="str")
     ledger = _ledger(data, customer_ids, invoice_ids)
     streams = {
@@ -410,9 +417,7 @@ def build_history(
             data, ledger, invoice_ids, settings, day_number(as_of)
         ),
         **_dispute_streams(ledger),
-        **promise_streams(
-            promise_outcomes(data.promises, data.invoices, data.payments), customer_ids
-        ),
+        **_promise_streams(data, customer_ids),
     }
     customers = data.customers.drop_duplicates("customer_id")
     return History(

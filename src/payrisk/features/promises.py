@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.days import to_days
-from payrisk.features.streams import Stream, build_stream, positions
+from payrisk.features.streams import Lookup, Stream, build_stream, positions
 
 CUSTOMER_PROMISES = "customer_promises"
 PORTFOLIO_PROMISES = "portfolio_promises"
@@ -102,12 +102,11 @@ def promise_record(history, customer_ids: np.ndarray, today: int) -> PromiseReco
     if CUSTOMER_PROMISES not in streams:
         return PromiseRecord(np.zeros(n), np.zeros(n), DEFAULT_KEEPING_RATE)
     codes = positions(history.customer_ids, np.asarray(customer_ids, dtype=object))
-    days = np.full(n, today, dtype="int64")
-    located = streams[CUSTOMER_PROMISES].locate(codes, days)
-    resolved = streams[CUSTOMER_PROMISES].value("resolved", located, 0.0)
-    kept = streams[CUSTOMER_PROMISES].value("kept", located, 0.0)
-    whole = streams[PORTFOLIO_PROMISES]
-    at = whole.locate(np.zeros(1, dtype="int64"), np.array([today], dtype="int64"))
-    total, total_kept = whole.value("resolved", at, 0.0)[0], whole.value("kept", at, 0.0)[0]
+    own = Lookup(streams[CUSTOMER_PROMISES], codes, np.full(n, today, dtype="int64"))
+    resolved, kept = own("resolved"), own("kept")
+    whole = Lookup(
+        streams[PORTFOLIO_PROMISES], np.zeros(1, dtype="int64"), np.array([today], dtype="int64")
+    )
+    total, total_kept = whole("resolved")[0], whole("kept")[0]
     rate = total_kept / total if total > 0 else DEFAULT_KEEPING_RATE
     return PromiseRecord(resolved, kept, float(rate))

@@ -34,6 +34,28 @@ KEYS_SUFFIX = "__keys"
 STATE_MARK = "__state__"
 
 
+def _keys_name(stream: str) -> str:
+    return f"{STREAM_PREFIX}{stream}{KEYS_SUFFIX}"
+
+
+def _state_prefix(stream: str) -> str:
+    return f"{STREAM_PREFIX}{stream}{STATE_MARK}"
+
+
+def _stream_names(arrays: dict[str, np.ndarray]) -> list[str]:
+    """The streams a file holds: one keys array each."""
+    return [
+        k.removeprefix(STREAM_PREFIX).removesuffix(KEYS_SUFFIX)
+        for k in arrays
+        if k.startswith(STREAM_PREFIX) and k.endswith(KEYS_SUFFIX)
+    ]
+
+
+def _declared_names(feature: str) -> tuple[str, str]:
+    """The arrays of a declared feature: its values and their known_day."""
+    return f"declared__{feature}__values", f"declared__{feature}__known_day"
+
+
 class SnapshotError(ValueError):
     """A snapshot file is missing, unreadable or of another format."""
 
@@ -60,13 +82,14 @@ def write_history(history: History, path: Path, metadata: dict | None = None) ->
     declared = {}
     for name, values in history.declared.items():
         dtype = "str" if values.categorical else "float64"
-        arrays[f"declared__{name}__values"] = values.values.astype(dtype)
-        arrays[f"declared__{name}__known_day"] = values.known_day
+        values_name, known_name = _declared_names(name)
+        arrays[values_name] = values.values.astype(dtype)
+        arrays[known_name] = values.known_day
         declared[name] = {"table": values.table, "kind": values.kind}
     for stream_name, stream in history.streams.items():
-        arrays[f"stream__{stream_name}__keys"] = stream.keys
+        arrays[_keys_name(stream_name)] = stream.keys
         for column, values in stream.state.items():
-            arrays[f"stream__{stream_name}__state__{column}"] = values
+            arrays[_state_prefix(stream_name) + column] = values
     header = {
         "format_version": FORMAT_VERSION,
         "as_of": history.as_of.date().isoformat(),
@@ -104,22 +127,17 @@ def load_history(path: str | Path) -> tuple[History, dict]:
             np.where(created == NEVER, np.iinfo(np.int64).min, created).astype("datetime64[D]")
         ).astype("datetime64[ns]")
         streams: dict[str, Stream] = {}
-        for name in [k for k in arrays if k.startswith("stream__") and k.endswith("__keys")]:
-            stream_name = name.removeprefix("stream__").removesuffix("__keys")
-            prefix = f"stream__{stream_name}__state__"
+        for stream_name in _stream_names(arrays):
+            prefix = _state_prefix(stream_name)
             state = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
-            streams[stream_name] = Stream(arrays[name], state)
-        declared = {
-            name: DeclaredValues(
-                kind["table"],
-                kind["kind"],
-                arrays[f"declared__{name}__values"].astype(
-                    object if kind["kind"] == "categorical" else "float64"
-                ),
-                arrays[f"declared__{name}__known_day"],
+            streams[stream_name] = Stream(arrays[_keys_name(stream_name)], state)
+        declared = {}
+        for name, kind in header.get("declared", {}).items():
+            values_name, known_name = _declared_names(name)
+            values = arrays[values_name].astype(
+                object if kind["kind"] == "categorical" else "float64"
             )
-            for name, kind in header.get("declared", {}).items()
-        }
+            declared[name] = DeclaredValues(kind["table"], kind["kind"], values, arrays[known_name])
         history = History(
             as_of=pd.Timestamp(as_of),
             customer_ids=pd.Index(arrays["customer_ids"], dtype="str"),
@@ -176,14 +194,15 @@ def _check_arrays(arrays: dict[str, np.ndarray], header: dict, name: str) -> Non
         raise refuse("snapshot customer attribute arrays differ in length")
     known = {"customer_ids", "invoice_ids", "customers__created_date"}
     known |= {f"customers__{c}" for c in ATTRIBUTE_TEXT + ATTRIBUTE_NUMBERS}
-    streams = [k for k in arrays if k.startswith(STREAM_PREFIX) and k.endswith(KEYS_SUFFIX)]
+    streams = _stream_names(arrays)
     if not streams:
         raise refuse("snapshot has no event streams")
-    for keys_name in streams:
+    for stream_name in streams:
+        keys_name = _keys_name(stream_name)
         keys = column(keys_name, "i")
         if len(keys) > 1 and bool(np.any(keys[1:] < keys[:-1])):
             raise refuse(f"snapshot array {keys_name} is not sorted")
-        prefix = keys_name.removesuffix(KEYS_SUFFIX) + STATE_MARK
+        prefix = _state_prefix(stream_name)
         known.add(keys_name)
         for state_name in [k for k in arrays if k.startswith(prefix)]:
             if len(column(state_name, "biuf")) != len(keys):
@@ -200,7 +219,7 @@ def _check_arrays(arrays: dict[str, np.ndarray], header: dict, name: str) -> Non
             or kind.get("kind") not in ("numeric", "categorical")
         ):
             raise refuse(f"snapshot header declares feature {feature!r} without table and kind")
-        values_name, known_name = f"declared__{feature}__values", f"declared__{feature}__known_day"
+        values_name, known_name = _declared_names(feature)
         values = column(values_name, "U" if kind["kind"] == "categorical" else "f")
         if len(values) != rows[kind["table"]] or len(column(known_name, "i")) != len(values):
             raise refuse(f"snapshot arrays of declared feature {feature!r} differ in length")

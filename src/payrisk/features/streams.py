@@ -110,3 +110,14 @@ def build_stream(
         rolled = ordered.groupby(entity.to_numpy(), sort=False).rolling(window, min_periods=1)
         state[name] = rolled.median().reset_index(level=0, drop=True).sort_index().to_numpy()
     return Stream(keys, state)
+
+
+class Lookup:
+    """One stream looked up at every query's moment: the state after its last earlier event."""
+
+    def __init__(self, stream: Stream, entity: np.ndarray, t: np.ndarray) -> None:
+        self.stream = stream
+        self.located = stream.locate(entity, t)
+
+    def __call__(self, name: str, missing: float = 0.0) -> np.ndarray:
+        return self.stream.value(name, self.located, missing)

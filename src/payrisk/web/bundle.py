@@ -5,7 +5,7 @@ and one query (filter, search, sort, page) over its scored open invoices for the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -88,10 +88,8 @@ def _cut(chosen: pd.DataFrame, page_number: int, page_size: int) -> InvoicePage:
     return InvoicePage(chosen.iloc[start : start + page_size], total, page, pages)
 
 
-def query_invoices(
-    invoices: pd.DataFrame, query: InvoiceQuery, page_size: int = PAGE_SIZE
-) -> InvoicePage:
-    """Filter, search, sort and cut one page of the scored open invoices."""
+def _matching(invoices: pd.DataFrame, query: InvoiceQuery) -> pd.DataFrame:
+    """The invoices the query's filters and search keep, in the bundle's order."""
     keep = invoices["late_probability"] >= query.min_late / 100
     if query.scenario:
         keep &= invoices["scenario"] == query.scenario
@@ -102,7 +100,14 @@ def query_invoices(
         keep &= _contains(invoices["customer_id"], needle) | _contains(
             invoices["invoice_id"], needle
         )
-    chosen = invoices.loc[keep.fillna(False)]
+    return invoices.loc[keep.fillna(False)]
+
+
+def query_invoices(
+    invoices: pd.DataFrame, query: InvoiceQuery, page_size: int = PAGE_SIZE
+) -> InvoicePage:
+    """Filter, search, sort and cut one page of the scored open invoices."""
+    chosen = _matching(invoices, query)
     column, ascending = SORTS[query.sort]
     if query.sort != "expected_loss":  # the bundle is already in worklist order
         chosen = chosen.sort_values(column, ascending=ascending, kind="stable")
@@ -144,10 +149,8 @@ def query_customers(
 ) -> InvoicePage:
     """The by-customer view: the same filters on each customer's invoices (a customer shows if
     one of its invoices matches), sorted by the customer's figures."""
-    matching = query_invoices(invoices, replace(query, page=1), page_size=len(invoices) or 1)
-    chosen_ids = set(matching.rows["customer_id"])
     rows = customer_rows(invoices, customers)
-    rows = rows.loc[rows["customer_id"].isin(chosen_ids)]
+    rows = rows.loc[rows["customer_id"].isin(_matching(invoices, query)["customer_id"])]
     column, ascending = SORTS[query.sort]
     if query.sort == "expected_loss":
         rows = rows.sort_values("expected_loss", ascending=False, kind="stable")

@@ -42,10 +42,12 @@ def _nice_range(low: float, high: float, ticks: int = 4) -> tuple[float, float, 
     return start, end, max(round((end - start) / step), 1)
 
 
-def _open(title: str, desc: str, height: int = HEIGHT) -> tuple[str, str]:
+def _open(
+    title: str, desc: str, height: int = HEIGHT, width: int = WIDTH, css: str = "chart"
+) -> tuple[str, str]:
     ident = f"chart{next(_ids)}"
     head = (
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="{css}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{ident}t {ident}d" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{ident}t">{escape(title)}</title><desc id="{ident}d">{escape(desc)}</desc>'
     )
@@ -71,14 +73,6 @@ def _y_axis(
             f"{escape(fmt(value))}</text>"
         )
     return y, "".join(parts)
-
-
-def short_money(value: float) -> str:
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:,.1f}M"
-    if abs(value) >= 1e3:
-        return f"{value / 1e3:,.0f}k"
-    return f"{value:,.0f}"
 
 
 def axis_titles(x_title: str, y_title: str, height: int = HEIGHT, width: int = WIDTH) -> str:
@@ -109,9 +103,9 @@ def bar_chart(
     values: Sequence[float],
     title: str,
     desc: str,
+    fmt: Callable[[float], str],
     x_title: str = "",
     y_title: str = "",
-    fmt: Callable[[float], str] = short_money,
 ) -> str:
     """Vertical bars, one per label (e.g. the aged balance by bucket)."""
     head, tail = _open(title, desc)
@@ -137,10 +131,10 @@ def band_chart(
     high: Sequence[float],
     title: str,
     desc: str,
+    fmt: Callable[[float], str],
     x_title: str = "",
     y_title: str = "",
     keys: tuple[str, str] = ("expected", "range"),
-    fmt: Callable[[float], str] = short_money,
 ) -> str:
     """A line (e.g. expected weekly cash-in) inside a shaded low/high band; `keys` are the
     legend's words for the line and the band."""
@@ -232,9 +226,7 @@ def reliability_chart(
 ) -> str:
     """Observed rate against predicted probability per bin; on the diagonal = calibrated."""
     size, width = 340, 420
-    head, tail = _open(title, desc, height=size)
-    head = head.replace(f'viewBox="0 0 {WIDTH} {size}"', f'viewBox="0 0 {width} {size}"')
-    head = head.replace('class="chart"', 'class="chart square"', 1)
+    head, tail = _open(title, desc, height=size, width=width, css="chart square")
     inner = size - TOP - BOTTOM
 
     def px(value: float) -> float:

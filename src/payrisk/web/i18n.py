@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payrisk.core.i18n import LANGUAGES, Formats
+from payrisk.core.i18n import DASH, LANGUAGES, Formats, missing
+from payrisk.policy.reasons import CHANNEL_LABELS
 
 # key -> (English, French)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -439,6 +440,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "model.col_mae_baseline": ("baseline", "référence"),
 }
 
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "scenario": {
         "light": ("Light", "Léger"),
@@ -474,13 +480,10 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "random": ("random", "aléatoire"),
         "oracle": ("oracle", "oracle"),
     },
+    # the reasons' channel names (one table), as a cell starts: "Phone call", "Appel"
     "channel": {
-        "email": ("E-mail", "E-mail"),
-        "sms": ("SMS", "SMS"),
-        "phone": ("Phone call", "Appel"),
-        "letter": ("Letter", "Courrier"),
-        "formal_notice": ("Formal notice", "Mise en demeure"),
-        "agency": ("Collection agency", "Recouvrement"),
+        code: (_capitalised(CHANNEL_LABELS["en"][code]), _capitalised(CHANNEL_LABELS["fr"][code]))
+        for code in CHANNEL_LABELS["en"]
     },
     "actor": {
         "automatic": ("automatic", "automatique"),
@@ -649,8 +652,8 @@ class Words:
     def label(self, kind: str, code: object) -> str:
         """A code from the data in words; an unknown code (e.g. a scenario added to the policy)
         with its underscores turned to spaces."""
-        if code is None or (isinstance(code, float) and code != code):
-            return "–"
+        if missing(code):
+            return DASH
         entry = LABELS.get(kind, {}).get(str(code))
         return entry[self.index] if entry else str(code).replace("_", " ")
 
@@ -658,8 +661,8 @@ class Words:
         """Expected days late in words: "12 days late", "4 days early", "on time" (short:
         "12 d late", "12 j de retard", for tables)."""
         f = self.f
-        if days is None or (isinstance(days, float) and days != days):
-            return "–"
+        if missing(days):
+            return DASH
         value = round(float(days))
         if value == 0:
             return self.t("delay.on_time")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from payrisk.core.i18n import LANGUAGES, missing
+from payrisk.core.i18n import DASH, LANGUAGES, missing
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.portfolio import PortfolioBundle
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
@@ -94,7 +94,7 @@ def _inline_stylesheet() -> Markup:
 
 def text(value: object) -> str:
     """A cell's text: missing values (NaN, None, NA) as a dash."""
-    return "–" if missing(value) else str(value)
+    return DASH if missing(value) else str(value)
 
 
 ENV = jinja2.Environment(
@@ -131,16 +131,18 @@ def reasons_of(row: dict, w: Words) -> list[dict]:
 
 def main_reason(row: dict, w: Words) -> str:
     raising = [r["text"] for r in reasons_of(row, w) if r["direction"] == RAISES]
-    return raising[0] if raising else "–"
+    return raising[0] if raising else DASH
+
+
+def contact_name(channel: object, action: object, w: Words, kind: str = "action_short") -> str:
+    """A planned contact in words: its channel, else (a review, no channel) its action."""
+    return w.label("channel", channel) if isinstance(channel, str) else w.label(kind, action)
 
 
 def next_action(channel: object, action: object, day: object, w: Words) -> str:
     """ "Phone call, 12 Nov" / "Appel, 12 nov.": the action in words, compact (actions are
     planned for the coming days, so the year goes without saying)."""
-    what = (
-        w.label("channel", channel) if isinstance(channel, str) else w.label("action_short", action)
-    )
-    return f"{what}, {w.f.day(day, 'short_month')}"
+    return f"{contact_name(channel, action, w)}, {w.f.day(day, 'short_month')}"
 
 
 def _kpi_items(k: dict, w: Words) -> list[tuple[str, str, str]]:
@@ -194,6 +196,15 @@ def invoice_row(row: dict, w: Words) -> dict:
 def customer_row(row: dict, w: Words) -> dict:
     f = w.f
     has_contact = not missing(row.get("next_contact_date"))
+    if has_contact:
+        prefix, day = "next_contact_", "next_contact_date"
+    else:  # no contact planned: its first action of any kind (a review), if any
+        prefix, day = "first_", "first_action_date"
+    next_ = (
+        DASH
+        if missing(row.get(day))
+        else next_action(row.get(prefix + "channel"), row.get(prefix + "action"), row[day], w)
+    )
     return {
         "customer_id": row["customer_id"],
         "invoices": f.number(row.get("open_invoices")),
@@ -203,18 +214,7 @@ def customer_row(row: dict, w: Words) -> dict:
         "default": f.pct(row.get("default_probability")),
         "loss": f.money(row.get("expected_loss")),
         "scenario": w.label("scenario", row.get("scenario")),
-        "next": next_action(
-            row.get("next_contact_channel"),
-            row.get("next_contact_action"),
-            row.get("next_contact_date"),
-            w,
-        )
-        if has_contact
-        else next_action(
-            row.get("first_channel"), row.get("first_action"), row.get("first_action_date"), w
-        )
-        if not missing(row.get("first_action_date"))
-        else "–",
+        "next": next_,
         "covers": w.t("contact.covers", n=f.number(row.get("next_contact_invoices")))
         if has_contact
         else "",
@@ -434,9 +434,12 @@ def customer_page(
                 scenario=Markup.escape(w.label("scenario", plan["scenario"])),
                 key=w.t("customer.key") if plan.get("key_account") else "",
                 action=Markup.escape(
-                    w.label("channel", plan.get("next_contact_channel"))
-                    if isinstance(plan.get("next_contact_channel"), str)
-                    else w.label("action", plan.get("next_contact_action"))
+                    contact_name(
+                        plan.get("next_contact_channel"),
+                        plan.get("next_contact_action"),
+                        w,
+                        "action",
+                    )
                 ),
                 day=f.day(plan["next_contact_date"]),
                 actor=Markup.escape(w.label("actor", plan.get("next_contact_actor"))),
@@ -512,7 +515,7 @@ def _what_works(invoices: list[dict], plans: pd.DataFrame, w: Words) -> dict | N
         plan = plans.iloc[0]
         for channel in CHANNELS:
             answered = plan.get(f"reminders_answered_{channel}")
-            if answered is not None and answered == answered and answered > 0:
+            if not missing(answered) and answered > 0:
                 rate = plan.get(f"response_rate_{channel}")
                 history.append((w.label("channel", channel), f.number(answered), f.pct(rate)))
     if not options and not history:
@@ -680,10 +683,15 @@ def _model_context(
     )
 
 
+def _registered_models(card: dict) -> dict[str, dict]:
+    """The model of each target in the card (`models` in cards written before the candidates)."""
+    return card.get("registered_models") or card.get("models") or {}
+
+
 def _model_rows(card: dict, w: Words) -> list[dict[str, str]]:
     """Which model answers each target of the served scorer, and whether it could be learned."""
     f = w.f
-    models = card.get("registered_models") or card.get("models") or {}
+    models = _registered_models(card)
     rows = []
     for target, summary in models.items():
         candidates = summary.get("candidates", {})
@@ -700,7 +708,7 @@ def _model_rows(card: dict, w: Words) -> list[dict[str, str]]:
                 "learnable": w.t("model.yes")
                 if learnable
                 else w.t("model.no_because", why=summary.get("not_learnable", "")),
-                "candidates": judged or "–",
+                "candidates": judged or DASH,
             }
         )
     return rows
@@ -710,7 +718,7 @@ def _flags(card: dict, w: Words) -> list[str]:
     """Targets that could not be learned and holdout checks that failed, in plain words."""
     f = w.f
     out = []
-    models = card.get("registered_models") or card.get("models") or {}
+    models = _registered_models(card)
     for target, summary in models.items():
         if summary.get("not_learnable"):
             out.append(
