@@ -37,8 +37,9 @@ PARALLEL_ROWS = 256  # below this, one thread: the hand-off costs more than it s
 BLOCK_ROWS = 512  # rows per pass over the leaves: the split decisions of a block stay cached
 
 # Numba's default threading layer runs one parallel call at a time: concurrent service requests
-# would abort it. One batch at a time goes parallel; the others run on their own thread.
-_parallel_lock = threading.Lock()
+# would abort it. One batch at a time goes parallel (here or in `banded`); the others run on
+# their own thread.
+parallel_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -64,22 +65,25 @@ class Trees:
     table: np.ndarray
 
 
-def _parse(booster: lgb.Booster, num_iteration: int | None) -> tuple[int, float, dict, list]:
-    """The dumped trees: feature count, expected value, split arrays, leaves with their paths."""
+def parse(booster: lgb.Booster, num_iteration: int | None) -> tuple[int, float, dict, list, dict]:
+    """The dumped trees: feature count, expected value, split arrays, leaves with their paths,
+    and the shape of each tree (children and roots: a node >= 0 is a split, -1 - k leaf k)."""
     model = booster.dump_model(num_iteration=num_iteration)
     nodes: dict[str, list] = {k: [] for k in ("feature", "threshold", "kind", "left", "missing")}
+    children: list[list[int]] = []
+    roots: list[int] = []
     node_categories: list[tuple[int, int]] = []
     categories: list[float] = []
     leaves: list[tuple[float, list[tuple[int, bool, int]], list[float]]] = []
     bias = 0.0
 
-    def walk(node: dict, path: list[tuple[int, bool, int, float]]) -> None:
-        nonlocal bias
+    def walk(node: dict, path: list[tuple[int, bool, int, float]]) -> int:
         if "leaf_value" in node:
             count = float(node.get("leaf_count", 0))
             leaves.append((float(node["leaf_value"]), path, count))
-            return
+            return -len(leaves)
         index = len(nodes["feature"])
+        children.append([0, 0])
         nodes["feature"].append(int(node["split_feature"]))
         if node["decision_type"] == "==":
             values = [float(v) for v in str(node["threshold"]).split("||")]
@@ -94,14 +98,19 @@ def _parse(booster: lgb.Booster, num_iteration: int | None) -> tuple[int, float,
         nodes["left"].append(bool(node["default_left"]))
         nodes["missing"].append(MISSING_TYPES[node.get("missing_type", "None")])
         total = float(node["internal_count"])
-        for child, is_left in ((node["left_child"], True), (node["right_child"], False)):
+        for side, (child, is_left) in enumerate(
+            ((node["left_child"], True), (node["right_child"], False))
+        ):
             count = float(child.get("internal_count", child.get("leaf_count", 0)))
             share = count / total if total > 0 else 0.0
-            walk(child, [*path, (index, is_left, int(node["split_feature"]), share)])
+            children[index][side] = walk(
+                child, [*path, (index, is_left, int(node["split_feature"]), share)]
+            )
+        return index
 
     for tree in model["tree_info"]:
         first_leaf = len(leaves)
-        walk(tree["tree_structure"], [])
+        roots.append(walk(tree["tree_structure"], []))
         tree_leaves = leaves[first_leaf:]
         total = sum(count for _, _, count in tree_leaves)
         if len(tree_leaves) == 1 or total <= 0:
@@ -118,12 +127,18 @@ def _parse(booster: lgb.Booster, num_iteration: int | None) -> tuple[int, float,
         "node_categories": np.asarray(node_categories, dtype=np.int64).reshape(-1, 2),
         "categories": np.asarray(categories, dtype=np.float64),
     }
-    return n_features, bias, arrays, leaves
+    shape = {
+        "children": np.asarray(children, dtype=np.int64).reshape(-1, 2),
+        "roots": np.asarray(roots, dtype=np.int64),
+        "leaf_value": np.asarray([value for value, _, _ in leaves], dtype=np.float64),
+        "objective": str(model.get("objective", "")),
+    }
+    return n_features, bias, arrays, leaves, shape
 
 
 def build(booster: lgb.Booster, num_iteration: int | None = None) -> Trees:
     """The booster's first `num_iteration` trees (all when None) with their pattern tables."""
-    n_features, bias, arrays, leaves = _parse(booster, num_iteration)
+    n_features, bias, arrays, leaves, _ = parse(booster, num_iteration)
     leaf_path, path_node, path_left, path_slot = [], [], [], []
     leaf_slots, slot_feature, slot_zero, leaf_value = [], [], [], []
     for value, path, _ in leaves:
@@ -214,7 +229,7 @@ def _fill_tables(value, leaf_slots, slot_zero, leaf_table, table, weights):  # p
 
 
 @numba.njit(cache=True, inline="always")
-def _goes_left(v, node, threshold, kind, default_left, missing, node_categories, cats):
+def goes_left(v, node, threshold, kind, default_left, missing, node_categories, cats):
     """LightGBM's decision at a split (`Tree::Decision`): True when the value goes left."""
     if kind[node] == 1:  # categorical: NaN and negative codes go right
         if np.isnan(v) or int(v) < 0:
@@ -243,7 +258,7 @@ def _block(columns, out, left, pattern, t):  # pragma: no cover
     for node in range(len(feature)):
         values = columns[feature[node]]
         for r in range(n):
-            left[node, r] = _goes_left(
+            left[node, r] = goes_left(
                 values[r], node, threshold, kind, default_left, missing, node_categories, cats
             )
     for leaf in range(len(leaf_table)):
@@ -302,12 +317,12 @@ def contributions(trees: Trees, matrix: np.ndarray, threads: int = 0) -> np.ndar
     )  # fmt: skip
     cores = numba.config.NUMBA_NUM_THREADS
     wide = threads != 1 and cores > 1 and len(matrix) >= PARALLEL_ROWS
-    if wide and _parallel_lock.acquire(blocking=False):
+    if wide and parallel_lock.acquire(blocking=False):
         try:
             _parallel(columns, out, t, cores)
             return out.T
         finally:
-            _parallel_lock.release()
+            parallel_lock.release()
     _serial(columns, out, t, BLOCK_ROWS)
     return out.T
 
