@@ -227,9 +227,20 @@ def test_forwarded_for_counts_only_from_the_trusted_proxy(hardened):
         assert proxy.post("/v1/status", headers={**AUTH, **guesser}).status_code == 429
         other = {**AUTH, "X-Forwarded-For": "198.51.100.8"}
         assert proxy.post("/v1/status", headers=other).status_code == 200
-    text = log.read_text(errors="replace")
+    text = logged(log, f"{OUTSIDER}:", "198.51.100.8:")
     assert f"{OUTSIDER}:" in text and "198.51.100.8:" in text  # the access log's client
     assert "10.9." not in text  # forged addresses never recorded
+
+
+def logged(log: Path, *lines: str, seconds: float = 15.0) -> str:
+    """The server's log once it holds every one of `lines` (or `seconds` have passed): the
+    worker process writes its access log a moment after it answers."""
+    deadline = time.monotonic() + seconds
+    text = log.read_text(errors="replace")
+    while not all(line in text for line in lines) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        text = log.read_text(errors="replace")
+    return text
 
 
 def sign_in(base: str) -> str:
