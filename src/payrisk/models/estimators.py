@@ -105,13 +105,14 @@ def fit_booster(
     return _booster_fitter.get()(model, X, y, eval_X, eval_y, patience)
 
 
-def time_split(n_rows: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def time_split(n_rows: int, fraction: float) -> tuple[slice, slice]:
     """Earliest rows for fitting, the latest `fraction` for early stopping and calibration.
 
-    Rows must arrive in time order (the training pipeline sorts snapshots by date).
+    Rows must arrive in time order (the training pipeline sorts snapshots by date). Slices, not
+    row numbers: the parts of a feature matrix are views of it, not copies.
     """
     cut = round(n_rows * (1 - fraction))
-    return np.arange(cut), np.arange(cut, n_rows)
+    return slice(0, cut), slice(cut, n_rows)
 
 
 def log_odds(p: np.ndarray) -> np.ndarray:
@@ -139,7 +140,7 @@ def sized_lightgbm(params: dict, examples: int, reference: int | None) -> dict:
 
 
 def learnability_problem(
-    y: np.ndarray, fit_rows: np.ndarray, calibration_rows: np.ndarray, minimum: int
+    y: np.ndarray, fit_rows: slice, calibration_rows: slice, minimum: int
 ) -> str | None:
     """Why a binary target cannot be learned from these rows, or None.
 
@@ -437,8 +438,8 @@ class TargetClassifier(ClassifierMixin, BaseEstimator):
         X: pd.DataFrame,
         matrix: np.ndarray,
         y: np.ndarray,
-        fit_rows: np.ndarray,
-        calibration_rows: np.ndarray,
+        fit_rows: slice,
+        calibration_rows: slice,
     ) -> dict[str, np.ndarray]:
         """Each candidate's raw score (log-odds scale) on the calibration slice."""
         columns = list(self.layout_.columns)

@@ -122,7 +122,9 @@ class PaymentHazard(BaseEstimator):
         design = encoded.iloc[row].reset_index(drop=True)
         design[list(BAND_FEATURES)] = self._band_values(band, low, start[row]).T
         fit_snapshots, _ = time_split(len(X), self.validation_fraction)
-        fit = row < len(fit_snapshots)
+        # Rows come snapshot by snapshot, in time order: the early snapshots' rows are a prefix.
+        cut = int(np.searchsorted(row, fit_snapshots.stop))
+        fit, later = slice(0, cut), slice(cut, len(row))
         y = event.astype("int64")
         self.periods_ = {"snapshots": len(X), "rows": len(y), "payments": int(y.sum())}
         # The life table: each band's share of invoices paid in it among those watched through
@@ -134,10 +136,10 @@ class PaymentHazard(BaseEstimator):
         self.band_hazard_ = (paid_in + pooled) / (watched + 1.0)
         self.booster_ = None
         self.not_learnable_ = None
-        enough = min(y[fit].sum(), (1 - y[fit]).sum(), y[~fit].sum(), (1 - y[~fit]).sum())
+        enough = min(y[fit].sum(), (1 - y[fit]).sum(), y[later].sum(), (1 - y[later]).sum())
         if enough < self.min_payments:
             self.not_learnable_ = (
-                f"{int(y[fit].sum())} payments before and {int(y[~fit].sum())} after the "
+                f"{int(y[fit].sum())} payments before and {int(y[later].sum())} after the "
                 f"validation cut (at least {self.min_payments} needed)"
             )
             return self
@@ -145,7 +147,12 @@ class PaymentHazard(BaseEstimator):
             **dict(self.lightgbm_params or {}), random_state=self.random_state, verbose=-1
         )
         self.booster_ = fit_booster(
-            model, design[fit], y[fit], design[~fit], y[~fit], self.early_stopping_rounds
+            model,
+            design.iloc[fit],
+            y[fit],
+            design.iloc[later],
+            y[later],
+            self.early_stopping_rounds,
         )
         self.feature_names_in_ = np.asarray(self.layout_.columns, dtype=object)
         return self

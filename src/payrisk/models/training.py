@@ -147,7 +147,7 @@ def fit_classifier(
     models = config.models
     known = train.known(label)
     fit_rows, _ = time_split(int(known.sum()), models.calibration_fraction)
-    params, patience = _lightgbm_params(config, target, len(fit_rows))
+    params, patience = _lightgbm_params(config, target, fit_rows.stop)
     return TargetClassifier(
         lightgbm_params=params,
         early_stopping_rounds=patience,
