@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -14,6 +15,25 @@ from mlflow import MlflowClient
 
 from payrisk.core.config import SOURCE_ROOT
 from payrisk.core.storage import TABLE_SUFFIXES
+
+# What a saved scorer needs to load and predict (pinned to the versions installed here), besides
+# payrisk itself. Given to MLflow rather than inferred: its inference imports the model in a
+# subprocess (about 13 s per save, twice per training) and missed numba and babel.
+MODEL_DISTRIBUTIONS = (
+    "mlflow", "cloudpickle", "lightgbm", "numba", "llvmlite", "numpy", "pandas", "pyarrow",
+    "scikit-learn", "scipy", "babel", "pydantic",
+)  # fmt: skip
+
+
+def model_requirements() -> list[str]:
+    """`pip_requirements` of a saved scorer: MODEL_DISTRIBUTIONS at their installed versions."""
+    pins = []
+    for name in MODEL_DISTRIBUTIONS:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
 
 
 def setup(tracking_uri: str, experiment: str) -> str:

@@ -497,6 +497,7 @@ def log_run_and_register(
             signature=signature,
             input_example=signature_input.head(3),
             registered_model_name=model_name,
+            pip_requirements=tracking.model_requirements(),
         )
         version = str(model_info.registered_model_version)
         catalog.save_local_copy(
@@ -504,6 +505,7 @@ def log_run_and_register(
             PayriskModel(registered),
             signature=signature,
             input_example=signature_input.head(3),
+            pip_requirements=tracking.model_requirements(),
         )
         tracking.set_alias(model_name, version, decision.alias)
         tracking.describe_version(model_name, version, decision.as_dict())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from importlib import metadata
 
 import mlflow
 import pandas as pd
@@ -151,6 +152,13 @@ def test_first_model_is_champion_with_a_local_copy(trained):
     assert registry["reason"] == "no champion yet"
     local = trained.workdir / "models" / registry["model_name"] / f"version-{registry['version']}"
     assert (local / "model" / "MLmodel").is_file()
+    # Its environment pins what the scorer needs to load and predict, numba and babel included
+    # (MLflow's own inference missed them), at the versions that trained it.
+    pins = dict(
+        line.split("==") for line in (local / "model" / "requirements.txt").read_text().split()
+    )
+    for name in ("lightgbm", "numba", "babel", "scikit-learn", "pandas"):
+        assert pins[name] == metadata.version(name), name
 
 
 @pytest.mark.slow  # a second training run

@@ -216,6 +216,10 @@ def test_a_training_killed_half_way_leaves_the_champion_and_artifacts_intact(
     config = yaml.safe_load(fast_train_config())
     config["models"]["lightgbm"]["n_estimators"] = 15
     config["registry"]["min_improvement"] = 1.0  # the new model can never take over
+    if point != "fitting":  # killed once the run is over: the quickest whole run will do
+        config["evaluation"]["backtest_folds"] = 0
+        config["effects"]["enabled"] = False
+        config["registry"]["refit_on_full_history"] = False
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(config))
     models = tmp_path / "models"
     before = visible_files(models)
