@@ -82,31 +82,67 @@ def paired_bootstrap(
     seed: int = 0,
 ) -> tuple[float, float]:
     """`metric`(model) - `metric`(other) on the rows, and its standard deviation over a bootstrap
-    that resamples whole clusters (a customer's snapshots are not independent)."""
+    that resamples whole clusters (a customer's snapshots are not independent).
 
-    def value(rows: np.ndarray) -> float:
-        yy = y[rows]
-        if len(np.unique(yy)) < 2:
-            return float("nan")
-        a = np.clip(p_model[rows], 1e-6, 1 - 1e-6)
-        b = np.clip(p_other[rows], 1e-6, 1 - 1e-6)
-        if metric == "roc_auc":
-            return float(roc_auc_score(yy, a) - roc_auc_score(yy, b))
-        return float(log_loss(yy, a, labels=[0, 1]) - log_loss(yy, b, labels=[0, 1]))
+    A resample is a weight per row (how many times its cluster was drawn): the metrics are
+    computed weighted, which is the same as on the resample's rows repeated, without building
+    them or sorting the scores again each round."""
+    y = np.asarray(y, dtype="int64")
+    a = np.clip(np.asarray(p_model, dtype="float64"), 1e-6, 1 - 1e-6)
+    b = np.clip(np.asarray(p_other, dtype="float64"), 1e-6, 1 - 1e-6)
+    if metric == "roc_auc":
+        rank_a, rank_b = _TiedOrder(a), _TiedOrder(b)
 
-    everything = np.arange(len(y))
-    observed = value(everything)
+        def value(weights: np.ndarray) -> float:
+            return rank_a.auc(y, weights) - rank_b.auc(y, weights)
+
+    else:
+        loss = _row_log_loss(y, a) - _row_log_loss(y, b)
+
+        def value(weights: np.ndarray) -> float:
+            positives, total = weights @ y, weights.sum()
+            if positives <= 0 or positives >= total:  # one class only: no comparison
+                return float("nan")
+            return float(weights @ loss / total)
+
+    observed = value(np.ones(len(y)))
     codes, _ = pd.factorize(pd.Series(clusters))
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2))
+    n_clusters = int(codes.max()) + 1 if len(codes) else 0
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(rounds):
-        picked = rng.integers(0, len(bounds) - 1, size=len(bounds) - 1)
-        rows = np.concatenate([order[bounds[k] : bounds[k + 1]] for k in picked])
-        draws.append(value(rows))
+        picked = rng.integers(0, n_clusters, size=n_clusters)
+        draws.append(value(np.bincount(picked, minlength=n_clusters)[codes].astype("float64")))
     spread = float(np.nanstd(draws)) if np.isfinite(draws).any() else float("nan")
     return observed, spread
+
+
+def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+class _TiedOrder:
+    """Scores sorted once, with their groups of equal values: weighted ROC AUC in one pass."""
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.order = np.argsort(scores, kind="stable")
+        ordered = scores[self.order]
+        starts = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else ordered
+        self.group = np.cumsum(starts) - 1  # per sorted row, its group of equal scores
+        self.groups = int(self.group[-1]) + 1 if len(ordered) else 0
+
+    def auc(self, y: np.ndarray, weights: np.ndarray) -> float:
+        """P(a positive outscores a negative), ties counting half (Mann-Whitney), weighted."""
+        w, positive = weights[self.order], y[self.order] == 1
+        negatives = np.bincount(
+            self.group, weights=np.where(positive, 0.0, w), minlength=self.groups
+        )
+        below = np.cumsum(negatives) - negatives  # negative weight strictly under each group
+        w_pos, w_neg = w[positive].sum(), negatives.sum()
+        if w_pos <= 0 or w_neg <= 0:
+            return float("nan")
+        g = self.group[positive]
+        return float(w[positive] @ (below[g] + 0.5 * negatives[g]) / (w_pos * w_neg))
 
 
 def payment_metrics(
