@@ -92,7 +92,7 @@ class PayriskService:
         check_configuration(SETTINGS)  # no key, no explicit PAYRISK_AUTH=disabled: refuse
         self.engine = build_engine(CATALOG)
         if self.engine.scorer is not None:
-            self.engine.scorer.warm_up_reasons()
+            self.engine.scorer.warm_up()
 
     def __is_ready__(self) -> bool:
         return self.engine.status().ready

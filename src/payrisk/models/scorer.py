@@ -42,7 +42,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
 TARGET_NAMES: tuple[str, ...] = ("late", "default")  # what reasons and the model page explain
 
 SCORE_CHUNK = 50_000  # invoices scored at once (the payment distribution is rows x bands)
-PARALLEL_WARM_UP_ROWS = 512  # enough rows for the parallel TreeSHAP kernel
+PARALLEL_WARM_UP_ROWS = 512  # enough rows for the parallel TreeSHAP and hazard kernels
 SINGLE_THREAD_ROWS = 512  # below this, OpenMP's thread hand-off costs more than it saves
 
 
@@ -257,14 +257,18 @@ class PaymentRiskScorer:
         matrix = model.layout_.matrix(features)
         return model.contribution_matrix(matrix, **threads_for(len(matrix)))
 
-    def warm_up_reasons(self) -> None:
-        """Build the TreeSHAP tables and load the compiled kernels now (a second or two), not in
-        a caller's first request with reasons (the service calls this at start)."""
+    def warm_up(self) -> None:
+        """Build the TreeSHAP tables and the hazard's flat trees and load their compiled kernels
+        now (a second or two), not in a caller's first request (the service calls this at start)."""
         for target in TARGET_NAMES:
             model = self.model(target)
             width = len(model.feature_names_in_)
             model.contribution_matrix(np.zeros((1, width)), num_threads=1)
             model.contribution_matrix(np.zeros((PARALLEL_WARM_UP_ROWS, width)))
+        hazard = self.payment_model
+        width = len(hazard.layout_.columns)
+        hazard.cumulative(np.zeros((1, width)), np.zeros(1), num_threads=1)
+        hazard.cumulative(np.zeros((PARALLEL_WARM_UP_ROWS, width)), np.zeros(PARALLEL_WARM_UP_ROWS))
 
     def contribution_names(self, target: str) -> tuple[str, ...]:
         """Feature names of `contribution_matrix`'s columns, before the bias."""
