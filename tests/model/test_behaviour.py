@@ -112,6 +112,32 @@ def test_one_invoice_requests_score_as_the_batch_does(scorer, sample_dataset):
         assert [r.model_dump() for r in online.reasons] == expected["reasons"]
 
 
+def test_the_response_history_read_while_scoring_is_the_one_read_alone(scorer, sample_dataset):
+    """Scored today, the customers' response history comes from the scoring pass's features: the
+    same per customer as computed on its own."""
+    from payrisk.core.days import day_number
+    from payrisk.data.receivables import default_as_of
+    from payrisk.features.definitions import RESPONSE_FEATURES
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.policy.planning import (
+        OpenInvoices,
+        open_invoice_queries,
+        plan_portfolio,
+        response_history,
+    )
+
+    as_of = default_as_of(sample_dataset)
+    history = scorer.build_history(sample_dataset, as_of)
+    invoices = OpenInvoices.of(open_invoice_queries(sample_dataset, as_of).reset_index(drop=True))
+    planned = plan_portfolio(scorer, history, invoices, as_of, load_dunning_config())
+    alone = response_history(scorer, history, invoices, day_number(as_of))
+    names = [feature.name for feature in RESPONSE_FEATURES]
+    assert len(alone[names[0]]) == len(np.unique(invoices.customer_id)) > 20
+    assert np.nansum([np.nansum(alone[name]) for name in names]) > 0  # some answers known
+    for name in names:
+        np.testing.assert_array_equal(planned.customers[name], alone[name], err_msg=name)
+
+
 def test_reasons_are_the_same_as_from_lightgbms_own_treeshap(scorer, sample_dataset, monkeypatch):
     """The fast contributions (payrisk.models.treeshap) give the reasons LightGBM's pred_contrib
     gave, on the champion and the sample's open invoices, for both explained targets."""

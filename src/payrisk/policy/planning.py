@@ -216,9 +216,9 @@ def plan_portfolio(
     """
     today = day_number(as_of)
     n = len(invoices)
-    snapshot_day = (
-        np.full(n, today, dtype="int64") if invoices.snapshot_day is None else invoices.snapshot_day
-    )
+    at_today = invoices.snapshot_day is None or bool(np.all(invoices.snapshot_day == today))
+    snapshot_day = np.full(n, today, dtype="int64") if at_today else invoices.snapshot_day
+    # Scored today (the service, `payrisk score`), the response history is read in the same pass.
     features = scorer.feature_arrays(
         history,
         invoice_ids=invoices.invoice_id,
@@ -230,6 +230,7 @@ def plan_portfolio(
         in_history=invoices.in_history,
         disputed=invoices.disputed,
         attributes=invoices.attributes,
+        features=scorer.feature_set.with_features(RESPONSE_FEATURES) if at_today else None,
     )
     scores = scored_columns(scorer, features, snapshot_day, invoices.due_day)
     open_amount = np.where(np.isnan(invoices.open_amount), invoices.amount, invoices.open_amount)
@@ -292,7 +293,9 @@ def plan_portfolio(
     scored["reasons"] = explain_arrays(
         scorer, features, scores["reason_target"], wanted, formats_of(dunning, language)
     )
-    responses = response_history(scorer, history, invoices, today, customers)
+    responses = response_history(
+        scorer, history, invoices, today, customers, features if at_today else None
+    )
     return PortfolioArrays(
         invoices={**scored, **plan.invoices}, customers={**plan.customers, **responses}
     )
@@ -329,21 +332,26 @@ def response_history(
     invoices: OpenInvoices,
     today: int,
     customers: CustomerCodes | None = None,
+    today_features: Columns | None = None,
 ) -> dict[str, np.ndarray]:
     """Per customer (sorted ids): its reminders by channel whose answer is known today and the
-    share followed by payment within the window: what its channel effects rest on."""
+    share followed by payment within the window: what its channel effects rest on.
+    `today_features`: the invoices' features at `today` with RESPONSE_FEATURES, if computed."""
     n = len(invoices)
-    responses = scorer.feature_arrays(
-        history,
-        invoice_ids=invoices.invoice_id,
-        customer_ids=invoices.customer_id,
-        issue_day=invoices.issue_day,
-        due_day=invoices.due_day,
-        amount=invoices.amount,
-        snapshot_day=np.full(n, today, dtype="int64"),
-        in_history=invoices.in_history,
-        features=FeatureSet(RESPONSE_FEATURES),
-    )
+    responses = today_features
+    if responses is None:
+        responses = scorer.feature_arrays(
+            history,
+            invoice_ids=invoices.invoice_id,
+            customer_ids=invoices.customer_id,
+            issue_day=invoices.issue_day,
+            due_day=invoices.due_day,
+            amount=invoices.amount,
+            snapshot_day=np.full(n, today, dtype="int64"),
+            in_history=invoices.in_history,
+            features=FeatureSet(RESPONSE_FEATURES),
+        )
+    responses = {f.name: responses[f.name] for f in RESPONSE_FEATURES}
     if customers is None:
         customers = CustomerCodes.of(invoices.customer_id)
     _, first = np.unique(customers.codes, return_index=True)
