@@ -52,6 +52,37 @@ def test_a_customer_always_late_scores_riskier_than_a_punctual_one(scorer):
     assert late_payer["expected_payment_date"] > punctual["expected_payment_date"]
 
 
+def test_an_invoice_past_the_payment_horizon_is_never_expected_in_the_past(scorer):
+    """The payment-date model stops at `payment_horizon_days` past due: older open invoices are
+    expected no earlier than the scoring day, not on the horizon's last day in the past."""
+    as_of = pd.Timestamp("2026-03-01")
+    horizon = int(scorer.payment_model.edges_[-1])
+    old = []
+    for k, days in enumerate((horizon - 20, horizon + 10, horizon + 400)):
+        due = as_of - pd.Timedelta(days=days)
+        old.append(
+            {
+                "invoice_id": f"OLD{k}",
+                "customer_id": "C",
+                "issue_date": (due - pd.Timedelta(days=30)).date().isoformat(),
+                "due_date": due.date().isoformat(),
+                "amount": "1000",
+            }
+        )
+    data = dataset([*customer_history(40), *old])
+    history = scorer.build_history(data, as_of)
+    query = data.invoices.loc[data.invoices["invoice_id"].str.startswith("OLD")]
+    scores = scorer.score(history, query.assign(snapshot_date=as_of))
+    for column in (
+        "expected_payment_date_low",
+        "expected_payment_date",
+        "expected_payment_date_high",
+    ):
+        assert (scores[column] >= as_of).all(), scores[column]
+    assert (scores["expected_payment_date_low"] <= scores["expected_payment_date"]).all()
+    assert (scores["expected_payment_date"] <= scores["expected_payment_date_high"]).all()
+
+
 def test_more_days_past_due_never_lowers_the_default_probability(scorer, sample_dataset):
     as_of = sample_dataset.invoices["issue_date"].max()
     history = scorer.build_history(sample_dataset, as_of)
