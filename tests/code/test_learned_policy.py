@@ -170,6 +170,14 @@ def test_no_effect_is_claimed_where_a_channel_was_never_used() -> None:
     late = features["days_past_due"] > 5
     assert np.nanmean(effects[late, phone]) == pytest.approx(0.3, abs=0.06)
     assert np.nanmean(effects[:, model.channels.index("email")]) == pytest.approx(0.1, abs=0.05)
+    # Each chance shown lies inside its own interval, as wide as its group's.
+    response = model.response(features)
+    for channel in model.channels:
+        shown = np.isfinite(response[f"{channel}_effect"])
+        assert shown.sum() > 100
+        low, chance, high = (response[f"{channel}{k}"][shown] for k in ("_low", "", "_high"))
+        assert (low <= chance).all() and (chance <= high).all(), channel
+        assert (high - low > 0).mean() > 0.9
 
 
 def test_overlap_report_shares() -> None:

@@ -326,13 +326,16 @@ class ChannelEffects:
         return ok
 
     def intervals(self, channel: str, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The 90% interval of the effect of the group each estimate falls in."""
+        """A 90% interval around each estimate, as wide as that of the group it falls in.
+
+        The group's interval is about its mean pseudo-outcome, which can sit away from this
+        customer's own estimate: an interval that did not contain the estimate shown beside it
+        (an SMS at 93% "between 94% and 100%") would contradict it, so it is re-centred."""
         group = self.groups[channel]
         where = np.clip(np.searchsorted(group["edges"], tau, side="right") - 1, 0, None)
         where = np.minimum(where, len(group["low"]) - 1)
-        low, high = np.asarray(group["low"])[where], np.asarray(group["high"])[where]
-        missing = np.isnan(tau)
-        return np.where(missing, np.nan, low), np.where(missing, np.nan, high)
+        spread = (np.asarray(group["high"]) - np.asarray(group["low"]))[where] / 2.0
+        return tau - spread, tau + spread  # NaN where the effect is not estimated
 
     def response(self, features: Columns) -> dict[str, np.ndarray]:
         """Per arm, P(paid within the window) if it is used now (none: the baseline), with the
