@@ -123,9 +123,10 @@ def simulate(
 
 def log_simulation(catalog: Catalog, report: dict) -> None:
     """One MLflow run: parameters, every policy's figures as metrics, the table and a plot."""
-    tracking.setup(catalog.tracking_uri, catalog.train_config.registry.experiment)
+    experiment_id = tracking.setup(catalog.tracking_uri, catalog.train_config.registry.experiment)
     world = report["world"]
-    with mlflow.start_run(run_name=f"simulate-{world['customers']}-seed{world['seed']}"):
+    name = f"simulate-{world['customers']}-seed{world['seed']}"
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name):
         mlflow.set_tag("kind", "simulation")
         mlflow.log_params({**world, **report["period"]})
         mlflow.set_tags(tracking.code_version())

@@ -113,12 +113,16 @@ def test_channel_names_become_the_worlds_channel_codes() -> None:
 
 
 @pytest.mark.slow
-def test_a_whole_simulation_trains_payrisk_and_plays_every_policy() -> None:
+def test_a_whole_simulation_trains_payrisk_and_plays_every_policy(tmp_path, monkeypatch) -> None:
     """`payrisk simulate` end to end with a trained scorer and channel-effect models: the rules
     and the learned policy read features through the scorer (a change of the feature API broke
-    this once while the tests above, which need no scorer, passed)."""
+    this once while the tests above, which need no scorer, passed); its MLflow run lands in
+    payrisk's experiment, nothing in the working directory's ./mlruns."""
+    import mlflow
+
     from payrisk.core.config import load_train_config
-    from pipelines.simulation import simulate_world
+    from pipelines.catalog import Catalog
+    from pipelines.simulation import log_simulation, simulate_world
 
     small = generate_world(200, 2.0, seed=3, future_days=60)
     report = simulate_world(small, load_train_config(), DUNNING, follow_up_days=60)
@@ -130,3 +134,12 @@ def test_a_whole_simulation_trains_payrisk_and_plays_every_policy() -> None:
         assert policies[name]["contacts_per_invoice"] > 0
     assert policies["learned"] != policies["rules"]  # not the rules table under another name
     assert set(report["timings"]) == {"generate_seconds", "train_seconds", "play_seconds"}
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    catalog = Catalog()
+    log_simulation(catalog, {**report, "world": {"customers": 200, "years": 2.0, "seed": 3}})
+    experiment = mlflow.get_experiment_by_name(catalog.train_config.registry.experiment)
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    assert [run.data.tags["kind"] for run in runs] == ["simulation"]
+    assert not (tmp_path / "mlruns").exists()
