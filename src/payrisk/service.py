@@ -45,7 +45,6 @@ from payrisk.serving.schemas import (
 )
 from payrisk.web import pages
 from payrisk.web.app import create_app
-from payrisk.web.i18n import Words
 from pipelines.catalog import Catalog
 
 # Read once per server process, when BentoML imports this module.
@@ -151,8 +150,8 @@ class PayriskService:
 PayriskService.add_asgi_middleware(
     ApiKeyMiddleware,
     settings=SETTINGS,
-    login_page=lambda next_path, error: pages.login_page(
-        next_path, error, Words(CATALOG.dunning_config.language)
+    login_page=lambda next_path, error, accept_language: pages.login_page(
+        next_path, error, accept_language, CATALOG.dunning_config.language
     ),
 )
 PayriskService.add_asgi_middleware(

@@ -116,6 +116,24 @@ def test_browsers_sign_in_and_get_a_strict_http_only_cookie(client):
         assert client.post("/v1/status").status_code == 401
 
 
+def test_the_sign_in_page_speaks_the_browsers_language(client):
+    """Before any session the reader's language is in its Accept-Language (the policy's
+    language, French as shipped, only when it names none we speak)."""
+    with anonymous(client):
+        for header, title, button in (
+            ("en-GB,en;q=0.9", "Sign in", "Sign in"),
+            ("fr-FR,fr;q=0.9,en;q=0.5", "Connexion", "Se connecter"),
+            ("de-DE", "Connexion", "Se connecter"),
+        ):
+            page = client.get("/ui/login", headers={"Accept-Language": header})
+            assert page.status_code == 200
+            assert f"<title>{title}" in page.text and button in page.text, header
+        wrong = client.post(
+            "/ui/login", data={"api_key": "nope"}, headers={"Accept-Language": "en"}
+        )
+        assert wrong.status_code == 401 and "Sign in" in wrong.text
+
+
 def test_pages_opened_with_a_key_header_offer_no_sign_out(client):
     page = client.get("/ui/model")
     assert page.status_code == 200 and 'href="/ui/logout"' not in page.text

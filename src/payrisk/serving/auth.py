@@ -92,8 +92,9 @@ PAGE_SECURITY_HEADERS = {
 PAGE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in PAGE_SECURITY_HEADERS.items()]
 
 
-LoginPage = Callable[[str, str | None], str]
-"""Renders the sign-in form: (where to go after signing in, error message or None) -> HTML."""
+LoginPage = Callable[[str, str | None, str | None], str]
+"""Renders the sign-in form: (where to go after signing in, error message or None, the request's
+Accept-Language or None) -> HTML."""
 
 
 class AuthConfigError(RuntimeError):
@@ -428,7 +429,10 @@ class ApiKeyMiddleware:
         message = f"too many wrong API keys from this address; retry in {wait} s"
         if scope.get("path") == LOGIN_PATH:
             await _send_html(
-                send, 429, self.login_page(PAGES_HOME, message[0].upper() + message[1:]), retry
+                send,
+                429,
+                self._login_page(scope, PAGES_HOME, message[0].upper() + message[1:]),
+                retry,
             )
             return
         await send_json(send, 429, {"error": message}, retry)
@@ -437,7 +441,7 @@ class ApiKeyMiddleware:
         log.warning("refused %s: form sent from another site", scope.get("path", ""))
         message = "This form was sent from another site; open the page here and send it again."
         if scope.get("path") == LOGIN_PATH:
-            await _send_html(send, 403, self.login_page(PAGES_HOME, message), CLOSE)
+            await _send_html(send, 403, self._login_page(scope, PAGES_HOME, message), CLOSE)
             return
         await send_json(send, 403, {"error": "cross-site request refused"}, CLOSE)
 
@@ -459,21 +463,29 @@ class ApiKeyMiddleware:
             [(b"www-authenticate", b'Bearer realm="payrisk"')],
         )
 
+    def _login_page(self, scope: Scope, next_path: str, error: str | None) -> str:
+        """The sign-in form in the reader's language (its browser's Accept-Language)."""
+        return self.login_page(next_path, error, _headers(scope).get("accept-language"))
+
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.keys is not None
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if scope.get("method") != "POST":
             next_path = _safe_next((query.get("next") or [""])[0])
-            await _send_html(send, 200, self.login_page(next_path, None))
+            await _send_html(send, 200, self._login_page(scope, next_path, None))
             return
         try:
             body = await read_body(scope, receive, MAX_LOGIN_BODY, self.body_timeout_s)
         except BodyTooLargeError:
-            await _send_html(send, 413, self.login_page(PAGES_HOME, "Request too large."), CLOSE)
+            await _send_html(
+                send, 413, self._login_page(scope, PAGES_HOME, "Request too large."), CLOSE
+            )
             return
         except BodyTimeoutError:
             log.warning("sign-in form not received within %g s", self.body_timeout_s)
-            page = self.login_page(PAGES_HOME, "The form took too long to arrive; send it again.")
+            page = self._login_page(
+                scope, PAGES_HOME, "The form took too long to arrive; send it again."
+            )
             await _send_html(send, 408, page, CLOSE)
             return
         form = parse_qs(body.decode("utf-8", "replace"))
@@ -481,7 +493,9 @@ class ApiKeyMiddleware:
         digest = self.keys.match((form.get("api_key") or [""])[0].strip())
         if digest is None:
             self.throttle.record_failure(_client(scope))
-            await _send_html(send, 401, self.login_page(next_path, "That API key is not valid."))
+            await _send_html(
+                send, 401, self._login_page(scope, next_path, "That API key is not valid.")
+            )
             return
         cookie = (
             f"{COOKIE}={self.keys.session_token(digest)}; Path=/; Max-Age={SESSION_SECONDS}; "

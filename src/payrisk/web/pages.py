@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from payrisk.core.i18n import DASH, LANGUAGES, missing
+from payrisk.core.i18n import DASH, DEFAULT_LANGUAGE, LANGUAGES, missing, negotiate
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.portfolio import PortfolioBundle
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
@@ -806,7 +806,13 @@ def report_page(
     return _render("report.html", layout, **portfolio, **model)
 
 
-def login_page(next_path: str, error: str | None = None, words: Words | None = None) -> str:
-    """/ui/login, rendered for payrisk.serving.auth.ApiKeyMiddleware (before any session)."""
-    layout = Layout(nav=False, words=words or Words())
+def login_page(
+    next_path: str,
+    error: str | None = None,
+    accept_language: str | None = None,
+    default_language: str = DEFAULT_LANGUAGE,
+) -> str:
+    """/ui/login, rendered for payrisk.serving.auth.ApiKeyMiddleware (before any session), in the
+    browser's language (Accept-Language), else `default_language` (the policy's)."""
+    layout = Layout(nav=False, words=Words(negotiate(accept_language, default_language)))
     return _render("login.html", layout, login_path=LOGIN_PATH, next_path=next_path, error=error)
