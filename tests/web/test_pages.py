@@ -182,6 +182,12 @@ def test_the_view_by_customer(client, bundle):
     assert EN_F.money(top["open_amount"]) in text_of(table)
     total = bundle.customers["customer_id"].nunique()
     assert f"{total:,} customers match" in html
+    # How many invoices the next contact covers, in words: "1 invoice", never "1 invoices".
+    covers = re.findall(r'class="muted">· ([^<]+)</span>', table)
+    assert covers and "1 invoices" not in covers
+    assert all(re.fullmatch(r"1 invoice|[\d,]+ invoices", text) for text in covers), covers
+    counts = bundle.customers.set_index("customer_id").loc[customers, "next_contact_invoices"]
+    assert ("1 invoice" in covers) == bool((counts == 1).any())
 
 
 def test_customer_page_shows_history_invoices_and_aged_balance(client, bundle):

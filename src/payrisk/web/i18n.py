@@ -166,6 +166,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.step": ("step {n}", "étape {n}"),
     "disputed": ("disputed", "en litige"),
     "contact.covers": ("{n} invoices", "{n} factures"),
+    "contact.covers_one": ("1 invoice", "1 facture"),
     # customer page
     "customer.plan": (
         "Scenario <strong>{scenario}</strong>{key}. Next contact: {action} on {day} ({actor}), "

@@ -129,6 +129,13 @@ def reasons_of(row: dict, w: Words) -> list[dict]:
     ]
 
 
+def _covers(count: object, w: Words) -> str:
+    """How many invoices a contact covers, in words ("1 invoice", "3 factures")."""
+    if not missing(count) and int(count) == 1:  # type: ignore[call-overload]
+        return w.t("contact.covers_one")
+    return w.t("contact.covers", n=w.f.number(count))
+
+
 def main_reason(row: dict, w: Words) -> str:
     raising = [r["text"] for r in reasons_of(row, w) if r["direction"] == RAISES]
     return raising[0] if raising else DASH
@@ -215,9 +222,7 @@ def customer_row(row: dict, w: Words) -> dict:
         "loss": f.money(row.get("expected_loss")),
         "scenario": w.label("scenario", row.get("scenario")),
         "next": next_,
-        "covers": w.t("contact.covers", n=f.number(row.get("next_contact_invoices")))
-        if has_contact
-        else "",
+        "covers": _covers(row.get("next_contact_invoices"), w) if has_contact else "",
         "reason": main_reason(row, w),
     }
 
