@@ -4,6 +4,8 @@ propensities are clipped and no effect is claimed without overlap."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,6 +107,41 @@ def test_waits_when_no_contact_is_worth_its_cost_and_says_why() -> None:
     assert choice.channel[1] == "phone"
     assert choice.why[1].startswith("A call: 70% chance of payment within 7 days")
     assert choice.probability[1] == pytest.approx(0.7)
+
+
+def test_the_policys_words_are_in_the_answers_language_with_the_same_numbers() -> None:
+    """French credit managers read why in French: every kind of sentence (contact against the
+    runner-up, wait, rules for a new customer or without overlap), with the same percentages as
+    the English one, written as Babel writes them."""
+    from payrisk.core.i18n import Formats
+
+    response = {
+        "none": np.array([0.9, 0.2, 0.3, 0.3]),
+        "phone_effect": np.array([0.05, 0.5, 0.2, np.nan]),
+        "email_effect": np.array([0.01, 0.1, 0.1, np.nan]),
+    }
+    for channel in ("phone", "email"):
+        response[channel] = response["none"] + response[f"{channel}_effect"]
+    allowed = np.zeros((4, len(CHANNELS)), dtype=bool)
+    allowed[:, [CHANNELS.index("phone"), CHANNELS.index("email")]] = True
+    new = np.array([False, False, True, False])
+    amount = np.array([50.0, 5000.0, 5000.0, 5000.0])
+    english = choose(response, amount, allowed, new, DUNNING, language="en").why
+    french = choose(response, amount, allowed, new, DUNNING, language="fr").why
+    fr = Formats("fr", "EUR")
+    assert french[0].startswith(f"Attendre : {fr.pct(0.9)} de chances de paiement sous 7 jours")
+    assert "un e-mail les porterait à " + fr.pct(0.91) in french[0]  # the cheaper one weighs most
+    assert french[1] == (
+        f"Un appel : {fr.pct(0.7)} de chances de paiement sous 7 jours, contre {fr.pct(0.3)} "
+        f"par un e-mail ({fr.pct(0.2)} sans contact)."
+    )
+    assert english[1] == (
+        "A call: 70% chance of payment within 7 days against 30% by e-mail (20% without contact)."
+    )
+    assert french[2].startswith("Table des règles : nouveau client")
+    assert french[3].startswith("Table des règles : aucun canal permis")
+    for en, fr_text in zip(english, french, strict=True):  # the same numbers in both
+        assert re.findall(r"\d+", en) == re.findall(r"\d+", fr_text)
 
 
 def test_rules_decide_for_new_customers_and_where_no_channel_has_overlap() -> None:

@@ -11,6 +11,7 @@ decisions; every decision carries the words that explain it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,14 +26,51 @@ from payrisk.policy.dunning import NO_CONTACT
 # formal notice never first, agency only after a formal notice).
 LEVEL = {"email": 1, "sms": 1, "phone": 2, "letter": 2, "formal_notice": 3, "agency": 4}
 KEY_ACCOUNT_MAX_LEVEL = 2  # key accounts: firm steps go through the sales rep, never legal ones
+# The decision's words, in the answer's language (the channel as a noun phrase of its sentence).
 CHANNEL_WORDS = {
-    "email": "e-mail",
-    "sms": "SMS",
-    "phone": "a call",
-    "letter": "a letter",
-    "formal_notice": "a formal notice",
-    "agency": "the collection agency",
+    "en": {"email": "e-mail", "sms": "SMS", "phone": "a call", "letter": "a letter",
+           "formal_notice": "a formal notice", "agency": "the collection agency"},
+    "fr": {"email": "un e-mail", "sms": "un SMS", "phone": "un appel", "letter": "un courrier",
+           "formal_notice": "une mise en demeure", "agency": "la société de recouvrement"},
+}  # fmt: skip
+POLICY_WORDS = {
+    "en": {
+        "new": "Rules table: a new customer, no answers to learn from yet.",
+        "untried": "Rules table: no channel allowed now has been tried often enough on customers "
+        "like this one to estimate its effect.",
+        "wait": "Wait: {p} chance of payment within {days} days without contact",
+        "wait_best": "; {channel} would raise it to {q}, not worth its cost here.",
+        "chosen": "{channel}: {p} chance of payment within {days} days",
+        "against": " against {q} by {channel}",
+        "without": " ({p} without contact).",
+        "rules_config": "Rules table (policy: rules in the dunning configuration).",
+        "rules_no_effects": "Rules table: this model has no channel-effect models.",
+        "rules_step": "Rules table: the scenario step of the customer's segment.",
+    },
+    "fr": {
+        "new": "Table des règles : nouveau client, sans réponses dont apprendre encore.",
+        "untried": "Table des règles : aucun canal permis à ce stade n'a été assez essayé sur des "
+        "clients comparables pour en estimer l'effet.",
+        "wait": "Attendre : {p} de chances de paiement sous {days} jours sans contact",
+        "wait_best": " ; {channel} les porterait à {q}, sans couvrir son coût ici.",
+        "chosen": "{channel} : {p} de chances de paiement sous {days} jours",
+        "against": ", contre {q} par {channel}",
+        "without": " ({p} sans contact).",
+        "rules_config": "Table des règles (policy: rules dans la configuration des relances).",
+        "rules_no_effects": "Table des règles : ce modèle n'a pas de modèles d'effet des canaux.",
+        "rules_step": "Table des règles : l'étape du scénario du segment du client.",
+    },
 }
+
+
+def _percent(language: str) -> Callable[[float], str]:
+    """A share as whole percent, as Babel writes it ("93%", "93\xa0%"), without its cost per
+    number (thousands of decisions a batch)."""
+    if language == "fr":
+        return lambda p: f"{round(p * 100)}\xa0%"
+    return lambda p: f"{round(p * 100)}%"
+
+
 POLICY_LEARNED = "learned"
 POLICY_RULES = "rules"
 
@@ -107,6 +145,7 @@ def choose(
     weigh_costs: bool = True,
     default_probability: np.ndarray | None = None,
     explain: bool = True,
+    language: str = "en",
 ) -> Choice:
     """The best allowed channel per decision, or wait, from `response` (ChannelEffects.response
     or the simulator's truth: per arm the probability and f"{channel}_effect").
@@ -115,7 +154,7 @@ def choose(
     the channel with the largest effect is chosen whenever it has one. A payment brought in is
     worth `cash_value_rate` of its amount, plus its `default_probability` (an invoice paid can no
     longer be lost). Without `explain` (the simulator's thousands of decisions a week) `why` is
-    left empty.
+    left empty; else it is written in `language` (en, fr).
     """
     n = len(open_amount)
     amount = np.asarray(open_amount, dtype="float64")
@@ -143,7 +182,7 @@ def choose(
     best_effect = np.where(contact, effect[rows, best], 0.0)
     days = config.policy.response_days
     why = (
-        _explain(chosen, fallback, new_customer, response, baseline, value, names, days)
+        _explain(chosen, fallback, new_customer, response, baseline, value, names, days, language)
         if explain
         else np.full(n, None, dtype=object)
     )
@@ -168,11 +207,14 @@ def _explain(
     value: np.ndarray,
     names: np.ndarray,
     days: int,
+    language: str = "en",
 ) -> np.ndarray:
     """One sentence per decision: the chosen channel's chance against the runner-up's, or why it
-    waits, or why the rules decide. A loop over decisions: words are built for a page or a
-    request, or for every contact of a batch: the ranking is computed once for all rows and the
-    loop reads plain Python values."""
+    waits, or why the rules decide, in `language`. A loop over decisions: words are built for a
+    page or a request, or for every contact of a batch: the ranking is computed once for all rows
+    and the loop reads plain Python values."""
+    words, channel_words = POLICY_WORDS[language], CHANNEL_WORDS[language]
+    pct = _percent(language)
     out = np.empty(len(chosen), dtype=object)
     order = np.argsort(-value, axis=1)  # row by row as np.argsort; not estimated (-inf) last
     finite = np.isfinite(value).sum(axis=1)
@@ -186,37 +228,30 @@ def _explain(
     }
     for i in range(len(chosen)):
         if fallback[i]:
-            out[i] = (
-                "Rules table: a new customer, no answers to learn from yet."
-                if new_customer[i]
-                else "Rules table: no channel allowed now has been tried often enough on "
-                "customers like this one to estimate its effect."
-            )
+            out[i] = words["new"] if new_customer[i] else words["untried"]
             continue
         ranked = ranked_rows[i]
         if chosen[i] is None:
             best = ranked[0] if ranked else None
-            out[i] = (
-                f"Wait: {baseline[i]:.0%} chance of payment within {days} days without contact"
-                + (
-                    f"; {CHANNEL_WORDS[names[best]]} would raise it to "
-                    f"{min(baseline[i] + effects[names[best]][i], 1):.0%}, "
-                    "not worth its cost here."
-                    if best is not None
-                    else "."
-                )
-            )
+            sentence = words["wait"].format(p=pct(baseline[i]), days=days)
+            if best is not None:
+                q = min(baseline[i] + effects[names[best]][i], 1)
+                sentence += words["wait_best"].format(channel=channel_words[names[best]], q=pct(q))
+            else:
+                sentence += "."
+            out[i] = sentence
             continue
         j = ranked[0]
         p = min(baseline[i] + effects[names[j]][i], 1.0)
-        words = (
-            f"{CHANNEL_WORDS[names[j]].capitalize()}: {p:.0%} chance of payment within {days} days"
+        channel = channel_words[names[j]]
+        sentence = words["chosen"].format(
+            channel=channel[0].upper() + channel[1:], p=pct(p), days=days
         )
         if len(ranked) > 1:
             k = ranked[1]
             q = min(baseline[i] + effects[names[k]][i], 1.0)
-            words += f" against {q:.0%} by {CHANNEL_WORDS[names[k]]}"
-        out[i] = words + f" ({baseline[i]:.0%} without contact)."
+            sentence += words["against"].format(q=pct(q), channel=channel_words[names[k]])
+        out[i] = sentence + words["without"].format(p=pct(baseline[i]))
     return out
 
 
@@ -228,10 +263,11 @@ def decide(
     default_probability: np.ndarray | None,
     disputed: np.ndarray,
     config: DunningConfig,
+    language: str = "en",
 ) -> Choice:
     """The learned policy's decision at decision moments described by their features: the
-    escalation rules from the invoice's state, then `choose`. Without default probabilities the
-    agency is never allowed (its rule needs the expected recovery)."""
+    escalation rules from the invoice's state, then `choose` (its words in `language`). Without
+    default probabilities the agency is never allowed (its rule needs the expected recovery)."""
     amount = np.asarray(open_amount, dtype="float64")
     worth_it = (
         np.zeros(len(amount), dtype=bool)
@@ -247,7 +283,13 @@ def decide(
     )
     new_customer = np.asarray(features["is_new_customer"], dtype="float64") > 0
     return choose(
-        response, amount, allowed, new_customer, config, default_probability=default_probability
+        response,
+        amount,
+        allowed,
+        new_customer,
+        config,
+        default_probability=default_probability,
+        language=language,
     )
 
 

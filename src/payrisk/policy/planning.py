@@ -36,6 +36,7 @@ from payrisk.policy.dunning import (
 from payrisk.policy.learned import (
     POLICY_LEARNED,
     POLICY_RULES,
+    POLICY_WORDS,
     alternatives,
     decide,
     level_of,
@@ -266,6 +267,7 @@ def plan_portfolio(
     learned = LearnedNextActions(
         scorer, history, invoices, scored, last_contact, today, dunning,
         ruled=state.decides(today, last_reminder), customers=customers,
+        language=formats_of(dunning, language).language,
     )  # fmt: skip
     contacted = customers.latest(last_contact)
     due = to_days(inputs["due_date"])
@@ -389,9 +391,12 @@ class LearnedNextActions:
         dunning: DunningConfig,
         ruled: np.ndarray | None = None,
         customers: CustomerCodes | None = None,
+        language: str = "en",
     ) -> None:
         """`ruled`: invoices whose next action the dunning state decides (kept out);
-        `customers`: the invoices' customer codes, if the caller has them."""
+        `customers`: the invoices' customer codes, if the caller has them; `language`: of the
+        policy's words (`policy_reason`)."""
+        self.language = language
         self.ruled = np.zeros(len(invoices), dtype=bool) if ruled is None else ruled
         self.customers = CustomerCodes.of(invoices.customer_id) if customers is None else customers
         self.scorer, self.history, self.invoices = scorer, history, invoices
@@ -402,10 +407,11 @@ class LearnedNextActions:
         n = len(self.invoices)
         days = self.dunning.policy.response_days
         effects = getattr(self.scorer, "effects", None)
+        words = POLICY_WORDS[self.language]
         why = (
-            "Rules table (policy: rules in the dunning configuration)."
+            words["rules_config"]
             if self.dunning.policy.mode != POLICY_LEARNED
-            else "Rules table: this model has no channel-effect models."
+            else words["rules_no_effects"]
         )
         out = {
             **actions,
@@ -418,7 +424,7 @@ class LearnedNextActions:
         }
         if self.dunning.policy.mode != POLICY_LEARNED or effects is None or n == 0:
             return out
-        out["policy_reason"][:] = "Rules table: the scenario step of the customer's segment."
+        out["policy_reason"][:] = words["rules_step"]
         contact = is_contact(actions["action"])
         inv = self.invoices
         gap = self.dunning.contact.min_days_between_contacts
@@ -475,6 +481,7 @@ class LearnedNextActions:
             np.asarray(self.scored["default_probability"])[rows],
             np.zeros(len(rows), dtype=bool),
             self.dunning,
+            self.language,
         )
         mine = choice.policy == POLICY_LEARNED
         chosen = rows[mine]
