@@ -78,6 +78,34 @@ def test_online_scores_equal_batch_scores(client, trained, tmp_path):
     assert (best.map(lambda x: x["channel"]) == actions.loc[contacts, "channel"]).all()
 
 
+def test_a_part_paid_invoice_sent_without_open_amount_is_flagged(client, bundle):
+    """open_amount defaults to the whole amount; where the snapshot knows the invoice as
+    part-paid, the answer says so (by position, never the id) instead of staying silent."""
+    table = bundle.invoices
+    part_paid = table.loc[table["open_amount"] < table["amount"] - 0.01].head(2)
+    whole = table.loc[table["open_amount"] >= table["amount"] - 0.005].head(1)
+    assert len(part_paid) == 2 and len(whole) == 1
+    payload = invoice_payload(pd.concat([whole, part_paid]))
+    as_of = bundle.as_of.date().isoformat()
+    for entry in payload:
+        del entry["open_amount"]
+    body = client.post("/v1/score", json={"invoices": payload, "as_of": as_of}).json()
+    (warning,) = [w for w in body["warnings"] if "open_amount" in w]
+    assert warning.startswith("2 invoice(s)") and "invoices[1], invoices[2]" in warning
+    assert not any(invoice_id in warning for invoice_id in table["invoice_id"])
+    # Scored as sent: on the whole amount.
+    scored = {row["invoice_id"]: row for row in body["invoices"]}
+    first = part_paid.iloc[0]
+    assert scored[first["invoice_id"]]["next_action"]["amount_due"] == pytest.approx(
+        first["amount"], abs=0.01
+    )
+    # With open_amount sent, nothing to say.
+    answered = client.post(
+        "/v1/score", json={"invoices": invoice_payload(part_paid), "as_of": as_of}
+    ).json()
+    assert not [w for w in answered["warnings"] if "open_amount" in w]
+
+
 def test_unknown_customers_are_scored_as_new_and_flagged(client):
     invoice = {"issue_date": "2026-10-20", "due_date": "2026-11-19", "amount": 5000}
     body = client.post(

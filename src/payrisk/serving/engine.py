@@ -235,6 +235,35 @@ def stored_state(columns: dict[str, np.ndarray], rows: np.ndarray) -> DunningSta
     )
 
 
+def part_paid_warning(
+    request: ScoreRequest,
+    sent: OpenInvoices,
+    sent_rows: np.ndarray,
+    bundle: PortfolioBundle | None,
+) -> list[str]:
+    """A warning where the request leaves `open_amount` out (its default: the whole amount) for
+    invoices the snapshot knows as part-paid: they are scored on the whole amount, as sent, and
+    the caller is told which (by position: ids are the caller's data)."""
+    if bundle is None:
+        return []
+    omitted = np.array([invoice.open_amount is None for invoice in request.invoices], dtype=bool)
+    known = omitted & (sent_rows >= 0)
+    if not known.any():
+        return []
+    stored = np.asarray(bundle.open_invoice_arrays["open_amount"], dtype="float64")
+    part_paid = np.zeros(len(sent_rows), dtype=bool)
+    part_paid[known] = stored[sent_rows[known]] < sent.amount[known] - 0.005
+    where = np.flatnonzero(part_paid)
+    if not len(where):
+        return []
+    listed = ", ".join(f"invoices[{k}]" for k in where[:5]) + (" ..." if len(where) > 5 else "")
+    return [
+        f"{len(where)} invoice(s) sent without open_amount are part-paid in the snapshot "
+        f"({listed}): scored on their whole amount as sent; send open_amount to score what is "
+        "left to pay"
+    ]
+
+
 def request_digest(request: ScoreRequest) -> str:
     """A request's id when it brings none: a digest of its content (the same request, the same
     id), never its values."""
@@ -737,6 +766,7 @@ class ScoringEngine:
                 "(run `payrisk snapshot`)"
             )
         others, other_rows, sent_rows = self._other_open_invoices(sent, bundle)
+        warnings += part_paid_warning(request, sent, sent_rows, bundle)
         invoices = sent if others is None else _concat(sent, others)
         n = len(sent)
         requested = np.arange(len(invoices)) < n
