@@ -323,3 +323,34 @@ def test_planned_actions_group_into_contacts_that_name_their_invoices():
     ids = [i for ids in groups["invoice_ids"] for i in ids]
     assert sorted(ids) == sorted(invoices.index)  # every invoice in exactly one group
     assert groups["priority_rank"].is_monotonic_increasing
+
+
+def test_a_bundled_contact_speaks_for_its_most_advanced_invoice():
+    """The learned policy may pick a harder channel for a courtesy reminder (an SMS before the
+    due date) than for an overdue invoice's next step (an e-mail): the customer's one contact
+    that day is the overdue invoice's step, channel and template, not a courtesy message."""
+    from payrisk.policy.dunning import action_group_arrays
+
+    day = np.datetime64("2026-11-02", "ns")
+    columns = {
+        "customer_id": np.array(["C1", "C1", "C2"], dtype=object),
+        "invoice_id": np.array(["soon", "late", "other"], dtype=object),
+        "action": np.array([ACTION_REMIND] * 3, dtype=object),
+        "channel": np.array(["sms", "email", "phone"], dtype=object),
+        "actor": np.array(["collector"] * 3, dtype=object),
+        "step": np.array([1.0, 3.0, 2.0]),
+        "template": np.array(["courtesy_before_due", "reminder_3", "call_2"], dtype=object),
+        "scenario": np.array(["standard"] * 3, dtype=object),
+        "action_date": np.array([day, day, day]),
+        "open_amount": np.array([100.0, 200.0, 300.0]),
+        "expected_loss": np.array([1.0, 2.0, 3.0]),
+        "priority_rank": np.array([2, 1, 3]),
+    }
+    groups = action_group_arrays(columns)
+    (mine,) = np.flatnonzero(groups["customer_id"] == "C1")
+    assert sorted(groups["invoice_ids"][mine]) == ["late", "soon"]
+    assert (groups["channel"][mine], groups["step"][mine], groups["template"][mine]) == (
+        "email",
+        3.0,
+        "reminder_3",
+    )

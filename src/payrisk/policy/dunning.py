@@ -373,7 +373,8 @@ def customer_plan_arrays(
     """Per customer (sorted ids): its scenario, risk, and the next contact.
 
     The next contact is the earliest planned contact; its channel, actor and step are those of
-    the hardest step among the invoices it covers.
+    the most advanced step among the invoices it covers (the harder channel between equal
+    steps): a courtesy reminder of a not-yet-due invoice never speaks for an overdue one.
     """
     codes, n = customers.codes, len(customers)
     action = np.asarray(plan["action"], dtype=object)
@@ -385,16 +386,16 @@ def customer_plan_arrays(
     hardness = code_of(channel, tuple(CHANNELS)).astype("float64")  # none -> -1
     step = np.nan_to_num(np.asarray(plan["step"], dtype="float64"))
     rows = np.flatnonzero(in_next)
-    rows = rows[np.lexsort((step[rows], hardness[rows], codes[rows]))]
+    rows = rows[np.lexsort((hardness[rows], step[rows], codes[rows]))]
     last_of_customer = np.ones(len(rows), dtype=bool)
     last_of_customer[:-1] = codes[rows][1:] != codes[rows][:-1]
-    hardest = rows[last_of_customer]  # one row per customer that has a next contact
+    leading = rows[last_of_customer]  # one row per customer that has a next contact
     at = np.full(n, -1, dtype="int64")
-    at[codes[hardest]] = hardest
+    at[codes[leading]] = leading
     has = at >= 0
     safe = np.maximum(at, 0)
 
-    def of_hardest(values: np.ndarray, missing: Any) -> np.ndarray:
+    def of_leading(values: np.ndarray, missing: Any) -> np.ndarray:
         if not len(values):
             return np.full(n, missing, dtype=object if missing is None else values.dtype)
         return np.where(has, values[safe], missing)
@@ -405,11 +406,11 @@ def customer_plan_arrays(
         "customer_id": customers.ids,
         **risk,
         "scenario": scenario,
-        "next_contact_date": of_hardest(action_date, np.datetime64("NaT", "ns")),
-        "next_contact_channel": of_hardest(channel, None),
-        "next_contact_action": of_hardest(action, None),
-        "next_contact_actor": of_hardest(np.asarray(plan["actor"], dtype=object), None),
-        "next_contact_step": of_hardest(step, np.nan).astype("float64"),
+        "next_contact_date": of_leading(action_date, np.datetime64("NaT", "ns")),
+        "next_contact_channel": of_leading(channel, None),
+        "next_contact_action": of_leading(action, None),
+        "next_contact_actor": of_leading(np.asarray(plan["actor"], dtype=object), None),
+        "next_contact_step": of_leading(step, np.nan).astype("float64"),
         "next_contact_invoices": np.bincount(codes[in_next], minlength=n),
         "next_contact_amount": np.bincount(
             codes[in_next], weights=open_amount[in_next], minlength=n
@@ -498,9 +499,10 @@ GROUP_COLUMNS = (
 
 def action_group_arrays(columns: Columns) -> dict[str, Any]:
     """Planned actions as people carry them out, on plain arrays: one group per contact of a
-    customer on a day (its channel, actor and step those of the hardest step among its invoices,
-    as the customer plan's next contact), and one per review of a customer on a day (same
-    action). Groups come sorted by customer, day and kind; `invoice_ids` is a list per group.
+    customer on a day (its channel, actor, step and template those of the most advanced step
+    among its invoices, as the customer plan's next contact), and one per review of a customer
+    on a day (same action). Groups come sorted by customer, day and kind; `invoice_ids` is a
+    list per group.
 
     `columns` holds the plan's per-invoice columns (customer_id, invoice_id, action, channel,
     actor, step, template, scenario, action_date, open_amount, expected_loss, priority_rank).
@@ -515,7 +517,7 @@ def action_group_arrays(columns: Columns) -> dict[str, Any]:
     kind = np.where(contact, -1, code_of(action, ACTIONS))  # all contacts of a day are one
     hardness = code_of(np.asarray(columns["channel"], dtype=object), tuple(CHANNELS))
     step = np.nan_to_num(np.asarray(columns["step"], dtype="float64"))
-    order = np.lexsort((step, hardness, kind, day, customers.codes))
+    order = np.lexsort((hardness, step, kind, day, customers.codes))
     code, day_sorted, kind_sorted = customers.codes[order], day[order], kind[order]
     starts = np.ones(n, dtype=bool)
     starts[1:] = (
@@ -523,7 +525,7 @@ def action_group_arrays(columns: Columns) -> dict[str, Any]:
         | (kind_sorted[1:] != kind_sorted[:-1])
     )  # fmt: skip
     first = np.flatnonzero(starts)
-    last = np.append(first[1:], n) - 1  # sorted within a group by hardness: its hardest step
+    last = np.append(first[1:], n) - 1  # sorted within a group by step: its most advanced one
     hardest = order[last]
 
     def pick(name: str) -> np.ndarray:
