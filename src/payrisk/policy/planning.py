@@ -220,18 +220,12 @@ def plan_portfolio(
     at_today = invoices.snapshot_day is None or bool(np.all(invoices.snapshot_day == today))
     snapshot_day = np.full(n, today, dtype="int64") if at_today else invoices.snapshot_day
     # Scored today (the service, `payrisk score`), the response history is read in the same pass.
-    features = scorer.feature_arrays(
+    features = invoice_feature_arrays(
+        scorer,
         history,
-        invoice_ids=invoices.invoice_id,
-        customer_ids=invoices.customer_id,
-        issue_day=invoices.issue_day,
-        due_day=invoices.due_day,
-        amount=invoices.amount,
-        snapshot_day=snapshot_day,
-        in_history=invoices.in_history,
-        disputed=invoices.disputed,
-        attributes=invoices.attributes,
-        features=scorer.feature_set.with_features(RESPONSE_FEATURES) if at_today else None,
+        invoices,
+        snapshot_day,
+        scorer.feature_set.with_features(RESPONSE_FEATURES) if at_today else None,
     )
     scores = scored_columns(scorer, features, snapshot_day, invoices.due_day)
     open_amount = np.where(np.isnan(invoices.open_amount), invoices.amount, invoices.open_amount)
@@ -328,6 +322,29 @@ def dunning_amounts(
     return out
 
 
+def invoice_feature_arrays(
+    scorer: PaymentRiskScorer,
+    history: History,
+    invoices: OpenInvoices,
+    snapshot_day: np.ndarray,
+    features: FeatureSet | None = None,
+) -> Columns:
+    """The open invoices' features at `snapshot_day` (the scorer's own set, or `features`)."""
+    return scorer.feature_arrays(
+        history,
+        invoice_ids=invoices.invoice_id,
+        customer_ids=invoices.customer_id,
+        issue_day=invoices.issue_day,
+        due_day=invoices.due_day,
+        amount=invoices.amount,
+        snapshot_day=snapshot_day,
+        in_history=invoices.in_history,
+        disputed=invoices.disputed,
+        attributes=invoices.attributes,
+        features=features,
+    )
+
+
 def response_history(
     scorer: PaymentRiskScorer,
     history: History,
@@ -339,19 +356,11 @@ def response_history(
     """Per customer (sorted ids): its reminders by channel whose answer is known today and the
     share followed by payment within the window: what its channel effects rest on.
     `today_features`: the invoices' features at `today` with RESPONSE_FEATURES, if computed."""
-    n = len(invoices)
     responses = today_features
     if responses is None:
-        responses = scorer.feature_arrays(
-            history,
-            invoice_ids=invoices.invoice_id,
-            customer_ids=invoices.customer_id,
-            issue_day=invoices.issue_day,
-            due_day=invoices.due_day,
-            amount=invoices.amount,
-            snapshot_day=np.full(n, today, dtype="int64"),
-            in_history=invoices.in_history,
-            features=FeatureSet(RESPONSE_FEATURES),
+        today_days = np.full(len(invoices), today, dtype="int64")
+        responses = invoice_feature_arrays(
+            scorer, history, invoices, today_days, FeatureSet(RESPONSE_FEATURES)
         )
     responses = {f.name: responses[f.name] for f in RESPONSE_FEATURES}
     if customers is None:
