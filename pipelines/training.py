@@ -591,7 +591,11 @@ def render_report(report: dict) -> str:
             for name, values in summary["candidates"].items()
             if values.get("eligible") and "log_loss" in values
         )
-        lines.append(f"  {target:<19} {summary['model']:<9} (log loss on the slice: {judged})")
+        line = f"  {target:<19} {summary['model']:<9} (log loss on the slice: {judged})"
+        served = report.get("registered_models", {}).get(target, {}).get("model")
+        if served is not None and served != summary["model"]:  # the refit chose again
+            line += f"; refitted on the whole history for serving: {served}"
+        lines.append(line)
     header = (
         f"  {'snapshots':<24}{'n':>6}  {'late ROC AUC':^22}  {'default ROC AUC':^22}  "
         f"{'payment MAE (days)':^19}  cover"

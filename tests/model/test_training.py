@@ -90,6 +90,15 @@ def test_every_metric_by_snapshot_age_and_segment(trained):
     console = render_report(trained.report)
     for label in ("at issue", "on the due date", "16-30 days past due", "new customers"):
         assert label in console
+    # What serves is named where the refit on the whole history chose another candidate.
+    models = trained.report["models"]
+    other = "blend" if models["late"]["model"] != "blend" else "logistic"
+    served = {**trained.report["registered_models"], "late": {"model": other}}
+    console = render_report({**trained.report, "registered_models": served})
+    (line,) = [text for text in console.splitlines() if text.strip().startswith("late ")]
+    assert line.endswith(f"refitted on the whole history for serving: {other}")
+    same = render_report({**trained.report, "registered_models": {"late": models["late"]}})
+    assert "refitted on the whole history" not in same
 
 
 def test_the_run_records_data_code_config_metrics_plots_and_model(trained):
