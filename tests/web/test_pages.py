@@ -55,6 +55,13 @@ def test_portfolio_shows_kpis_charts_and_the_worklist(client, bundle):
     assert rows[0][1] == bundle.invoices.iloc[0]["invoice_id"]
     assert "<script" not in html  # no JavaScript needed
     assert '<th scope="col"' in html and '<label for="q">' in html
+    # The headline counts the customers with open invoices, the ones the customer view lists.
+    with_open = bundle.customers["customer_id"].nunique()
+    assert with_open < bundle.kpis["customers"]  # the ledger has customers with nothing open
+    assert (
+        f"{with_open:,} customers with {bundle.kpis['open_invoices']:,} open invoices "
+        f"({bundle.kpis['customers']:,} in the ledger)"
+    ) in text_of(html)
 
 
 def test_expected_loss_says_what_it_counts(client, bundle):

@@ -42,8 +42,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # portfolio
     "portfolio.summary": (
-        "{customers} customers, {invoices} open invoices, as of {day}.",
-        "{customers} clients, {invoices} factures ouvertes, au {day}.",
+        "{open_customers} customers with {invoices} open invoices ({customers} in the ledger), "
+        "as of {day}.",
+        "{open_customers} clients avec {invoices} factures ouvertes ({customers} au grand livre), "
+        "au {day}.",
     ),
     "kpi.figures": ("Key figures", "Chiffres clés"),
     "kpi.dso": ("DSO, last 90 days", "DSO, 90 derniers jours"),

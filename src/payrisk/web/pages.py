@@ -308,6 +308,7 @@ def _portfolio_context(
         k=k,
         summary=w.t(
             "portfolio.summary",
+            open_customers=f.number(bundle.customers["customer_id"].nunique()),
             customers=f.number(k.get("customers")),
             invoices=f.number(k.get("open_invoices")),
             day=f.day(k.get("as_of")),
