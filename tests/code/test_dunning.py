@@ -219,6 +219,9 @@ def test_a_policy_whose_last_segment_has_conditions_is_refused(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"scenarios\.s\.steps\.0\.channel"):
         load_dunning_config(text)
+    text.write_text("promises: {courtesy_channel: owl}\n")  # the same check for every channel
+    with pytest.raises(ConfigError, match=r"promises\.courtesy_channel.*unknown channel 'owl'"):
+        load_dunning_config(text)
 
 
 def test_no_action_on_a_weekend_or_a_public_holiday():

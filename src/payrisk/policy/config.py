@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from payrisk.core.config import StrictModel, default_config, load_config
 from payrisk.core.i18n import DEFAULT_LANGUAGE, Language
@@ -18,18 +18,20 @@ from payrisk.policy.workdays import PUBLIC_HOLIDAYS, WEEKDAYS, business_calendar
 ACTORS = ("automatic", "collector", "sales_rep", "credit_manager")
 
 
+def _known_channel(value: str) -> str:
+    if value not in CHANNELS:
+        raise ValueError(f"unknown channel {value!r}; use one of {list(CHANNELS)}")
+    return value
+
+
+Channel = Annotated[str, AfterValidator(_known_channel)]  # a step's, a nudge's
+
+
 class DunningStep(StrictModel):
     offset_days: int = Field(ge=-60, le=720, description="Days relative to the due date.")
-    channel: str
+    channel: Channel
     template: str = Field(min_length=1)
     actor: str
-
-    @field_validator("channel")
-    @classmethod
-    def _known_channel(cls, value: str) -> str:
-        if value not in CHANNELS:
-            raise ValueError(f"unknown channel {value!r}; use one of {list(CHANNELS)}")
-        return value
 
     @field_validator("actor")
     @classmethod
@@ -246,7 +248,7 @@ class PromiseRules(StrictModel):
         description="A courtesy e-mail this many working days before the promised date (null: "
         "none).",
     )
-    courtesy_channel: str = Field("email", description="The nudge's channel.")
+    courtesy_channel: Channel = Field("email", description="The nudge's channel.")
     check_in_below: float = Field(
         0.5,
         ge=0,
@@ -264,13 +266,6 @@ class PromiseRules(StrictModel):
         description="How many promises the portfolio's keeping rate counts for when a customer's "
         "own record is shrunk to it (the calibrated P(promise kept)).",
     )
-
-    @field_validator("courtesy_channel")
-    @classmethod
-    def _known_channel(cls, value: str) -> str:
-        if value not in CHANNELS:
-            raise ValueError(f"unknown channel {value!r}; use one of {list(CHANNELS)}")
-        return value
 
 
 class PenaltyRules(StrictModel):
