@@ -231,7 +231,8 @@ def quantile_days(
     cumulative: np.ndarray, edges: np.ndarray, start_dpd: np.ndarray, level: np.ndarray | float
 ) -> np.ndarray:
     """The first day past due by which the invoice is paid with probability `level` (days
-    spread evenly within a band); the horizon's last day where it is not reached."""
+    spread evenly within a band); where it is not reached, the horizon's last day, or the
+    snapshot's day for an invoice already past the horizon: never a day before the snapshot."""
     start = np.asarray(start_dpd, dtype="float64").astype("int64")
     n, bands = cumulative.shape
     level = np.broadcast_to(np.asarray(level, dtype="float64"), (n,))
@@ -244,5 +245,5 @@ def quantile_days(
     share = np.clip((level - before) / np.where(mass > 0, mass, 1.0), 0.0, 1.0)
     days_in = np.ceil(share * width[rows, band]).astype("int64") - 1
     day = low[rows, band] + np.clip(days_in, 0, np.maximum(width[rows, band] - 1, 0))
-    horizon = edges[-1] - 1
+    horizon = np.maximum(edges[-1] - 1, start)
     return np.where(reached.any(axis=1), day, horizon).astype("int64")

@@ -184,15 +184,12 @@ class PaymentRiskScorer:
     def payment_days(
         self, cumulative: np.ndarray, days_past_due: np.ndarray, levels: tuple[float, ...]
     ) -> list[np.ndarray]:
-        """Days from the snapshot to payment at each probability level: never before the
-        snapshot (an invoice already past the payment horizon is expected no earlier than
-        today, not on the horizon's last day in the past)."""
+        """Days from the snapshot to payment at each probability level (never negative:
+        `quantile_days` never answers a day before the snapshot)."""
         start = np.asarray(days_past_due, dtype="float64").astype("int64")
         edges = self.payment_model.edges_
         return [
-            (np.maximum(quantile_days(cumulative, edges, start, level), start) - start).astype(
-                "float64"
-            )
+            (quantile_days(cumulative, edges, start, level) - start).astype("float64")
             for level in levels
         ]
 

@@ -7,7 +7,7 @@ second, so both run the same features, models, rules and reasons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -160,6 +160,22 @@ class OpenInvoices:
 
     def __len__(self) -> int:
         return len(self.invoice_id)
+
+    def take(self, rows: np.ndarray) -> OpenInvoices:
+        """These rows of every array (and of the declared attributes)."""
+        return OpenInvoices(
+            **{
+                item.name: None if value is None else value[rows]
+                for item in fields(self)
+                if item.name != "attributes"
+                for value in (getattr(self, item.name),)
+            },
+            attributes=(
+                None
+                if self.attributes is None
+                else {name: values[rows] for name, values in self.attributes.items()}
+            ),
+        )
 
     @classmethod
     def of(cls, queries: pd.DataFrame) -> OpenInvoices:
@@ -466,16 +482,12 @@ class LearnedNextActions:
 
     def _decide(self, out, rows, moment, step, following, effects, days) -> None:
         inv = self.invoices
-        features = self.scorer.feature_arrays(
+        features = invoice_feature_arrays(
+            self.scorer,
             self.history,
-            invoice_ids=inv.invoice_id[rows],
-            customer_ids=inv.customer_id[rows],
-            issue_day=inv.issue_day[rows],
-            due_day=inv.due_day[rows],
-            amount=inv.amount[rows],
-            snapshot_day=moment,
-            in_history=None if inv.in_history is None else inv.in_history[rows],
-            features=self.scorer.feature_set.with_features(RESPONSE_FEATURES),
+            inv.take(rows),
+            moment,
+            self.scorer.feature_set.with_features(RESPONSE_FEATURES),
         )
         model = effects.for_days(days)
         response = model.response(features)
