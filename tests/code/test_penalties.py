@@ -104,3 +104,35 @@ def test_cents_round_half_up_not_to_even():
     assert round_cents(np.array([0.125, 0.135, 2.675, -0.125])).tolist() == [
         0.13, 0.14, 2.68, -0.13,
     ]  # fmt: skip
+
+
+def test_an_indemnity_in_another_currency_is_converted_to_the_base_in_batch_too():
+    """EUR 40 owed on a ledger kept in GBP: the batch plan carries it in GBP (it used to carry 40
+    as if it were pounds), and a policy without the rate to convert it is refused."""
+    from payrisk.core.config import ConfigError
+    from payrisk.policy.config import DunningConfig
+    from payrisk.policy.planning import dunning_amounts
+    from payrisk.policy.state import DunningState
+
+    shipped = load_dunning_config()
+    pounds = DunningConfig.model_validate(
+        {
+            **shipped.model_dump(),
+            "currencies": {"base": "GBP", "rates": {"EUR": 0.85}},
+        }
+    )
+    assert pounds.indemnity_in_base() == pytest.approx(34.0)
+    template = pounds.penalties.templates[0]
+    plan = {
+        "action": np.array(["remind"], dtype=object),
+        "template": np.array([template], dtype=object),
+        "action_date": np.array(["2025-03-03"], dtype="datetime64[ns]"),
+    }
+    owed = dunning_amounts(
+        plan, np.array([1000.0]), np.array([day("2025-01-31")]), DunningState.empty(1),
+        np.array([np.nan]), pounds,
+    )  # fmt: skip
+    assert owed["penalty_indemnity"][0] == 34.0
+    assert owed["penalty_total"][0] == pytest.approx(34.0 + owed["penalty_interest"][0])
+    with pytest.raises((ConfigError, ValueError), match="indemnity_currency EUR needs a rate"):
+        DunningConfig.model_validate({**shipped.model_dump(), "currencies": {"base": "GBP"}})

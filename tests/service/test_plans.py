@@ -101,6 +101,35 @@ def test_a_currency_with_a_rate_is_converted_before_scoring(trained, snapshot_fi
     assert in_yen.expected_loss == pytest.approx(in_euro.expected_loss / 0.0062, abs=0.02)
 
 
+def test_a_payment_plan_in_another_currency_asks_for_its_own_instalment(trained, snapshot_file):
+    """A plan of three 1,400 JPY instalments on a 4,200 JPY invoice asks for 1,400 JPY (the
+    instalment was once left in yen while the open amount was converted, and divided again)."""
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.serving.engine import ScoringEngine, SnapshotHolder
+    from payrisk.serving.schemas import ScoreRequest
+    from tests.conftest import project_catalog
+
+    catalog = project_catalog(trained)
+    policy = load_dunning_config()
+    policy = policy.model_copy(
+        update={"currencies": policy.currencies.model_copy(update={"rates": {"JPY": 0.0062}})}
+    )
+    engine = ScoringEngine(
+        catalog.load_scorer().scorer, "1", "test", SnapshotHolder(snapshot_file), policy
+    )
+    plan = {
+        "agreed_on": VALID_INVOICE["issue_date"],
+        "instalments": [{"due_date": f"2027-0{month}-15", "amount": 1400.0} for month in (1, 2, 3)],
+    }
+    amounts = {}
+    for currency, amount in (("JPY", 4200.0), ("EUR", 4200.0)):
+        invoice = {**VALID_INVOICE, "amount": amount, "currency": currency, "payment_plan": plan}
+        (scored,) = engine.score(ScoreRequest(invoices=[invoice])).invoices
+        assert scored.next_action.state_reason == "payment_plan"
+        amounts[currency] = scored.next_action.amount_due
+    assert amounts == {"JPY": pytest.approx(1400.0, abs=0.02), "EUR": 1400.0}
+
+
 def test_answers_say_how_old_the_snapshot_is(client, bundle):
     as_of = pd.Timestamp(bundle.kpis["as_of"])
     invoice = {**VALID_INVOICE, "issue_date": "2026-10-01", "due_date": "2026-10-31"}

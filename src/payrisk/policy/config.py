@@ -169,6 +169,10 @@ class CurrencyRules(StrictModel):
                 raise ValueError(f"rate of {code} must be a positive number")
         return {code.upper(): float(rate) for code, rate in rates.items()}
 
+    def to_base(self, code: str) -> float:
+        """Value of one unit of `code` in `base` (a code without a rate: KeyError)."""
+        return 1.0 if code == self.base else self.rates[code]
+
 
 class LossRules(StrictModel):
     """Expected loss = open amount x default probability x (1 - recovery rate)."""
@@ -322,7 +326,17 @@ class DunningConfig(StrictModel):
         last = self.segments[-1].model_dump(exclude={"scenario"}, exclude_none=True)
         if last:
             raise ValueError("the last segment must have no condition, so every customer gets one")
+        indemnity = self.penalties.indemnity_currency
+        if indemnity != self.currencies.base and indemnity not in self.currencies.rates:
+            raise ValueError(
+                f"penalties.indemnity_currency {indemnity} needs a rate in currencies.rates "
+                f"(to {self.currencies.base}, the base currency)"
+            )
         return self
+
+    def indemnity_in_base(self) -> float:
+        """The fixed recovery indemnity in the base currency (the one amounts are planned in)."""
+        return self.penalties.indemnity * self.currencies.to_base(self.penalties.indemnity_currency)
 
 
 def with_recovery_rate(config: DunningConfig, measured: float | None) -> DunningConfig:

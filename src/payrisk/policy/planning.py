@@ -21,7 +21,7 @@ from payrisk.features.history import History
 from payrisk.features.promises import promise_record
 from payrisk.models.encoding import Columns, frame_columns
 from payrisk.models.scorer import PaymentRiskScorer
-from payrisk.policy.config import DunningConfig, PenaltyRules
+from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import (
     ACTION_ESCALATE,
     ACTION_REMIND,
@@ -292,9 +292,7 @@ def plan_portfolio(
         inputs, last_contact, today, dunning, adjust=next_actions, customers=customers
     )
     _plan_payment_dates(scored, plan.invoices, dunning, scorer.targets.late_after_days)
-    plan.invoices.update(
-        dunning_amounts(plan.invoices, open_amount, due, state, kept, dunning.penalties)
-    )
+    plan.invoices.update(dunning_amounts(plan.invoices, open_amount, due, state, kept, dunning))
     plan.invoices["promises_kept"] = np.where(has_promise, record.kept, np.nan)
     plan.invoices["promises_resolved"] = np.where(has_promise, record.resolved, np.nan)
     plan.invoices["promise_portfolio_rate"] = np.where(has_promise, record.portfolio_rate, np.nan)
@@ -324,13 +322,15 @@ def dunning_amounts(
     due_day: np.ndarray,
     state: DunningState,
     kept: np.ndarray,
-    rules: PenaltyRules,
+    dunning: DunningConfig,
 ) -> dict[str, np.ndarray]:
     """What each next action asks for (the instalment under a plan), P(promise kept), and the
-    penalties owed on its day where its template mentions them (NaN elsewhere)."""
+    penalties owed on its day where its template mentions them (NaN elsewhere), in the base
+    currency like the open amounts."""
+    rules = dunning.penalties
     due_now = amount_due(open_amount, state)
     day = to_days(plan["action_date"])
-    owed = penalty_arrays(due_now, due_day, day, rules)
+    owed = penalty_arrays(due_now, due_day, day, rules, indemnity=dunning.indemnity_in_base())
     mentions = np.isin(plan["template"], rules.templates) & is_contact(plan["action"])
     out = {name: np.where(mentions, values, np.nan) for name, values in owed.items()}
     out["amount_due"] = due_now.round(2)

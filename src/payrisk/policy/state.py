@@ -438,6 +438,30 @@ def _max_by(days: pd.Series, keys: np.ndarray, wanted) -> np.ndarray:
     return np.where(found >= 0, latest.to_numpy()[np.maximum(found, 0)], out)
 
 
+def current_instalments(
+    row: np.ndarray,
+    due_day: np.ndarray,
+    agreed_day: np.ndarray,
+    amount: np.ndarray,
+    open_amount: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The current instalment of each invoice on a plan, batch and online alike: the plan's
+    total minus the invoice's open amount has been paid, covering instalments in order.
+
+    Instalments come sorted by invoice `row`, then due day (`agreed_day` is their plan's);
+    `open_amount` is per invoice, in the same currency as `amount`. Returns, for each invoice
+    with an instalment still to pay: its row, that instalment's due day, what is left of it, and
+    the day its reminders count from (the previous instalment's due day, else the agreement)."""
+    total = np.bincount(row, weights=amount, minlength=len(open_amount))
+    paid = np.clip(total - open_amount, 0, None)[row]
+    running = pd.Series(amount).groupby(row, sort=False).cumsum().to_numpy()
+    same_plan = np.r_[False, row[1:] == row[:-1]]
+    current = running > paid + 0.005
+    first = current & ~(same_plan & np.r_[False, current[:-1]])
+    since = np.where(same_plan, np.r_[NO_DAY, due_day[:-1]], agreed_day)
+    return row[first], due_day[first], np.round(running[first] - paid[first], 2), since[first]
+
+
 def _plan_state(
     plans: pd.DataFrame,
     reminders: pd.DataFrame,
@@ -446,34 +470,28 @@ def _plan_state(
     as_of: pd.Timestamp,
     state: DunningState,
 ) -> dict[str, np.ndarray]:
-    """The current instalment of each open invoice's latest plan: the plan's total minus the
-    open amount has been paid, covering instalments in order."""
+    """The current instalment of each open invoice's latest plan, and the reminders since."""
     latest_agreed = plans.groupby("invoice_id")["agreed_date"].transform("max")
     plans = plans.loc[plans["agreed_date"] == latest_agreed]
     rows = ids.get_indexer(plans["invoice_id"].astype("str"))
     plans = plans.loc[rows >= 0].assign(row=rows[rows >= 0])
     plans = plans.sort_values(["row", "due_date"], kind="stable")
-    row = plans["row"].to_numpy()
-    amount = plans["amount"].to_numpy("float64")
-    total = np.bincount(row, weights=amount, minlength=len(ids))
-    open_amount = open_frame["open_amount"].to_numpy("float64")
-    paid = np.clip(total - open_amount, 0, None)[row]
-    running = plans.groupby("row", sort=False)["amount"].cumsum().to_numpy()
-    current = running > paid + 0.005
-    first = current & ~np.r_[False, (row[1:] == row[:-1]) & current[:-1]]
-    due = to_days(plans["due_date"])
-    previous = np.r_[NO_DAY, due[:-1]]
-    previous = np.where(np.r_[False, row[1:] == row[:-1]], previous, to_days(plans["agreed_date"]))
+    at, due, left, since = current_instalments(
+        plans["row"].to_numpy(),
+        to_days(plans["due_date"]),
+        to_days(plans["agreed_date"]),
+        plans["amount"].to_numpy("float64"),
+        open_frame["open_amount"].to_numpy("float64"),
+    )
     out = {
         "plan_due_day": state.plan_due_day.copy(),
         "plan_amount": state.plan_amount.copy(),
         "plan_since_day": state.plan_since_day.copy(),
         "plan_reminders": state.plan_reminders.copy(),
     }
-    at = row[first]
-    out["plan_due_day"][at] = due[first]
-    out["plan_amount"][at] = np.round(running[first] - paid[first], 2)
-    out["plan_since_day"][at] = previous[first]
+    out["plan_due_day"][at] = due
+    out["plan_amount"][at] = left
+    out["plan_since_day"][at] = since
     sent = np.zeros(len(ids))
     if len(reminders) and len(at):
         known = reminders.loc[reminders["sent_date"] < as_of]

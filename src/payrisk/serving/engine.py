@@ -34,7 +34,7 @@ from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_
 from payrisk.policy.penalties import round_cents
 from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
-from payrisk.policy.state import NO_DAY, DunningState, state_of_columns
+from payrisk.policy.state import NO_DAY, DunningState, current_instalments, state_of_columns
 from payrisk.policy.workdays import next_working_day
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
 from payrisk.serving.schemas import (
@@ -124,11 +124,17 @@ def _day(value: date | None) -> int:
     return NO_DAY if value is None else value.toordinal() - EPOCH_ORDINAL
 
 
-def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) -> DunningState:
+def request_state(
+    request: ScoreRequest,
+    customer_ids: np.ndarray,
+    today: date,
+    rate: np.ndarray | None = None,
+) -> DunningState:
     """The dunning state the request reports, per planned invoice (the request's first, then
     the snapshot's other open invoices of its customers: `customer_ids`), NaN / NO_DAY where it
     says nothing; a customer's state covers all its invoices;
-    refuses dates after as_of where only the past can be reported, naming the field.
+    refuses dates after as_of where only the past can be reported, naming the field. Amounts
+    in the model's currency: `rate` per request invoice (default 1), as for its open amount.
 
     One pass over the request's (at most MAX_BATCH) invoices to read nested lists; the rules
     that use the state are vectorised.
@@ -171,19 +177,20 @@ def request_state(request: ScoreRequest, customer_ids: np.ndarray, today: date) 
         if invoice.payment_plan is not None:
             plan = invoice.payment_plan
             agreed = past(plan.agreed_on, f"{where}.payment_plan.agreed_on")
-            amounts = np.array([i.amount for i in plan.instalments], dtype="float64")
-            dues = np.array([_day(i.due_date) for i in plan.instalments], dtype="int64")
+            to_model = 1.0 if rate is None else float(rate[k])
             left = invoice.amount if invoice.open_amount is None else invoice.open_amount
-            paid = max(amounts.sum() - left, 0.0)
-            running = np.cumsum(amounts)
-            current = np.flatnonzero(running > paid + 0.005)
-            if len(current):
-                c = int(current[0])
-                since = int(dues[c - 1]) if c > 0 else agreed
-                state.plan_due_day[k] = dues[c]
-                state.plan_amount[k] = round(float(running[c] - paid), 2)
-                state.plan_since_day[k] = since
-                state.plan_reminders[k] = np.count_nonzero(sent > since)  # none after NO_DAY
+            instalments = len(plan.instalments)  # in due-date order (the schema checks)
+            found, due, amount_left, since = current_instalments(
+                np.zeros(instalments, dtype="int64"),
+                np.array([_day(i.due_date) for i in plan.instalments], dtype="int64"),
+                np.full(instalments, agreed, dtype="int64"),
+                np.array([i.amount * to_model for i in plan.instalments], dtype="float64"),
+                np.array([left * to_model]),
+            )
+            if len(found):
+                state.plan_due_day[k], state.plan_amount[k] = due[0], amount_left[0]
+                state.plan_since_day[k] = since[0]
+                state.plan_reminders[k] = np.count_nonzero(sent > since[0])  # none after NO_DAY
     if request.customers:
         _spread_customer_state(state, request.customers, customer_ids, past)
     return state
@@ -346,8 +353,8 @@ def invoice_scores(
     known: np.ndarray,
     currency: list[str],
     rate: np.ndarray,
-    policy: DunningConfig | None = None,
-    language: str = "en",
+    policy: DunningConfig,
+    language: str,
 ) -> list[InvoiceScore]:
     """The answer's invoices (`rows` of the portfolio's arrays, in the request's order; `known`,
     `currency` and `rate` per request invoice), in the worklist's order and ranked among
@@ -406,24 +413,20 @@ def invoice_scores(
 
 
 def penalty_records(
-    take, rate: np.ndarray, currency: list[str], policy: DunningConfig | None
+    take, rate: np.ndarray, currency: list[str], policy: DunningConfig
 ) -> list[dict | None]:
     """The penalties of each answered invoice (None where its step does not mention them), in
     its currency: amounts computed in the model's currency are converted back, the indemnity
-    from its own currency with the policy's rates."""
+    from the configured amount (not from its rounded base-currency value)."""
     total = take("penalty_total").astype("float64")
     mentions = ~np.isnan(total)
-    if not mentions.any() or policy is None:
+    if not mentions.any():
         return [None] * len(total)
     rules = policy.penalties
-    base = policy.currencies.base
-    to_base = 1.0 if rules.indemnity_currency == base else policy.currencies.rates.get(
-        rules.indemnity_currency, 1.0
-    )  # fmt: skip
     interest = round_cents(np.nan_to_num(take("penalty_interest").astype("float64")) / rate)
     indemnity = np.where(
         np.nan_to_num(take("penalty_indemnity").astype("float64")) > 0,
-        round_cents(np.full(len(rate), rules.indemnity) * to_base / rate),
+        round_cents(policy.indemnity_in_base() / rate),
         0.0,
     )
     days = np.nan_to_num(take("penalty_days").astype("float64")).astype("int64")
@@ -771,7 +774,7 @@ class ScoringEngine:
         n = len(sent)
         requested = np.arange(len(invoices)) < n
         # What the request says of the dunning state wins over what the snapshot knew.
-        state = request_state(request, invoices.customer_id, when.date())
+        state = request_state(request, invoices.customer_id, when.date(), rate)
         if bundle is not None and bundle.state_arrays is not None:
             rows = np.concatenate([sent_rows, other_rows])
             state = state.over(stored_state(bundle.state_arrays, rows))
