@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 
 from payrisk.core.settings import load_settings
 from payrisk.policy.portfolio import BundleHolder
-from payrisk.serving.auth import ApiKeyMiddleware, check_configuration
+from payrisk.serving.auth import PAGES_ROOT, ApiKeyMiddleware, check_configuration
 from payrisk.serving.docs import DocsPageMiddleware
 from payrisk.serving.engine import ScoringEngine, SnapshotHolder, usable_with
 from payrisk.serving.errors import RefusedRequestError, http_status
@@ -177,5 +177,5 @@ PayriskService.add_asgi_middleware(
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.
 PayriskService.mount_asgi_app(
     create_app(lambda: bentoml.get_current_service().engine, CATALOG.challenger_summary),
-    path=pages.UI_BASE,
+    path=PAGES_ROOT,
 )

@@ -10,10 +10,10 @@ from payrisk.data.contract import CHANNELS
 from payrisk.data.generator import generate_world
 from payrisk.data.world import NO_CHANNEL, play
 from payrisk.policy.config import load_dunning_config
+from payrisk.policy.dunning import code_of
 from payrisk.policy.learned import KEY_ACCOUNT_MAX_LEVEL, LEVEL
 from payrisk.simulation.compare import compare_policies, make_policy, period_of
 from payrisk.simulation.metrics import METRICS, gap_closed, markdown_table
-from payrisk.simulation.policies import channel_codes
 
 DUNNING = load_dunning_config()
 FOLLOW_UP = 150
@@ -108,8 +108,10 @@ def test_the_comparison_is_deterministic_and_orders_the_bounds(world, past) -> N
 def test_channel_names_become_the_worlds_channel_codes() -> None:
     names = np.array([*CHANNELS, None, ""], dtype=object)
     expected = [*range(len(CHANNELS)), NO_CHANNEL, NO_CHANNEL]
-    np.testing.assert_array_equal(channel_codes(names), expected)
-    assert channel_codes(np.array([], dtype=object)).dtype == np.int64
+    # The world's channel codes are the contract's channel order: dunning.code_of reads them.
+    for many in (1, 100):  # a request's dict probe and a portfolio's vectorised lookup
+        np.testing.assert_array_equal(code_of(np.tile(names, many), CHANNELS), expected * many)
+    assert code_of(np.array([], dtype=object), CHANNELS).dtype == np.int64
 
 
 @pytest.mark.slow

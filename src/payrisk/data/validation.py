@@ -260,9 +260,9 @@ def _build_frames(tables: dict[str, ParsedTable]) -> list[_Frame]:
         elif name in ("promises", "payment_plans"):
             _join_invoice(frame, lookup)
             _add_invoice_known(frame)
-            _add_dunning_state_checks(frame)
+            (_add_promise_checks if name == "promises" else _add_plan_checks)(frame)
         elif name == "holds":
-            _add_dunning_state_checks(frame)
+            _add_hold_checks(frame)
         frames.append(frame)
         if name == "payments":
             per_invoice = _payments_per_invoice(frame)
@@ -399,11 +399,11 @@ def _add_not_before(
     )
 
 
-def _add_positive_amount(frame: _Frame) -> None:
+def _add_positive_amount(frame: _Frame, message: str = "amount must be greater than zero") -> None:
     frame.add(
         "amount_positive",
         "amount",
-        "amount must be greater than zero",
+        message,
         "ExpectColumnValuesToBeBetween",
         ("amount",),
         column="amount",
@@ -498,33 +498,27 @@ def _add_reminder_checks(frame: _Frame) -> None:
     )
 
 
-def _add_dunning_state_checks(frame: _Frame) -> None:
-    """Promises, plans and holds: dates in order, amounts positive."""
-    if frame.table == "promises":
-        _add_not_before(frame, "made_date", INVOICE_ISSUE_DATE, "the invoice's issue_date")
-        _add_not_before(
-            frame, "promised_date", "made_date", "made_date", "promised_date_not_before_made_date"
-        )
-    elif frame.table == "payment_plans":
-        _add_not_before(frame, "agreed_date", INVOICE_ISSUE_DATE, "the invoice's issue_date")
-        _add_not_before(
-            frame, "due_date", "agreed_date", "agreed_date", "due_date_not_before_agreed_date"
-        )
-    elif frame.table == "holds":
-        _add_not_before(
-            frame, "until_date", "start_date", "start_date", "until_date_not_before_start_date"
-        )
-    if "amount" in frame.data.columns:
-        frame.add(
-            "amount_positive",
-            "amount",
-            "amount, when given, must be greater than zero",
-            "ExpectColumnValuesToBeBetween",
-            ("amount",),
-            column="amount",
-            min_value=0,
-            strict_min=True,
-        )
+def _add_promise_checks(frame: _Frame) -> None:
+    _add_not_before(frame, "made_date", INVOICE_ISSUE_DATE, "the invoice's issue_date")
+    _add_not_before(
+        frame, "promised_date", "made_date", "made_date", "promised_date_not_before_made_date"
+    )
+    if "amount" in frame.data.columns:  # optional: all that is open
+        _add_positive_amount(frame, "amount, when given, must be greater than zero")
+
+
+def _add_plan_checks(frame: _Frame) -> None:
+    _add_not_before(frame, "agreed_date", INVOICE_ISSUE_DATE, "the invoice's issue_date")
+    _add_not_before(
+        frame, "due_date", "agreed_date", "agreed_date", "due_date_not_before_agreed_date"
+    )
+    _add_positive_amount(frame)
+
+
+def _add_hold_checks(frame: _Frame) -> None:
+    _add_not_before(
+        frame, "until_date", "start_date", "start_date", "until_date_not_before_start_date"
+    )
 
 
 def _add_customer_checks(frame: _Frame) -> None:

@@ -70,7 +70,7 @@ def is_contact(action: Any) -> np.ndarray:
     """Which actions reach the customer (a reminder or an escalation): what the contact gap and
     the bundling of contacts count."""
     action = np.asarray(action, dtype=object)
-    return (action == ACTION_REMIND) | (action == ACTION_ESCALATE)
+    return np.logical_or.reduce([action == kind for kind in CONTACT_ACTIONS])
 
 
 def earliest_contact(contacted: np.ndarray, today: int, gap: int) -> np.ndarray:
@@ -269,7 +269,7 @@ def action_arrays(
         scored["open_amount"], scored["default_probability"]
     )
     legal = channel == Channel.AGENCY.value
-    worth_it = expected_recovery > config.escalation.legal_costs
+    worth_it = config.escalation.worth_it(scored["open_amount"], scored["default_probability"])
     action[legal & worth_it] = ACTION_ESCALATE
     action[legal & ~worth_it] = ACTION_WRITE_OFF_REVIEW
     action[finished] = ACTION_SCENARIO_DONE

@@ -35,7 +35,7 @@ from payrisk.features.history import History
 from payrisk.models.effects import EffectModels
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
-from payrisk.policy.dunning import NO_CONTACT, is_contact, plan_arrays
+from payrisk.policy.dunning import NO_CONTACT, code_of, is_contact, plan_arrays
 from payrisk.policy.learned import (
     LEVEL,
     POLICY_LEARNED,
@@ -46,16 +46,6 @@ from payrisk.policy.learned import (
 
 POLICIES: tuple[str, ...] = ("none", "random", "rules", "learned", "oracle")
 CHANNEL_LEVEL = np.array([LEVEL[c.value] for c in CHANNEL_CODES])
-_CHANNEL_INDEX = pd.Index(CHANNELS)
-
-
-def channel_codes(names: np.ndarray) -> np.ndarray:
-    """Channel codes of channel names (None or empty: NO_CHANNEL), vectorised."""
-    names = np.asarray(names, dtype=object)
-    if not len(names):
-        return np.zeros(0, dtype=np.int64)
-    codes = _CHANNEL_INDEX.get_indexer(np.where(pd.isna(names), "", names).astype(str))
-    return np.where(codes >= 0, codes, NO_CHANNEL).astype(np.int64)
 
 
 @dataclass
@@ -232,7 +222,7 @@ class RulesPolicy:
         return Actions(
             rows[act],
             np.maximum(action_day[act], start),
-            channel_codes(plan["channel"][act]),
+            code_of(plan["channel"][act], CHANNELS),
             np.nan_to_num(plan["step"][act]).astype(np.int64),
         )
 
@@ -315,7 +305,7 @@ class ChoosingPolicy:
             weigh_costs=self.effects is not None,
             explain=False,
         )
-        channel = channel_codes(choice.channel)
+        channel = code_of(choice.channel, CHANNELS)
         contact = (channel != NO_CHANNEL) & (choice.policy == POLICY_LEARNED)
         self.handed[rows[choice.policy != POLICY_LEARNED]] = self.rules is not None
         planned = _concat(

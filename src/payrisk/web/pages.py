@@ -27,12 +27,11 @@ from payrisk.core.i18n import DASH, DEFAULT_LANGUAGE, LANGUAGES, missing, negoti
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.portfolio import PortfolioBundle
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
-from payrisk.serving.auth import LOGIN_PATH
+from payrisk.serving.auth import LOGIN_PATH, PAGES_ROOT
 from payrisk.web import charts
 from payrisk.web.bundle import SORTS, STATUSES, InvoicePage, InvoiceQuery
 from payrisk.web.i18n import Words
 
-UI_BASE = "/ui"  # where service.py mounts the pages (the auth middleware's paths start here too)
 NAMES = {"en": "English", "fr": "Français"}
 
 
@@ -53,7 +52,7 @@ class Layout:
     """The frame around a page (base.html): where the pages live, what the header shows and in
     which language."""
 
-    base: str = UI_BASE  # the pages' mount point: links and the stylesheet URL start here
+    base: str = PAGES_ROOT  # the pages' mount point: links and the stylesheet URL start here
     as_of: str | None = None  # None: no "as of ... model v..." line (the sign-in page)
     model_version: str | None = None
     nav: bool = True  # links to the other pages (not on the sign-in page, not in the report)
