@@ -16,15 +16,13 @@ on the band rows). About 4x less CPU than LightGBM on the rows for the demo's ha
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import lightgbm as lgb
 import numba
 import numpy as np
 
-from payrisk.models.treeshap import PARALLEL_ROWS, goes_left, parallel_lock, parse
+from payrisk.models.treeshap import goes_left, parse, per_booster, run_kernel
 
 MAX_BANDS = 63  # bands fit in one int64 mask
 
@@ -205,26 +203,13 @@ def predict(
         forest.node_missing, forest.node_categories, forest.categories, forest.children,
         forest.roots, forest.leaf_value,
     )  # fmt: skip
-    cores = numba.config.NUMBA_NUM_THREADS
-    wide = threads != 1 and cores > 1 and rows >= PARALLEL_ROWS
-    if wide and parallel_lock.acquire(blocking=False):
-        try:
-            _parallel(x, values, reachable, raw, f, _BIT_OF, cores)
-        finally:
-            parallel_lock.release()
-    else:
-        _serial(x, values, reachable, raw, f, _BIT_OF)
+    run_kernel(
+        lambda cores: _parallel(x, values, reachable, raw, f, _BIT_OF, cores),
+        lambda: _serial(x, values, reachable, raw, f, _BIT_OF),
+        rows,
+        threads,
+    )
     return np.where(reachable, 1.0 / (1.0 + np.exp(-forest.sigmoid * raw)), 0.0)
 
 
-_built: weakref.WeakKeyDictionary[lgb.Booster, dict] = weakref.WeakKeyDictionary()
-_building = threading.Lock()
-
-
-def forest_of(booster: lgb.Booster, num_iteration: int | None) -> Forest:
-    """The booster's flat trees, built on first use and kept as long as the booster lives."""
-    with _building:
-        per_booster = _built.setdefault(booster, {})
-        if num_iteration not in per_booster:
-            per_booster[num_iteration] = build(booster, num_iteration)
-        return per_booster[num_iteration]
+forest_of = per_booster(build)  # the booster's flat trees, built on first use

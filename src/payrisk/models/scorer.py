@@ -31,6 +31,7 @@ from payrisk.models.effects import EffectModels
 from payrisk.models.encoding import Columns, MatrixLayout, frame_columns
 from payrisk.models.estimators import TargetClassifier
 from payrisk.models.payment import PaymentHazard, coherent_cumulative, quantile_days
+from payrisk.models.treeshap import PARALLEL_ROWS
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "late_probability",
@@ -42,7 +43,6 @@ SCORE_COLUMNS: tuple[str, ...] = (
 TARGET_NAMES: tuple[str, ...] = ("late", "default")  # what reasons and the model page explain
 
 SCORE_CHUNK = 50_000  # invoices scored at once (the payment distribution is rows x bands)
-PARALLEL_WARM_UP_ROWS = 512  # enough rows for the parallel TreeSHAP and hazard kernels
 SINGLE_THREAD_ROWS = 512  # below this, OpenMP's thread hand-off costs more than it saves
 
 
@@ -261,15 +261,16 @@ class PaymentRiskScorer:
     def warm_up(self) -> None:
         """Build the TreeSHAP tables and the hazard's flat trees and load their compiled kernels
         now (a second or two), not in a caller's first request (the service calls this at start)."""
+        wide = max(SINGLE_THREAD_ROWS, PARALLEL_ROWS)  # enough rows for the parallel kernels
         for target in TARGET_NAMES:
             model = self.model(target)
             width = len(model.feature_names_in_)
             model.contribution_matrix(np.zeros((1, width)), num_threads=1)
-            model.contribution_matrix(np.zeros((PARALLEL_WARM_UP_ROWS, width)))
+            model.contribution_matrix(np.zeros((wide, width)))
         hazard = self.payment_model
         width = len(hazard.layout_.columns)
         hazard.cumulative(np.zeros((1, width)), np.zeros(1), num_threads=1)
-        hazard.cumulative(np.zeros((PARALLEL_WARM_UP_ROWS, width)), np.zeros(PARALLEL_WARM_UP_ROWS))
+        hazard.cumulative(np.zeros((wide, width)), np.zeros(wide))
 
     def contribution_names(self, target: str) -> tuple[str, ...]:
         """Feature names of `contribution_matrix`'s columns, before the bias."""

@@ -24,7 +24,9 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import lightgbm as lgb
 import numba
@@ -35,11 +37,45 @@ MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
 ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 PARALLEL_ROWS = 256  # below this, one thread: the hand-off costs more than it saves
 BLOCK_ROWS = 512  # rows per pass over the leaves: the split decisions of a block stay cached
+T = TypeVar("T")
 
 # Numba's default threading layer runs one parallel call at a time: concurrent service requests
 # would abort it. One batch at a time goes parallel (here or in `banded`); the others run on
 # their own thread.
 parallel_lock = threading.Lock()
+
+
+def run_kernel(
+    parallel: Callable[..., None], serial: Callable[..., None], rows: int, threads: int
+) -> None:
+    """`parallel(cores)` for a batch large enough when allowed (`threads` 0) and no other
+    batch runs parallel, else `serial()`: the one dispatch of treeshap's and banded's kernels."""
+    cores = numba.config.NUMBA_NUM_THREADS
+    if threads != 1 and cores > 1 and rows >= PARALLEL_ROWS and parallel_lock.acquire(False):
+        try:
+            parallel(cores)
+        finally:
+            parallel_lock.release()
+    else:
+        serial()
+
+
+def per_booster(
+    build: Callable[[lgb.Booster, int | None], T],
+) -> Callable[[lgb.Booster, int | None], T]:
+    """`build(booster, num_iteration)`, remembered as long as the booster lives (the flat
+    tables are not pickled with the model: rebuilt in about a second)."""
+    built: weakref.WeakKeyDictionary[lgb.Booster, dict] = weakref.WeakKeyDictionary()
+    building = threading.Lock()
+
+    def cached(booster: lgb.Booster, num_iteration: int | None) -> T:
+        with building:
+            mine = built.setdefault(booster, {})
+            if num_iteration not in mine:
+                mine[num_iteration] = build(booster, num_iteration)
+            return mine[num_iteration]
+
+    return cached
 
 
 @dataclass(frozen=True)
@@ -315,27 +351,13 @@ def contributions(trees: Trees, matrix: np.ndarray, threads: int = 0) -> np.ndar
         trees.path_node, trees.path_left, trees.path_slot, trees.leaf_slots, trees.slot_feature,
         trees.leaf_table, trees.table,
     )  # fmt: skip
-    cores = numba.config.NUMBA_NUM_THREADS
-    wide = threads != 1 and cores > 1 and len(matrix) >= PARALLEL_ROWS
-    if wide and parallel_lock.acquire(blocking=False):
-        try:
-            _parallel(columns, out, t, cores)
-            return out.T
-        finally:
-            parallel_lock.release()
-    _serial(columns, out, t, BLOCK_ROWS)
+    run_kernel(
+        lambda cores: _parallel(columns, out, t, cores),
+        lambda: _serial(columns, out, t, BLOCK_ROWS),
+        len(matrix),
+        threads,
+    )
     return out.T
 
 
-_built: weakref.WeakKeyDictionary[lgb.Booster, dict] = weakref.WeakKeyDictionary()
-_building = threading.Lock()
-
-
-def trees_of(booster: lgb.Booster, num_iteration: int | None) -> Trees:
-    """The booster's tables, built on first use and kept as long as the booster lives (they are
-    not pickled with the model: a few MB, rebuilt in about a second)."""
-    with _building:
-        per_booster = _built.setdefault(booster, {})
-        if num_iteration not in per_booster:
-            per_booster[num_iteration] = build(booster, num_iteration)
-        return per_booster[num_iteration]
+trees_of = per_booster(build)  # the booster's tables, built on first use
