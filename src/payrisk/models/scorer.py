@@ -210,10 +210,16 @@ class PaymentRiskScorer:
             return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         return self._predict_chunk(features)
 
-    def _predict_chunk(self, features: Columns) -> dict[str, np.ndarray]:
+    def distribution(self, features: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(late), P(default) and the coherent payment distribution (rows x bands), the
+        feature matrices built once for the three models (scoring and the interval's
+        calibration alike)."""
         matrices = self.plan.matrices(features)
         late, default = self.probabilities(features, matrices)
-        cumulative = self.payment_distribution(features, late, default, matrices)
+        return late, default, self.payment_distribution(features, late, default, matrices)
+
+    def _predict_chunk(self, features: Columns) -> dict[str, np.ndarray]:
+        late, default, cumulative = self.distribution(features)
         low_level, high_level = self.interval_levels
         low, central, high = self.payment_days(
             cumulative,

@@ -216,9 +216,7 @@ def calibrate_interval(
     if len(latest) < MIN_GROUP_ROWS:
         return (low, high)
     features = {name: train.features[name].to_numpy()[latest] for name in scorer.feature_columns}
-    matrices = scorer.plan.matrices(features)  # once, for both models
-    late, default = scorer.probabilities(features, matrices)
-    cumulative = scorer.payment_distribution(features, late, default, matrices)
+    _, _, cumulative = scorer.distribution(features)
     days = train.labels["days_to_payment"].to_numpy()[latest]
     half_widths = np.linspace(0.02, min(central, 1 - central) - 1e-3, 60)
     coverage = []

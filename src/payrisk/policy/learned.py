@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from payrisk.core.days import next_business_day
+from payrisk.core.i18n import Formats
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import NO_CONTACT
@@ -64,11 +65,10 @@ POLICY_WORDS = {
 
 
 def _percent(language: str) -> Callable[[float], str]:
-    """A share as whole percent, as Babel writes it ("93%", "93\xa0%"), without its cost per
-    number (thousands of decisions a batch)."""
-    if language == "fr":
-        return lambda p: f"{round(p * 100)}\xa0%"
-    return lambda p: f"{round(p * 100)}%"
+    """A share as whole percent, as Babel writes it in `language` ("93%", "93\xa0%"): its
+    pattern read once, not a Babel call per number (thousands of decisions a batch)."""
+    pattern = Formats(language).pct(0.5).replace("50", "{}", 1)  # type: ignore[arg-type]
+    return lambda p: pattern.format(round(p * 100))
 
 
 POLICY_LEARNED = "learned"
