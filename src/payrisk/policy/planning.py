@@ -72,7 +72,8 @@ def open_invoice_queries(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
     queries = frame[[*keep, "disputed"]].reset_index(drop=True)
     queries["snapshot_date"] = as_of
     queries["in_history"] = True
-    state = state_of_dataset(dataset, queries, as_of)
+    dated = {"dispute_date": frame["dispute_date"].to_numpy()} if "dispute_date" in frame else {}
+    state = state_of_dataset(dataset, queries.assign(**dated), as_of)
     return pd.concat([queries, pd.DataFrame(state_columns(state))], axis=1)
 
 

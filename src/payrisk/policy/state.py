@@ -69,6 +69,14 @@ TEMPLATE_PROMISE_COURTESY = "promise_courtesy"
 TEMPLATE_PROMISE_CHECK_IN = "promise_check_in"
 
 
+def latest_day(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The later of two days per invoice, either NO_DAY where not known (an invoice's own hold
+    and its customer's: the later end holds)."""
+    return np.where(
+        first == NO_DAY, second, np.where(second == NO_DAY, first, np.maximum(first, second))
+    )
+
+
 @dataclass(frozen=True)
 class DunningState:
     """Per invoice (the planned invoices' order); days are day numbers, NO_DAY where none.
@@ -355,16 +363,20 @@ def state_of_columns(columns, rows: np.ndarray | None = None) -> DunningState | 
 def state_of_dataset(
     dataset: Dataset, open_frame: pd.DataFrame, as_of: pd.Timestamp
 ) -> DunningState:
-    """The dunning state of the open invoices in `open_frame` at the start of `as_of`, from the
-    contract tables: each invoice's latest promise (dropped once kept), its latest payment plan's
-    current instalment, the holds active that day (its own and its customer's), the customer's
-    direct debit. Reminders come from the history itself (the features)."""
+    """The dunning state of the open invoices in `open_frame` (with their `dispute_date` where
+    the ledger has one) at the start of `as_of`, from the contract tables: each invoice's latest
+    promise (dropped once kept), its latest payment plan's current instalment, the holds active
+    that day (its own and its customer's), the customer's direct debit. Reminders come from the
+    history itself (the features)."""
     n = len(open_frame)
     state = DunningState.empty(n)
     ids = pd.Index(open_frame["invoice_id"].astype("str"))
     values: dict[str, np.ndarray] = {}
 
-    promises = dataset.promises.loc[dataset.promises["made_date"] < as_of]
+    promises = dataset.promises.loc[
+        (dataset.promises["made_date"] < as_of)
+        & dataset.promises["invoice_id"].astype("str").isin(ids)  # only open invoices' matter
+    ]
     if len(promises):
         known = known_at(dataset, as_of)
         outcomes = promise_outcomes(promises, known.invoices, known.payments)
@@ -402,14 +414,11 @@ def state_of_dataset(
             until[whole], holds["customer_id"].to_numpy()[whole], open_frame["customer_id"]
         )
         own = _max_by(until[~whole], holds["invoice_id"].to_numpy()[~whole], ids)
-        values["hold_until_day"] = np.where(
-            own == NO_DAY, held, np.where(held == NO_DAY, own, np.maximum(own, held))
-        )
+        values["hold_until_day"] = latest_day(own, held)
 
-    if "dispute_date" in dataset.invoices and "disputed" in open_frame:
+    if "dispute_date" in open_frame and "disputed" in open_frame:
         # An open dated dispute (the ledger's): its day, as a request would send it.
-        raised = dataset.invoices.set_index(dataset.invoices["invoice_id"].astype("str"))
-        raised = raised["dispute_date"].reindex(ids)
+        raised = open_frame["dispute_date"]
         raised = raised.where(raised < as_of)
         days = to_days(raised)
         values["dispute_day"] = np.where(

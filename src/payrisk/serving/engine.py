@@ -34,7 +34,13 @@ from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_
 from payrisk.policy.penalties import round_cents
 from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
-from payrisk.policy.state import NO_DAY, DunningState, current_instalments, state_of_columns
+from payrisk.policy.state import (
+    NO_DAY,
+    DunningState,
+    current_instalments,
+    latest_day,
+    state_of_columns,
+)
 from payrisk.policy.workdays import next_working_day
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
 from payrisk.serving.schemas import (
@@ -182,7 +188,7 @@ def request_state(
             instalments = len(plan.instalments)  # in due-date order (the schema checks)
             found, due, amount_left, since = current_instalments(
                 np.zeros(instalments, dtype="int64"),
-                np.array([_day(i.due_date) for i in plan.instalments], dtype="int64"),
+                ordinal_days(i.due_date for i in plan.instalments),
                 np.full(instalments, agreed, dtype="int64"),
                 np.array([i.amount * to_model for i in plan.instalments], dtype="float64"),
                 np.array([left * to_model]),
@@ -221,10 +227,7 @@ def _spread_customer_state(
     rows = np.flatnonzero(entry >= 0)
     reported = entry[rows]
     state.customer_contact_day[rows] = contact[reported]
-    own, theirs = state.hold_until_day[rows], held[reported]
-    state.hold_until_day[rows] = np.where(
-        theirs == NO_DAY, own, np.where(own == NO_DAY, theirs, np.maximum(own, theirs))
-    )
+    state.hold_until_day[rows] = latest_day(state.hold_until_day[rows], held[reported])
     state.direct_debit[rows] = debit[reported]
     state.debit_failed_day[rows] = failed[reported]
 
