@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from payrisk.policy.config import load_dunning_config
-from payrisk.policy.state import NO_DAY, STATE_COLUMNS
+from payrisk.policy.state import NO_DAY, STATE_COLUMNS, DunningState
 from payrisk.serving.engine import request_state
 from payrisk.serving.schemas import ScoreRequest
 from tests.conftest import VALID_INVOICE
@@ -209,6 +209,38 @@ def test_a_customers_reported_state_reaches_each_of_its_planned_invoices_and_no_
     assert state.hold_until_day.tolist() == [day("2026-11-20"), NO_DAY, held, held, NO_DAY]
     assert state.customer_contact_day.tolist() == [contact, NO_DAY, contact, contact, NO_DAY]
     np.testing.assert_array_equal(state.direct_debit, [np.nan, 1.0, np.nan, np.nan, 1.0])
+
+
+def test_reminders_reported_on_a_plan_the_snapshot_knows_count_towards_its_instalment():
+    """A request that reports reminders but not the plan (the snapshot has it): those sent
+    since the current instalment's start count too, not the snapshot's count alone."""
+    from dataclasses import replace
+
+    from payrisk.serving.engine import reminders_under_stored_plans, request_state
+    from payrisk.serving.schemas import ScoreRequest
+
+    def day(text: str) -> int:
+        return date.fromisoformat(text).toordinal() - date(1970, 1, 1).toordinal()
+
+    reminders = [
+        {"sent_date": d, "channel": "email"} for d in ("2026-09-20", "2026-10-12", "2026-10-28")
+    ]
+    request = ScoreRequest(
+        invoices=[
+            {**VALID_INVOICE, "invoice_id": "A", "reminders": reminders},
+            {**VALID_INVOICE, "invoice_id": "B"},  # nothing reported: the snapshot's count
+        ],
+        as_of="2026-11-03",
+    )
+    reported = request_state(request, np.array(["C1", "C1"], dtype=object), date(2026, 11, 3))
+    stored = replace(
+        DunningState.empty(2),
+        plan_due_day=np.full(2, day("2026-11-15")),
+        plan_since_day=np.full(2, day("2026-10-01")),
+        plan_reminders=np.array([1.0, 1.0]),
+    )
+    merged = reminders_under_stored_plans(request, reported, reported.over(stored))
+    assert merged.plan_reminders.tolist() == [2.0, 1.0]  # two of A's three since Oct 1
 
 
 def test_a_promise_waits_for_its_date_with_a_nudge_or_a_check_in_before_it(client, bundle):

@@ -202,6 +202,24 @@ def request_state(
     return state
 
 
+def reminders_under_stored_plans(
+    request: ScoreRequest, reported: DunningState, state: DunningState
+) -> DunningState:
+    """Reminders a request reports for an invoice whose plan only the snapshot knows count
+    towards its current instalment too (the snapshot's count stops at the snapshot): the more
+    of the two, as both may list the same reminders."""
+    counts = state.plan_reminders.copy()
+    stored_plan = state.on_plan() & ~reported.on_plan()
+    for k, invoice in enumerate(request.invoices):
+        if not invoice.reminders or not stored_plan[k]:
+            continue
+        sent = ordinal_days(r.sent_date for r in invoice.reminders)
+        since = state.plan_since_day[k]
+        after = int(np.count_nonzero(sent > since)) if since != NO_DAY else 0
+        counts[k] = max(np.nan_to_num(counts[k]), after)
+    return replace(state, plan_reminders=counts)
+
+
 def _spread_customer_state(
     state: DunningState,
     customers: list[CustomerStateIn],
@@ -780,7 +798,9 @@ class ScoringEngine:
         state = request_state(request, invoices.customer_id, when.date(), rate)
         if bundle is not None and bundle.state_arrays is not None:
             rows = np.concatenate([sent_rows, other_rows])
+            reported = state
             state = state.over(stored_state(bundle.state_arrays, rows))
+            state = reminders_under_stored_plans(request, reported, state)
         portfolio = plan_portfolio(
             self.scorer,
             history,
