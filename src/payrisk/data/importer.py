@@ -234,9 +234,7 @@ class Pseudonymisation(StrictModel):
 class Mapping(StrictModel):
     """How one export becomes one contract table (see configs/mapping.example.yaml)."""
 
-    table: Literal[
-        "invoices", "payments", "customers", "reminders", "promises", "payment_plans", "holds"
-    ] = "invoices"
+    table: Literal[tuple(TABLES)] = "invoices"  # type: ignore[valid-type]  # the contract's
     format: Literal["csv", "parquet"] = "csv"
     columns: dict[str, SourceName] = Field(min_length=1)
     keep_columns: tuple[SourceName | dict[SourceName, str], ...] = ()
