@@ -275,7 +275,8 @@ class ChannelEffects:
 
     `arms` are "none" and the channels seen often enough; `final` has a model of tau_c(x) per
     channel; `groups[c]` holds the edges of the estimated-effect groups and each group's 90%
-    interval of the effect; `overlap` is the diagnostic report.
+    interval of its mean effect (a customer's interval has that width around its own estimate);
+    `overlap` is the diagnostic report.
     """
 
     response_days: int
@@ -637,23 +638,23 @@ def _fit_final(
 
 
 def _group_intervals(estimate: np.ndarray, target: np.ndarray, bins: int) -> dict[str, list]:
-    """Groups of units by estimated effect (quantiles), each with the mean pseudo-outcome and a
-    90% normal interval: the effect of customers like this one, with its uncertainty."""
+    """Groups of units by estimated effect (quantiles), each with the 90% normal interval of its
+    mean pseudo-outcome: the effect of customers like this one, whose width is the uncertainty a
+    customer's own estimate is given (`ChannelEffects.intervals`)."""
     edges = (
         np.unique(np.quantile(estimate, np.linspace(0, 1, bins + 1)[:-1]))
         if len(estimate)
         else np.zeros(1)
     )
     where = np.clip(np.searchsorted(edges, estimate, side="right") - 1, 0, len(edges) - 1)
-    low, high, mean = [], [], []
+    low, high = [], []
     for g in range(len(edges)):
         values = target[where == g]
         center = float(values.mean()) if len(values) else 0.0
         spread = Z_90 * float(values.std(ddof=1)) / np.sqrt(len(values)) if len(values) > 1 else 1.0
-        mean.append(center)
         low.append(center - spread)
         high.append(center + spread)
-    return {"edges": edges.tolist(), "mean": mean, "low": low, "high": high}
+    return {"edges": edges.tolist(), "low": low, "high": high}
 
 
 @dataclass
