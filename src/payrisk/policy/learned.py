@@ -133,6 +133,7 @@ class Choice:
     baseline: np.ndarray  # P(paid within the window) without contact
     why: np.ndarray  # object: plain words
     allowed: np.ndarray  # decisions x channels: what the escalation rules allowed
+    worth: np.ndarray  # decisions x channels: each channel's expected value (NaN: no estimate)
 
 
 def choose(
@@ -169,8 +170,8 @@ def choose(
             effect[:, j] = response[f"{channel}_effect"]
         cost[:, j] = config.costs.of(channel, amount) if weigh_costs else 1e-9 * amount
     estimated = allowed & ~np.isnan(effect)
-    gain = (amount * rate)[:, None] * np.nan_to_num(effect)
-    value = np.where(estimated, gain - cost, -np.inf)
+    worth = (amount * rate)[:, None] * effect - cost
+    value = np.where(estimated, worth, -np.inf)
     best = np.argmax(value, axis=1)
     rows = np.arange(n)
     best_value = value[rows, best]
@@ -195,6 +196,7 @@ def choose(
         baseline=baseline,
         why=why,
         allowed=allowed,
+        worth=worth,
     )
 
 
@@ -360,40 +362,31 @@ def template_and_actor(
 
 
 def alternatives(
-    response: dict[str, np.ndarray],
-    allowed: np.ndarray,
-    open_amount: np.ndarray,
-    config: DunningConfig,
-    default_probability: np.ndarray,
-    channels: tuple[str, ...] = CHANNELS,
+    response: dict[str, np.ndarray], choice: Choice, channels: tuple[str, ...] = CHANNELS
 ) -> list[list[dict]]:
     """Per decision, every channel considered: its estimated chance of payment within the
-    window with a 90% interval, its expected value (as `choose` weighs it), and whether the
+    window with a 90% interval, its expected value (the one `choose` weighed), and whether the
     rules allow it now."""
-    amount = np.asarray(open_amount, dtype="float64")
-    rate = config.policy.cash_value_rate + np.asarray(default_probability, dtype="float64")
     # Per channel with an effect model, its columns as plain values (computed once, not per row).
     considered = []
     for j, channel in enumerate(channels):
         effect = response.get(f"{channel}_effect")
         if effect is None:
             continue
-        effect = np.asarray(effect, dtype="float64")
-        value = amount * rate * effect - config.costs.of(channel, amount)
         considered.append(
             (
                 channel,
-                (~np.isnan(effect)).tolist(),
+                (~np.isnan(np.asarray(effect, dtype="float64"))).tolist(),
                 *(
                     np.asarray(response[name], dtype="float64").tolist()
                     for name in (channel, f"{channel}_low", f"{channel}_high")
                 ),
-                value.tolist(),
-                np.asarray(allowed[:, j], dtype=bool).tolist(),
+                choice.worth[:, j].tolist(),
+                np.asarray(choice.allowed[:, j], dtype=bool).tolist(),
             )
         )
     out = []
-    for i in range(len(amount)):
+    for i in range(len(choice.channel)):
         options = [
             {
                 "channel": channel,

@@ -530,8 +530,7 @@ class LearnedNextActions:
         out["policy_reason"][rows] = choice.why
         out["response_probability"][rows] = choice.probability
         out["expected_effect"][rows] = choice.effect
-        default = np.asarray(self.scored["default_probability"], dtype="float64")[rows]
-        options = alternatives(response, choice.allowed, amount, self.dunning, default)
+        options = alternatives(response, choice)
         for i, row in enumerate(rows):
             out["alternatives"][row] = options[i]
 
