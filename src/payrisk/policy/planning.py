@@ -269,10 +269,21 @@ def plan_portfolio(
     last_contact = np.maximum.reduce(
         [last_contact, last_reminder, _reported(state.customer_contact_day)]
     )
-    record = promise_record(history, invoices.customer_id, today)
     has_promise = state.promise_day != NO_DAY
-    kept = promise_kept_probability(record.kept, record.resolved, record.portfolio_rate, dunning)
-    kept = np.where(has_promise, kept, np.nan)
+    promised = np.flatnonzero(has_promise)  # the record is read for open promises only
+    record = promise_record(history, invoices.customer_id[promised], today)
+    promise_columns = {
+        "promises_kept": record.kept,
+        "promises_resolved": record.resolved,
+        "promise_portfolio_rate": np.full(len(promised), record.portfolio_rate),
+        "promise_kept_probability": promise_kept_probability(
+            record.kept, record.resolved, record.portfolio_rate, dunning
+        ),
+    }
+    for name, values in promise_columns.items():
+        promise_columns[name] = np.full(n, np.nan)
+        promise_columns[name][promised] = values
+    kept = promise_columns["promise_kept_probability"]
     inputs = scenario_inputs(scored, state, last_reminder, today)
     customers = CustomerCodes.of(invoices.customer_id)  # once for every rule below
     learned = LearnedNextActions(
@@ -294,9 +305,8 @@ def plan_portfolio(
     )
     _plan_payment_dates(scored, plan.invoices, dunning, scorer.targets.late_after_days)
     plan.invoices.update(dunning_amounts(plan.invoices, open_amount, due, state, kept, dunning))
-    plan.invoices["promises_kept"] = np.where(has_promise, record.kept, np.nan)
-    plan.invoices["promises_resolved"] = np.where(has_promise, record.resolved, np.nan)
-    plan.invoices["promise_portfolio_rate"] = np.where(has_promise, record.portfolio_rate, np.nan)
+    for name in ("promises_kept", "promises_resolved", "promise_portfolio_rate"):
+        plan.invoices[name] = promise_columns[name]
     rank = plan.invoices["priority_rank"]
     wanted = rank <= (n if explain_top is None else explain_top)
     if explain is not None:
