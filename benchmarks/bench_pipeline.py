@@ -17,7 +17,6 @@ import pickle
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.measure import StepFigures, measure
+from benchmarks.measure import StepFigures, in_fresh_process, measure
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 YEARS = 3.0
@@ -212,13 +211,6 @@ def run_size(target: int, scorer_file: str, train_here: bool = True) -> dict:
     return figures
 
 
-def run_isolated(target: int, scorer_file: str, train_here: bool = True) -> dict:
-    """`run_size` in a fresh spawned process, so that its memory figures are its own."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(run_size, target, scorer_file, train_here).result()
-
-
 def main(argv: list[str] | None = None) -> list[dict]:
     """Sizes as arguments; `--train-max N` fits the models only on histories up to N invoices
     (larger ones score with the scorer of the largest size trained), for short runs."""
@@ -234,7 +226,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     scorer_file = SCORER_FILE
     for target in sizes:
         train_here = train_max is None or target <= train_max or not Path(scorer_file).exists()
-        figures = run_isolated(target, str(scorer_file), train_here)
+        figures = in_fresh_process(run_size, target, str(scorer_file), train_here)
         results.append(figures)
         online = figures["online"]
         print(

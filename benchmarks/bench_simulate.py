@@ -14,15 +14,12 @@ moves with the other work on it, CPU time much less.
 from __future__ import annotations
 
 import argparse
-import math
-import multiprocessing
 import os
 import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from benchmarks.measure import measure
+from benchmarks import measure
 
 DEFAULT_CUSTOMERS = (2_000,)
 YEARS = 3.0
@@ -51,7 +48,7 @@ def run_size(customers: int, years: float, seed: int) -> dict[str, Any]:
         world = generate_world(customers, years, seed, DEFAULT_END_DATE, future_days=PERIOD_DAYS)
         return simulate_world(world, catalog.train_config, catalog.dunning_config, FOLLOW_UP_DAYS)
 
-    report, figures = measure("simulate", work)
+    report, figures = measure.measure("simulate", work)
     return {
         "customers": customers,
         "years": years,
@@ -71,19 +68,10 @@ def run_size(customers: int, years: float, seed: int) -> dict[str, Any]:
     }
 
 
-def run_isolated(customers: int, years: float, seed: int) -> dict[str, Any]:
-    """`run_size` in a fresh spawned process, so that its memory figures are its own."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(run_size, customers, years, seed).result()
-
-
 def growth(small: dict, large: dict, key: str) -> float | None:
-    """log(cost ratio) / log(size ratio) between two sizes (1.0: linear), by history invoices."""
-    if small[key] <= 0 or large[key] <= 0 or large["history_invoices"] == small["history_invoices"]:
-        return None
-    return math.log(large[key] / small[key]) / math.log(
-        large["history_invoices"] / small["history_invoices"]
+    """How `key` grows with the history's invoices from the smaller to the larger world."""
+    return measure.growth(
+        small[key], large[key], small["history_invoices"], large["history_invoices"]
     )
 
 
@@ -134,7 +122,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = []
     for customers in sorted(args.customers):
         started = time.perf_counter()
-        figures = run_isolated(customers, args.years, args.seed)
+        figures = measure.in_fresh_process(run_size, customers, args.years, args.seed)
         results.append(figures)
         print(
             f"  simulate {customers:,} customers x {args.years:g} years: "

@@ -10,11 +10,14 @@ No tracemalloc: it slows numpy-heavy code several times and misses memory LightG
 from __future__ import annotations
 
 import gc
+import math
+import multiprocessing
 import os
 import platform
 import resource
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -107,3 +110,19 @@ def machine() -> dict[str, Any]:
         "system": f"{platform.system()} {platform.release()} {platform.machine()}",
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def in_fresh_process(work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` in a freshly spawned process, so that its memory figures are its own."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(work, *args).result()
+
+
+def growth(
+    cost_small: float, cost_large: float, size_small: float, size_large: float
+) -> float | None:
+    """log(cost ratio) / log(size ratio): 1.0 is linear (None where it cannot be told)."""
+    if min(cost_small, cost_large) <= 0 or size_small <= 0 or size_large == size_small:
+        return None
+    return math.log(cost_large / cost_small) / math.log(size_large / size_small)

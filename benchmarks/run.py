@@ -44,13 +44,13 @@ def slope(small: dict, large: dict, step: str) -> float | None:
 
     1.0 is linear; figures under a few seconds are dominated by fixed costs and read low.
     """
-    import math
+    from benchmarks.measure import growth
 
     a = {s["step"]: s for s in small["steps"]}.get(step)
     b = {s["step"]: s for s in large["steps"]}.get(step)
-    if not a or not b or a["seconds"] <= 0 or b["seconds"] <= 0:
+    if not a or not b:
         return None
-    return math.log(b["seconds"] / a["seconds"]) / math.log(large["invoices"] / small["invoices"])
+    return growth(a["seconds"], b["seconds"], small["invoices"], large["invoices"])
 
 
 def pipeline_markdown(results: list[dict]) -> str:
