@@ -76,47 +76,40 @@ def test_a_currency_without_a_rate_is_refused_and_named(client):
     assert euro["invoices"][0]["currency"] == "EUR" and euro["customers"][0]["currency"] == "EUR"
 
 
-def test_a_currency_with_a_rate_is_converted_before_scoring(trained, snapshot_file):
-    """4,200 JPY at 0.0062 EUR scores as 26.04 EUR, and its expected loss comes back in JPY."""
+@pytest.fixture(scope="module")
+def yen_engine(trained, snapshot_file):
+    """An in-process engine whose policy converts JPY at 0.0062 EUR."""
     from payrisk.policy.config import load_dunning_config
     from payrisk.serving.engine import ScoringEngine, SnapshotHolder
-    from payrisk.serving.schemas import ScoreRequest
     from tests.conftest import project_catalog
 
-    catalog = project_catalog(trained)
     policy = load_dunning_config()
     policy = policy.model_copy(
         update={"currencies": policy.currencies.model_copy(update={"rates": {"JPY": 0.0062}})}
     )
-    engine = ScoringEngine(
-        catalog.load_scorer().scorer, "1", "test", SnapshotHolder(snapshot_file), policy
-    )
+    scorer = project_catalog(trained).load_scorer().scorer
+    return ScoringEngine(scorer, "1", "test", SnapshotHolder(snapshot_file), policy)
+
+
+def test_a_currency_with_a_rate_is_converted_before_scoring(yen_engine):
+    """4,200 JPY at 0.0062 EUR scores as 26.04 EUR, and its expected loss comes back in JPY."""
+    from payrisk.serving.schemas import ScoreRequest
+
     yen = {**VALID_INVOICE, "amount": 4200.0, "currency": "JPY"}
     euro = {**VALID_INVOICE, "amount": round(4200 * 0.0062, 2), "currency": "EUR"}
-    in_yen = engine.score(ScoreRequest(invoices=[yen])).invoices[0]
-    in_euro = engine.score(ScoreRequest(invoices=[euro])).invoices[0]
+    in_yen = yen_engine.score(ScoreRequest(invoices=[yen])).invoices[0]
+    in_euro = yen_engine.score(ScoreRequest(invoices=[euro])).invoices[0]
     assert in_yen.currency == "JPY"
     assert in_yen.late_probability == in_euro.late_probability
     assert in_yen.default_probability == in_euro.default_probability
     assert in_yen.expected_loss == pytest.approx(in_euro.expected_loss / 0.0062, abs=0.02)
 
 
-def test_a_payment_plan_in_another_currency_asks_for_its_own_instalment(trained, snapshot_file):
+def test_a_payment_plan_in_another_currency_asks_for_its_own_instalment(yen_engine):
     """A plan of three 1,400 JPY instalments on a 4,200 JPY invoice asks for 1,400 JPY (the
     instalment was once left in yen while the open amount was converted, and divided again)."""
-    from payrisk.policy.config import load_dunning_config
-    from payrisk.serving.engine import ScoringEngine, SnapshotHolder
     from payrisk.serving.schemas import ScoreRequest
-    from tests.conftest import project_catalog
 
-    catalog = project_catalog(trained)
-    policy = load_dunning_config()
-    policy = policy.model_copy(
-        update={"currencies": policy.currencies.model_copy(update={"rates": {"JPY": 0.0062}})}
-    )
-    engine = ScoringEngine(
-        catalog.load_scorer().scorer, "1", "test", SnapshotHolder(snapshot_file), policy
-    )
     plan = {
         "agreed_on": VALID_INVOICE["issue_date"],
         "instalments": [{"due_date": f"2027-0{month}-15", "amount": 1400.0} for month in (1, 2, 3)],
@@ -124,7 +117,7 @@ def test_a_payment_plan_in_another_currency_asks_for_its_own_instalment(trained,
     amounts = {}
     for currency, amount in (("JPY", 4200.0), ("EUR", 4200.0)):
         invoice = {**VALID_INVOICE, "amount": amount, "currency": currency, "payment_plan": plan}
-        (scored,) = engine.score(ScoreRequest(invoices=[invoice])).invoices
+        (scored,) = yen_engine.score(ScoreRequest(invoices=[invoice])).invoices
         assert scored.next_action.state_reason == "payment_plan"
         amounts[currency] = scored.next_action.amount_due
     assert amounts == {"JPY": pytest.approx(1400.0, abs=0.02), "EUR": 1400.0}
