@@ -145,3 +145,21 @@ def test_amounts_and_dates_as_people_write_them():
         "12 Nov 2026"
     )
     assert fr.pct(0.456) == "46\u00a0%" and en.pct(0.456) == "46%"
+
+
+def test_a_rows_reasons_do_not_depend_on_the_batch_it_comes_in():
+    """The choice is vectorised over the rows: each row of a batch gets what it gets alone."""
+    rng = np.random.default_rng(7)
+    rows = 40
+    matrix = rng.normal(0.0, 0.5, (rows, len(NAMES)))
+    matrix[rng.random(matrix.shape) < 0.3] = 0.0  # rows with few reasons
+    matrix[::5] = 0.0  # and rows with none
+    batch = {name: np.repeat(values, rows) for name, values in features().items()}
+    batch["past_due_amount"] = rng.uniform(0, 50_000, rows).round(2)
+    batch["days_past_due"] = rng.integers(-30, 90, rows).astype("float64")
+    batch["country"] = np.array(["ES", "unknown"] * (rows // 2), dtype=object)
+    together = reason_lists(matrix, NAMES, batch, Formats("fr"))
+    assert len(together) == rows and any(together) and not all(together)
+    for row in range(rows):
+        alone = {name: values[row : row + 1] for name, values in batch.items()}
+        assert together[row] == reason_lists(matrix[row : row + 1], NAMES, alone, Formats("fr"))[0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -31,6 +32,7 @@ MIN_CONTRIBUTION = 0.02  # log-odds: a family that moves the score less is not a
 SILENT_FAMILIES = frozenset({Family.CALENDAR})  # never a reason
 
 FAMILIES: tuple[Family, ...] = tuple(Family)
+FAMILY_NAMES: tuple[str, ...] = tuple(family.value for family in FAMILIES)
 CHANNEL_LABELS = {
     "en": {"email": "e-mail", "sms": "SMS", "phone": "phone call", "letter": "letter",
            "formal_notice": "formal notice", "agency": "collection agency"},
@@ -320,8 +322,8 @@ def _phrase(feature: str, value: object, formats: Formats) -> str:
     return f"{feature.replace('_', ' ')}: {shown}"
 
 
-def _value(values: np.ndarray, row: int) -> float | str:
-    value = values[row]
+def _plain(value: object) -> object:
+    """A feature's value as the reasons show it: a Python value, floats to 6 decimals."""
     if isinstance(value, np.generic):
         value = value.item()
     return round(value, 6) if isinstance(value, float) else value
@@ -387,33 +389,44 @@ def reason_lists(
         net[:, k] = block.sum(axis=1)
         teller[RAISES][:, k] = columns[np.argmax(block, axis=1)]
         teller[LOWERS][:, k] = columns[np.argmin(block, axis=1)]
-    raising = np.argsort(-net, axis=1, kind="stable")[:, :top]
-    lowering_order = np.argsort(net, axis=1, kind="stable")[:, :lowering]
-    reasons: list[list[dict]] = []
-    for row in range(len(effective)):
-        entries = []
-        for direction, order in ((RAISES, raising[row]), (LOWERS, lowering_order[row])):
-            for family in order:
-                weight = net[row, family]
-                if (weight if direction == RAISES else -weight) < MIN_CONTRIBUTION:
-                    break
-                column = teller[direction][row, family]
-                if (effective[row, column] > 0) != (direction == RAISES):
-                    continue  # the family's features pull both ways; none tells this side
-                name = names[column]
-                value = _value(np.asarray(features[name]), row)
-                entries.append(
-                    {
-                        "feature": name,
-                        "family": FAMILIES[family].value,
-                        "direction": direction,
-                        "contribution": round(float(weight), 4),
-                        "value": value,
-                        "text": describe(name, value, formats),
-                    }
-                )
-        reasons.append(entries)
-    return reasons
+    # Candidates per row: the `top` most raising families, then the `lowering` most lowering.
+    family = np.hstack([
+        np.argsort(-net, axis=1, kind="stable")[:, :top],
+        np.argsort(net, axis=1, kind="stable")[:, :lowering],
+    ])  # fmt: skip
+    raises = np.arange(family.shape[1]) < min(top, net.shape[1])
+    row = np.arange(len(net))[:, None]
+    weight = net[row, family]
+    column = np.where(raises, teller[RAISES][row, family], teller[LOWERS][row, family])
+    # A family moving the score too little is no reason; nor one whose features pull both
+    # ways, none of which tells this side.
+    kept = (np.where(raises, weight, -weight) >= MIN_CONTRIBUTION) & (
+        (effective[row, column] > 0) == raises
+    )
+    rows, slots = np.nonzero(kept)  # row by row, candidates in order
+    column, family, weight = column[rows, slots], family[rows, slots], weight[rows, slots]
+    values: list = [None] * len(rows)
+    for j in np.unique(column):  # each feature's values read in one go
+        at = np.flatnonzero(column == j)
+        read = np.asarray(features[names[j]])[rows[at]].tolist()
+        for k, value in zip(at.tolist(), read, strict=True):
+            values[k] = _plain(value)
+    direction = np.where(raises[slots], RAISES, LOWERS).tolist()
+    entries = [
+        {
+            "feature": names[j],
+            "family": FAMILY_NAMES[k],
+            "direction": d,
+            "contribution": round(w, 4),
+            "value": v,
+            "text": describe(names[j], v, formats),
+        }
+        for j, k, d, w, v in zip(
+            column.tolist(), family.tolist(), direction, weight.tolist(), values, strict=True
+        )
+    ]
+    bounds = np.searchsorted(rows, np.arange(len(net) + 1)).tolist()
+    return [entries[lo:hi] for lo, hi in pairwise(bounds)]
 
 
 def rephrase(entries: list[dict] | None, formats: Formats) -> list[dict]:
