@@ -44,15 +44,11 @@ from payrisk.policy.state import (
 from payrisk.policy.workdays import next_working_day
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
 from payrisk.serving.schemas import (
-    Contact,
     CreditReviewRequest,
     CreditReviewResponse,
-    CustomerPlan,
     CustomerProfile,
     CustomerRequest,
     CustomerStateIn,
-    InvoiceScore,
-    NextAction,
     ScoreRequest,
     ScoreResponse,
     Status,
@@ -376,10 +372,11 @@ def invoice_scores(
     rate: np.ndarray,
     policy: DunningConfig,
     language: str,
-) -> list[InvoiceScore]:
+) -> list[dict]:
     """The answer's invoices (`rows` of the portfolio's arrays, in the request's order; `known`,
     `currency` and `rate` per request invoice), in the worklist's order and ranked among
-    themselves; amounts back in each invoice's currency."""
+    themselves; amounts back in each invoice's currency. Plain records (`InvoiceScore`'s
+    fields), which the answer validates in one call."""
     order = np.argsort(np.asarray(columns["priority_rank"])[rows], kind="stable")
     picked = rows[order]
 
@@ -427,10 +424,9 @@ def invoice_scores(
             "promise_reason": promise_reasons(take, language),
         }
     )
-    return [
-        InvoiceScore(**row, next_action=NextAction(**action))
-        for row, action in zip(rows_out, actions, strict=True)
-    ]
+    for row, action in zip(rows_out, actions, strict=True):
+        row["next_action"] = action
+    return rows_out
 
 
 def penalty_records(
@@ -488,26 +484,26 @@ def promise_reasons(take, language: str) -> list[str | None]:
     return out
 
 
-def _contacts(invoices: dict[str, np.ndarray]) -> dict[str, list[Contact]]:
-    """Each customer's planned contacts (reviews left out), first one first; plain arrays, no
-    frame (the service answers single invoices)."""
+def _contacts(invoices: dict[str, np.ndarray]) -> dict[str, list[dict]]:
+    """Each customer's planned contacts (reviews left out; `Contact`'s fields), first one first;
+    plain arrays, no frame (the service answers single invoices)."""
     groups = action_group_arrays(invoices)
-    out: dict[str, list[Contact]] = {}
+    out: dict[str, list[dict]] = {}
     dates = _dates(groups["action_date"])
     for k, action in enumerate(np.asarray(groups["action"]).tolist()):
         if action not in CONTACT_ACTIONS:
             continue
         step = groups["step"][k]
         out.setdefault(groups["customer_id"][k], []).append(
-            Contact(
-                action_date=dates[k],
-                action=action,
-                channel=groups["channel"][k],
-                actor=groups["actor"][k],
-                step=None if np.isnan(step) else int(step),
-                invoice_ids=groups["invoice_ids"][k],
-                open_amount=float(groups["open_amount"][k]),
-            )
+            {
+                "action_date": dates[k],
+                "action": action,
+                "channel": groups["channel"][k],
+                "actor": groups["actor"][k],
+                "step": None if np.isnan(step) else int(step),
+                "invoice_ids": groups["invoice_ids"][k],
+                "open_amount": float(groups["open_amount"][k]),
+            }
         )
     return out
 
@@ -517,9 +513,10 @@ def customer_plans(
     invoices: dict[str, np.ndarray],
     from_snapshot: np.ndarray,
     currency: str,
-) -> list[CustomerPlan]:
-    """The answer's customers (sorted by id) from the plan's arrays; their contacts from the
-    per-invoice plan (`invoices`), and which of their invoices came from the snapshot."""
+) -> list[dict]:
+    """The answer's customers (sorted by id; `CustomerPlan`'s fields) from the plan's arrays;
+    their contacts from the per-invoice plan (`invoices`), and which of their invoices came
+    from the snapshot."""
     contacts = _contacts(invoices)
     extra: dict[str, list[str]] = {}
     for customer, invoice in zip(
@@ -549,19 +546,13 @@ def customer_plans(
             .tolist(),
         }
     )
-    plans = []
     for row in rows:
         mine = contacts.get(row["customer_id"], [])
-        plans.append(
-            CustomerPlan(
-                **row,
-                currency=currency,
-                next_contact_invoice_ids=mine[0].invoice_ids if mine else [],
-                contacts=mine,
-                invoices_from_snapshot=sorted(extra.get(row["customer_id"], [])),
-            )
-        )
-    return plans
+        row["currency"] = currency
+        row["next_contact_invoice_ids"] = mine[0]["invoice_ids"] if mine else []
+        row["contacts"] = mine
+        row["invoices_from_snapshot"] = sorted(extra.get(row["customer_id"], []))
+    return rows
 
 
 SnapshotCheck = Callable[[History], None]
@@ -822,19 +813,23 @@ class ScoringEngine:
                 f"amounts in {', '.join(sorted(set(currency) - {policy.currencies.base}))} "
                 f"converted to {policy.currencies.base} with the policy's rates for scoring"
             )
-        return ScoreResponse(
-            request_id=request.request_id or request_digest(request),
-            model_version=self.model_version,
-            as_of=when.date(),
-            language=language,
-            invoices=invoice_scores(
-                portfolio.invoices, np.arange(n), known, currency, rate, policy, language
-            ),
-            customers=customer_plans(
-                portfolio.customers, portfolio.invoices, ~requested, policy.currencies.base
-            ),
-            warnings=warnings,
-            **freshness,
+        # One validation of the whole answer: object by object, pydantic's own overhead cost
+        # as much as scoring 1,000 invoices.
+        return ScoreResponse.model_validate(
+            {
+                "request_id": request.request_id or request_digest(request),
+                "model_version": self.model_version,
+                "as_of": when.date(),
+                "language": language,
+                "invoices": invoice_scores(
+                    portfolio.invoices, np.arange(n), known, currency, rate, policy, language
+                ),
+                "customers": customer_plans(
+                    portfolio.customers, portfolio.invoices, ~requested, policy.currencies.base
+                ),
+                "warnings": warnings,
+                **freshness,
+            }
         )
 
     def profile(self, request: CustomerRequest) -> CustomerProfile:
