@@ -14,6 +14,7 @@ counted requests before their key was checked).
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -92,6 +93,10 @@ class PayriskService:
         self.engine = build_engine(CATALOG)
         if self.engine.scorer is not None:
             self.engine.scorer.warm_up()
+        # What lives as long as the service (the model, the snapshot, the built tables) leaves
+        # the collector's generations: each full collection walked all of it, about 150 ms every
+        # few batches of 1,000 invoices, which made the slowest answers twice as slow.
+        gc.freeze()
 
     def __is_ready__(self) -> bool:
         return self.engine.status().ready
