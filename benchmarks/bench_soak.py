@@ -298,6 +298,7 @@ def report(result: dict, clients: int) -> dict:
     overall = np.array(all_latencies) * 1000
     duration = result["rss"][-1][0]
     summary = {
+        "minutes": duration / 60,
         "requests": len(all_latencies),
         "errors": sum(total_errors.values()),
         "error_kinds": dict(total_errors),

@@ -176,6 +176,104 @@ def reasons_markdown(reasons: dict) -> str:
     return "\n".join(lines)
 
 
+# Issue 18's targets, judged on one run's figures.
+THROUGHPUT_SHARE, THROUGHPUT_CLIENTS = 0.70, (8, 32)
+REASONS_MS = 150.0
+TRAIN_SECONDS, TRAIN_GB, TRAIN_INVOICES = 90.0, 4.0, 900_000
+SOAK_MINUTES, SOAK_GROWTH_PCT = 30.0, 2.0
+LINEAR_GROWTH = 1.10  # a growth exponent up to this reads as linear (fixed costs, noise)
+
+
+def targets_markdown(results: dict) -> str:
+    """Each target of issue 18 beside what this run measured, and whether it was reached; a
+    part the run skipped is said to be not measured."""
+
+    def row(target: str, measured: str | None, met: bool | None) -> str:
+        verdict = "not measured" if met is None else ("met" if met else "**missed**")
+        return f"| {target} | {measured or 'not in this run'} | {verdict} |"
+
+    lines = ["| target (issue 18) | this run | |", "|---|---|---|"]
+    service = results.get("service")
+    measured, met = None, None
+    if service:
+        cells, shares = [], []
+        for workers, layout in service.get("layouts", {"1": service["servers"]}).items():
+            p, b = layout["payrisk"], layout["bare BentoML"]
+            share = [p[f"rps_{c}_clients"] / b[f"rps_{c}_clients"] for c in THROUGHPUT_CLIENTS]
+            shares.append(min(share))
+            cells.append(
+                f"{workers} worker(s): {share[0]:.0%} at {THROUGHPUT_CLIENTS[0]} clients, "
+                f"{share[1]:.0%} at {THROUGHPUT_CLIENTS[1]}, p99 at {THROUGHPUT_CLIENTS[1]} "
+                f"{p[f'p99_ms_{THROUGHPUT_CLIENTS[1]}_clients']:.0f} ms"
+            )
+        measured, met = "; ".join(cells), max(shares) >= THROUGHPUT_SHARE
+    lines.append(row("req/s at 8 and 32 clients at least 70% of bare BentoML's", measured, met))
+    reasons = results.get("reasons")
+    measured, met = None, None
+    if reasons:
+        wall = reasons["service_threads"]["wall_ms"]
+        measured = (
+            f"{wall:.0f} ms wall as the service runs it; {reasons['now']['cpu_ms']:.0f} ms of "
+            f"CPU on one thread; {reasons['no_reasons']['cpu_ms']:.0f} ms without reasons"
+        )
+        met = wall < REASONS_MS
+    lines.append(row("1,000 invoices with reasons under 150 ms in process", measured, met))
+    measured, met = None, None
+    large = [r for r in results.get("pipeline", []) if r["invoices"] >= TRAIN_INVOICES]
+    if large:
+        steps = {s["step"]: s for s in max(large, key=lambda r: r["invoices"])["steps"]}
+        train = steps.get("train (3 models)")
+        if train:
+            measured = (
+                f"{train['seconds']:.0f} s, peak {train['peak_gb']:.2f} GB "
+                f"({large[-1]['invoices']:,} invoices)"
+            )
+            met = train["seconds"] < TRAIN_SECONDS and train["peak_gb"] < TRAIN_GB
+    lines.append(row("training on a million invoices under 90 s, peak under 4 GB", measured, met))
+    simulated = sorted(results.get("simulate", []), key=lambda r: r["customers"])
+    measured, met = None, None
+    if simulated:
+        from benchmarks.bench_simulate import TARGET_CUSTOMERS, TARGET_SECONDS
+        from benchmarks.measure import growth
+
+        cells = [
+            f"{r['customers']:,} customers {r['seconds']:.0f} s wall, {r['cpu_seconds']:.0f} s "
+            f"CPU, {r['peak_gb']:.2f} GB"
+            for r in simulated
+        ]
+        small = [r for r in simulated if r["customers"] == TARGET_CUSTOMERS]
+        met = bool(small) and small[0]["seconds"] < TARGET_SECONDS
+        if len(simulated) > 1:
+            first, last = simulated[0], simulated[-1]
+            exponent = growth(
+                first["cpu_seconds"], last["cpu_seconds"], first["customers"], last["customers"]
+            )
+            cells.append(f"CPU grows as size^{exponent:.2f}")
+            met = met and exponent <= LINEAR_GROWTH
+        measured = "; ".join(cells)
+    target = "`payrisk simulate` 2,000 customers x 3 years under 2 minutes; 50,000 reported, linear"
+    lines.append(row(target, measured, met))
+    soak = results.get("soak")
+    measured, met = None, None
+    if soak:
+        minutes = soak["minutes"]
+        growth_pct = soak["late_growth_pct"]
+        measured = (
+            f"{minutes:.0f} minutes, {soak['requests']:,} requests, {soak['errors']} errors, "
+            f"p99 {soak['p99_ms']:.0f} ms, memory "
+            + ("not sampled" if growth_pct is None else f"{growth_pct:+.1f}%")
+            + f" over the last {soak['late_growth_minutes'] or 0:.0f} minutes"
+        )
+        met = (
+            minutes >= SOAK_MINUTES
+            and soak["errors"] == 0
+            and growth_pct is not None
+            and growth_pct < SOAK_GROWTH_PCT
+        )
+    lines.append(row("30-minute soak: no errors, memory growth under 2%", measured, met))
+    return "\n".join(lines)
+
+
 def machine_markdown(info: dict) -> str:
     return (
         f"Machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), "
@@ -286,6 +384,7 @@ def main(argv: list[str] | None = None) -> dict:
         sections.append(f"{flag}: see `{flag}` in {json_path.name} and the table printed above.")
         save()
     results["total_seconds"] = time.perf_counter() - started
+    sections.append(targets_markdown(results))
     save()
     print()
     print("\n\n".join(sections))
