@@ -324,7 +324,9 @@ def _block(columns, out, left, pattern, t):  # pragma: no cover
     """Rows of `columns` into `out`, both features x rows (contiguous along the rows).
 
     Leaf by leaf over all the rows, so that a leaf's table stays in the cache while it is read
-    (row by row, every leaf's table would be fetched from memory again for each row)."""
+    (row by row, every leaf's table would be fetched from memory again for each row). Indexed
+    in two dimensions, not through row views: a view per path step and slot cost a fifth of the
+    time."""
     (feature, threshold, kind, default_left, missing, node_categories, cats, leaf_path,
      path_node, path_left, path_slot, leaf_slots, slot_feature, leaf_table, table) = t  # fmt: skip
     n = columns.shape[1]
@@ -334,17 +336,18 @@ def _block(columns, out, left, pattern, t):  # pragma: no cover
         d = end - start
         if d == 0:
             continue
-        pattern[:n] = (1 << d) - 1
+        every = (np.int64(1) << d) - 1
+        for r in range(n):
+            pattern[r] = every
         for p in range(leaf_path[leaf, 0], leaf_path[leaf, 1]):
             node, side, slot = path_node[p], np.uint8(path_left[p]), path_slot[p]
-            decided = left[node]
             for r in range(n):  # branch-free: clear the slot's bit where the row goes the other way
-                pattern[r] &= ~(np.int64(decided[r] ^ side) << slot)
+                pattern[r] &= ~(np.int64(left[node, r] ^ side) << slot)
         base = leaf_table[leaf]
         for s in range(d):
-            into = out[slot_feature[start + s]]
+            feature_of_slot = slot_feature[start + s]
             for r in range(n):
-                into[r] += table[base + pattern[r] * d + s]
+                out[feature_of_slot, r] += table[base + pattern[r] * d + s]
 
 
 @numba.njit(cache=True)
