@@ -155,8 +155,8 @@ class PayriskService:
 PayriskService.add_asgi_middleware(
     ApiKeyMiddleware,
     settings=SETTINGS,
-    login_page=lambda next_path, error, accept_language: pages.login_page(
-        next_path, error, accept_language, CATALOG.dunning_config.language
+    login_page=lambda next_path, problem, accept_language: pages.login_page(
+        next_path, problem, accept_language, CATALOG.dunning_config.language
     ),
 )
 PayriskService.add_asgi_middleware(

@@ -90,6 +90,13 @@ def test_browsers_sign_in_and_get_a_strict_http_only_cookie(client):
         assert form.status_code == 200 and 'type="password"' in form.text
         refused = client.post("/ui/login", data={"api_key": "not-the-key", "next": "/ui/"})
         assert refused.status_code == 401 and "not valid" in refused.text
+        in_french = client.post(
+            "/ui/login",
+            data={"api_key": "not-the-key", "next": "/ui/"},
+            headers={"Accept-Language": "fr-FR,fr;q=0.9"},
+        )
+        assert in_french.status_code == 401 and "pas valide" in in_french.text
+        assert "not valid" not in in_french.text
         assert COOKIE not in client.cookies
 
         signed_in = client.post(

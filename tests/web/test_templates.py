@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from payrisk.serving.auth import LOGIN_PROBLEMS
 from payrisk.web import pages
 from tests.service.test_auth import anonymous
 
@@ -117,3 +118,16 @@ def test_template_files_neither_style_inline_nor_skip_escaping():
         assert not re.search(r"\sstyle\s*=", text), template.name
         if template.name != "base.html":  # only the report's inline copy of the stylesheet
             assert "<style" not in text, template.name
+
+
+@pytest.mark.parametrize("problem", LOGIN_PROBLEMS)
+def test_every_sign_in_problem_is_said_in_the_readers_language(problem):
+    said = {
+        language: pages.login_page("/ui/", (problem, {"wait": 42}), language)
+        for language in ("en", "fr")
+    }
+    assert 'id="login-error"' in said["en"] and 'id="login-error"' in said["fr"]
+    message = {k: re.search(r'id="login-error">([^<]+)<', v).group(1) for k, v in said.items()}
+    assert message["en"] != message["fr"]
+    if problem == "throttled":
+        assert "42 s" in message["en"] and "42 s" in message["fr"]

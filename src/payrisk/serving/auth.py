@@ -92,8 +92,12 @@ PAGE_SECURITY_HEADERS = {
 PAGE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in PAGE_SECURITY_HEADERS.items()]
 
 
-LoginPage = Callable[[str, str | None, str | None], str]
-"""Renders the sign-in form: (where to go after signing in, error message or None, the request's
+LoginProblem = tuple[str, dict[str, object]]
+"""Why the sign-in form is shown again: a code of LOGIN_PROBLEMS and its values (the web layer
+words it in the reader's language)."""
+LOGIN_PROBLEMS = ("invalid_key", "too_large", "too_slow", "throttled", "cross_site")
+LoginPage = Callable[[str, LoginProblem | None, str | None], str]
+"""Renders the sign-in form: (where to go after signing in, the problem or None, the request's
 Accept-Language or None) -> HTML."""
 
 
@@ -431,7 +435,7 @@ class ApiKeyMiddleware:
             await _send_html(
                 send,
                 429,
-                self._login_page(scope, PAGES_HOME, message[0].upper() + message[1:]),
+                self._login_page(scope, PAGES_HOME, ("throttled", {"wait": wait})),
                 retry,
             )
             return
@@ -439,9 +443,9 @@ class ApiKeyMiddleware:
 
     async def _cross_site(self, scope: Scope, send: Send) -> None:
         log.warning("refused %s: form sent from another site", scope.get("path", ""))
-        message = "This form was sent from another site; open the page here and send it again."
         if scope.get("path") == LOGIN_PATH:
-            await _send_html(send, 403, self._login_page(scope, PAGES_HOME, message), CLOSE)
+            page = self._login_page(scope, PAGES_HOME, ("cross_site", {}))
+            await _send_html(send, 403, page, CLOSE)
             return
         await send_json(send, 403, {"error": "cross-site request refused"}, CLOSE)
 
@@ -463,9 +467,9 @@ class ApiKeyMiddleware:
             [(b"www-authenticate", b'Bearer realm="payrisk"')],
         )
 
-    def _login_page(self, scope: Scope, next_path: str, error: str | None) -> str:
+    def _login_page(self, scope: Scope, next_path: str, problem: LoginProblem | None) -> str:
         """The sign-in form in the reader's language (its browser's Accept-Language)."""
-        return self.login_page(next_path, error, _headers(scope).get("accept-language"))
+        return self.login_page(next_path, problem, _headers(scope).get("accept-language"))
 
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.keys is not None
@@ -478,14 +482,12 @@ class ApiKeyMiddleware:
             body = await read_body(scope, receive, MAX_LOGIN_BODY, self.body_timeout_s)
         except BodyTooLargeError:
             await _send_html(
-                send, 413, self._login_page(scope, PAGES_HOME, "Request too large."), CLOSE
+                send, 413, self._login_page(scope, PAGES_HOME, ("too_large", {})), CLOSE
             )
             return
         except BodyTimeoutError:
             log.warning("sign-in form not received within %g s", self.body_timeout_s)
-            page = self._login_page(
-                scope, PAGES_HOME, "The form took too long to arrive; send it again."
-            )
+            page = self._login_page(scope, PAGES_HOME, ("too_slow", {}))
             await _send_html(send, 408, page, CLOSE)
             return
         form = parse_qs(body.decode("utf-8", "replace"))
@@ -493,9 +495,7 @@ class ApiKeyMiddleware:
         digest = self.keys.match((form.get("api_key") or [""])[0].strip())
         if digest is None:
             self.throttle.record_failure(_client(scope))
-            await _send_html(
-                send, 401, self._login_page(scope, next_path, "That API key is not valid.")
-            )
+            await _send_html(send, 401, self._login_page(scope, next_path, ("invalid_key", {})))
             return
         cookie = (
             f"{COOKIE}={self.keys.session_token(digest)}; Path=/; Max-Age={SESSION_SECONDS}; "

@@ -30,6 +30,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "signin.heading": ("payrisk review pages", "Pages de revue payrisk"),
     "signin.key": ("API key", "Clé d'API"),
     "signin.button": ("Sign in", "Se connecter"),
+    # `payrisk score`'s console
+    "console.worklist": (
+        "Collectors' worklist (top {n} by expected loss):",
+        "Liste de travail des recouvreurs ({n} premières par perte attendue) :",
+    ),
+    "console.line": (
+        "late {late}, default {default} -> {action} on {day}",
+        "retard {late}, défaut {default} -> {action} le {day}",
+    ),
+    "console.scenarios": (
+        "Customers per dunning scenario: {counts}",
+        "Clients par scénario de relance : {counts}",
+    ),
+    # why the form is shown again (payrisk.serving.auth.LOGIN_PROBLEMS)
+    "signin.invalid_key": ("That API key is not valid.", "Cette clé d'API n'est pas valide."),
+    "signin.too_large": ("Request too large.", "Requête trop volumineuse."),
+    "signin.too_slow": (
+        "The form took too long to arrive; send it again.",
+        "Le formulaire a mis trop de temps à arriver ; envoyez-le à nouveau.",
+    ),
+    "signin.throttled": (
+        "Too many wrong API keys from this address; retry in {wait} s.",
+        "Trop de clés d'API erronées depuis cette adresse ; réessayez dans {wait} s.",
+    ),
+    "signin.cross_site": (
+        "This form was sent from another site; open the page here and send it again.",
+        "Ce formulaire a été envoyé depuis un autre site ; ouvrez la page ici et "
+        "envoyez-le à nouveau.",
+    ),
     "notready.title": ("Not ready", "Pas prêt"),
     "notready.heading": ("Not ready yet", "Pas encore prêt"),
     "notfound.title": ("Not found", "Introuvable"),
@@ -251,6 +280,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "and none of the rules was reached up to ten times the request).",
         "Au moins {amount} accordables dans la politique, pour ce délai (pas de plafond, et "
         "aucune règle atteinte jusqu'à dix fois la demande).",
+    ),
+    "credit.max.new_customer": (
+        "Most that could be approved within policy, for these terms: {amount} (above it, a new "
+        "customer goes to a credit manager).",
+        "Montant maximal accordable dans la politique, pour ce délai : {amount} (au-delà, un "
+        "nouveau client est transmis au credit manager).",
     ),
     "credit.conditions": ("Conditions", "Conditions"),
     "credit.grounds": ("Grounds", "Motifs"),

@@ -27,7 +27,7 @@ from payrisk.core.i18n import DASH, DEFAULT_LANGUAGE, LANGUAGES, missing, negoti
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.portfolio import PortfolioBundle
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
-from payrisk.serving.auth import LOGIN_PATH, PAGES_ROOT
+from payrisk.serving.auth import LOGIN_PATH, PAGES_ROOT, LoginProblem
 from payrisk.web import charts
 from payrisk.web.bundle import SORTS, STATUSES, InvoicePage, InvoiceQuery
 from payrisk.web.i18n import Words
@@ -813,11 +813,13 @@ def report_page(
 
 def login_page(
     next_path: str,
-    error: str | None = None,
+    problem: LoginProblem | None = None,
     accept_language: str | None = None,
     default_language: str = DEFAULT_LANGUAGE,
 ) -> str:
     """/ui/login, rendered for payrisk.serving.auth.ApiKeyMiddleware (before any session), in the
-    browser's language (Accept-Language), else `default_language` (the policy's)."""
+    browser's language (Accept-Language), else `default_language` (the policy's); `problem`:
+    why it is shown again, if it is."""
     layout = Layout(nav=False, words=Words(negotiate(accept_language, default_language)))
+    error = None if problem is None else layout.words.t(f"signin.{problem[0]}", **problem[1])
     return _render("login.html", layout, login_path=LOGIN_PATH, next_path=next_path, error=error)
