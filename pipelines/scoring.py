@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from payrisk.core.i18n import missing
 from payrisk.core.storage import write_table
 from payrisk.data.loading import Dataset, load_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of, recovered_share_of_defaults
@@ -16,6 +17,7 @@ from payrisk.policy.dunning import CONTACT_ACTIONS, action_groups
 from payrisk.policy.planning import ScoredPortfolio
 from payrisk.policy.portfolio import PortfolioBundle, build_bundle, flatten_reasons
 from payrisk.scaleout.dask import ComputeOverrides, compute_session, score_open_invoices
+from payrisk.web.i18n import Words
 from pipelines.catalog import Catalog, LoadedScorer
 
 EXPLAIN_TOP = 10_000  # reasons for the first invoices of the worklist (they cost ~0.5 ms each)
@@ -170,19 +172,33 @@ def write_snapshot(
     return catalog.save_snapshot(run.history.compact(), run.bundle(), metadata, out)
 
 
-def render_worklist(portfolio: ScoredPortfolio, top: int = 10) -> str:
+def render_worklist(portfolio: ScoredPortfolio, top: int, words: Words) -> str:
+    """The console's worklist in `words`' language, the one its reasons are in (the policy's):
+    the top invoices by expected loss, then the customers per scenario."""
+    f, label = words.f, words.label
     invoices = portfolio.invoices.head(top)
-    lines = [f"Collectors' worklist (top {len(invoices)} by expected loss):"]
+    lines = [words.t("console.worklist", n=len(invoices))]
     for row in invoices.itertuples():
-        reason = row.reasons[0]["text"] if row.reasons else ""
+        action = label("action", row.action)
+        if not missing(row.channel):
+            action += f" ({label('channel', row.channel)})"
+        line = words.t(
+            "console.line",
+            late=f.pct(row.late_probability),
+            default=f.pct(row.default_probability),
+            action=action,
+            day=f.day(row.action_date),
+        )
+        reason = f" — {row.reasons[0]['text']}" if row.reasons else ""
         lines.append(
-            f"  {row.priority_rank:>4}. {row.invoice_id:<12} {row.open_amount:>12,.2f} "
-            f"late {row.late_probability:5.0%} default {row.default_probability:5.0%} "
-            f"-> {' '.join(filter(None, [row.action, row.channel]))} on {row.action_date.date()}"
-            f" ({reason})"
+            f"  {row.priority_rank:>4}. {row.invoice_id:<12} {f.money(row.open_amount):>14} "
+            f"{line}{reason}"
         )
     counts = portfolio.customers["scenario"].value_counts()
     lines.append(
-        "Customers per dunning scenario: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        words.t(
+            "console.scenarios",
+            counts=", ".join(f"{label('scenario', k)} {f.number(v)}" for k, v in counts.items()),
+        )
     )
     return "\n".join(lines)

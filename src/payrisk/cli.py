@@ -297,6 +297,7 @@ def score(
     partitions: Partitions = None,
 ) -> None:
     """Score every open invoice, choose each customer's dunning scenario and next action."""
+    from payrisk.web.i18n import Words
     from pipelines.scoring import customers_path, render_worklist
     from pipelines.scoring import score as run_scoring
 
@@ -304,8 +305,9 @@ def score(
         raise typer.BadParameter("use a .csv or .parquet file name", param_hint="--out")
 
     def action() -> None:
+        catalog = catalog_for(config, dunning_config)
         portfolio, loaded, when = run_scoring(
-            catalog_for(config, dunning_config),
+            catalog,
             data,
             out,
             as_of,
@@ -317,7 +319,9 @@ def score(
             f"Scored {len(portfolio.invoices):,} open invoices as of {when.date()} with model "
             f"v{loaded.version} ({loaded.source}); wrote {out} and {customers_path(out)}"
         )
-        typer.echo(render_worklist(portfolio, top))
+        policy = catalog.dunning_config
+        words = Words(policy.language, policy.currencies.base)  # the reasons' language
+        typer.echo(render_worklist(portfolio, top, words))
 
     _run(action)
 
