@@ -261,6 +261,27 @@ def test_a_prospect_gets_a_credit_review(client):
     assert "Recommandation" in french and "nouveau client sans historique" in french
 
 
+def test_a_prospect_asking_much_goes_to_a_credit_manager(client):
+    """Before: a prospect got "approve" and "at least EUR 200,000 within policy" on a model that
+    has nothing of its own about it."""
+    cap = 50_000  # refer_new_customer_over_amount in configs/dunning.yaml
+    small = client.post(
+        "/v1/credit-review",
+        json={"customer_id": "PROSPECT-9", "requested_amount": 10_000, "language": "en"},
+    ).json()
+    assert small["known_customer"] is False and small["recommendation"] == "approve"
+    assert small["max_approvable_bound"] in ("new_customer", "default_probability")
+    assert 10_000 <= small["max_approvable_amount"] <= cap
+    large = client.post(
+        "/v1/credit-review",
+        json={"customer_id": "PROSPECT-9", "requested_amount": 80_000, "language": "en"},
+    ).json()
+    assert large["recommendation"] in ("refer_to_credit_manager", "decline")
+    assert any("a credit manager decides" in ground for ground in large["grounds"])
+    assert large["max_approvable_amount"] <= cap
+    assert not any("never reminded" in r["text"] for r in small["reasons"] + large["reasons"])
+
+
 def test_credit_review_grounds_name_every_rule_that_applies(client, bundle):
     """A customer over its credit limit and with a high default probability: both rules are
     grounds, and nothing more can be approved."""

@@ -128,6 +128,12 @@ class CreditReviewRules(StrictModel):
     deposit_share: float = Field(0.3, ge=0, le=1)
     refer_over_credit_limit: bool = True
     new_customer_deposit_over_amount: float = Field(20000.0, ge=0)
+    refer_new_customer_over_amount: float | None = Field(
+        50000.0,
+        ge=0,
+        description="A new customer (no payment history) asking for more goes to a credit "
+        "manager, and the most approvable within policy stops there; null: no such rule.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> CreditReviewRules:

@@ -33,7 +33,8 @@ SEARCH_FACTOR = 10.0  # without a credit limit, amounts up to this many times th
 BOUND_LIMIT = "credit_limit"  # the credit limit (exposure rule)
 BOUND_DEFAULT = "default_probability"  # a larger amount scores over the referral threshold
 BOUND_SEARCH = "search_limit"  # nothing did, up to SEARCH_FACTOR x the request: at least that
-MAX_BOUNDS = (BOUND_LIMIT, BOUND_DEFAULT, BOUND_SEARCH)
+BOUND_NEW_CUSTOMER = "new_customer"  # a new customer over refer_new_customer_over_amount
+MAX_BOUNDS = (BOUND_LIMIT, BOUND_DEFAULT, BOUND_SEARCH, BOUND_NEW_CUSTOMER)
 
 
 @dataclass(frozen=True)
@@ -87,18 +88,26 @@ def max_approvable(
     rules: CreditReviewRules,
     open_amount: float,
     credit_limit: float | None,
+    new_customer: bool = False,
 ) -> tuple[float, str]:
     """The largest amount such that it, and every smaller amount tried, stays within the refer and
-    decline rules (default probability and, if the rule is on, exposure against the limit), and
-    what bounds it (MAX_BOUNDS).
+    decline rules (default probability, if the rule is on exposure against the limit, and for a
+    new customer the amount it may ask without referral), and what bounds it (MAX_BOUNDS).
 
     Tried: a geometric grid up to the credit headroom (limit - open balance), or up to
     SEARCH_FACTOR times the request without a limit, scored in one call.
     """
     limited = rules.refer_over_credit_limit and credit_limit is not None
-    upper = max(credit_limit - open_amount, 0.0) if limited else SEARCH_FACTOR * requested_amount
+    upper, bound = (
+        (max(credit_limit - open_amount, 0.0), BOUND_LIMIT)
+        if limited
+        else (SEARCH_FACTOR * requested_amount, BOUND_SEARCH)
+    )
+    cap = rules.refer_new_customer_over_amount
+    if new_customer and cap is not None and cap < upper:
+        upper, bound = cap, BOUND_NEW_CUSTOMER
     if upper < 1.0:
-        return 0.0, BOUND_LIMIT
+        return 0.0, bound
     grid = np.geomspace(min(100.0, upper), upper, SEARCH_POINTS)
     amounts = np.unique(np.concatenate([grid, [min(requested_amount, upper)]]))
     scores = scorer.score(history, _queries(customer_id, amounts, terms_days, as_of))
@@ -108,7 +117,7 @@ def max_approvable(
     if len(failing):
         last = failing[0] - 1
         return (_round_down(float(amounts[last])) if last >= 0 else 0.0), BOUND_DEFAULT
-    return _round_down(float(amounts[-1])), BOUND_LIMIT if limited else BOUND_SEARCH
+    return _round_down(float(amounts[-1])), bound
 
 
 def _texts(f: Formats) -> dict[str, str]:
@@ -120,6 +129,8 @@ def _texts(f: Formats) -> dict[str, str]:
             "limit": "l'encours {e} dépasserait le plafond de crédit {l} (de {d})",
             "late": "probabilité de retard {p} au-dessus de {t}",
             "new": "nouveau client sans historique de paiement, montant supérieur à {t}",
+            "new_refer": "nouveau client sans historique de paiement demandant plus de {t} : "
+            "le modèle n'a rien de propre à ce client, un credit manager décide",
             "within": "comportement prévu dans la politique : défaut {p} (seuil {t}), "
             "retard {q} (seuil {u})",
             "limit_ok": "l'encours {e} reste dans le plafond de crédit {l}",
@@ -133,6 +144,8 @@ def _texts(f: Formats) -> dict[str, str]:
         "limit": "exposure {e} would exceed the credit limit {l} (by {d})",
         "late": "late-payment probability {p} above {t}",
         "new": "new customer without payment history asking for more than {t}",
+        "new_refer": "new customer without payment history asking for more than {t}: the model "
+        "has nothing of its own on this customer, a credit manager decides",
         "within": "predicted behaviour within policy: default {p} (threshold {t}), late {q} "
         "(threshold {u})",
         "limit_ok": "exposure {e} within the credit limit {l}",
@@ -201,6 +214,10 @@ def review_credit(
         grounds.append(text["new"].format(t=f.money(rules.new_customer_deposit_over_amount)))
         if deposit not in conditions:
             conditions.append(deposit)
+    new_cap = rules.refer_new_customer_over_amount
+    if new and new_cap is not None and requested_amount > new_cap:
+        severity = max(severity, 2)
+        grounds.append(text["new_refer"].format(t=f.money(new_cap)))
     if severity < 2 and conditions:
         severity = 1
     if not grounds:
@@ -228,6 +245,7 @@ def review_credit(
         rules,
         open_amount,
         credit_limit,
+        new,
     )
     return CreditDecision(
         recommendation=RECOMMENDATIONS[severity],

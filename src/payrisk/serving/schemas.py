@@ -526,8 +526,9 @@ class CreditReviewResponse(Freshness):
     )
     max_approvable_bound: Literal[MAX_BOUNDS] = Field(  # type: ignore[valid-type]
         description="What stops it from being higher: credit_limit, default_probability (a "
-        "larger amount would be referred), or search_limit (no customer limit and none reached "
-        "up to ten times the request: at least this much)."
+        "larger amount would be referred), new_customer (a new customer asking more is referred: "
+        "refer_new_customer_over_amount) or search_limit (no customer limit and none reached up "
+        "to ten times the request: at least this much)."
     )
     late_probability: float
     default_probability: float
