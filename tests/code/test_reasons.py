@@ -163,3 +163,15 @@ def test_a_rows_reasons_do_not_depend_on_the_batch_it_comes_in():
     for row in range(rows):
         alone = {name: values[row : row + 1] for name, values in batch.items()}
         assert together[row] == reason_lists(matrix[row : row + 1], NAMES, alone, Formats("fr"))[0]
+
+
+def test_a_customer_without_history_is_not_praised_for_never_being_reminded():
+    """A prospect has no reminders because it never had anything to pay: no reason of it."""
+    matrix = contributions(reminders_received=-0.8, past_due_amount=0.3)
+    (new,) = reason_lists(matrix, NAMES, features(is_new_customer=1.0), Formats("en"))
+    assert [e["feature"] for e in new] == ["past_due_amount"]
+    (known,) = reason_lists(matrix, NAMES, features(is_new_customer=0.0), Formats("en"))
+    assert [e["text"] for e in known if e["direction"] == LOWERS] == ["never reminded"]
+    reminded = features(is_new_customer=1.0, reminders_received=2.0)  # its first invoices were
+    (entries,) = reason_lists(matrix, NAMES, reminded, Formats("en"))
+    assert "reminders_received" in [e["feature"] for e in entries]

@@ -361,6 +361,14 @@ def _known_mask(names: tuple[str, ...], features: Mapping[str, np.ndarray]) -> n
     if numeric:  # one pass over the numeric columns together
         block = np.column_stack([np.asarray(features[names[j]], dtype="float64") for j in numeric])
         mask[:, numeric] = ~np.isnan(block)
+        # A customer without any settled invoice (a prospect, a first order) was never reminded
+        # because it never had anything to pay late: "never reminded" would read as a good
+        # record it does not have.
+        if "is_new_customer" in features:
+            new = np.asarray(features["is_new_customer"], dtype="float64") > 0
+            for k, j in enumerate(numeric):
+                if family_of(names[j]) == Family.DUNNING_RECEIVED:
+                    mask[new & (block[:, k] == 0), j] = False
     return mask
 
 
