@@ -45,6 +45,10 @@ def test_every_band_gets_lightgbms_probability(params):
     for threads in (1, 0):
         got = banded.predict(forest, invoice, values, reachable, threads=threads)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    # A few invoices (a service request) test the splits in the walk instead of deciding all.
+    few = slice(15, 15 + banded.DECIDED_FROM_ROWS - 1)
+    got = banded.predict(forest, invoice[few], values[:, few], reachable[few], threads=1)
+    np.testing.assert_allclose(got, expected[few], rtol=0, atol=1e-12)
 
 
 def test_only_the_first_trees_and_built_once():
