@@ -274,6 +274,25 @@ def targets_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def soak_markdown(soak: dict) -> str:
+    """The soak's totals (its windows are in the JSON and printed by bench_soak)."""
+    growth = soak["late_growth_pct"]
+    attacks = ", ".join(f"{v:,} x {k}" for k, v in sorted(soak["attacker_answers"].items()))
+    return "\n".join(
+        [
+            "| minutes | requests | errors | requests/s | p50 | p95 | p99 | attackers' answers "
+            "| server memory (RSS) | growth over the last minutes |",
+            "|---" * 10 + "|",
+            f"| {soak['minutes']:.0f} | {soak['requests']:,} | {soak['errors']} | "
+            f"{soak['requests_per_s']:.0f} | {soak['p50_ms']:.1f} ms | {soak['p95_ms']:.1f} ms | "
+            f"{soak['p99_ms']:.1f} ms | {attacks or 'none'} | {soak['rss_start_mb']:.0f} MB at "
+            f"start, {soak['rss_end_mb']:.0f} at the end | "
+            + ("not sampled" if growth is None else f"{growth:+.1f}%")
+            + f" over {soak['late_growth_minutes'] or 0:.0f} minutes |",
+        ]
+    )
+
+
 def machine_markdown(info: dict) -> str:
     return (
         f"Machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), "
@@ -381,7 +400,11 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{module} is not there yet: skipped")
             continue
         results[flag] = loaded.main(extra)
-        sections.append(f"{flag}: see `{flag}` in {json_path.name} and the table printed above.")
+        sections.append(
+            soak_markdown(results[flag])
+            if flag == "soak"
+            else f"{flag}: see `{flag}` in {json_path.name} and the table printed above."
+        )
         save()
     results["total_seconds"] = time.perf_counter() - started
     sections.append(targets_markdown(results))
