@@ -88,7 +88,11 @@ def test_browsers_sign_in_and_get_a_strict_http_only_cookie(client):
         assert login_url.startswith("/ui/login?next=")
         form = client.get(login_url)
         assert form.status_code == 200 and 'type="password"' in form.text
-        refused = client.post("/ui/login", data={"api_key": "not-the-key", "next": "/ui/"})
+        refused = client.post(
+            "/ui/login",
+            data={"api_key": "not-the-key", "next": "/ui/"},
+            headers={"Accept-Language": "en"},
+        )
         assert refused.status_code == 401 and "not valid" in refused.text
         in_french = client.post(
             "/ui/login",
@@ -285,7 +289,7 @@ def test_wrong_keys_from_one_address_are_slowed_down_then_let_go():
     locked = guarded.get("/v1/x", headers={"X-API-Key": key})  # right key, but locked out
     assert locked.status_code == 429 and 0 < int(locked.headers["retry-after"]) <= 60
     assert "too many wrong API keys" in locked.json()["error"]
-    login = guarded.post("/ui/login", data={"api_key": key})
+    login = guarded.post("/ui/login", data={"api_key": key}, headers={"Accept-Language": "en"})
     assert login.status_code == 429 and "Too many wrong API keys" in login.text
     assert guarded.get("/livez").status_code == 200  # probes are never throttled
 

@@ -101,7 +101,7 @@ def test_template_variables_are_escaped():
     layout = pages.Layout(as_of=ATTACK, model_version=ATTACK)
     message = pages.message_page(ATTACK, ATTACK, ATTACK, layout)
     assert "<script" not in message and message.count("&lt;script&gt;") == 5
-    login = pages.login_page(ATTACK, ATTACK)
+    login = pages.login_page(ATTACK, ("throttled", {"wait": ATTACK}))
     assert "<script" not in login and login.count("&lt;script&gt;") == 2
     assert pages.ENV.autoescape is True
 
