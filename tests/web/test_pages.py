@@ -176,6 +176,21 @@ def test_the_not_yet_due_filter(client, bundle):
     assert past and all(due[i] < as_of for _, i in past)
 
 
+def test_the_not_yet_due_bar_is_explained_and_spoken(client):
+    """The bar marking a not-yet-due row had no legend, and screen readers got nothing."""
+    legend = {
+        EN["Accept-Language"]: "A bar at the left of an invoice: not yet due.",
+        FR["Accept-Language"]: "Barre à gauche d'une facture : pas encore échue.",
+    }
+    for headers in (EN, FR):
+        mixed = client.get("/ui/", headers=headers).text
+        assert 'class="not-due"' in mixed
+        assert htmllib.unescape(mixed).count(legend[headers["Accept-Language"]]) == 1
+        assert 'class="sr-only"> (not yet due)' in mixed or "(pas encore échue)" in mixed
+    past = client.get("/ui/", params={"status": "past_due"}, headers=EN).text
+    assert 'class="not-due"' not in past and legend[EN["Accept-Language"]] not in past
+
+
 def test_the_view_by_customer(client, bundle):
     html = client.get("/ui/", params={"view": "customers"}, headers=EN).text
     table = html[html.index('id="customers"') :]

@@ -132,6 +132,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "filter.status": ("Due", "Échéance"),
     "filter.status.all": ("all", "toutes"),
     "filter.status.not_due": ("not yet due", "pas encore échues"),
+    "not_due": ("not yet due", "pas encore échue"),
+    "legend.not_due": (
+        "A bar at the left of an invoice: not yet due.",
+        "Barre à gauche d'une facture : pas encore échue.",
+    ),
     "filter.status.past_due": ("past due", "échues"),
     "filter.scenario": ("Scenario", "Scénario"),
     "filter.all": ("all", "tous"),
