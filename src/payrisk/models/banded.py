@@ -97,12 +97,13 @@ def _walk_rows(x, band_values, reachable, out, lo, hi, f, bit_of):  # pragma: no
     prefix = np.empty((n_band_features, bands + 1), dtype=np.int64)
     edge = np.zeros(bands + 1)  # a leaf's value where its run of bands starts, minus where it ends
     scratch = (stack_node, stack_mask, ordered, prefix, edge)
+    if hi - lo < DECIDED_FROM_ROWS:  # no decisions to hold: one unread row for the signature
+        none = np.empty((1, len(feature)), dtype=np.uint8)
+        _walk_block(x, band_values, reachable, out, lo, hi, f, bit_of, none, scratch, False)
+        return
     columns = np.zeros((max(n_invoice, 1), BLOCK_ROWS))  # a row to read even without any
     by_split = np.empty((len(feature), BLOCK_ROWS), dtype=np.uint8)
     by_row = np.empty((BLOCK_ROWS, len(feature)), dtype=np.uint8)
-    if hi - lo < DECIDED_FROM_ROWS:
-        _walk_block(x, band_values, reachable, out, lo, hi, f, bit_of, by_row, scratch, False)
-        return
     # Splits on a band feature are decided in the walk; here they read any column, unused.
     invoice_feature = np.where(feature < n_invoice, feature, 0)
     for start in range(lo, hi, BLOCK_ROWS):
@@ -136,7 +137,7 @@ def _walk_block(
     n_invoice = x.shape[1]
     n_band_features, _, bands = band_values.shape
     for r in range(lo, hi):
-        goes_left_at = by_row[r - lo]
+        goes_left_at = by_row[r - lo if decided else 0]
         full = np.int64(0)
         for b in range(bands):
             if reachable[r, b]:

@@ -366,9 +366,9 @@ def _known_mask(names: tuple[str, ...], features: Mapping[str, np.ndarray]) -> n
         # record it does not have.
         if "is_new_customer" in features:
             new = np.asarray(features["is_new_customer"], dtype="float64") > 0
-            for k, j in enumerate(numeric):
-                if family_of(names[j]) == Family.DUNNING_RECEIVED:
-                    mask[new & (block[:, k] == 0), j] = False
+            received = _layout(tuple(names))[0][numeric] == FAMILIES.index(Family.DUNNING_RECEIVED)
+            for k in np.flatnonzero(received):
+                mask[new & (block[:, k] == 0), numeric[k]] = False
     return mask
 
 

@@ -388,7 +388,7 @@ def invoice_scores(
     currencies = [currency[k] for k in order]
     penalties = penalty_records(take, invoice_rate, currencies, policy)
     kept = take("promise_kept_probability").astype("float64")
-    actions = _records(
+    actions = _records(  # each invoice's next action, nested in its record below
         {
             "action": take("action").tolist(),
             "step": [None if np.isnan(s) else int(s) for s in step],
@@ -422,10 +422,9 @@ def invoice_scores(
             "reasons": [reasons or [] for reasons in take("reasons").tolist()],
             "promise_kept_probability": [None if np.isnan(p) else round(float(p), 4) for p in kept],
             "promise_reason": promise_reasons(take, language),
+            "next_action": actions,
         }
     )
-    for row, action in zip(rows_out, actions, strict=True):
-        row["next_action"] = action
     return rows_out
 
 
