@@ -273,16 +273,16 @@ def plan_portfolio(
     promised = np.flatnonzero(has_promise)  # the record is read for open promises only
     record = promise_record(history, invoices.customer_id[promised], today)
     promise_columns = {
-        "promises_kept": record.kept,
-        "promises_resolved": record.resolved,
-        "promise_portfolio_rate": np.full(len(promised), record.portfolio_rate),
-        "promise_kept_probability": promise_kept_probability(
-            record.kept, record.resolved, record.portfolio_rate, dunning
-        ),
+        name: _on_rows(values, promised, n)  # NaN for the invoices without an open promise
+        for name, values in {
+            "promises_kept": record.kept,
+            "promises_resolved": record.resolved,
+            "promise_portfolio_rate": record.portfolio_rate,
+            "promise_kept_probability": promise_kept_probability(
+                record.kept, record.resolved, record.portfolio_rate, dunning
+            ),
+        }.items()
     }
-    for name, values in promise_columns.items():
-        promise_columns[name] = np.full(n, np.nan)
-        promise_columns[name][promised] = values
     kept = promise_columns["promise_kept_probability"]
     inputs = scenario_inputs(scored, state, last_reminder, today)
     customers = CustomerCodes.of(invoices.customer_id)  # once for every rule below
@@ -325,6 +325,13 @@ def plan_portfolio(
 def _reported(days: np.ndarray) -> np.ndarray:
     """Reported days as contact days (NO_CONTACT where none)."""
     return np.where(days == NO_DAY, NO_CONTACT, days)
+
+
+def _on_rows(values: np.ndarray | float, rows: np.ndarray, n: int) -> np.ndarray:
+    """`values` at `rows` of n, NaN elsewhere."""
+    out = np.full(n, np.nan)
+    out[rows] = values
+    return out
 
 
 def dunning_amounts(
