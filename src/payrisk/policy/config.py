@@ -51,6 +51,18 @@ class Scenario(StrictModel):
         offsets = [s.offset_days for s in steps]
         if offsets != sorted(offsets) or len(set(offsets)) != len(offsets):
             raise ValueError("steps must be in strictly increasing offset_days order")
+        # The escalation ladder (policy/ladder.py): reminders, then the formal notice, then the
+        # agency; the plan would never follow a scenario written otherwise.
+        notice = False
+        for k, step in enumerate(steps):
+            if step.channel == "formal_notice" and k == 0:
+                raise ValueError("step 1: a formal notice is never the first contact")
+            if step.channel == "agency" and not notice:
+                raise ValueError(
+                    f"step {k + 1}: the agency comes only after a formal_notice step "
+                    "(reminders, then the formal notice, then legal action)"
+                )
+            notice |= step.channel == "formal_notice"
         return steps
 
 
@@ -105,6 +117,12 @@ class EscalationRules(StrictModel):
 
     legal_costs: float = Field(1500.0, ge=0)
     recovery_rate: float = Field(0.6, gt=0, le=1)
+    formal_notice_days: int = Field(
+        8, ge=0, le=90, description="The formal notice's deadline: no legal step before it ends."
+    )
+    review_every_days: int = Field(
+        30, ge=1, le=365, description="A review reported done comes back after this many days."
+    )
 
     def expected_recovery(self, open_amount: Any, default_probability: Any) -> np.ndarray:
         """What legal action would bring back: open amount x P(default) x recovery rate."""

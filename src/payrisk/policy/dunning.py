@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from payrisk.core.days import NEVER as NO_DAY
 from payrisk.core.days import to_days
 from payrisk.data.contract import CHANNELS, Channel
 from payrisk.features.streams import SMALL_LOOKUP
 from payrisk.policy.config import DunningConfig, recovery_rate
+from payrisk.policy.ladder import LadderSteps, lawful, level_of, one_contact_a_day
 from payrisk.policy.workdays import next_working_day
 
 ACTION_REMIND = "remind"
@@ -196,6 +198,7 @@ class StepTable:
     channel: np.ndarray
     template: np.ndarray
     actor: np.ndarray
+    ladder: LadderSteps  # what the ladder substitutes, per scenario
 
     @classmethod
     def of(cls, config: DunningConfig) -> StepTable:
@@ -223,7 +226,8 @@ class StepTable:
                 template[row, column] = step.template
                 actor[row, column] = step.actor
         n_steps = np.array([len(config.scenarios[n].steps) for n in names], dtype="int64")
-        return cls(names, n_steps, offsets, channel, template, actor)
+        ladder = LadderSteps.of(config.scenarios)
+        return cls(names, n_steps, offsets, channel, template, actor, ladder)
 
 
 def action_arrays(
@@ -429,6 +433,73 @@ class DunningPlan:
     customers: dict[str, np.ndarray]  # per customer, sorted by id: risk, scenario, next contact
 
 
+LADDER_COLUMNS = ("top_level_sent", "notice_day", "review_day", "on_track", "paused_until")
+
+
+def under_the_ladder(
+    actions: dict[str, np.ndarray],
+    scored: Columns,
+    customers: CustomerCodes,
+    contacted: np.ndarray,
+    today: int,
+    config: DunningConfig,
+) -> dict[str, np.ndarray]:
+    """The next actions under the escalation ladder (`payrisk.policy.ladder`), whichever policy
+    chose them, then one contact a day per customer.
+
+    `scored` may carry what the ladder reads (LADDER_COLUMNS: the hardest level sent, the formal
+    notice's day, the last review reported, whether a plan or promise holds the invoice to
+    reminders, the last day of a hold or promise: no new contact before the day after); a
+    caller without them (no channels known) gets the levels of the scenario's steps counted as
+    sent. `contacted`: each customer's last contact (NO_CONTACT if none), for the gap."""
+    steps = StepTable.of(config)
+    scenario_code = code_of(np.asarray(actions["scenario"], dtype=object), steps.names)
+    sent = np.nan_to_num(np.asarray(scored["reminders_sent"], dtype="float64")).astype("int64")
+    n = len(sent)
+    if "top_level_sent" in scored:
+        top = np.nan_to_num(np.asarray(scored["top_level_sent"], dtype="float64"))
+    else:  # the scenario's first `sent` steps, as if each was sent as planned
+        column = np.minimum(sent, steps.n_steps[scenario_code])
+        reached = np.arange(steps.channel.shape[1])[None, :] < column[:, None]
+        levels = level_of(steps.channel[scenario_code].ravel()).reshape(n, -1)
+        top = np.where(reached, levels, 0).max(axis=1, initial=0).astype("float64")
+
+    def given(name: str, missing: Any) -> np.ndarray:
+        return np.asarray(scored[name]) if name in scored else np.full(n, missing)
+
+    gap = config.contact.min_days_between_contacts
+    not_before = np.maximum(
+        earliest_contact(contacted, today, gap)[customers.codes],
+        given("paused_until", today - 1).astype("int64") + 1,
+    )
+
+    out = lawful(
+        actions,
+        scenario_code,
+        steps.ladder,
+        top,
+        given("notice_day", NO_DAY).astype("int64"),
+        given("review_day", NO_DAY).astype("int64"),
+        given("on_track", False).astype(bool),
+        config.escalation.worth_it(scored["open_amount"], scored["default_probability"]),
+        sent,
+        not_before,
+        config.escalation.formal_notice_days,
+        config.escalation.review_every_days,
+        config.calendar.business_days,
+    )
+    day = one_contact_a_day(
+        customers.codes,
+        out["action"],
+        out["channel"],
+        to_days(out["action_date"]),
+        gap,
+        config.calendar.business_days,
+    )
+    out["action_date"] = day.astype("datetime64[D]").astype("datetime64[ns]")
+    return out
+
+
 def plan_arrays(
     scored: Columns,
     last_contact_day: np.ndarray,
@@ -455,6 +526,7 @@ def plan_arrays(
     actions = action_arrays(scored, customers, scenario, contacted, today, config)
     if adjust is not None:
         actions = adjust(actions)
+    actions = under_the_ladder(actions, scored, customers, contacted, today, config)
     recovery = recovery_rate(config)
     priority = priority_arrays(
         scored["open_amount"],

@@ -21,11 +21,11 @@ from payrisk.core.i18n import Formats
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import NO_CONTACT
+from payrisk.policy.ladder import LEVEL, allowed_levels
 
-# Escalation levels: friendly (e-mail, SMS), firm (call, letter), formal notice, agency. A channel
-# may be used only once the invoice got a reminder of the level below (friendly before firm,
-# formal notice never first, agency only after a formal notice).
-LEVEL = {"email": 1, "sms": 1, "phone": 2, "letter": 2, "formal_notice": 3, "agency": 4}
+# Escalation levels (policy.ladder.LEVEL): friendly (e-mail, SMS), firm (call, letter), formal
+# notice, agency. Inside the ladder's law the learned policy climbs one level at a time: a channel
+# may be used only once the invoice got a reminder of the level below (friendly before firm).
 KEY_ACCOUNT_MAX_LEVEL = 2  # key accounts: firm steps go through the sales rep, never legal ones
 # The decision's words, in the answer's language (the channel as a noun phrase of its sentence).
 CHANNEL_WORDS = {
@@ -47,6 +47,7 @@ POLICY_WORDS = {
         "rules_config": "Rules table (policy: rules in the dunning configuration).",
         "rules_no_effects": "Rules table: this model has no channel-effect models.",
         "rules_step": "Rules table: the scenario step of the customer's segment.",
+        "kept": "As planned: nothing has changed since it was planned.",
     },
     "fr": {
         "new": "Table des règles : nouveau client, sans réponses dont apprendre encore.",
@@ -60,6 +61,7 @@ POLICY_WORDS = {
         "rules_config": "Table des règles (policy: rules dans la configuration des relances).",
         "rules_no_effects": "Table des règles : ce modèle n'a pas de modèles d'effet des canaux.",
         "rules_step": "Table des règles : l'étape du scénario du segment du client.",
+        "kept": "Comme prévu : rien n'a changé depuis que l'action a été planifiée.",
     },
 }
 
@@ -73,11 +75,6 @@ def _percent(language: str) -> Callable[[float], str]:
 
 POLICY_LEARNED = "learned"
 POLICY_RULES = "rules"
-
-
-def level_of(channels: np.ndarray) -> np.ndarray:
-    """Escalation level of channel names (0: none)."""
-    return np.array([LEVEL.get(c, 0) for c in np.asarray(channels, dtype=object)], dtype="int64")
 
 
 def allowed_channels(
@@ -97,6 +94,7 @@ def allowed_channels(
     """
     levels = np.array([LEVEL[c] for c in channels])[None, :]
     allowed = levels <= np.asarray(max_level_sent)[:, None] + 1
+    allowed &= allowed_levels(levels[0], np.asarray(max_level_sent))  # the law
     allowed &= ~np.asarray(before_due, dtype=bool)[:, None] | (levels == 1)
     allowed &= ~np.asarray(key_account, dtype=bool)[:, None] | (levels <= KEY_ACCOUNT_MAX_LEVEL)
     is_agency = np.array([c == "agency" for c in channels])[None, :]

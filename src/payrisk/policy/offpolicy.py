@@ -32,7 +32,8 @@ from payrisk.models.effects import (
     overlap_report,
 )
 from payrisk.policy.config import DunningConfig
-from payrisk.policy.learned import LEVEL, POLICY_LEARNED, decide
+from payrisk.policy.ladder import LEVEL
+from payrisk.policy.learned import POLICY_LEARNED, decide
 
 FOLLOW_LOG = -1  # a unit where the evaluated policy does what the logged policy did
 Z_95 = 1.96

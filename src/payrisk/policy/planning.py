@@ -22,6 +22,7 @@ from payrisk.features.promises import promise_record
 from payrisk.models.encoding import Columns, frame_columns
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
+from payrisk.policy.continuity import PlannedActions
 from payrisk.policy.dunning import (
     ACTION_ESCALATE,
     ACTION_REMIND,
@@ -33,13 +34,13 @@ from payrisk.policy.dunning import (
     is_contact,
     plan_arrays,
 )
+from payrisk.policy.ladder import level_of
 from payrisk.policy.learned import (
     POLICY_LEARNED,
     POLICY_RULES,
     POLICY_WORDS,
     alternatives,
     decide,
-    level_of,
     next_moments,
     respect_gap,
     template_and_actor,
@@ -221,12 +222,14 @@ def plan_portfolio(
     language: str | None = None,
     explain: np.ndarray | None = None,
     state: DunningState | None = None,
+    planned: PlannedActions | None = None,
 ) -> PortfolioArrays:
     """Score open invoices and plan their dunning as known at `as_of`, on plain arrays.
 
     `state` is what the dunning system knows beyond the ledger (reminders sent, promises, plans,
     holds, direct debit, disputes), per invoice: it shapes the next actions
-    (`payrisk.policy.state`).
+    (`payrisk.policy.state`). `planned`: next actions planned before that no event changed
+    since, kept (`payrisk.policy.continuity`), under the ladder like the rest.
 
     Reasons are given for the `explain_top` invoices first on the collectors' worklist (all when
     None) among those `explain` allows (all when None): they are what collectors and credit
@@ -285,20 +288,36 @@ def plan_portfolio(
     }
     kept = promise_columns["promise_kept_probability"]
     inputs = scenario_inputs(scored, state, last_reminder, today)
+    # What the ladder reads: the hardest level sent, by channel (the history's last reminder, the
+    # snapshot's and the request's reports), the notice's day, reviews, a plan or promise on track.
+    top_level = np.fmax(
+        level_of(features["last_reminder_channel"]).astype("float64"), state.top_level_sent
+    )
+    inputs.update(
+        top_level_sent=top_level,
+        notice_day=state.notice_day,
+        review_day=state.review_day,
+        on_track=state.on_track(today),
+        paused_until=state.paused_until(today),
+    )
     customers = CustomerCodes.of(invoices.customer_id)  # once for every rule below
     learned = LearnedNextActions(
         scorer, history, invoices, scored, last_contact, today, dunning,
         ruled=state.decides(today, last_reminder), customers=customers,
-        language=formats_of(dunning, language).language,
+        language=formats_of(dunning, language).language, top_level_sent=top_level,
     )  # fmt: skip
     contacted = customers.latest(last_contact)
     due = to_days(inputs["due_date"])
 
     def next_actions(actions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         actions = learned(actions)
-        return constrain(
+        actions = constrain(
             actions, state, customers, contacted, due, last_reminder, kept, today, dunning
         )
+        if planned is None:
+            return actions
+        words = POLICY_WORDS[formats_of(dunning, language).language]["kept"]
+        return planned.over(actions, today, dunning.calendar.business_days, words)
 
     plan = plan_arrays(
         inputs, last_contact, today, dunning, adjust=next_actions, customers=customers
@@ -435,11 +454,14 @@ class LearnedNextActions:
         ruled: np.ndarray | None = None,
         customers: CustomerCodes | None = None,
         language: str = "en",
+        top_level_sent: np.ndarray | None = None,
     ) -> None:
         """`ruled`: invoices whose next action the dunning state decides (kept out);
         `customers`: the invoices' customer codes, if the caller has them; `language`: of the
-        policy's words (`policy_reason`)."""
+        policy's words (`policy_reason`); `top_level_sent`: the hardest level sent per invoice
+        (default: its last reminder's, from the history)."""
         self.language = language
+        self.top_level_sent = top_level_sent
         self.ruled = np.zeros(len(invoices), dtype=bool) if ruled is None else ruled
         self.customers = CustomerCodes.of(invoices.customer_id) if customers is None else customers
         self.scorer, self.history, self.invoices = scorer, history, invoices
@@ -514,9 +536,8 @@ class LearnedNextActions:
             response,
             features,
             amount,
-            # The last reminder's level: never above the hardest sent, so the rules can only
-            # be stricter than with the hardest one.
-            level_of(features["last_reminder_channel"]),
+            # The hardest level sent (reported ones too): the ladder's own reading.
+            self._levels_sent(rows, features),
             np.asarray(self.scored["default_probability"])[rows],
             np.zeros(len(rows), dtype=bool),
             self.dunning,
@@ -537,7 +558,8 @@ class LearnedNextActions:
         out["action"][chosen] = np.where(
             waits, ACTION_WAIT, np.where(channel == "agency", ACTION_ESCALATE, ACTION_REMIND)
         )
-        out["step"][chosen] = np.where(waits, np.nan, step[mine])
+        # The step stays the invoice's place in its count (the rules'): never one already sent.
+        out["step"][chosen] = np.where(waits, np.nan, out["step"][chosen])
         wait_until = np.where(following[mine] >= 0, following[mine], moment[mine])
         action_day = np.where(waits, wait_until, moment[mine])
         day = out["action_date"].astype("datetime64[D]").astype("int64")
@@ -550,6 +572,15 @@ class LearnedNextActions:
         options = alternatives(response, choice)
         for i, row in enumerate(rows):
             out["alternatives"][row] = options[i]
+
+    def _levels_sent(self, rows: np.ndarray, features: Columns) -> np.ndarray:
+        """The hardest level sent of each decided invoice: the given one, else its last
+        reminder's at the decision moment."""
+        own = level_of(features["last_reminder_channel"])
+        if self.top_level_sent is None:
+            return own
+        given = np.nan_to_num(np.asarray(self.top_level_sent, dtype="float64")[rows])
+        return np.maximum(own, given.astype("int64"))
 
 
 def _empty_lists(n: int) -> np.ndarray:
@@ -593,6 +624,7 @@ def _plan_payment_dates(
 
 DUNNING_COLUMNS = (
     "state_reason",
+    "ladder_reason",
     "amount_due",
     "promise_kept_probability",
     "penalty_days",

@@ -65,6 +65,11 @@ class PortfolioBundle:
         }
 
     @cached_property
+    def invoice_index(self) -> pd.Index:
+        """The open invoices' ids, hashed once (whose invoice a request's id is)."""
+        return pd.Index(self.invoices["invoice_id"].astype("str"))
+
+    @cached_property
     def open_invoice_arrays(self) -> dict[str, np.ndarray]:
         """The open invoices' identity, dates (day numbers) and amounts as arrays, converted
         once per bundle: the service takes a customer's rows from here for every request."""

@@ -43,6 +43,7 @@ from payrisk.policy.dunning import (
     earliest_contact,
     is_contact,
 )
+from payrisk.policy.ladder import NOTICE_CHANNEL, level_of
 from payrisk.policy.workdays import next_working_day, working_days_before
 
 NO_DAY = NEVER  # no such day (no promise, no hold...)
@@ -98,6 +99,9 @@ class DunningState:
     direct_debit: np.ndarray  # float 1/0/NaN
     debit_failed_day: np.ndarray  # int64: a direct-debit collection failed on that day
     dispute_day: np.ndarray  # int64: an open dispute raised that day
+    top_level_sent: np.ndarray  # float: the hardest level sent (ladder.LEVEL), read by channel
+    notice_day: np.ndarray  # int64: the invoice's formal notice was sent that day
+    review_day: np.ndarray  # int64: a credit manager's review of the invoice was reported done
 
     def __len__(self) -> int:
         return len(self.reminders_reported)
@@ -121,15 +125,21 @@ class DunningState:
         }  # a field that says whether the group is given
         out = {}
         for item in fields(self):
-            mine = getattr(self, item.name)
+            mine, theirs = getattr(self, item.name), getattr(base, item.name)
+            if item.name in SENT_FIELDS:  # what was sent is never forgotten: the later, the harder
+                out[item.name] = _latest(mine, theirs)
+                continue
             given = _given(together.get(item.name, mine))
-            out[item.name] = np.where(given, mine, getattr(base, item.name))
+            out[item.name] = np.where(given, mine, theirs)
         return DunningState(**out)
 
     def given(self) -> np.ndarray:
-        """Per invoice: whether anything is known of it beyond the ledger."""
+        """Per invoice: whether anything is known of it beyond the ledger (what was sent, by
+        channel, is the ledger's: the ladder reads it, the state rules do not)."""
         known = np.zeros(len(self), dtype=bool)
         for item in fields(self):
+            if item.name in SENT_FIELDS:
+                continue
             values = getattr(self, item.name)
             known |= _given(values) & ~((item.name == "direct_debit") & (values == 0))
         return known
@@ -164,6 +174,19 @@ class DunningState:
     def on_plan(self) -> np.ndarray:
         return self.plan_due_day != NO_DAY
 
+    def paused_until(self, today: int) -> np.ndarray:
+        """The last day no new contact may be sent: an active hold's end, an open promise's
+        date (the later), else the day before `today`."""
+        held = np.where(self.held(today), self.hold_until_day, today - 1)
+        promised = np.where(self.open_promise(today), self.promise_day, today - 1)
+        return np.maximum(held, promised)
+
+    def on_track(self, today: int) -> np.ndarray:
+        """An agreed plan whose current instalment is not yet missed, or an open promise: the
+        invoice stays on reminders (ladder)."""
+        plan_kept = self.on_plan() & (self.plan_due_day >= today)
+        return plan_kept | self.open_promise(today)
+
     def collected_by_debit(self) -> np.ndarray:
         """Under direct debit and no failed collection: nothing to remind."""
         return (np.nan_to_num(self.direct_debit) > 0) & (self.debit_failed_day == NO_DAY)
@@ -173,7 +196,15 @@ class DunningState:
 
 
 PLAN_FIELDS = ("plan_due_day", "plan_amount", "plan_since_day", "plan_reminders")
+SENT_FIELDS = ("top_level_sent", "notice_day", "review_day")  # merged by the latest, not replaced
 PROMISE_FIELDS = ("promise_made_day", "promise_day", "promise_amount")
+
+
+def _latest(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """The later day (or higher level) of two, either unknown (NO_DAY, NaN) where not said."""
+    if mine.dtype == np.int64:
+        return latest_day(mine, theirs)
+    return np.fmax(mine, theirs)
 
 
 def _given(values: np.ndarray) -> np.ndarray:
@@ -350,7 +381,12 @@ def state_of_columns(columns, rows: np.ndarray | None = None) -> DunningState | 
     if STATE_COLUMNS["promise_day"] not in columns:
         return None
     values = {}
+    n = len(columns[STATE_COLUMNS["promise_day"]]) if rows is None else len(rows)
+    empty = DunningState.empty(n)
     for name, column in STATE_COLUMNS.items():
+        if column not in columns:  # a bundle written before the column existed: not known
+            values[name] = getattr(empty, name)
+            continue
         data = columns[column]
         data = np.asarray(data if rows is None else np.asarray(data)[rows])
         if name.endswith("_day"):
@@ -425,6 +461,8 @@ def state_of_dataset(
             open_frame["disputed"].fillna(False).to_numpy(bool) & (days != NEVER), days, NO_DAY
         )
 
+    values.update(_sent_state(dataset.reminders, ids, as_of, state))
+
     customers = dataset.customers.drop_duplicates("customer_id")
     if "direct_debit" in customers and customers["direct_debit"].any():
         flags = customers["direct_debit"].astype("float64").reset_index(drop=True)
@@ -435,6 +473,29 @@ def state_of_dataset(
             found >= 0, flags.to_numpy()[np.maximum(found, 0)], np.nan
         )
     return replace(state, **values)
+
+
+def _sent_state(
+    reminders: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp, state: DunningState
+) -> dict[str, np.ndarray]:
+    """Per open invoice, the hardest level its reminders reached before `as_of` and the day of
+    its latest formal notice, read from each reminder's channel (not its step number)."""
+    known = reminders.loc[reminders["sent_date"] < as_of]
+    rows = ids.get_indexer(known["invoice_id"].astype("str"))
+    hit = rows >= 0
+    if not hit.any():
+        return {}
+    rows, known = rows[hit], known.loc[hit]
+    level = level_of(known["channel"].to_numpy(dtype=object)).astype("float64")
+    top = np.zeros(len(ids))
+    np.maximum.at(top, rows, level)
+    notice = known["channel"].to_numpy(dtype=object) == NOTICE_CHANNEL
+    notice_day = state.notice_day.copy()
+    if notice.any():
+        day = np.full(len(ids), np.iinfo(np.int64).min)
+        np.maximum.at(day, rows[notice], to_days(known["sent_date"])[notice])
+        notice_day = np.where(day > np.iinfo(np.int64).min, day, NO_DAY)
+    return {"top_level_sent": np.where(top > 0, top, np.nan), "notice_day": notice_day}
 
 
 def _max_by(days: pd.Series, keys: np.ndarray, wanted) -> np.ndarray:

@@ -29,8 +29,16 @@ from payrisk.features.snapshot import SnapshotError, load_history
 from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer, declared_attribute_arrays
 from payrisk.policy.config import DunningConfig, with_recovery_rate
+from payrisk.policy.continuity import (
+    EVENT_CUSTOMER_PLAN,
+    EVENT_DECISION_DAY,
+    bases,
+    changed_events,
+    moved_by_others,
+)
 from payrisk.policy.credit import review_credit
 from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_group_arrays
+from payrisk.policy.ladder import NOTICE_CHANNEL, level_of
 from payrisk.policy.penalties import round_cents
 from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
@@ -43,6 +51,8 @@ from payrisk.policy.state import (
 )
 from payrisk.policy.workdays import next_working_day
 from payrisk.serving.errors import NoSnapshotError, RefusedRequestError
+from payrisk.serving.plan_ids import plan_ids, planned_actions, read_plan_id
+from payrisk.serving.replay import AnswerLog
 from payrisk.serving.schemas import (
     CreditReviewRequest,
     CreditReviewResponse,
@@ -131,6 +141,7 @@ def request_state(
     customer_ids: np.ndarray,
     today: date,
     rate: np.ndarray | None = None,
+    warnings: list[str] | None = None,
 ) -> DunningState:
     """The dunning state the request reports, per planned invoice (the request's first, then
     the snapshot's other open invoices of its customers: `customer_ids`), NaN / NO_DAY where it
@@ -166,6 +177,18 @@ def request_state(
             steps = [r.step for r in reminders if r.step is not None]
             state.reminders_reported[k] = max(steps) if steps else len(sent)
             state.last_reminder_day[k] = sent.max()
+            # What was sent is read by its channel: a formal notice is one because it was sent
+            # as one, whatever its step number.
+            channels = np.array([r.channel for r in reminders], dtype=object)
+            state.top_level_sent[k] = level_of(channels).max()
+            notices = sent[channels == NOTICE_CHANNEL]
+            if len(notices):
+                state.notice_day[k] = notices.max()
+        for j, review in enumerate(invoice.reviews or []):
+            done = past(review.done_on, f"{where}.reviews[{j}].done_on")
+            state.review_day[k] = (
+                done if state.review_day[k] == NO_DAY else max(state.review_day[k], done)
+            )
         if invoice.promise is not None:
             state.promise_made_day[k] = past(invoice.promise.made_on, f"{where}.promise.made_on")
             state.promise_day[k] = _day(invoice.promise.promised_date)
@@ -181,6 +204,15 @@ def request_state(
             agreed = past(plan.agreed_on, f"{where}.payment_plan.agreed_on")
             to_model = 1.0 if rate is None else float(rate[k])
             left = invoice.amount if invoice.open_amount is None else invoice.open_amount
+            total = sum(i.amount for i in plan.instalments)
+            if total < left - 0.005:
+                if warnings is not None:
+                    warnings.append(
+                        f"{where}.payment_plan: its instalments total less than the open amount: "
+                        "the plan is not applied, the invoice is dunned on its normal track for "
+                        "all of it (send a plan covering what is left to pay)"
+                    )
+                continue
             instalments = len(plan.instalments)  # in due-date order (the schema checks)
             found, due, amount_left, since = current_instalments(
                 np.zeros(instalments, dtype="int64"),
@@ -192,10 +224,54 @@ def request_state(
             if len(found):
                 state.plan_due_day[k], state.plan_amount[k] = due[0], amount_left[0]
                 state.plan_since_day[k] = since[0]
-                state.plan_reminders[k] = np.count_nonzero(sent > since[0])  # none after NO_DAY
+                state.plan_reminders[k] = reminders_since(reminders, sent, since[0])
     if request.customers:
         _spread_customer_state(state, request.customers, customer_ids, past)
     return state
+
+
+def plans_sent_back(
+    request: ScoreRequest, basis: list[dict[str, str]], today: int
+) -> tuple[list[dict | None], list[list[str] | None]]:
+    """Per request invoice: the plan it sent back if no event changed it since (else None),
+    and the events since (None where no plan was sent back). Refuses an id this service did
+    not write, by position."""
+    kept: list[dict | None] = []
+    changes: list[list[str] | None] = []
+    for k, invoice in enumerate(request.invoices):
+        if invoice.planned is None:
+            kept.append(None)
+            changes.append(None)
+            continue
+        action, before = read_plan_id(invoice.planned, f"invoices[{k}].planned")
+        events = changed_events(before, basis[k])
+        if not events and action["a"] == "wait" and action["d"] <= today:
+            events = [EVENT_DECISION_DAY]
+        kept.append(None if events else action)
+        changes.append(events)
+    return kept, changes
+
+
+def customers_without_invoices(request: ScoreRequest) -> list[str]:
+    """A warning for each `customers` entry whose customer has no invoice in the request: its
+    state was not used (by position; ids are the caller's data)."""
+    asked = {invoice.customer_id for invoice in request.invoices}
+    unused = [j for j, c in enumerate(request.customers) if c.customer_id not in asked]
+    if not unused:
+        return []
+    listed = ", ".join(f"customers[{j}]" for j in unused[:5]) + (" ..." if len(unused) > 5 else "")
+    return [f"{listed}: no invoice of this customer in the request, its state was not used"]
+
+
+def reminders_since(reminders: list, sent: np.ndarray, since: int) -> float:
+    """Steps of a plan's current instalment already sent: the reminders after `since` (the
+    previous instalment's due day, or the agreement), or the highest step reported among them
+    when higher (a step reported is never planned again)."""
+    if since == NO_DAY:
+        return 0.0
+    after = sent > since
+    steps = [r.step for r, later in zip(reminders, after, strict=True) if later and r.step]
+    return float(max(int(np.count_nonzero(after)), *steps, 0))
 
 
 def reminders_under_stored_plans(
@@ -210,8 +286,7 @@ def reminders_under_stored_plans(
         if not invoice.reminders or not stored_plan[k]:
             continue
         sent = ordinal_days(r.sent_date for r in invoice.reminders)
-        since = state.plan_since_day[k]
-        after = int(np.count_nonzero(sent > since)) if since != NO_DAY else 0
+        after = reminders_since(invoice.reminders, sent, state.plan_since_day[k])
         counts[k] = max(np.nan_to_num(counts[k]), after)
     return replace(state, plan_reminders=counts)
 
@@ -286,6 +361,23 @@ def part_paid_warning(
         f"({listed}): scored on their whole amount as sent; send open_amount to score what is "
         "left to pay"
     ]
+
+
+def refuse_other_customers_invoices(sent: OpenInvoices, bundle: PortfolioBundle | None) -> None:
+    """Refuses an invoice id the snapshot holds open under another customer: its history
+    (reminders, promises, a plan) is that customer's case, never to be planned under this one.
+    Named by position; neither customer is named."""
+    if bundle is None:
+        return
+    rows = positions(bundle.invoice_index, sent.invoice_id)
+    found = np.flatnonzero(rows >= 0)
+    owner = bundle.open_invoice_arrays["customer_id"][rows[found]]
+    other = found[owner != sent.customer_id[found]]
+    if len(other):
+        raise RefusedRequestError(
+            f"invoices[{other[0]}].customer_id is not the customer the snapshot holds this "
+            "invoice_id under: send each invoice with its own customer"
+        )
 
 
 def request_digest(request: ScoreRequest) -> str:
@@ -372,6 +464,8 @@ def invoice_scores(
     rate: np.ndarray,
     policy: DunningConfig,
     language: str,
+    contacts: dict[str, list[dict]] | None = None,
+    continuity: dict[str, list] | None = None,
 ) -> list[dict]:
     """The answer's invoices (`rows` of the portfolio's arrays, in the request's order; `known`,
     `currency` and `rate` per request invoice), in the worklist's order and ranked among
@@ -398,6 +492,14 @@ def invoice_scores(
             "action_date": _dates(take("action_date")),
             **policy_fields(take),
             "state_reason": take("state_reason").tolist(),
+            "ladder_reason": take("ladder_reason").tolist(),
+            "contact": contact_refs(
+                contacts or {}, take("customer_id"), take("action"), take("action_date")
+            ),
+            **{
+                name: [values[k] for k in order] if continuity else [None] * len(order)
+                for name, values in (continuity or {"plan_id": [], "plan_change": []}).items()
+            },
             "amount_due": (take("amount_due").astype("float64") / invoice_rate).round(2).tolist(),
             "penalties": penalties,
         }
@@ -483,7 +585,25 @@ def promise_reasons(take, language: str) -> list[str | None]:
     return out
 
 
-def _contacts(invoices: dict[str, np.ndarray]) -> dict[str, list[dict]]:
+def contact_refs(
+    contacts: dict[str, list[dict]], customer: np.ndarray, action: np.ndarray, day: np.ndarray
+) -> list[dict | None]:
+    """For each contact action, its customer's contact of that day (`ContactRef`'s fields)."""
+    dates = _dates(day)
+    out: list[dict | None] = []
+    for who, what, when in zip(customer.tolist(), action.tolist(), dates, strict=True):
+        found = None
+        if what in CONTACT_ACTIONS:
+            for contact in contacts.get(who, ()):
+                if contact["action_date"] == when:
+                    found = {name: contact[name] for name in ("action_date", "action", "channel")}
+                    found["step"] = contact["step"]
+                    break
+        out.append(found)
+    return out
+
+
+def customer_contacts(invoices: dict[str, np.ndarray]) -> dict[str, list[dict]]:
     """Each customer's planned contacts (reviews left out; `Contact`'s fields), first one first;
     plain arrays, no frame (the service answers single invoices)."""
     groups = action_group_arrays(invoices)
@@ -512,11 +632,11 @@ def customer_plans(
     invoices: dict[str, np.ndarray],
     from_snapshot: np.ndarray,
     currency: str,
+    contacts: dict[str, list[dict]],
 ) -> list[dict]:
     """The answer's customers (sorted by id; `CustomerPlan`'s fields) from the plan's arrays;
-    their contacts from the per-invoice plan (`invoices`), and which of their invoices came
-    from the snapshot."""
-    contacts = _contacts(invoices)
+    their `contacts` (`customer_contacts` of the per-invoice plan, `invoices`), and which of
+    their invoices came from the snapshot."""
     extra: dict[str, list[str]] = {}
     for customer, invoice in zip(
         np.asarray(invoices["customer_id"])[from_snapshot],
@@ -665,6 +785,7 @@ class ScoringEngine:
         self.bundle = bundle
         self.max_age_days = max_age_days
         self._policy: tuple[object, DunningConfig] | None = None
+        self.answers: AnswerLog[ScoreResponse] = AnswerLog()
 
     @property
     def model_currencies(self) -> tuple[str, ...]:
@@ -754,6 +875,17 @@ class ScoringEngine:
         return others, rows, sent_rows
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
+        """The answer to a scoring request; a request id already answered gets the same answer
+        (`AnswerLog`: ids are idempotency keys)."""
+        if request.request_id is None:
+            return self.plan(request)
+        digest = request_digest(request)
+        answer = self.answers.replay(request.request_id, digest)
+        if answer is None:
+            answer = self.answers.record(request.request_id, digest, self.plan(request))
+        return answer
+
+    def plan(self, request: ScoreRequest) -> ScoreResponse:
         """Score and plan the request's invoices: the batch path's `plan_portfolio` on arrays.
 
         A request is usually a single invoice, so nothing here builds a DataFrame for the
@@ -779,18 +911,24 @@ class ScoringEngine:
                 "no portfolio bundle for this snapshot: plans cover the invoices sent only "
                 "(run `payrisk snapshot`)"
             )
+        refuse_other_customers_invoices(sent, bundle)
         others, other_rows, sent_rows = self._other_open_invoices(sent, bundle)
         warnings += part_paid_warning(request, sent, sent_rows, bundle)
         invoices = sent if others is None else _concat(sent, others)
         n = len(sent)
         requested = np.arange(len(invoices)) < n
         # What the request says of the dunning state wins over what the snapshot knew.
-        state = request_state(request, invoices.customer_id, when.date(), rate)
+        state = request_state(request, invoices.customer_id, when.date(), rate, warnings)
+        warnings += customers_without_invoices(request)
         if bundle is not None and bundle.state_arrays is not None:
             rows = np.concatenate([sent_rows, other_rows])
             reported = state
             state = state.over(stored_state(bundle.state_arrays, rows))
             state = reminders_under_stored_plans(request, reported, state)
+        # What each plan is decided on, and the plans sent back that no event changed.
+        today = day_number(when)
+        basis = bases(invoices.open_amount, state, today)
+        kept, changes = plans_sent_back(request, basis, today)
         portfolio = plan_portfolio(
             self.scorer,
             history,
@@ -800,7 +938,17 @@ class ScoringEngine:
             language=language,
             explain=requested if request.with_reasons else np.zeros(len(invoices), dtype=bool),
             state=state,
+            planned=None if not any(kept) else planned_actions(kept, len(invoices)),
         )
+        if any(kept):  # a kept plan that another invoice's new plan moved says so
+            moved = moved_by_others(
+                planned_actions(kept, len(invoices)), portfolio.invoices, n, today, self.workdays
+            )
+            changes = [[EVENT_CUSTOMER_PLAN] if moved[k] else c for k, c in enumerate(changes)]
+        continuity = {
+            "plan_id": plan_ids(portfolio.invoices, np.arange(n), basis[:n]),
+            "plan_change": changes,
+        }
         freshness = self.freshness(history, when)
         if freshness["stale"]:
             warnings.append(
@@ -812,6 +960,7 @@ class ScoringEngine:
                 f"amounts in {', '.join(sorted(set(currency) - {policy.currencies.base}))} "
                 f"converted to {policy.currencies.base} with the policy's rates for scoring"
             )
+        contacts = customer_contacts(portfolio.invoices)
         # One validation of the whole answer: object by object, pydantic's own overhead cost
         # as much as scoring 1,000 invoices.
         return ScoreResponse.model_validate(
@@ -821,10 +970,22 @@ class ScoringEngine:
                 "as_of": when.date(),
                 "language": language,
                 "invoices": invoice_scores(
-                    portfolio.invoices, np.arange(n), known, currency, rate, policy, language
+                    portfolio.invoices,
+                    np.arange(n),
+                    known,
+                    currency,
+                    rate,
+                    policy,
+                    language,
+                    contacts,
+                    continuity,
                 ),
                 "customers": customer_plans(
-                    portfolio.customers, portfolio.invoices, ~requested, policy.currencies.base
+                    portfolio.customers,
+                    portfolio.invoices,
+                    ~requested,
+                    policy.currencies.base,
+                    contacts,
                 ),
                 "warnings": warnings,
                 **freshness,
@@ -949,6 +1110,16 @@ class ScoringEngine:
             )
             for row in chosen.iloc[start : start + request.page_size].itertuples(index=False)
         ]
+        freshness = self.freshness(self.snapshot.history, max(day, bundle.as_of))
+        warnings = [
+            "the worklist is the snapshot's plan: what the dunning system reported since "
+            f"{bundle.as_of.date()} is not in it (POST /v1/score has it)"
+        ]
+        if freshness["stale"]:
+            warnings.append(
+                f"the snapshot is {freshness['snapshot_age_days']} days old on {day.date()}: "
+                "payments and invoices since are unknown to it"
+            )
         return WorklistResponse(
             model_version=self.model_version,
             as_of=bundle.as_of.date(),
@@ -958,6 +1129,8 @@ class ScoringEngine:
             page=request.page,
             pages=pages,
             items=items,
+            warnings=warnings,
+            **freshness,
         )
 
 

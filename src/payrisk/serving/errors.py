@@ -15,8 +15,13 @@ class NoSnapshotError(RefusedRequestError):
     """No customer history loaded yet: the service is not ready, the request is not at fault."""
 
 
+class ConflictError(RefusedRequestError):
+    """A request id already used for another request body (ids are idempotency keys)."""
+
+
 HTTP_STATUS: dict[type[RefusedRequestError], int] = {
     NoSnapshotError: 503,
+    ConflictError: 409,
     RefusedRequestError: 422,
 }
 

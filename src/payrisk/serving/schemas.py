@@ -26,8 +26,10 @@ from payrisk.core.settings import DEFAULT_MAX_BATCH
 from payrisk.data.contract import CHANNELS, CURRENCY_CODES
 from payrisk.features.definitions import Family
 from payrisk.policy.config import ACTORS
+from payrisk.policy.continuity import EVENTS
 from payrisk.policy.credit import MAX_BOUNDS, RECOMMENDATIONS
 from payrisk.policy.dunning import ACTIONS
+from payrisk.policy.ladder import LADDER_REASONS, REVIEW_ACTIONS
 from payrisk.policy.reasons import LOWERS, RAISES
 from payrisk.policy.state import STATE_REASONS
 
@@ -65,6 +67,10 @@ Day = Annotated[date, AfterValidator(_plausible_day)]
 MAX_REMINDERS = 100  # reported reminders per invoice
 MAX_INSTALMENTS = 120  # instalments of a payment plan (ten years monthly)
 StateReason = Literal[STATE_REASONS]  # type: ignore[valid-type]
+LadderReason = Literal[LADDER_REASONS]  # type: ignore[valid-type]
+ReviewName = Literal[REVIEW_ACTIONS]  # type: ignore[valid-type]
+PlanEvent = Literal[EVENTS]  # type: ignore[valid-type]
+CallOutcome = Literal["reached", "no_answer", "promise_obtained", "dispute_raised"]
 
 
 class ReminderIn(RequestModel):
@@ -73,6 +79,22 @@ class ReminderIn(RequestModel):
     sent_date: Day = Field(description="Day it was sent; not after as_of.")
     channel: ChannelName = Field(description="How it was sent.")
     step: int | None = Field(None, ge=1, le=50, description="Scenario step, 1 for the first.")
+    outcome: CallOutcome | None = Field(
+        None,
+        description="What came of it (calls mostly): reached, no_answer, promise_obtained, "
+        "dispute_raised. Recorded; the reminder counts as sent whatever its outcome (send the "
+        "promise or dispute_date it led to as such).",
+    )
+
+
+class ReviewIn(RequestModel):
+    """A credit manager's review of the invoice, reported done: the same review is not asked for
+    again before escalation.review_every_days (configs/dunning.yaml)."""
+
+    done_on: Day = Field(description="Day the review was done; not after as_of.")
+    action: ReviewName = Field(
+        description="Which review: credit_manager_review or write_off_review."
+    )
 
 
 class PromiseIn(RequestModel):
@@ -210,7 +232,18 @@ class InvoiceIn(RequestModel):
         "gap) even before the next snapshot knows them. Never makes payrisk forget one the "
         "snapshot knows.",
     )
+    reviews: list[ReviewIn] | None = Field(
+        None, max_length=MAX_REMINDERS, description="Reviews of the invoice done so far."
+    )
     promise: PromiseIn | None = Field(None, description="An open promise to pay.")
+    planned: str | None = Field(
+        None,
+        max_length=1000,
+        pattern=r"^p1\.[A-Za-z0-9_-]+$",
+        description="The `next_action.plan_id` of this invoice's last answer: what was planned "
+        "stays planned until an event changes it (then `next_action.plan_change` names the "
+        "events). Without it, the plan is decided afresh.",
+    )
     payment_plan: PaymentPlanIn | None = Field(None, description="An agreed payment plan.")
     hold: HoldIn | None = Field(None, description="A hold of this invoice.")
 
@@ -250,8 +283,10 @@ class ScoreRequest(RequestModel):
     request_id: str | None = Field(
         None,
         pattern=ID_PATTERN,
-        description="Your id for this request, echoed in the answer (default: a digest of the "
-        "request, the same for the same request).",
+        description="Your id for this request, echoed in the answer: an idempotency key. The "
+        "same id with the same body gets the same answer (a retry never gets a second plan); "
+        "the same id with another body is refused (409). Default: a digest of the request, the "
+        "same for the same request.",
     )
     invoices: list[InvoiceIn] = Field(
         min_length=1,
@@ -339,6 +374,15 @@ class Penalties(BaseModel):
     currency: str = Field(description="The invoice's currency.")
 
 
+class ContactRef(BaseModel):
+    """The customer's contact of a day: one voice per customer per day."""
+
+    action_date: date
+    action: ActionName
+    channel: ChannelName | None
+    step: int | None
+
+
 class NextAction(BaseModel):
     action: ActionName = Field(
         description="remind, escalate (agency or court), write_off_review, dispute_resolution, "
@@ -377,6 +421,34 @@ class NextAction(BaseModel):
         "promise_check_in (a promise likely to be broken), broken_promise (one step firmer at "
         "once), payment_plan (dunned per instalment), direct_debit (no reminder), dispute; "
         "none: the scenario.",
+    )
+    ladder_reason: LadderReason | None = Field(
+        None,
+        description="Where the escalation ladder changed the step a policy chose: "
+        "notice_before_legal (no agency, court or write-off review before a formal notice), "
+        "reminder_before_notice (no formal notice before a reminder), plan_or_promise_on_track "
+        "(an unbroken plan or open promise gets reminders only), notice_deadline (legal action "
+        "waits for the notice's deadline), legal_after_notice (the scenario ran out: its legal "
+        "step), reviewed (a review reported done comes back after the review interval).",
+    )
+    plan_id: str = Field(
+        description="This action and the facts it was decided on: send it back as the "
+        "invoice's `planned` to keep the plan until an event changes it."
+    )
+    plan_change: list[PlanEvent] | None = Field(
+        None,
+        description="With `planned` sent: the events since that plan (payment, "
+        "reminder_reported, review_reported, promise, promise_broken, payment_plan, "
+        "instalment_missed, hold, hold_ended, dispute, customer_contact, direct_debit, "
+        "decision_day: a planned wait reached its day; customer_plan: another invoice of the "
+        "customer moved this contact to keep one voice a day and the gap); empty: nothing "
+        "changed, the plan is "
+        "kept. None: no plan was sent back.",
+    )
+    contact: ContactRef | None = Field(
+        None,
+        description="For a contact: the customer's one contact of that day that covers this "
+        "invoice (its channel and step are the hardest among the invoices it covers).",
     )
     amount_due: float = Field(
         description="What the contact asks for, in the invoice's currency: the current "
@@ -568,7 +640,7 @@ class WorklistItem(BaseModel):
     expected_loss: float = Field(description="Expected loss of its invoices (base currency).")
 
 
-class WorklistResponse(BaseModel):
+class WorklistResponse(Freshness):
     model_version: str
     as_of: date = Field(description="As-of date of the portfolio the worklist comes from.")
     day: date
@@ -577,6 +649,9 @@ class WorklistResponse(BaseModel):
     page: int
     pages: int
     items: list[WorklistItem]
+    warnings: list[str] = Field(
+        default_factory=list, description="What the caller should know about this worklist."
+    )
 
 
 class TargetModel(BaseModel):

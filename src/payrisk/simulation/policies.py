@@ -36,8 +36,8 @@ from payrisk.models.effects import EffectModels
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
 from payrisk.policy.dunning import NO_CONTACT, code_of, is_contact, plan_arrays
+from payrisk.policy.ladder import LEVEL, LEVEL_NOTICE
 from payrisk.policy.learned import (
-    LEVEL,
     POLICY_LEARNED,
     allowed_channels,
     choose,
@@ -110,6 +110,7 @@ def own_reminders(state: PlayState, rows: np.ndarray) -> dict[str, np.ndarray]:
     last_channel = np.full(n, NO_CHANNEL, dtype=np.int64)
     last_step = np.zeros(n, dtype=np.int64)
     level = np.zeros(n, dtype=np.int64)
+    notice_day = np.full(n, NEVER, dtype=np.int64)
     if len(log["row"]):
         order = np.lexsort((log["day"], log["row"]))
         r = log["row"][order]
@@ -119,12 +120,17 @@ def own_reminders(state: PlayState, rows: np.ndarray) -> dict[str, np.ndarray]:
         last_channel[r[last]] = log["channel"][order][last]
         np.maximum.at(last_step, log["row"], log["step"])
         np.maximum.at(level, log["row"], CHANNEL_LEVEL[log["channel"]])
+        notice = CHANNEL_LEVEL[log["channel"]] == LEVEL_NOTICE
+        latest = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(latest, log["row"][notice], log["day"][notice])
+        notice_day = np.where(latest >= 0, latest, NEVER)
     return {
         "count": state.sent_count[rows],
         "day": last_day[rows],
         "channel": last_channel[rows],
         "step": last_step[rows],
         "level": level[rows],
+        "notice_day": notice_day[rows],
     }
 
 
@@ -216,6 +222,9 @@ class RulesPolicy:
             "expected_days_late": expected - world.due_day[rows],
             "reminders_sent": features["reminders_sent"],
         }
+        # The ladder reads what the dunning system sent, by channel (the same law as online).
+        own = own_reminders(state, rows)
+        scored.update(top_level_sent=own["level"].astype("float64"), notice_day=own["notice_day"])
         plan = plan_arrays(scored, last_contact(state)[customer], start, self.dunning).invoices
         action_day = plan["action_date"].astype("datetime64[D]").astype("int64")
         act = is_contact(plan["action"]) & (action_day < end)

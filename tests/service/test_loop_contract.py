@@ -1,0 +1,77 @@
+"""A contract a daily loop can drive (issue 25): request ids are idempotency keys, every input
+that is ignored or partial gets a warning by position, and an invoice id is one customer's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.helpers import invoice_payload
+
+
+def _one(bundle, position: int = 0) -> dict:
+    return invoice_payload(bundle.invoices.iloc[[position]])[0]
+
+
+def test_the_same_request_id_and_body_get_the_same_answer(client, bundle):
+    body = {"request_id": "loop-day-1", "invoices": [_one(bundle)], "with_reasons": False}
+    first = client.post("/v1/score", json=body)
+    again = client.post("/v1/score", json=body)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+
+
+def test_a_request_id_reused_for_another_body_is_refused(client, bundle):
+    body = {"request_id": "loop-day-2", "invoices": [_one(bundle)], "with_reasons": False}
+    assert client.post("/v1/score", json=body).status_code == 200
+    other = {**body, "invoices": [_one(bundle, 1)]}
+    response = client.post("/v1/score", json=other)
+    assert response.status_code == 409
+    assert "request_id" in response.json()["error"]
+    assert _one(bundle, 1)["invoice_id"] not in response.text  # the body is never echoed
+
+
+def test_an_invoice_id_the_snapshot_holds_under_another_customer_is_refused(client, bundle):
+    invoice = {**_one(bundle), "customer_id": "NEWCUST"}
+    response = client.post("/v1/score", json={"invoices": [invoice]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert "invoices[0].customer_id" in error
+    assert bundle.invoices.iloc[0]["customer_id"] not in error
+
+
+def test_a_customer_entry_without_its_invoices_is_named_in_the_warnings(client, bundle):
+    invoice = _one(bundle)
+    body = {
+        "invoices": [invoice],
+        "customers": [
+            {"customer_id": invoice["customer_id"], "last_contact_date": None},
+            {"customer_id": "NOBODY-SENT", "hold": {"until": "2030-01-01"}},
+        ],
+    }
+    answer = client.post("/v1/score", json=body).json()
+    assert any("customers[1]" in w and "not used" in w for w in answer["warnings"])
+    assert not any("customers[0]" in w for w in answer["warnings"])
+
+
+def test_a_payment_plan_short_of_the_open_amount_is_named_and_the_invoice_dunned(client, bundle):
+    invoice = _one(bundle)
+    as_of = bundle.as_of.date()
+    invoice["payment_plan"] = {
+        "agreed_on": as_of.isoformat(),
+        "instalments": [{"due_date": (as_of + timedelta(days=20)).isoformat(), "amount": 0.5}],
+    }
+    answer = client.post("/v1/score", json={"invoices": [invoice], "as_of": as_of.isoformat()})
+    body = answer.json()
+    assert any("invoices[0].payment_plan" in w for w in body["warnings"])
+    action = body["invoices"][0]["next_action"]
+    assert action["state_reason"] != "payment_plan"
+    assert action["amount_due"] == invoice["open_amount"]
+
+
+def test_the_worklist_says_how_old_its_plan_is_and_what_it_lacks(client, bundle):
+    later = bundle.as_of.date() + timedelta(days=30)
+    body = client.post("/v1/worklist", json={"day": later.isoformat()}).json()
+    assert body["snapshot_as_of"] == bundle.as_of.date().isoformat()
+    assert body["snapshot_age_days"] == 30 and body["stale"] is True
+    assert any("reported" in w for w in body["warnings"])
+    assert any("30 days old" in w for w in body["warnings"])
