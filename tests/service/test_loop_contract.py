@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.helpers import invoice_payload
 
 
@@ -75,3 +77,51 @@ def test_the_worklist_says_how_old_its_plan_is_and_what_it_lacks(client, bundle)
     assert body["snapshot_age_days"] == 30 and body["stale"] is True
     assert any("reported" in w for w in body["warnings"])
     assert any("30 days old" in w for w in body["warnings"])
+
+
+def test_reminders_reported_move_the_scores_as_the_ledger_would(
+    client, trained, sample_dataset, bundle, tmp_path
+):
+    """Online = batch for reported state: a reminder the snapshot cannot know yet (sent on its
+    as-of day) counts in the features as it would once the ledger has it."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from payrisk.data.loading import write_dataset
+    from payrisk.features.history import known_at
+    from pipelines.scoring import score as batch_score
+    from tests.conftest import project_catalog
+    from tests.helpers import table
+
+    snapshot_day = bundle.as_of
+    tomorrow = (snapshot_day + pd.Timedelta(days=1)).date().isoformat()
+    overdue = bundle.invoices.loc[bundle.invoices["due_date"] < snapshot_day]
+    row = overdue.iloc[0]
+    invoice = invoice_payload(overdue.iloc[[0]])[0]
+    reminder = {"sent_date": snapshot_day.date().isoformat(), "channel": "phone", "step": 2}
+
+    def online(reminders: list[dict]) -> dict:
+        body = {"invoices": [{**invoice, "reminders": reminders}], "as_of": tomorrow}
+        response = client.post("/v1/score", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["invoices"][0]
+
+    # The ledger as the snapshot knew it, plus that reminder, scored the next day in batch.
+    known = known_at(sample_dataset, snapshot_day)
+    added = table(
+        "reminders",
+        [{"invoice_id": row.invoice_id, "sent_date": reminder["sent_date"], "channel": "phone",
+          "step": "2"}],
+    )  # fmt: skip
+    ledger = replace(known, reminders=pd.concat([known.reminders, added], ignore_index=True))
+    write_dataset(ledger, tmp_path / "ledger")
+    portfolio, _, _ = batch_score(
+        project_catalog(trained), tmp_path / "ledger", tmp_path / "scores.csv", as_of=tomorrow
+    )
+    batch = portfolio.invoices.set_index("invoice_id").loc[row.invoice_id]
+
+    with_reminder, without = online([reminder]), online([])
+    for name in ("late_probability", "default_probability"):
+        assert with_reminder[name] == pytest.approx(round(batch[name], 6), abs=1e-6)
+    assert with_reminder["default_probability"] != without["default_probability"]

@@ -19,6 +19,7 @@ from payrisk.data.receivables import open_invoices
 from payrisk.features.definitions import RESPONSE_FEATURES, FeatureSet
 from payrisk.features.history import History
 from payrisk.features.promises import promise_record
+from payrisk.features.reported import ReportedReminders, with_reported
 from payrisk.models.encoding import Columns, frame_columns
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
@@ -223,13 +224,16 @@ def plan_portfolio(
     explain: np.ndarray | None = None,
     state: DunningState | None = None,
     planned: PlannedActions | None = None,
+    reported: ReportedReminders | None = None,
 ) -> PortfolioArrays:
     """Score open invoices and plan their dunning as known at `as_of`, on plain arrays.
 
     `state` is what the dunning system knows beyond the ledger (reminders sent, promises, plans,
     holds, direct debit, disputes), per invoice: it shapes the next actions
     (`payrisk.policy.state`). `planned`: next actions planned before that no event changed
-    since, kept (`payrisk.policy.continuity`), under the ladder like the rest.
+    since, kept (`payrisk.policy.continuity`), under the ladder like the rest. `reported`: the
+    reminders a dunning system reports that the history lacks, counted in the features as the
+    history would (scored today only).
 
     Reasons are given for the `explain_top` invoices first on the collectors' worklist (all when
     None) among those `explain` allows (all when None): they are what collectors and credit
@@ -247,6 +251,9 @@ def plan_portfolio(
         snapshot_day,
         scorer.feature_set.with_features(RESPONSE_FEATURES) if at_today else None,
     )
+    customers = CustomerCodes.of(invoices.customer_id)  # once for every rule below
+    if reported is not None and at_today:
+        features = with_reported(features, reported, customers.codes, today)
     scores = scored_columns(scorer, features, snapshot_day, invoices.due_day)
     open_amount = np.where(np.isnan(invoices.open_amount), invoices.amount, invoices.open_amount)
     contact = scores["days_since_customer_contact"]
@@ -300,7 +307,6 @@ def plan_portfolio(
         on_track=state.on_track(today),
         paused_until=state.paused_until(today),
     )
-    customers = CustomerCodes.of(invoices.customer_id)  # once for every rule below
     learned = LearnedNextActions(
         scorer, history, invoices, scored, last_contact, today, dunning,
         ruled=state.decides(today, last_reminder), customers=customers,

@@ -25,6 +25,7 @@ import pandas as pd
 from payrisk.core.days import EPOCH_ORDINAL, day_number, ordinal_days
 from payrisk.data.receivables import AGED_BUCKETS
 from payrisk.features.history import History
+from payrisk.features.reported import ReportedReminders
 from payrisk.features.snapshot import SnapshotError, load_history
 from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer, declared_attribute_arrays
@@ -250,6 +251,24 @@ def plans_sent_back(
         kept.append(None if events else action)
         changes.append(events)
     return kept, changes
+
+
+def reported_reminders(
+    request: ScoreRequest, n: int, in_history: np.ndarray, snapshot_as_of: pd.Timestamp
+) -> ReportedReminders:
+    """The reminders the request reports that the snapshot cannot hold (all of an invoice it
+    does not hold; from its as-of date on for one it does), per planned invoice (`n`: the
+    request's first)."""
+    out = ReportedReminders.empty(n)
+    cut = day_number(snapshot_as_of)
+    for k, invoice in enumerate(request.invoices):
+        if not invoice.reminders:
+            continue
+        days = ordinal_days(r.sent_date for r in invoice.reminders)
+        new = days >= cut if in_history[k] else np.ones(len(days), dtype=bool)
+        chosen = [r for r, keep in zip(invoice.reminders, new, strict=True) if keep]
+        out.record(k, days[new], [r.channel for r in chosen], [r.step for r in chosen])
+    return out
 
 
 def customers_without_invoices(request: ScoreRequest) -> list[str]:
@@ -939,6 +958,7 @@ class ScoringEngine:
             explain=requested if request.with_reasons else np.zeros(len(invoices), dtype=bool),
             state=state,
             planned=None if not any(kept) else planned_actions(kept, len(invoices)),
+            reported=reported_reminders(request, len(invoices), sent.in_history, history.as_of),
         )
         if any(kept):  # a kept plan that another invoice's new plan moved says so
             moved = moved_by_others(
