@@ -229,7 +229,12 @@ def test_reminders_reported_on_a_plan_the_snapshot_knows_count_towards_its_insta
     ]
     request = ScoreRequest(
         invoices=[
-            {**VALID_INVOICE, "invoice_id": "A", "reminders": reminders},
+            {
+                **VALID_INVOICE,
+                "invoice_id": "A",
+                "issue_date": "2026-09-01",
+                "reminders": reminders,
+            },
             {**VALID_INVOICE, "invoice_id": "B"},  # nothing reported: the snapshot's count
         ],
         as_of="2026-11-03",

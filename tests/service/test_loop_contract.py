@@ -125,3 +125,69 @@ def test_reminders_reported_move_the_scores_as_the_ledger_would(
     for name in ("late_probability", "default_probability"):
         assert with_reminder[name] == pytest.approx(round(batch[name], 6), abs=1e-6)
     assert with_reminder["default_probability"] != without["default_probability"]
+
+
+def _refused(client, invoice: dict, field: str) -> None:
+    response = client.post("/v1/score", json={"invoices": [invoice]})
+    assert response.status_code == 400, response.text
+    assert field in response.text
+
+
+def test_dunning_state_outside_the_invoices_life_or_amount_is_refused(client, bundle):
+    """Issue 26, Medium 5: dates before the invoice exists, amounts beyond what it asks for."""
+    invoice = _one(bundle)
+    issued = invoice["issue_date"]
+    early = "1990-06-01"
+    _refused(client, {**invoice, "promise": {"made_on": early, "promised_date": issued}},
+             "promise.made_on is before issue_date")  # fmt: skip
+    _refused(
+        client,
+        {**invoice, "reminders": [{"sent_date": early, "channel": "email"}]},
+        "reminders[0].sent_date is before issue_date",
+    )
+    _refused(
+        client,
+        {**invoice, "payment_plan": {"instalments": [{"due_date": early, "amount": 1.0}]}},
+        "payment_plan.instalments[0].due_date is before issue_date",
+    )
+    promise = {"made_on": issued, "promised_date": issued, "amount": invoice["amount"] + 1}
+    _refused(client, {**invoice, "promise": promise}, "promise.amount exceeds")
+    plan = {"instalments": [{"due_date": issued, "amount": invoice["amount"] * 2}]}
+    _refused(client, {**invoice, "payment_plan": plan}, "instalments total more")
+
+
+def test_a_token_promise_does_not_stop_dunning_and_is_named(client, bundle):
+    overdue = bundle.invoices.loc[bundle.invoices["due_date"] < bundle.as_of]
+    invoice = invoice_payload(overdue.iloc[[0]])[0]
+    as_of = bundle.as_of.date()
+    promise = {
+        "made_on": as_of.isoformat(),
+        "promised_date": (as_of + timedelta(days=40)).isoformat(),
+        "amount": 0.01,
+    }
+    body = {"invoices": [{**invoice, "promise": promise}], "as_of": as_of.isoformat()}
+    answer = client.post("/v1/score", json=body).json()
+    assert any("invoices[0].promise" in w and "min_share" in w for w in answer["warnings"])
+    action = answer["invoices"][0]["next_action"]
+    assert action["state_reason"] not in ("promise", "promise_check_in")
+    assert action["action_date"] < promise["promised_date"]
+
+
+def test_a_promise_to_pay_early_that_slips_does_not_dun_before_the_due_date(client, bundle):
+    """Made on 10-25 for 10-28 on an invoice due 11-19: not broken before it is due."""
+    as_of = bundle.as_of.date()
+    invoice = {
+        "invoice_id": "EARLY-1",
+        "customer_id": "EARLY-CUST",
+        "issue_date": (as_of - timedelta(days=10)).isoformat(),
+        "due_date": (as_of + timedelta(days=25)).isoformat(),
+        "amount": 900.0,
+        "promise": {
+            "made_on": (as_of - timedelta(days=8)).isoformat(),
+            "promised_date": (as_of - timedelta(days=5)).isoformat(),
+        },
+    }
+    answer = client.post("/v1/score", json={"invoices": [invoice], "as_of": as_of.isoformat()})
+    action = answer.json()["invoices"][0]["next_action"]
+    assert action["state_reason"] != "broken_promise"
+    assert action["step"] in (None, 1)

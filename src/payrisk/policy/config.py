@@ -287,6 +287,13 @@ class PromiseRules(StrictModel):
     check_in_days_before: int = Field(
         3, ge=1, le=30, description="Working days before the promised date of the check-in."
     )
+    min_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A promise of less than this share of what is left to pay does not pause "
+        "dunning (the service warns, naming it): a token payment is not a promise.",
+    )
     prior_strength: float = Field(
         4.0,
         gt=0,

@@ -166,10 +166,17 @@ class DunningState:
     def open_promise(self, today: int) -> np.ndarray:
         return (self.promise_day != NO_DAY) & (self.promise_day >= today)
 
-    def broken_promise(self, today: int, last_reminder_day: np.ndarray) -> np.ndarray:
-        """The promised date has passed with the invoice still open, and no reminder since."""
+    def broken_promise(
+        self, today: int, last_reminder_day: np.ndarray, due_day: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The promised date has passed with the invoice still open, and no reminder since; with
+        `due_day`, only once the invoice is past due (a promise to pay early that slips is not a
+        reason to dun before the due date)."""
         passed = (self.promise_day != NO_DAY) & (self.promise_day < today)
-        return passed & ~(np.asarray(last_reminder_day) > self.promise_day)
+        broken = passed & ~(np.asarray(last_reminder_day) > self.promise_day)
+        if due_day is not None:
+            broken &= np.asarray(due_day, dtype="int64") < today
+        return broken
 
     def on_plan(self) -> np.ndarray:
         return self.plan_due_day != NO_DAY
@@ -240,10 +247,11 @@ def scenario_inputs(
     sent = np.maximum(sent, reported)
     on_plan = state.on_plan()
     sent = np.where(on_plan, np.nan_to_num(state.plan_reminders), sent)
-    sent = sent + state.broken_promise(today, last_reminder_day)
-    out["reminders_sent"] = sent
     due = np.asarray(scored["due_date"], dtype="datetime64[D]").astype("int64")
-    out["due_date"] = np.where(on_plan, state.plan_due_day, due).astype("datetime64[D]")
+    due = np.where(on_plan, state.plan_due_day, due)
+    sent = sent + state.broken_promise(today, last_reminder_day, due)
+    out["reminders_sent"] = sent
+    out["due_date"] = due.astype("datetime64[D]")
     out["disputed"] = np.asarray(scored["disputed"], dtype=bool) | state.disputed(today)
     return out
 
@@ -299,7 +307,7 @@ def constrain(
     on_plan = state.on_plan() & ~disputed
     reason[on_plan] = STATE_PAYMENT_PLAN
 
-    broken = state.broken_promise(today, last_reminder_day) & ~disputed
+    broken = state.broken_promise(today, last_reminder_day, due_day) & ~disputed
     day = np.where(broken & contact, allowed, day)  # one step firmer, at once
     reason[broken] = STATE_BROKEN_PROMISE
 

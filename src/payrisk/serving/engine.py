@@ -143,6 +143,7 @@ def request_state(
     today: date,
     rate: np.ndarray | None = None,
     warnings: list[str] | None = None,
+    min_share: float = 0.0,
 ) -> DunningState:
     """The dunning state the request reports, per planned invoice (the request's first, then
     the snapshot's other open invoices of its customers: `customer_ids`), NaN / NO_DAY where it
@@ -190,7 +191,16 @@ def request_state(
             state.review_day[k] = (
                 done if state.review_day[k] == NO_DAY else max(state.review_day[k], done)
             )
-        if invoice.promise is not None:
+        promise = invoice.promise
+        left = invoice.amount if invoice.open_amount is None else invoice.open_amount
+        if promise is not None and promise.amount is not None and promise.amount < min_share * left:
+            if warnings is not None:
+                warnings.append(
+                    f"{where}.promise: its amount is less than {min_share:.0%} of what is left to "
+                    "pay: dunning goes on for the invoice (promises.min_share)"
+                )
+            promise = None
+        if promise is not None:
             state.promise_made_day[k] = past(invoice.promise.made_on, f"{where}.promise.made_on")
             state.promise_day[k] = _day(invoice.promise.promised_date)
             state.promise_amount[k] = (
@@ -204,7 +214,6 @@ def request_state(
             plan = invoice.payment_plan
             agreed = past(plan.agreed_on, f"{where}.payment_plan.agreed_on")
             to_model = 1.0 if rate is None else float(rate[k])
-            left = invoice.amount if invoice.open_amount is None else invoice.open_amount
             total = sum(i.amount for i in plan.instalments)
             if total < left - 0.005:
                 if warnings is not None:
@@ -937,7 +946,9 @@ class ScoringEngine:
         n = len(sent)
         requested = np.arange(len(invoices)) < n
         # What the request says of the dunning state wins over what the snapshot knew.
-        state = request_state(request, invoices.customer_id, when.date(), rate, warnings)
+        state = request_state(
+            request, invoices.customer_id, when.date(), rate, warnings, policy.promises.min_share
+        )
         warnings += customers_without_invoices(request)
         if bundle is not None and bundle.state_arrays is not None:
             rows = np.concatenate([sent_rows, other_rows])

@@ -272,10 +272,32 @@ class InvoiceIn(RequestModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> InvoiceIn:
+        """The dunning state within the invoice's life and amounts (never a promise, plan or
+        reminder before the invoice exists, nor more than it asks for)."""
         if self.due_date < self.issue_date:
             raise ValueError("due_date is before issue_date")
         if self.open_amount is not None and self.open_amount > self.amount + 0.005:
             raise ValueError("open_amount exceeds amount")
+        left = self.amount if self.open_amount is None else self.open_amount
+        before = [
+            (f"reminders[{j}].sent_date", r.sent_date) for j, r in enumerate(self.reminders or [])
+        ]
+        if self.promise is not None:
+            before.append(("promise.made_on", self.promise.made_on))
+            if self.promise.amount is not None and self.promise.amount > left + 0.005:
+                raise ValueError("promise.amount exceeds what is left to pay")
+        if self.dispute_date is not None:
+            before.append(("dispute_date", self.dispute_date))
+        if self.payment_plan is not None:
+            plan = self.payment_plan
+            if plan.agreed_on is not None:
+                before.append(("payment_plan.agreed_on", plan.agreed_on))
+            before.append(("payment_plan.instalments[0].due_date", plan.instalments[0].due_date))
+            if sum(i.amount for i in plan.instalments) > self.amount + 0.005:
+                raise ValueError("payment_plan instalments total more than the invoice's amount")
+        for name, day in before:
+            if day < self.issue_date:
+                raise ValueError(f"{name} is before issue_date")
         return self
 
 

@@ -217,6 +217,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "customer.open_invoices": ("Open invoices", "Factures ouvertes"),
     "customer.mean_late": ("Mean days late", "Retard moyen (jours)"),
     "customer.limit": ("Credit limit", "Plafond de crédit"),
+    "customer.over_limit": ("over the limit by {amount}", "au-delà du plafond de {amount}"),
+    "case.heading": ("The dunning case", "Le dossier de relance"),
+    "case.caption": (
+        "Per open invoice, as of the snapshot: what was sent, what the customer agreed or asked "
+        "for, and the next step (with why the escalation ladder shaped it).",
+        "Par facture ouverte, à la date de l'instantané : ce qui a été envoyé, ce que le client a "
+        "promis ou obtenu, et la prochaine étape (avec ce que l'échelle de relance y a changé).",
+    ),
+    "case.sent": ("Hardest sent", "Relance la plus ferme"),
+    "case.notice": ("formal notice of {day}", "mise en demeure du {day}"),
+    "case.promise": ("Promise", "Promesse"),
+    "case.promise_on": ("to pay by {day}", "de payer au {day}"),
+    "case.plan": ("Payment plan", "Échéancier"),
+    "case.instalment": ("{amount} due {day}", "{amount} au {day}"),
+    "case.hold": ("Hold", "Suspension"),
+    "case.until": ("until {day}", "jusqu'au {day}"),
+    "case.next": ("Next step", "Prochaine étape"),
+    "case.none": ("nothing yet", "rien encore"),
     "customer.paid_late": ("Paid late", "Payées en retard"),
     "history.heading": ("Payment history", "Historique de paiement"),
     "history.chart": (
@@ -533,6 +551,33 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "collector": ("collector", "chargé de recouvrement"),
         "sales_rep": ("sales rep", "commercial"),
         "credit_manager": ("credit manager", "credit manager"),
+    },
+    # why the escalation ladder changed a step (policy.ladder.LADDER_REASONS)
+    "ladder": {
+        "notice_before_legal": (
+            "a formal notice first: no agency, court or write-off before it",
+            "d'abord une mise en demeure : ni recouvrement, ni tribunal, ni perte avant elle",
+        ),
+        "reminder_before_notice": (
+            "a reminder first: a formal notice is never the first contact",
+            "d'abord une relance : la mise en demeure n'est jamais le premier contact",
+        ),
+        "plan_or_promise_on_track": (
+            "reminders only while the plan or promise holds",
+            "relances seulement tant que l'échéancier ou la promesse tient",
+        ),
+        "notice_deadline": (
+            "waits for the formal notice's deadline",
+            "attend l'échéance de la mise en demeure",
+        ),
+        "legal_after_notice": (
+            "the formal notice was sent: the next step is legal",
+            "la mise en demeure est envoyée : l'étape suivante est contentieuse",
+        ),
+        "reviewed": (
+            "reviewed recently: the next review after the review interval",
+            "revu récemment : la prochaine revue après l'intervalle prévu",
+        ),
     },
     "bucket": {
         "not_due": ("Not yet due", "Non échu"),

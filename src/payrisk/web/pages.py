@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from payrisk.core.i18n import DASH, DEFAULT_LANGUAGE, LANGUAGES, missing, negotiate
 from payrisk.data.contract import CHANNELS
+from payrisk.policy.ladder import LEVEL
 from payrisk.policy.portfolio import PortfolioBundle
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
 from payrisk.serving.auth import LOGIN_PATH, PAGES_ROOT, LoginProblem
@@ -414,6 +415,41 @@ def _review_context(review: object | None, w: Words) -> dict[str, object] | None
     }
 
 
+def case_row(row: dict, w: Words) -> dict:
+    """One open invoice's dunning case in words: the hardest step sent (the formal notice's
+    day), a promise, a plan's current instalment, a hold, and the next step with the ladder's
+    reason (the bundle's `state_...` columns, as the service reads them)."""
+    f = w.f
+    level = row.get("state_top_level_sent")
+    sent = w.t("case.none")
+    if not missing(level) and level > 0:
+        channel = next(c for c, v in LEVEL.items() if v == int(level))
+        sent = w.label("channel", channel)
+    if not missing(row.get("state_notice_date")):
+        sent = w.t("case.notice", day=f.day(row["state_notice_date"]))
+
+    def on(key: str, column: str) -> str:
+        return DASH if missing(row.get(column)) else w.t(key, day=f.day(row[column]))
+
+    instalment = DASH
+    if not missing(row.get("state_plan_due_date")):
+        instalment = w.t(
+            "case.instalment",
+            amount=f.money(row.get("state_plan_amount")),
+            day=f.day(row["state_plan_due_date"]),
+        )
+    ladder = row.get("ladder_reason")
+    return {
+        "invoice_id": row["invoice_id"],
+        "sent": sent,
+        "promise": on("case.promise_on", "state_promise_date"),
+        "plan": instalment,
+        "hold": on("case.until", "state_hold_until_date"),
+        "next": next_action(row.get("channel"), row.get("action"), row.get("action_date"), w),
+        "ladder": None if missing(ladder) else w.label("ladder", ladder),
+    }
+
+
 def customer_page(
     bundle: PortfolioBundle,
     customer_id: str,
@@ -462,7 +498,8 @@ def customer_page(
         (w.t("customer.paid_late"), f.pct(getattr(profile, "late_share", None)), ""),
         (w.t("customer.mean_late"), f.number(getattr(profile, "mean_days_late", None), 1), ""),
         (w.t("kpi.dispute"), f.pct(getattr(profile, "dispute_rate", None), 1), ""),
-        (w.t("customer.limit"), f.money(getattr(profile, "credit_limit", None), cents=False), ""),
+        (w.t("customer.limit"), f.money(getattr(profile, "credit_limit", None), cents=False),
+         _over_limit(profile, w)),
     ]  # fmt: skip
     aged = (
         [(w.label("bucket", k), f.money(v)) for k, v in profile.aged_balance.items()]
@@ -482,12 +519,22 @@ def customer_page(
         aged=aged,
         problem=problem,
         invoices=[invoice_row(r, w) for r in _records(invoices)],
+        case=[case_row(r, w) for r in _records(invoices)],
         review=_review_context(review, w),
         form=form,
         error=error,
         action=f"{layout.base}/customers/{url_segment(customer_id)}",
         works=works,
     )
+
+
+def _over_limit(profile: object | None, w: Words) -> str:
+    """The exposure beyond the credit limit, in words ("" within it or without a limit)."""
+    limit = getattr(profile, "credit_limit", None)
+    exposure = getattr(profile, "open_amount", None)
+    if missing(limit) or missing(exposure) or exposure <= limit:
+        return ""
+    return w.t("customer.over_limit", amount=w.f.money(exposure - limit, cents=False))
 
 
 def credit_page(
