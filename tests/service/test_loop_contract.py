@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from tests.helpers import invoice_payload
@@ -191,3 +192,25 @@ def test_a_promise_to_pay_early_that_slips_does_not_dun_before_the_due_date(clie
     action = answer.json()["invoices"][0]["next_action"]
     assert action["state_reason"] != "broken_promise"
     assert action["step"] in (None, 1)
+
+
+def test_an_invoice_the_snapshot_knows_as_settled_is_named_in_the_warnings(
+    client, bundle, sample_dataset
+):
+    """Issue 26, Low 11: a fully paid invoice sent again was scored as open with no word."""
+    invoices = sample_dataset.invoices
+    settled = invoices.loc[
+        (invoices["issue_date"] < bundle.as_of - pd.Timedelta(days=200))
+        & ~invoices["invoice_id"].isin(bundle.invoices["invoice_id"])
+    ].iloc[0]
+    invoice = {
+        "invoice_id": settled.invoice_id,
+        "customer_id": settled.customer_id,
+        "issue_date": settled.issue_date.date().isoformat(),
+        "due_date": settled.due_date.date().isoformat(),
+        "amount": float(settled.amount),
+    }
+    answer = client.post("/v1/score", json={"invoices": [invoice]}).json()
+    assert any("invoices[0]" in w and "settled" in w for w in answer["warnings"])
+    fresh = client.post("/v1/score", json={"invoices": [_one(bundle)]}).json()
+    assert not any("settled" in w for w in fresh["warnings"])

@@ -362,6 +362,23 @@ def stored_state(columns: dict[str, np.ndarray], rows: np.ndarray) -> DunningSta
     )
 
 
+def settled_warning(
+    sent: OpenInvoices, sent_rows: np.ndarray, bundle: PortfolioBundle | None
+) -> list[str]:
+    """A warning for invoices the snapshot knows but not as open (settled or written off by its
+    as-of date): they are scored as sent, as open, and the caller is told which, by position."""
+    if bundle is None or sent.in_history is None:
+        return []
+    where = np.flatnonzero(sent.in_history & (sent_rows < 0))
+    if not len(where):
+        return []
+    listed = ", ".join(f"invoices[{k}]" for k in where[:5]) + (" ..." if len(where) > 5 else "")
+    return [
+        f"{len(where)} invoice(s) are settled or written off in the snapshot ({listed}): scored "
+        "as open, as sent; leave out an invoice paid in full"
+    ]
+
+
 def part_paid_warning(
     request: ScoreRequest,
     sent: OpenInvoices,
@@ -942,6 +959,7 @@ class ScoringEngine:
         refuse_other_customers_invoices(sent, bundle)
         others, other_rows, sent_rows = self._other_open_invoices(sent, bundle)
         warnings += part_paid_warning(request, sent, sent_rows, bundle)
+        warnings += settled_warning(sent, sent_rows, bundle)
         invoices = sent if others is None else _concat(sent, others)
         n = len(sent)
         requested = np.arange(len(invoices)) < n
