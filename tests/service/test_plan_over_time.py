@@ -199,7 +199,6 @@ class DunningLoop(RuleBasedStateMachine):
 
     client = None
     start: date
-    known: list[str]
     snapshot_invoices: list[dict]
     levels_before: dict[str, float]
 
@@ -373,14 +372,21 @@ class DunningLoop(RuleBasedStateMachine):
         assert answered == self.asked
 
 
-def test_day_after_day_the_answers_form_one_lawful_plan(client, bundle):
-    known = _known_customers(bundle, 2)
-    rows = bundle.invoices.loc[bundle.invoices["customer_id"].isin(known)]
+def started_loop(client, bundle, customers: list[str]) -> DunningLoop:
+    """The loop's world set for these customers of the snapshot (every open invoice of theirs,
+    and a new customer's), begun: its first answer checked."""
+    rows = bundle.invoices.loc[bundle.invoices["customer_id"].isin(customers)]
     DunningLoop.client = client
     DunningLoop.start = bundle.as_of.date() + timedelta(days=1)
-    DunningLoop.known = known
     DunningLoop.snapshot_invoices = invoice_payload(rows)
     DunningLoop.levels_before = _levels(rows)
+    loop = DunningLoop()
+    loop.begin()
+    return loop
+
+
+def test_day_after_day_the_answers_form_one_lawful_plan(client, bundle):
+    started_loop(client, bundle, _known_customers(bundle, 2))  # sets the world up, checks day 1
     run_state_machine_as_test(
         DunningLoop,
         settings=settings(
@@ -398,14 +404,7 @@ def test_a_month_of_daily_calls_sends_each_step_once_and_the_notice_before_legal
 ):
     """The firm loop of the issue: every answer carried out, nothing else happens: by the end,
     any legal step comes after a formal notice was sent, and every step sent is new."""
-    known = _known_customers(bundle, 2)
-    rows = bundle.invoices.loc[bundle.invoices["customer_id"].isin(known)]
-    loop = DunningLoop()
-    DunningLoop.client = client
-    loop.start = bundle.as_of.date() + timedelta(days=1)
-    loop.snapshot_invoices = invoice_payload(rows)
-    loop.levels_before = _levels(rows)
-    loop.begin()
+    loop = started_loop(client, bundle, _known_customers(bundle, 2))
     loop.next_days(30)
     sent = [r for i in loop.invoices.values() for r in i.get("reminders", [])]
     assert sent, "a month of dunning sends something"
@@ -426,16 +425,9 @@ def test_a_thirty_day_loop_against_a_real_server_finds_no_violation(server, bund
     event on random invoices each day (seeded), every answer carried out and checked."""
     import httpx
 
-    known = _known_customers(bundle, 40, most=8)
-    rows = bundle.invoices.loc[bundle.invoices["customer_id"].isin(known)]
     rng = np.random.default_rng(25)
     with httpx.Client(base_url=server, headers=AUTH, timeout=60) as http:
-        loop = DunningLoop()
-        DunningLoop.client = http
-        loop.start = bundle.as_of.date() + timedelta(days=1)
-        loop.snapshot_invoices = invoice_payload(rows)
-        loop.levels_before = _levels(rows)
-        loop.begin()
+        loop = started_loop(http, bundle, _known_customers(bundle, 40, most=8))
         seen = set()
         for day in range(30):
             for event in rng.choice(LOOP_EVENTS, size=3, replace=False):
