@@ -129,7 +129,7 @@ def test_a_whole_simulation_trains_payrisk_and_plays_every_policy(tmp_path, monk
     small = generate_world(200, 2.0, seed=3, future_days=60)
     report = simulate_world(small, load_train_config(), DUNNING, follow_up_days=60)
     policies = report["policies"]
-    assert set(policies) == {"none", "random", "rules", "learned", "oracle"}
+    assert set(policies) == {"none", "random", "rules", "learned", "oracle", "service"}
     assert all(set(values) == set(METRICS) for values in policies.values())
     assert report["effects"] is not None  # the learned policy had effect models to decide with
     for name in ("rules", "learned"):
@@ -145,3 +145,38 @@ def test_a_whole_simulation_trains_payrisk_and_plays_every_policy(tmp_path, monk
     runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
     assert [run.data.tags["kind"] for run in runs] == ["simulation"]
     assert not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.slow
+def test_the_service_played_in_the_world_keeps_the_ladder_and_never_repeats_a_step(
+    world, past, trained
+) -> None:
+    """The service's own planner (what /v1/score runs), asked every week as a dunning system
+    asks it with what was sent reported: no agency before a formal notice, no notice first, each
+    step sent once, no two contact days of a customer closer than the gap."""
+    from tests.conftest import project_catalog
+
+    scorer = project_catalog(trained).load_scorer(None).scorer
+    period = period_of(world, FOLLOW_UP)
+    policy = make_policy("service", world, period, scorer, scorer.effects, DUNNING, 28)
+    state = play(world.invoices, policy, period.start, period.horizon, state=past.copy())
+    log = state.reminders()
+    mine = log["row"] >= period.first_row
+    rows, day, channel, step = (log[k][mine] for k in ("row", "day", "channel", "step"))
+    assert len(rows) > 100
+    names = np.asarray(CHANNELS, dtype=object)[channel]
+    order = np.lexsort((day, rows))
+    for invoice in np.unique(rows):
+        sent = order[rows[order] == invoice]
+        sequence = list(names[sent])
+        if "agency" in sequence:
+            assert "formal_notice" in sequence[: sequence.index("agency")], sequence
+        if "formal_notice" in sequence:
+            assert sequence.index("formal_notice") > 0, sequence
+        steps = list(step[sent])
+        assert steps == sorted(set(steps)), steps
+    gap = DUNNING.contact.min_days_between_contacts
+    customer = world.invoices.customer[rows]
+    days = np.unique(np.column_stack([customer, day]), axis=0)
+    same = days[1:, 0] == days[:-1, 0]
+    assert (np.diff(days[:, 1])[same] >= gap).all()

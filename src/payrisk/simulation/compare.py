@@ -19,6 +19,7 @@ from payrisk.simulation.policies import (
     NoReminders,
     PeriodPolicy,
     RulesPolicy,
+    ServicePolicy,
 )
 
 
@@ -56,6 +57,7 @@ def make_policy(
         "rules": lambda: rules,
         "learned": lambda: ChoosingPolicy(view, dunning, period.first_row, effects, rules),
         "oracle": lambda: ChoosingPolicy(view, dunning, period.first_row, None, None),
+        "service": lambda: ServicePolicy(view, dunning, period.first_row, effects),
     }[name]()
     if name == "learned" and effects is None:
         chosen = rules  # a scorer without effect models: the rules decide everything

@@ -5,7 +5,10 @@
 - rules: today's segments table (payrisk.policy.dunning) on the trained scorer's risk;
 - learned: the channel-effect models (payrisk.policy.learned), rules as the fallback;
 - oracle: the learned policy's decision rule on the world's true response probabilities: an upper
-  bound no estimate can beat.
+  bound no estimate can beat;
+- service: the service's own planner (`plan_portfolio`, what `/v1/score` runs: scenario, learned
+  policy, dunning-state rules, the ladder, one voice a day) asked every batch as a dunning system
+  asks it, with what the system sent reported as its dunning state.
 
 Policies that read the ledger see it as a dunning system would: a point-in-time history of the
 played ledger refreshed every `refresh_days` (the service's snapshot), and the invoice's own
@@ -14,12 +17,13 @@ reminders (count, last one, hardest one) as they stand, since the dunning system
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from payrisk.core.days import NEVER, next_business_day
+from payrisk.core.days import NEVER, day_number, next_business_day
 from payrisk.data.contract import CHANNELS
 from payrisk.data.generator import World
 from payrisk.data.world import (
@@ -32,6 +36,7 @@ from payrisk.data.world import (
 )
 from payrisk.features.definitions import CHANNEL_NAMES, RESPONSE_FEATURES
 from payrisk.features.history import History
+from payrisk.features.reported import ReportedReminders
 from payrisk.models.effects import EffectModels
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig
@@ -43,8 +48,10 @@ from payrisk.policy.learned import (
     choose,
     respect_gap,
 )
+from payrisk.policy.planning import OpenInvoices, plan_portfolio
+from payrisk.policy.state import DunningState
 
-POLICIES: tuple[str, ...] = ("none", "random", "rules", "learned", "oracle")
+POLICIES: tuple[str, ...] = ("none", "random", "rules", "learned", "oracle", "service")
 CHANNEL_LEVEL = np.array([LEVEL[c.value] for c in CHANNEL_CODES])
 
 
@@ -359,3 +366,93 @@ class ChoosingPolicy:
         if self.rules is None or not self.handed.any():
             return Actions.none()
         return self.rules.actions(state, start, end, self.handed)
+
+
+@dataclass
+class ServicePolicy:
+    """The service's planner played as a dunning system plays it: every batch, every open
+    invoice of the period is planned by `plan_portfolio` (what `/v1/score` runs) on the refreshed
+    history, with the reminders the system sent reported (steps, days, channels: the ladder reads
+    them; the features count those the history lacks); the contacts dated in the batch are sent."""
+
+    view: DunningView
+    dunning: DunningConfig
+    first_row: int
+    effects: EffectModels | None = None
+
+    def __post_init__(self) -> None:
+        scorer = copy.copy(self.view.scorer)
+        scorer.effects = self.effects  # as a registered scorer carries them
+        self.scorer = scorer
+
+    def __call__(self, state: PlayState, start: int, end: int) -> Actions:
+        world = self.view.world.invoices
+        rows = np.arange(self.first_row, len(world))
+        rows = rows[(world.issue_day[rows] < start) & known_open(state, rows, start)]
+        if not len(rows):
+            return Actions.none()
+        history = self.view.history(state, start)
+        invoice_ids, customer_ids = self.view.ids()
+        amount = world.amount_cents[rows] / 100.0
+        n = len(rows)
+        invoices = OpenInvoices(
+            invoice_id=invoice_ids[rows],
+            customer_id=customer_ids[world.customer[rows]],
+            issue_day=world.issue_day[rows],
+            due_day=world.due_day[rows],
+            amount=amount,
+            open_amount=amount,
+            disputed=np.zeros(n, dtype=bool),
+        )
+        own = own_reminders(state, rows)
+        sent = own["count"] > 0
+        contacted = last_contact(state)[world.customer[rows]]
+        reported = replace(
+            DunningState.empty(n),
+            reminders_reported=np.where(sent, np.maximum(own["step"], own["count"]), np.nan),
+            last_reminder_day=np.where(sent, own["day"], NEVER),
+            customer_contact_day=np.where(contacted != NO_CONTACT, contacted, NEVER),
+            top_level_sent=np.where(sent, own["level"], np.nan).astype("float64"),
+            notice_day=own["notice_day"],
+        )
+        lacking = self._lacking(state, rows, int(day_number(history.as_of)))
+        portfolio = plan_portfolio(
+            self.scorer,
+            history,
+            invoices,
+            pd.Timestamp(np.datetime64(start, "D")),
+            self.dunning,
+            explain=np.zeros(n, dtype=bool),
+            state=reported,
+            reported=lacking,
+        )
+        plan = portfolio.invoices
+        day = plan["action_date"].astype("datetime64[D]").astype("int64")
+        act = is_contact(plan["action"]) & (day < end)
+        return Actions(
+            rows[act],
+            np.maximum(day[act], start),
+            code_of(plan["channel"][act], CHANNELS),
+            np.nan_to_num(plan["step"][act]).astype(np.int64),
+        )
+
+    def _lacking(self, state: PlayState, rows: np.ndarray, since: int) -> ReportedReminders:
+        """The reminders of `rows` sent on or after `since` (what the refreshed history lacks)."""
+        out = ReportedReminders.empty(len(rows))
+        log = state.reminders()
+        if not len(log["row"]):
+            return out
+        recent = log["day"] >= since
+        position = pd.Index(rows).get_indexer(log["row"][recent])
+        keep = position >= 0
+        position = position[keep]
+        days = log["day"][recent][keep]
+        channels = np.asarray(CHANNELS, dtype=object)[log["channel"][recent][keep]]
+        steps = log["step"][recent][keep]
+        order = np.argsort(position, kind="stable")
+        for part in np.split(order, np.flatnonzero(np.diff(position[order])) + 1):
+            if len(part):  # one call per invoice reminded since the refresh (a few)
+                out.record(
+                    int(position[part[0]]), days[part], list(channels[part]), list(steps[part])
+                )
+        return out
