@@ -15,6 +15,7 @@ from payrisk.policy.continuity import (
     EVENT_PROMISE_BROKEN,
     EVENT_REMINDER,
     bases,
+    basis_of,
     changed_events,
 )
 from payrisk.policy.state import DunningState
@@ -26,13 +27,18 @@ ACTION = {"a": "remind", "c": "phone", "s": 3, "t": "reminder_call", "w": "colle
           "p": "rules", "d": TODAY + 2}  # fmt: skip
 
 
+def _basis(open_amount, state, today) -> list[dict[str, int]]:
+    found = bases(open_amount, state, today)
+    return [basis_of(found, k) for k in range(len(open_amount))]
+
+
 def _state(**fields) -> DunningState:
     return replace(DunningState.empty(1), **{k: np.array([v]) for k, v in fields.items()})
 
 
 def test_nothing_changed_means_no_event():
     state = _state()
-    assert changed_events(bases([100.0], state, TODAY)[0], bases([100.0], state, TODAY)[0]) == []
+    assert changed_events(_basis([100.0], state, TODAY)[0], _basis([100.0], state, TODAY)[0]) == []
 
 
 @pytest.mark.parametrize(
@@ -41,26 +47,33 @@ def test_nothing_changed_means_no_event():
         ((100.0, {}), (60.0, {}), [EVENT_PAYMENT]),
         ((100.0, {}), (100.0, {"reminders_reported": 2.0, "last_reminder_day": TODAY}),
          [EVENT_REMINDER]),
-        ((100.0, {}), (100.0, {"hold_until_day": TODAY + 5}), [EVENT_HOLD, "hold_ended"]),
+        ((100.0, {}), (100.0, {"hold_until_day": TODAY + 5}), [EVENT_HOLD]),
         ((100.0, {}), (100.0, {"promise_made_day": TODAY, "promise_day": TODAY + 3}),
          [EVENT_PROMISE]),
     ],
 )  # fmt: skip
 def test_each_event_is_named(before, after, events):
-    old = bases([before[0]], _state(**before[1]), TODAY)[0]
-    new = bases([after[0]], _state(**after[1]), TODAY)[0]
+    old = _basis([before[0]], _state(**before[1]), TODAY)[0]
+    new = _basis([after[0]], _state(**after[1]), TODAY)[0]
     assert changed_events(old, new) == events
+
+
+def test_a_hold_that_runs_out_ends_without_any_report():
+    hold = {"hold_until_day": TODAY}
+    last_day = _basis([100.0], _state(**hold), TODAY)[0]
+    after = _basis([100.0], _state(**hold), TODAY + 1)[0]
+    assert changed_events(last_day, after) == ["hold_ended"]
 
 
 def test_a_promise_whose_day_passes_is_broken_without_any_report():
     promise = {"promise_made_day": TODAY - 10, "promise_day": TODAY}
-    on_the_day = bases([100.0], _state(**promise), TODAY)[0]
-    the_day_after = bases([100.0], _state(**promise), TODAY + 1)[0]
+    on_the_day = _basis([100.0], _state(**promise), TODAY)[0]
+    the_day_after = _basis([100.0], _state(**promise), TODAY + 1)[0]
     assert changed_events(on_the_day, the_day_after) == [EVENT_PROMISE_BROKEN]
 
 
 def test_a_plan_id_reads_back_as_it_was_written():
-    basis = bases([100.0], _state(), TODAY)[0]
+    basis = _basis([100.0], _state(), TODAY)[0]
     action, read = read_plan_id(plan_id(ACTION, basis), "invoices[0].planned")
     assert action == ACTION and read == basis
 
@@ -74,7 +87,8 @@ def test_a_plan_id_reads_back_as_it_was_written():
         plan_id({**ACTION, "w": "the_ceo"}, {}),
         plan_id({**ACTION, "d": 10**9}, {}),
         plan_id({**ACTION, "s": "3"}, {}),
-        plan_id(ACTION, {"not_an_event": "x"}),
+        plan_id(ACTION, {"not_an_event": 1}),
+        plan_id(ACTION, {"payment": "ab12"}),
     ],
 )
 def test_anything_but_a_plan_id_of_this_service_is_refused_by_position(value):

@@ -14,7 +14,6 @@ bends to continuity.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,56 +56,64 @@ EVENTS = (
 )
 
 
-def _facts(open_amount: np.ndarray, state: DunningState, today: int) -> dict[str, list]:
-    """Per event, the facts of each invoice it reads, as lists of tuples (one per invoice)."""
-    cents = np.round(np.asarray(open_amount, dtype="float64") * 100).astype("int64")
+_MIX = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime
+
+
+def _digest(*arrays: np.ndarray) -> np.ndarray:
+    """A 32-bit digest of each row's values across `arrays` (FNV-1a over their 64-bit words),
+    vectorised: the same facts give the same number, any change another (but by rare chance)."""
+    h = np.full(len(arrays[0]), np.uint64(0xCBF29CE484222325))
+    for values in arrays:
+        values = np.asarray(values)
+        words = (
+            values.astype("float64").view("uint64")
+            if values.dtype.kind in "fb"
+            else values.astype("int64").view("uint64")
+        )
+        with np.errstate(over="ignore"):
+            h = (h ^ words) * _MIX
+    return ((h >> np.uint64(32)) ^ (h & np.uint64(0xFFFFFFFF))).astype("int64")
+
+
+def bases(open_amount: np.ndarray, state: DunningState, today: int) -> dict[str, np.ndarray]:
+    """What each invoice's plan is decided on: per event kind, a digest of the facts it reads
+    (one number per invoice)."""
+    cents = np.round(np.asarray(open_amount, dtype="float64") * 100)
     broken = (state.promise_day != NO_DAY) & (state.promise_day < today)
     missed = state.on_plan() & (state.plan_due_day < today)
-
-    def rows(*arrays: np.ndarray) -> list:
-        return list(zip(*(np.asarray(a).tolist() for a in arrays), strict=True))
-
     return {
-        EVENT_PAYMENT: rows(cents),
-        EVENT_REMINDER: rows(
+        EVENT_PAYMENT: _digest(cents),
+        EVENT_REMINDER: _digest(
             np.nan_to_num(state.reminders_reported, nan=-1),
             state.last_reminder_day,
             np.nan_to_num(state.top_level_sent, nan=-1),
             state.notice_day,
         ),
-        EVENT_REVIEW: rows(state.review_day),
-        EVENT_PROMISE: rows(
+        EVENT_REVIEW: _digest(state.review_day),
+        EVENT_PROMISE: _digest(
             state.promise_made_day, state.promise_day, np.nan_to_num(state.promise_amount, nan=-1)
         ),
-        EVENT_PROMISE_BROKEN: rows(broken),
-        EVENT_PLAN: rows(
+        EVENT_PROMISE_BROKEN: _digest(broken),
+        EVENT_PLAN: _digest(
             state.plan_due_day, np.nan_to_num(state.plan_amount, nan=-1), state.plan_since_day
         ),
-        EVENT_INSTALMENT_MISSED: rows(missed),
-        EVENT_HOLD: rows(state.hold_until_day),
-        EVENT_HOLD_ENDED: rows(state.held(today)),
-        EVENT_DISPUTE: rows(state.dispute_day),
-        EVENT_CONTACT: rows(state.customer_contact_day),
-        EVENT_DIRECT_DEBIT: rows(np.nan_to_num(state.direct_debit, nan=-1), state.debit_failed_day),
+        EVENT_INSTALMENT_MISSED: _digest(missed),
+        EVENT_HOLD: _digest(state.hold_until_day),
+        EVENT_HOLD_ENDED: _digest((state.hold_until_day != NO_DAY) & ~state.held(today)),
+        EVENT_DISPUTE: _digest(state.dispute_day),
+        EVENT_CONTACT: _digest(state.customer_contact_day),
+        EVENT_DIRECT_DEBIT: _digest(
+            np.nan_to_num(state.direct_debit, nan=-1), state.debit_failed_day
+        ),
     }
 
 
-def bases(open_amount: np.ndarray, state: DunningState, today: int) -> list[dict[str, str]]:
-    """What each invoice's plan is decided on: a short digest per event kind."""
-    facts = _facts(open_amount, state, today)
-    names = list(facts)
-    out = []
-    for values in zip(*facts.values(), strict=True):
-        out.append(
-            {
-                name: hashlib.blake2s(repr(value).encode(), digest_size=4).hexdigest()
-                for name, value in zip(names, values, strict=True)
-            }
-        )
-    return out
+def basis_of(basis: dict[str, np.ndarray], row: int) -> dict[str, int]:
+    """One invoice's basis, as a plan id carries it."""
+    return {name: int(values[row]) for name, values in basis.items()}
 
 
-def changed_events(before: dict[str, str], now: dict[str, str]) -> list[str]:
+def changed_events(before: dict[str, int], now: dict[str, int]) -> list[str]:
     """The events whose facts differ between a plan's basis and today's, in EVENTS order."""
     return [name for name in EVENTS if name in now and before.get(name) != now[name]]
 

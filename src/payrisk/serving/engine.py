@@ -34,6 +34,7 @@ from payrisk.policy.continuity import (
     EVENT_CUSTOMER_PLAN,
     EVENT_DECISION_DAY,
     bases,
+    basis_of,
     changed_events,
     moved_by_others,
 )
@@ -241,7 +242,7 @@ def request_state(
 
 
 def plans_sent_back(
-    request: ScoreRequest, basis: list[dict[str, str]], today: int
+    request: ScoreRequest, basis: dict[str, np.ndarray], today: int
 ) -> tuple[list[dict | None], list[list[str] | None]]:
     """Per request invoice: the plan it sent back if no event changed it since (else None),
     and the events since (None where no plan was sent back). Refuses an id this service did
@@ -254,7 +255,7 @@ def plans_sent_back(
             changes.append(None)
             continue
         action, before = read_plan_id(invoice.planned, f"invoices[{k}].planned")
-        events = changed_events(before, basis[k])
+        events = changed_events(before, basis_of(basis, k))
         if not events and action["a"] == "wait" and action["d"] <= today:
             events = [EVENT_DECISION_DAY]
         kept.append(None if events else action)
@@ -977,6 +978,7 @@ class ScoringEngine:
         today = day_number(when)
         basis = bases(invoices.open_amount, state, today)
         kept, changes = plans_sent_back(request, basis, today)
+        planned = planned_actions(kept, len(invoices)) if any(kept) else None
         portfolio = plan_portfolio(
             self.scorer,
             history,
@@ -986,16 +988,14 @@ class ScoringEngine:
             language=language,
             explain=requested if request.with_reasons else np.zeros(len(invoices), dtype=bool),
             state=state,
-            planned=None if not any(kept) else planned_actions(kept, len(invoices)),
+            planned=planned,
             reported=reported_reminders(request, len(invoices), sent.in_history, history.as_of),
         )
-        if any(kept):  # a kept plan that another invoice's new plan moved says so
-            moved = moved_by_others(
-                planned_actions(kept, len(invoices)), portfolio.invoices, n, today, self.workdays
-            )
+        if planned is not None:  # a kept plan that another invoice's new plan moved says so
+            moved = moved_by_others(planned, portfolio.invoices, n, today, self.workdays)
             changes = [[EVENT_CUSTOMER_PLAN] if moved[k] else c for k, c in enumerate(changes)]
         continuity = {
-            "plan_id": plan_ids(portfolio.invoices, np.arange(n), basis[:n]),
+            "plan_id": plan_ids(portfolio.invoices, np.arange(n), basis),
             "plan_change": changes,
         }
         freshness = self.freshness(history, when)

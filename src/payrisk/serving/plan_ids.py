@@ -13,7 +13,7 @@ import numpy as np
 
 from payrisk.data.contract import CHANNELS
 from payrisk.policy.config import ACTORS
-from payrisk.policy.continuity import EVENTS, PlannedActions
+from payrisk.policy.continuity import EVENTS, PlannedActions, basis_of
 from payrisk.policy.dunning import ACTIONS
 from payrisk.serving.errors import RefusedRequestError
 
@@ -23,7 +23,7 @@ FIRST_DAY = 7305  # 1990-01-01 as a day number since 1970 (core.days), as reques
 LAST_DAY = 47482  # 2100-01-01
 
 
-def plan_id(action: dict[str, Any], basis: dict[str, str]) -> str:
+def plan_id(action: dict[str, Any], basis: dict[str, int]) -> str:
     """The id of one planned action (action, channel, step, template, actor, policy, day number)
     and its basis."""
     body = {**action, "b": basis}
@@ -31,8 +31,10 @@ def plan_id(action: dict[str, Any], basis: dict[str, str]) -> str:
     return PREFIX + base64.urlsafe_b64encode(text).decode("ascii").rstrip("=")
 
 
-def plan_ids(columns: dict[str, np.ndarray], rows: np.ndarray, basis: list[dict]) -> list[str]:
-    """The plan id of each of `rows` of the plan's arrays, with its basis (same order)."""
+def plan_ids(
+    columns: dict[str, np.ndarray], rows: np.ndarray, basis: dict[str, np.ndarray]
+) -> list[str]:
+    """The plan id of each of `rows` of the plan's arrays, with its basis (`bases`)."""
     take = {name: np.asarray(columns[name])[rows].tolist() for name in _FIELDS.values()}
     day = np.asarray(columns["action_date"], dtype="datetime64[D]")[rows].astype("int64").tolist()
     out = []
@@ -49,7 +51,7 @@ def plan_ids(columns: dict[str, np.ndarray], rows: np.ndarray, basis: list[dict]
                     "p": take["policy"][k],
                     "d": int(day[k]),
                 },
-                basis[k],
+                basis_of(basis, int(rows[k])),
             )
         )
     return out
@@ -65,7 +67,7 @@ _FIELDS = {
 }
 
 
-def read_plan_id(value: str, where: str) -> tuple[dict[str, Any], dict[str, str]]:
+def read_plan_id(value: str, where: str) -> tuple[dict[str, Any], dict[str, int]]:
     """The action and basis of a plan id; refuses anything else, naming `where`."""
     refused = RefusedRequestError(f"{where} is not a plan_id this service gave")
     if not value.startswith(PREFIX) or len(value) > MAX_LENGTH:
@@ -89,7 +91,7 @@ def read_plan_id(value: str, where: str) -> tuple[dict[str, Any], dict[str, str]
         and FIRST_DAY <= body["d"] <= LAST_DAY
         and isinstance(basis, dict)
         and set(basis) <= set(EVENTS)
-        and all(isinstance(v, str) and len(v) <= 16 for v in basis.values())
+        and all(type(v) is int and 0 <= v < 2**32 for v in basis.values())
     )
     if not ok:
         raise refused
