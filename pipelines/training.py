@@ -241,6 +241,9 @@ def run_metadata(data: TrainingData, data_dir: str | Path) -> dict:
             data.holdout_window.start.date().isoformat(),
             data.holdout_window.end.date().isoformat(),
         ],
+        # Same window and data but other snapshot settings are other snapshots: the gate
+        # compares pre-refit figures only when this count matches too.
+        "holdout_snapshots": len(data.holdout),
         "data_start": data.dataset.invoices["issue_date"].min().date().isoformat(),
         # The service refuses other currencies unless the policy converts them.
         "currencies": sorted(data.dataset.invoices["currency"].dropna().astype(str).unique()),
@@ -483,7 +486,8 @@ def log_run_and_register(
         mlflow.log_dict(config.model_dump(mode="json"), "config/train.json")
         mlflow.log_dict(report["validation"], "validation.json")
         mlflow.log_metrics(evaluation.flat("holdout_"))
-        mlflow.log_metric("gate_new_value", decision.new_value)
+        if np.isfinite(decision.new_value):
+            mlflow.log_metric("gate_new_value", decision.new_value)
         if decision.champion_value is not None:
             mlflow.log_metric("gate_champion_value", decision.champion_value)
         for fold, values in enumerate(report["backtest"]):

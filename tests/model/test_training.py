@@ -246,7 +246,7 @@ def test_a_retrain_on_older_data_never_faces_the_champion_on_what_it_learned(
         ("3", 0.80, 0.81, CHAMPION),
         ("3", 0.80, 0.80, CHALLENGER),
         ("3", 0.80, 0.75, CHALLENGER),
-        ("3", None, 0.75, CHAMPION),  # champion unusable with today's features
+        ("3", None, 0.75, CHALLENGER),  # champion not measured: it stays
     ],
 )
 def test_gate_decision(champion, champion_value, new_value, expected):
@@ -275,8 +275,10 @@ def test_models_trained_on_different_target_definitions_are_not_compared():
     assert "unpaid 60 days" in decision.reason and "unpaid 90 days" in decision.reason
 
 
-def test_an_unmeasurable_champion_gives_way_only_to_newer_data():
-    older = decide(GateInputs("3", None, 0.9, "not measurable", newer=False), "default_roc_auc", 0)
-    newer = decide(GateInputs("3", None, 0.6, "not measurable", newer=True), "default_roc_auc", 0)
-    assert (older.alias, newer.alias) == (CHALLENGER, CHAMPION)
-    assert older.reason == "not measurable"
+def test_an_unmeasured_champion_gives_way_only_when_this_payrisk_cannot_serve_it():
+    """Not measured on snapshots neither saw: the champion stays, however good the new figure;
+    one this payrisk cannot load or score gives way (the service could not serve it either)."""
+    stays = decide(GateInputs("3", None, 0.99, "not measurable"), "default_roc_auc", 0)
+    unusable = GateInputs("3", None, 0.6, "cannot score", champion_usable=False)
+    assert (stays.alias, decide(unusable, "default_roc_auc", 0).alias) == (CHALLENGER, CHAMPION)
+    assert stays.reason == "not measurable"
