@@ -230,3 +230,38 @@ def test_the_required_margin_is_honoured(new_value, expected):
     decision = decide(inputs, "default_roc_auc", 0.02)
     assert decision.alias == expected
     assert "margin required 0.02" in decision.reason
+
+
+def test_a_model_behind_its_baseline_beyond_noise_never_replaces_the_champion():
+    """Ahead of the champion but worse than the logistic baseline by more than twice the
+    bootstrap noise: it stays challenger, the reason names the baseline and both values. With
+    no champion it serves (something must), and the reason says what it lacks."""
+    config = load_train_config()
+    behind = {
+        "metric": "roc_auc",
+        "model": 0.80,
+        "best_baseline": "logistic",
+        "baseline": 0.85,
+        "gain": -0.05,
+        "noise": 0.01,
+        "worse_beyond_noise": True,
+    }
+    level = {**behind, "model": 0.845, "gain": -0.005, "worse_beyond_noise": False}
+    card = {"late": {"model": {"roc_auc": 0.7}}, "default": {"model": {"roc_auc": 0.7}}}
+    meta = metadata(trained_until="2024-11-01", holdout_snapshots=4)
+    champion = FixedScorer({}, [], {**meta, "holdout_metrics": card})
+    metrics = {"late": {"model": {"roc_auc": 0.8}}, "default": {"model": {"roc_auc": 0.8}}}
+    decisions = {}
+    for name, row in (("behind", behind), ("level", level)):
+        evaluation = Evaluation(metrics, predictions={}, checks={"late": [row]})
+        for version in ("3", None):
+            inputs = gate_inputs(champion, version, champion, evaluation, None, meta, config)
+            decisions[name, version] = decide(inputs, config.registry.gate_metric, 0.0)
+    assert decisions["behind", "3"].alias == CHALLENGER
+    assert "late roc_auc: 0.8000 vs logistic 0.8500 (noise 0.0100)" in (
+        decisions["behind", "3"].reason
+    )
+    assert decisions["level", "3"].alias == CHAMPION  # within noise of the baseline, ahead of v3
+    assert decisions["behind", None].alias == CHAMPION
+    assert "worse than a baseline beyond noise" in decisions["behind", None].reason
+    assert decisions["level", None].reason == "no champion yet"

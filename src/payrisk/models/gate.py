@@ -12,7 +12,7 @@ champion (only one this payrisk cannot load or score, and so cannot serve, gives
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ class GateInputs:
     champion_usable: bool = True  # False: this payrisk cannot load or score it, nor serve it
     comparable: bool = True  # False: the two predict different things (target definitions)
     metric: str | None = None  # the metric judged when it is not the configured one
+    behind_baseline: str | None = None  # the new model is worse than a baseline beyond noise
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,19 @@ class GateDecision:
 
 def gate_metric(evaluation: Evaluation, config: TrainConfig) -> float:
     return _value(evaluation.metrics, config.registry.gate_metric)
+
+
+def behind_baselines(evaluation: Evaluation) -> str | None:
+    """Where the new model is worse on its holdout than its best baseline beyond noise (the
+    historical rate, the logistic regression), in words; None when it is not."""
+    behind = [
+        f"{target} {row['metric']}: {row['model']:.4f} vs {row['best_baseline']} "
+        f"{row['baseline']:.4f} (noise {row['noise']:.4f})"
+        for target, rows in evaluation.checks.items()
+        for row in rows
+        if row.get("worse_beyond_noise")
+    ]
+    return "; ".join(behind) or None
 
 
 def metric_order(configured: str) -> list[str]:
@@ -155,6 +169,21 @@ def gate_inputs(
     training ended, and when there are too few of them nothing is measured and the champion
     stays. `champion` is None with a version when the registry has one that cannot be loaded.
     """
+    inputs = _gate_inputs(
+        champion, champion_version, candidate, candidate_evaluation, holdout, metadata, config
+    )
+    return replace(inputs, behind_baseline=behind_baselines(candidate_evaluation))
+
+
+def _gate_inputs(
+    champion: PaymentRiskScorer | None,
+    champion_version: str | None,
+    candidate: PaymentRiskScorer,
+    candidate_evaluation: Evaluation,
+    holdout: Examples,
+    metadata: dict,
+    config: TrainConfig,
+) -> GateInputs:
     configured = config.registry.gate_metric
     if champion_version is None:
         alone = judge(None, candidate_evaluation.metrics, configured)
@@ -256,7 +285,8 @@ def decide(inputs: GateInputs, metric: str, min_improvement: float) -> GateDecis
 
     A champion that cannot be measured stays: a takeover without a measured comparison is how a
     leaky model or one trained on other data would win. Only a champion this payrisk cannot load
-    or score (so cannot serve either) gives way unmeasured.
+    or score (so cannot serve either) gives way unmeasured. A new model worse than one of its
+    baselines beyond noise never replaces a champion.
     """
     new_value, champion, champion_value, basis = (
         inputs.new_value,
@@ -266,10 +296,24 @@ def decide(inputs: GateInputs, metric: str, min_improvement: float) -> GateDecis
     )
     metric = inputs.metric or metric
     on = f" on {basis}" if basis and champion_value is not None else ""
+    behind = inputs.behind_baseline
     if champion is None:
-        return GateDecision(CHAMPION, metric, new_value, None, None, "no champion yet")
+        reason = "no champion yet"
+        if behind:  # something must serve; the reason (and the run's flags) say what it lacks
+            reason += f", but it is worse than a baseline beyond noise on the holdout ({behind})"
+        return GateDecision(CHAMPION, metric, new_value, None, None, reason)
     if not inputs.comparable:
         return GateDecision(CHALLENGER, metric, new_value, champion, None, basis)
+    if behind and inputs.champion_usable:
+        return GateDecision(
+            CHALLENGER,
+            metric,
+            new_value,
+            champion,
+            champion_value,
+            f"worse than a baseline beyond noise on its holdout ({behind}): a model that does "
+            "not beat its baselines never replaces the champion",
+        )
     if champion_value is None:
         return GateDecision(
             CHALLENGER if inputs.champion_usable else CHAMPION,
