@@ -279,13 +279,18 @@ def rolling_backtest(data: TrainingData, config: TrainConfig) -> list[dict]:
 def scorer_to_register(
     data: TrainingData, scorer: PaymentRiskScorer, metadata: dict, config: TrainConfig
 ) -> PaymentRiskScorer:
-    """The evaluated scorer, or the same models refitted on the whole history."""
+    """The evaluated scorer, or the same model families refitted on the whole history (the
+    choice between candidates is not made again: what serves is what the holdout measured)."""
     if not config.registry.refit_on_full_history:
         return scorer
     full = window_examples(
         data.everything, data.dataset.invoices, Window(None, data.as_of, data.as_of), config
     )
-    return fit_scorer(full, config, {**metadata, "trained_until": data.as_of.date().isoformat()})
+    summary = scorer.model_summary()
+    families = {target: summary[target]["model"] for target in ("late", "default_given_late")}
+    return fit_scorer(
+        full, config, {**metadata, "trained_until": data.as_of.date().isoformat()}, families
+    )
 
 
 @dataclass(frozen=True)

@@ -153,3 +153,48 @@ def test_a_model_worse_than_its_best_baseline_beyond_noise_is_flagged(model_is_g
         assert all(row["best_baseline"] == "logistic" for row in rows)
         assert all(row["worse_beyond_noise"] is (not model_is_good) for row in rows)
         assert all(row["noise"] > 0 for row in rows)
+
+
+def test_the_refit_for_serving_keeps_the_family_the_holdout_measured(monkeypatch):
+    """The holdout measured LightGBM for late and the blend for default: the refit on the whole
+    history fits those families only, it does not choose again (it registered a blend where
+    LightGBM had been evaluated)."""
+    from types import SimpleNamespace
+
+    import pipelines.training as pipeline
+    from payrisk.core.config import load_train_config
+
+    calls = {}
+
+    def fake_fit(examples, config, metadata=None, families=None):
+        calls["families"], calls["trained_until"] = families, metadata["trained_until"]
+        return "refitted"
+
+    monkeypatch.setattr(pipeline, "fit_scorer", fake_fit)
+    monkeypatch.setattr(pipeline, "window_examples", lambda *args: "every snapshot")
+    evaluated = SimpleNamespace(
+        model_summary=lambda: {
+            "late": {"model": "lightgbm"},
+            "default_given_late": {"model": "blend"},
+            "payment": {"model": "hazard"},
+        }
+    )
+    data = SimpleNamespace(
+        everything=None, dataset=SimpleNamespace(invoices=None), as_of=pd.Timestamp("2024-06-01")
+    )
+    config = load_train_config()
+    assert pipeline.scorer_to_register(data, evaluated, {}, config) == "refitted"
+    assert calls == {
+        "families": {"late": "lightgbm", "default_given_late": "blend"},
+        "trained_until": "2024-06-01",
+    }
+
+
+def test_a_fixed_family_is_kept_even_where_another_would_win():
+    """Only the family given is fitted and kept (the prior stays the fallback)."""
+    X = frame(3000)
+    rng = np.random.default_rng(1)
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(2.0 * X["x1"] - X["x2"])))).astype(int)
+    model = classifier(candidates=("lightgbm",)).fit(X, y)
+    assert model.chosen_ == "lightgbm" and model.linear_ is None
+    assert set(model.selection_) == {"lightgbm"}
