@@ -139,6 +139,7 @@ def model_card(
         "holdout_metrics": evaluation.metrics,
         "holdout_by_group": evaluation.groups,
         "baseline_checks": evaluation.checks,
+        "baseline_checks_by_group": evaluation.group_checks,
         "comparison": comparison(evaluation),
         "calibration": {},
         "top_features": {t: v.head(15).round(6).to_dict() for t, v in importance.items()},
@@ -177,14 +178,17 @@ def flags(evaluation: Evaluation, models: dict, effects: EffectTraining | None =
         )
         for target, why in not_learnable(models).items()
     ]
-    for target, rows in evaluation.checks.items():
-        for row in rows:
-            if row["worse_beyond_noise"]:
-                out.append(
-                    f"{target}: the registered model is worse than the {row['best_baseline']} "
-                    f"baseline on the holdout {row['metric']} ({row['model']:.3f} vs "
-                    f"{row['baseline']:.3f}; noise {row['noise']:.3f})"
-                )
+    checks = {"": evaluation.checks}
+    checks |= {f" {AGE_GROUPS.get(g, g)}": c for g, c in evaluation.group_checks.items()}
+    for group, per_target in checks.items():
+        for target, rows in per_target.items():
+            for row in rows:
+                if row["worse_beyond_noise"]:
+                    out.append(
+                        f"{target}: the registered model is worse than the "
+                        f"{row['best_baseline']} baseline on the holdout {row['metric']}{group} "
+                        f"({row['model']:.3f} vs {row['baseline']:.3f}; noise {row['noise']:.3f})"
+                    )
     if effects is not None and effects.not_learnable is not None:
         out.append(
             f"channel effects: not learnable from this history ({effects.not_learnable}); "
@@ -407,6 +411,7 @@ def run_report(
         "holdout": evaluation.metrics,
         "holdout_by_group": evaluation.groups,
         "baseline_checks": evaluation.checks,
+        "baseline_checks_by_group": evaluation.group_checks,
         "comparison": comparison(evaluation),
         "beats_baselines": beats_baselines(evaluation),
         "beats_baselines_at_issue": beats_baselines_at_issue(evaluation),

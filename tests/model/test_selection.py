@@ -198,3 +198,69 @@ def test_a_fixed_family_is_kept_even_where_another_would_win():
     model = classifier(candidates=("lightgbm",)).fit(X, y)
     assert model.chosen_ == "lightgbm" and model.linear_ is None
     assert set(model.selection_) == {"lightgbm"}
+
+
+def test_a_model_behind_a_baseline_at_issue_is_flagged_even_when_ahead_pooled():
+    """Three snapshots in four on the due date, where the model reads the outcome and the
+    logistic baseline guesses; at issue it is the other way round. Pooled, the model is ahead;
+    at issue it is worse beyond noise, and the check on that group says so (the gate reads it)."""
+    from types import SimpleNamespace
+
+    from payrisk.core.config import load_train_config
+    from payrisk.models.gate import behind_baselines
+    from payrisk.models.training import Baselines, evaluate
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    at_issue = np.arange(n) % 4 == 0
+    issue = pd.Timestamp("2024-03-01")
+    due = issue + pd.Timedelta(days=30)
+    y = rng.integers(0, 2, n)
+    informative = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.2, n), 0.01, 0.99)
+    guess = rng.uniform(0.01, 0.99, n)
+    model = np.where(at_issue, guess, informative)
+    baseline = np.where(at_issue, informative, guess)
+    queries = pd.DataFrame(
+        {
+            "snapshot_date": np.where(at_issue, issue, due),
+            "issue_date": issue,
+            "due_date": due,
+            "customer_id": rng.integers(0, 400, n).astype("str"),
+            "amount": 100.0,
+        }
+    )
+    features = pd.DataFrame({"row": np.arange(n), "is_new_customer": 0.0})
+    labels = pd.DataFrame({"late": y, "default": y, "days_to_payment": 10.0}).astype("float64")
+    days = np.full(n, 10.0)
+
+    def scores(frame: pd.DataFrame) -> pd.DataFrame:
+        p = model[frame["row"].to_numpy()]
+        return pd.DataFrame(
+            {
+                "late_probability": p,
+                "default_probability": p,
+                "days_to_payment": days,
+                "days_to_payment_low": days,
+                "days_to_payment_high": days,
+            }
+        )
+
+    def proba(p):
+        return SimpleNamespace(predict_proba=lambda f: np.column_stack([1 - p, p])[f["row"]])
+
+    scorer = SimpleNamespace(feature_columns=("row", "is_new_customer"), predict=scores)
+    baselines = Baselines(
+        rate={t: proba(np.full(n, 0.5)) for t in ("late", "default")},
+        logistic={t: proba(baseline) for t in ("late", "default")},
+    )
+    evaluation = evaluate(
+        scorer, Examples(queries, features, labels), load_train_config(), baselines
+    )
+    pooled = {row["metric"]: row for row in evaluation.checks["late"]}
+    issued = {row["metric"]: row for row in evaluation.group_checks["at_issue"]["late"]}
+    assert pooled["roc_auc"]["gain"] > 0 and not pooled["roc_auc"]["worse_beyond_noise"]
+    assert (
+        issued["roc_auc"]["worse_beyond_noise"] and issued["roc_auc"]["best_baseline"] == "logistic"
+    )
+    assert "late roc_auc at at issue" not in (behind_baselines(evaluation) or "")
+    assert "late roc_auc at issue: " in behind_baselines(evaluation)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from payrisk.core.config import TargetSettings, TrainConfig
 from payrisk.models.scorer import PaymentRiskScorer
-from payrisk.models.training import MODEL, Evaluation, Examples, evaluate
+from payrisk.models.training import AGE_GROUPS, MODEL, Evaluation, Examples, evaluate
 
 log = logging.getLogger("payrisk.train")
 
@@ -62,11 +62,15 @@ def gate_metric(evaluation: Evaluation, config: TrainConfig) -> float:
 
 def behind_baselines(evaluation: Evaluation) -> str | None:
     """Where the new model is worse on its holdout than its best baseline beyond noise (the
-    historical rate, the logistic regression), in words; None when it is not."""
+    historical rate, the logistic regression), over all snapshots or at issue, in words; None
+    when it is not."""
+    checks = {"": evaluation.checks}
+    checks |= {f" {AGE_GROUPS.get(g, g)}": c for g, c in evaluation.group_checks.items()}
     behind = [
-        f"{target} {row['metric']}: {row['model']:.4f} vs {row['best_baseline']} "
+        f"{target} {row['metric']}{group}: {row['model']:.4f} vs {row['best_baseline']} "
         f"{row['baseline']:.4f} (noise {row['noise']:.4f})"
-        for target, rows in evaluation.checks.items()
+        for group, per_target in checks.items()
+        for target, rows in per_target.items()
         for row in rows
         if row.get("worse_beyond_noise")
     ]
