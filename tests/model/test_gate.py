@@ -265,3 +265,12 @@ def test_a_model_behind_its_baseline_beyond_noise_never_replaces_the_champion():
     assert decisions["behind", None].alias == CHAMPION
     assert "worse than a baseline beyond noise" in decisions["behind", None].reason
     assert decisions["level", None].reason == "no champion yet"
+
+
+def test_a_model_behind_both_champion_and_baseline_is_told_both():
+    inputs = GateInputs("3", 0.80, 0.75, "whole holdout", behind_baseline="late roc_auc: ...")
+    decision = decide(inputs, "default_roc_auc", 0.0)
+    assert decision.alias == CHALLENGER
+    assert decision.reason.startswith("does not beat champion on default_roc_auc (0.7500 vs 0.8000")
+    assert decision.reason.endswith("also worse than a baseline beyond noise on its holdout "
+                                    "(late roc_auc: ...)")  # fmt: skip

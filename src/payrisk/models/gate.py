@@ -301,23 +301,18 @@ def decide(inputs: GateInputs, metric: str, min_improvement: float) -> GateDecis
     metric = inputs.metric or metric
     on = f" on {basis}" if basis and champion_value is not None else ""
     behind = inputs.behind_baseline
-    if champion is None:
-        reason = "no champion yet"
-        if behind:  # something must serve; the reason (and the run's flags) say what it lacks
-            reason += f", but it is worse than a baseline beyond noise on the holdout ({behind})"
-        return GateDecision(CHAMPION, metric, new_value, None, None, reason)
-    if not inputs.comparable:
-        return GateDecision(CHALLENGER, metric, new_value, champion, None, basis)
-    if behind and inputs.champion_usable:
+    lacks = f"worse than a baseline beyond noise on its holdout ({behind})" if behind else ""
+    if champion is None:  # something must serve; the reason (and the run's flags) say what it lacks
         return GateDecision(
-            CHALLENGER,
+            CHAMPION,
             metric,
             new_value,
-            champion,
-            champion_value,
-            f"worse than a baseline beyond noise on its holdout ({behind}): a model that does "
-            "not beat its baselines never replaces the champion",
+            None,
+            None,
+            "no champion yet" + (f", but {lacks}" if behind else ""),
         )
+    if not inputs.comparable:
+        return GateDecision(CHALLENGER, metric, new_value, champion, None, basis)
     if champion_value is None:
         return GateDecision(
             CHALLENGER if inputs.champion_usable else CHAMPION,
@@ -325,24 +320,29 @@ def decide(inputs: GateInputs, metric: str, min_improvement: float) -> GateDecis
             new_value,
             champion,
             None,
-            basis or "the current champion cannot be measured",
+            (basis or "the current champion cannot be measured") + (f"; {lacks}" if behind else ""),
         )
-    if new_value > champion_value + min_improvement:
+    if new_value <= champion_value + min_improvement:
         return GateDecision(
-            CHAMPION,
+            CHALLENGER,
             metric,
             new_value,
             champion,
             champion_value,
-            f"beats champion on {metric} by {new_value - champion_value:.4f} "
-            f"(margin required {min_improvement:g}){on}",
+            f"does not beat champion on {metric} ({new_value:.4f} vs {champion_value:.4f}, "
+            f"margin required {min_improvement:g}){on}" + (f"; also {lacks}" if behind else ""),
         )
-    return GateDecision(
-        CHALLENGER,
-        metric,
-        new_value,
-        champion,
-        champion_value,
-        f"does not beat champion on {metric} ({new_value:.4f} vs {champion_value:.4f}, "
-        f"margin required {min_improvement:g}){on}",
+    beats = f"beats champion on {metric} by {new_value - champion_value:.4f} " + (
+        f"(margin required {min_improvement:g}){on}"
     )
+    if behind:
+        return GateDecision(
+            CHALLENGER,
+            metric,
+            new_value,
+            champion,
+            champion_value,
+            f"{beats}, but {lacks}: a model that does not beat its baselines never replaces "
+            "the champion",
+        )
+    return GateDecision(CHAMPION, metric, new_value, champion, champion_value, beats)
