@@ -264,3 +264,23 @@ def test_a_model_behind_a_baseline_at_issue_is_flagged_even_when_ahead_pooled():
     )
     assert "late roc_auc at at issue" not in (behind_baselines(evaluation) or "")
     assert "late roc_auc at issue: " in behind_baselines(evaluation)
+
+
+def test_the_historical_rate_baseline_is_shrunk_by_the_customers_record():
+    """One late invoice out of one is not a 100% late payer: the baseline shrinks the rate
+    towards the population's, less the longer the record; a new customer gets the population
+    rate with half an event added (9 late of 20 training rows: 9.5 / 21)."""
+    from payrisk.models.estimators import HistoricalRateBaseline
+
+    rng = np.random.default_rng(0)
+    settled = np.array([0, 1, 1, 2, 4, 6, 8, 10, 20, 30] * 2, dtype="float64")
+    share = np.where(settled > 0, rng.uniform(0, 1, 20), np.nan)
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0])
+    X = pd.DataFrame({"late_share": share, "settled_invoices": settled})
+    baseline = HistoricalRateBaseline().fit(X, y)
+    ask = pd.DataFrame({"late_share": [1.0, 1.0, np.nan], "settled_invoices": [1.0, 200.0, 0.0]})
+    short, long_record, new = baseline.predict_proba(ask)[:, 1]
+    population = 9.5 / 21
+    assert population < short < long_record < 1.0
+    assert long_record > 0.75 and short < 0.75  # strengths between 1 and 50 on the grid
+    assert new == pytest.approx(population)
