@@ -646,10 +646,14 @@ def render_report(report: dict) -> str:
     for group, metrics in report.get("holdout_by_group", {}).items():
         lines.append(row(GROUP_LABELS.get(group, group), metrics))
     payment = report["holdout"]["payment"]
-    if "average_delay" in payment:
+    ratio = payment.get(MODEL, {}).get("baseline_mae_ratio", float("nan"))
+    if "average_delay" in payment and np.isfinite(ratio):
         lines.append(
-            f"  payment date: the model's error is {payment[MODEL]['baseline_mae_ratio']:.2f}x "
-            "smaller than due date + the customer's average delay"
+            f"  payment date: the model's error is {ratio:.2f}x smaller than due date + the "
+            "customer's average delay"
+            if ratio >= 1
+            else f"  payment date: the model's error is {1 / ratio:.2f}x LARGER than due date + "
+            "the customer's average delay"
         )
     lines.append(
         f"Beats both baselines: overall {report['beats_baselines']}, "

@@ -282,3 +282,15 @@ def test_an_unmeasured_champion_gives_way_only_when_this_payrisk_cannot_serve_it
     unusable = GateInputs("3", None, 0.6, "cannot score", champion_usable=False)
     assert (stays.alias, decide(unusable, "default_roc_auc", 0).alias) == (CHALLENGER, CHAMPION)
     assert stays.reason == "not measurable"
+
+
+def test_the_console_says_larger_when_the_payment_date_is_worse_than_the_rule(trained):
+    """An error ratio of 0.8 is the model's error 1.25x larger, never '0.80x smaller'."""
+    holdout = trained.report["holdout"]
+    worse = {
+        **holdout["payment"],
+        "model": {**holdout["payment"]["model"], "baseline_mae_ratio": 0.8},
+    }
+    console = render_report({**trained.report, "holdout": {**holdout, "payment": worse}})
+    assert "error is 1.25x LARGER than due date" in console
+    assert "x smaller" not in console
