@@ -500,8 +500,10 @@ def log_run_and_register(
             mlflow.log_metric("gate_new_value", decision.new_value)
         if decision.champion_value is not None:
             mlflow.log_metric("gate_champion_value", decision.champion_value)
-        for fold, values in enumerate(report["backtest"]):
-            mlflow.log_metrics({k: v for k, v in values.items() if isinstance(v, float)}, step=fold)
+        for fold, values in enumerate(report["backtest"]):  # named apart from the holdout's
+            mlflow.log_metrics(
+                {f"backtest_{k}": v for k, v in values.items() if isinstance(v, float)}, step=fold
+            )
         _log_figures(evaluation, importance, config)
         if "policy_evaluation" in report:
             _log_policy_evaluation(report["policy_evaluation"])

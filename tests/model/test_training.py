@@ -110,6 +110,8 @@ def test_the_run_records_data_code_config_metrics_plots_and_model(trained):
     assert run.data.metrics["holdout_default_model_roc_auc"] > 0.5
     assert run.data.metrics["holdout_at_issue_late_model_roc_auc"] > 0.5
     assert "holdout_known_customer_payment_model_mae_days" in run.data.metrics
+    # Backtest folds are named as such (a bare late_roc_auc read as a headline figure).
+    assert "backtest_late_roc_auc" in run.data.metrics and "late_roc_auc" not in run.data.metrics
     assert run.data.tags["model_late"] == trained.report["models"]["late"]["model"]
     assert run.data.tags["not_learnable"] == "none"
     artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
