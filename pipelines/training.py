@@ -139,6 +139,7 @@ def model_card(
         "holdout_metrics": evaluation.metrics,
         "holdout_by_group": evaluation.groups,
         "baseline_checks": evaluation.checks,
+        "baseline_checks_by_group": evaluation.group_checks,
         "comparison": comparison(evaluation),
         "calibration": {},
         "top_features": {t: v.head(15).round(6).to_dict() for t, v in importance.items()},
@@ -177,14 +178,17 @@ def flags(evaluation: Evaluation, models: dict, effects: EffectTraining | None =
         )
         for target, why in not_learnable(models).items()
     ]
-    for target, rows in evaluation.checks.items():
-        for row in rows:
-            if row["worse_beyond_noise"]:
-                out.append(
-                    f"{target}: the registered model is worse than the {row['best_baseline']} "
-                    f"baseline on the holdout {row['metric']} ({row['model']:.3f} vs "
-                    f"{row['baseline']:.3f}; noise {row['noise']:.3f})"
-                )
+    checks = {"": evaluation.checks}
+    checks |= {f" {AGE_GROUPS.get(g, g)}": c for g, c in evaluation.group_checks.items()}
+    for group, per_target in checks.items():
+        for target, rows in per_target.items():
+            for row in rows:
+                if row["worse_beyond_noise"]:
+                    out.append(
+                        f"{target}: the registered model is worse than the "
+                        f"{row['best_baseline']} baseline on the holdout {row['metric']}{group} "
+                        f"({row['model']:.3f} vs {row['baseline']:.3f}; noise {row['noise']:.3f})"
+                    )
     if effects is not None and effects.not_learnable is not None:
         out.append(
             f"channel effects: not learnable from this history ({effects.not_learnable}); "
@@ -241,6 +245,9 @@ def run_metadata(data: TrainingData, data_dir: str | Path) -> dict:
             data.holdout_window.start.date().isoformat(),
             data.holdout_window.end.date().isoformat(),
         ],
+        # Same window and data but other snapshot settings are other snapshots: the gate
+        # compares pre-refit figures only when this count matches too.
+        "holdout_snapshots": len(data.holdout),
         "data_start": data.dataset.invoices["issue_date"].min().date().isoformat(),
         # The service refuses other currencies unless the policy converts them.
         "currencies": sorted(data.dataset.invoices["currency"].dropna().astype(str).unique()),
@@ -276,13 +283,18 @@ def rolling_backtest(data: TrainingData, config: TrainConfig) -> list[dict]:
 def scorer_to_register(
     data: TrainingData, scorer: PaymentRiskScorer, metadata: dict, config: TrainConfig
 ) -> PaymentRiskScorer:
-    """The evaluated scorer, or the same models refitted on the whole history."""
+    """The evaluated scorer, or the same model families refitted on the whole history (the
+    choice between candidates is not made again: what serves is what the holdout measured)."""
     if not config.registry.refit_on_full_history:
         return scorer
     full = window_examples(
         data.everything, data.dataset.invoices, Window(None, data.as_of, data.as_of), config
     )
-    return fit_scorer(full, config, {**metadata, "trained_until": data.as_of.date().isoformat()})
+    summary = scorer.model_summary()
+    families = {target: summary[target]["model"] for target in ("late", "default_given_late")}
+    return fit_scorer(
+        full, config, {**metadata, "trained_until": data.as_of.date().isoformat()}, families
+    )
 
 
 @dataclass(frozen=True)
@@ -399,6 +411,7 @@ def run_report(
         "holdout": evaluation.metrics,
         "holdout_by_group": evaluation.groups,
         "baseline_checks": evaluation.checks,
+        "baseline_checks_by_group": evaluation.group_checks,
         "comparison": comparison(evaluation),
         "beats_baselines": beats_baselines(evaluation),
         "beats_baselines_at_issue": beats_baselines_at_issue(evaluation),
@@ -483,11 +496,14 @@ def log_run_and_register(
         mlflow.log_dict(config.model_dump(mode="json"), "config/train.json")
         mlflow.log_dict(report["validation"], "validation.json")
         mlflow.log_metrics(evaluation.flat("holdout_"))
-        mlflow.log_metric("gate_new_value", decision.new_value)
+        if np.isfinite(decision.new_value):
+            mlflow.log_metric("gate_new_value", decision.new_value)
         if decision.champion_value is not None:
             mlflow.log_metric("gate_champion_value", decision.champion_value)
-        for fold, values in enumerate(report["backtest"]):
-            mlflow.log_metrics({k: v for k, v in values.items() if isinstance(v, float)}, step=fold)
+        for fold, values in enumerate(report["backtest"]):  # named apart from the holdout's
+            mlflow.log_metrics(
+                {f"backtest_{k}": v for k, v in values.items() if isinstance(v, float)}, step=fold
+            )
         _log_figures(evaluation, importance, config)
         if "policy_evaluation" in report:
             _log_policy_evaluation(report["policy_evaluation"])
@@ -632,10 +648,14 @@ def render_report(report: dict) -> str:
     for group, metrics in report.get("holdout_by_group", {}).items():
         lines.append(row(GROUP_LABELS.get(group, group), metrics))
     payment = report["holdout"]["payment"]
-    if "average_delay" in payment:
+    ratio = payment.get(MODEL, {}).get("baseline_mae_ratio", float("nan"))
+    if "average_delay" in payment and np.isfinite(ratio):
         lines.append(
-            f"  payment date: the model's error is {payment[MODEL]['baseline_mae_ratio']:.2f}x "
-            "smaller than due date + the customer's average delay"
+            f"  payment date: the model's error is {ratio:.2f}x smaller than due date + the "
+            "customer's average delay"
+            if ratio >= 1
+            else f"  payment date: the model's error is {1 / ratio:.2f}x LARGER than due date + "
+            "the customer's average delay"
         )
     lines.append(
         f"Beats both baselines: overall {report['beats_baselines']}, "

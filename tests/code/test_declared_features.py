@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from payrisk.core.config import ConfigError, DeclaredFeature, FeatureSettings, TargetSettings
+from payrisk.core.config import (
+    ConfigError,
+    DeclaredFeature,
+    FeatureSettings,
+    TargetSettings,
+    load_train_config,
+)
 from payrisk.features.declared import DeclaredFeatureError
 from payrisk.features.definitions import FeatureSet, invoice_features
 from payrisk.features.history import build_history
@@ -19,7 +25,7 @@ DECLARED = (
     DeclaredFeature(
         column="rating", table="customers", kind="numeric", known_from="rating_date", name="score"
     ),
-    DeclaredFeature(column="sales_channel", table="invoices", kind="categorical"),
+    DeclaredFeature(column="sales_channel", table="invoices", kind="categorical", known_at="issue"),
 )
 SETTINGS = FeatureSettings(declared=DECLARED)
 FEATURES = FeatureSet.of(DECLARED)
@@ -109,3 +115,49 @@ def test_a_declared_name_cannot_shadow_a_built_in_feature():
                                         name="late_share"),))  # fmt: skip
     with pytest.raises(ValueError, match="declared twice"):
         FeatureSettings(declared=(DECLARED[0], DECLARED[0]))
+
+
+def test_an_undated_invoice_column_is_refused_naming_it_and_saying_why(tmp_path):
+    """A dispute flag known only later, kept from an export and declared as a feature, read
+    back to the issue date would be pure leakage (README: undated flags are never features)."""
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        "features:\n  declared:\n    - {column: litige, table: invoices, kind: categorical}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_train_config(config)
+    message = str(error.value)
+    assert "invoices.litige has no date" in message
+    assert "teach the model the future" in message
+    assert "known_from" in message and "known_at: issue" in message
+    # Said to be known at issue (or dated), it is accepted.
+    for when in ("known_at: issue", "known_from: litige_date"):
+        config.write_text(
+            "features:\n"
+            "  declared:\n"
+            f"    - {{column: litige, table: invoices, kind: categorical, {when}}}\n"
+        )
+        assert load_train_config(config).features.declared[0].column == "litige"
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"table": "invoices", "known_at": "issue", "known_from": "d"}, "not both"),
+        ({"table": "customers", "known_at": "issue"}, "known_at: issue is for invoice columns"),
+    ],
+)
+def test_known_at_is_for_undated_invoice_columns_only(fields, words):
+    with pytest.raises(ValueError, match=words):
+        DeclaredFeature(column="x", kind="numeric", **fields)
+
+
+@pytest.mark.parametrize("column", ["disputed", "paid_date"])
+def test_a_contract_column_cannot_be_declared(column):
+    """The contract's own columns are read point in time by the built-in features, or never
+    (an undated dispute flag): declared, they would be read back to the issue date."""
+    spec = DeclaredFeature(column=column, table="invoices", kind="categorical", known_at="issue")
+    with pytest.raises(DeclaredFeatureError, match=f"invoices.{column} is a contract column"):
+        build_history(
+            ledger(), day("2024-06-01"), TargetSettings(), FeatureSettings(declared=(spec,))
+        )

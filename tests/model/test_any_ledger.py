@@ -192,3 +192,25 @@ def test_a_ledger_without_defaults_serves_and_the_service_and_pages_say_so(tmp_p
     assert "not learnable" in page and "calibrated prior" in page
     assert "Default, given late" in page
     assert "impossible à apprendre" in french and "a priori calibré" in french
+
+
+def test_on_a_ledger_without_defaults_the_gate_judges_a_defined_metric(tmp_path, monkeypatch):
+    """No default at all: default ROC AUC is NaN for every model. The first model says which
+    metric it was registered on; a retrain faces the champion on late ROC AUC, with both values
+    and the reason naming the metric passed over (it said 'nan vs nan' and kept the champion
+    forever)."""
+    report, data = train_on("no defaults", tmp_path, monkeypatch)
+    assert report["registry"]["metric"] == "late_roc_auc"
+    assert np.isfinite(report["registry"]["new_value"])
+    again = tmp_path / "again.yaml"
+    again.write_text(yaml.safe_dump({**QUICK, "seed": 4}))
+    decision = train(Catalog(train_config_path=again), data)["registry"]
+    assert decision["metric"] == "late_roc_auc"
+    assert "same holdout, both before refit" in decision["reason"]
+    assert "judged on late_roc_auc (default_roc_auc undefined" in decision["reason"]
+    assert decision["champion_value"] == pytest.approx(
+        report["holdout"]["late"]["model"]["roc_auc"]
+    )
+    beats = decision["new_value"] > decision["champion_value"]
+    behind = "worse than a baseline" in decision["reason"]
+    assert decision["alias"] == ("champion" if beats and not behind else "challenger")

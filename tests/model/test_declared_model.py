@@ -60,7 +60,8 @@ def project(tmp_path_factory: pytest.TempPathFactory):
             features:
               declared:
                 - {column: sector, table: customers, kind: categorical}
-                - {column: sales_channel, table: invoices, kind: categorical, name: channel}
+                - {column: sales_channel, table: invoices, kind: categorical, name: channel,
+                   known_at: issue}
             models:
               lightgbm: {n_estimators: 150, learning_rate: 0.1}
               candidates: [lightgbm]
@@ -147,7 +148,7 @@ def test_a_declared_column_missing_from_the_data_stops_training_with_its_name(
     )  # fmt: skip
     config = TrainConfig.model_validate(
         {"features": {"declared": [{"column": "sales_channel", "table": "invoices",
-                                     "kind": "categorical"}]}}
+                                     "kind": "categorical", "known_at": "issue"}]}}
     )  # fmt: skip
     with pytest.raises(DeclaredFeatureError, match="invoices table has no column 'sales_channel'"):
         load_training_data(tmp_path, None, config, None)

@@ -18,7 +18,7 @@ TARGETS = TargetSettings()
 DECLARED = (
     DeclaredFeature(column="sector", table="customers", kind="categorical"),
     DeclaredFeature(column="rating", table="customers", kind="numeric", known_from="rating_date"),
-    DeclaredFeature(column="sales_channel", table="invoices", kind="categorical"),
+    DeclaredFeature(column="sales_channel", table="invoices", kind="categorical", known_at="issue"),
 )
 SETTINGS = FeatureSettings(declared=DECLARED)
 FEATURES = FeatureSet.of(DECLARED)

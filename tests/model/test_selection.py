@@ -153,3 +153,134 @@ def test_a_model_worse_than_its_best_baseline_beyond_noise_is_flagged(model_is_g
         assert all(row["best_baseline"] == "logistic" for row in rows)
         assert all(row["worse_beyond_noise"] is (not model_is_good) for row in rows)
         assert all(row["noise"] > 0 for row in rows)
+
+
+def test_the_refit_for_serving_keeps_the_family_the_holdout_measured(monkeypatch):
+    """The holdout measured LightGBM for late and the blend for default: the refit on the whole
+    history fits those families only, it does not choose again (it registered a blend where
+    LightGBM had been evaluated)."""
+    from types import SimpleNamespace
+
+    import pipelines.training as pipeline
+    from payrisk.core.config import load_train_config
+
+    calls = {}
+
+    def fake_fit(examples, config, metadata=None, families=None):
+        calls["families"], calls["trained_until"] = families, metadata["trained_until"]
+        return "refitted"
+
+    monkeypatch.setattr(pipeline, "fit_scorer", fake_fit)
+    monkeypatch.setattr(pipeline, "window_examples", lambda *args: "every snapshot")
+    evaluated = SimpleNamespace(
+        model_summary=lambda: {
+            "late": {"model": "lightgbm"},
+            "default_given_late": {"model": "blend"},
+            "payment": {"model": "hazard"},
+        }
+    )
+    data = SimpleNamespace(
+        everything=None, dataset=SimpleNamespace(invoices=None), as_of=pd.Timestamp("2024-06-01")
+    )
+    config = load_train_config()
+    assert pipeline.scorer_to_register(data, evaluated, {}, config) == "refitted"
+    assert calls == {
+        "families": {"late": "lightgbm", "default_given_late": "blend"},
+        "trained_until": "2024-06-01",
+    }
+
+
+def test_a_fixed_family_is_kept_even_where_another_would_win():
+    """Only the family given is fitted and kept (the prior stays the fallback)."""
+    X = frame(3000)
+    rng = np.random.default_rng(1)
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(2.0 * X["x1"] - X["x2"])))).astype(int)
+    model = classifier(candidates=("lightgbm",)).fit(X, y)
+    assert model.chosen_ == "lightgbm" and model.linear_ is None
+    assert set(model.selection_) == {"lightgbm"}
+
+
+def test_a_model_behind_a_baseline_at_issue_is_flagged_even_when_ahead_pooled():
+    """Three snapshots in four on the due date, where the model reads the outcome and the
+    logistic baseline guesses; at issue it is the other way round. Pooled, the model is ahead;
+    at issue it is worse beyond noise, and the check on that group says so (the gate reads it)."""
+    from types import SimpleNamespace
+
+    from payrisk.core.config import load_train_config
+    from payrisk.models.gate import behind_baselines
+    from payrisk.models.training import Baselines, evaluate
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    at_issue = np.arange(n) % 4 == 0
+    issue = pd.Timestamp("2024-03-01")
+    due = issue + pd.Timedelta(days=30)
+    y = rng.integers(0, 2, n)
+    informative = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.2, n), 0.01, 0.99)
+    guess = rng.uniform(0.01, 0.99, n)
+    model = np.where(at_issue, guess, informative)
+    baseline = np.where(at_issue, informative, guess)
+    queries = pd.DataFrame(
+        {
+            "snapshot_date": np.where(at_issue, issue, due),
+            "issue_date": issue,
+            "due_date": due,
+            "customer_id": rng.integers(0, 400, n).astype("str"),
+            "amount": 100.0,
+        }
+    )
+    features = pd.DataFrame({"row": np.arange(n), "is_new_customer": 0.0})
+    labels = pd.DataFrame({"late": y, "default": y, "days_to_payment": 10.0}).astype("float64")
+    days = np.full(n, 10.0)
+
+    def scores(frame: pd.DataFrame) -> pd.DataFrame:
+        p = model[frame["row"].to_numpy()]
+        return pd.DataFrame(
+            {
+                "late_probability": p,
+                "default_probability": p,
+                "days_to_payment": days,
+                "days_to_payment_low": days,
+                "days_to_payment_high": days,
+            }
+        )
+
+    def proba(p):
+        return SimpleNamespace(predict_proba=lambda f: np.column_stack([1 - p, p])[f["row"]])
+
+    scorer = SimpleNamespace(feature_columns=("row", "is_new_customer"), predict=scores)
+    baselines = Baselines(
+        rate={t: proba(np.full(n, 0.5)) for t in ("late", "default")},
+        logistic={t: proba(baseline) for t in ("late", "default")},
+    )
+    evaluation = evaluate(
+        scorer, Examples(queries, features, labels), load_train_config(), baselines
+    )
+    pooled = {row["metric"]: row for row in evaluation.checks["late"]}
+    issued = {row["metric"]: row for row in evaluation.group_checks["at_issue"]["late"]}
+    assert pooled["roc_auc"]["gain"] > 0 and not pooled["roc_auc"]["worse_beyond_noise"]
+    assert (
+        issued["roc_auc"]["worse_beyond_noise"] and issued["roc_auc"]["best_baseline"] == "logistic"
+    )
+    assert "late roc_auc at at issue" not in (behind_baselines(evaluation) or "")
+    assert "late roc_auc at issue: " in behind_baselines(evaluation)
+
+
+def test_the_historical_rate_baseline_is_shrunk_by_the_customers_record():
+    """One late invoice out of one is not a 100% late payer: the baseline shrinks the rate
+    towards the population's, less the longer the record; a new customer gets the population
+    rate with half an event added (9 late of 20 training rows: 9.5 / 21)."""
+    from payrisk.models.estimators import HistoricalRateBaseline
+
+    rng = np.random.default_rng(0)
+    settled = np.array([0, 1, 1, 2, 4, 6, 8, 10, 20, 30] * 2, dtype="float64")
+    share = np.where(settled > 0, rng.uniform(0, 1, 20), np.nan)
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0])
+    X = pd.DataFrame({"late_share": share, "settled_invoices": settled})
+    baseline = HistoricalRateBaseline().fit(X, y)
+    ask = pd.DataFrame({"late_share": [1.0, 1.0, np.nan], "settled_invoices": [1.0, 200.0, 0.0]})
+    short, long_record, new = baseline.predict_proba(ask)[:, 1]
+    population = 9.5 / 21
+    assert population < short < long_record < 1.0
+    assert long_record > 0.75 and short < 0.75  # strengths between 1 and 50 on the grid
+    assert new == pytest.approx(population)

@@ -110,6 +110,8 @@ def test_the_run_records_data_code_config_metrics_plots_and_model(trained):
     assert run.data.metrics["holdout_default_model_roc_auc"] > 0.5
     assert run.data.metrics["holdout_at_issue_late_model_roc_auc"] > 0.5
     assert "holdout_known_customer_payment_model_mae_days" in run.data.metrics
+    # Backtest folds are named as such (a bare late_roc_auc read as a headline figure).
+    assert "backtest_late_roc_auc" in run.data.metrics and "late_roc_auc" not in run.data.metrics
     assert run.data.tags["model_late"] == trained.report["models"]["late"]["model"]
     assert run.data.tags["not_learnable"] == "none"
     artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
@@ -246,7 +248,7 @@ def test_a_retrain_on_older_data_never_faces_the_champion_on_what_it_learned(
         ("3", 0.80, 0.81, CHAMPION),
         ("3", 0.80, 0.80, CHALLENGER),
         ("3", 0.80, 0.75, CHALLENGER),
-        ("3", None, 0.75, CHAMPION),  # champion unusable with today's features
+        ("3", None, 0.75, CHALLENGER),  # champion not measured: it stays
     ],
 )
 def test_gate_decision(champion, champion_value, new_value, expected):
@@ -275,8 +277,22 @@ def test_models_trained_on_different_target_definitions_are_not_compared():
     assert "unpaid 60 days" in decision.reason and "unpaid 90 days" in decision.reason
 
 
-def test_an_unmeasurable_champion_gives_way_only_to_newer_data():
-    older = decide(GateInputs("3", None, 0.9, "not measurable", newer=False), "default_roc_auc", 0)
-    newer = decide(GateInputs("3", None, 0.6, "not measurable", newer=True), "default_roc_auc", 0)
-    assert (older.alias, newer.alias) == (CHALLENGER, CHAMPION)
-    assert older.reason == "not measurable"
+def test_an_unmeasured_champion_gives_way_only_when_this_payrisk_cannot_serve_it():
+    """Not measured on snapshots neither saw: the champion stays, however good the new figure;
+    one this payrisk cannot load or score gives way (the service could not serve it either)."""
+    stays = decide(GateInputs("3", None, 0.99, "not measurable"), "default_roc_auc", 0)
+    unusable = GateInputs("3", None, 0.6, "cannot score", champion_usable=False)
+    assert (stays.alias, decide(unusable, "default_roc_auc", 0).alias) == (CHALLENGER, CHAMPION)
+    assert stays.reason == "not measurable"
+
+
+def test_the_console_says_larger_when_the_payment_date_is_worse_than_the_rule(trained):
+    """An error ratio of 0.8 is the model's error 1.25x larger, never '0.80x smaller'."""
+    holdout = trained.report["holdout"]
+    worse = {
+        **holdout["payment"],
+        "model": {**holdout["payment"]["model"], "baseline_mae_ratio": 0.8},
+    }
+    console = render_report({**trained.report, "holdout": {**holdout, "payment": worse}})
+    assert "error is 1.25x LARGER than due date" in console
+    assert "x smaller" not in console

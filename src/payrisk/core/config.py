@@ -123,7 +123,12 @@ class DeclaredFeature(StrictModel):
         min_length=1,
         description="Date column of the same table: the day the value took effect (for values "
         "that change). Before it the feature is unknown. Unset: customer values are known "
-        "always, invoice values from the issue date.",
+        "always; an invoice value needs it or known_at: issue.",
+    )
+    known_at: Literal["issue"] | None = Field(
+        None,
+        description="Invoice values without a date column: 'issue' says the value is set when "
+        "the invoice is issued (a sales channel), so it may be read from the issue date on.",
     )
     name: str | None = Field(
         None,
@@ -135,6 +140,29 @@ class DeclaredFeature(StrictModel):
     @property
     def feature_name(self) -> str:
         return self.name or self.column
+
+    @model_validator(mode="after")
+    def _dated(self) -> DeclaredFeature:
+        """An undated invoice column is refused: nothing says it was known at issue, and a flag
+        filled in later (a dispute, a collection status) read back to the issue date teaches
+        the model the future. The README's rule: undated flags are never features."""
+        where = f"{self.table}.{self.column}"
+        if self.known_from is not None and self.known_at is not None:
+            raise ValueError(f"{where}: give known_from or known_at, not both")
+        if self.known_at is not None and self.table != "invoices":
+            raise ValueError(
+                f"{where}: known_at: issue is for invoice columns; a customer value is known "
+                "always unless known_from names its date column"
+            )
+        if self.table == "invoices" and self.known_from is None and self.known_at is None:
+            raise ValueError(
+                f"{where} has no date: an invoice column may have been filled in after the "
+                "invoice was issued (a dispute flag, a collection status), and read back to the "
+                "issue date it would teach the model the future. Name the date column its value "
+                "took effect (known_from: <column>), or, if the value is set when the invoice is "
+                "issued (a sales channel, a payment method), say so with known_at: issue"
+            )
+        return self
 
 
 class FeatureSettings(StrictModel):

@@ -9,7 +9,9 @@ training, batch scoring, the service and the reasons all see it the same way.
 Point in time: a value with a `known_from` date is known only to queries after that day (and is
 dropped from a history built before it); before it the feature is unknown, never the current
 value read back. Customer values without `known_from` are known always (like the customer's
-country); invoice values from the invoice's issue date.
+country); invoice values without it only with `known_at: issue` (set when the invoice is issued),
+from the invoice's issue date: an undated invoice column is refused by the config, and a
+contract column (the dispute flag, the paid date) here, so nothing known later is read back.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 
 from payrisk.core.config import DeclaredFeature
 from payrisk.core.days import day_number, to_days
-from payrisk.data.contract import DATE_FORMAT
+from payrisk.data.contract import CUSTOMERS, DATE_FORMAT, INVOICES
 from payrisk.data.parsing import as_text, parse_dates, parse_numbers
 
 UNKNOWN = "unknown"  # a categorical value that is missing or not yet known
@@ -126,6 +128,13 @@ def declared_values(
     for i, spec in enumerate(specs):
         where = f"features.declared[{i}]"
         frame = invoices if spec.table == "invoices" else customers
+        contract = INVOICES if spec.table == "invoices" else CUSTOMERS
+        if spec.column in contract.column_names:
+            raise DeclaredFeatureError(
+                f"{where}: {spec.table}.{spec.column} is a contract column: the built-in "
+                "features read it point in time (an undated dispute flag never, it would tell "
+                "the future); declare only extra columns"
+            )
         for column in (spec.column, spec.known_from):
             if column is not None and column not in frame.columns:
                 raise DeclaredFeatureError(

@@ -615,21 +615,31 @@ class TargetClassifier(ClassifierMixin, BaseEstimator):
 
 
 class HistoricalRateBaseline(ClassifierMixin, BaseEstimator):
-    """What a credit manager does without a model: the customer's own past rate.
+    """What a credit manager does without a model: the customer's own past rate, shrunk
+    towards the population's by its number of settled invoices (as the prior candidate is).
 
-    New customers get the training population's rate.
+    Unshrunk, one late invoice out of one says 100% and the baseline's log loss is a straw man
+    (0.58 against 0.45 shrunk on a real ledger), which overstates the model's gain. New
+    customers get the training population's rate.
     """
 
-    def __init__(self, rate_feature: str = "late_share") -> None:
+    def __init__(
+        self, rate_feature: str = "late_share", count_feature: str = "settled_invoices"
+    ) -> None:
         self.rate_feature = rate_feature
+        self.count_feature = count_feature
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        return X[[self.rate_feature, self.count_feature]].to_numpy(dtype="float64")
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> HistoricalRateBaseline:
-        self.prior_ = float(np.mean(y)) if len(y) else 0.0
+        columns = (self.rate_feature, self.count_feature)
+        self.rate_ = CustomerRatePrior(*columns).fit(self._matrix(X), np.asarray(y), columns)
         self.classes_ = np.array([0, 1])
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        rate = X[self.rate_feature].astype("float64").fillna(self.prior_).to_numpy()
+        rate = self.rate_.predict(self._matrix(X))
         return np.column_stack([1 - rate, rate])
 
 

@@ -1,0 +1,276 @@
+"""The registry gate's branches, on a hand-made holdout and scorers with fixed scores.
+
+Every expected AUC is worked by hand on a four-row pattern (counted pairs, written in the
+comments), never by the metric code under test; the pattern is repeated to reach the gate's
+minimum of unseen snapshots, which leaves the share of correctly ordered pairs unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from payrisk.core.config import load_train_config
+from payrisk.models.gate import (
+    CHALLENGER,
+    CHAMPION,
+    MIN_GATE_EXAMPLES,
+    GateInputs,
+    decide,
+    gate_inputs,
+    metric_order,
+)
+from payrisk.models.training import Evaluation, Examples, evaluate
+
+HOLDOUT = ["2024-01-01", "2024-07-01"]
+LATE = [1, 0, 1, 0]  # the pattern's labels
+# Positives score 0.9 and 0.3, negatives 0.8 and 0.1: 3 of the 4 (positive, negative) pairs are
+# ordered right (0.3 < 0.8 is not): AUC 0.75.
+FAIR = [0.9, 0.8, 0.3, 0.1]
+# 0.9 and 0.6 above 0.2 and 0.1: all 4 pairs right, AUC 1.0.
+PERFECT = [0.9, 0.2, 0.6, 0.1]
+# 0.2 and 0.1 below 0.9 and 0.6: no pair right, AUC 0.0.
+BACKWARDS = [0.2, 0.9, 0.1, 0.6]
+
+
+def holdout(dates: list[str], repeats: int, defaults: bool) -> Examples:
+    """`repeats` copies of the four-row pattern on each date; no default at all unless asked."""
+    n = 4 * repeats * len(dates)
+    snapshot = np.repeat(pd.to_datetime(dates), 4 * repeats)
+    late = np.tile(LATE, n // 4)
+    default = late if defaults else np.zeros(n, dtype="int64")
+    queries = pd.DataFrame(
+        {
+            "snapshot_date": snapshot,
+            "amount": np.full(n, 1000.0),
+            "customer_id": [f"C{i % 7}" for i in range(n)],
+        }
+    )
+    labels = pd.DataFrame(
+        {"late": late, "default": default, "days_to_payment": np.full(n, 30.0)}
+    ).astype("float64")
+    features = pd.DataFrame(
+        {"date_index": np.repeat(np.arange(len(dates)), 4 * repeats), "position": np.arange(n) % 4}
+    )
+    return Examples(queries, features, labels)
+
+
+class FixedScorer:
+    """Scores `scores[date][position in the pattern]`, as a scorer's `predict` returns them."""
+
+    def __init__(self, scores: dict[str, list[float]], dates: list[str], metadata: dict) -> None:
+        self.targets = load_train_config().targets
+        self.feature_columns: tuple[str, ...] = ("date_index", "position")
+        self.metadata = metadata
+        self._scores, self._dates = scores, dates
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        pairs = zip(features["date_index"], features["position"], strict=True)
+        p = np.array([self._scores[self._dates[d]][i] for d, i in pairs])
+        days = np.full(len(p), 30.0)
+        return pd.DataFrame(
+            {
+                "late_probability": p,
+                "default_probability": p,
+                "days_to_payment": days,
+                "days_to_payment_low": days - 5,
+                "days_to_payment_high": days + 5,
+            }
+        )
+
+
+def metadata(**overrides) -> dict:
+    return {
+        "as_of": "2024-11-01",
+        "trained_until": "2024-01-01",
+        "holdout": HOLDOUT,
+        "data_fingerprint": "abc",
+        "holdout_snapshots": 0,
+        **overrides,
+    }
+
+
+def measure(champion, candidate, examples: Examples, meta: dict, min_improvement: float = 0.0):
+    config = load_train_config()
+    evaluation = evaluate(candidate, examples, config, by_group=False)
+    inputs = gate_inputs(champion, "3", candidate, evaluation, examples, meta, config)
+    return inputs, decide(inputs, config.registry.gate_metric, min_improvement)
+
+
+def test_metrics_are_tried_in_order_configured_first_then_the_same_kind():
+    assert metric_order("default_roc_auc") == [
+        "default_roc_auc",
+        "late_roc_auc",
+        "default_pr_auc",
+        "late_pr_auc",
+    ]
+    assert metric_order("late_pr_auc")[:2] == ["late_pr_auc", "default_pr_auc"]
+
+
+@pytest.mark.parametrize(
+    ("candidate_scores", "alias", "new_value"),
+    [(PERFECT, CHAMPION, 1.0), (BACKWARDS, CHALLENGER, 0.0)],
+)
+def test_without_a_default_the_gate_judges_late_auc_and_says_so(candidate_scores, alias, new_value):
+    """No default in the holdout: default ROC AUC is undefined for both. It must neither block
+    a better model forever ('nan vs nan') nor let a worse one through."""
+    dates = ["2024-03-01"]
+    examples = holdout(dates, repeats=1, defaults=False)
+    champion = FixedScorer({dates[0]: FAIR}, dates, metadata(trained_until="2023-12-01"))
+    candidate = FixedScorer({dates[0]: candidate_scores}, dates, metadata())
+    inputs, decision = measure(champion, candidate, examples, metadata())
+    assert (inputs.champion_value, inputs.new_value) == (pytest.approx(0.75), new_value)
+    assert decision.alias == alias
+    assert decision.metric == "late_roc_auc"
+    assert "whole holdout" in decision.reason
+    assert "judged on late_roc_auc (default_roc_auc undefined" in decision.reason
+
+
+def test_with_no_metric_defined_for_both_nothing_is_measured_and_the_champion_stays():
+    """Same holdout before refit, but neither target has both classes on it."""
+    config = load_train_config()
+    nan = {"roc_auc": float("nan"), "pr_auc": float("nan")}
+    metrics = {"late": {"model": nan}, "default": {"model": nan}}
+    meta = metadata(trained_until="2024-10-01")
+    champion = FixedScorer({}, [], {**meta, "holdout_metrics": metrics})
+    evaluation = Evaluation(metrics, predictions={})
+    inputs = gate_inputs(champion, "3", champion, evaluation, None, meta, config)
+    decision = decide(inputs, config.registry.gate_metric, 0.0)
+    assert decision.alias == CHALLENGER and decision.champion_value is None
+    assert "no gate metric is defined for both models" in decision.reason
+
+
+def test_same_holdout_before_refit_compares_the_card_on_a_defined_metric():
+    """Same data, window and snapshots: the champion's pre-refit figures face the candidate's;
+    its default AUC is NaN on its card, so late AUC is compared."""
+    dates = ["2024-03-01"]
+    examples = holdout(dates, repeats=1, defaults=False)
+    card = {"late": {"model": {"roc_auc": 0.9}}, "default": {"model": {"roc_auc": float("nan")}}}
+    meta = metadata(trained_until="2024-11-01", holdout_snapshots=4)
+    champion = FixedScorer({dates[0]: FAIR}, dates, {**meta, "holdout_metrics": card})
+    candidate = FixedScorer({dates[0]: FAIR}, dates, meta)
+    inputs, decision = measure(champion, candidate, examples, meta)
+    assert (inputs.champion_value, inputs.new_value) == (0.9, pytest.approx(0.75))
+    assert decision.alias == CHALLENGER
+    assert "same holdout, both before refit" in decision.reason
+
+
+def test_other_snapshots_in_the_same_window_are_not_the_same_holdout():
+    """Same dates and data but another snapshot count (other snapshot settings): the champion's
+    card was measured on other snapshots and cannot face this candidate's figures."""
+    dates = ["2024-03-01"]
+    examples = holdout(dates, repeats=1, defaults=True)
+    card = {"late": {"model": {"roc_auc": 0.5}}, "default": {"model": {"roc_auc": 0.5}}}
+    champion_meta = metadata(trained_until="2024-11-01", holdout_snapshots=999)
+    champion = FixedScorer({dates[0]: FAIR}, dates, {**champion_meta, "holdout_metrics": card})
+    candidate = FixedScorer({dates[0]: PERFECT}, dates, metadata(holdout_snapshots=4))
+    meta = metadata(holdout_snapshots=4)
+    inputs, decision = measure(champion, candidate, examples, meta)
+    assert inputs.champion_value is None
+    assert decision.alias == CHALLENGER
+
+
+@pytest.mark.parametrize("champion_as_of", ["2024-11-01", "2024-10-01"])
+def test_a_champion_that_cannot_be_measured_is_never_replaced_unmeasured(champion_as_of):
+    """Refitted through a date after the holdout ends, the champion has seen every holdout
+    snapshot: with the same as-of date (or an earlier one) and another holdout window, the
+    candidate (here perfect on the holdout, as a leaky one would be) still does not take over."""
+    dates = ["2024-03-01"]
+    examples = holdout(dates, repeats=1, defaults=True)
+    champion_meta = metadata(
+        trained_until="2024-11-01", as_of=champion_as_of, holdout=["2023-12-01", "2024-06-01"]
+    )
+    champion = FixedScorer({dates[0]: FAIR}, dates, champion_meta)
+    candidate = FixedScorer({dates[0]: PERFECT}, dates, metadata())
+    inputs, decision = measure(champion, candidate, examples, metadata())
+    assert inputs.champion_value is None
+    assert decision.alias == CHALLENGER
+    assert "only 0 holdout snapshots are new to it" in decision.reason
+    assert f"{MIN_GATE_EXAMPLES} labelled snapshots dated from 2024-11-02" in decision.reason
+
+
+def test_both_are_remeasured_on_the_snapshots_the_champion_never_saw():
+    """The champion was trained through April: on the March snapshots it would look perfect and
+    the candidate backwards; on the May snapshots (new to both) the candidate is perfect, the
+    champion fair. Only May counts, for both."""
+    dates = ["2024-03-01", "2024-05-01"]
+    repeats = MIN_GATE_EXAMPLES // 4
+    examples = holdout(dates, repeats=repeats, defaults=True)
+    champion_meta = metadata(trained_until="2024-04-01", holdout=["2023-12-01", "2024-06-01"])
+    champion = FixedScorer({dates[0]: PERFECT, dates[1]: FAIR}, dates, champion_meta)
+    candidate = FixedScorer({dates[0]: BACKWARDS, dates[1]: PERFECT}, dates, metadata())
+    inputs, decision = measure(champion, candidate, examples, metadata())
+    assert (inputs.champion_value, inputs.new_value) == (pytest.approx(0.75), 1.0)
+    assert decision.alias == CHAMPION and decision.metric == "default_roc_auc"
+    assert f"{MIN_GATE_EXAMPLES:,} holdout snapshots after 2024-04-01" in decision.reason
+
+
+def test_a_champion_that_cannot_score_today_gives_way_and_the_reason_says_why():
+    """A feature the champion needs is gone from today's feature code: the service could not
+    serve it either, so the candidate takes over, saying why."""
+    dates = ["2024-03-01"]
+    examples = holdout(dates, repeats=1, defaults=True)
+    champion = FixedScorer({dates[0]: FAIR}, dates, metadata(trained_until="2023-12-01"))
+    champion.feature_columns = ("row", "a_feature_removed_since")
+    candidate = FixedScorer({dates[0]: BACKWARDS}, dates, metadata())
+    inputs, decision = measure(champion, candidate, examples, metadata())
+    assert inputs.champion_usable is False and inputs.champion_value is None
+    assert decision.alias == CHAMPION
+    assert "cannot score with the current feature code" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("new_value", "expected"),
+    [(0.815, CHALLENGER), (0.825, CHAMPION)],
+)
+def test_the_required_margin_is_honoured(new_value, expected):
+    """0.80 + 0.02 = 0.82: 0.815 beats the champion but not by the margin, 0.825 does."""
+    inputs = GateInputs("3", 0.80, new_value, "whole holdout")
+    decision = decide(inputs, "default_roc_auc", 0.02)
+    assert decision.alias == expected
+    assert "margin required 0.02" in decision.reason
+
+
+def test_a_model_behind_its_baseline_beyond_noise_never_replaces_the_champion():
+    """Ahead of the champion but worse than the logistic baseline by more than twice the
+    bootstrap noise: it stays challenger, the reason names the baseline and both values. With
+    no champion it serves (something must), and the reason says what it lacks."""
+    config = load_train_config()
+    behind = {
+        "metric": "roc_auc",
+        "model": 0.80,
+        "best_baseline": "logistic",
+        "baseline": 0.85,
+        "gain": -0.05,
+        "noise": 0.01,
+        "worse_beyond_noise": True,
+    }
+    level = {**behind, "model": 0.845, "gain": -0.005, "worse_beyond_noise": False}
+    card = {"late": {"model": {"roc_auc": 0.7}}, "default": {"model": {"roc_auc": 0.7}}}
+    meta = metadata(trained_until="2024-11-01", holdout_snapshots=4)
+    champion = FixedScorer({}, [], {**meta, "holdout_metrics": card})
+    metrics = {"late": {"model": {"roc_auc": 0.8}}, "default": {"model": {"roc_auc": 0.8}}}
+    decisions = {}
+    for name, row in (("behind", behind), ("level", level)):
+        evaluation = Evaluation(metrics, predictions={}, checks={"late": [row]})
+        for version in ("3", None):
+            inputs = gate_inputs(champion, version, champion, evaluation, None, meta, config)
+            decisions[name, version] = decide(inputs, config.registry.gate_metric, 0.0)
+    assert decisions["behind", "3"].alias == CHALLENGER
+    assert "late roc_auc: 0.8000 vs logistic 0.8500 (noise 0.0100)" in (
+        decisions["behind", "3"].reason
+    )
+    assert decisions["level", "3"].alias == CHAMPION  # within noise of the baseline, ahead of v3
+    assert decisions["behind", None].alias == CHAMPION
+    assert "worse than a baseline beyond noise" in decisions["behind", None].reason
+    assert decisions["level", None].reason == "no champion yet"
+
+
+def test_a_model_behind_both_champion_and_baseline_is_told_both():
+    inputs = GateInputs("3", 0.80, 0.75, "whole holdout", behind_baseline="late roc_auc: ...")
+    decision = decide(inputs, "default_roc_auc", 0.0)
+    assert decision.alias == CHALLENGER
+    assert decision.reason.startswith("does not beat champion on default_roc_auc (0.7500 vs 0.8000")
+    assert decision.reason.endswith("also worse than a baseline beyond noise on its holdout "
+                                    "(late roc_auc: ...)")  # fmt: skip
