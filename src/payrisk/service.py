@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 
 from payrisk.core.settings import load_settings
 from payrisk.policy.portfolio import BundleHolder
+from payrisk.serving import logs
 from payrisk.serving.auth import PAGES_ROOT, ApiKeyMiddleware, check_configuration
 from payrisk.serving.docs import DocsPageMiddleware
 from payrisk.serving.engine import ScoringEngine, SnapshotHolder, usable_with
@@ -89,6 +90,9 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
 @bentoml.service(name="payrisk", traffic={"timeout": 60}, workers=SETTINGS.workers)
 class PayriskService:
     def __init__(self) -> None:
+        # BentoML has set up this worker's logging by now: no request can forge a log line,
+        # and the access log drops customer ids from page paths.
+        logs.install()
         check_configuration(SETTINGS)  # no key, no explicit PAYRISK_AUTH=disabled: refuse
         self.engine = build_engine(CATALOG)
         if self.engine.scorer is not None:
