@@ -25,7 +25,7 @@ from payrisk.core.config import ConfigError, TrainConfig, load_train_config
 from payrisk.core.settings import Settings, load_settings
 from payrisk.core.storage import atomic_directory, atomic_file_and_folder, write_json
 from payrisk.features.history import History
-from payrisk.features.snapshot import load_history, write_history
+from payrisk.features.snapshot import checked_metadata, load_history, write_history
 from payrisk.models.gate import CHALLENGER, CHAMPION
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.models.training import MODEL
@@ -286,6 +286,7 @@ class Catalog:
         carry the same `snapshot_id`."""
         target = path or self.snapshot_path
         metadata = {**metadata, "snapshot_id": uuid.uuid4().hex}
+        checked_metadata(metadata, "snapshot metadata")  # the service would refuse it
         with atomic_file_and_folder(target, self.portfolio_dir(target)) as (snapshot, folder):
             write_bundle(bundle, folder, metadata)
             write_history(history, snapshot, metadata)

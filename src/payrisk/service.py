@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from payrisk.core.settings import load_settings
+from payrisk.features.snapshot import model_fingerprint
 from payrisk.policy.portfolio import BundleHolder
 from payrisk.serving import logs
 from payrisk.serving.auth import PAGES_ROOT, ApiKeyMiddleware, check_configuration
@@ -77,7 +78,10 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
         model_source=loaded.source,
         model_problem=loaded.problem,
         snapshot=SnapshotHolder(
-            catalog.snapshot_path, check=usable_with(loaded.scorer, catalog.dunning_config)
+            catalog.snapshot_path,
+            check=usable_with(loaded.scorer, catalog.dunning_config),
+            model_version=loaded.version,
+            model_fingerprint=model_fingerprint(loaded.scorer.metadata),
         ),
         dunning=catalog.dunning_config,
         bundle=BundleHolder(catalog.portfolio_dir()),
