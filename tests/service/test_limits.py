@@ -69,6 +69,29 @@ def test_over_the_budget_a_request_gets_429_with_retry_after_and_readiness_503()
     asyncio.run(scenario())
 
 
+def test_pages_have_a_budget_of_their_own_and_never_take_an_api_slot():
+    """Before (issue 26): page requests counted against the API's slots, so a few browsers on
+    heavy pages could fill them and keyed API clients got 429."""
+
+    async def scenario() -> None:
+        probe = Probe()
+        limited = ConcurrencyLimitMiddleware(probe, max_concurrency=2, max_pages=2)
+        pages = [asyncio.create_task(call(limited, "/ui/customers/C1")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        assert not limited.saturated and limited.in_progress == 0
+        busy = await call(limited, "/ui/")
+        assert busy["status"] == 429 and (b"retry-after", b"1") in busy["headers"]
+        assert (await call(limited, "/readyz"))["status"] == 200
+        api = [asyncio.create_task(call(limited, "/v1/score", "POST")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        assert limited.in_progress == 2  # both admitted beside the pages
+        probe.release.set()
+        assert [(await t)["status"] for t in pages + api] == [200] * 4
+        assert limited.pages_in_progress == 0 and limited.in_progress == 0
+
+    asyncio.run(scenario())
+
+
 def test_a_failing_request_gives_its_slot_back():
     async def broken(scope, receive, send) -> None:
         raise RuntimeError("boom")
