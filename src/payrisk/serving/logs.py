@@ -10,6 +10,7 @@ one line), and the access log's page paths drop the customer id.
 from __future__ import annotations
 
 import logging
+import numbers
 import re
 
 ACCESS_LOGGER = "bentoml.access"
@@ -49,13 +50,25 @@ class SafeLogFilter(logging.Filter):
             record.args = tuple(
                 without_ids(arg) if isinstance(arg, str) else arg for arg in record.args
             )
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: let logging report it as it does
-            return True
-        record.msg, record.args = escaped(message), None
+        if isinstance(record.args, tuple):
+            # Each argument escaped in place, so that formatters that read the arguments
+            # (uvicorn's access formatter unpacks them) still find them; numbers as they are.
+            record.args = tuple(_safe_argument(arg) for arg in record.args)
+            record.msg = escaped(str(record.msg))
+        else:  # a mapping, or nothing: the message whole
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record: let logging report it as it does
+                return True
+            record.msg, record.args = escaped(message), None
         setattr(record, _DONE, True)
         return True
+
+
+def _safe_argument(value: object) -> object:
+    if value is None or isinstance(value, numbers.Number):  # numpy's too (for %d, %.3f)
+        return value
+    return escaped(value if isinstance(value, str) else str(value))
 
 
 def install() -> None:
