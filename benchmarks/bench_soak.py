@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="payrisk-soak-") as tmp:
         workdir = Path(tmp)
-        env, invoices = prepared(args.invoices, workdir, args.reuse)
+        # Page users need the portfolio bundle beside the snapshot (both runs then have it).
+        env, invoices = prepared(args.invoices, workdir, args.reuse, bundle=args.page_users > 0)
         env["PAYRISK_API_KEYS"] = KEY
         with running_service("payrisk.service:PayriskService", env, workdir / "soak.log") as base:
             port = int(base.rsplit(":", 1)[1])
