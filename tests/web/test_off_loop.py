@@ -56,3 +56,31 @@ def test_no_page_works_on_the_event_loop(client, bundle, on_the_loop):
     ]
     assert [a.status_code for a in answers] == [200] * len(answers)
     assert on_the_loop == []
+
+
+def test_pages_give_way_to_the_api(client, monkeypatch):
+    """Pages and the API share one interpreter lock: while API requests are in progress, a
+    page that took t seconds keeps the next one waiting t x 3 (pages at most a quarter of the
+    time); with the API idle, pages run back to back."""
+    import time
+
+    from payrisk.serving.limits import ACTIVITY
+
+    model_page = pages.model_page
+
+    def slow(*args, **kwargs):
+        time.sleep(0.2)
+        return model_page(*args, **kwargs)
+
+    monkeypatch.setattr(pages, "model_page", slow)
+
+    def two_pages() -> float:
+        """Seconds the second of two pages in a row took."""
+        assert client.get("/ui/model", headers=EN).status_code == 200
+        started = time.monotonic()
+        assert client.get("/ui/model", headers=EN).status_code == 200
+        return time.monotonic() - started
+
+    assert two_pages() < 0.7  # the API idle: no pause
+    monkeypatch.setattr(ACTIVITY, "api_in_progress", 1)
+    assert two_pages() > 0.75  # paused 3 x 0.2 s or more, then 0.2 s of its own

@@ -31,6 +31,16 @@ PAGES_PREFIX = "/ui"
 STATIC_PREFIX = "/ui/static/"
 
 
+class Activity:
+    """How many API requests this worker process is working on (all limit middlewares of the
+    process): the review pages give way to them (`payrisk.web.app`)."""
+
+    api_in_progress = 0
+
+
+ACTIVITY = Activity()
+
+
 def page_budget(max_concurrency: int) -> int:
     """How many page requests a worker holds at once (rendering or waiting for the pages'
     thread): a quarter of the API's, at least 2."""
@@ -88,10 +98,12 @@ class ConcurrencyLimitMiddleware:
             )
             return
         self.in_progress += 1
+        ACTIVITY.api_in_progress += 1
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_progress -= 1
+            ACTIVITY.api_in_progress -= 1
 
     async def _page(self, scope: Scope, receive: Receive, send: Send, retry: list) -> None:
         """A review page, counted against the pages' budget only."""

@@ -30,6 +30,7 @@ from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
 from payrisk.serving.auth import PAGE_SECURITY_HEADERS
 from payrisk.serving.engine import ScoringEngine
 from payrisk.serving.errors import RefusedRequestError
+from payrisk.serving.limits import ACTIVITY
 from payrisk.serving.schemas import CreditReviewRequest, CustomerRequest
 from payrisk.web import pages
 from payrisk.web.bundle import InvoiceQuery, query_customers, query_invoices
@@ -45,6 +46,10 @@ STYLESHEET_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-
 # and the API): one at a time, so that on a small machine the API's own thread (BentoML runs
 # sync APIs on one) keeps a core. How many pages may wait for it is `limits.MAX_PAGES`.
 PAGE_THREADS = 1
+# While API requests are in progress, pages take at most this share of the time: after a page
+# that took t seconds the next one waits t x (1 - share) / share. Threads share one interpreter
+# lock, so a page rendering all the time halved the API's throughput and doubled its latency.
+PAGE_SHARE = 0.25
 T = TypeVar("T")
 
 
@@ -65,12 +70,26 @@ def create_app(
     """`engine()` gives the service's scoring engine (and the portfolio bundle it holds),
     `challenger(card)` the registry's challenger beside the champion's model card."""
     challenger_cache: dict[str, tuple[float, dict | None]] = {}
+    lane = CapacityLimiter(PAGE_THREADS)  # pages in turn (the pause below included)
     threads = CapacityLimiter(PAGE_THREADS)
+    pace = {"next": 0.0}  # monotonic time before which no page starts while the API works
 
     async def off_loop(render: Callable[..., T], *args: object) -> T:
         """Everything a page does (bundle reads, pandas, scoring, the registry, templates) in
-        the pages' own thread: the event loop stays free for the probes and the API."""
-        return await anyio.to_thread.run_sync(functools.partial(render, *args), limiter=threads)
+        the pages' own thread: the event loop stays free for the probes and the API. While the
+        API has work, pages keep to PAGE_SHARE of the time."""
+        async with lane:
+            wait = pace["next"] - time.monotonic()
+            if wait > 0 and ACTIVITY.api_in_progress > 0:
+                await anyio.sleep(wait)
+            started = time.monotonic()
+            try:
+                return await anyio.to_thread.run_sync(
+                    functools.partial(render, *args), limiter=threads
+                )
+            finally:
+                spent = time.monotonic() - started
+                pace["next"] = time.monotonic() + spent * (1 - PAGE_SHARE) / PAGE_SHARE
 
     def bundle() -> PortfolioBundle:
         """The bundle written with the snapshot the API answers from (one pair, one model)."""
