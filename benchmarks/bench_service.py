@@ -128,8 +128,10 @@ def load(urls: dict[str, str], worker) -> dict[str, dict]:
     return results
 
 
-def prepare(target: int, workdir: Path) -> tuple[dict[str, str], list[dict]]:
-    """Train a scorer without MLflow tracking, save it and a snapshot; return env and invoices."""
+def prepare(target: int, workdir: Path, bundle: bool = False) -> tuple[dict[str, str], list[dict]]:
+    """Train a scorer without MLflow tracking, save it and a snapshot; return env and invoices.
+    With `bundle`, the portfolio bundle too, as `payrisk snapshot` pairs them (the review pages
+    need it; the service then plans each customer's other open invoices as well)."""
     from payrisk.core.config import TrainConfig
     from payrisk.data.generator import customers_for_invoices, generate_history
     from payrisk.data.receivables import default_as_of
@@ -150,7 +152,10 @@ def prepare(target: int, workdir: Path) -> tuple[dict[str, str], list[dict]]:
     train_window, _ = split_windows(as_of, config)
     scorer = fit_scorer(window_examples(everything, dataset.invoices, train_window, config), config)
     mlflow.pyfunc.save_model(str(workdir / "model"), python_model=PayriskModel(scorer))
-    save_history(history.compact(), workdir / "snapshot.npz")
+    if bundle:
+        write_pair(scorer, dataset, history, as_of, workdir)
+    else:
+        save_history(history.compact(), workdir / "snapshot.npz")
     open_invoices = open_invoice_queries(dataset, as_of).sample(frac=1.0, random_state=0)
     invoices = [
         {
@@ -171,17 +176,47 @@ def prepare(target: int, workdir: Path) -> tuple[dict[str, str], list[dict]]:
     return env, invoices
 
 
-def prepared(target: int, workdir: Path, reuse: Path | None) -> tuple[dict[str, str], list[dict]]:
+def write_pair(scorer, dataset, history, as_of: pd.Timestamp, workdir: Path) -> None:
+    """The snapshot and its portfolio bundle in `workdir`, with the metadata `payrisk snapshot`
+    writes (the served model's fingerprint, one snapshot_id)."""
+    import uuid
+
+    from payrisk.data.receivables import recovered_share_of_defaults
+    from payrisk.features.snapshot import model_fingerprint, write_history
+    from payrisk.policy.config import load_dunning_config, recovery_rate, with_recovery_rate
+    from payrisk.policy.portfolio import build_bundle, write_bundle
+    from payrisk.scaleout.dask import score_open_invoices
+    from pipelines.scoring import EXPLAIN_TOP
+
+    measured = recovered_share_of_defaults(dataset, as_of, scorer.targets.default_after_days)
+    policy = with_recovery_rate(load_dunning_config(), measured)
+    _, portfolio = score_open_invoices(scorer, dataset, as_of, policy, EXPLAIN_TOP)
+    metadata = {
+        "model_version": str(workdir / "model"),  # the service's version of a model URI
+        "model_fingerprint": model_fingerprint(scorer.metadata),
+        "recovery_rate": recovery_rate(policy),
+        "snapshot_id": uuid.uuid4().hex,
+    }
+    folder = workdir / "portfolio"
+    folder.mkdir(parents=True, exist_ok=True)
+    levels = scorer.targets.payment_quantiles
+    write_bundle(build_bundle(dataset, portfolio, as_of, policy, levels), folder, metadata)
+    write_history(history.compact(), workdir / "snapshot.npz", metadata)
+
+
+def prepared(
+    target: int, workdir: Path, reuse: Path | None, bundle: bool = False
+) -> tuple[dict[str, str], list[dict]]:
     """`prepare` in `workdir`, or (with `reuse`) once into that directory and then read from it:
     on a busy machine a 100k-invoice training takes minutes, the same for every run of the day.
     The directory holds the model, the snapshot and the invoices of one history size."""
     if reuse is None:
-        return prepare(target, workdir)
-    reuse = reuse / f"{target}"
+        return prepare(target, workdir, bundle)
+    reuse = reuse / (f"{target}-with-bundle" if bundle else f"{target}")
     manifest = reuse / "prepared.json"
     if not manifest.exists():
         reuse.mkdir(parents=True, exist_ok=True)
-        env, invoices = prepare(target, reuse)
+        env, invoices = prepare(target, reuse, bundle)
         (reuse / "invoices.json").write_text(json.dumps(invoices))
         manifest.write_text(json.dumps(env))
     env = json.loads(manifest.read_text())

@@ -1,7 +1,7 @@
 """Soak test: concurrent clients on the real `bentoml serve` payrisk for minutes.
 
 Run: python -m benchmarks.bench_soak [--minutes 3] [--clients 8] [--invoices 100000] [--window 30]
-       [--slow-bodies 40] [--duplicate-headers 1]
+       [--slow-bodies 40] [--duplicate-headers 1] [--page-users 4 --baseline-minutes 3]
 
 Each client (a thread with its own HTTP connection) loops over a mix close to production: mostly
 single-invoice scores, some batches of 50 without reasons, customer profiles, credit reviews, and
@@ -15,6 +15,13 @@ worker's 32 request slots, each announcing a 4,000-byte body to the sign-in form
 to /v1/score and sending it one byte every 2 s, reconnecting whenever the server cuts it off; and
 `--duplicate-headers` threads sending /v1/score with two Content-Type headers. The clients' error
 count must stay zero; the attackers' answers are tallied apart (408 and 400 expected).
+
+`--page-users` (issue 26) adds signed-in browsers looping over the heaviest review pages (the
+by-customer portfolio sorted by due date, a customer page, the credit-review form) and, now and
+then, issue 26's forged-log path without a key; their answers are tallied apart (200, or 429 when
+the pages' own budget is full). With `--baseline-minutes`, the same server first runs the keyed
+clients alone that long, and the summary gives the keyed clients' p99 with the page users over
+the p99 without them (issue 26's target: at most 2).
 """
 
 from __future__ import annotations
@@ -212,6 +219,35 @@ def duplicate_header_attack(base: str, invoice: dict, stop: float, tally: Counte
             time.sleep(0.1)
 
 
+FORGED_PATH = "/nothere%0a2026-12-07T17:40:00+0000%20%5BWARNING%5D%20FORGED%0a"
+
+
+def page_user_loop(base: str, customers: list[str], offset: int, stop: float, tally: Counter):
+    """A signed-in browser on the heaviest pages, and now and then a forged-log request."""
+    with httpx.Client(base_url=base, headers={"Origin": base}, timeout=60) as browser:
+        signed_in = browser.post("/ui/login", data={"api_key": KEY, "next": "/ui/"})
+        tally[f"sign-in {signed_in.status_code}"] += 1
+        n = offset
+        while time.monotonic() < stop:
+            customer = customers[n % len(customers)]
+            try:
+                if n % 3 == 0:
+                    status = browser.get("/ui/?view=customers&sort=due_date").status_code
+                elif n % 3 == 1:
+                    status = browser.get(f"/ui/customers/{customer}").status_code
+                else:
+                    form = {"customer_id": customer, "requested_amount": "20000",
+                            "terms_days": "45"}  # fmt: skip
+                    status = browser.post("/ui/credit-review", data=form).status_code
+                tally[f"page {status}"] += 1
+                if n % 10 == 0:
+                    forged = httpx.get(f"{base}{FORGED_PATH}", timeout=60).status_code
+                    tally[f"forged log path {forged}"] += 1
+            except httpx.HTTPError as error:
+                tally[f"page {type(error).__name__}"] += 1
+            n += 1
+
+
 def soak(
     base: str,
     port: int,
@@ -221,6 +257,7 @@ def soak(
     window: float,
     slow_bodies: int = 0,
     duplicate_headers: int = 0,
+    page_users: int = 0,
 ) -> dict:
     recorder = Recorder(window, max(0, int(minutes * 60 // window) - 1))
     rss = [(0.0, group_rss_mb(port))]
@@ -241,6 +278,15 @@ def soak(
                 target=duplicate_header_attack,
                 args=(base, invoice["invoices"][0], stop, attacks),
                 daemon=True,
+            )
+        )
+    customers = sorted(
+        {body["customer_id"] for path, body, _ in mix if path == "/v1/customer"}  # type: ignore[index]
+    )
+    for k in range(page_users):
+        attackers.append(
+            threading.Thread(
+                target=page_user_loop, args=(base, customers, k, stop, attacks), daemon=True
             )
         )
     for attacker in attackers:
@@ -372,12 +418,22 @@ def main(argv: list[str] | None = None) -> dict:
         "--duplicate-headers", type=int, default=1, help="threads sending two Content-Types"
     )
     parser.add_argument(
+        "--page-users", type=int, default=0, help="signed-in browsers on the heaviest pages"
+    )
+    parser.add_argument(
+        "--baseline-minutes",
+        type=float,
+        default=0.0,
+        help="first soak the keyed clients alone this long (the p99 the page users are judged by)",
+    )
+    parser.add_argument(
         "--reuse", type=Path, default=None, help="keep the trained model here between runs"
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="payrisk-soak-") as tmp:
         workdir = Path(tmp)
-        env, invoices = prepared(args.invoices, workdir, args.reuse)
+        # Page users need the portfolio bundle beside the snapshot (both runs then have it).
+        env, invoices = prepared(args.invoices, workdir, args.reuse, bundle=args.page_users > 0)
         env["PAYRISK_API_KEYS"] = KEY
         with running_service("payrisk.service:PayriskService", env, workdir / "soak.log") as base:
             port = int(base.rsplit(":", 1)[1])
@@ -387,6 +443,13 @@ def main(argv: list[str] | None = None) -> dict:
                 if isinstance(body, dict):
                     warm.post(path, json=body)
             warm.close()
+            baseline = None
+            if args.baseline_minutes > 0:
+                print("baseline: the keyed clients alone")
+                baseline = report(
+                    soak(base, port, mix, args.baseline_minutes, args.clients, args.window),
+                    args.clients,
+                )
             result = soak(
                 base,
                 port,
@@ -396,10 +459,20 @@ def main(argv: list[str] | None = None) -> dict:
                 args.window,
                 args.slow_bodies,
                 args.duplicate_headers,
+                args.page_users,
             )
             alive = httpx.get(f"{base}/livez", timeout=10).status_code == 200
         summary = report(result, args.clients)
         summary["alive_at_end"] = alive
+        summary["page_users"] = args.page_users
+        if baseline is not None:
+            summary["baseline"] = {k: v for k, v in baseline.items() if k != "windows"}
+            summary["p99_over_baseline"] = summary["p99_ms"] / baseline["p99_ms"]
+            print(
+                f"keyed clients' p99: {summary['p99_ms']:.1f} ms with {args.page_users} page "
+                f"users, {baseline['p99_ms']:.1f} ms without: x{summary['p99_over_baseline']:.2f} "
+                "(target at most 2)"
+            )
         print(f"server alive at the end: {alive}")
     return summary
 

@@ -2,7 +2,7 @@
 
 Run: python -m benchmarks.run [--sizes 100000 1000000] [--service-size 100000] [--no-service]
      [--no-pipeline] [--simulate-customers 2000 ...] [--no-simulate] [--scaleout] [--soak]
-     [--soak-minutes 3] [--out reports/bench]
+     [--soak-minutes 3] [--soak-page-users 4] [--out reports/bench]
 
 Writes OUT/bench-<UTC time>.json (every figure, the machine, the command) and OUT/bench-<UTC>.md
 (the tables), and prints the markdown. The scale-out and soak benchmarks are optional steps that
@@ -328,6 +328,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--soak", action="store_true", help="also run bench_soak")
     parser.add_argument("--soak-minutes", type=float, default=3.0)
     parser.add_argument(
+        "--soak-page-users",
+        type=int,
+        default=0,
+        help="signed-in page users in the soak, judged against a baseline soak as long without",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         nargs="+",
@@ -386,12 +392,17 @@ def main(argv: list[str] | None = None) -> dict:
         results["simulate"] = bench_simulate.main([str(c) for c in args.simulate_customers])
         sections.append(bench_simulate.markdown(results["simulate"]))
         save()
+    soak_pages = (
+        ["--page-users", str(args.soak_page_users), "--baseline-minutes", str(args.soak_minutes)]
+        if args.soak_page_users
+        else []
+    )
     for flag, module, extra in (
         ("scaleout", "benchmarks.bench_scaleout", []),
         (
             "soak",
             "benchmarks.bench_soak",
-            ["--minutes", str(args.soak_minutes), *reuse],
+            ["--minutes", str(args.soak_minutes), *reuse, *soak_pages],
         ),
     ):
         if not getattr(args, flag):

@@ -8,6 +8,7 @@ module derives a path or reads the registry, so a model trained under another
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -25,7 +26,7 @@ from payrisk.core.config import ConfigError, TrainConfig, load_train_config
 from payrisk.core.settings import Settings, load_settings
 from payrisk.core.storage import atomic_directory, atomic_file_and_folder, write_json
 from payrisk.features.history import History
-from payrisk.features.snapshot import load_history, write_history
+from payrisk.features.snapshot import checked_metadata, load_history, write_history
 from payrisk.models.gate import CHALLENGER, CHAMPION
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.models.training import MODEL
@@ -69,6 +70,18 @@ def sqlite_store_problem(uri: str) -> str | None:
         if head and head != SQLITE_MAGIC:
             return f"{name} is not an SQLite database"
     return None
+
+
+def folder_digest(folder: Path) -> str:
+    """SHA-256 over every file under `folder`: each relative path and its content, in order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,9 @@ class Catalog:
                 f"no champion model {self.model_name!r} ({problem}) and no local copy: "
                 "train one first (payrisk train --data DIR)"
             )
+        tampered = self.local_copy_problem()
+        if tampered is not None:
+            raise FileNotFoundError(f"{problem}, and {tampered}")
         log.warning("%s; serving the local copy", problem)
         model = mlflow.pyfunc.load_model(str(local))
         version = local.parent.name.removeprefix("version-")
@@ -194,8 +210,13 @@ class Catalog:
     def model_available(self) -> str | None:
         """Why no model could be served (None if one can): checked by `payrisk serve` before it
         starts a server whose workers would otherwise fail at start, again and again."""
-        if self.settings.model_uri or self.local_champion_path() is not None:
+        if self.settings.model_uri:
             return None
+        if self.local_champion_path() is not None:
+            tampered = self.local_copy_problem()
+            if tampered is None or self._champion_in_registry():
+                return None
+            return tampered
         try:
             if self.champion_version() is not None:
                 return None
@@ -205,6 +226,12 @@ class Catalog:
             f"no champion model {self.model_name!r} in the registry or under {self.models_dir}: "
             "train one first (payrisk train --data DIR)"
         )
+
+    def _champion_in_registry(self) -> bool:
+        try:
+            return self.champion_version() is not None
+        except Exception:
+            return False
 
     def load_champion_for_gate(self) -> tuple[str | None, PaymentRiskScorer | None]:
         """The champion's version and scorer; the scorer is None if it cannot be loaded (e.g.
@@ -230,8 +257,14 @@ class Catalog:
         return target
 
     def point_local_champion(self, version: str) -> None:
-        """Make the local copy of `version` the one served when the registry is unreachable."""
-        write_json(self.local_champion_pointer, {"version": version, "path": f"version-{version}"})
+        """Make the local copy of `version` the one served when the registry is unreachable,
+        with the digest of its files: a copy changed since (a replaced `python_model.pkl`
+        would run its code when loaded) is refused before it is unpickled."""
+        model = self.local_copy_dir(version) / "model"
+        write_json(
+            self.local_champion_pointer,
+            {"version": version, "path": f"version-{version}", "sha256": folder_digest(model)},
+        )
 
     def local_champion_path(self) -> Path | None:
         pointer = self.local_champion_pointer
@@ -240,6 +273,21 @@ class Catalog:
         entry = json.loads(pointer.read_text())
         path = self.models_dir / self.model_name / entry["path"] / "model"
         return path if path.is_dir() else None
+
+    def local_copy_problem(self) -> str | None:
+        """Why the local copy must not be loaded (its files differ from the digest recorded
+        when it was registered), or None. A pointer without a digest (written before digests
+        were recorded) is loaded as before."""
+        path = self.local_champion_path()
+        if path is None:
+            return None
+        recorded = json.loads(self.local_champion_pointer.read_text()).get("sha256")
+        if recorded is not None and folder_digest(path) != recorded:
+            return (
+                f"the local copy {path.parent.name} of {self.model_name!r} differs from the one "
+                "registered (its files changed since): refused, it could run any code when loaded"
+            )
+        return None
 
     def challenger_summary(self, card: dict) -> dict | None:
         """The registry's `challenger` version and its holdout metrics beside the champion's.
@@ -286,6 +334,7 @@ class Catalog:
         carry the same `snapshot_id`."""
         target = path or self.snapshot_path
         metadata = {**metadata, "snapshot_id": uuid.uuid4().hex}
+        checked_metadata(metadata, "snapshot metadata")  # the service would refuse it
         with atomic_file_and_folder(target, self.portfolio_dir(target)) as (snapshot, folder):
             write_bundle(bundle, folder, metadata)
             write_history(history, snapshot, metadata)

@@ -12,6 +12,7 @@ from payrisk.core.storage import write_table
 from payrisk.data.loading import Dataset, load_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of, recovered_share_of_defaults
 from payrisk.features.history import History
+from payrisk.features.snapshot import model_fingerprint
 from payrisk.policy.config import DunningConfig, recovery_rate, with_recovery_rate
 from payrisk.policy.dunning import CONTACT_ACTIONS, action_groups
 from payrisk.policy.planning import ScoredPortfolio
@@ -166,6 +167,8 @@ def write_snapshot(
     run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top)
     metadata = {
         "model_version": run.loaded.version,
+        # What the service checks: a snapshot of another model than the served one is refused.
+        "model_fingerprint": model_fingerprint(run.loaded.scorer.metadata),
         "data_dir": Path(data_dir).name,
         "recovery_rate": recovery_rate(run.policy),
     }

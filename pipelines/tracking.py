@@ -3,10 +3,13 @@ parameters, a run name that says what changed, registry aliases and version tags
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -37,17 +40,37 @@ def model_requirements() -> list[str]:
 
 
 def setup(tracking_uri: str, experiment: str) -> str:
-    """Point MLflow at the tracking store and make sure the experiment exists; return its id."""
+    """Point MLflow at the tracking store and make sure the experiment exists; return its id.
+
+    An embedded SQLite store is created (its tables, the experiment) under a lock on its
+    folder: two first `payrisk train` runs of a project used to race there, and one of them
+    failed after its whole fit with alembic's CommandError."""
     mlflow.set_tracking_uri(tracking_uri)
+    if not tracking_uri.startswith("sqlite:///"):
+        return _experiment_id(experiment, None)
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    # Keep artifacts beside the embedded database rather than wherever the command ran.
+    with _folder_lock(database.parent):
+        return _experiment_id(experiment, (database.parent / "mlartifacts").as_uri())
+
+
+def _experiment_id(experiment: str, artifact_location: str | None) -> str:
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
         return found.experiment_id
-    artifact_location = None
-    if tracking_uri.startswith("sqlite:///"):
-        # Keep artifacts beside the embedded database rather than wherever the command ran.
-        database = Path(tracking_uri.removeprefix("sqlite:///"))
-        artifact_location = (database.parent / "mlartifacts").as_uri()
     return mlflow.create_experiment(experiment, artifact_location=artifact_location)
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on `folder` itself (flock on its descriptor: no lock file left)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def data_fingerprint(data_dir: str | Path) -> str:

@@ -6,7 +6,9 @@ refused) or 2 (bad usage or configuration), never a traceback.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -31,6 +33,10 @@ app = typer.Typer(
 
 EXIT_DATA_REFUSED = 1
 EXIT_USAGE = 2
+# Errors of the file system that a user fixes (space, rights), not bugs: a message, no traceback.
+WRITE_FAILURES = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+)
 
 
 TrainConfigOption = Annotated[
@@ -82,6 +88,16 @@ def user_errors() -> Iterator[None]:
     except (ConfigError, FileExistsError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    except OSError as error:
+        if error.errno not in WRITE_FAILURES:
+            raise
+        # A full disk, a read-only or forbidden folder: what was being replaced is untouched
+        # (every artifact is written under a temporary name, then renamed).
+        where = f" ({Path(error.filename).name})" if error.filename else ""
+        typer.echo(
+            f"error: could not write{where}: {error.strerror}; nothing was replaced", err=True
+        )
+        raise typer.Exit(EXIT_DATA_REFUSED) from None
 
 
 def _run(action: Callable[[], None]) -> None:
@@ -141,7 +157,9 @@ def generate(
     out: Annotated[Path, typer.Option(help="Folder to write the sample data directory to.")],
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 500,
     years: Annotated[float, typer.Option(min=0.25, max=30, help="Years of history.")] = 3.0,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same history.")] = 42,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="Random seed: same seed, same history.")
+    ] = 42,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
 ) -> None:
     """Write a realistic synthetic payment history (invoices, payments, customers, reminders)."""
@@ -149,8 +167,12 @@ def generate(
 
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter("use csv or parquet", param_hint="--format")
-    written = generate_sample(out, customers=customers, years=years, seed=seed, fmt=fmt)
-    typer.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+    def action() -> None:
+        written = generate_sample(out, customers=customers, years=years, seed=seed, fmt=fmt)
+        typer.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+    _run(action)
 
 
 @app.command("import")
@@ -381,11 +403,30 @@ def keygen(
 
     key = generate_key()
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-            handle.write(key + "\n")
+        _append_key(out, key)
     typer.echo(key)
+
+
+def _append_key(out: Path, key: str) -> None:
+    """Append `key` to the key file `out`, which is (or becomes) readable by its owner only:
+    an existing file's mode is tightened to 0600 before the key is written (it kept 0644),
+    and a link or anything but a regular file is refused."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(out, flags, 0o600)
+    except OSError as error:
+        typer.echo(f"error: --out {out}: {error.strerror}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            os.fchmod(descriptor, 0o600)
+        except OSError as error:
+            typer.echo(f"error: --out {out}: {error.strerror}; no key written", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        handle.write(key + "\n")
 
 
 @app.command()
@@ -422,7 +463,19 @@ def serve(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     command = serve_command("payrisk.service:PayriskService", host, port)
-    raise typer.Exit(serve_until_signalled(command, {**os.environ, **environment}))
+    environment = {**os.environ, **environment}
+    raise typer.Exit(serve_until_signalled(command, private_bentoml_home(environment, port)))
+
+
+def private_bentoml_home(environment: dict[str, str], port: int) -> dict[str, str]:
+    """`environment` with a BENTOML_HOME of this service's own (unless one is set): BentoML
+    keeps its Prometheus files in BENTOML_HOME and wipes them at every start, so every service
+    of a user shared, and lost, each other's /metrics counters under ~/bentoml. Here: the
+    project's `.payrisk/bentoml-<port>` (one service per port)."""
+    if environment.get("BENTOML_HOME"):
+        return environment
+    home = (Path(".payrisk") / f"bentoml-{port}").resolve()
+    return {**environment, "BENTOML_HOME": str(home)}
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from payrisk.core.settings import load_settings
+from payrisk.features.snapshot import model_fingerprint
 from payrisk.policy.portfolio import BundleHolder
+from payrisk.serving import logs
 from payrisk.serving.auth import PAGES_ROOT, ApiKeyMiddleware, check_configuration
 from payrisk.serving.docs import DocsPageMiddleware
 from payrisk.serving.engine import ScoringEngine, SnapshotHolder, usable_with
@@ -76,7 +78,10 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
         model_source=loaded.source,
         model_problem=loaded.problem,
         snapshot=SnapshotHolder(
-            catalog.snapshot_path, check=usable_with(loaded.scorer, catalog.dunning_config)
+            catalog.snapshot_path,
+            check=usable_with(loaded.scorer, catalog.dunning_config),
+            model_version=loaded.version,
+            model_fingerprint=model_fingerprint(loaded.scorer.metadata),
         ),
         dunning=catalog.dunning_config,
         bundle=BundleHolder(catalog.portfolio_dir()),
@@ -89,6 +94,9 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
 @bentoml.service(name="payrisk", traffic={"timeout": 60}, workers=SETTINGS.workers)
 class PayriskService:
     def __init__(self) -> None:
+        # BentoML has set up this worker's logging by now: no request can forge a log line,
+        # and the access log drops customer ids from page paths.
+        logs.install()
         check_configuration(SETTINGS)  # no key, no explicit PAYRISK_AUTH=disabled: refuse
         self.engine = build_engine(CATALOG)
         if self.engine.scorer is not None:

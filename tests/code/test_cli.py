@@ -110,3 +110,59 @@ def test_serve_refuses_to_start_without_an_api_key(monkeypatch):
     result = run("serve", "--port", "1")
     assert result.exit_code == 2
     assert "no API key configured" in result.output and "payrisk keygen" in result.output
+
+
+def test_keygen_makes_an_existing_world_readable_key_file_private(tmp_path):
+    """Before (issue 26): `--out` appended to an existing 0644 key file and left it 0644."""
+    key_file = tmp_path / "api_keys"
+    key_file.write_text("# keys\n")
+    key_file.chmod(0o644)
+    written = run("keygen", "--out", key_file)
+    assert written.exit_code == 0, written.output
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert key_file.read_text().splitlines()[1] == written.output.strip()
+
+
+def test_keygen_refuses_a_link_as_its_key_file(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    (tmp_path / "api_keys").symlink_to(target)
+    refused = run("keygen", "--out", tmp_path / "api_keys")
+    assert refused.exit_code == 2 and "error: --out" in refused.output
+    assert target.read_text() == ""
+
+
+def test_a_negative_seed_is_a_usage_error_not_a_traceback(tmp_path):
+    """Before (issue 26): `payrisk generate --seed -1` ended in numpy's traceback."""
+    result = run("generate", "--out", tmp_path / "s", "--customers", "5", "--seed", "-1")
+    assert result.exit_code == 2 and "--seed" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "s").exists()
+
+
+def test_a_full_disk_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    """Before (issue 26): `payrisk snapshot` on a full disk (ENOSPC) printed a raw traceback
+    (the old pair stayed intact: tests/service/test_snapshot.py)."""
+    import errno
+
+    import pipelines.scoring
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.npz.tmp"))
+
+    monkeypatch.setattr(pipelines.scoring, "write_snapshot", full)
+    result = run("snapshot", "--data", tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.output and "nothing was replaced" in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_each_service_keeps_its_metrics_in_a_folder_of_its_own(tmp_path, monkeypatch):
+    """Before (issue 26): every BentoML service of a user shared ~/bentoml's Prometheus folder
+    and wiped it at start, so /metrics showed another service's counters."""
+    from payrisk.cli import private_bentoml_home
+
+    monkeypatch.chdir(tmp_path)
+    first = private_bentoml_home({"PATH": "/bin"}, 3000)["BENTOML_HOME"]
+    second = private_bentoml_home({"PATH": "/bin"}, 3001)["BENTOML_HOME"]
+    assert first != second and Path(first).is_relative_to(tmp_path / ".payrisk")
+    assert private_bentoml_home({"BENTOML_HOME": "/srv/b"}, 3000)["BENTOML_HOME"] == "/srv/b"

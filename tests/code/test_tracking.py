@@ -24,3 +24,33 @@ def test_the_run_name_says_what_changed():
     assert (
         run_name("2026-11-01", before, after) == "2026-11-01 lightgbm.num_leaves 15→31, seed 42→1"
     )
+
+
+def _first_setup(args) -> str:
+    """One `payrisk train`'s registration step on a fresh project (a process of its own)."""
+    uri, start = args
+    import time
+
+    from pipelines import tracking
+
+    time.sleep(max(start - time.time(), 0))  # all at once
+    try:
+        return tracking.setup(uri, "payrisk")
+    except Exception as error:
+        return f"failed: {type(error).__name__}"
+
+
+def test_first_runs_of_a_project_at_once_create_one_store_without_failing(tmp_path):
+    """Before (issue 26): two concurrent first `payrisk train` runs raced to create mlflow.db;
+    one failed (alembic CommandError) after its whole fit and its run was lost."""
+    import multiprocessing
+    import time
+
+    import mlflow  # noqa: F401 (imported once, before the processes fork)
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start = time.time() + 1.0
+    with multiprocessing.get_context("fork").Pool(3) as pool:
+        ids = pool.map(_first_setup, [(uri, start)] * 3)
+    assert len(set(ids)) == 1 and not ids[0].startswith("failed"), ids
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]

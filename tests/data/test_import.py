@@ -552,3 +552,44 @@ def test_xlsx_export(tmp_path: Path) -> None:
     assert frame["disputed"].tolist() == [False, True, False]
     assert frame["paid_date"].isna().tolist() == [False, True, False]
     assert "Raison sociale" not in frame.columns
+
+
+@pytest.mark.parametrize("reader", ["import", "load"])
+def test_a_header_of_thousands_of_columns_is_refused_at_once(tmp_path: Path, reader) -> None:
+    """Before (issue 26): the duplicate-header checks compared every column with every other
+    (40,000 columns: 42 s to import); now linear, with a column limit named in the error."""
+    import time
+
+    from payrisk.data.importer import ExportImportError, load_mapping, read_export
+    from payrisk.data.loading import DataFileError
+
+    columns = 20_000
+    if reader == "import":
+        path = tmp_path / "export.csv"
+        path.write_text(
+            ";".join(f"c{k}" for k in range(columns)) + "\n" + ";" * (columns - 1) + "\n"
+        )
+        started = time.perf_counter()
+        with pytest.raises(ExportImportError, match="20,000 columns, more than the 2,000"):
+            read_export(path, load_mapping(MAPPING_FR))
+    else:
+        path = tmp_path / "invoices.csv"
+        path.write_text(
+            ",".join(f"c{k}" for k in range(columns)) + "\n" + "," * (columns - 1) + "\n"
+        )
+        started = time.perf_counter()
+        with pytest.raises(DataFileError, match="20,000 columns, more than the 2,000"):
+            read_tables(tmp_path)
+    assert time.perf_counter() - started < 5
+
+
+def test_many_duplicated_headers_are_listed_briefly(tmp_path: Path) -> None:
+    from payrisk.data.importer import ExportImportError, load_mapping, read_export
+
+    path = tmp_path / "export.csv"
+    header = ";".join(f"c{k % 900}" for k in range(1800))
+    row = "1" + ";" * 1799
+    path.write_text("\n".join(["export", header, row, row, "total"]) + "\n")  # skip_rows=1
+    with pytest.raises(ExportImportError, match=r"and 890 more") as refused:
+        read_export(path, load_mapping(MAPPING_FR))
+    assert len(str(refused.value)) < 400

@@ -69,6 +69,29 @@ def test_over_the_budget_a_request_gets_429_with_retry_after_and_readiness_503()
     asyncio.run(scenario())
 
 
+def test_pages_have_a_budget_of_their_own_and_never_take_an_api_slot():
+    """Before (issue 26): page requests counted against the API's slots, so a few browsers on
+    heavy pages could fill them and keyed API clients got 429."""
+
+    async def scenario() -> None:
+        probe = Probe()
+        limited = ConcurrencyLimitMiddleware(probe, max_concurrency=2, max_pages=2)
+        pages = [asyncio.create_task(call(limited, "/ui/customers/C1")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        assert not limited.saturated and limited.in_progress == 0
+        busy = await call(limited, "/ui/")
+        assert busy["status"] == 429 and (b"retry-after", b"1") in busy["headers"]
+        assert (await call(limited, "/readyz"))["status"] == 200
+        api = [asyncio.create_task(call(limited, "/v1/score", "POST")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        assert limited.in_progress == 2  # both admitted beside the pages
+        probe.release.set()
+        assert [(await t)["status"] for t in pages + api] == [200] * 4
+        assert limited.pages_in_progress == 0 and limited.in_progress == 0
+
+    asyncio.run(scenario())
+
+
 def test_a_failing_request_gives_its_slot_back():
     async def broken(scope, receive, send) -> None:
         raise RuntimeError("boom")
@@ -160,3 +183,50 @@ def test_framing_headers_sent_twice_make_a_request_ambiguous(headers, repeated):
         return (await call(guard(probe), "/v1/x", "GET", headers))["status"]
 
     assert asyncio.run(scenario()) == (200 if repeated is None else 400)
+
+
+class Items(BaseModel):
+    """A body whose validation notes whether it ran on the event loop's thread."""
+
+    items: list[int]
+
+    @classmethod
+    def model_validate_json(cls, data, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            ON_LOOP.append(True)
+        except RuntimeError:
+            ON_LOOP.append(False)
+        return super().model_validate_json(data, **kwargs)
+
+
+ON_LOOP: list[bool] = []
+
+
+def test_a_large_body_is_validated_off_the_event_loop():
+    """Before (issue 26): 1,000 invoices took some 40 ms to validate on the event loop, which
+    the probes and every other client waited through."""
+    ON_LOOP.clear()
+
+    async def scenario() -> list[int]:
+        probe = Probe()
+        probe.release.set()
+        app = RequestGuardMiddleware(
+            probe,
+            request_models={"/v1/x": Items},
+            no_input=frozenset(),
+            max_body_bytes=1 << 20,
+            max_batch=10,
+            body_timeout_s=5,
+        )
+        json = [(b"content-type", b"application/json")]
+        small = b'{"items": [1, 2]}'
+        large = b'{"items": [' + b", ".join([b"12345"] * 20_000) + b"]}"
+        bad = large[:-2] + b', "x"]}'
+        return [
+            (await call(app, "/v1/x", "POST", json, [(0, body)]))["status"]
+            for body in (small, large, bad)
+        ]
+
+    assert asyncio.run(scenario()) == [200, 200, 400]
+    assert ON_LOOP == [True, False, False]  # the small one at once, the large ones in a thread

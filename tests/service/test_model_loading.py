@@ -82,3 +82,27 @@ def test_without_registry_or_local_copy_serve_refuses_to_start(tmp_path):
     )
     assert result.returncode == 2
     assert "is a folder" in result.stderr and "no local copy" in result.stderr
+
+
+def test_a_local_copy_changed_since_its_registration_is_refused_before_it_is_loaded(
+    project_env, monkeypatch, tmp_path
+):
+    """Before (issue 26): a replaced python_model.pkl ran its code at start and the service
+    reported ready from the "local copy". Now the digest recorded with the pointer must match
+    (checked before unpickling), else `payrisk serve` refuses to start and says why."""
+    import shutil
+    from pathlib import Path
+
+    models = tmp_path / "models"
+    shutil.copytree(Path(project_env.env["PAYRISK_MODELS_DIR"]), models)
+    monkeypatch.setenv("PAYRISK_MODELS_DIR", str(models))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'gone' / 'mlflow.db'}")
+    assert Catalog().load_scorer().source == "local copy"  # untouched: served
+    pickled = next(models.rglob("python_model.pkl"))
+    marker = tmp_path / "ran"
+    # A pickle that runs `touch <marker>` when loaded (os.system), in place of the model.
+    pickled.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    with pytest.raises(FileNotFoundError, match="differs from the one registered"):
+        Catalog().load_scorer()
+    assert "differs from the one registered" in (Catalog().model_available() or "")
+    assert not marker.exists()

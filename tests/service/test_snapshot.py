@@ -166,6 +166,23 @@ MALFORMED = {
         "declares feature 'sector' without table and kind",
     ),
     "unexpected array": (lambda a: a.update({"surprise": a["customer_ids"]}), "unexpected"),
+    # Issue 26: every field of the metadata against its schema, named, never its value.
+    "recovery_rate a text": (
+        set_header(metadata={"recovery_rate": "0.5"}),
+        "metadata.recovery_rate: Input should be a valid number",
+    ),
+    "recovery_rate a list": (
+        set_header(metadata={"recovery_rate": [0.5]}),
+        "metadata.recovery_rate: Input should be a valid number",
+    ),
+    "recovery_rate of 1 or more": (
+        set_header(metadata={"recovery_rate": 1.0}),
+        "metadata.recovery_rate: Input should be less than 1",
+    ),
+    "model_version a number": (set_header(metadata={"model_version": 3}), "metadata.model_version"),
+    "snapshot_id not hex": (set_header(metadata={"snapshot_id": "../x"}), "metadata.snapshot_id"),
+    "unknown metadata field": (set_header(metadata={"surprise": 1}), "metadata.surprise"),
+    "unknown header field": (set_header(surprise=1), "unexpected field 'surprise'"),
     "no streams": (
         lambda a: [a.pop(k) for k in [k for k in a if k.startswith("stream__")]],
         "no event streams",

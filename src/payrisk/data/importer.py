@@ -51,10 +51,13 @@ from payrisk.data.parsing import (
     ROW_COLUMN,
     as_text,
     by_unique,
+    duplicated_headers,
     layout_problem,
     parse_dates,
     parse_flags,
     parse_numbers,
+    shown,
+    too_many_columns,
     truncation_problem,
 )
 
@@ -477,13 +480,19 @@ def read_export(path: str | Path, mapping: Mapping) -> pd.DataFrame:
 
 
 def _header_names(header: Iterable[Any], source_name: str) -> list[str]:
+    """The export's column names, normalised; refused when there are too many or one is given
+    twice (linear: a 40,000-column header took 42 s to check pairwise)."""
+    cells = list(header)
+    problem = too_many_columns(len(cells))
+    if problem:
+        raise ExportImportError(f"{source_name}: {problem}")
     names = [
         normalise_name(str(cell)) if cell is not None and str(cell).strip() else f"Unnamed: {i}"
-        for i, cell in enumerate(header)
+        for i, cell in enumerate(cells)
     ]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    duplicated = duplicated_headers(names)
     if duplicated:
-        raise ExportImportError(f"{source_name}: duplicated column header(s) {duplicated}")
+        raise ExportImportError(f"{source_name}: duplicated column header(s) {shown(duplicated)}")
     return names
 
 

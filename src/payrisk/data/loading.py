@@ -27,6 +27,8 @@ from payrisk.data.parsing import (
     duplicated_headers,
     layout_problem,
     parse_table,
+    shown,
+    too_many_columns,
     truncation_problem,
 )
 from payrisk.data.validation import ValidationReport, validate_tables
@@ -92,9 +94,12 @@ def _read_file(path: Path) -> pd.DataFrame:
                 raise DataFileError(f"{path.name}: {problem}")
             with open(path, encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), [])
+            problem = too_many_columns(len(header))
+            if problem:
+                raise DataFileError(f"{path.name}: {problem}")
             duplicated = duplicated_headers(restore_formulas(pd.DataFrame(columns=header)).columns)
             if duplicated:  # read_csv would rename the second one (amount.1) and keep both
-                raise DataFileError(f"{path.name}: duplicated column header(s) {duplicated}")
+                raise DataFileError(f"{path.name}: duplicated column header(s) {shown(duplicated)}")
             frame = pd.read_csv(
                 path,
                 dtype=str,

@@ -8,7 +8,8 @@ flags and codes a lot) and leaves unparseable cells missing for the caller to re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,10 +94,31 @@ def layout_problem(path: Path, encoding: str = "utf-8") -> str | None:
     return None
 
 
-def duplicated_headers(names: list[str]) -> list[str]:
-    """Header names given more than once (after trimming), in order."""
-    stripped = [str(name).strip() for name in names]
-    return sorted({name for name in stripped if stripped.count(name) > 1})
+# The most columns a file or export may have: a ledger table needs a few dozen; 40,000 columns
+# (an attack, or a transposed sheet) took 42 s to import before being refused.
+MAX_COLUMNS = 2_000
+# The most names an error message lists.
+SHOWN_NAMES = 10
+
+
+def duplicated_headers(names: Iterable[object]) -> list[str]:
+    """Header names given more than once (after trimming), sorted; linear in the header."""
+    counts = Counter(str(name).strip() for name in names)
+    return sorted(name for name, count in counts.items() if count > 1)
+
+
+def too_many_columns(count: int) -> str | None:
+    """Why a header of `count` columns is refused, or None."""
+    if count > MAX_COLUMNS:
+        return f"{count:,} columns, more than the {MAX_COLUMNS:,} payrisk reads"
+    return None
+
+
+def shown(names: list[str]) -> str:
+    """A list of names for a message: the first SHOWN_NAMES, each cut to 40 characters."""
+    cut = [name[:40] for name in names[:SHOWN_NAMES]]
+    more = f" and {len(names) - SHOWN_NAMES:,} more" if len(names) > SHOWN_NAMES else ""
+    return f"{cut}{more}"
 
 
 def truncation_problem(path: Path, separator: bytes, header_line: int = 0) -> str | None:

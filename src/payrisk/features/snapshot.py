@@ -5,11 +5,14 @@ atomically. `payrisk snapshot` writes it; the service reloads it when the file c
 the last good one if a new file is corrupt. A file is checked in full before it is used: the header
 (a JSON object with the format version and an ISO as-of date), every array's type and shape, ids
 unique, customer attributes of one length, each stream's keys sorted and every state column as
-long as its keys. A file that reads but breaks any of these is refused like a corrupt one.
+long as its keys, and every field of the header's `metadata` against its schema
+(`SnapshotMetadata`: the model that built it, the recovery rate, the pair's id). A file that reads
+but breaks any of these is refused like a corrupt one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from datetime import date
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from payrisk.core.days import NEVER, to_days
 from payrisk.core.storage import write_with
@@ -32,6 +36,7 @@ LATEST_AS_OF = date(2100, 12, 31)
 STREAM_PREFIX = "stream__"
 KEYS_SUFFIX = "__keys"
 STATE_MARK = "__state__"
+HEADER_KEYS = frozenset({"format_version", "as_of", "metadata", "declared"})
 
 
 def _keys_name(stream: str) -> str:
@@ -58,6 +63,61 @@ def _declared_names(feature: str) -> tuple[str, str]:
 
 class SnapshotError(ValueError):
     """A snapshot file is missing, unreadable or of another format."""
+
+
+class SnapshotMetadata(BaseModel):
+    """What `payrisk snapshot` records in the header beside the history: every field typed
+    strictly (a recovery rate "0.5" or [0.5] is refused here, not by a TypeError in every
+    request), nothing else accepted. All optional: a history saved without metadata has none."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    model_version: str | None = Field(None, min_length=1, max_length=512)
+    # `model_fingerprint` of the scorer that built it: the service refuses another model's.
+    model_fingerprint: str | None = Field(None, pattern=r"^[0-9a-f]{16,64}$")
+    data_dir: str | None = Field(None, max_length=4096)
+    recovery_rate: float | None = Field(None, ge=0.0, lt=1.0, allow_inf_nan=False)
+    # Shared with the portfolio bundle written with it: the two form one pair.
+    snapshot_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+
+
+def checked_metadata(metadata: object, where: str) -> SnapshotMetadata:
+    """`metadata` validated, else SnapshotError naming the first bad field (never its value)."""
+    try:
+        return SnapshotMetadata.model_validate(metadata)
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        field = ".".join(map(str, first["loc"]))
+        raise SnapshotError(
+            f"{where}.{field}: {first['msg']}" if field else f"{where}: {first['msg']}"
+        ) from None
+
+
+def model_fingerprint(card: dict) -> str:
+    """A digest of a scorer's model card (its training metadata and metrics): the same for
+    the registry's model and its local copy, different for any other fit. The snapshot
+    records it, so that a history built by another model is recognised as such."""
+    canonical = json.dumps(_canonical(card), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _canonical(value: object) -> object:
+    """`value` as plain JSON, the same in every process (sets sorted, arrays as lists)."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(str(_canonical(v)) for v in value)
+    if isinstance(value, np.ndarray):
+        return _canonical(value.tolist())
+    if isinstance(value, np.generic):
+        return _canonical(value.item())
+    if isinstance(value, float):
+        return repr(value)  # NaN and infinities too
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 def save_history(history: History, path: str | Path, metadata: dict | None = None) -> None:
@@ -166,6 +226,12 @@ def _checked_header(header: object, name: str) -> date:
         raise SnapshotError(f"{name}: snapshot header as_of is not a date YYYY-MM-DD")
     if not isinstance(header.get("metadata", {}), dict):
         raise SnapshotError(f"{name}: snapshot header metadata is not a JSON object")
+    checked_metadata(header.get("metadata", {}), f"{name}: snapshot header metadata")
+    unexpected = sorted(set(header) - HEADER_KEYS)
+    if unexpected:
+        raise SnapshotError(
+            f"{name}: snapshot header holds an unexpected field {unexpected[0][:40]!r}"
+        )
     return as_of
 
 

@@ -106,7 +106,7 @@ def max_approvable(
     cap = rules.refer_new_customer_over_amount
     if new_customer and cap is not None and cap < upper:
         upper, bound = cap, BOUND_NEW_CUSTOMER
-    if upper < 1.0:
+    if upper < 0.01:  # no headroom at all under the limit
         return 0.0, bound
     grid = np.geomspace(min(100.0, upper), upper, SEARCH_POINTS)
     amounts = np.unique(np.concatenate([grid, [min(requested_amount, upper)]]))
@@ -116,8 +116,18 @@ def max_approvable(
     failing = np.flatnonzero(~passes)
     if len(failing):
         last = failing[0] - 1
-        return (_round_down(float(amounts[last])) if last >= 0 else 0.0), BOUND_DEFAULT
-    return _round_down(float(amounts[-1])), bound
+        if last < 0:
+            return 0.0, BOUND_DEFAULT
+        return _quoted(float(amounts[last]), requested_amount), BOUND_DEFAULT
+    return _quoted(float(amounts[-1]), requested_amount), bound
+
+
+def _quoted(passing: float, requested_amount: float) -> float:
+    """The most approvable as quoted: `passing` rounded down, yet never below a request that
+    passes too (a request of 0.01 or 12,345 that is approved is within what can be approved;
+    issue 26: a prospect asking 0.01 got "approve" with a most approvable of 0)."""
+    most = _round_down(passing)
+    return max(most, round(requested_amount, 2)) if requested_amount <= passing else most
 
 
 def _texts(f: Formats) -> dict[str, str]:

@@ -2,31 +2,40 @@
 
 Pure functions over the dataset and the scored open invoices, and the portfolio bundle made of
 their outputs: `payrisk snapshot` writes it beside the service's snapshot, the review pages and
-`payrisk report` read it. This module is the one place that knows the bundle's files.
+`payrisk report` read it. This module is the one place that knows the bundle's files, and their
+schema (`KPIS_SCHEMA`, `TABLE_SCHEMA`): a bundle is checked in full when it is read, so that a
+`kpis.json` with an `as_of` of "garbage" or an `invoices.parquet` without a column is refused
+there, naming the field, instead of failing every page and request that reads it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from payrisk.core.days import to_days
 from payrisk.core.storage import write_json
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import portfolio_summary, settled_date
+from payrisk.features.snapshot import EARLIEST_AS_OF, LATEST_AS_OF, SnapshotMetadata
 from payrisk.policy.config import DunningConfig, recovery_rate
 from payrisk.policy.dunning import action_groups
 from payrisk.policy.planning import ScoredPortfolio
 from payrisk.policy.reasons import LOWERING_COUNT, LOWERS, RAISES, REASON_COUNT
 from payrisk.policy.state import STATE_COLUMNS
+
+log = logging.getLogger("payrisk.service")
 
 BUNDLE_FILES = (
     "invoices.parquet",
@@ -39,6 +48,155 @@ BUNDLE_FILES = (
 
 class BundleMissingError(LookupError):
     """No portfolio bundle yet: `payrisk snapshot` has not been run for this snapshot."""
+
+
+class BundleInvalidError(BundleMissingError):
+    """A bundle whose files read but break the schema (the message names the file and field)."""
+
+
+class AgedRow(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    bucket: str = Field(min_length=1, max_length=64)
+    open_amount: float
+    invoices: float
+    share: float
+
+
+class BundleKpis(SnapshotMetadata):
+    """`kpis.json`: the headline figures (`kpis`), the as-of day, and the metadata the bundle
+    shares with its snapshot (the model, the pair's id). Every field typed strictly; NaN only
+    where a figure can be undefined (no paid invoice yet)."""
+
+    as_of: str
+    customers: int = Field(ge=0)
+    invoices: int = Field(ge=0)
+    paid_invoices: int = Field(ge=0)
+    open_invoices: int = Field(ge=0)
+    open_amount: float = Field(allow_inf_nan=False)
+    overdue_amount: float = Field(allow_inf_nan=False)
+    late_share_of_paid: float
+    mean_days_late_of_paid: float
+    default_share: float
+    dispute_share: float
+    dso_days_90: float
+    predicted_dso_days: float
+    amount_at_risk: float = Field(allow_inf_nan=False)
+    expected_loss: float = Field(allow_inf_nan=False)
+    predicted_late_invoices: int = Field(ge=0)
+    aged_balance: list[AgedRow] = Field(max_length=16)
+
+    @field_validator("as_of")
+    @classmethod
+    def _a_day(cls, value: str) -> str:
+        try:
+            day = date.fromisoformat(value) if len(value) == 10 else None
+        except ValueError:
+            day = None
+        if day is None or not EARLIEST_AS_OF <= day <= LATEST_AS_OF:
+            raise ValueError("not a date YYYY-MM-DD between 1990 and 2100")
+        return value
+
+
+# Each table's columns and their kinds: "text" (strings, empty allowed), "day" (dates),
+# "number" (integers or floats, NaN where unknown), "flag" (true/false). A table may hold more
+# columns (reasons, policy details); these are the ones something reads by name.
+_PLAN = {"scenario": "text", "action": "text", "channel": "text", "template": "text",
+         "actor": "text", "action_date": "day", "step": "number"}  # fmt: skip
+TABLE_SCHEMA: dict[str, dict[str, str]] = {
+    "invoices": {
+        "invoice_id": "id", "customer_id": "id", "issue_date": "day", "due_date": "day",
+        "amount": "number", "open_amount": "number", "disputed": "flag", "snapshot_date": "day",
+        "late_probability": "number", "default_probability": "number",
+        "expected_payment_date_low": "day", "expected_payment_date": "day",
+        "expected_payment_date_high": "day", "expected_days_late": "number",
+        "expected_loss": "number", "priority_rank": "number", "reason_1": "text",
+        "reasons_json": "text", **_PLAN,
+    },
+    "customers": {
+        "customer_id": "id", "scenario": "text", "late_probability": "number",
+        "default_probability": "number", "open_amount": "number", "open_invoices": "number",
+        "expected_loss": "number", "next_contact_date": "day", "next_contact_channel": "text",
+        "next_contact_action": "text", "next_contact_actor": "text",
+        "next_contact_invoices": "number",
+    },
+    "payments": {
+        "invoice_id": "id", "customer_id": "id", "due_date": "day", "amount": "number",
+        "settled_date": "day", "days_late": "number", "written_off": "flag",
+    },
+    "cash_forecast": {
+        "week_start": "day", "expected": "number", "low": "number", "high": "number",
+        "invoices": "number", "beyond_expected": "number",
+    },
+}  # fmt: skip
+# Columns a table may lack (older bundles, another policy), typed when present: the dunning
+# state goes all or nothing (`state_arrays`).
+OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
+    "invoices": {
+        **{name: ("day" if name.endswith("_date") else "number")
+           for name in STATE_COLUMNS.values()},
+        "alternatives": "text", "policy_reason": "text", "state_reason": "text",
+        "penalty_total": "number", "amount_due": "number",
+        "promise_kept_probability": "number",
+    },
+}  # fmt: skip
+
+
+def _column_problem(column: pd.Series, kind: str) -> str | None:
+    """Why `column` is not of `kind`, or None."""
+    dtype = column.dtype
+    if kind == "day":
+        return None if pd.api.types.is_datetime64_dtype(dtype) else "is not a date column"
+    if kind == "number":
+        numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        return None if numeric else "is not a numeric column"
+    if kind == "flag":
+        if pd.api.types.is_bool_dtype(dtype):
+            return None
+        values = column.dropna()
+        return None if values.map(type).eq(bool).all() else "is not a true/false column"
+    values = column.dropna()
+    if not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)):
+        return "is not a text column"
+    if not values.map(type).eq(str).all():
+        return "holds values that are not text"
+    if kind == "id" and (len(values) < len(column) or (values == "").any()):
+        return "has an empty id"
+    return None
+
+
+def check_tables(tables: dict[str, pd.DataFrame]) -> None:
+    """BundleInvalidError naming the first file and column that breaks `TABLE_SCHEMA`."""
+    for name, table in tables.items():
+        expected = TABLE_SCHEMA[name]
+        for column, kind in {**expected, **OPTIONAL_COLUMNS.get(name, {})}.items():
+            if column not in table:
+                if column in expected:
+                    raise BundleInvalidError(f"{name}.parquet lacks the column {column}")
+                continue
+            problem = _column_problem(table[column], kind)
+            if problem:
+                raise BundleInvalidError(f"{name}.parquet column {column} {problem}")
+    invoices = tables["invoices"]
+    if not invoices["invoice_id"].is_unique:
+        raise BundleInvalidError("invoices.parquet column invoice_id is not unique")
+    if invoices["priority_rank"].isna().any():
+        raise BundleInvalidError("invoices.parquet column priority_rank has empty values")
+    state = [c for c in STATE_COLUMNS.values() if c in invoices]
+    if state and len(state) != len(STATE_COLUMNS):
+        raise BundleInvalidError("invoices.parquet holds only part of the dunning state columns")
+
+
+def checked_kpis(raw: object) -> dict:
+    """`kpis.json` validated (BundleInvalidError naming the first bad field, never its value),
+    as read."""
+    try:
+        BundleKpis.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        field = ".".join(map(str, first["loc"])) or "(the whole file)"
+        raise BundleInvalidError(f"kpis.json field {field}: {first['msg']}") from None
+    return raw  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -56,6 +214,11 @@ class PortfolioBundle:
     @property
     def as_of(self) -> pd.Timestamp:
         return pd.Timestamp(self.kpis["as_of"])
+
+    @property
+    def snapshot_id(self) -> str | None:
+        """The id shared with the snapshot written with it (None for older bundles)."""
+        return self.kpis.get("snapshot_id")
 
     @cached_property
     def rows_of_customer(self) -> dict[str, np.ndarray]:
@@ -101,24 +264,28 @@ class PortfolioBundle:
 
 
 def read_bundle(folder: Path) -> PortfolioBundle:
-    """All five files of a bundle folder, sorted by worklist rank."""
+    """All five files of a bundle folder, checked against the schema (`BundleInvalidError`
+    names the file and field), the invoices sorted by worklist rank."""
     try:
         kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
-        invoices = pd.read_parquet(folder / "invoices.parquet")
-        customers = pd.read_parquet(folder / "customers.parquet")
-        payments = pd.read_parquet(folder / "payments.parquet")
-        cash = pd.read_parquet(folder / "cash_forecast.parquet")
+        tables = {
+            name: pd.read_parquet(folder / f"{name}.parquet")
+            for name in ("invoices", "customers", "payments", "cash_forecast")
+        }
     except (OSError, ValueError) as error:
         raise BundleMissingError(
-            f"no readable portfolio bundle in {folder} ({type(error).__name__}); "
+            f"no readable portfolio bundle in {folder.name}/ ({type(error).__name__}); "
             "run `payrisk snapshot --data DIR`"
         ) from None
+    checked_kpis(kpis)
+    check_tables(tables)
+    invoices = tables["invoices"]
     return PortfolioBundle(
         kpis=kpis,
         invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
-        customers=customers,
-        payments=payments,
-        cash_forecast=cash,
+        customers=tables["customers"],
+        payments=tables["payments"],
+        cash_forecast=tables["cash_forecast"],
     )
 
 
@@ -322,13 +489,16 @@ def reasons_json(invoices: pd.DataFrame) -> pd.Series:
 
 
 class BundleHolder:
-    """The latest readable bundle; rereads it when its files change (snapshot replaces the folder
-    atomically), keeps the previous one if the new one cannot be read."""
+    """The latest good bundle of the snapshot being served; rereads the folder when its files
+    change (`payrisk snapshot` replaces it atomically), keeps the previous bundle while a new
+    one cannot be read, breaks the schema, or belongs to a snapshot the service refused."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._bundle: PortfolioBundle | None = None
-        self._stamp: tuple | None = None
+        self._candidate: PortfolioBundle | None = None  # the folder's files as last read
+        self._read_stamp: tuple | None = None
+        self.problem: str | None = None  # why the folder's files are not in use
         self._lock = threading.Lock()
 
     def _current_stamp(self) -> tuple | None:
@@ -340,19 +510,34 @@ class BundleHolder:
         except OSError:
             return None
 
-    def get(self) -> PortfolioBundle:
+    def get(self, snapshot_id: str | None = None) -> PortfolioBundle:
+        """The bundle in use; with `snapshot_id`, the one written with that snapshot (a newer
+        bundle waits until its snapshot is served)."""
         stamp = self._current_stamp()
-        if stamp is not None and stamp != self._stamp:
-            with self._lock:
-                if stamp != self._stamp:
-                    try:
-                        self._bundle = read_bundle(self.folder)
-                        self._stamp = stamp
-                    except BundleMissingError:
-                        if self._bundle is None:
-                            raise
-        if self._bundle is None:
+        with self._lock:
+            if stamp is not None and stamp != self._read_stamp:
+                self._read_stamp = stamp
+                try:
+                    self._candidate, self.problem = read_bundle(self.folder), None
+                except BundleMissingError as error:
+                    self._candidate = None
+                    self.problem = f"portfolio bundle refused: {error}"
+                    log.error("%s", self.problem)
+            candidate = self._candidate
+            if (
+                candidate is not None
+                and candidate is not self._bundle
+                and (snapshot_id is None or candidate.snapshot_id in (None, snapshot_id))
+            ):
+                self._bundle = candidate
+            bundle = self._bundle
+        if bundle is None:
             raise BundleMissingError(
-                f"no portfolio bundle in {self.folder}; run `payrisk snapshot --data DIR`"
+                self.problem
+                or f"no portfolio bundle in {self.folder.name}/; run `payrisk snapshot --data DIR`"
             )
-        return self._bundle
+        if snapshot_id is not None and bundle.snapshot_id not in (None, snapshot_id):
+            raise BundleMissingError(
+                "the portfolio bundle was written with another snapshot than the one served"
+            )
+        return bundle

@@ -759,14 +759,19 @@ class SnapshotHolder:
         path: Path | None,
         history: History | None = None,
         check: SnapshotCheck | None = None,
+        model_version: str | None = None,
+        model_fingerprint: str | None = None,
     ) -> None:
         """Watch the snapshot file at `path`; or, with no path, hold `history` as it is. A new
-        file replaces the current snapshot only once it loads and passes `check`."""
+        file replaces the current snapshot only once it loads, was built by the served model
+        (`model_fingerprint`, else `model_version`, when given) and passes `check`."""
         self.path = path
         self.history: History | None = history
         self.header: dict = {}
         self.problem: str | None = None
         self.check = check
+        self.model_version = model_version
+        self.model_fingerprint = model_fingerprint
         self._stamp: tuple[float, int] | None = None
         self._lock = threading.Lock()
         self.refresh()
@@ -787,6 +792,7 @@ class SnapshotHolder:
                 return
             try:
                 history, header = load_history(self.path)
+                self._same_model(header)
                 if self.check is not None:
                     self.check(history)
             except SnapshotError as error:
@@ -797,6 +803,31 @@ class SnapshotHolder:
                 self.history, self.header, self.problem = history, header, None
                 log.info("snapshot loaded: as of %s", history.as_of.date())
             self._stamp = stamp
+
+    def _same_model(self, header: dict) -> None:
+        """SnapshotError for a snapshot built by another model than the one served: its
+        probabilities, plans and worklist would not be the served model's (issue 26: a new
+        champion's nightly snapshot under a service still running the old one)."""
+        metadata = header.get("metadata", {})
+        built, version = metadata.get("model_fingerprint"), metadata.get("model_version")
+        if self.model_fingerprint is not None and built is not None:
+            other = built != self.model_fingerprint
+        elif self.model_version is not None and version is not None:
+            other = version != self.model_version
+        else:
+            return
+        if other:
+            raise SnapshotError(
+                f"{self.path.name if self.path else 'snapshot'}: built by model "
+                f"{str(version)[:80]!r}, not by the served model {self.model_version!r}: run "
+                "`payrisk snapshot` with the served model, or restart the service to serve the "
+                "new one"
+            )
+
+    @property
+    def snapshot_id(self) -> str | None:
+        """The id the snapshot shares with the portfolio bundle written with it."""
+        return self.header.get("metadata", {}).get("snapshot_id")
 
     def _refuse(self, reason: str) -> None:
         self.problem = f"{reason}; still serving the snapshot of {self.as_of or 'nothing'}"
@@ -852,13 +883,25 @@ class ScoringEngine:
 
     def portfolio(self) -> PortfolioBundle | None:
         """The bundle written with the loaded snapshot, or None (none yet, or of another day)."""
-        if self.bundle is None or self.snapshot.history is None:
-            return None
         try:
-            bundle = self.bundle.get()
+            return self.paired_bundle()
         except BundleMissingError:
             return None
-        return bundle if bundle.as_of == self.snapshot.history.as_of else None
+
+    def paired_bundle(self) -> PortfolioBundle:
+        """The bundle written with the loaded snapshot (the same `snapshot_id`, or for older
+        files the same day): the pages, the worklist and the plans read the pair the answers
+        come from. BundleMissingError says why there is none."""
+        if self.bundle is None:
+            raise BundleMissingError("no portfolio bundle configured")
+        if self.snapshot.history is None:
+            raise BundleMissingError("no customer-history snapshot loaded yet")
+        bundle = self.bundle.get(self.snapshot.snapshot_id)
+        if bundle.as_of != self.snapshot.history.as_of:
+            raise BundleMissingError(
+                "the portfolio bundle is of another day than the snapshot: run `payrisk snapshot`"
+            )
+        return bundle
 
     def _history(self, as_of: date | None) -> tuple[History, pd.Timestamp]:
         self.snapshot.refresh()
@@ -888,9 +931,20 @@ class ScoringEngine:
             model_source=self.model_source,
             model_problem=self.model_problem,
             snapshot_as_of=self.snapshot.as_of,
-            snapshot_problem=self.snapshot.problem,
+            snapshot_problem=self._pair_problem(),
             models=target_models(self.scorer),
         )
+
+    def _pair_problem(self) -> str | None:
+        """What is wrong with the newest snapshot file or its portfolio bundle, if anything."""
+        problems = [self.snapshot.problem]
+        if self.bundle is not None and self.snapshot.history is not None:
+            try:
+                self.paired_bundle()
+            except BundleMissingError as error:
+                problems.append(str(error))
+            problems.append(self.bundle.problem)
+        return "; ".join(dict.fromkeys(p for p in problems if p)) or None
 
     def _other_open_invoices(
         self, invoices: OpenInvoices, bundle: PortfolioBundle | None

@@ -11,10 +11,14 @@ policy's `language`.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import parse_qs
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,6 +30,7 @@ from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
 from payrisk.serving.auth import PAGE_SECURITY_HEADERS
 from payrisk.serving.engine import ScoringEngine
 from payrisk.serving.errors import RefusedRequestError
+from payrisk.serving.limits import ACTIVITY
 from payrisk.serving.schemas import CreditReviewRequest, CustomerRequest
 from payrisk.web import pages
 from payrisk.web.bundle import InvoiceQuery, query_customers, query_invoices
@@ -37,6 +42,15 @@ LANGUAGE_COOKIE = "payrisk_lang"
 # The stylesheet holds no data; its URL carries a digest of its content (pages.stylesheet_version),
 # so a day's caching never shows a stale one after an upgrade.
 STYLESHEET_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
+# Pages render in threads of their own, never on the event loop (which also answers the probes
+# and the API): one at a time, so that on a small machine the API's own thread (BentoML runs
+# sync APIs on one) keeps a core. How many pages may wait for it is `limits.MAX_PAGES`.
+PAGE_THREADS = 1
+# While API requests are in progress, pages take at most this share of the time: after a page
+# that took t seconds the next one waits t x (1 - share) / share. Threads share one interpreter
+# lock, so a page rendering all the time halved the API's throughput and doubled its latency.
+PAGE_SHARE = 0.25
+T = TypeVar("T")
 
 
 def language_of(request: Request, default: str) -> tuple[str, bool]:
@@ -56,12 +70,30 @@ def create_app(
     """`engine()` gives the service's scoring engine (and the portfolio bundle it holds),
     `challenger(card)` the registry's challenger beside the champion's model card."""
     challenger_cache: dict[str, tuple[float, dict | None]] = {}
+    lane = CapacityLimiter(PAGE_THREADS)  # pages in turn (the pause below included)
+    threads = CapacityLimiter(PAGE_THREADS)
+    pace = {"next": 0.0}  # monotonic time before which no page starts while the API works
+
+    async def off_loop(render: Callable[..., T], *args: object) -> T:
+        """Everything a page does (bundle reads, pandas, scoring, the registry, templates) in
+        the pages' own thread: the event loop stays free for the probes and the API. While the
+        API has work, pages keep to PAGE_SHARE of the time."""
+        async with lane:
+            wait = pace["next"] - time.monotonic()
+            if wait > 0 and ACTIVITY.api_in_progress > 0:
+                await anyio.sleep(wait)
+            started = time.monotonic()
+            try:
+                return await anyio.to_thread.run_sync(
+                    functools.partial(render, *args), limiter=threads
+                )
+            finally:
+                spent = time.monotonic() - started
+                pace["next"] = time.monotonic() + spent * (1 - PAGE_SHARE) / PAGE_SHARE
 
     def bundle() -> PortfolioBundle:
-        holder = engine().bundle
-        if holder is None:
-            raise BundleMissingError("no portfolio bundle configured")
-        return holder.get()
+        """The bundle written with the snapshot the API answers from (one pair, one model)."""
+        return engine().paired_bundle()
 
     def words(request: Request) -> Words:
         policy = engine().dunning
@@ -102,7 +134,7 @@ def create_app(
     async def stylesheet(request: Request) -> Response:
         return Response(pages.stylesheet(), media_type="text/css", headers=STYLESHEET_HEADERS)
 
-    async def portfolio(request: Request) -> HTMLResponse:
+    def render_portfolio(request: Request) -> HTMLResponse:
         try:
             data = bundle()
         except BundleMissingError as error:
@@ -115,9 +147,10 @@ def create_app(
         frame = layout(request, data.kpis.get("as_of", "–"))
         return html(request, pages.portfolio_page(data, page, query, frame))
 
-    async def review_of(request: Request, form: dict[str, str], customer_id: str):
+    def review_of(
+        request: Request, form: dict[str, str], raw: dict[str, list[str]], customer_id: str
+    ):
         """The credit review a form asks for: (review, error text, status)."""
-        raw = parse_qs((await request.body()).decode("utf-8", "replace"))
         form.update({key: (raw.get(key) or [""])[0][:64] for key in form})
         try:
             review = engine().credit_review(
@@ -138,7 +171,7 @@ def create_app(
             return None, str(error), 422
         return review, None, 200
 
-    async def customer(request: Request) -> HTMLResponse:
+    def render_customer(request: Request, raw: dict[str, list[str]] | None) -> HTMLResponse:
         customer_id = request.path_params["customer_id"]
         try:
             data = bundle()
@@ -164,8 +197,8 @@ def create_app(
             problem = str(error)
         form = {"requested_amount": "", "terms_days": "30"}
         review, error_text, status = None, None, 200
-        if request.method == "POST":
-            review, error_text, status = await review_of(request, form, customer_id)
+        if raw is not None:
+            review, error_text, status = review_of(request, form, raw, customer_id)
         page = pages.customer_page(
             data,
             customer_id,
@@ -178,22 +211,22 @@ def create_app(
         )
         return html(request, page, status)
 
-    async def credit(request: Request) -> HTMLResponse:
+    def render_credit(request: Request, raw: dict[str, list[str]] | None) -> HTMLResponse:
         """A credit review for any id: a known customer, or a prospect without history."""
         form = {"customer_id": "", "requested_amount": "", "terms_days": "30"}
         review, error_text, status = None, None, 200
-        if request.method == "POST":
-            review, error_text, status = await review_of(request, form, "")
+        if raw is not None:
+            review, error_text, status = review_of(request, form, raw, "")
         as_of = engine().snapshot.as_of
         frame = layout(request, as_of.isoformat() if as_of else "–")
         return html(request, pages.credit_page(form, review, error_text, frame), status)
 
-    async def model(request: Request) -> HTMLResponse:
+    def render_model(request: Request) -> HTMLResponse:
         scoring = engine()
         card = scoring.scorer.metadata
         stamp, summary = challenger_cache.get("value", (0.0, None))
         if time.monotonic() - stamp > CHALLENGER_TTL_S:
-            summary = challenger(card)
+            summary = challenger(card)  # a registry call: never on the event loop
             challenger_cache["value"] = (time.monotonic(), summary)
         page = pages.model_page(
             card,
@@ -203,6 +236,25 @@ def create_app(
             layout(request, str(card.get("as_of", "–"))),
         )
         return html(request, page)
+
+    async def form_of(request: Request) -> dict[str, list[str]] | None:
+        """A POSTed form's fields (the guard has already bounded its size and time), None for
+        a GET."""
+        if request.method != "POST":
+            return None
+        return parse_qs((await request.body()).decode("utf-8", "replace"))
+
+    async def portfolio(request: Request) -> HTMLResponse:
+        return await off_loop(render_portfolio, request)
+
+    async def customer(request: Request) -> HTMLResponse:
+        return await off_loop(render_customer, request, await form_of(request))
+
+    async def credit(request: Request) -> HTMLResponse:
+        return await off_loop(render_credit, request, await form_of(request))
+
+    async def model(request: Request) -> HTMLResponse:
+        return await off_loop(render_model, request)
 
     return Starlette(
         routes=[
