@@ -136,3 +136,35 @@ def test_an_indemnity_in_another_currency_is_converted_to_the_base_in_batch_too(
     assert owed["penalty_total"][0] == pytest.approx(34.0 + owed["penalty_interest"][0])
     with pytest.raises((ConfigError, ValueError), match="indemnity_currency EUR needs a rate"):
         DunningConfig.model_validate({**shipped.model_dump(), "currencies": {"base": "GBP"}})
+
+
+def test_under_a_payment_plan_interest_runs_on_the_instalment_due_not_the_whole_invoice():
+    """3,000 left on an invoice paid by instalments of 1,000: the letter about the missed
+    instalment (due 2025-01-31, sent 2025-03-03) claims interest on 1,000; an invoice without a
+    plan, on its whole open amount; an instalment larger than what is left, on what is left."""
+    from payrisk.policy.planning import dunning_amounts
+    from payrisk.policy.state import NO_DAY, DunningState
+
+    policy = load_dunning_config()
+    template = policy.penalties.templates[0]
+    plan = {
+        "action": np.array(["remind"] * 3, dtype=object),
+        "template": np.array([template] * 3, dtype=object),
+        "action_date": np.array(["2025-03-03"] * 3, dtype="datetime64[ns]"),
+    }
+    state = DunningState.empty(3)
+    state.plan_due_day[:] = [day("2025-01-31"), NO_DAY, day("2025-01-31")]
+    state.plan_amount[:] = [1000.0, np.nan, 800.0]
+    owed = dunning_amounts(
+        plan, np.array([3000.0, 3000.0, 500.0]), np.array([day("2025-01-31")] * 3), state,
+        np.full(3, np.nan), policy,
+    )  # fmt: skip
+    rate = str(policy.penalties.annual_rate)
+    assert owed["amount_due"].tolist() == [1000.0, 3000.0, 500.0]
+    assert owed["penalty_interest"].tolist() == [
+        float(by_hand("1000", rate, "2025-01-31", "2025-03-03")),  # 7.03
+        float(by_hand("3000", rate, "2025-01-31", "2025-03-03")),
+        float(by_hand("500", rate, "2025-01-31", "2025-03-03")),
+    ]
+    assert owed["penalty_interest"][0] == 7.03  # 1,000 x 8.28% x 31 / 365 = 7.0323...
+    assert owed["penalty_indemnity"].tolist() == [40.0, 40.0, 40.0]
