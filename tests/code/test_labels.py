@@ -233,3 +233,55 @@ def test_a_mature_label_is_known_whatever_the_outcome() -> None:
                 assert np.isnan(kept[target].iloc[0]) or not np.isnan(labels[target].iloc[0])
                 if not np.isnan(kept[target].iloc[0]):
                     assert kept[target].iloc[0] == labels[target].iloc[0]
+
+
+def test_a_payment_or_write_off_on_the_cutoff_day_itself_is_not_known() -> None:
+    """Known before the cut-off means dated before it: a payment on the cut-off day is not."""
+    on_the_day = labels_at({"paid_date": "2024-02-10"}, "2024-01-01", "2024-02-10")
+    assert np.isnan(on_the_day["paid_days_past_due"]) and np.isnan(on_the_day["days_to_payment"])
+    assert on_the_day["late"] == 1.0  # unpaid through 2024-02-09: late, whatever comes after
+    day_before = labels_at({"paid_date": "2024-02-09"}, "2024-01-01", "2024-02-10")
+    assert day_before["paid_days_past_due"] == 9.0
+    # Written off 1 day before: a default whatever the age.
+    earlier = labels_at({"written_off_date": "2024-03-01"}, "2024-01-01", "2024-03-02")
+    assert earlier["default"] == 1.0
+    same_day = labels_at({"written_off_date": "2024-03-02"}, "2024-01-01", "2024-03-02")
+    assert np.isnan(same_day["default"])  # 31 days past due, the write-off not yet known
+
+
+def test_snapshots_on_a_settlement_day_or_the_cutoff_day() -> None:
+    """An invoice paid on a snapshot's day is still open that morning: it has the snapshot. A
+    snapshot dated on the cut-off day is not taken (only dates before it). Columns as listed."""
+    data = dataset(
+        [
+            {
+                "invoice_id": "A",
+                "customer_id": "C",
+                "issue_date": "2024-01-01",
+                "due_date": "2024-01-31",
+                "paid_date": "2024-02-15",  # paid on the day of its 15-days-past-due snapshot
+            },
+            {
+                "invoice_id": "B",
+                "customer_id": "C",
+                "issue_date": "2024-01-01",
+                "due_date": "2024-01-31",
+            },
+        ]
+    )
+    queries = snapshot_queries(
+        data.invoices, day("2024-03-01"), SnapshotSettings(days_past_due=(0, 15, 30))
+    )
+    taken = queries.groupby("invoice_id")["snapshot_date"].apply(list).to_dict()
+    assert taken["A"] == [day("2024-01-01"), day("2024-01-31"), day("2024-02-15")]
+    # B's 30-days-past-due snapshot falls on the cut-off day (2024-03-01): not taken.
+    assert taken["B"] == [day("2024-01-01"), day("2024-01-31"), day("2024-02-15")]
+    assert list(queries.columns) == [
+        "invoice_id",
+        "customer_id",
+        "issue_date",
+        "due_date",
+        "amount",
+        "snapshot_date",
+    ]
+    assert list(queries.index) == list(range(len(queries)))

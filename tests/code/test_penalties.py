@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 import pytest
 
 from payrisk.policy.config import PenaltyRules, load_dunning_config
 from payrisk.policy.penalties import penalty_arrays, round_cents, year_fractions
+from tests.helpers import interest_by_hand
 
 EPOCH = date(1970, 1, 1)
 
@@ -20,12 +21,7 @@ def day(text: str) -> int:
 
 def by_hand(amount: str, rate: str, due: str, on: str) -> Decimal:
     """Interest summed day by day in decimals: each day after due, 1/365 or 1/366 of the rate."""
-    total = Decimal(0)
-    for number in range(day(due) + 1, day(on) + 1):
-        year = date.fromordinal(EPOCH.toordinal() + number).year
-        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        total += Decimal(amount) * Decimal(rate) / Decimal(366 if leap else 365)
-    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return interest_by_hand(amount, rate, date.fromisoformat(due), date.fromisoformat(on))
 
 
 @pytest.mark.parametrize(
