@@ -330,6 +330,8 @@ def run(targets: list[Target], timeout: float, report: Path | None) -> int:
                 if mutant.status in ("survived", "no tests"):
                     print(f"  SURVIVED {target.module}:{mutant.line} ({mutant.function}) "
                           f"{mutant.description}: {mutant.text.strip()}", flush=True)  # fmt: skip
+            killed = sum(m.status in ("killed", "timeout") for m in mutants)
+            print(f"  {killed} of {len(mutants)} killed in {time.monotonic() - start:.0f} s")
             results.extend(mutants)
         return _summary(results, report)
     finally:

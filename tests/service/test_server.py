@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make te
 def test_real_server_scores_and_refuses(server, trained, client):
     """The real server answers what the in-process app answers for the same request (same
     model, snapshot and day), and refuses a negative amount naming the field."""
-    request = {"invoices": [VALID_INVOICE], "as_of": "2026-10-15"}
+    request = {"invoices": [VALID_INVOICE], "as_of": "2026-11-02"}  # after the snapshot
     response = httpx.post(f"{server}/v1/score", json=request, headers=AUTH, timeout=30)
     assert response.status_code == 200, response.text
     body = response.json()
