@@ -209,30 +209,31 @@ def test_a_mature_label_is_known_whatever_the_outcome() -> None:
     """Whatever happened after the due date (paid any day, or never), a label mature_only keeps
     at a cut-off is known there: maturity never keeps a censored label."""
     cutoff = day("2024-12-01")
+    rows = []
     for age in (0, 1, 89, 90, 91, 120):
         due = cutoff - pd.Timedelta(days=age)
         for paid_after in [None, *range(0, age + 2)]:
             paid = {} if paid_after is None else {"paid_date": due + pd.Timedelta(days=paid_after)}
-            data = dataset(
-                [
-                    {
-                        "invoice_id": "I1",
-                        "customer_id": "C1",
-                        "issue_date": (due - pd.Timedelta(days=30)).date().isoformat(),
-                        "due_date": due.date().isoformat(),
-                        **{k: v.date().isoformat() for k, v in paid.items()},
-                    }
-                ]
+            rows.append(
+                {
+                    "invoice_id": f"I{len(rows)}",
+                    "customer_id": "C1",
+                    "issue_date": (due - pd.Timedelta(days=30)).date().isoformat(),
+                    "due_date": due.date().isoformat(),
+                    **{k: v.date().isoformat() for k, v in paid.items()},
+                }
             )
-            queries = data.invoices[["invoice_id", "due_date"]].assign(
-                snapshot_date=due - pd.Timedelta(days=30)
-            )
-            labels = outcome_labels(queries, data.invoices, cutoff, TARGETS)
-            kept = mature_only(labels, queries, cutoff, TARGETS)
-            for target in ("late", "default"):
-                assert np.isnan(kept[target].iloc[0]) or not np.isnan(labels[target].iloc[0])
-                if not np.isnan(kept[target].iloc[0]):
-                    assert kept[target].iloc[0] == labels[target].iloc[0]
+    data = dataset(rows)
+    queries = data.invoices[["invoice_id", "due_date"]].assign(
+        snapshot_date=data.invoices["issue_date"]
+    )
+    labels = outcome_labels(queries, data.invoices, cutoff, TARGETS)
+    kept = mature_only(labels, queries, cutoff, TARGETS)
+    for target in ("late", "default"):
+        mature = kept[target].notna()
+        assert mature.any() and (~mature).any()
+        assert labels.loc[mature, target].notna().all(), target
+        assert (kept.loc[mature, target] == labels.loc[mature, target]).all()
 
 
 def test_a_payment_or_write_off_on_the_cutoff_day_itself_is_not_known() -> None:
