@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import compileall
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -304,11 +306,16 @@ def run(targets: list[Target], timeout: float, report: Path | None) -> int:
     copy = Path(tempfile.mkdtemp(prefix="payrisk-mutation-"))
     try:
         shutil.copytree(ROOT / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__"))
+        # Compiled once: a child compiles only the mutated module (whose .pyc is removed).
+        compileall.compile_dir(copy / "src", quiet=1)
         _prepare(copy)
         results: list[Mutant] = []
         for target in targets:
             path = copy / "src" / "payrisk" / target.module
             original = path.read_bytes()
+            stat = path.stat()
+            compiled = Path(importlib.util.cache_from_source(str(path)))
+            bytecode = compiled.read_bytes()
             start = time.monotonic()
             baseline = _run_tests(target.tests, timeout * 3)
             if baseline != "survived":
@@ -318,12 +325,15 @@ def run(targets: list[Target], timeout: float, report: Path | None) -> int:
             print(f"{target.name}: {len(mutants)} mutants of {target.module}", flush=True)
             for mutant in mutants:
                 mutated = original[: mutant.start] + mutant.replacement + original[mutant.end :]
+                compiled.unlink()
                 path.write_bytes(mutated)
                 began = time.monotonic()
                 try:
                     mutant.status = _run_tests(target.tests, budget)
                 finally:
                     path.write_bytes(original)
+                    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+                    compiled.write_bytes(bytecode)
                 mutant.seconds = time.monotonic() - began
                 if mutant.status == "survived" and mutant.key() in EQUIVALENT:
                     mutant.status = "equivalent"

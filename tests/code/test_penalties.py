@@ -164,3 +164,25 @@ def test_under_a_payment_plan_interest_runs_on_the_instalment_due_not_the_whole_
     ]
     assert owed["penalty_interest"][0] == 7.03  # 1,000 x 8.28% x 31 / 365 = 7.0323...
     assert owed["penalty_indemnity"].tolist() == [40.0, 40.0, 40.0]
+
+
+def test_only_contacts_whose_template_mentions_penalties_carry_them_and_amounts_are_in_cents():
+    from payrisk.policy.planning import dunning_amounts
+    from payrisk.policy.state import DunningState
+
+    policy = load_dunning_config()
+    letter = policy.penalties.templates[0]
+    assert "friendly_reminder" not in policy.penalties.templates
+    plan = {
+        "action": np.array(["remind", "remind", "wait"], dtype=object),
+        "template": np.array([letter, "friendly_reminder", letter], dtype=object),
+        "action_date": np.array(["2025-03-03"] * 3, dtype="datetime64[ns]"),
+    }
+    owed = dunning_amounts(
+        plan, np.array([1234.567, 1234.567, 1234.567]), np.array([day("2025-01-31")] * 3),
+        DunningState.empty(3), np.full(3, np.nan), policy,
+    )  # fmt: skip
+    assert owed["amount_due"].tolist() == [1234.57] * 3
+    assert owed["penalty_indemnity"][0] == 40.0
+    assert np.isnan(owed["penalty_total"][1:]).all()  # a friendly reminder; no contact at all
+    assert np.isnan(owed["penalty_interest"][1:]).all()

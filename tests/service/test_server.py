@@ -22,7 +22,8 @@ def test_real_server_scores_and_refuses(server, trained, client):
     (mine,), (theirs,) = body["invoices"], expected["invoices"]
     for name in ("late_probability", "default_probability", "expected_payment_date"):
         assert mine[name] == theirs[name], name
-    assert 0 < mine["default_probability"] <= mine["late_probability"] < 1
+    assert mine["late_probability"] == 1.0  # due 2026-10-31, unpaid on 2026-11-02: late
+    assert 0 < mine["default_probability"] < 1
     assert mine["next_action"] == theirs["next_action"]
     assert body["request_id"] == expected["request_id"]
     bad = httpx.post(
