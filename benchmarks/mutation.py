@@ -68,6 +68,7 @@ TARGETS = (
             "CustomerRatePrior.predict",
         ),
         (
+            "tests/code/test_prior.py",
             "tests/model/test_selection.py::test_the_population_rate_has_half_an_event_added",
             "tests/model/test_selection.py::test_the_prior_is_the_customers_own_rate_shrunk_towards_the_population",
         ),
@@ -104,6 +105,12 @@ TARGETS = (
         ("tests/code/test_penalties.py",),
     ),
     Target(
+        "streams",
+        "features/streams.py",
+        ("Stream.locate", "Stream.value", "Stream.compact", "build_stream"),
+        ("tests/code/test_features.py",),
+    ),
+    Target(
         "amounts",
         "policy/planning.py",
         ("dunning_amounts",),
@@ -120,6 +127,12 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "queries = pd.concat(frames, ignore_index=True)",
         "True -> False",
     ): "the index is reset (reset_index(drop=True)) after the sort anyway",
+    (
+        "models/estimators.py",
+        "CustomerRatePrior.fit",
+        "self.columns_ = [columns.index(n) if n else -1 for n in names]",
+        "1 -> 2",
+    ): "the base-rate column's index is read only when there is a base-rate feature",
 }
 
 
