@@ -417,14 +417,16 @@ def test_a_contact_that_cannot_join_waits_the_whole_gap_after_the_first_one() ->
     def number(text: str) -> int:
         return int(day_number(pd.Timestamp(text)))
 
-    action = np.array([ACTION_REMIND, ACTION_REMIND, ACTION_REMIND], dtype=object)
-    days = np.array([number("2026-03-12"), number("2026-03-13"), number("2026-03-13")])
-    not_before = np.array([number("2026-03-10"), number("2026-03-13"), number("2026-03-10")])
+    action = np.array([ACTION_REMIND] * 4, dtype=object)
+    days = np.array([number(d) for d in ("2026-03-12", "2026-03-13", "2026-03-13", "2026-03-13")])
+    not_before = np.array(
+        [number(d) for d in ("2026-03-10", "2026-03-13", "2026-03-10", "2026-03-12")]
+    )
     out = bundle_contacts(
         action,
         days,
         days,
-        CustomerCodes.of(np.array(["C1", "C1", "C1"], dtype=object)),
+        CustomerCodes.of(np.array(["C1"] * 4, dtype=object)),
         POLICY.contact.min_days_between_contacts,
         POLICY.calendar.business_days,
         not_before,
@@ -433,6 +435,7 @@ def test_a_contact_that_cannot_join_waits_the_whole_gap_after_the_first_one() ->
         "2026-03-12",
         "2026-03-17",  # waits: it could not join the 12th
         "2026-03-12",  # free to join: bundled
+        "2026-03-12",  # may not move before the 12th: the 12th itself is fine
     ]
 
 
@@ -477,3 +480,68 @@ def test_legal_action_exactly_covering_its_costs_is_not_worth_it() -> None:
     np.testing.assert_array_equal(
         rules.expected_recovery(np.array([6000.0, 1000.0]), np.array([0.5, 0.1])), [1500.0, 50.0]
     )
+
+
+def test_a_courtesy_step_is_skipped_only_once_its_day_has_passed() -> None:
+    """Standard scenario, courtesy e-mail 3 days before due (2026-03-10 is a Tuesday)."""
+    invoices, _ = plan(
+        [
+            invoice("today", "C1", due_date=AS_OF + pd.Timedelta(days=3)),  # courtesy today
+            invoice("yesterday", "C2", due_date=AS_OF + pd.Timedelta(days=2)),  # it was yesterday
+        ]
+    )
+    assert invoices.loc["today", "step"] == 1
+    assert invoices.loc["today", "action_date"] == AS_OF
+    assert invoices.loc["yesterday", "step"] == 2  # the friendly reminder, 3 days after due
+    assert invoices.loc["yesterday", "action_date"] == pd.Timestamp("2026-03-16")  # 15th: Sunday
+
+
+def test_a_step_on_the_due_date_is_not_a_courtesy_step_and_is_never_skipped() -> None:
+    """A scenario whose first step is on the due date itself: 5 days past due, nothing sent,
+    that step is still due (today), not skipped like a passed courtesy step."""
+    standard = POLICY.scenarios["standard"]
+    friendly, *rest = standard.steps[1:]
+    on_due = POLICY.model_copy(
+        update={
+            "scenarios": {
+                **POLICY.scenarios,
+                "standard": standard.model_copy(
+                    update={"steps": (friendly.model_copy(update={"offset_days": 0}), *rest)}
+                ),
+            }
+        }
+    )
+    assert POLICY.scenarios["standard"].steps[1].offset_days == 3  # the shipped one untouched
+    invoices, _ = plan([invoice("A", due_date=AS_OF - pd.Timedelta(days=5))], policy=on_due)
+    assert invoices.loc["A", "step"] == 1 and invoices.loc["A", "action_date"] == AS_OF
+    assert invoices.loc["A", "template"] == friendly.template
+
+
+def test_only_the_agency_step_escalates_however_much_is_at_stake() -> None:
+    """Recovery would cover the legal costs many times over, but the scenario's next step is a
+    call: a reminder, not an escalation. Disputed and finished invoices have no step."""
+    invoices, _ = plan(
+        [
+            invoice("big", "C1", open_amount=1_000_000.0, default_probability=0.5,
+                    reminders_sent=1, due_date=AS_OF - pd.Timedelta(days=10)),
+            invoice("disputed", "C2", disputed=True),
+            invoice("done", "C3", reminders_sent=6),
+            invoice("cents", "C4", open_amount=1234.567, default_probability=0.5),
+        ]
+    )  # fmt: skip
+    assert invoices.loc["big", "scenario"] == "protective"
+    assert invoices.loc["big", "channel"] == "phone"
+    assert invoices.loc["big", "action"] == ACTION_REMIND
+    assert np.isnan(invoices.loc["disputed", "step"]) and np.isnan(invoices.loc["done", "step"])
+    assert invoices.loc["cents", "expected_recovery"] == 370.37  # 1,234.567 x 0.5 x 0.6
+
+
+def test_expected_loss_counts_what_is_recovered() -> None:
+    from payrisk.policy.dunning import priority_arrays
+
+    amounts, risk, days = np.array([1000.0, 400.0]), np.array([0.1, 0.5]), np.array([5.0, 1.0])
+    plain = priority_arrays(amounts, risk, days)
+    assert plain["expected_loss"].tolist() == [100.0, 200.0]  # nothing recovered by default
+    assert plain["priority_rank"].tolist() == [2, 1]
+    recovered = priority_arrays(amounts, risk, days, recovery=0.25)
+    assert recovered["expected_loss"].tolist() == [75.0, 150.0]
