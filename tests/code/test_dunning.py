@@ -545,3 +545,5 @@ def test_expected_loss_counts_what_is_recovered() -> None:
     assert plain["priority_rank"].tolist() == [2, 1]
     recovered = priority_arrays(amounts, risk, days, recovery=0.25)
     assert recovered["expected_loss"].tolist() == [75.0, 150.0]
+    cents = priority_arrays(np.array([1234.567]), np.array([0.5]), np.array([0.0]))
+    assert cents["expected_loss"].tolist() == [617.28]  # 617.2835 to the cent
