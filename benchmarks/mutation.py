@@ -133,6 +133,13 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "self.columns_ = [columns.index(n) if n else -1 for n in names]",
         "1 -> 2",
     ): "the base-rate column's index is read only when there is a base-rate feature",
+    (
+        "policy/learned.py",
+        "escalation_violations",
+        "code = np.array([CHANNELS.index(c) if c is not None else 0 for c in channel], "
+        'dtype="int64")',
+        "0 -> 1",
+    ): "a wait (no channel) is no contact: the column it reads is masked out by `contact &`",
 }
 
 
