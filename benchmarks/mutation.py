@@ -140,6 +140,18 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         'dtype="int64")',
         "0 -> 1",
     ): "a wait (no channel) is no contact: the column it reads is masked out by `contact &`",
+    (
+        "policy/learned.py",
+        "respect_gap",
+        "size = int(customer.max()) + 1 if len(customer) else 0",
+        "1 -> 2",
+    ): "a per-customer scratch array one slot longer than needed: the slot is never read",
+    (
+        "policy/learned.py",
+        "respect_gap",
+        "size = int(customer.max()) + 1 if len(customer) else 0",
+        "0 -> 1",
+    ): "no decisions: the loop never runs, whatever the scratch array's size",
 }
 
 
