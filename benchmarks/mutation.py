@@ -120,18 +120,20 @@ TARGETS = (
 
 # Mutants that no test can kill because they do not change behaviour, with why. Keyed by
 # (module, function, line text stripped, mutation description).
-EQUIVALENT: dict[tuple[str, str, str, str], str] = {
+EQUIVALENT: dict[tuple[str, str, str, str, int], str] = {
     (
         "models/labels.py",
         "snapshot_queries",
         "queries = pd.concat(frames, ignore_index=True)",
         "True -> False",
+        0,
     ): "the index is reset (reset_index(drop=True)) after the sort anyway",
     (
         "models/estimators.py",
         "CustomerRatePrior.fit",
         "self.columns_ = [columns.index(n) if n else -1 for n in names]",
         "1 -> 2",
+        0,
     ): "the base-rate column's index is read only when there is a base-rate feature",
     (
         "policy/learned.py",
@@ -139,20 +141,39 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "code = np.array([CHANNELS.index(c) if c is not None else 0 for c in channel], "
         'dtype="int64")',
         "0 -> 1",
+        0,
     ): "a wait (no channel) is no contact: the column it reads is masked out by `contact &`",
     (
         "policy/learned.py",
         "respect_gap",
         "size = int(customer.max()) + 1 if len(customer) else 0",
         "1 -> 2",
+        0,
     ): "a per-customer scratch array one slot longer than needed: the slot is never read",
     (
         "policy/learned.py",
         "respect_gap",
         "size = int(customer.max()) + 1 if len(customer) else 0",
         "0 -> 1",
+        0,
     ): "no decisions: the loop never runs, whatever the scratch array's size",
+    (
+        "policy/learned.py",
+        "respect_gap",
+        "day = np.where(todo, np.maximum(day, anchor + gap), day)",
+        "+ -> -",
+        0,
+    ): "what is left after a round was not bundled, so it is already on or after anchor + gap",
 }
+_YEAR_CLIP = (
+    'year = np.clip(np.searchsorted(_YEAR_STARTS, day, side="right") - 1, 0, len(_YEARS) - 1)'
+)
+for _mutation, _nth, _why in (
+    ("0 -> 1", 0, "1900 is not a leap year: clipping to 1901 counts the same leap days (none)"),
+    ("- -> +", 1, "searchsorted never returns more than len(_YEARS): a higher clip never bites"),
+    ("1 -> 2", 1, "2299 and 2300 are not leap years: clipping to 2299 counts the same leap days"),
+):
+    EQUIVALENT["policy/penalties.py", "_leap_days_before", _YEAR_CLIP, _mutation, _nth] = _why
 
 
 @dataclass
@@ -168,8 +189,10 @@ class Mutant:
     seconds: float = 0.0
     text: str = field(default="", repr=False)
 
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.module, self.function, self.text.strip(), self.description)
+    nth: int = 0  # which of the same mutation on the same line (0: the first)
+
+    def key(self) -> tuple[str, str, str, str, int]:
+        return (self.module, self.function, self.text.strip(), self.description, self.nth)
 
 
 _COMPARE = {ast.Lt: ("<", "<="), ast.LtE: ("<=", "<"), ast.Gt: (">", ">="), ast.GtE: (">=", ">"),
@@ -286,6 +309,10 @@ def mutants_of(module: str, functions: tuple[str, ...]) -> list[Mutant]:
                 new = str(not node.value) if isinstance(node.value, bool) else repr(node.value + 1)
                 add(name, node, start, end, new, f"{source[start:end].decode()} -> {new}")
     out.sort(key=lambda m: (m.start, m.description))
+    seen: dict[tuple[int, str], int] = {}
+    for m in out:
+        m.nth = seen.get((m.line, m.description), 0)
+        seen[(m.line, m.description)] = m.nth + 1
     return out
 
 
@@ -406,12 +433,36 @@ def _summary(results: list[Mutant], report: Path | None) -> int:
     if report is not None:
         rows = [
             {"module": m.module, "function": m.function, "line": m.line, "mutation": m.description,
-             "code": m.text.strip(), "status": m.status, "seconds": round(m.seconds, 2)}
+             "nth": m.nth, "code": m.text.strip(), "status": m.status,
+             "seconds": round(m.seconds, 2)}
             for m in results
         ]  # fmt: skip
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps({"score": score, **total, "mutants": rows}, indent=1))
     return 0 if total["survived"] == 0 else 1
+
+
+def summarize(reports: list[Path]) -> int:
+    """The table of several runs' reports (a later report's fate of a mutant wins), with the
+    EQUIVALENT list as it is now."""
+    latest: dict[tuple, Mutant] = {}
+    for report in reports:
+        seen: dict[tuple, int] = {}
+        for row in json.loads(report.read_text())["mutants"]:
+            where = (row["module"], row["line"], row["mutation"])
+            nth = row.get("nth", seen.get(where, 0))
+            seen[where] = nth + 1
+            mutant = Mutant(row["module"], row["function"], row["line"], 0, 0, b"",
+                            row["mutation"], row["status"], text=row["code"], nth=nth)  # fmt: skip
+            if mutant.status == "equivalent":
+                mutant.status = "survived"
+            if mutant.status == "survived" and mutant.key() in EQUIVALENT:
+                mutant.status = "equivalent"
+            latest[(row["module"], row["function"], *where, nth)] = mutant
+    for m in latest.values():
+        if m.status in ("survived", "no tests"):
+            print(f"  SURVIVED {m.module}:{m.line} ({m.function}) {m.description}: {m.text}")
+    return _summary(list(latest.values()), None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant at least")
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "mutation.json")
+    parser.add_argument("--summarize", type=Path, nargs="+", help="tabulate earlier reports")
     args = parser.parse_args(argv)
+    if args.summarize:
+        return summarize(args.summarize)
     targets = [t for t in TARGETS if not args.target or t.name in args.target]
     if args.list:
         for target in targets:
