@@ -245,3 +245,22 @@ def test_an_invoice_unknown_to_the_history_is_disputed_as_the_caller_says(disput
     # ...but an invoice the history holds is read from its dated history, not the flag.
     known = features_at(dispute_data, "I3", "2024-04-10", disputed=True)
     assert known["open_dispute"] == 0
+
+
+def test_a_stream_answers_with_the_state_after_the_last_event_strictly_before_the_day() -> None:
+    """Two customers' running counts: a query on an event's day sees the state before it; one
+    after the stream's very first event sees that event only."""
+    from payrisk.features.streams import Lookup, build_stream
+
+    stream = build_stream(
+        np.array([1, 0, 0, 1]), np.array([12, 10, 20, 30]), {"n": np.array([1.0, 1.0, 1.0, 1.0])}
+    )
+    entity = np.array([0, 0, 0, 0, 1, 1, 1, 2])
+    day = np.array([10, 11, 20, 21, 12, 13, 31, 50])
+    counts = Lookup(stream, entity, day)("n", missing=-1.0)
+    assert counts.tolist() == [-1.0, 1.0, 1.0, 2.0, -1.0, 1.0, 2.0, -1.0]
+    compact = stream.compact(15)  # what the service keeps: answers from day 15 on are the same
+    later = day >= 15
+    np.testing.assert_array_equal(
+        Lookup(compact, entity[later], day[later])("n", missing=-1.0), counts[later]
+    )
