@@ -174,6 +174,12 @@ for _mutation, _nth, _why in (
     ("1 -> 2", 1, "2299 and 2300 are not leap years: clipping to 2299 counts the same leap days"),
 ):
     EQUIVALENT["policy/penalties.py", "_leap_days_before", _YEAR_CLIP, _mutation, _nth] = _why
+_SAFE = "safe = np.clip(position, 0, max(len(self.keys) - 1, 0))"
+for _mutation, _nth, _why in (
+    ("- -> +", 0, "searchsorted(...) - 1 never exceeds len - 1: a higher clip never bites"),
+    ("0 -> 1", 1, "with one event the position is at most 0 anyway; with none, nothing is read"),
+):
+    EQUIVALENT["features/streams.py", "Stream.locate", _SAFE, _mutation, _nth] = _why
 
 
 @dataclass
