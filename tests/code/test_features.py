@@ -253,14 +253,17 @@ def test_a_stream_answers_with_the_state_after_the_last_event_strictly_before_th
     from payrisk.features.streams import Lookup, build_stream
 
     stream = build_stream(
-        np.array([1, 0, 0, 1]), np.array([12, 10, 20, 30]), {"n": np.array([1.0, 1.0, 1.0, 1.0])}
+        np.array([1, 0, 0, 1, 1]), np.array([12, 10, 20, 30, 5]), {"n": np.ones(5)}
     )
     entity = np.array([0, 0, 0, 0, 1, 1, 1, 2])
     day = np.array([10, 11, 20, 21, 12, 13, 31, 50])
     counts = Lookup(stream, entity, day)("n", missing=-1.0)
-    assert counts.tolist() == [-1.0, 1.0, 1.0, 2.0, -1.0, 1.0, 2.0, -1.0]
-    compact = stream.compact(15)  # what the service keeps: answers from day 15 on are the same
-    later = day >= 15
+    assert counts.tolist() == [-1.0, 1.0, 1.0, 2.0, 1.0, 2.0, 3.0, -1.0]
+    # What the service keeps: answers from day 20 on are the same, the query on day 20 itself
+    # (which sees the event of day 10, not the one of day 20) included.
+    compact = stream.compact(20)
+    later = day >= 20
+    assert len(compact) == 4  # customer 1's event of day 5 is superseded by day 12's
     np.testing.assert_array_equal(
         Lookup(compact, entity[later], day[later])("n", missing=-1.0), counts[later]
     )
