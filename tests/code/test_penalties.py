@@ -80,6 +80,9 @@ def test_nothing_is_owed_on_or_before_the_due_date():
         np.array([day("2026-05-10"), day("2026-05-01")]), rules,
     )  # fmt: skip
     assert owed["penalty_total"].tolist() == [0.0, 0.0]
+    assert owed["penalty_days"].tolist() == [0, 0]
+    assert owed["penalty_interest"].tolist() == [0.0, 0.0]
+    assert owed["penalty_indemnity"].tolist() == [0.0, 0.0]
 
 
 def test_rate_indemnity_and_templates_are_configurable():
@@ -94,6 +97,11 @@ def test_rate_indemnity_and_templates_are_configurable():
     assert owed["penalty_indemnity"][0] == 50.0
     with pytest.raises(ValueError, match="ISO 4217"):
         PenaltyRules(indemnity_currency="EURO")
+
+
+def test_a_tiny_negative_rounds_to_a_plain_zero_not_minus_zero():
+    rounded = round_cents(np.array([-0.001, 0.001]))
+    assert rounded.tolist() == [0.0, 0.0] and not np.signbit(rounded).any()
 
 
 def test_cents_round_half_up_not_to_even():
