@@ -526,14 +526,14 @@ def test_only_the_agency_step_escalates_however_much_is_at_stake() -> None:
                     reminders_sent=1, due_date=AS_OF - pd.Timedelta(days=10)),
             invoice("disputed", "C2", disputed=True),
             invoice("done", "C3", reminders_sent=6),
-            invoice("cents", "C4", open_amount=1234.567, default_probability=0.5),
+            invoice("cents", "C4", open_amount=1000.01, default_probability=0.5),
         ]
     )  # fmt: skip
     assert invoices.loc["big", "scenario"] == "protective"
     assert invoices.loc["big", "channel"] == "phone"
     assert invoices.loc["big", "action"] == ACTION_REMIND
     assert np.isnan(invoices.loc["disputed", "step"]) and np.isnan(invoices.loc["done", "step"])
-    assert invoices.loc["cents", "expected_recovery"] == 370.37  # 1,234.567 x 0.5 x 0.6
+    assert invoices.loc["cents", "expected_recovery"] == 300.0  # 1,000.01 x 0.5 x 0.6 = 300.003
 
 
 def test_expected_loss_counts_what_is_recovered() -> None:
