@@ -180,6 +180,15 @@ for _mutation, _nth, _why in (
     ("0 -> 1", 1, "with one event the position is at most 0 anyway; with none, nothing is read"),
 ):
     EQUIVALENT["features/streams.py", "Stream.locate", _SAFE, _mutation, _nth] = _why
+for _code in (
+    "cumulative = deltas.groupby(entity.to_numpy(), sort=False).cumsum()",
+    "state[name] = ordered.groupby(entity.to_numpy(), sort=False).cummax().to_numpy()",
+    "rolled = ordered.groupby(entity.to_numpy(), sort=False).rolling(window, min_periods=1)",
+):
+    EQUIVALENT["features/streams.py", "build_stream", _code, "False -> True", 0] = (
+        "sorting the groups changes no row's value: cumsum and cummax keep the rows' order, the "
+        "rolling median is put back in the rows' order (sort_index)"
+    )
 
 
 @dataclass
