@@ -267,3 +267,15 @@ def test_a_stream_answers_with_the_state_after_the_last_event_strictly_before_th
     np.testing.assert_array_equal(
         Lookup(compact, entity[later], day[later])("n", missing=-1.0), counts[later]
     )
+
+
+def test_a_rolling_median_runs_over_each_customers_own_last_events() -> None:
+    """A window of 3 events, per customer, from the first event on (one event: its own value)."""
+    from payrisk.features.streams import build_stream
+
+    entity = np.array([1, 0, 0, 1, 0, 0])
+    days = np.array([1, 2, 3, 4, 5, 6])
+    values = np.array([7.0, 10.0, 20.0, 9.0, 60.0, 0.0])
+    stream = build_stream(entity, days, {}, rolling_median={"m": (values, 3)})
+    # Sorted by (customer, day): customer 0 on days 2, 3, 5, 6; then customer 1 on days 1, 4.
+    assert stream.state["m"].tolist() == [10.0, 15.0, 20.0, 20.0, 7.0, 8.0]
