@@ -189,6 +189,16 @@ for _code in (
         "sorting the groups changes no row's value: cumsum and cummax keep the rows' order, the "
         "rolling median is put back in the rows' order (sort_index)"
     )
+EQUIVALENT[
+    "features/streams.py",
+    "build_stream",
+    "state[name] = rolled.median().reset_index(level=0, drop=True).sort_index().to_numpy()",
+    "0 -> 1",
+    0,
+] = (
+    "keeping the customer level instead of the row level orders by customer: the rows are "
+    "already sorted by (customer, day) and grouped in that order, so the order is the same"
+)
 
 
 @dataclass
