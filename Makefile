@@ -12,13 +12,14 @@ DATA ?= data/sample
 KEYS_FILE ?= .payrisk/api_keys
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
-.PHONY: help demo test test-fast lint serve bench install install-test clean
+.PHONY: help demo test test-fast lint serve bench mutation install install-test clean
 
 help:
 	@echo "make demo    install, generate a sample ledger, validate, train, score, snapshot, simulate"
 	@echo "make test    install the test tools, lint, check the import layers, run every test"
 	@echo "make test-fast  the inner loop: lint, layers and the tests not marked slow"
 	@echo "make serve   start the HTTP service on port 3000 (after make demo)"
+	@echo "make mutation  mutation testing of the decision and label code (MUTATION_ARGS=\"--target labels\")"
 	@echo "make bench   run the benchmarks (figures for the README table; BENCH_ARGS=\"--soak --scaleout\" for more)"
 
 $(VENV)/.runtime: requirements/runtime.lock pyproject.toml
@@ -80,6 +81,12 @@ serve: $(VENV)/.runtime
 # e.g. make bench BENCH_ARGS="--sizes 100000 --soak --scaleout" (python -m benchmarks.run --help)
 bench: $(VENV)/.test
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# Mutation testing of the decision and label code against the fast tests that cover them (not
+# part of make test: a few minutes per module). Prints the surviving mutants and a score table;
+# reports/mutation.json lists every mutant. e.g. make mutation MUTATION_ARGS="--target dunning"
+mutation: $(VENV)/.test
+	$(PY) -m benchmarks.mutation $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) data mlflow.db mlartifacts models/payrisk-scorer models/snapshot reports .pytest_cache .ruff_cache

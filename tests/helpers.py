@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
 import pandas as pd
 
 from payrisk.data.contract import TABLES
@@ -52,3 +55,14 @@ def invoice_payload(frame: pd.DataFrame) -> list[dict]:
         }
         for row in frame.itertuples()
     ]
+
+
+def interest_by_hand(amount: str, rate: str, due: date, on: date) -> Decimal:
+    """Late-payment interest summed day by day in decimals: each day after `due` up to `on`
+    counts 1/365 of the rate, or 1/366 in a leap year; rounded half up to the cent."""
+    total = Decimal(0)
+    for number in range(due.toordinal() + 1, on.toordinal() + 1):
+        year = date.fromordinal(number).year
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        total += Decimal(amount) * Decimal(rate) / Decimal(366 if leap else 365)
+    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

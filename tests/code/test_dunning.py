@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -357,3 +359,184 @@ def test_a_bundled_contact_speaks_for_its_most_advanced_invoice():
         3.0,
         "reminder_3",
     )
+
+
+def _courtesy_on(invoice_id: str, day: str) -> dict:
+    """An invoice of C1 whose courtesy step (3 days before due, standard scenario) is `day`."""
+    due = pd.Timestamp(day) + pd.Timedelta(days=3)
+    return invoice(invoice_id, due_date=due, issue_date=AS_OF - pd.Timedelta(days=20))
+
+
+def test_a_step_exactly_the_gap_after_the_first_contact_is_a_contact_of_its_own() -> None:
+    """Gap of 5 days, first contact Wednesday 2026-03-11: a step on Sunday the 15th (4 days
+    after) joins it; a step on Monday the 16th (5 days after) is allowed on its own day."""
+    assert POLICY.contact.min_days_between_contacts == 5
+    invoices, customers = plan(
+        [
+            _courtesy_on("first", "2026-03-11"),
+            _courtesy_on("inside", "2026-03-15"),
+            _courtesy_on("edge", "2026-03-16"),
+        ]
+    )
+    assert set(invoices["scenario"]) == {"standard"} and set(invoices["step"]) == {1.0}
+    days = invoices["action_date"].dt.date.astype(str).to_dict()
+    assert days == {
+        "first": "2026-03-11",
+        "inside": "2026-03-11",  # bundled into the first contact
+        "edge": "2026-03-16",
+    }
+    assert customers.loc["C1", "next_contact_invoices"] == 2
+
+
+def test_no_two_planned_contacts_of_a_customer_are_closer_than_the_gap() -> None:
+    invoices, _ = plan(
+        [
+            _courtesy_on("first", "2026-03-11"),
+            _courtesy_on("edge", "2026-03-16"),
+            _courtesy_on("after", "2026-03-18"),  # 2 days after the second contact
+        ]
+    )
+    contacts = sorted(set(invoices["action_date"]))
+    gaps = [(b - a).days for a, b in itertools.pairwise(contacts)]
+    assert min(gaps) >= POLICY.contact.min_days_between_contacts, contacts
+
+
+def test_a_contact_that_cannot_join_waits_the_whole_gap_after_the_first_one() -> None:
+    """A step that may not move before its own day (a promise until Thursday) and falls within
+    the gap after the customer's first contact (Thursday 2026-03-12) waits for the first working
+    day 5 days after that contact: Tuesday the 17th (not Monday the 16th, 4 days after)."""
+    from payrisk.policy.dunning import CustomerCodes, bundle_contacts
+
+    def number(text: str) -> int:
+        return int(day_number(pd.Timestamp(text)))
+
+    action = np.array([ACTION_REMIND] * 4, dtype=object)
+    days = np.array([number(d) for d in ("2026-03-12", "2026-03-13", "2026-03-13", "2026-03-13")])
+    not_before = np.array(
+        [number(d) for d in ("2026-03-10", "2026-03-13", "2026-03-10", "2026-03-12")]
+    )
+    out = bundle_contacts(
+        action,
+        days,
+        days,
+        CustomerCodes.of(np.array(["C1"] * 4, dtype=object)),
+        POLICY.contact.min_days_between_contacts,
+        POLICY.calendar.business_days,
+        not_before,
+    )
+    assert [str(np.datetime64(int(d), "D")) for d in out] == [
+        "2026-03-12",
+        "2026-03-17",  # waits: it could not join the 12th
+        "2026-03-12",  # free to join: bundled
+        "2026-03-12",  # may not move before the 12th: the 12th itself is fine
+    ]
+
+
+@pytest.mark.parametrize(
+    ("open_amount", "expected_recovery", "action"),
+    [
+        # open amount x P(default) 0.5 x recovery rate 0.6 against legal costs of 1,500
+        (4000.0, 1200.0, ACTION_WRITE_OFF_REVIEW),  # 2,000 at risk, but only 1,200 recovered
+        (5500.0, 1650.0, ACTION_ESCALATE),
+        (4900.0, 1470.0, ACTION_WRITE_OFF_REVIEW),
+        (5100.0, 1530.0, ACTION_ESCALATE),
+    ],
+)
+def test_the_agency_weighs_what_legal_action_recovers_not_the_amount_at_risk(
+    open_amount: float, expected_recovery: float, action: str
+) -> None:
+    assert (POLICY.escalation.legal_costs, POLICY.escalation.recovery_rate) == (1500.0, 0.6)
+    last_step = len(POLICY.scenarios["protective"].steps) - 1
+    invoices, _ = plan(
+        [
+            invoice(
+                "A",
+                open_amount=open_amount,
+                default_probability=0.5,
+                late_probability=0.95,
+                reminders_sent=last_step,
+                due_date=AS_OF - pd.Timedelta(days=60),
+            )
+        ]
+    )
+    assert invoices.loc["A", "scenario"] == "protective"
+    assert invoices.loc["A", "expected_recovery"] == pytest.approx(expected_recovery)
+    assert invoices.loc["A", "action"] == action
+
+
+def test_legal_action_exactly_covering_its_costs_is_not_worth_it() -> None:
+    """ "Exceeds the legal costs": a recovery equal to them is not enough (values exact in
+    binary: 6,000 x 0.5 x 0.5 = 1,500)."""
+    rules = POLICY.escalation.model_copy(update={"recovery_rate": 0.5})
+    worth = rules.worth_it(np.array([6000.0, 6000.02, 12000.0]), np.array([0.5, 0.5, 0.25]))
+    np.testing.assert_array_equal(worth, [False, True, False])
+    np.testing.assert_array_equal(
+        rules.expected_recovery(np.array([6000.0, 1000.0]), np.array([0.5, 0.1])), [1500.0, 50.0]
+    )
+
+
+def test_a_courtesy_step_is_skipped_only_once_its_day_has_passed() -> None:
+    """Standard scenario, courtesy e-mail 3 days before due (2026-03-10 is a Tuesday)."""
+    invoices, _ = plan(
+        [
+            invoice("today", "C1", due_date=AS_OF + pd.Timedelta(days=3)),  # courtesy today
+            invoice("yesterday", "C2", due_date=AS_OF + pd.Timedelta(days=2)),  # it was yesterday
+        ]
+    )
+    assert invoices.loc["today", "step"] == 1
+    assert invoices.loc["today", "action_date"] == AS_OF
+    assert invoices.loc["yesterday", "step"] == 2  # the friendly reminder, 3 days after due
+    assert invoices.loc["yesterday", "action_date"] == pd.Timestamp("2026-03-16")  # 15th: Sunday
+
+
+def test_a_step_on_the_due_date_is_not_a_courtesy_step_and_is_never_skipped() -> None:
+    """A scenario whose first step is on the due date itself: 5 days past due, nothing sent,
+    that step is still due (today), not skipped like a passed courtesy step."""
+    standard = POLICY.scenarios["standard"]
+    friendly, *rest = standard.steps[1:]
+    on_due = POLICY.model_copy(
+        update={
+            "scenarios": {
+                **POLICY.scenarios,
+                "standard": standard.model_copy(
+                    update={"steps": (friendly.model_copy(update={"offset_days": 0}), *rest)}
+                ),
+            }
+        }
+    )
+    assert POLICY.scenarios["standard"].steps[1].offset_days == 3  # the shipped one untouched
+    invoices, _ = plan([invoice("A", due_date=AS_OF - pd.Timedelta(days=5))], policy=on_due)
+    assert invoices.loc["A", "step"] == 1 and invoices.loc["A", "action_date"] == AS_OF
+    assert invoices.loc["A", "template"] == friendly.template
+
+
+def test_only_the_agency_step_escalates_however_much_is_at_stake() -> None:
+    """Recovery would cover the legal costs many times over, but the scenario's next step is a
+    call: a reminder, not an escalation. Disputed and finished invoices have no step."""
+    invoices, _ = plan(
+        [
+            invoice("big", "C1", open_amount=1_000_000.0, default_probability=0.5,
+                    reminders_sent=1, due_date=AS_OF - pd.Timedelta(days=10)),
+            invoice("disputed", "C2", disputed=True),
+            invoice("done", "C3", reminders_sent=6),
+            invoice("cents", "C4", open_amount=1000.01, default_probability=0.5),
+        ]
+    )  # fmt: skip
+    assert invoices.loc["big", "scenario"] == "protective"
+    assert invoices.loc["big", "channel"] == "phone"
+    assert invoices.loc["big", "action"] == ACTION_REMIND
+    assert np.isnan(invoices.loc["disputed", "step"]) and np.isnan(invoices.loc["done", "step"])
+    assert invoices.loc["cents", "expected_recovery"] == 300.0  # 1,000.01 x 0.5 x 0.6 = 300.003
+
+
+def test_expected_loss_counts_what_is_recovered() -> None:
+    from payrisk.policy.dunning import priority_arrays
+
+    amounts, risk, days = np.array([1000.0, 400.0]), np.array([0.1, 0.5]), np.array([5.0, 1.0])
+    plain = priority_arrays(amounts, risk, days)
+    assert plain["expected_loss"].tolist() == [100.0, 200.0]  # nothing recovered by default
+    assert plain["priority_rank"].tolist() == [2, 1]
+    recovered = priority_arrays(amounts, risk, days, recovery=0.25)
+    assert recovered["expected_loss"].tolist() == [75.0, 150.0]
+    cents = priority_arrays(np.array([1234.567]), np.array([0.5]), np.array([0.0]))
+    assert cents["expected_loss"].tolist() == [617.28]  # 617.2835 to the cent

@@ -245,3 +245,37 @@ def test_an_invoice_unknown_to_the_history_is_disputed_as_the_caller_says(disput
     # ...but an invoice the history holds is read from its dated history, not the flag.
     known = features_at(dispute_data, "I3", "2024-04-10", disputed=True)
     assert known["open_dispute"] == 0
+
+
+def test_a_stream_answers_with_the_state_after_the_last_event_strictly_before_the_day() -> None:
+    """Two customers' running counts: a query on an event's day sees the state before it; one
+    after the stream's very first event sees that event only."""
+    from payrisk.features.streams import Lookup, build_stream
+
+    stream = build_stream(
+        np.array([1, 0, 0, 1, 1]), np.array([12, 10, 20, 30, 5]), {"n": np.ones(5)}
+    )
+    entity = np.array([0, 0, 0, 0, 1, 1, 1, 2])
+    day = np.array([10, 11, 20, 21, 12, 13, 31, 50])
+    counts = Lookup(stream, entity, day)("n", missing=-1.0)
+    assert counts.tolist() == [-1.0, 1.0, 1.0, 2.0, 1.0, 2.0, 3.0, -1.0]
+    # What the service keeps: answers from day 20 on are the same, the query on day 20 itself
+    # (which sees the event of day 10, not the one of day 20) included.
+    compact = stream.compact(20)
+    later = day >= 20
+    assert len(compact) == 4  # customer 1's event of day 5 is superseded by day 12's
+    np.testing.assert_array_equal(
+        Lookup(compact, entity[later], day[later])("n", missing=-1.0), counts[later]
+    )
+
+
+def test_a_rolling_median_runs_over_each_customers_own_last_events() -> None:
+    """A window of 3 events, per customer, from the first event on (one event: its own value)."""
+    from payrisk.features.streams import build_stream
+
+    entity = np.array([1, 0, 0, 1, 0, 0])
+    days = np.array([1, 2, 3, 4, 5, 6])
+    values = np.array([7.0, 10.0, 20.0, 9.0, 60.0, 0.0])
+    stream = build_stream(entity, days, {}, rolling_median={"m": (values, 3)})
+    # Sorted by (customer, day): customer 0 on days 2, 3, 5, 6; then customer 1 on days 1, 4.
+    assert stream.state["m"].tolist() == [10.0, 15.0, 20.0, 20.0, 7.0, 8.0]

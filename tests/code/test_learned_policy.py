@@ -17,7 +17,6 @@ from payrisk.models.effects import fit_effect_models, overlap_report, pseudo_out
 from payrisk.policy.config import load_dunning_config
 from payrisk.policy.dunning import NO_CONTACT
 from payrisk.policy.learned import (
-    LEVEL,
     POLICY_LEARNED,
     POLICY_RULES,
     allowed_channels,
@@ -48,26 +47,50 @@ def _random_decisions(rng: np.random.Generator, n: int) -> dict:
     }
 
 
+# The escalation rules written out again, independently of allowed_channels: a channel's level.
+_LEVEL = {"email": 1, "sms": 1, "phone": 2, "letter": 2, "formal_notice": 3, "agency": 4}
+
+
+def _breaks_a_rule(channel: str | None, before_due: bool, max_level: int, key_account: bool,
+                   worth_it: bool, disputed: bool) -> bool:  # fmt: skip
+    if channel is None:
+        return False
+    level = _LEVEL[channel]
+    return (
+        disputed  # disputes leave dunning
+        or (before_due and level > 1)  # only a courtesy reminder before the due date
+        or level > max_level + 1  # friendly before firm, the formal notice never first
+        or (key_account and level > 2)  # key accounts: the sales rep, never legal steps
+        or (channel == "agency" and not worth_it)  # the agency only when recovery covers costs
+        or (channel == "formal_notice" and max_level >= 3)  # a formal notice is sent once
+    )
+
+
+def _rule_breaks(channels: np.ndarray, situation: tuple[np.ndarray, ...]) -> list[bool]:
+    return [
+        _breaks_a_rule(channel, *(bool(a[i]) if a.dtype == bool else int(a[i]) for a in situation))
+        for i, channel in enumerate(channels)
+    ]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_learned_policy_never_breaks_an_escalation_rule(seed: int) -> None:
+    """Rules checked one decision at a time against the rules as the README states them (not
+    against allowed_channels, which choose itself obeys); and each rule does restrict: with
+    everything allowed, the same responses would break it."""
     d = _random_decisions(np.random.default_rng(seed), 5000)
-    allowed = allowed_channels(
-        d["before_due"], d["max_level"], d["key_account"], d["worth_it"], d["disputed"]
-    )
+    situation = (d["before_due"], d["max_level"], d["key_account"], d["worth_it"], d["disputed"])
+    allowed = allowed_channels(*situation)
     choice = choose(d["response"], d["amount"], allowed, d["new"], DUNNING)
     contacts = np.array([c is not None for c in choice.channel])
     assert contacts.sum() > 1000  # it does contact, so the checks below bite
-    assert not escalation_violations(
-        choice.channel, d["before_due"], d["max_level"], d["key_account"], d["worth_it"],
-        d["disputed"],
-    ).any()  # fmt: skip
-    level = np.array([LEVEL.get(c, 0) for c in choice.channel])
-    assert (level[d["before_due"]] <= 1).all()  # only a courtesy reminder before due
-    assert (level <= d["max_level"] + 1).all()  # friendly before firm, notice never first
-    assert (level[d["key_account"]] <= 2).all()  # key accounts: the sales rep, never legal
-    assert not contacts[d["disputed"]].any()  # disputes leave dunning
-    agency = np.array([c == "agency" for c in choice.channel])
-    assert d["worth_it"][agency].all()  # the agency only when recovery covers legal costs
+    broken = _rule_breaks(choice.channel, situation)
+    assert not any(broken)
+    assert not escalation_violations(choice.channel, *situation).any()
+    free = choose(d["response"], d["amount"], np.ones_like(allowed), d["new"], DUNNING)
+    unruly = _rule_breaks(free.channel, situation)
+    assert sum(unruly) > 100  # without the rules the responses would break them
+    np.testing.assert_array_equal(escalation_violations(free.channel, *situation), unruly)
 
 
 def test_decisions_without_words_are_the_same_decisions() -> None:
@@ -160,6 +183,49 @@ def test_contacts_keep_the_customers_gap_and_bundle_what_falls_within_it() -> No
     last = np.array([NO_CONTACT, NO_CONTACT, NO_CONTACT, 98, 98])
     planned = respect_gap(customer, day, last, gap=5)
     np.testing.assert_array_equal(planned, [100, 100, 120, 103, 103])
+
+
+def test_a_contact_exactly_the_gap_after_another_is_not_bundled_into_it() -> None:
+    """Gap 5: day 104 joins the contact of day 100, day 105 is a contact of its own and what
+    falls within its own gap (108, 109) joins it; 110 starts a third one."""
+    customer = np.zeros(6, dtype="int64")
+    day = np.array([100, 104, 105, 108, 109, 110])
+    planned = respect_gap(customer, day, np.full(6, NO_CONTACT), gap=5)
+    np.testing.assert_array_equal(planned, [100, 100, 105, 105, 105, 110])
+    # After a last contact on day 95, day 100 is allowed (exactly the gap), 99 is not.
+    assert respect_gap(np.array([0]), np.array([99]), np.array([95]), gap=5)[0] == 100
+    assert respect_gap(np.array([0]), np.array([100]), np.array([95]), gap=5)[0] == 100
+    assert respect_gap(np.array([0]), np.array([101]), np.array([95]), gap=5)[0] == 101
+
+
+def _greedy_gap(days: list[int], last: int | None, gap: int) -> list[int]:
+    """A simpler oracle: walk one customer's days in order; a day within the gap after the
+    current contact joins it, any other day opens a new contact (never before last + gap)."""
+    if last is not None:
+        days = [max(d, last + gap) for d in days]
+    out = [0] * len(days)
+    anchor = None
+    for i in sorted(range(len(days)), key=lambda k: days[k]):
+        if anchor is None or days[i] >= anchor + gap:
+            anchor = days[i]
+        out[i] = anchor
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_contact_gap_agrees_with_a_one_customer_at_a_time_walk(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, gap = 300, int(rng.integers(1, 10))
+    customer = rng.integers(0, 20, n)
+    day = rng.integers(0, 60, n)
+    last_of = np.where(rng.random(20) < 0.5, NO_CONTACT, rng.integers(-10, 10, 20))
+    planned = respect_gap(customer, day, last_of[customer], gap)
+    for c in range(20):
+        mine = np.flatnonzero(customer == c)
+        last = None if last_of[c] == NO_CONTACT else int(last_of[c])
+        assert planned[mine].tolist() == _greedy_gap(day[mine].tolist(), last, gap)
+        contacts = np.unique(planned[mine])
+        assert (np.diff(contacts) >= gap).all()
 
 
 def test_propensities_are_clipped_in_the_pseudo_outcomes() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 import pytest
 
 from payrisk.policy.config import PenaltyRules, load_dunning_config
 from payrisk.policy.penalties import penalty_arrays, round_cents, year_fractions
+from tests.helpers import interest_by_hand
 
 EPOCH = date(1970, 1, 1)
 
@@ -20,12 +21,7 @@ def day(text: str) -> int:
 
 def by_hand(amount: str, rate: str, due: str, on: str) -> Decimal:
     """Interest summed day by day in decimals: each day after due, 1/365 or 1/366 of the rate."""
-    total = Decimal(0)
-    for number in range(day(due) + 1, day(on) + 1):
-        year = date.fromordinal(EPOCH.toordinal() + number).year
-        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        total += Decimal(amount) * Decimal(rate) / Decimal(366 if leap else 365)
-    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return interest_by_hand(amount, rate, date.fromisoformat(due), date.fromisoformat(on))
 
 
 @pytest.mark.parametrize(
@@ -84,6 +80,9 @@ def test_nothing_is_owed_on_or_before_the_due_date():
         np.array([day("2026-05-10"), day("2026-05-01")]), rules,
     )  # fmt: skip
     assert owed["penalty_total"].tolist() == [0.0, 0.0]
+    assert owed["penalty_days"].tolist() == [0, 0]
+    assert owed["penalty_interest"].tolist() == [0.0, 0.0]
+    assert owed["penalty_indemnity"].tolist() == [0.0, 0.0]
 
 
 def test_rate_indemnity_and_templates_are_configurable():
@@ -98,6 +97,11 @@ def test_rate_indemnity_and_templates_are_configurable():
     assert owed["penalty_indemnity"][0] == 50.0
     with pytest.raises(ValueError, match="ISO 4217"):
         PenaltyRules(indemnity_currency="EURO")
+
+
+def test_a_tiny_negative_rounds_to_a_plain_zero_not_minus_zero():
+    rounded = round_cents(np.array([-0.001, 0.001]))
+    assert rounded.tolist() == [0.0, 0.0] and not np.signbit(rounded).any()
 
 
 def test_cents_round_half_up_not_to_even():
@@ -136,3 +140,57 @@ def test_an_indemnity_in_another_currency_is_converted_to_the_base_in_batch_too(
     assert owed["penalty_total"][0] == pytest.approx(34.0 + owed["penalty_interest"][0])
     with pytest.raises((ConfigError, ValueError), match="indemnity_currency EUR needs a rate"):
         DunningConfig.model_validate({**shipped.model_dump(), "currencies": {"base": "GBP"}})
+
+
+def test_under_a_payment_plan_interest_runs_on_the_instalment_due_not_the_whole_invoice():
+    """3,000 left on an invoice paid by instalments of 1,000: the letter about the missed
+    instalment (due 2025-01-31, sent 2025-03-03) claims interest on 1,000; an invoice without a
+    plan, on its whole open amount; an instalment larger than what is left, on what is left."""
+    from payrisk.policy.planning import dunning_amounts
+    from payrisk.policy.state import NO_DAY, DunningState
+
+    policy = load_dunning_config()
+    template = policy.penalties.templates[0]
+    plan = {
+        "action": np.array(["remind"] * 3, dtype=object),
+        "template": np.array([template] * 3, dtype=object),
+        "action_date": np.array(["2025-03-03"] * 3, dtype="datetime64[ns]"),
+    }
+    state = DunningState.empty(3)
+    state.plan_due_day[:] = [day("2025-01-31"), NO_DAY, day("2025-01-31")]
+    state.plan_amount[:] = [1000.0, np.nan, 800.0]
+    owed = dunning_amounts(
+        plan, np.array([3000.0, 3000.0, 500.0]), np.array([day("2025-01-31")] * 3), state,
+        np.full(3, np.nan), policy,
+    )  # fmt: skip
+    rate = str(policy.penalties.annual_rate)
+    assert owed["amount_due"].tolist() == [1000.0, 3000.0, 500.0]
+    assert owed["penalty_interest"].tolist() == [
+        float(by_hand("1000", rate, "2025-01-31", "2025-03-03")),  # 7.03
+        float(by_hand("3000", rate, "2025-01-31", "2025-03-03")),
+        float(by_hand("500", rate, "2025-01-31", "2025-03-03")),
+    ]
+    assert owed["penalty_interest"][0] == 7.03  # 1,000 x 8.28% x 31 / 365 = 7.0323...
+    assert owed["penalty_indemnity"].tolist() == [40.0, 40.0, 40.0]
+
+
+def test_only_contacts_whose_template_mentions_penalties_carry_them_and_amounts_are_in_cents():
+    from payrisk.policy.planning import dunning_amounts
+    from payrisk.policy.state import DunningState
+
+    policy = load_dunning_config()
+    letter = policy.penalties.templates[0]
+    assert "friendly_reminder" not in policy.penalties.templates
+    plan = {
+        "action": np.array(["remind", "remind", "wait"], dtype=object),
+        "template": np.array([letter, "friendly_reminder", letter], dtype=object),
+        "action_date": np.array(["2025-03-03"] * 3, dtype="datetime64[ns]"),
+    }
+    owed = dunning_amounts(
+        plan, np.array([1234.567, 1234.567, 1234.567]), np.array([day("2025-01-31")] * 3),
+        DunningState.empty(3), np.full(3, np.nan), policy,
+    )  # fmt: skip
+    assert owed["amount_due"].tolist() == [1234.57] * 3
+    assert owed["penalty_indemnity"][0] == 40.0
+    assert np.isnan(owed["penalty_total"][1:]).all()  # a friendly reminder; no contact at all
+    assert np.isnan(owed["penalty_interest"][1:]).all()

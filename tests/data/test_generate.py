@@ -413,7 +413,22 @@ def test_written_sample_reads_back_identical(tmp_path: Path, fmt: str) -> None:
 
 
 def test_written_sample_passes_validation(tmp_path: Path) -> None:
-    validation = pytest.importorskip("payrisk.data.validation")
-    write_dataset(generate_history(200, 2.0, seed=11), tmp_path)
-    report = validation.validate_tables(read_tables(tmp_path))
+    """The sample passes every rule, and the same check fails once one amount is made
+    negative (so a validation that checks nothing cannot pass it)."""
+    from payrisk.data.validation import validate_tables
+
+    history = generate_history(200, 2.0, seed=11)
+    write_dataset(history, tmp_path)
+    report = validate_tables(read_tables(tmp_path))
     report.raise_for_failures()
+    assert report.success and report.rules_run > 10
+    assert report.checked["invoices"] == len(history.invoices)
+    path = tmp_path / "invoices.csv"
+    invoices = pd.read_csv(path, dtype=str, keep_default_na=False)
+    invoices.loc[3, "amount"] = "-5.00"
+    invoices.to_csv(path, index=False)
+    broken = validate_tables(read_tables(tmp_path))
+    assert not broken.success
+    failed = {(f.table, f.column, f.failing_rows) for f in broken.failures}
+    assert ("invoices", "amount", 1) in failed  # its payments now exceed it too
+    assert {column for _, column, _ in failed} == {"amount"}

@@ -50,8 +50,9 @@ def ledger(sample_dataset: Dataset) -> Dataset:
 
 
 def features_at(dataset: Dataset, t: pd.Timestamp, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Features of every snapshot dated before t (each at its own date), from a history at as_of."""
-    queries = snapshot_queries(dataset.invoices, t, SnapshotSettings())
+    """Features of every snapshot dated t or before (each at its own date), from a history at
+    as_of: snapshots dated t itself see no event dated t (the future starts there)."""
+    queries = snapshot_queries(dataset.invoices, t + pd.Timedelta(days=1), SnapshotSettings())
     history = build_history(dataset, as_of, TARGETS, SETTINGS)
     return invoice_features(history, queries, FEATURES).set_index(
         queries["invoice_id"] + "@" + queries["snapshot_date"].astype("str")
@@ -187,10 +188,11 @@ def test_the_test_notices_a_leak(ledger, leak):
         reminders=ledger.reminders,
     )
     changed = rewrite_the_future(original, t, seed=1)
-    queries = snapshot_queries(original.invoices, t, SnapshotSettings())
-    if leak == "a day late":  # a feature computed one day late would see events dated t
-        queries["snapshot_date"] += pd.Timedelta(days=30)
-        queries = queries.loc[queries["snapshot_date"] > t]
+    queries = snapshot_queries(original.invoices, t + pd.Timedelta(days=1), SnapshotSettings())
+    if leak == "a day late":  # features of the snapshots dated t computed one day late see t
+        queries = queries.loc[queries["snapshot_date"] == t].copy()
+        assert len(queries) > 10
+        queries["snapshot_date"] += pd.Timedelta(days=1)
     elif leak == "disputes dated at issue":
         for data in (original, changed):
             data.invoices["dispute_date"] = data.invoices["dispute_date"].where(

@@ -34,8 +34,6 @@ from payrisk.scaleout.dask import (
     validation_losses,
 )
 
-pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it
-
 PARTITIONS = 5  # more partitions than workers, and some customers' partitions hold few rows
 # A model trained on Dask against the same model trained in process, on the same holdout: the
 # distributed histograms (bin boundaries found per worker) and bagging per worker change the trees.
@@ -128,6 +126,7 @@ def test_every_customer_lands_whole_in_one_partition(dataset):
     assert sum(not p.invoices.empty for p in parts) >= 3  # the hash spreads customers
 
 
+@pytest.mark.slow  # a local Dask cluster (2 worker processes)
 def test_partition_of_a_customer_is_the_same_in_every_process_and_order(dataset, cluster):
     ids = dataset.customers["customer_id"]
     here = customer_partition(ids, PARTITIONS)
@@ -147,6 +146,7 @@ def _by_key(frame: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:
     return keyed.sort_values(["_date", "_id"]).drop(columns=["_date", "_id"]).reset_index(drop=True)
 
 
+@pytest.mark.slow  # a local Dask cluster (2 worker processes)
 def test_features_on_dask_are_identical_to_the_single_machine_ones(
     dataset, as_of, config, local_features, cluster
 ):
@@ -164,6 +164,7 @@ def test_features_on_dask_are_identical_to_the_single_machine_ones(
 # --- Batch scoring -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a local Dask cluster (2 worker processes)
 @pytest.mark.parametrize("explain_top", [15, None])
 def test_the_same_scorer_scores_partitions_exactly_as_one_machine(
     dataset, as_of, local_scorer, cluster, explain_top
@@ -182,6 +183,7 @@ def test_the_same_scorer_scores_partitions_exactly_as_one_machine(
 # --- Training ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a local Dask cluster (2 worker processes)
 def test_training_on_dask_uses_lightgbms_dask_estimators_and_agrees_within_tolerance(
     examples, config, local_scorer, cluster
 ):
@@ -375,6 +377,7 @@ def test_cli_refuses_scheduler_with_local_before_reading_anything(tmp_path):
     assert list(tmp_path.iterdir()) == [data]
 
 
+@pytest.mark.slow  # a local Dask cluster (2 worker processes)
 def test_a_session_on_a_running_scheduler_fits_on_it_and_restores_local_fitting(cluster):
     from payrisk.models import estimators as models
 

@@ -95,6 +95,22 @@ def test_the_prior_is_the_customers_own_rate_shrunk_towards_the_population():
     assert long == pytest.approx((40 + 10 * prior.population_rate_) / 50)
 
 
+@pytest.mark.parametrize(
+    ("y", "population_rate"),
+    [
+        ([1, 0, 0, 0], 1.5 / 5),  # (1 + 0.5) / (4 + 1), not 1 / 4
+        ([0, 0, 0], 0.5 / 4),  # no positive: a small rate, not zero
+        ([1, 1, 1], 3.5 / 4),  # no negative: not one
+    ],
+)
+def test_the_population_rate_has_half_an_event_added(y: list[int], population_rate: float):
+    """Jeffreys: (events + 0.5) / (examples + 1); a customer without history gets it."""
+    X = pd.DataFrame({"settled_invoices": [0.0] * len(y), "late_share": [np.nan] * len(y)})
+    prior = CustomerRatePrior().fit(X.to_numpy(), np.array(y), tuple(X.columns))
+    assert prior.population_rate_ == pytest.approx(population_rate)
+    assert prior.predict(X.to_numpy()[:1])[0] == pytest.approx(population_rate)
+
+
 def test_the_logistic_regression_keeps_the_monotone_constraints():
     X = frame(2000)
     # More days past due lowers the outcome in this data, against the declared constraint.

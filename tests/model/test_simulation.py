@@ -135,6 +135,15 @@ def test_a_whole_simulation_trains_payrisk_and_plays_every_policy(tmp_path, monk
     for name in ("rules", "learned"):
         assert policies[name]["contacts_per_invoice"] > 0
     assert policies["learned"] != policies["rules"]  # not the rules table under another name
+    assert policies["none"]["contacts_per_invoice"] == 0 and policies["none"]["contact_cost"] == 0
+    for name, values in policies.items():
+        for share in ("late_share", "default_share", "cash_collected_share_by_due_plus_30"):
+            assert 0 <= values[share] <= 1, (name, share)
+        assert values["default_share"] <= values["late_share"], name  # a default is late
+        assert (values["contact_cost"] > 0) == (values["contacts_per_invoice"] > 0), name
+    late = {name: values["amount_weighted_days_late"] for name, values in policies.items()}
+    assert late["oracle"] < late["none"]  # true responses: contacts that help
+    assert late["rules"] < late["none"]  # the world's reminders do bring payments forward
     assert set(report["timings"]) == {"generate_seconds", "train_seconds", "play_seconds"}
 
     monkeypatch.chdir(tmp_path)

@@ -34,6 +34,7 @@ PROTECTED = [
     ("POST", "/v1/customer"),
     ("POST", "/v1/credit-review"),
     ("POST", "/v1/status"),
+    ("POST", "/v1/worklist"),
     ("GET", "/docs"),
     ("GET", "/docs.json"),
     ("GET", "/metrics"),
@@ -51,6 +52,15 @@ def anonymous(client) -> Iterator:
     finally:
         client.cookies.clear()
         client.headers["X-API-Key"] = saved
+
+
+def test_the_protected_list_names_every_route_of_the_api(client):
+    """A new endpoint cannot be left out of the check above: every /v1 route the OpenAPI spec
+    declares is in PROTECTED."""
+    paths = client.get("/docs.json").json()["paths"]
+    api = {path for path in paths if path.startswith("/v1/")}
+    assert "/v1/worklist" in api
+    assert api <= {path for _, path in PROTECTED}
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)

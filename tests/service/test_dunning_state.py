@@ -16,7 +16,7 @@ from payrisk.policy.state import NO_DAY, SENT_FIELDS, STATE_COLUMNS, DunningStat
 from payrisk.serving.engine import request_state
 from payrisk.serving.schemas import ScoreRequest
 from tests.conftest import VALID_INVOICE
-from tests.helpers import invoice_payload
+from tests.helpers import interest_by_hand, invoice_payload
 
 POLICY = load_dunning_config()
 GAP = POLICY.contact.min_days_between_contacts
@@ -101,7 +101,8 @@ def test_a_reported_reminder_is_not_sent_again_the_next_day(client, bundle):
 
 def test_one_contact_per_customer_at_the_highest_step_with_reported_reminders(client, bundle):
     """Two invoices of a customer, one reported at a higher step: the customer's next contact
-    covers both on one day, at the higher step's channel."""
+    covers both on one day, at the higher step's channel; a third invoice, due later, is a
+    contact of its own at least the gap after it."""
     row = reminded_today(bundle)
     today = working_day(bundle.as_of.date())
     (first,) = invoice_payload(row.to_frame().T)
@@ -110,18 +111,32 @@ def test_one_contact_per_customer_at_the_highest_step_with_reported_reminders(cl
         {"sent_date": (today - timedelta(days=30 + k)).isoformat(), "channel": "email"}
         for k in range(3)
     ]
-    answer = score(client, [first, {**second, "reminders": reported}], as_of=today.isoformat())
+    due_later = today + timedelta(days=40)
+    third = {
+        **first,
+        "invoice_id": "LATER-1",
+        "issue_date": today.isoformat(),
+        "due_date": due_later.isoformat(),
+        "open_amount": first["amount"],
+    }
+    answer = score(
+        client, [first, {**second, "reminders": reported}, third], as_of=today.isoformat()
+    )
     (plan,) = answer["customers"]
     steps = {i["invoice_id"]: i["next_action"] for i in answer["invoices"]}
-    assert steps["TWIN-1"]["step"] == 4 or steps["TWIN-1"]["action"] != "remind"
+    assert steps["TWIN-1"]["step"] == 4  # three reminders reported: the fourth step is next
+    assert steps[first["invoice_id"]]["step"] == row["step"] < 4
     contacts = plan["contacts"]
-    days = [c["action_date"] for c in contacts]
-    assert len(days) == len(set(days))  # one contact a day per customer
+    assert len(contacts) >= 2, contacts  # the later invoice is a contact of its own
+    days = [date.fromisoformat(c["action_date"]) for c in contacts]
+    assert days == sorted(days) and len(days) == len(set(days))  # one contact a day
     for earlier, later in itertools.pairwise(days):
-        assert date.fromisoformat(later) - date.fromisoformat(earlier) >= timedelta(days=GAP)
+        assert later - earlier >= timedelta(days=GAP)
     first_contact = contacts[0]
-    hardest = max((steps[i] for i in first_contact["invoice_ids"]), key=lambda a: a["step"] or 0)
-    assert first_contact["step"] == hardest["step"]
+    assert sorted(first_contact["invoice_ids"]) == sorted([first["invoice_id"], "TWIN-1"])
+    assert first_contact["step"] == 4
+    assert first_contact["channel"] == steps["TWIN-1"]["channel"]
+    assert "LATER-1" in contacts[1]["invoice_ids"]
 
 
 def test_a_hold_sends_nothing_until_it_ends_and_keeps_its_reason_private(client, bundle, caplog):
@@ -392,8 +407,6 @@ def test_the_same_request_gets_the_same_answer_and_its_id_back(client, bundle):
 
 
 def test_steps_that_mention_penalties_carry_them_to_the_cent(client, bundle):
-    from payrisk.policy.penalties import year_fractions
-
     letters = bundle.invoices.loc[
         bundle.invoices["template"].isin(POLICY.penalties.templates)
         & bundle.invoices["action"].isin(["remind", "escalate"])
@@ -406,21 +419,26 @@ def test_steps_that_mention_penalties_carry_them_to_the_cent(client, bundle):
     penalties = action["penalties"]
     day = date.fromisoformat(action["action_date"])
     due = row["due_date"].date()
-    fraction = year_fractions(
-        np.array([(due - date(1970, 1, 1)).days]), np.array([(day - date(1970, 1, 1)).days])
-    )[0]
-    expected = float(np.floor(row["open_amount"] * 0.0828 * fraction * 100 + 0.5) / 100)
-    assert penalties["days_late"] == (day - due).days
-    assert penalties["interest"] == pytest.approx(expected, abs=1e-9)
+    # Day by day in decimals, at the configured rate (8.28%), on the open amount to the cent.
+    expected = float(
+        interest_by_hand(f"{row['open_amount']:.2f}", str(POLICY.penalties.annual_rate), due, day)
+    )
+    assert expected > 0
+    assert penalties["days_late"] == (day - due).days > 0
+    assert penalties["interest"] == expected
     assert penalties["indemnity"] == 40.0 and penalties["currency"] == "EUR"
     assert penalties["total"] == pytest.approx(expected + 40.0, abs=1e-9)
     # The batch carries the same amounts for the same step.
     assert row["penalty_total"] == pytest.approx(penalties["total"], abs=1e-9)
-    # A friendly reminder carries none.
-    friendly = bundle.invoices.loc[bundle.invoices["template"] == "friendly_reminder"]
-    if len(friendly):
-        (one,) = invoice_payload(friendly.head(1))
-        assert score(client, [one])["invoices"][0]["next_action"]["penalties"] is None
+    # A friendly reminder carries none (the sample has some: this always runs).
+    friendly = bundle.invoices.loc[
+        (bundle.invoices["template"] == "friendly_reminder")
+        & (bundle.invoices["due_date"] < bundle.invoices["action_date"])
+    ]
+    assert len(friendly)
+    (one,) = invoice_payload(friendly.head(1))
+    quiet = score(client, [one])["invoices"][0]["next_action"]
+    assert quiet["template"] == "friendly_reminder" and quiet["penalties"] is None
 
 
 def _state_payload(row: pd.Series) -> tuple[dict, list[dict]]:

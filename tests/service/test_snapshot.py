@@ -85,6 +85,27 @@ def test_snapshot_step_writes_the_portfolio_bundle(snapshot_file, trained):
         "over_90",
     ]
     assert invoices["reason_1"].str.len().gt(0).any()
+    # The open invoices are the ledger's: unpaid, not written off, less their payments.
+    ledger = pd.read_csv(trained.data_dir / "invoices.csv")
+    paid = pd.read_csv(trained.data_dir / "payments.csv").groupby("invoice_id")["amount"].sum()
+    still_open = ledger.loc[ledger["paid_date"].isna() & ledger["written_off_date"].isna()]
+    left = still_open["amount"] - still_open["invoice_id"].map(paid).fillna(0.0)
+    assert set(invoices["invoice_id"]) == set(still_open["invoice_id"])
+    assert kpis["open_amount"] == pytest.approx(left.sum(), abs=0.01)
+    # The aged balance, bucketed again by days past due at the snapshot's day.
+    days = (pd.Timestamp(kpis["as_of"]) - invoices["due_date"]).dt.days
+    buckets = pd.cut(days, [-(10**6), 0, 30, 60, 90, 10**6], labels=False)
+    for k, row in enumerate(kpis["aged_balance"]):
+        mine = invoices.loc[buckets == k, "open_amount"]
+        assert row["invoices"] == len(mine), row
+        assert row["open_amount"] == pytest.approx(mine.sum(), abs=0.01), row
+        assert row["share"] == pytest.approx(mine.sum() / left.sum())
+    assert kpis["overdue_amount"] == pytest.approx(invoices.loc[days > 0, "open_amount"].sum())
+    at_risk = invoices["open_amount"] * invoices["default_probability"]
+    assert kpis["amount_at_risk"] == pytest.approx(at_risk.sum(), abs=0.01)
+    assert kpis["expected_loss"] == pytest.approx(
+        (at_risk * (1 - kpis["recovery_rate"])).sum(), abs=0.005 * len(invoices)
+    )  # each invoice's expected loss is rounded to the cent
 
 
 def rewrite(path, change) -> None:
