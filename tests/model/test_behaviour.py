@@ -114,6 +114,8 @@ def test_one_invoice_requests_score_as_the_batch_does(scorer, sample_dataset):
     # know it from (tests/service/test_dunning_state.py compares those).
     stateless = queries["state_promise_date"].isna() & queries["state_plan_due_date"].isna()
     stateless &= queries["state_hold_until_date"].isna() & (queries["state_direct_debit"] != 1)
+    # nor a formal notice sent (the ladder reads it from the bundle's state, by channel)
+    stateless &= queries["state_notice_date"].isna() & ~(queries["state_top_level_sent"] >= 3)
     queries = queries.loc[stateless].drop_duplicates("customer_id").head(30).reset_index(drop=True)
     batch = score_and_plan(scorer, history, queries, as_of, load_dunning_config())
     batch = batch.invoices.set_index("invoice_id")

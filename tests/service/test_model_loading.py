@@ -98,10 +98,11 @@ def test_a_local_copy_changed_since_its_registration_is_refused_before_it_is_loa
     monkeypatch.setenv("PAYRISK_MODELS_DIR", str(models))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'gone' / 'mlflow.db'}")
     assert Catalog().load_scorer().source == "local copy"  # untouched: served
-    pickled = next(models.rglob("python_model.pkl"))
     marker = tmp_path / "ran"
-    # A pickle that runs `touch <marker>` when loaded (os.system), in place of the model.
-    pickled.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    # A pickle that runs `touch <marker>` when loaded (os.system), in place of the model: in
+    # every copy (the session's other trainings may have left several; the champion's is one).
+    for pickled in models.rglob("python_model.pkl"):
+        pickled.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
     with pytest.raises(FileNotFoundError, match="differs from the one registered"):
         Catalog().load_scorer()
     assert "differs from the one registered" in (Catalog().model_available() or "")
