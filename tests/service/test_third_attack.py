@@ -20,7 +20,8 @@ import pytest
 
 from payrisk.serving.auth import COOKIE
 from payrisk.serving.process import ServerStartError, free_port, running_server
-from tests.conftest import API_KEY, AUTH, VALID_INVOICE
+from tests.conftest import AUTH, VALID_INVOICE
+from tests.service.test_attacks import sign_in
 
 pytestmark = pytest.mark.slow  # starts processes, clusters or browsers: make test-fast skips it
 
@@ -55,17 +56,6 @@ def third(trained, snapshot_file, tmp_path_factory) -> Iterator[tuple[str, Path,
             yield base, snapshot, log
     except ServerStartError as error:
         pytest.fail(str(error))
-
-
-def sign_in(base: str) -> str:
-    response = httpx.post(
-        f"{base}/ui/login",
-        data={"api_key": API_KEY, "next": "/ui/"},
-        headers={"Origin": base},
-        timeout=30,
-    )
-    assert response.status_code == 303, response.text
-    return response.cookies[COOKIE]
 
 
 def timed(call: Callable[[], httpx.Response]) -> float:

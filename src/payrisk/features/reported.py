@@ -37,17 +37,31 @@ class ReportedReminders:
             top_step=np.full(n, np.nan),
         )
 
-    def record(self, k: int, days: np.ndarray, channels: list[str], steps: list) -> None:
-        """Invoice `k`'s reminders the snapshot lacks (in place; days already cut)."""
-        if not len(days):
-            return
-        self.count[k] = len(days)
-        self.hard[k] = sum(c in HARD_CHANNELS for c in channels)
-        last = int(np.argmax(days))
-        self.last_day[k] = days[last]
-        self.last_channel[k] = channels[last]
-        given = [s for s in steps if s is not None]
-        self.top_step[k] = max(given) if given else np.nan
+    @classmethod
+    def of_events(
+        cls,
+        n: int,
+        invoice: np.ndarray,
+        day: np.ndarray,
+        channel: np.ndarray,
+        step: np.ndarray,
+    ) -> ReportedReminders:
+        """From the reminders the snapshot lacks, one row each: the invoice's position (of
+        `n`), its day, channel (names) and step (NaN: not given). Vectorised."""
+        out = cls.empty(n)
+        invoice = np.asarray(invoice, dtype="int64")
+        if not len(invoice):
+            return out
+        day = np.asarray(day, dtype="int64")
+        channel = np.asarray(channel, dtype=object)
+        out.count[:] = np.bincount(invoice, minlength=n)
+        out.hard[:] = np.bincount(invoice, weights=np.isin(channel, HARD_CHANNELS), minlength=n)
+        order = np.lexsort((day, invoice))
+        last = order[np.r_[invoice[order][1:] != invoice[order][:-1], True]]
+        out.last_day[invoice[last]] = day[last]
+        out.last_channel[invoice[last]] = channel[last]
+        np.fmax.at(out.top_step, invoice, np.asarray(step, dtype="float64"))
+        return out
 
     def any(self) -> bool:
         return bool(self.count.any())

@@ -127,9 +127,7 @@ def moved_by_others(
 ) -> np.ndarray:
     """Which of the first `rows` kept plans did not come out as restored (another invoice's plan
     moved them: `EVENT_CUSTOMER_PLAN`)."""
-    keep = planned.keep[:rows] & ~(
-        (planned.action[:rows] == "wait") & (planned.day[:rows] <= today)
-    )
+    keep = planned.live(today)[:rows]
     due = next_working_day(np.maximum(planned.day[:rows], today), workdays)
     day = np.asarray(actions["action_date"][:rows], dtype="datetime64[D]").astype("int64")
     same = (day == due) & (np.asarray(actions["action"][:rows]) == planned.action[:rows])
@@ -151,6 +149,10 @@ class PlannedActions:
     policy: np.ndarray  # object
     day: np.ndarray  # int64
 
+    def live(self, today: int) -> np.ndarray:
+        """The plans kept today: all sent back unchanged but a wait that reached its day."""
+        return self.keep & ~((self.action == "wait") & (self.day <= today))
+
     def over(
         self,
         actions: dict[str, np.ndarray],
@@ -161,7 +163,7 @@ class PlannedActions:
         """`actions` with the kept plans restored: the same action on its day (today's next
         working day if that day has passed unreported). A wait that reached its day is not
         kept: the policy decides again."""
-        keep = self.keep & ~((self.action == "wait") & (self.day <= today))
+        keep = self.live(today)
         if not keep.any():
             return actions
         out = {name: np.array(values, copy=True) for name, values in actions.items()}

@@ -389,12 +389,7 @@ def state_of_columns(columns, rows: np.ndarray | None = None) -> DunningState | 
     if STATE_COLUMNS["promise_day"] not in columns:
         return None
     values = {}
-    n = len(columns[STATE_COLUMNS["promise_day"]]) if rows is None else len(rows)
-    empty = DunningState.empty(n)
     for name, column in STATE_COLUMNS.items():
-        if column not in columns:  # a bundle written before the column existed: not known
-            values[name] = getattr(empty, name)
-            continue
         data = columns[column]
         data = np.asarray(data if rows is None else np.asarray(data)[rows])
         if name.endswith("_day"):

@@ -269,16 +269,20 @@ def reported_reminders(
     """The reminders the request reports that the snapshot cannot hold (all of an invoice it
     does not hold; from its as-of date on for one it does), per planned invoice (`n`: the
     request's first)."""
-    out = ReportedReminders.empty(n)
     cut = day_number(snapshot_as_of)
-    for k, invoice in enumerate(request.invoices):
-        if not invoice.reminders:
-            continue
-        days = ordinal_days(r.sent_date for r in invoice.reminders)
-        new = days >= cut if in_history[k] else np.ones(len(days), dtype=bool)
-        chosen = [r for r, keep in zip(invoice.reminders, new, strict=True) if keep]
-        out.record(k, days[new], [r.channel for r in chosen], [r.step for r in chosen])
-    return out
+    kept = [
+        (k, r)
+        for k, invoice in enumerate(request.invoices)
+        for r in invoice.reminders or ()
+        if not in_history[k] or r.sent_date.toordinal() - EPOCH_ORDINAL >= cut
+    ]
+    return ReportedReminders.of_events(
+        n,
+        np.array([k for k, _ in kept], dtype="int64"),
+        ordinal_days(r.sent_date for _, r in kept),
+        np.array([r.channel for _, r in kept], dtype=object),
+        np.array([np.nan if r.step is None else r.step for _, r in kept], dtype="float64"),
+    )
 
 
 def customers_without_invoices(request: ScoreRequest) -> list[str]:
@@ -635,18 +639,17 @@ def contact_refs(
     contacts: dict[str, list[dict]], customer: np.ndarray, action: np.ndarray, day: np.ndarray
 ) -> list[dict | None]:
     """For each contact action, its customer's contact of that day (`ContactRef`'s fields)."""
-    dates = _dates(day)
-    out: list[dict | None] = []
-    for who, what, when in zip(customer.tolist(), action.tolist(), dates, strict=True):
-        found = None
-        if what in CONTACT_ACTIONS:
-            for contact in contacts.get(who, ()):
-                if contact["action_date"] == when:
-                    found = {name: contact[name] for name in ("action_date", "action", "channel")}
-                    found["step"] = contact["step"]
-                    break
-        out.append(found)
-    return out
+    by_day = {
+        (who, contact["action_date"]): {
+            name: contact[name] for name in ("action_date", "action", "channel", "step")
+        }
+        for who, planned in contacts.items()
+        for contact in planned
+    }
+    return [
+        by_day.get((who, when)) if what in CONTACT_ACTIONS else None
+        for who, what, when in zip(customer.tolist(), action.tolist(), _dates(day), strict=True)
+    ]
 
 
 def customer_contacts(invoices: dict[str, np.ndarray]) -> dict[str, list[dict]]:

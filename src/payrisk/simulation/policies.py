@@ -141,6 +141,26 @@ def own_reminders(state: PlayState, rows: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def contacts_of_batch(rows: np.ndarray, plan: dict, start: int, end: int) -> Actions:
+    """The contacts a plan of invoice `rows` dates before `end`, as the batch's actions (none
+    earlier than its `start`)."""
+    day = plan["action_date"].astype("datetime64[D]").astype("int64")
+    act = is_contact(plan["action"]) & (day < end)
+    return Actions(
+        rows[act],
+        np.maximum(day[act], start),
+        code_of(plan["channel"][act], CHANNELS),
+        np.nan_to_num(plan["step"][act]).astype(np.int64),
+    )
+
+
+def open_period_rows(state: PlayState, first_row: int, start: int) -> np.ndarray:
+    """The period's invoices issued before `start` and open at its start, as known then."""
+    world = state.world
+    rows = np.arange(first_row, len(world))
+    return rows[(world.issue_day[rows] < start) & known_open(state, rows, start)]
+
+
 def last_contact(state: PlayState) -> np.ndarray:
     """Per customer row: the day of its latest reminder (dunning.NO_CONTACT if none)."""
     world = state.world
@@ -205,8 +225,7 @@ class RulesPolicy:
 
     def actions(self, state: PlayState, start: int, end: int, only: np.ndarray | None) -> Actions:
         world = self.view.world.invoices
-        rows = np.arange(self.first_row, len(world))
-        rows = rows[(world.issue_day[rows] < start) & known_open(state, rows, start)]
+        rows = open_period_rows(state, self.first_row, start)
         if only is not None:
             rows = rows[only[rows]]
         if not len(rows):
@@ -233,14 +252,7 @@ class RulesPolicy:
         own = own_reminders(state, rows)
         scored.update(top_level_sent=own["level"].astype("float64"), notice_day=own["notice_day"])
         plan = plan_arrays(scored, last_contact(state)[customer], start, self.dunning).invoices
-        action_day = plan["action_date"].astype("datetime64[D]").astype("int64")
-        act = is_contact(plan["action"]) & (action_day < end)
-        return Actions(
-            rows[act],
-            np.maximum(action_day[act], start),
-            code_of(plan["channel"][act], CHANNELS),
-            np.nan_to_num(plan["step"][act]).astype(np.int64),
-        )
+        return contacts_of_batch(rows, plan, start, end)
 
 
 @dataclass
@@ -387,8 +399,7 @@ class ServicePolicy:
 
     def __call__(self, state: PlayState, start: int, end: int) -> Actions:
         world = self.view.world.invoices
-        rows = np.arange(self.first_row, len(world))
-        rows = rows[(world.issue_day[rows] < start) & known_open(state, rows, start)]
+        rows = open_period_rows(state, self.first_row, start)
         if not len(rows):
             return Actions.none()
         history = self.view.history(state, start)
@@ -426,33 +437,18 @@ class ServicePolicy:
             state=reported,
             reported=lacking,
         )
-        plan = portfolio.invoices
-        day = plan["action_date"].astype("datetime64[D]").astype("int64")
-        act = is_contact(plan["action"]) & (day < end)
-        return Actions(
-            rows[act],
-            np.maximum(day[act], start),
-            code_of(plan["channel"][act], CHANNELS),
-            np.nan_to_num(plan["step"][act]).astype(np.int64),
-        )
+        return contacts_of_batch(rows, portfolio.invoices, start, end)
 
     def _lacking(self, state: PlayState, rows: np.ndarray, since: int) -> ReportedReminders:
         """The reminders of `rows` sent on or after `since` (what the refreshed history lacks)."""
-        out = ReportedReminders.empty(len(rows))
         log = state.reminders()
-        if not len(log["row"]):
-            return out
         recent = log["day"] >= since
         position = pd.Index(rows).get_indexer(log["row"][recent])
-        keep = position >= 0
-        position = position[keep]
-        days = log["day"][recent][keep]
-        channels = np.asarray(CHANNELS, dtype=object)[log["channel"][recent][keep]]
-        steps = log["step"][recent][keep]
-        order = np.argsort(position, kind="stable")
-        for part in np.split(order, np.flatnonzero(np.diff(position[order])) + 1):
-            if len(part):  # one call per invoice reminded since the refresh (a few)
-                out.record(
-                    int(position[part[0]]), days[part], list(channels[part]), list(steps[part])
-                )
-        return out
+        mine = position >= 0
+        return ReportedReminders.of_events(
+            len(rows),
+            position[mine],
+            log["day"][recent][mine],
+            np.asarray(CHANNELS, dtype=object)[log["channel"][recent][mine]],
+            log["step"][recent][mine].astype("float64"),
+        )
