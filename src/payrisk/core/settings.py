@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,12 +85,33 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds a client has to send a whole request body (else 408).",
     )
+    timezone: str = Field(
+        "Europe/Paris",
+        description="The service's time zone (IANA name): a request without `as_of` is "
+        "answered as of today there.",
+    )
     tracking_uri: str | None = Field(
         None, validation_alias="MLFLOW_TRACKING_URI", description="MLflow tracking server."
     )
     dask_scheduler_address: str | None = Field(
         None, validation_alias="DASK_SCHEDULER_ADDRESS", description="Where a Dask cluster is."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        """A known IANA zone: a typo must not shift every answer's day silently."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known time zone (an IANA name, e.g. Europe/Paris)"
+            ) from None
+        return value
+
+    def today(self) -> date:
+        """Today's date in the service's time zone (the default `as_of` of its answers)."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
     @field_validator("trusted_proxies")
     @classmethod
