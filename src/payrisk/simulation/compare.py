@@ -79,7 +79,10 @@ def compare_policies(
     results, states = {}, {}
     for name in policies:
         policy = make_policy(name, world, period, scorer, effects, dunning, refresh_days)
-        state = play(world.invoices, policy, period.start, period.horizon, state=past.copy())
+        # The world answers calls with promises from the period on (kept or broken by archetype).
+        state = play(
+            world.invoices, policy, period.start, period.horizon, state=past.with_promises()
+        )
         results[name] = policy_metrics(state, period.rows, period.horizon, dunning.costs)
         states[name] = state
     return results, states
