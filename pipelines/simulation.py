@@ -66,8 +66,10 @@ def simulate_world(
     dunning: DunningConfig,
     follow_up_days: int,
     policies: tuple[str, ...] = POLICIES,
+    promises: bool = True,
 ) -> dict:
-    """Train on the world's history, play every policy over its period; the report."""
+    """Train on the world's history, play every policy over its period (calls bringing
+    promises there, with `promises`); the report."""
     timings = {}
     started = time.perf_counter()
     past = world.play_logged(world.end_day)
@@ -79,8 +81,9 @@ def simulate_world(
     timings["train_seconds"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     results, _ = compare_policies(
-        world, past, trained.scorer, trained.effects, dunning, follow_up_days, policies
-    )
+        world, past, trained.scorer, trained.effects, dunning, follow_up_days, policies,
+        promises=promises,
+    )  # fmt: skip
     timings["play_seconds"] = round(time.perf_counter() - started, 1)
     return {
         "policies": results,
@@ -94,6 +97,7 @@ def simulate_world(
             "invoices": int((world.invoices.issue_day > world.end_day).sum()),
             "days": world.last_issue_day - world.end_day,
             "follow_up_days": follow_up_days,
+            "promises": promises,
         },
         "effects": None if trained.effects is None else trained.effects.summary(),
         "timings": timings,
@@ -109,10 +113,13 @@ def simulate(
     follow_up_days: int = 150,
     report_json: str | Path | None = None,
     track: bool = True,
+    promises: bool = True,
 ) -> dict:
     """`payrisk simulate`: the report (also written to `report_json`, and to MLflow)."""
     world = generate_world(customers, years, seed, DEFAULT_END_DATE, future_days=period_days)
-    report = simulate_world(world, catalog.train_config, catalog.dunning_config, follow_up_days)
+    report = simulate_world(
+        world, catalog.train_config, catalog.dunning_config, follow_up_days, promises=promises
+    )
     report["world"] = {"customers": customers, "years": years, "seed": seed}
     if track:
         log_simulation(catalog, report)

@@ -261,15 +261,23 @@ def simulate(
     track: Annotated[
         bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
     ] = True,
+    promises: Annotated[
+        bool,
+        typer.Option(
+            "--promises/--no-promises",
+            help="Calls bring promises in the played period (kept or broken by archetype).",
+        ),
+    ] = True,
 ) -> None:
-    """Compare dunning policies (none, random, rules, learned, oracle) in a generated world."""
+    """Compare dunning policies (none, random, rules, learned, oracle, the service) in a
+    generated world."""
     from pipelines.simulation import render
     from pipelines.simulation import simulate as run_simulation
 
     def action() -> None:
         report = run_simulation(
             catalog_for(config, dunning_config), customers, years, seed, period_days,
-            follow_up_days, report_json, track,
+            follow_up_days, report_json, track, promises,
         )  # fmt: skip
         typer.echo(render(report))
 

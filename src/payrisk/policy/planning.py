@@ -499,9 +499,10 @@ class LearnedNextActions:
         if self.dunning.policy.mode != POLICY_LEARNED or effects is None or n == 0:
             return out
         out["policy_reason"][:] = words["rules_step"]
-        contact = is_contact(actions["action"])
-        # The scenario's end (a credit manager's review) is weighed too: the ladder turns it into
-        # the agency after the notice only where the agency pays for itself (`legal_pays`).
+        # A scenario that ran out (a credit manager's review) is weighed too: at a decision
+        # moment still ahead, like any contact (the policy's moments, not the scenario's step
+        # count, say when it may act); past them, only whether the agency pays for itself
+        # (`legal_pays`: the ladder turns the review into the agency after the notice there).
         ran_out = actions["action"] == ACTION_SCENARIO_DONE
         inv = self.invoices
         gap = self.dunning.contact.min_days_between_contacts
@@ -517,7 +518,8 @@ class LearnedNextActions:
         # Past the last decision moment the scenario's later steps (the formal notice, the
         # agency) are weighed like any contact, on their own day: no moment follows, so a
         # wait is weighed again when the service is next asked.
-        later = (contact & (moment < 0)) | ran_out
+        contact = is_contact(actions["action"]) | (ran_out & (moment >= 0))
+        later = (contact | ran_out) & (moment < 0)
         moment = np.where(later, np.maximum(to_days(actions["action_date"]), earliest), moment)
         following = np.where(later, -1, following)
         rows = np.flatnonzero((contact | ran_out) & ~self.ruled)
