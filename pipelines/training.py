@@ -36,6 +36,7 @@ from payrisk.models.evaluation import (
     roc_figure,
 )
 from payrisk.models.gate import CHAMPION, GateDecision, decide, gate_inputs
+from payrisk.models.monitoring import REFERENCE_KEY, fit_reference
 from payrisk.models.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
 from payrisk.models.training import (
     AGE_GROUPS,
@@ -438,6 +439,7 @@ def card_registered(
     evaluation: Evaluation,
     importance: dict[str, pd.Series],
     effects: EffectTraining | None,
+    everything: Examples,
     config: TrainConfig,
 ) -> None:
     """What the registered scorer carries for the model page. What was evaluated is the
@@ -445,6 +447,15 @@ def card_registered(
     the evaluated one could not): the card says both. The channel effects ride along."""
     registered.metadata.update(model_card(evaluation, importance, models, config))
     registered.metadata["registered_models"] = registered.model_summary()
+    # What `payrisk monitor` compares today's snapshots with: the bins and shares of the features
+    # and scores of what this model learned from last (see payrisk.models.monitoring).
+    registered.metadata[REFERENCE_KEY] = fit_reference(
+        registered,
+        everything,
+        pd.Timestamp(registered.metadata["trained_until"]),
+        config.snapshots,
+        config.monitoring,
+    )
     if effects is not None and effects.models is not None:
         registered.effects = effects.models
         registered.metadata["effects"] = effects.models.summary()
@@ -561,7 +572,9 @@ def train(
         effects = train_effects(data, scorer, config, catalog.dunning_config)
         importance = holdout_importance(scorer, data.holdout)
         models = scorer.model_summary()
-        card_registered(registered, models, evaluation, importance, effects, config)
+        card_registered(
+            registered, models, evaluation, importance, effects, data.everything, config
+        )
         decision = gate_against_champion(
             catalog, scorer, evaluation, data.holdout, metadata, config
         )

@@ -392,6 +392,28 @@ def report(
 
 
 @app.command()
+def monitor(
+    data: Annotated[Path, typer.Option(help="Data directory: the ledger as it is now.")],
+    as_of: AsOf = None,
+    out: Annotated[Path, typer.Option(help="Where the report goes (JSON).")] = Path(
+        "reports/monitoring.json"
+    ),
+    model_uri: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
+    config: TrainConfigOption = None,
+) -> None:
+    """Drift of what is scored now from the champion's training data (features, scores) and its
+    realised accuracy on outcomes matured since: ok / watch / retrain, with reasons."""
+    from pipelines.monitoring import render_monitoring, run_monitoring
+
+    def action() -> None:
+        report = run_monitoring(catalog_for(config), data, as_of, out, model_uri)
+        typer.echo(render_monitoring(report))
+        typer.echo(f"wrote {out}")
+
+    _run(action)
+
+
+@app.command()
 def keygen(
     out: Annotated[
         Path | None,
