@@ -158,13 +158,14 @@ def render_backtest(report: dict) -> str:
         f"Backtest at issue, invoices issued {report['period'][0]} .. {report['period'][1]} "
         f"(outcomes as known on {report['as_of']}): {overall['invoices']:,} invoices"
     ]
-    for fold in [*report["folds"], {"trained_until": "all", **overall}]:
+    for fold in [*report["folds"], {"label": "all steps", **overall}]:
+        label = fold.get("label") or f"model through {fold['trained_until']}"
         if "skipped" in fold:
-            lines.append(f"  model through {fold['trained_until']}: skipped ({fold['skipped']})")
+            lines.append(f"  {label}: skipped ({fold['skipped']})")
             continue
         late, default, pay = fold["late"], fold["default"], fold["payment"]
         lines.append(
-            f"  model through {fold['trained_until']:<10}  late ROC AUC {late['roc_auc']:.3f} "
+            f"  {label:<24}  late ROC AUC {late['roc_auc']:.3f} "
             f"log loss {late['log_loss']:.3f} (n {int(late['n'])}, {late['positive_rate']:.1%} "
             f"late, {late['mean_predicted']:.1%} predicted); default ROC AUC "
             f"{default['roc_auc']:.3f} (n {int(default['n'])}); payment MAE "
