@@ -91,6 +91,30 @@ def test_the_reference_survives_its_json_round_trip():
     assert reference.psi(shifted)["amount"] > 0.25  # x3 moves most rows up by about a decile
 
 
+def test_a_ledger_with_nothing_recent_takes_its_latest_snapshots_as_reference():
+    """Every snapshot two years before the training end: none in the last `reference_days`, so
+    all of them are the reference, and the window says from when."""
+    from types import SimpleNamespace
+
+    from payrisk.models.monitoring import fit_reference
+    from payrisk.models.training import Examples
+
+    dates = pd.to_datetime(["2022-01-03", "2022-02-01", "2022-03-01"]).repeat(20)
+    features = pd.DataFrame({"x": np.arange(60.0), "country": ["FR", "DE", "FR"] * 20})
+    scorer = SimpleNamespace(
+        feature_columns=("x", "country"),
+        feature_set=SimpleNamespace(categorical=("country",)),
+        predict=lambda f: pd.DataFrame(
+            {"late_probability": f["x"] / 100, "default_probability": f["x"] / 200}
+        ),
+    )
+    examples = Examples(pd.DataFrame({"snapshot_date": dates}), features, pd.DataFrame())
+    stored = fit_reference(scorer, examples, pd.Timestamp("2024-03-01"), SNAPSHOTS, SETTINGS)
+    assert stored["window"] == ["2022-01-03", "2024-03-01"]
+    assert stored["features"]["rows"] == 60
+    assert stored["features"]["categories"]["country"] == ["FR", "DE"]
+
+
 # --- The verdict on generated ledgers ---------------------------------------------------------
 
 
@@ -172,6 +196,14 @@ def test_customers_paying_later_show_in_the_realised_accuracy(scorer, sample_dat
     assert realised["observed_rate"] - realised["mean_predicted"] >= SETTINGS.calibration_gap[1]
     assert realised["observed_rate"] > at_issue["observed_rate"] + 0.2
     assert any(r.startswith("late at issue:") for r in late["reasons"])
+
+
+def test_too_few_recent_snapshots_are_not_judged_and_the_verdict_says_so(scorer, sample_dataset):
+    as_of = default_as_of(sample_dataset)
+    strict = SETTINGS.model_copy(update={"min_rows": 1_000_000})
+    report = monitor(scorer, sample_dataset, as_of, strict, SNAPSHOTS, seed=0)
+    assert report["verdict"] == "watch" and report["features"] == []
+    assert report["reasons"][0].startswith("only ") and "drift not judged" in report["reasons"][0]
 
 
 def test_no_snapshot_in_the_window_is_refused_with_the_dates(scorer, sample_dataset):

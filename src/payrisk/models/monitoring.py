@@ -205,15 +205,17 @@ def fit_reference(
     settings: MonitoringSettings,
 ) -> dict:
     """What `payrisk monitor` compares with, learned from the training snapshots of the last
-    `reference_days` before `trained_until`: the bins and shares of every feature and of the
-    scores the model gives them, with the window and the snapshot schedule."""
+    `reference_days` before `trained_until` (all of them when none is that recent): the bins and
+    shares of every feature and of the scores the model gives them, with the window and the
+    snapshot schedule."""
     start, end = reference_window(trained_until, settings)
     dates = examples.queries["snapshot_date"]
     rows = ((dates >= start) & (dates < end)).to_numpy()
+    if not rows.any():  # a ledger whose last invoices are older: its latest snapshots, then
+        rows = (dates < end).to_numpy()
+        start = dates[rows].min() if rows.any() else start
     if not rows.any():
-        raise MonitoringDataError(
-            f"no training snapshot dated in [{start.date()}, {end.date()}): no drift reference"
-        )
+        raise MonitoringDataError(f"no snapshot dated before {end.date()}: no drift reference")
     features = examples.features.loc[rows, list(scorer.feature_columns)]
     scores = scorer.predict(features)[list(SCORES)]
     categorical = scorer.feature_set.categorical

@@ -324,7 +324,7 @@ def age_headline(groups: Mapping[str, dict]) -> dict[str, dict]:
         out[target] = {"ages": ages}
         for name in per_age[ages[0]]:
             out[target][name] = {
-                metric: float(np.mean([per_age[g][name].get(metric, np.nan) for g in ages]))
+                metric: float(np.mean([per_age[g].get(name, {}).get(metric, np.nan) for g in ages]))
                 for metric in HEADLINE_METRICS
             }
     return out
