@@ -106,13 +106,18 @@ def _run(action: Callable[[], None]) -> None:
 
 
 def _as_of_option(value: str | None) -> str | None:
+    return _day(value, "--as-of")
+
+
+def _day(value: str | None, option: str) -> str | None:
+    """`value` if it is a YYYY-MM-DD date (or None), else a usage error naming `option`."""
     if value is None:
         return None
     try:
         date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(
-            f"{value!r} is not a date in YYYY-MM-DD", param_hint="--as-of"
+            f"{value!r} is not a date in YYYY-MM-DD", param_hint=option
         ) from None
     return value
 
@@ -395,6 +400,62 @@ def report(
     def action() -> None:
         catalog = catalog_for(config, dunning_config)
         typer.echo(f"wrote {write_report(catalog, data, out, as_of, model_uri, language)}")
+
+    _run(action)
+
+
+@app.command()
+def monitor(
+    data: Annotated[Path, typer.Option(help="Data directory: the ledger as it is now.")],
+    as_of: AsOf = None,
+    out: Annotated[Path, typer.Option(help="Where the report goes (JSON).")] = Path(
+        "reports/monitoring.json"
+    ),
+    model_uri: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
+    config: TrainConfigOption = None,
+) -> None:
+    """Drift of what is scored now from the champion's training data (features, scores) and its
+    realised accuracy on outcomes matured since: ok / watch / retrain, with reasons."""
+    from pipelines.monitoring import render_monitoring, run_monitoring
+
+    def action() -> None:
+        report = run_monitoring(catalog_for(config), data, as_of, out, model_uri)
+        typer.echo(render_monitoring(report))
+        typer.echo(f"wrote {out}")
+
+    _run(action)
+
+
+@app.command()
+def backtest(
+    data: Annotated[Path, typer.Option(help="Data directory to learn from and score.")],
+    out: Annotated[
+        Path, typer.Option(help="Predictions (.csv/.parquet); metrics go beside it (JSON).")
+    ] = Path("reports/backtest.csv"),
+    at: Annotated[
+        str, typer.Option(help="When each invoice is scored: issue (its issue date).")
+    ] = "issue",
+    start: Annotated[
+        str | None, typer.Option(help="First issue date scored (default: the holdout's start).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Day after the last one (default: the holdout's end).")
+    ] = None,
+    as_of: AsOf = None,
+    config: TrainConfigOption = None,
+) -> None:
+    """Score every invoice of a period at its issue date with the model of that time (refitted
+    every evaluation.backtest_step_days); write the predictions and their metrics."""
+    from pipelines.backtest import backtest_at_issue, render_backtest
+
+    if at != "issue":
+        raise typer.BadParameter("only 'issue' is built", param_hint="--at")
+    start, end = _day(start, "--start"), _day(end, "--end")
+
+    def action() -> None:
+        report = backtest_at_issue(catalog_for(config), data, out, start, end, as_of)
+        typer.echo(render_backtest(report))
+        typer.echo(f"wrote {out} and {out.stem}.metrics.json beside it")
 
     _run(action)
 
