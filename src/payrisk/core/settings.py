@@ -83,12 +83,23 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds a client has to send a whole request body (else 408).",
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log lines the commands write (stderr)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Command log lines as text or one JSON object each (--log-format)."
+    )
     tracking_uri: str | None = Field(
         None, validation_alias="MLFLOW_TRACKING_URI", description="MLflow tracking server."
     )
     dask_scheduler_address: str | None = Field(
         None, validation_alias="DASK_SCHEDULER_ADDRESS", description="Where a Dask cluster is."
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("trusted_proxies")
     @classmethod

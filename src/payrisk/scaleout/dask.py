@@ -16,7 +16,9 @@ Selected by `compute.backend` in configs/train.yaml or `--dask` on `payrisk trai
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +42,8 @@ from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig, recovery_rate
 from payrisk.policy.dunning import collector_priority
 from payrisk.policy.planning import ScoredPortfolio, open_invoice_queries, score_and_plan
+
+log = logging.getLogger("payrisk.dask")
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -112,7 +116,8 @@ def dask_cluster(settings: ComputeSettings) -> Iterator[Cluster]:
             n_workers=settings.workers,
             threads_per_worker=settings.threads_per_worker,
             processes=True,
-            dashboard_address=None,
+            # Bokeh draws Dask's dashboard: served (on a free port) only where it is installed.
+            dashboard_address=":0" if importlib.util.find_spec("bokeh") else None,
         )
         if settings.scheduler_address is None
         else _no_cluster() as local
@@ -126,8 +131,17 @@ def dask_cluster(settings: ComputeSettings) -> Iterator[Cluster]:
                 f"({type(error).__name__})"
             ) from None
         with client:
+            log.info("Dask scheduler %s; %s", address, dashboard(client))
             threads = sum(client.nthreads().values())
             yield Cluster(client, settings.partitions or max(2 * threads, 1))
+
+
+def dashboard(client: Client) -> str:
+    """Where the cluster's dashboard is, in words (an operator opens it to watch the work)."""
+    port = client.scheduler_info(n_workers=0).get("services", {}).get("dashboard")
+    if port is None:
+        return "no dashboard (it needs bokeh>=3.1: pip install bokeh)"
+    return f"dashboard at {client.dashboard_link}"
 
 
 @contextmanager
