@@ -86,10 +86,10 @@ def main(
     except ConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    handler = logs.install_handler(
+    uninstall = logs.install(
         settings.log_level, log_format or settings.log_format, (SafeLogFilter(),)
     )
-    ctx.call_on_close(lambda: logs.remove_handler(handler))
+    ctx.call_on_close(uninstall)
     ctx.with_resource(logs.command_context(ctx.invoked_subcommand or "-"))
     ctx.with_resource(progress.installed(display_for(quiet)))
 

@@ -86,10 +86,11 @@ def night_config(project: Path, data: Path, export: Path | None, **more) -> Path
         copy.mkdir()
         for table in data.iterdir():
             (copy / table.name).write_bytes(table.read_bytes())
-    (project / "payments.yaml").write_text(yaml.safe_dump(PAYMENTS_MAPPING))
+    mapping = project / "payments.yaml"
+    mapping.write_text(yaml.safe_dump(PAYMENTS_MAPPING))
     content = {
         "data_dir": str(copy),
-        "imports": [] if export is None else [{"export": str(export), "mapping": "payments.yaml"}],
+        "imports": [] if export is None else [{"export": str(export), "mapping": str(mapping)}],
         "reports_dir": str(project / "reports"),
         "retrain": {"every_days": None},
         **more,

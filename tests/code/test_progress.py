@@ -7,34 +7,25 @@ import logging
 import os
 import select
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import payrisk
-import pipelines
 from payrisk.core import progress
 from payrisk.core.logs import current_step
+from tests.processes import command, environment
 
 BAR = "\u2501"  # rich's bar character
 
 
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "payrisk.cli", *args]
-
-
-def environment() -> dict[str, str]:
-    """This checkout's code in the child, whatever the virtual environment's install points at."""
-    roots = {str(Path(payrisk.__file__).parents[1]), str(Path(pipelines.__file__).parents[1])}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYRISK_")}
-    return {**env, "PYTHONPATH": os.pathsep.join(sorted(roots)), "TERM": "xterm", "COLUMNS": "120"}
+def terminal_environment() -> dict[str, str]:
+    return environment(TERM="xterm", COLUMNS="120")
 
 
 def on_a_terminal(args: list[str], timeout: float = 120) -> tuple[int, str]:
     """Run `args` with stdout and stderr on a pseudo-terminal; its exit code and output."""
     leader, follower = os.openpty()
     child = subprocess.Popen(
-        args, stdin=follower, stdout=follower, stderr=follower, env=environment(), close_fds=True
+        args, stdin=follower, stdout=follower, stderr=follower, env=terminal_environment()
     )
     os.close(follower)
     output, deadline = b"", time.monotonic() + timeout
@@ -71,8 +62,8 @@ def test_piped_output_gets_plain_lines_and_quiet_gets_none(tmp_path):
     )
     assert piped.returncode == 0, piped.stderr
     assert BAR not in piped.stderr and "\x1b[" not in piped.stderr
-    assert " generate generate payrisk.progress: generate: started (2)" in piped.stderr
-    assert "generate/write the tables payrisk.progress: write the tables: ended" in piped.stderr
+    assert " generate [generate] payrisk.progress: generate: started (2)" in piped.stderr
+    assert "[generate/write the tables] payrisk.progress: write the tables: ended" in piped.stderr
 
     quiet = generate(tmp_path / "b", "--quiet")
     code, output = on_a_terminal(quiet)
@@ -110,3 +101,27 @@ def test_sub_steps_count_on_their_step_and_name_the_log_step(caplog):
     fit = next(r for r in caplog.records if r.getMessage() == "fit: started")
     assert fit.step == "train/fit" and fit.command == "-"
     assert not display.thread.is_alive()  # closed with the command
+
+
+def test_the_log_level_comes_from_the_settings_and_text_lines_carry_command_and_step(
+    tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from payrisk.cli import app
+
+    args = ["generate", "--out", str(tmp_path / "x"), "--customers", "5", "--years", "1"]
+    monkeypatch.delenv("PAYRISK_LOG_FORMAT", raising=False)
+    monkeypatch.setenv("PAYRISK_LOG_LEVEL", "info")
+    shown = CliRunner().invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    line = next(x for x in shown.stderr.splitlines() if "write the tables: started" in x)
+    stamp, level, name, rest = line.split(" ", 3)
+    assert stamp.endswith("Z") and (level, name) == ("INFO", "generate")
+    assert rest.startswith("[generate/write the tables] payrisk.progress: ")
+    monkeypatch.setenv("PAYRISK_LOG_LEVEL", "WARNING")
+    quiet = CliRunner().invoke(app, args)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    monkeypatch.setenv("PAYRISK_LOG_LEVEL", "LOUD")
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "PAYRISK_LOG_LEVEL" in refused.output

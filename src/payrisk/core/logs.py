@@ -1,6 +1,6 @@
 """One log format for every command: time, level, command and step on each line, text or JSON.
 
-The entry point calls `install_handler` once; modules log with `logging.getLogger("payrisk...")`
+The entry point calls `install` once; modules log with `logging.getLogger("payrisk...")`
 as before and never configure anything. The command and the step come from context variables
 (`command_context`, and `payrisk.core.progress.step`, which names the step), so that a line
 written deep in the models says which command and which step it belongs to without being told.
@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Literal
@@ -80,12 +80,13 @@ def _utc(record: logging.LogRecord) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-12-07T23:01:02.345Z INFO daily validate payrisk.daily: message` (UTC)."""
+    """`2026-12-07T23:01:02.345Z INFO daily [daily/validate] payrisk.daily: message` (UTC; the
+    step in brackets, as steps' names have spaces)."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = (
             f"{_utc(record)} {record.levelname} {getattr(record, 'command', '-')} "
-            f"{getattr(record, 'step', '-')} {record.name}: {record.getMessage()}"
+            f"[{getattr(record, 'step', '-')}] {record.name}: {record.getMessage()}"
         )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
@@ -127,11 +128,12 @@ class StderrHandler(logging.StreamHandler):
         pass
 
 
-def install_handler(
+def install(
     level: str, log_format: LogFormat, filters: tuple[logging.Filter, ...] = ()
-) -> logging.Handler:
-    """Put one stderr handler on the root logger (and set payrisk's loggers to `level`);
-    returns it so that the entry point removes it when done. Other handlers (a test's) stay."""
+) -> Callable[[], None]:
+    """Put one stderr handler on the root logger and set payrisk's loggers to `level`; returns
+    what undoes both (the entry point calls it when the command ends). Other handlers (a
+    test's) stay."""
     handler = StderrHandler()
     handler.setLevel(level)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
@@ -139,11 +141,13 @@ def install_handler(
     handler.addFilter(ContextFilter())
     for extra in filters:
         handler.addFilter(extra)
-    root = logging.getLogger()
+    root, own = logging.getLogger(), logging.getLogger(PAYRISK_LOGGER)
+    previous = own.level
     root.addHandler(handler)
-    logging.getLogger(PAYRISK_LOGGER).setLevel(level)
-    return handler
+    own.setLevel(level)
 
+    def uninstall() -> None:
+        root.removeHandler(handler)
+        own.setLevel(previous)
 
-def remove_handler(handler: logging.Handler) -> None:
-    logging.getLogger().removeHandler(handler)
+    return uninstall
