@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import importlib.util
+import importlib
 import json
 import logging
 import os
@@ -37,6 +37,7 @@ from payrisk.data.loading import DataFileError, Dataset, read_tables, to_dataset
 from payrisk.data.validation import DataValidationError, validate_tables
 from payrisk.features.declared import DeclaredFeatureError
 from payrisk.features.snapshot import SnapshotError
+from payrisk.models.gate import CHAMPION
 from payrisk.models.training import InsufficientHistoryError
 from pipelines.catalog import Catalog, DailyPaths, ModelUnavailableError, RegistryUnusableError
 from pipelines.scoring import ScoringRun, save_run_snapshot, score_dataset, write_scores
@@ -265,11 +266,19 @@ def retrain_if_due(run: NightRun) -> dict:
     log.info("retraining: %s", why)
     report = train(run.catalog, run.paths.data_dir, run.as_of, run.paths.train_report)
     registry = report.get("registry", {})
+    promoted = registry.get("alias") == CHAMPION
+    if promoted:
+        log.warning(
+            "the champion is now v%s: restart the service so that it serves it (a running "
+            "service keeps its model and refuses a snapshot of another one)",
+            registry.get("version"),
+        )
     return {
         "why": why,
         "version": registry.get("version"),
         "alias": registry.get("alias"),
         "gate": registry.get("reason"),
+        "restart_service": promoted,
         "train_report": str(run.paths.train_report),
     }
 
@@ -311,18 +320,33 @@ MONITORING_MODULE = "pipelines.monitoring"
 
 
 def monitor(run: NightRun) -> dict:
-    """`pipelines.monitoring.run_monitoring(catalog, data_dir, as_of)` when it exists; a
-    returned `retrain_requested: true` makes the next run retrain."""
-    if importlib.util.find_spec(MONITORING_MODULE) is None:
-        raise Skipped("monitoring not available")
-    module = importlib.import_module(MONITORING_MODULE)
+    """`pipelines.monitoring.run_monitoring(catalog, data_dir, as_of, out)` (issue 27) when it
+    exists: its report beside the others, and its verdict here; a verdict of `retrain` makes the
+    next run retrain. Data too thin to monitor (its `MonitoringDataError`) skips the step: the
+    night's work stands."""
+    try:
+        module = importlib.import_module(MONITORING_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name != MONITORING_MODULE:
+            raise  # the module is there but broken: a failure, not a skip
+        raise Skipped("monitoring not available") from None
     run_monitoring = getattr(module, "run_monitoring", None)
     if run_monitoring is None:
         raise Skipped("monitoring not available")
-    outputs = run_monitoring(run.catalog, run.paths.data_dir, run.as_of)
-    outputs = dict(outputs) if isinstance(outputs, dict) else {}
-    run.retrain_requested = bool(outputs.get("retrain_requested"))
-    return outputs
+    out = run.paths.reports_dir / "monitoring.json"
+    too_thin = getattr(module, "MonitoringDataError", ())
+    try:
+        report = run_monitoring(run.catalog, run.paths.data_dir, run.as_of, out)
+    except too_thin as error:
+        raise Skipped(f"nothing to monitor: {error}") from None
+    verdict = report.get("verdict")
+    run.retrain_requested = verdict == "retrain"
+    return {
+        "verdict": verdict,
+        "reasons": list(report.get("reasons", []))[:5],
+        "report": str(out),
+        "retrain_requested": run.retrain_requested,
+    }
 
 
 Step = tuple[str, Callable[[NightRun], dict]]
@@ -413,7 +437,15 @@ def run_daily(
         results, failure = run_steps(run, steps, on_step)
         summary = build_summary(run_id, started, _utc_now(), run, results, failure)
         summary["mlflow_run_id"] = log_to_mlflow(catalog, config, summary)
-        write_summary(paths, run_id, summary)
+        try:
+            write_summary(paths, run_id, summary)
+        except OSError as error:  # the run's work stands; its record could not be kept
+            log.error("the summary could not be written: %s", error.strerror or error)
+            if summary["exit_code"] == 0:
+                summary.update(status=FAILED, exit_code=DISK.exit_code, failed_step="summary")
+                summary["failure"] = {
+                    "kind": DISK.name, "message": str(error), "advice": DISK.advice,
+                }  # fmt: skip
     return summary
 
 

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from payrisk.cli import app
-from payrisk.core.daily import DailyConfig
+from payrisk.core.daily import DailyConfig, RetrainSettings
 from payrisk.core.settings import load_settings
 from pipelines.catalog import Catalog
 from pipelines.daily import (
@@ -258,3 +258,43 @@ def test_a_good_export_replaces_the_data_and_no_model_is_a_model_failure(project
     assert not (project / ".data.incoming").exists()
     assert summary["serving"] is None  # nothing served yet, and nothing half-written
     assert "started" not in result.stderr and "elapsed" not in result.stderr
+
+
+def test_a_retrain_verdict_of_monitoring_makes_the_next_run_retrain(project, monkeypatch):
+    """Issue 27's `pipelines.monitoring` plugs into the monitor step as it is (a stand-in
+    here): its verdict lands in the summary, and `retrain` is asked of the next night."""
+    import types
+
+    from pipelines.daily import monitor
+
+    calls = []
+    stand_in = types.ModuleType("pipelines.monitoring")
+
+    def run_monitoring(catalog, data_dir, as_of, out):
+        calls.append((data_dir, as_of, out))
+        return {"verdict": "retrain", "reasons": ["late ROC AUC 0.70, was 0.88"], "drift": {}}
+
+    stand_in.run_monitoring = run_monitoring
+    monkeypatch.setitem(sys.modules, "pipelines.monitoring", stand_in)
+    config = DailyConfig(data_dir=project / "data", reports_dir=project / "reports")
+    summary = run_daily(config, Catalog(load_settings()), steps=(("monitor", monitor),))
+    step = summary["steps"][0]
+    assert step["status"] == OK and step["outputs"]["verdict"] == "retrain"
+    assert calls == [(project / "data", None, project / "reports" / "monitoring.json")]
+    assert summary["retrain_requested"] is True
+
+    import pipelines.training
+    from pipelines.daily import retrain_if_due
+
+    trained = []
+
+    def train(catalog, data_dir, as_of, report_json):
+        trained.append(data_dir)
+        return {"registry": {"version": "2", "alias": "challenger", "reason": "not better"}}
+
+    monkeypatch.setattr(pipelines.training, "train", train)
+    config = config.model_copy(update={"retrain": RetrainSettings(every_days=None)})
+    summary = run_daily(config, Catalog(load_settings()), steps=(("retrain", retrain_if_due),))
+    outputs = summary["steps"][0]["outputs"]
+    assert trained == [project / "data"] and "monitoring" in outputs["why"]
+    assert outputs["alias"] == "challenger" and outputs["restart_service"] is False
