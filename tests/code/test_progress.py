@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from payrisk.core import progress
 from payrisk.core.logs import current_step
 from tests.processes import command, environment
@@ -125,3 +127,16 @@ def test_the_log_level_comes_from_the_settings_and_text_lines_carry_command_and_
     monkeypatch.setenv("PAYRISK_LOG_LEVEL", "LOUD")
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code == 2 and "PAYRISK_LOG_LEVEL" in refused.output
+
+
+@pytest.mark.slow  # starts a Dask cluster
+def test_a_dask_run_says_where_its_dashboard_is(caplog):
+    from payrisk.core.config import ComputeSettings
+    from payrisk.scaleout.dask import dask_cluster
+
+    settings = ComputeSettings(backend="dask", workers=1, threads_per_worker=1)
+    with caplog.at_level(logging.INFO, "payrisk.dask"), dask_cluster(settings):
+        pass
+    line = next(r.getMessage() for r in caplog.records if r.name == "payrisk.dask")
+    assert line.startswith("Dask scheduler tcp://")
+    assert "dashboard at http://" in line or "metrics at http://" in line

@@ -116,8 +116,7 @@ def dask_cluster(settings: ComputeSettings) -> Iterator[Cluster]:
             n_workers=settings.workers,
             threads_per_worker=settings.threads_per_worker,
             processes=True,
-            # Bokeh draws Dask's dashboard: served (on a free port) only where it is installed.
-            dashboard_address=":0" if importlib.util.find_spec("bokeh") else None,
+            dashboard_address=None,
         )
         if settings.scheduler_address is None
         else _no_cluster() as local
@@ -131,17 +130,27 @@ def dask_cluster(settings: ComputeSettings) -> Iterator[Cluster]:
                 f"({type(error).__name__})"
             ) from None
         with client:
-            log.info("Dask scheduler %s; %s", address, dashboard(client))
+            log.info(
+                "Dask scheduler %s; %s",
+                client.scheduler.address,
+                dashboard(client, local=settings.scheduler_address is None),
+            )
             threads = sum(client.nthreads().values())
             yield Cluster(client, settings.partitions or max(2 * threads, 1))
 
 
-def dashboard(client: Client) -> str:
-    """Where the cluster's dashboard is, in words (an operator opens it to watch the work)."""
+def dashboard(client: Client, local: bool) -> str:
+    """Where the cluster's dashboard is, in words (an operator opens it to watch the work). A
+    local cluster serves its pages only where bokeh is installed (its health and metrics
+    always); a remote scheduler's machine decides for itself."""
     port = client.scheduler_info(n_workers=0).get("services", {}).get("dashboard")
     if port is None:
-        return "no dashboard (it needs bokeh>=3.1: pip install bokeh)"
-    return f"dashboard at {client.dashboard_link}"
+        return "no dashboard"
+    link = client.dashboard_link
+    if local and importlib.util.find_spec("bokeh") is None:
+        base = link.removesuffix("/status")
+        return f"no dashboard pages (they need bokeh: pip install bokeh); metrics at {base}/metrics"
+    return f"dashboard at {link}"
 
 
 @contextmanager
