@@ -505,7 +505,7 @@ def daily(
     from payrisk.core import progress
     from payrisk.core.daily import load_daily_config
     from payrisk.core.storage import write_json
-    from pipelines.daily import LOCKED, DailyLockedError, run_daily, step_line
+    from pipelines.daily import DISK, LOCKED, DailyLockedError, run_daily, step_line
 
     with report_on_stdout(report_json) as on_stdout:
         with user_errors():
@@ -517,6 +517,11 @@ def daily(
         except DailyLockedError as error:
             typer.echo(f"error: {error}\n  what to do: {LOCKED.advice}", err=True)
             raise typer.Exit(LOCKED.exit_code) from None
+        except OSError as error:  # the lock file itself cannot be made (rights, space)
+            if error.errno not in WRITE_FAILURES:
+                raise
+            typer.echo(f"error: {error}\n  what to do: {DISK.advice}", err=True)
+            raise typer.Exit(DISK.exit_code) from None
     if on_stdout:
         print_json(summary)
     else:

@@ -298,3 +298,17 @@ def test_a_retrain_verdict_of_monitoring_makes_the_next_run_retrain(project, mon
     outputs = summary["steps"][0]["outputs"]
     assert trained == [project / "data"] and "monitoring" in outputs["why"]
     assert outputs["alias"] == "challenger" and outputs["restart_service"] is False
+
+
+def test_a_lock_file_that_cannot_be_made_is_a_disk_failure(project, small_data, monkeypatch):
+    import pipelines.daily
+
+    def forbidden(path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(pipelines.daily, "run_lock", forbidden)
+    config = night_config(project, small_data, None)
+    refused = runner.invoke(app, ["daily", "--config", str(config)])
+    assert refused.exit_code == 4, refused.output
+    assert "Permission denied" in refused.output and "fix the rights" in refused.output
+    assert "Traceback" not in refused.output
