@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 
 from payrisk.core.config import StrictModel, default_config, load_config
+from payrisk.core.i18n import Language
 
 
 class ExportImport(StrictModel):
@@ -48,7 +48,7 @@ class DailyConfig(StrictModel):
     retrain: RetrainSettings = RetrainSettings()
     train_config: Path | None = Field(None, description="Default: $PAYRISK_TRAIN_CONFIG.")
     dunning_config: Path | None = Field(None, description="Default: $PAYRISK_DUNNING_CONFIG.")
-    language: Literal["fr", "en"] | None = Field(
+    language: Language | None = Field(
         None, description="The report's language (default: the policy's)."
     )
     experiment: str = Field(
