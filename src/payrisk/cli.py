@@ -354,8 +354,7 @@ def simulate(
         ),
     ] = True,
 ) -> None:
-    """Compare dunning policies (none, random, rules, learned, oracle, the service) in a
-    generated world."""
+    """Compare dunning policies (rules, learned, the service and bounds) in a generated world."""
     from pipelines.simulation import render
     from pipelines.simulation import simulate as run_simulation
 
