@@ -630,3 +630,44 @@ def test_the_spec_documents_the_dunning_state_with_examples(client):
     assert "promised_date" in text and "request_id" in text
     invoice = spec["components"]["schemas"]["InvoiceIn"]
     assert "promise" in str(invoice.get("example") or invoice.get("examples"))
+
+
+def test_after_a_broken_promise_the_learned_policy_follows_up_at_once_never_softer(client, bundle):
+    """Where the channel effects decide, a broken promise is followed up at once (the state's
+    rule) on the channel of best value among those no softer than the call that got the promise:
+    never a wait, never an e-mail after a call."""
+    from payrisk.policy.ladder import LEVEL
+
+    plain = _plain(bundle)
+    today = working_day(bundle.as_of.date())
+    rows = plain.loc[
+        (plain["policy"] == "learned")
+        & (plain["due_date"] < pd.Timestamp(today) - pd.Timedelta(days=20))
+    ]
+    assert len(rows) >= 3, "the sample has learned decisions on overdue invoices"
+    learned = 0
+    for _, row in rows.head(6).iterrows():
+        (invoice,) = invoice_payload(row.to_frame().T)
+        made = today - timedelta(days=12)
+        call = {"sent_date": made.isoformat(), "channel": "phone", "step": 1}
+        promised = (today - timedelta(days=3)).isoformat()
+        promise = {"made_on": made.isoformat(), "promised_date": promised}
+        reasons = {}
+        for language in ("en", "fr"):
+            answer = score(
+                client,
+                [{**invoice, "reminders": [call], "promise": promise}],
+                as_of=today.isoformat(),
+                language=language,
+            )
+            action = action_of(answer)
+            assert action["state_reason"] == "broken_promise"
+            assert action["action"] in ("remind", "escalate"), action
+            assert LEVEL[action["channel"]] >= LEVEL["phone"], action
+            if action["policy"] == "learned":  # (the rules date a review that became a notice)
+                assert action["action_date"] == today.isoformat(), action
+            reasons[language] = action["policy_reason"]
+        learned += action["policy"] == "learned"
+        if reasons["en"].startswith("Promise broken"):  # it would have waited: not now
+            assert reasons["fr"].startswith("Promesse non tenue")
+    assert learned, "the channel effects decide after a broken promise"
