@@ -9,11 +9,15 @@ They need no MkDocs, so the fast tests check them.
 from __future__ import annotations
 
 import re
+import types
 import typing
 from collections.abc import Iterable, Mapping
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import click
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from payrisk.core.settings import Settings
@@ -139,23 +143,41 @@ def contract_page() -> str:
 
 
 def type_name(annotation: Any) -> str:
-    """A reader's name for a field's type: `int`, `str`, `` `enabled` or `disabled` ``."""
-    if typing.get_origin(annotation) is typing.Literal:
-        return " or ".join(f"`{value}`" for value in typing.get_args(annotation))
-    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    if args:  # a union: None is "unset" in the default column
-        return " | ".join(type_name(arg) for arg in args)
+    """A reader's name for a field's type: `int`, `list of int`, `` `en` or `fr` ``; None is left
+    to the default column ("unset")."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " or ".join(f"`{value}`" for value in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_name(arg) for arg in args if arg is not type(None))
+    if origin in (tuple, list, set, frozenset) and args:
+        return "list of " + type_name(args[0])
+    if origin is dict and len(args) == 2:
+        return f"map of {type_name(args[0])} to {type_name(args[1])}"
     return getattr(annotation, "__name__", str(annotation))
+
+
+def value_text(value: object) -> str:
+    """A default as it is written in YAML or the environment."""
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, tuple | list | set | frozenset):
+        return "[" + ", ".join(value_text(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def default_text(field: FieldInfo) -> str:
     """The default as a reader sets it: paths under the working directory shown as `./...`."""
+    if field.is_required():
+        return "required"
     value = field.get_default(call_default_factory=True)
     if value is None:
         return "unset"
     if isinstance(value, Path) and value.is_relative_to(Path.cwd()):
         return f"`./{value.relative_to(Path.cwd())}`"
-    return f"`{value}`"
+    return f"`{value_text(value)}`" if value != "" else '`""`'
 
 
 def bounds_text(field: FieldInfo) -> str:
@@ -185,6 +207,105 @@ def settings_page() -> str:
     )
     header = ["variable", "type", "default", "what"]
     return "\n\n".join(["# Environment variables", intro, table(header, rows)]) + "\n"
+
+
+# --- Configuration files -------------------------------------------------------------------------
+
+
+def _nested_model(annotation: Any) -> tuple[type[BaseModel] | None, str]:
+    """The model a field holds, and how its keys are reached: `` (section) ``, `.NAME` (a map
+    of sections), `[]` (a list of them); (None, "") for a plain value."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, ""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [arg for arg in args if arg is not type(None)]
+        return _nested_model(inner[0]) if len(inner) == 1 else (None, "")
+    if origin is dict and len(args) == 2:
+        model, _ = _nested_model(args[1])
+        return (model, ".NAME") if model else (None, "")
+    if origin in (tuple, list) and args:
+        model, _ = _nested_model(args[0])
+        return (model, "[]") if model else (None, "")
+    return None, ""
+
+
+def _summary(model: type[BaseModel]) -> str:
+    return (model.__doc__ or "").strip().split("\n\n")[0]
+
+
+def config_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """One row per key of a config file, sections first, then their keys (dotted paths)."""
+    rows = []
+    for name, field in model.model_fields.items():
+        key = prefix + name
+        inner, reach = _nested_model(field.annotation)
+        if inner is not None:
+            rows.append((f"`{key}{reach}`", "section", "", field.description or _summary(inner)))
+            rows += config_rows(inner, f"{key}{reach}.")
+            continue
+        kind = type_name(field.annotation)
+        if bounds := bounds_text(field):
+            kind += f" ({bounds})"
+        rows.append((f"`{key}`", kind, default_text(field), field.description or ""))
+    return rows
+
+
+def config_page(files: Mapping[str, type[BaseModel]]) -> str:
+    """Every key of each config file, from the pydantic model that loads it."""
+    parts = [
+        "# Configuration files",
+        "Generated from the pydantic models that load each file: an unknown key or a bad value "
+        "stops the command with the file, the key and the reason. A key left out takes the "
+        "default below; the shipped files in `configs/` set most of them explicitly.",
+    ]
+    for file, model in files.items():
+        parts += [
+            f"## `{file}`",
+            _summary(model),
+            table(["key", "type", "default", "what"], config_rows(model)),
+        ]
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+# --- Command line ---------------------------------------------------------------------------------
+
+
+def _option_name(param: click.Parameter) -> str:
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    return " / ".join(", ".join(opts) for opts in (param.opts, param.secondary_opts) if opts)
+
+
+def _option_default(param: click.Parameter) -> str:
+    if param.required:
+        return "required"
+    if param.default is None or param.default == () or callable(param.default):
+        return ""
+    return f"`{value_text(param.default)}`"
+
+
+def cli_page(group: click.Group, program: str) -> str:
+    """Every command of the CLI with its arguments and options (typer's click commands)."""
+    parts = [
+        "# Command line",
+        f"Generated from `{program} --help` (typer): every command, argument and option. "
+        f"`{program} COMMAND --help` says the same in a terminal.",
+    ]
+    context = click.Context(group, info_name=program)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        if command is None or command.hidden:
+            continue
+        parts += [f"## `{program} {name}`", (command.help or "").strip()]
+        rows = [
+            (f"`{_option_name(param)}`", _option_default(param), getattr(param, "help", "") or "")
+            for param in command.params
+            if not getattr(param, "hidden", False)
+        ]
+        if rows:
+            parts.append(table(["argument or option", "default", "what"], rows))
+    return "\n\n".join(part for part in parts if part) + "\n"
 
 
 # --- Features -------------------------------------------------------------------------------------

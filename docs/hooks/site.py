@@ -10,25 +10,32 @@ import json
 from pathlib import Path
 from typing import Any
 
+import typer
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from docs.hooks.reference import (
     api_page,
+    cli_page,
+    config_page,
     contract_page,
     features_page,
     include_readme,
     readme_sections,
     settings_page,
 )
+from payrisk.cli import app
+from payrisk.core.config import TrainConfig
+from payrisk.policy.config import DunningConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def openapi_spec() -> dict[str, Any]:
     """The spec the service serves at /docs.json, built without starting it (importing the
-    service module reads the settings and configs but loads no model)."""
+    service module reads the settings and configs but loads no model; imported here, when the
+    build asks, since it sets process-wide variables)."""
     from payrisk.service import CATALOG, PayriskService
     from payrisk.serving.openapi import served_spec
 
@@ -38,7 +45,10 @@ def openapi_spec() -> dict[str, Any]:
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the generated reference pages and the spec itself, for download."""
     spec = openapi_spec()
+    configs = {"configs/train.yaml": TrainConfig, "configs/dunning.yaml": DunningConfig}
     generated = {
+        "reference/cli.md": cli_page(typer.main.get_command(app), "payrisk"),
+        "reference/config-files.md": config_page(configs),
         "reference/contract.md": contract_page(),
         "reference/settings.md": settings_page(),
         "reference/features.md": features_page(),

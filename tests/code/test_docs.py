@@ -5,12 +5,18 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
+import click
 import pytest
+import typer
+from pydantic import BaseModel
 
 from docs.hooks.reference import (
     api_page,
+    cli_page,
+    config_page,
     contract_page,
     features_page,
     include_readme,
@@ -19,9 +25,12 @@ from docs.hooks.reference import (
     readme_top_sections,
     settings_page,
 )
+from payrisk.cli import app
+from payrisk.core.config import TrainConfig
 from payrisk.core.settings import Settings
 from payrisk.data.contract import TABLES
 from payrisk.features.definitions import FEATURES, RESPONSE_FEATURES
+from payrisk.policy.config import DunningConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -180,3 +189,53 @@ def test_the_api_page_shows_every_operation_field_and_answer_with_links_to_schem
     assert "| `due_date` | string (date) | no |" in page
     assert "| `channel` | one of `email`, `sms` or null | no |" in page
     assert _section(page, "Endpoints").count("No API key needed.") == 1
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every leaf key of a config model, as a dotted path (maps and lists of sections as
+    .NAME and [])."""
+    keys = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        args = typing.get_args(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += _keys(annotation, f"{prefix}{name}.")
+        elif typing.get_origin(annotation) is dict and _is_model(args[1]):
+            keys += _keys(args[1], f"{prefix}{name}.NAME.")
+        elif typing.get_origin(annotation) is tuple and _is_model(args[0]):
+            keys += _keys(args[0], f"{prefix}{name}[].")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def _is_model(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def test_the_config_page_lists_every_key_of_both_files_with_its_default():
+    page = config_page({"configs/train.yaml": TrainConfig, "configs/dunning.yaml": DunningConfig})
+    train, dunning = (
+        _section(page, "`configs/train.yaml`"),
+        _section(page, "`configs/dunning.yaml`"),
+    )
+    for model, section in ((TrainConfig, train), (DunningConfig, dunning)):
+        keys = _keys(model)
+        assert len(keys) > 50
+        for key in keys:
+            assert f"| `{key}` |" in section, key
+    assert "| `effects.decision_offsets` | list of int | `[-4, 5, 15, 30, 45, 75]` |" in train
+    assert "| `scenarios.NAME.steps[].offset_days` | int (≥ -60, ≤ 720) | required |" in dunning
+    assert "| `language` | `en` or `fr` |" in dunning
+
+
+def test_the_cli_page_lists_every_command_and_option():
+    group = typer.main.get_command(app)
+    page = cli_page(group, "payrisk")
+    context = click.Context(group, info_name="payrisk")
+    for name in group.list_commands(context):
+        section = _section(page, f"`payrisk {name}`")
+        for param in group.get_command(context, name).params:
+            if isinstance(param, click.Option):
+                assert f"`{param.opts[0]}" in section, (name, param.opts)
+    assert "| `--overwrite / --no-overwrite` | `false` |" in _section(page, "`payrisk import`")
