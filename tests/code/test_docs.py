@@ -14,6 +14,7 @@ import typer
 from pydantic import BaseModel
 
 from docs.hooks.reference import (
+    README_MARKER,
     api_page,
     cli_page,
     config_page,
@@ -65,6 +66,16 @@ Call it.
 def test_every_readme_section_is_on_a_page_of_the_site():
     missing = set(readme_top_sections(README)) - included_titles(PAGES.values())
     assert not missing, f"README sections on no docs/ page: {sorted(missing)}"
+
+
+def test_no_readme_sentence_is_on_two_pages():
+    markers = [m.group(2) for page in PAGES.values() for m in README_MARKER.finditer(page)]
+    assert len(markers) == len(set(markers))
+    sections = readme_sections(README)
+    for outer in markers:
+        for inner in markers:
+            heading = sections[inner][1].splitlines()[0]
+            assert inner == outer or heading not in sections[outer][1].splitlines(), (outer, inner)
 
 
 def test_every_page_marker_names_a_readme_section():
