@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
+from payrisk.core import progress
 from payrisk.core.config import TrainConfig
 from payrisk.core.storage import write_json
 from payrisk.data.loading import Dataset, read_tables, to_dataset
@@ -265,24 +266,32 @@ def rolling_backtest(data: TrainingData, config: TrainConfig) -> list[dict]:
     """The same fit and evaluation at earlier cut-offs."""
     backtest = []
     invoices = data.dataset.invoices
-    for fold_train, fold_test in backtest_cutoffs(data.as_of, config):
-        fold_train_examples = window_examples(data.everything, invoices, fold_train, config)
-        fold_test_examples = window_examples(data.everything, invoices, fold_test, config)
-        if len(fold_train_examples) == 0 or len(fold_test_examples) == 0:
-            backtest.append({"cutoff": fold_train.end.date().isoformat(), "skipped": "no snapshot"})
-            continue
-        fold_scorer = fit_scorer(fold_train_examples, config)
-        fold_eval = evaluate(fold_scorer, fold_test_examples, config, by_group=False)
-        backtest.append(
-            {
-                "cutoff": fold_train.end.date().isoformat(),
-                "test_end": fold_test.end.date().isoformat(),
-                "late_roc_auc": fold_eval.metrics["late"][MODEL]["roc_auc"],
-                "default_roc_auc": fold_eval.metrics["default"][MODEL]["roc_auc"],
-                "payment_mae_days": fold_eval.metrics["payment"][MODEL]["mae_days"],
-            }
-        )
+    cutoffs = backtest_cutoffs(data.as_of, config)
+    with progress.step("folds", total=len(cutoffs)) as folds:
+        for fold_train, fold_test in cutoffs:
+            backtest.append(_backtest_fold(data, config, invoices, fold_train, fold_test))
+            folds.advance()
     return backtest
+
+
+def _backtest_fold(
+    data: TrainingData, config: TrainConfig, invoices: pd.DataFrame, fold_train: Window,
+    fold_test: Window,
+) -> dict:  # fmt: skip
+    """One fold of the rolling backtest: fit before the cut-off, evaluate after it."""
+    fold_train_examples = window_examples(data.everything, invoices, fold_train, config)
+    fold_test_examples = window_examples(data.everything, invoices, fold_test, config)
+    if len(fold_train_examples) == 0 or len(fold_test_examples) == 0:
+        return {"cutoff": fold_train.end.date().isoformat(), "skipped": "no snapshot"}
+    fold_scorer = fit_scorer(fold_train_examples, config)
+    fold_eval = evaluate(fold_scorer, fold_test_examples, config, by_group=False)
+    return {
+        "cutoff": fold_train.end.date().isoformat(),
+        "test_end": fold_test.end.date().isoformat(),
+        "late_roc_auc": fold_eval.metrics["late"][MODEL]["roc_auc"],
+        "default_roc_auc": fold_eval.metrics["default"][MODEL]["roc_auc"],
+        "payment_mae_days": fold_eval.metrics["payment"][MODEL]["mae_days"],
+    }
 
 
 def scorer_to_register(
@@ -575,28 +584,41 @@ def train(
         config.compute, catalog.settings.dask_scheduler_address
     )
     catalog.check_registry()  # a store that cannot be one stops the run now, not after the fit
-    with compute_session(settings) as cluster:
-        data = load_training_data(data_dir, as_of, config, cluster)
-        metadata = run_metadata(data, data_dir)
-        scorer = fit_scorer(data.train, config, metadata)
-        evaluation = evaluate(scorer, data.holdout, config, fit_baselines(data.train, config))
-        backtest = rolling_backtest(data, config)
-        registered = scorer_to_register(data, scorer, metadata, config)
-        effects = train_effects(data, scorer, config, catalog.dunning_config)
-        importance = holdout_importance(scorer, data.holdout)
-        models = scorer.model_summary()
-        card_registered(
-            registered, models, evaluation, importance, effects, data.everything, config
-        )
-        decision = gate_against_champion(
-            catalog, scorer, evaluation, data.holdout, metadata, config
-        )
-        report = run_report(
-            data, evaluation, backtest, metadata, cluster, models, registered, effects
-        )
-    report = log_run_and_register(
-        catalog, report, registered, decision, evaluation, importance, data, metadata, config
-    )
+    with progress.steps("train", 10) as stage:
+        with compute_session(settings) as cluster:
+            with stage("read, validate, build every snapshot's features"):
+                data = load_training_data(data_dir, as_of, config, cluster)
+                metadata = run_metadata(data, data_dir)
+            with stage(f"fit on {len(data.train):,} snapshots"):
+                scorer = fit_scorer(data.train, config, metadata)
+            with stage(f"evaluate on {len(data.holdout):,} holdout snapshots"):
+                baselines = fit_baselines(data.train, config)
+                evaluation = evaluate(scorer, data.holdout, config, baselines)
+            with stage("rolling backtest"):
+                backtest = rolling_backtest(data, config)
+            with stage("fit the model to register"):
+                registered = scorer_to_register(data, scorer, metadata, config)
+            with stage("channel effects"):
+                effects = train_effects(data, scorer, config, catalog.dunning_config)
+            with stage("feature importance"):
+                importance = holdout_importance(scorer, data.holdout)
+                models = scorer.model_summary()
+                card_registered(
+                    registered, models, evaluation, importance, effects, data.everything, config
+                )
+            with stage("registry gate"):
+                decision = gate_against_champion(
+                    catalog, scorer, evaluation, data.holdout, metadata, config
+                )
+            with stage("report"):
+                report = run_report(
+                    data, evaluation, backtest, metadata, cluster, models, registered, effects
+                )
+        with stage("log to MLflow and register"):
+            report = log_run_and_register(
+                catalog, report, registered, decision, evaluation, importance, data, metadata,
+                config,
+            )  # fmt: skip
     if report_json:
         write_json(report_json, report)
     return report

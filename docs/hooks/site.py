@@ -27,6 +27,7 @@ from docs.hooks.reference import (
 )
 from payrisk.cli import app
 from payrisk.core.config import TrainConfig
+from payrisk.core.daily import DailyConfig
 from payrisk.policy.config import DunningConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,11 @@ def openapi_spec() -> dict[str, Any]:
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the generated reference pages and the spec itself, for download."""
     spec = openapi_spec()
-    configs = {"configs/train.yaml": TrainConfig, "configs/dunning.yaml": DunningConfig}
+    configs = {
+        "configs/train.yaml": TrainConfig,
+        "configs/dunning.yaml": DunningConfig,
+        "configs/daily.yaml": DailyConfig,
+    }
     generated = {
         "reference/cli.md": cli_page(typer.main.get_command(app), "payrisk"),
         "reference/config-files.md": config_page(configs),

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         description="The service's time zone (IANA name): a request without `as_of` is "
         "answered as of today there.",
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log lines the commands write (stderr)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Command log lines as text or one JSON object each (--log-format)."
+    )
     tracking_uri: str | None = Field(
         None, validation_alias="MLFLOW_TRACKING_URI", description="MLflow tracking server."
     )
@@ -112,6 +118,11 @@ class Settings(BaseSettings):
     def today(self) -> date:
         """Today's date in the service's time zone (the default `as_of` of its answers)."""
         return datetime.now(ZoneInfo(self.timezone)).date()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -48,6 +48,8 @@ POLICY_WORDS = {
         "rules_no_effects": "Rules table: this model has no channel-effect models.",
         "rules_step": "Rules table: the scenario step of the customer's segment.",
         "kept": "As planned: nothing has changed since it was planned.",
+        "broken_promise": "Promise broken: at once, the channel no softer than what was sent "
+        "that works best for this customer.",
     },
     "fr": {
         "new": "Table des règles : nouveau client, sans réponses dont apprendre encore.",
@@ -62,6 +64,8 @@ POLICY_WORDS = {
         "rules_no_effects": "Table des règles : ce modèle n'a pas de modèles d'effet des canaux.",
         "rules_step": "Table des règles : l'étape du scénario du segment du client.",
         "kept": "Comme prévu : rien n'a changé depuis que l'action a été planifiée.",
+        "broken_promise": "Promesse non tenue : sans attendre, le canal au moins aussi ferme que "
+        "ce qui a été envoyé qui marche le mieux pour ce client.",
     },
 }
 
@@ -84,16 +88,20 @@ def allowed_channels(
     agency_worth_it: np.ndarray,
     disputed: np.ndarray,
     channels: tuple[str, ...] = CHANNELS,
+    no_softer_than: np.ndarray | None = None,
 ) -> np.ndarray:
     """Decisions x channels: which channels the escalation rules allow.
 
     Before the due date only a friendly courtesy reminder; then one level above the hardest
     reminder already sent at most; key accounts never beyond a call or letter (the sales rep
     follows up); the agency only when the expected recovery covers the legal costs; nothing on a
-    disputed invoice (dispute resolution).
+    disputed invoice (dispute resolution); where `no_softer_than` gives a level (a broken
+    promise: the hardest sent), nothing softer.
     """
     levels = np.array([LEVEL[c] for c in channels])[None, :]
     allowed = levels <= np.asarray(max_level_sent)[:, None] + 1
+    if no_softer_than is not None:
+        allowed &= levels >= np.asarray(no_softer_than)[:, None]
     allowed &= allowed_levels(levels[0], np.asarray(max_level_sent))  # the law
     allowed &= ~np.asarray(before_due, dtype=bool)[:, None] | (levels == 1)
     allowed &= ~np.asarray(key_account, dtype=bool)[:, None] | (levels <= KEY_ACCOUNT_MAX_LEVEL)
@@ -264,10 +272,12 @@ def decide(
     disputed: np.ndarray,
     config: DunningConfig,
     language: str = "en",
+    no_softer_than: np.ndarray | None = None,
 ) -> Choice:
     """The learned policy's decision at decision moments described by their features: the
     escalation rules from the invoice's state, then `choose` (its words in `language`). Without
-    default probabilities the agency is never allowed (its rule needs the expected recovery)."""
+    default probabilities the agency is never allowed (its rule needs the expected recovery).
+    `no_softer_than`: a level per decision below which nothing is allowed (a broken promise)."""
     amount = np.asarray(open_amount, dtype="float64")
     worth_it = (
         np.zeros(len(amount), dtype=bool)
@@ -280,6 +290,7 @@ def decide(
         np.nan_to_num(np.asarray(features["key_account"], dtype="float64")) > 0,
         worth_it,
         disputed,
+        no_softer_than=no_softer_than,
     )
     new_customer = np.asarray(features["is_new_customer"], dtype="float64") > 0
     return choose(

@@ -7,7 +7,7 @@ second, so both run the same features, models, rules and reasons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ from payrisk.policy.learned import (
     POLICY_LEARNED,
     POLICY_RULES,
     POLICY_WORDS,
+    Choice,
     alternatives,
     decide,
     next_moments,
@@ -309,10 +310,14 @@ def plan_portfolio(
         on_track=state.on_track(today),
         paused_until=state.paused_until(today),
     )
+    # After a broken promise the learned policy picks the channel (never softer than what was
+    # sent, at once: the state's rules date it); the state decides the rest it knows of.
+    broken = state.broken_promise(today, last_reminder, to_days(inputs["due_date"]))
     learned = LearnedNextActions(
         scorer, history, invoices, scored, last_contact, today, dunning,
-        ruled=state.decides(today, last_reminder), customers=customers,
+        ruled=state.decides(today, last_reminder) & ~broken, customers=customers,
         language=formats_of(dunning, language).language, top_level_sent=top_level,
+        broken=broken,
     )  # fmt: skip
     contacted = customers.latest(last_contact)
     due = to_days(inputs["due_date"])
@@ -463,11 +468,14 @@ class LearnedNextActions:
         customers: CustomerCodes | None = None,
         language: str = "en",
         top_level_sent: np.ndarray | None = None,
+        broken: np.ndarray | None = None,
     ) -> None:
         """`ruled`: invoices whose next action the dunning state decides (kept out);
         `customers`: the invoices' customer codes, if the caller has them; `language`: of the
         policy's words (`policy_reason`); `top_level_sent`: the hardest level sent per invoice
-        (default: its last reminder's, from the history)."""
+        (default: its last reminder's, from the history); `broken`: invoices whose promise was
+        broken: a contact at once, no softer than the hardest sent (never a wait)."""
+        self.broken = np.zeros(len(invoices), dtype=bool) if broken is None else broken
         self.language = language
         self.top_level_sent = top_level_sent
         self.ruled = np.zeros(len(invoices), dtype=bool) if ruled is None else ruled
@@ -554,18 +562,22 @@ class LearnedNextActions:
         model = effects.for_days(days)
         response = model.response(features)
         amount = np.asarray(self.scored["open_amount"], dtype="float64")[rows]
+        # The hardest level sent (reported ones too): the ladder's own reading.
+        levels = self._levels_sent(rows, features)
+        broken = self.broken[rows]
         choice = decide(
             response,
             features,
             amount,
-            # The hardest level sent (reported ones too): the ladder's own reading.
-            self._levels_sent(rows, features),
+            levels,
             np.asarray(self.scored["default_probability"])[rows],
             np.zeros(len(rows), dtype=bool),
             self.dunning,
             self.language,
+            no_softer_than=np.where(broken, levels, 0),
         )
         weighed = choice.policy == POLICY_LEARNED
+        choice = self._at_once(choice, broken & weighed, response)
         agency = CHANNELS.index(LEGAL_CHANNEL)
         out["legal_pays"][rows] = ~weighed | (choice.worth[:, agency] > 0)
         mine = weighed & contact
@@ -598,6 +610,33 @@ class LearnedNextActions:
         options = alternatives(response, choice)
         for i in np.flatnonzero(contact):
             out["alternatives"][rows[i]] = options[i]
+
+    def _at_once(self, choice: Choice, broken: np.ndarray, response: dict) -> Choice:
+        """A broken promise is followed up at once: where the policy would wait, its best
+        allowed channel all the same (the channel of highest expected value among those no
+        softer than what was sent)."""
+        waits = broken & np.array([c is None for c in choice.channel], dtype=bool)
+        value = np.where(choice.allowed & ~np.isnan(choice.worth), choice.worth, -np.inf)
+        best = np.argmax(value, axis=1)
+        waits &= np.isfinite(value[np.arange(len(best)), best])
+        if not waits.any():
+            return choice
+        channel = choice.channel.copy()
+        channel[waits] = np.asarray(CHANNELS, dtype=object)[best[waits]]
+        effect = choice.effect.copy()
+        for i in np.flatnonzero(waits):
+            effect[i] = response[f"{channel[i]}_effect"][i]
+        words = POLICY_WORDS[self.language]["broken_promise"]
+        return replace(
+            choice,
+            channel=channel,
+            effect=effect,
+            probability=np.where(
+                waits, np.clip(choice.baseline + effect, 0, 1), choice.probability
+            ),
+            value=np.where(waits, value[np.arange(len(best)), best], choice.value),
+            why=np.where(waits, words, choice.why),
+        )
 
     def _levels_sent(self, rows: np.ndarray, features: Columns) -> np.ndarray:
         """The hardest level sent of each decided invoice: the given one, else its last
