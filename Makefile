@@ -12,7 +12,7 @@ DATA ?= data/sample
 KEYS_FILE ?= .payrisk/api_keys
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
-.PHONY: help demo test test-fast lint serve bench mutation install install-test clean
+.PHONY: help demo test test-fast lint serve bench mutation docs install install-test clean
 
 help:
 	@echo "make demo    install, generate a sample ledger, validate, train, score, snapshot, simulate, a nightly run"
@@ -20,6 +20,7 @@ help:
 	@echo "make test-fast  the inner loop: lint, layers and the tests not marked slow"
 	@echo "make serve   start the HTTP service on port 3000 (after make demo)"
 	@echo "make mutation  mutation testing of the decision and label code (MUTATION_ARGS=\"--target labels\")"
+	@echo "make docs    build the documentation site into site/ (open site/index.html)"
 	@echo "make bench   run the benchmarks (figures for the README table; BENCH_ARGS=\"--soak --scaleout\" for more)"
 
 $(VENV)/.runtime: requirements/runtime.lock pyproject.toml
@@ -36,6 +37,10 @@ $(VENV)/.test: $(VENV)/.runtime requirements/test.lock $(VENV)/.chromium
 # The review pages' browser tests drive Debian's chromium (never Playwright's own download).
 $(VENV)/.chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@touch $@
+
+$(VENV)/.docs: $(VENV)/.runtime requirements/docs.lock
+	$(PIP) install -q -r requirements/docs.lock
 	@touch $@
 
 install: $(VENV)/.runtime
@@ -67,8 +72,8 @@ demo: $(VENV)/.runtime
 	@echo "                      schedule it with cron or systemd: README 'Running it every night'"
 
 lint: $(VENV)/.test
-	$(PY) -m ruff check src pipelines tests benchmarks
-	$(PY) -m ruff format --check src pipelines tests benchmarks
+	$(PY) -m ruff check src pipelines tests benchmarks docs
+	$(PY) -m ruff format --check src pipelines tests benchmarks docs
 	$(VENV)/bin/lint-imports
 
 test: lint
@@ -92,5 +97,10 @@ bench: $(VENV)/.test
 mutation: $(VENV)/.test
 	$(PY) -m benchmarks.mutation $(MUTATION_ARGS)
 
+# The site from README.md and the code (mkdocs.yml, docs/): strict, so a broken link or a README
+# section on no page fails it. Not part of make test (see tests/code/test_docs.py for the checks).
+docs: $(VENV)/.docs
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR)/src:$(CURDIR) $(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) data mlflow.db mlartifacts models/payrisk-scorer models/snapshot models/daily.lock reports .pytest_cache .ruff_cache
+	rm -rf $(VENV) site data mlflow.db mlartifacts models/payrisk-scorer models/snapshot models/daily.lock reports .pytest_cache .ruff_cache

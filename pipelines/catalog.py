@@ -22,7 +22,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from payrisk.core.config import ConfigError, TrainConfig, load_train_config
+from payrisk.core.config import ConfigError, TrainConfig, default_config, load_train_config
 from payrisk.core.settings import Settings, load_settings
 from payrisk.core.storage import atomic_directory, atomic_file_and_folder, write_json
 from payrisk.features.history import History
@@ -95,6 +95,23 @@ def sqlite_store_problem(uri: str) -> str | None:
     return None
 
 
+def check_decision_moments(
+    train: TrainConfig, train_file: Path, dunning: DunningConfig, dunning_file: Path
+) -> None:
+    """The learned policy decides at the moments the channel-effect models were trained for:
+    train.yaml's `effects.decision_offsets` is the source, dunning.yaml's `policy.decision_offsets`
+    must repeat it (an effect estimated at day 15 says nothing of a contact at day 20)."""
+    trained = tuple(train.effects.decision_offsets)
+    decided = tuple(dunning.policy.decision_offsets)
+    if dunning.policy.mode != "learned" or not train.effects.enabled or trained == decided:
+        return
+    raise ConfigError(
+        f"decision moments disagree: {dunning_file} policy.decision_offsets {list(decided)} "
+        f"but {train_file} effects.decision_offsets {list(trained)} (the days the channel-effect "
+        "models are trained at); set the same days in both files"
+    )
+
+
 def folder_digest(folder: Path) -> str:
     """SHA-256 over every file under `folder`: each relative path and its content, in order."""
     digest = hashlib.sha256()
@@ -124,13 +141,32 @@ class Catalog:
     dunning_config_path: Path | None = None  # --dunning-config, else PAYRISK_DUNNING_CONFIG
 
     # --- configuration, loaded once -------------------------------------------------------------
+    @property
+    def train_config_file(self) -> Path:
+        return Path(
+            self.train_config_path or self.settings.train_config or default_config("train.yaml")
+        )
+
+    @property
+    def dunning_config_file(self) -> Path:
+        return Path(
+            self.dunning_config_path
+            or self.settings.dunning_config
+            or default_config("dunning.yaml")
+        )
+
     @cached_property
     def train_config(self) -> TrainConfig:
-        return load_train_config(self.train_config_path or self.settings.train_config)
+        return load_train_config(self.train_config_file)
 
     @cached_property
     def dunning_config(self) -> DunningConfig:
-        return load_dunning_config(self.dunning_config_path or self.settings.dunning_config)
+        """The dunning config, whose decision moments must be those the effects are trained at."""
+        dunning = load_dunning_config(self.dunning_config_file)
+        check_decision_moments(
+            self.train_config, self.train_config_file, dunning, self.dunning_config_file
+        )
+        return dunning
 
     @property
     def model_name(self) -> str:
