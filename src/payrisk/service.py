@@ -145,6 +145,14 @@ class PayriskService:
         except RefusedRequestError as error:
             return JSONResponse({"error": str(error)}, status_code=http_status(error))
 
+    def _answer_in(self, ctx: bentoml.Context, call, request):
+        """`_answer` for an API with a context: BentoML sets such an answer's status from the
+        context, so a refusal's status goes there too."""
+        answer = self._answer(call, request)
+        if isinstance(answer, JSONResponse):
+            ctx.response.status_code = answer.status_code
+        return answer
+
     @bentoml.api(
         route="/v1/score", input_spec=REQUEST_MODELS["/v1/score"], output_spec=ScoreResponse
     )
@@ -185,7 +193,8 @@ class PayriskService:
     def credit_decision(self, ctx: bentoml.Context, **request) -> CreditDecisionResponse:
         """Record a credit manager's decision on a credit review (the key's name as author)."""
         author = ctx.request.scope.get(AUTHOR, ANONYMOUS)
-        return self._answer(
+        return self._answer_in(
+            ctx,
             lambda r: desk.record_decision(self.engine, self.desk, r, author),
             CreditDecisionRequest(**request),
         )
@@ -209,7 +218,9 @@ class PayriskService:
     def customer_note(self, ctx: bentoml.Context, **request) -> NoteRecord:
         """Add a note to a customer's record (the key's name as author)."""
         author = ctx.request.scope.get(AUTHOR, ANONYMOUS)
-        return self._answer(lambda r: desk.add_note(self.desk, r, author), NoteRequest(**request))
+        return self._answer_in(
+            ctx, lambda r: desk.add_note(self.desk, r, author), NoteRequest(**request)
+        )
 
     @bentoml.api(route="/v1/status", output_spec=Status)
     def status(self) -> Status:

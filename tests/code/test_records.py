@@ -168,5 +168,5 @@ def test_note_errors_name_the_field_and_never_quote_the_text(desk: CreditDesk) -
             desk.add_note("C1", "bob", bad)
         assert str(raised.value).startswith("text: ")
         assert "Dupont" not in str(raised.value)
-    with pytest.raises(RecordError, match="^text: a note must say something"):
+    with pytest.raises(RecordError, match=r"^text: a note must say something"):
         desk.add_note("C1", "bob", "  \n ")

@@ -56,7 +56,7 @@ class LegalTerms(StrictModel):
         """The rule in words, as grounds and messages quote it."""
         if not self.terms_agreed:
             days = f"{self.default_days} jours" if language == "fr" else f"{self.default_days} days"
-            return f"{days} ({self.reference})"
+            return f"{days}; {self.reference}"
         if language == "fr":
             text = f"{self.max_days} jours date de facture"
             if self.end_of_month_days is not None:
@@ -65,7 +65,7 @@ class LegalTerms(StrictModel):
             text = f"{self.max_days} days from the invoice date"
             if self.end_of_month_days is not None:
                 text += f" or {self.end_of_month_days} days end of month"
-        return f"{text} ({self.reference})"
+        return f"{text}; {self.reference}"
 
 
 def _month_end(days: pd.Series) -> pd.Series:

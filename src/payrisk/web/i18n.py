@@ -313,6 +313,58 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "credit.conditions": ("Conditions", "Conditions"),
     "credit.grounds": ("Grounds", "Motifs"),
     "credit.drivers": ("What drives the risk", "Ce qui fait le risque"),
+    "credit.warnings": ("Warning:", "Attention :"),
+    # the credit desk's record (decisions, limits, notes)
+    "desk.heading": ("Credit decisions and notes", "Décisions de crédit et notes"),
+    "desk.decide": ("Record the decision", "Enregistrer la décision"),
+    "desk.decision": ("Decision", "Décision"),
+    "desk.granted_amount": ("Amount granted", "Montant accordé"),
+    "desk.granted_terms": ("Terms granted (days)", "Délai accordé (jours)"),
+    "desk.limit": ("New credit limit (optional)", "Nouveau plafond de crédit (facultatif)"),
+    "desk.conditions": ("Conditions, one per line", "Conditions, une par ligne"),
+    "desk.reason": (
+        "Reason (required when departing from the recommendation)",
+        "Motif (obligatoire si la décision s'écarte de la recommandation)",
+    ),
+    "desk.button": ("Record", "Enregistrer"),
+    "desk.note": ("Note", "Note"),
+    "desk.note_button": ("Add the note", "Ajouter la note"),
+    "desk.none": ("Nothing on record yet.", "Rien d'enregistré pour l'instant."),
+    "desk.unavailable": (
+        "The credit desk's record is not available.",
+        "L'historique des décisions n'est pas disponible.",
+    ),
+    "desk.sign_in": (
+        "Sign in to record a decision or a note.",
+        "Connectez-vous pour enregistrer une décision ou une note.",
+    ),
+    "desk.recorded": ("Recorded.", "Enregistré."),
+    "desk.csrf": (
+        "This form has expired or did not come from this page; open the page again and resend.",
+        "Ce formulaire a expiré ou ne vient pas de cette page ; rouvrez la page et renvoyez-le.",
+    ),
+    "desk.current_limit": (
+        "Credit limit on record: {limit}",
+        "Plafond de crédit enregistré : {limit}",
+    ),
+    "desk.export": ("Export (CSV)", "Exporter (CSV)"),
+    "desk.col.when": ("When", "Quand"),
+    "desk.col.who": ("Who", "Qui"),
+    "desk.col.what": ("What", "Quoi"),
+    "desk.kind.decision": ("Decision", "Décision"),
+    "desk.kind.limit": ("Credit limit", "Plafond de crédit"),
+    "desk.kind.note": ("Note", "Note"),
+    "desk.decided": (
+        "{decision} (recommended: {recommendation}); {amount} requested at {terms} days",
+        "{decision} (recommandé : {recommendation}) ; {amount} demandés à {terms} jours",
+    ),
+    "desk.granted": ("granted {amount} at {terms} days", "accordé {amount} à {terms} jours"),
+    "desk.override": ("override: {reason}", "dérogation : {reason}"),
+    "desk.model": (
+        "model v{version}, snapshot of {day}, default {default}",
+        "modèle v{version}, instantané du {day}, défaut {default}",
+    ),
+    "desk.limit_change": ("{old} → {new}", "{old} → {new}"),
     # model page
     "model.champion": (
         "Champion <strong>v{version}</strong> ({source}), trained on data from {start} to {end}; "

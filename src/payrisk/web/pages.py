@@ -25,9 +25,11 @@ from markupsafe import Markup
 
 from payrisk.core.i18n import DASH, DEFAULT_LANGUAGE, LANGUAGES, missing, negotiate
 from payrisk.data.contract import CHANNELS
+from payrisk.policy.credit import APPROVE, APPROVE_WITH_CONDITIONS, DECISIONS, DECLINE
 from payrisk.policy.ladder import LEVEL
 from payrisk.policy.portfolio import PortfolioBundle
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
+from payrisk.records.store import CustomerRecord
 from payrisk.serving.auth import LOGIN_PATH, PAGES_ROOT, LoginProblem
 from payrisk.web import charts
 from payrisk.web.bundle import SORTS, STATUSES, InvoicePage, InvoiceQuery
@@ -410,9 +412,148 @@ def _review_context(review: object | None, w: Words) -> dict[str, object] | None
         ),
         "conditions": review.conditions,
         "grounds": review.grounds,
+        "warnings": list(getattr(review, "warnings", [])),
         "raising": [r.text for r in review.reasons if r.direction == RAISES],
         "lowering": [r.text for r in review.reasons if r.direction == LOWERS],
     }
+
+
+@dataclass(frozen=True)
+class DeskView:
+    """What a page shows of the credit desk's record, and which of its forms it offers."""
+
+    record: CustomerRecord | None  # None: the record is unavailable
+    csrf: str = ""  # the page session's CSRF token, sent back by every form
+    can_write: bool = False  # someone is signed in (or sends a key): forms are offered
+    notice: str | None = None  # after a write: "Recorded."
+    error: str | None = None  # why the last write was refused
+
+
+def _event_rows(record: CustomerRecord, w: Words) -> list[dict]:
+    """Decisions, limit changes and notes as one timeline, newest first."""
+    f = w.f
+    events = []
+    for d in record.decisions:
+        parts = [
+            w.t(
+                "desk.decided",
+                decision=w.label("recommendation", d["decision"]),
+                recommendation=w.label("recommendation", d["recommendation"]),
+                amount=f.money(d["requested_amount"]),
+                terms=d["terms_days"],
+            )
+        ]
+        if d["decision"] != DECLINE and d["granted_amount"] is not None:
+            parts.append(
+                w.t(
+                    "desk.granted",
+                    amount=f.money(d["granted_amount"]),
+                    terms=text(d["granted_terms_days"]),
+                )
+            )
+        parts.extend(d["conditions"])
+        details = [
+            w.t(
+                "desk.model",
+                version=d["model_version"],
+                day=f.day(d["snapshot_as_of"]),
+                default=f.pct(d["default_probability"]),
+            )
+        ]
+        events.append(
+            {
+                "at": d["decided_at"],
+                "kind": w.t("desk.kind.decision"),
+                "who": d["author"],
+                "what": "; ".join(parts),
+                "override": w.t("desk.override", reason=d["override_reason"])
+                if d["override"]
+                else None,
+                "details": details,
+            }
+        )
+    for x in record.limits:
+        events.append(
+            {
+                "at": x["set_at"],
+                "kind": w.t("desk.kind.limit"),
+                "who": x["author"],
+                "what": w.t(
+                    "desk.limit_change",
+                    old=f.money(x["previous_limit"], cents=False),
+                    new=f.money(x["credit_limit"], cents=False),
+                ),
+                "override": None,
+                "details": [],
+            }
+        )
+    for n in record.notes:
+        events.append(
+            {
+                "at": n["written_at"],
+                "kind": w.t("desk.kind.note"),
+                "who": n["author"],
+                "what": n["text"],
+                "override": None,
+                "details": [],
+            }
+        )
+    events.sort(key=lambda e: e["at"], reverse=True)
+    for e in events:
+        e["when"] = f"{f.day(e['at'].date())} {e['at']:%H:%M} UTC"
+    return events
+
+
+def desk_context(
+    view: DeskView | None,
+    customer_id: str,
+    review: object | None,
+    form: dict[str, str],
+    layout: Layout,
+    lawful_terms: int | None = None,
+) -> dict[str, object] | None:
+    """The record's section of a page: the timeline, the decision form under a review, the note
+    form, the export link. None: no record configured (the report, tests without one)."""
+    if view is None or not customer_id:
+        return None
+    w = layout.words
+    record = view.record
+    context: dict[str, object] = {
+        "available": record is not None,
+        "events": _event_rows(record, w) if record is not None else [],
+        "current_limit": (
+            w.t("desk.current_limit", limit=w.f.money(record.current_limit, cents=False))
+            if record is not None and record.current_limit is not None
+            else None
+        ),
+        "customer_id": customer_id,
+        "csrf": view.csrf,
+        "can_write": view.can_write and record is not None,
+        "notice": view.notice,
+        "error": view.error,
+        "decision_action": f"{layout.base}/desk/decision?lang={w.language}",
+        "note_action": f"{layout.base}/desk/note?lang={w.language}",
+        "export": f"{layout.base}/desk/export.csv?customer_id={url_segment(customer_id)}",
+        "decision": None,
+    }
+    if review is not None and context["can_write"]:
+        recommended = review.recommendation
+        terms = int(form.get("terms_days") or 0)
+        if lawful_terms is not None:
+            terms = min(terms, lawful_terms)
+        context["decision"] = {
+            "choices": [(code, w.label("recommendation", code)) for code in DECISIONS],
+            "chosen": recommended if recommended in DECISIONS else "",
+            "shown": recommended,
+            "requested_amount": form.get("requested_amount", ""),
+            "terms_days": form.get("terms_days", ""),
+            "granted_amount": form.get("requested_amount", "")
+            if recommended in (APPROVE, APPROVE_WITH_CONDITIONS)
+            else "",
+            "granted_terms": terms,
+            "conditions": "\n".join(review.conditions),
+        }
+    return context
 
 
 def case_row(row: dict, w: Words) -> dict:
@@ -459,8 +600,10 @@ def customer_page(
     form: dict[str, str],
     error: str | None,
     layout: Layout,
+    desk: dict[str, object] | None = None,
 ) -> str:
-    """/ui/customers/<id>: payment history, open invoices, aged balance, credit-review form."""
+    """/ui/customers/<id>: payment history, open invoices, aged balance, credit-review form,
+    the credit desk's record (`desk_context`)."""
     w = layout.words
     f = w.f
     invoices = bundle.invoices.loc[bundle.invoices["customer_id"] == customer_id]
@@ -525,6 +668,7 @@ def customer_page(
         error=error,
         action=f"{layout.base}/customers/{url_segment(customer_id)}",
         works=works,
+        desk=desk,
     )
 
 
@@ -538,9 +682,14 @@ def _over_limit(profile: object | None, w: Words) -> str:
 
 
 def credit_page(
-    form: dict[str, str], review: object | None, error: str | None, layout: Layout
+    form: dict[str, str],
+    review: object | None,
+    error: str | None,
+    layout: Layout,
+    desk: dict[str, object] | None = None,
 ) -> str:
-    """/ui/credit-review: a credit review for any customer id, a prospect's included."""
+    """/ui/credit-review: a credit review for any customer id, a prospect's included, and the
+    reviewed customer's record (`desk_context`)."""
     return _render(
         "credit.html",
         layout,
@@ -548,6 +697,7 @@ def credit_page(
         review=_review_context(review, layout.words),
         error=error,
         action=f"{layout.base}/credit-review",
+        desk=desk,
     )
 
 
