@@ -48,6 +48,7 @@ def build_report(
         challenger,
         as_of=when.date().isoformat(),
         words=Words(language or run.policy.language, run.policy.currencies.base),
+        provision_rules=run.policy.provisions,
     )
 
 

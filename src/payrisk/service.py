@@ -54,6 +54,8 @@ from payrisk.serving.schemas import (
     CustomerRequest,
     NoteRecord,
     NoteRequest,
+    ProvisionsRequest,
+    ProvisionsResponse,
     ScoreResponse,
     Status,
     WorklistRequest,
@@ -83,6 +85,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/v1/credit-decision": CreditDecisionRequest,
     "/v1/credit-history": CreditHistoryRequest,
     "/v1/customer-note": NoteRequest,
+    "/v1/provisions": ProvisionsRequest,
 }
 NO_INPUT = frozenset({"/v1/status"})
 
@@ -221,6 +224,15 @@ class PayriskService:
         return self._answer_in(
             ctx, lambda r: desk.add_note(self.desk, r, author), NoteRequest(**request)
         )
+
+    @bentoml.api(
+        route="/v1/provisions",
+        input_spec=REQUEST_MODELS["/v1/provisions"],
+        output_spec=ProvisionsResponse,
+    )
+    def provisions(self, **request) -> ProvisionsResponse:
+        """Provisions for doubtful receivables at the snapshot's date, per invoice and in total."""
+        return self._answer(lambda r: desk.provisions(self.engine, r), ProvisionsRequest(**request))
 
     @bentoml.api(route="/v1/status", output_spec=Status)
     def status(self) -> Status:

@@ -225,3 +225,27 @@ def test_a_refused_page_decision_says_why_beside_the_form(client):
     assert 'id="desk-error"' in refused.text
     assert "granted_terms_days: 90 days exceed the legal maximum" in refused.text
     assert 'id="decision-form"' in refused.text  # the form again, to correct
+
+
+def test_provisions_agree_between_the_api_the_page_and_the_export(client):
+    from payrisk.core.i18n import Formats
+
+    answer = client.post("/v1/provisions", json={"limit": 10_000})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["doubtful_invoices"] > 0, "the sample should have invoices 90+ days past due"
+    assert all(i["days_past_due"] >= body["doubtful_after_days"] for i in body["invoices"])
+    assert body["total"] == pytest.approx(round(sum(i["provision"] for i in body["invoices"]), 2))
+    export = client.get("/ui/desk/provisions.csv")
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert len(rows) == body["doubtful_invoices"]
+    assert round(sum(float(r["provision"]) for r in rows), 2) == pytest.approx(body["total"])
+    page = htmllib.unescape(client.get("/ui/", headers=EN).text)
+    assert f"Total provision: {Formats('en').money(body['total'])}" in page
+    top = body["invoices"][0]
+    one = client.post("/v1/provisions", json={"customer_id": top["customer_id"]}).json()
+    customer_page = htmllib.unescape(
+        client.get(f"/ui/customers/{top['customer_id']}", headers=EN).text
+    )
+    assert Formats("en").money(one["total"]) in customer_page
+    assert one["total"] >= top["provision"]

@@ -15,9 +15,16 @@ import pandas as pd
 
 from payrisk.data.terms import lawful_terms_days
 from payrisk.policy.credit import APPROVE_WITH_CONDITIONS, DECLINE
+from payrisk.policy.portfolio import BundleMissingError
+from payrisk.policy.provisions import invoice_provisions, recovery_of, total
 from payrisk.records.store import CreditDesk, DecisionEntry, RecordError
 from payrisk.serving.engine import ScoringEngine
-from payrisk.serving.errors import ConflictError, RecordUnavailableError, RefusedRequestError
+from payrisk.serving.errors import (
+    ConflictError,
+    NoSnapshotError,
+    RecordUnavailableError,
+    RefusedRequestError,
+)
 from payrisk.serving.schemas import (
     CreditDecisionRecord,
     CreditDecisionRequest,
@@ -28,6 +35,8 @@ from payrisk.serving.schemas import (
     LimitRecord,
     NoteRecord,
     NoteRequest,
+    ProvisionsRequest,
+    ProvisionsResponse,
 )
 
 
@@ -137,3 +146,27 @@ def add_note(desk: CreditDesk | None, request: NoteRequest, author: str) -> Note
         return NoteRecord(**_desk(desk).add_note(request.customer_id, author, request.text))
     except RecordError as error:
         raise _refused(error) from None
+
+
+def provisions(engine: ScoringEngine, request: ProvisionsRequest) -> ProvisionsResponse:
+    """Provisions of the doubtful invoices of the bundle the pages read (the same figures)."""
+    engine.snapshot.refresh()
+    try:
+        bundle = engine.paired_bundle()
+    except BundleMissingError as error:
+        raise NoSnapshotError(str(error)) from None
+    rules = engine.dunning.provisions
+    table = invoice_provisions(bundle.invoices, rules, recovery_of(bundle.kpis))
+    if request.customer_id is not None:
+        table = table.loc[table["customer_id"] == request.customer_id]
+    return ProvisionsResponse(
+        as_of=bundle.as_of.date(),
+        model_version=engine.model_version,
+        currency=engine.dunning.currencies.base,
+        doubtful_after_days=rules.doubtful_after_days,
+        vat_rate=rules.vat_rate,
+        recovery_rate=recovery_of(bundle.kpis),
+        total=total(table),
+        doubtful_invoices=len(table),
+        invoices=table.head(request.limit).to_dict("records"),
+    )

@@ -812,3 +812,35 @@ class CreditHistoryResponse(BaseModel):
 class NoteRequest(RequestModel):
     customer_id: str = Field(pattern=ID_PATTERN, description="The customer the note is about.")
     text: str = Field(min_length=1, max_length=MAX_NOTE, description="The note.")
+
+
+class ProvisionsRequest(RequestModel):
+    customer_id: str | None = Field(
+        None, pattern=ID_PATTERN, description="Only this customer's invoices; default: all."
+    )
+    limit: int = Field(100, ge=1, le=10_000, description="Invoices listed, largest first.")
+
+
+class InvoiceProvision(BaseModel):
+    invoice_id: str
+    customer_id: str
+    days_past_due: int
+    bucket: str = Field(description="Age bucket of the provision matrix, e.g. 90-179.")
+    open_amount: float = Field(description="Open amount, VAT included (base currency).")
+    net_amount: float = Field(description="Open amount net of VAT: what is provisioned.")
+    matrix_rate: float = Field(description="The provision matrix's rate for its age.")
+    model_rate: float = Field(description="P(default) x (1 - recovery rate).")
+    rate: float = Field(description="The larger of the two.")
+    provision: float = Field(description="net_amount x rate, rounded to the cent.")
+
+
+class ProvisionsResponse(BaseModel):
+    as_of: date = Field(description="The closing date: the portfolio bundle's as-of date.")
+    model_version: str
+    currency: str
+    doubtful_after_days: int
+    vat_rate: float
+    recovery_rate: float
+    total: float = Field(description="Sum of the provisions of every doubtful invoice selected.")
+    doubtful_invoices: int = Field(description="Doubtful invoices selected (all, not only listed).")
+    invoices: list[InvoiceProvision] = Field(description="Largest first, at most `limit`.")

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from payrisk.core.i18n import LANGUAGES, negotiate
 from payrisk.data.terms import lawful_terms_days
 from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
+from payrisk.policy.provisions import invoice_provisions, recovery_of
 from payrisk.records.store import CreditDesk, RecordError
 from payrisk.serving import desk as desk_api
 from payrisk.serving.auth import AUTHOR, CSRF, PAGE_SECURITY_HEADERS
@@ -174,7 +175,8 @@ def create_app(
         else:
             page = query_invoices(data.invoices, query)
         frame = layout(request, data.kpis.get("as_of", "–"))
-        return html(request, pages.portfolio_page(data, page, query, frame))
+        rules = engine().dunning.provisions
+        return html(request, pages.portfolio_page(data, page, query, frame, rules))
 
     def review_of(
         request: Request, form: dict[str, str], raw: dict[str, list[str]], customer_id: str
@@ -282,6 +284,7 @@ def create_app(
             error_text,
             layout(request, data.kpis.get("as_of", "–")),
             desk_view(request, customer_id, review, form, *notice_of(request)),
+            engine().dunning.provisions,
         )
         return html(request, page, status)
 
@@ -453,6 +456,24 @@ def create_app(
     async def export(request: Request) -> Response:
         return await off_loop(render_export, request)
 
+    def render_provisions(request: Request) -> Response:
+        """Every doubtful invoice's provision as CSV: the figures the portfolio page sums."""
+        try:
+            data = bundle()
+        except BundleMissingError as error:
+            return Response(f"{error}\n", 503, media_type="text/plain")
+        table = invoice_provisions(
+            data.invoices, engine().dunning.provisions, recovery_of(data.kpis)
+        )
+        return Response(
+            exports.provisions_csv(table),
+            media_type="text/csv; charset=utf-8",
+            headers={**HEADERS, "Content-Disposition": 'attachment; filename="provisions.csv"'},
+        )
+
+    async def provisions(request: Request) -> Response:
+        return await off_loop(render_provisions, request)
+
     return Starlette(
         routes=[
             Route("/", portfolio, methods=["GET"]),
@@ -461,6 +482,7 @@ def create_app(
             Route("/desk/decision", decision, methods=["POST"]),
             Route("/desk/note", note, methods=["POST"]),
             Route("/desk/export.csv", export, methods=["GET"]),
+            Route("/desk/provisions.csv", provisions, methods=["GET"]),
             Route("/customers/{customer_id:path}", customer, methods=["GET", "POST"]),
             Route("/static/style.css", stylesheet, methods=["GET"]),
         ]

@@ -15,6 +15,10 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
+import pandas as pd
+
+from payrisk.policy.provisions import COLUMNS as PROVISION_COLUMNS
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DECISION_COLUMNS = (
     "id",
@@ -69,3 +73,8 @@ def to_csv(columns: Sequence[str], rows: Iterable[dict]) -> str:
 def decisions_csv(rows: Iterable[dict]) -> str:
     """Credit decisions as recorded, oldest first."""
     return to_csv(DECISION_COLUMNS, rows)
+
+
+def provisions_csv(table: pd.DataFrame) -> str:
+    """Every doubtful invoice with its provision, largest first."""
+    return to_csv(PROVISION_COLUMNS, table.to_dict("records"))

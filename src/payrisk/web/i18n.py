@@ -314,6 +314,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "credit.grounds": ("Grounds", "Motifs"),
     "credit.drivers": ("What drives the risk", "Ce qui fait le risque"),
     "credit.warnings": ("Warning:", "Attention :"),
+    # provisions for doubtful receivables
+    "prov.heading": ("Provisions for doubtful receivables", "Provisions pour créances douteuses"),
+    "prov.intro": (
+        "Open invoices {days} days or more past due, provisioned on their amount net of VAT "
+        "({vat}) at the larger of the matrix's rate for their age and the model's expected loss "
+        "rate (default probability x (1 - recovery rate {recovery})).",
+        "Factures ouvertes échues depuis {days} jours ou plus, provisionnées sur leur montant "
+        "hors TVA ({vat}) au plus élevé du taux de la matrice pour leur ancienneté et du taux de "
+        "perte attendue du modèle (probabilité de défaut x (1 - taux de recouvrement {recovery})).",
+    ),
+    "prov.total": (
+        "Total provision: {amount} on {n} doubtful invoices",
+        "Provision totale : {amount} sur {n} factures douteuses",
+    ),
+    "prov.bucket": ("{days} days past due", "échues de {days} jours"),
+    "prov.rate": ("Matrix rate", "Taux de la matrice"),
+    "prov.invoices": ("Invoices", "Factures"),
+    "prov.net": ("Net of VAT", "Hors TVA"),
+    "prov.amount": ("Provision", "Provision"),
+    "prov.customers": ("Largest provisions by customer", "Plus fortes provisions par client"),
+    "prov.customer": ("Provision (doubtful receivables)", "Provision (créances douteuses)"),
+    "prov.export": ("Export every invoice (CSV)", "Exporter chaque facture (CSV)"),
     # the credit desk's record (decisions, limits, notes)
     "desk.heading": ("Credit decisions and notes", "Décisions de crédit et notes"),
     "desk.decide": ("Record the decision", "Enregistrer la décision"),

@@ -28,6 +28,14 @@ from payrisk.data.contract import CHANNELS
 from payrisk.policy.credit import APPROVE, APPROVE_WITH_CONDITIONS, DECISIONS, DECLINE
 from payrisk.policy.ladder import LEVEL
 from payrisk.policy.portfolio import PortfolioBundle
+from payrisk.policy.provisions import (
+    ProvisionRules,
+    by_bucket,
+    by_customer,
+    invoice_provisions,
+    recovery_of,
+    total,
+)
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
 from payrisk.records.store import CustomerRecord
 from payrisk.serving.auth import LOGIN_PATH, PAGES_ROOT, LoginProblem
@@ -263,11 +271,65 @@ def _cash_context(bundle: PortfolioBundle, w: Words) -> dict[str, object]:
     return {"cash": rows, "cash_svg": Markup(svg), "beyond": f.money(beyond) if beyond else ""}
 
 
+def provisions_context(
+    bundle: PortfolioBundle, rules: ProvisionRules | None, layout: Layout, top: int = 10
+) -> dict[str, object] | None:
+    """The provisions section: per age bucket (the matrix), the largest customers, the total;
+    None without rules (nothing shown)."""
+    if rules is None:
+        return None
+    w = layout.words
+    f = w.f
+    table = invoice_provisions(bundle.invoices, rules, recovery_of(bundle.kpis))
+    customers = by_customer(table).head(top)
+    return {
+        "total": f.money(total(table)),
+        "intro": w.t(
+            "prov.intro",
+            days=rules.doubtful_after_days,
+            vat=f.pct(rules.vat_rate),
+            recovery=f.pct(recovery_of(bundle.kpis)),
+        ),
+        "count": f.number(len(table)),
+        "buckets": [
+            {
+                "bucket": w.t("prov.bucket", days=r["bucket"]),
+                "rate": f.pct(r["matrix_rate"]),
+                "invoices": f.number(r["invoices"]),
+                "net": f.money(r["net_amount"]),
+                "provision": f.money(r["provision"]),
+            }
+            for r in _records(by_bucket(table, rules))
+        ],
+        "customers": [
+            {
+                "customer_id": r["customer_id"],
+                "invoices": f.number(r["invoices"]),
+                "open": f.money(r["open_amount"]),
+                "provision": f.money(r["provision"]),
+            }
+            for r in _records(customers)
+        ],
+        "export": f"{layout.base}/desk/provisions.csv",
+    }
+
+
+def customer_provision(
+    bundle: PortfolioBundle, rules: ProvisionRules | None, customer_id: str
+) -> float | None:
+    """A customer's provision: the sum of its doubtful invoices' (None without rules)."""
+    if rules is None:
+        return None
+    table = invoice_provisions(bundle.invoices, rules, recovery_of(bundle.kpis))
+    return total(table.loc[table["customer_id"] == customer_id])
+
+
 def _portfolio_context(
     bundle: PortfolioBundle, page: InvoicePage, query: InvoiceQuery, layout: Layout,
-    interactive: bool,
+    interactive: bool, provision_rules: ProvisionRules | None = None,
 ) -> dict[str, object]:  # fmt: skip
-    """What `_portfolio.html` shows: key figures, both charts, one page of the worklist."""
+    """What `_portfolio.html` shows: key figures, both charts, provisions, one page of the
+    worklist."""
     w, k = layout.words, bundle.kpis
     f = w.f
     aged = k.get("aged_balance", [])
@@ -308,6 +370,7 @@ def _portfolio_context(
     by_customer = query.view == "customers"
     return dict(
         k=k,
+        provisions=provisions_context(bundle, provision_rules, layout),
         summary=w.t(
             "portfolio.summary",
             open_customers=f.number(bundle.customers["customer_id"].nunique()),
@@ -333,10 +396,14 @@ def _portfolio_context(
 
 
 def portfolio_page(
-    bundle: PortfolioBundle, page: InvoicePage, query: InvoiceQuery, layout: Layout
+    bundle: PortfolioBundle,
+    page: InvoicePage,
+    query: InvoiceQuery,
+    layout: Layout,
+    provision_rules: ProvisionRules | None = None,
 ) -> str:
     """/ui/: the portfolio with the searchable, sortable worklist (by invoice or customer)."""
-    context = _portfolio_context(bundle, page, query, layout, interactive=True)
+    context = _portfolio_context(bundle, page, query, layout, True, provision_rules)
     return _render("portfolio.html", layout, **context)
 
 
@@ -601,9 +668,10 @@ def customer_page(
     error: str | None,
     layout: Layout,
     desk: dict[str, object] | None = None,
+    provision_rules: ProvisionRules | None = None,
 ) -> str:
     """/ui/customers/<id>: payment history, open invoices, aged balance, credit-review form,
-    the credit desk's record (`desk_context`)."""
+    the credit desk's record (`desk_context`), its provision for doubtful receivables."""
     w = layout.words
     f = w.f
     invoices = bundle.invoices.loc[bundle.invoices["customer_id"] == customer_id]
@@ -644,6 +712,9 @@ def customer_page(
         (w.t("customer.limit"), f.money(getattr(profile, "credit_limit", None), cents=False),
          _over_limit(profile, w)),
     ]  # fmt: skip
+    provision = customer_provision(bundle, provision_rules, customer_id)
+    if provision is not None:
+        items.append((w.t("prov.customer"), f.money(provision), ""))
     aged = (
         [(w.label("bucket", k), f.money(v)) for k, v in profile.aged_balance.items()]
         if profile is not None
@@ -994,6 +1065,7 @@ def report_page(
     challenger: dict | None,
     as_of: str,
     words: Words | None = None,
+    provision_rules: ProvisionRules | None = None,
 ) -> str:
     """`payrisk report`: the top of the worklist and the model card in one file to e-mail.
 
@@ -1003,7 +1075,7 @@ def report_page(
         base="", as_of=as_of, model_version=version, nav=False, inline_css=True,
         words=words or Words(),
     )  # fmt: skip
-    portfolio = _portfolio_context(bundle, page, query, layout, interactive=False)
+    portfolio = _portfolio_context(bundle, page, query, layout, False, provision_rules)
     model = _model_context(card, version, source, challenger, layout.words)
     return _render("report.html", layout, **portfolio, **model)
 
