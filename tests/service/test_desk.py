@@ -249,3 +249,17 @@ def test_provisions_agree_between_the_api_the_page_and_the_export(client):
     )
     assert Formats("en").money(one["total"]) in customer_page
     assert one["total"] >= top["provision"]
+
+
+def test_the_daf_months_are_on_the_page_and_in_the_export(client, bundle):
+    months = bundle.kpis["monthly"]
+    assert len(months) == 12
+    assert all(r["cei"] is None or 0 <= r["cei"] <= 150 for r in months)
+    page = htmllib.unescape(client.get("/ui/", headers=FR).text)
+    assert 'id="monthly"' in page and "DSO (épuisement)" in page
+    last = months[-1]
+    assert f"{last['countback_dso_days']:.1f}".replace(".", ",") in page
+    export = client.get("/ui/desk/monthly.csv")
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert [r["month"] for r in rows] == [r["month"] for r in months]
+    assert float(rows[-1]["cei"]) == last["cei"]

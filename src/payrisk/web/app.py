@@ -474,6 +474,20 @@ def create_app(
     async def provisions(request: Request) -> Response:
         return await off_loop(render_provisions, request)
 
+    def render_monthly(request: Request) -> Response:
+        try:
+            data = bundle()
+        except BundleMissingError as error:
+            return Response(f"{error}\n", 503, media_type="text/plain")
+        return Response(
+            exports.monthly_csv(data.kpis.get("monthly", [])),
+            media_type="text/csv; charset=utf-8",
+            headers={**HEADERS, "Content-Disposition": 'attachment; filename="monthly.csv"'},
+        )
+
+    async def monthly(request: Request) -> Response:
+        return await off_loop(render_monthly, request)
+
     return Starlette(
         routes=[
             Route("/", portfolio, methods=["GET"]),
@@ -483,6 +497,7 @@ def create_app(
             Route("/desk/note", note, methods=["POST"]),
             Route("/desk/export.csv", export, methods=["GET"]),
             Route("/desk/provisions.csv", provisions, methods=["GET"]),
+            Route("/desk/monthly.csv", monthly, methods=["GET"]),
             Route("/customers/{customer_id:path}", customer, methods=["GET", "POST"]),
             Route("/static/style.css", stylesheet, methods=["GET"]),
         ]

@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from payrisk.data.collection import COLUMNS as MONTHLY_COLUMNS
 from payrisk.policy.provisions import COLUMNS as PROVISION_COLUMNS
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -73,6 +74,11 @@ def to_csv(columns: Sequence[str], rows: Iterable[dict]) -> str:
 def decisions_csv(rows: Iterable[dict]) -> str:
     """Credit decisions as recorded, oldest first."""
     return to_csv(DECISION_COLUMNS, rows)
+
+
+def monthly_csv(rows: Iterable[dict]) -> str:
+    """The DAF's month by month, as the portfolio page shows it (unrounded by the page)."""
+    return to_csv(MONTHLY_COLUMNS, rows)
 
 
 def provisions_csv(table: pd.DataFrame) -> str:

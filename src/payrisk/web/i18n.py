@@ -314,6 +314,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "credit.grounds": ("Grounds", "Motifs"),
     "credit.drivers": ("What drives the risk", "Ce qui fait le risque"),
     "credit.warnings": ("Warning:", "Attention :"),
+    # the DAF's month by month
+    "daf.heading": ("Month by month", "Mois par mois"),
+    "daf.note": (
+        "CEI: (opening receivables + credit sales - closing receivables) / (opening receivables + "
+        "credit sales - closing current receivables); write-offs count as collected. DSO at each "
+        "month end: standard (90 days of sales) and countback (the latest months' sales counted "
+        "back).",
+        "CEI : (encours d'ouverture + ventes à crédit - encours de clôture) / (encours "
+        "d'ouverture + ventes à crédit - encours non échu de clôture) ; les passages en perte "
+        "comptent comme encaissés. DSO à chaque fin de mois : standard (90 jours de ventes) et "
+        "par épuisement du chiffre d'affaires (les ventes des derniers mois remontées).",
+    ),
+    "daf.month": ("Month", "Mois"),
+    "daf.cei": ("CEI", "CEI"),
+    "daf.dso": ("DSO (90 days)", "DSO (90 jours)"),
+    "daf.countback": ("DSO (countback)", "DSO (épuisement)"),
+    "daf.sales": ("Credit sales", "Ventes à crédit"),
+    "daf.closing": ("Closing receivables", "Encours de clôture"),
+    "daf.export": ("Export (CSV)", "Exporter (CSV)"),
     # provisions for doubtful receivables
     "prov.heading": ("Provisions for doubtful receivables", "Provisions pour créances douteuses"),
     "prov.intro": (

@@ -314,6 +314,24 @@ def provisions_context(
     }
 
 
+def monthly_context(bundle: PortfolioBundle, layout: Layout) -> list[dict[str, str]]:
+    """The DAF's month-by-month rows, in words and local formats (the bundle's `monthly`)."""
+    f = layout.words.f
+    return [
+        {
+            "month": f.day(pd.Timestamp(f"{r['month']}-01"), "MMM yyyy"),
+            "cei": DASH if r["cei"] is None else f.pct(r["cei"] / 100, 1),
+            "dso": DASH if r["dso_days_90"] is None else f.number(r["dso_days_90"], 1),
+            "countback": DASH
+            if r["countback_dso_days"] is None
+            else f.number(r["countback_dso_days"], 1),
+            "sales": f.money(r["credit_sales"], cents=False),
+            "closing": f.money(r["closing_receivables"], cents=False),
+        }
+        for r in bundle.kpis.get("monthly", [])
+    ]
+
+
 def customer_provision(
     bundle: PortfolioBundle, rules: ProvisionRules | None, customer_id: str
 ) -> float | None:
@@ -371,6 +389,7 @@ def _portfolio_context(
     return dict(
         k=k,
         provisions=provisions_context(bundle, provision_rules, layout),
+        monthly=monthly_context(bundle, layout),
         summary=w.t(
             "portfolio.summary",
             open_customers=f.number(bundle.customers["customer_id"].nunique()),
