@@ -263,3 +263,18 @@ def test_the_daf_months_are_on_the_page_and_in_the_export(client, bundle):
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
     assert [r["month"] for r in rows] == [r["month"] for r in months]
     assert float(rows[-1]["cei"]) == last["cei"]
+
+
+def test_customers_over_their_credit_limit_are_flagged_in_the_portfolio(client, bundle):
+    customers = bundle.customers
+    over = customers.loc[customers["open_amount"] > customers["credit_limit"]]
+    assert len(over), "the sample has customers over their limit"
+    worst = over.assign(excess=over["open_amount"] - over["credit_limit"]).nlargest(1, "excess")
+    row = worst.iloc[0]
+    page = htmllib.unescape(
+        client.get("/ui/", params={"view": "customers", "q": row["customer_id"]}, headers=EN).text
+    )
+    from payrisk.core.i18n import Formats
+
+    excess = Formats("en").money(row["open_amount"] - row["credit_limit"], cents=False)
+    assert f"over the limit by {excess}" in page

@@ -463,10 +463,23 @@ def build_bundle(
     return PortfolioBundle(
         kpis={**kpis(dataset, scored.invoices, as_of, policy), "as_of": as_of.date().isoformat()},
         invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
-        customers=scored.customers,
+        customers=with_credit_limits(scored.customers, dataset.customers),
         payments=payment_records(dataset, as_of),
         cash_forecast=cash_forecast(scored.invoices, as_of, levels=levels),
     )
+
+
+def with_credit_limits(plans: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """The customer plans with each customer's credit limit (NaN without one), so that the
+    portfolio can flag the customers over it."""
+    if "credit_limit" in plans.columns:
+        return plans
+    limits = (
+        customers.drop_duplicates("customer_id").set_index("customer_id")["credit_limit"]
+        if "credit_limit" in customers.columns
+        else pd.Series(dtype="float64")
+    )
+    return plans.assign(credit_limit=plans["customer_id"].map(limits).astype("float64").to_numpy())
 
 
 def alternatives_text(invoices: pd.DataFrame) -> pd.DataFrame:

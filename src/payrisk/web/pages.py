@@ -226,6 +226,7 @@ def customer_row(row: dict, w: Words) -> dict:
         "customer_id": row["customer_id"],
         "invoices": f.number(row.get("open_invoices")),
         "open": f.money(row.get("open_amount")),
+        "over_limit": _over_limit_of(row.get("open_amount"), row.get("credit_limit"), w),
         "past_due": f.money(row.get("past_due_amount")),
         "late": f.pct(row.get("late_probability")),
         "default": f.pct(row.get("default_probability")),
@@ -764,11 +765,17 @@ def customer_page(
 
 def _over_limit(profile: object | None, w: Words) -> str:
     """The exposure beyond the credit limit, in words ("" within it or without a limit)."""
-    limit = getattr(profile, "credit_limit", None)
-    exposure = getattr(profile, "open_amount", None)
-    if missing(limit) or missing(exposure) or exposure <= limit:
+    return _over_limit_of(
+        getattr(profile, "open_amount", None), getattr(profile, "credit_limit", None), w
+    )
+
+
+def _over_limit_of(exposure: object, limit: object, w: Words) -> str:
+    """The customer page and the portfolio's customers flag the same excess."""
+    if missing(limit) or missing(exposure):
         return ""
-    return w.t("customer.over_limit", amount=w.f.money(exposure - limit, cents=False))
+    over = float(exposure) - float(limit)  # type: ignore[arg-type]
+    return w.t("customer.over_limit", amount=w.f.money(over, cents=False)) if over > 0 else ""
 
 
 def credit_page(
