@@ -170,3 +170,47 @@ def test_note_errors_name_the_field_and_never_quote_the_text(desk: CreditDesk) -
         assert "Dupont" not in str(raised.value)
     with pytest.raises(RecordError, match=r"^text: a note must say something"):
         desk.add_note("C1", "bob", "  \n ")
+
+
+def test_overrides_report_counts_departures_and_how_customers_paid_since() -> None:
+    import pandas as pd
+
+    from payrisk.records.overrides import override_report
+
+    def decision(id_, customer, recommendation, decided, override, day):
+        return {"id": id_, "customer_id": customer, "recommendation": recommendation,
+                "decision": decided, "override": override,
+                "decided_at": datetime(2026, 3, day, 15, 0, tzinfo=UTC)}  # fmt: skip
+
+    decisions = [
+        decision(1, "A", "approve", "approve", False, 1),
+        decision(2, "B", "approve", "decline", True, 1),
+        decision(3, "C", "decline", "approve", True, 10),
+    ]
+    payments = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "C", "C", "C", "B"],
+            # A: one settled the day of its decision (not "since"), one after, on time
+            "settled_date": pd.to_datetime(
+                ["2026-03-01", "2026-03-20", "2026-03-05", "2026-04-01", "2026-05-01", "2026-02-01"]
+            ),
+            "days_late": [40, 0, 30, 12, 45, 3],
+            "written_off": [False, False, False, False, True, False],
+        }
+    )
+    report = override_report(decisions, payments)
+    assert (report["decisions"], report["overrides"]) == (3, 2)
+    assert report["matrix"]["approve"] == {
+        "approve": 1,
+        "approve_with_conditions": 0,
+        "decline": 1,
+    }
+    assert report["matrix"]["decline"]["approve"] == 1
+    assert report["groups"]["followed"] == {
+        "decisions": 1, "settled": 1, "late_share": 0.0, "mean_days_late": 0.0, "written_off": 0,
+    }  # fmt: skip
+    # departed: B settled nothing since; C two since 10 March (12 and 45 days late, one lost)
+    assert report["groups"]["departed"] == {
+        "decisions": 2, "settled": 2, "late_share": 1.0, "mean_days_late": 28.5, "written_off": 1,
+    }  # fmt: skip
+    assert override_report([], payments)["decisions"] == 0

@@ -278,3 +278,19 @@ def test_customers_over_their_credit_limit_are_flagged_in_the_portfolio(client, 
 
     excess = Formats("en").money(row["open_amount"] - row["credit_limit"], cents=False)
     assert f"over the limit by {excess}" in page
+
+
+def test_the_decisions_page_reports_overrides(client):
+    customer = "C000010"
+    shown = review(client, customer)
+    decision = "decline" if shown["recommendation"] != "decline" else "approve"
+    recorded = decide(client, customer, decision=decision, override_reason="sector in crisis")
+    assert recorded.status_code == 200, recorded.text
+    counts = client.post("/v1/credit-history", json={"customer_id": customer}).json()
+    assert counts["decisions"][0]["override"] is True
+    page = htmllib.unescape(client.get("/ui/desk", headers=EN).text)
+    assert "departing from the recommendation" in page
+    assert 'id="override-matrix"' in page and 'id="override-then"' in page
+    assert f"/ui/customers/{customer}" in page and "sector in crisis" in page
+    french = htmllib.unescape(client.get("/ui/desk", headers=FR).text)
+    assert "s'écartant de la recommandation" in french

@@ -19,6 +19,7 @@ from typing import TypeVar
 from urllib.parse import parse_qs
 
 import anyio.to_thread
+import pandas as pd
 from anyio import CapacityLimiter
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -30,6 +31,7 @@ from payrisk.core.i18n import LANGUAGES, negotiate
 from payrisk.data.terms import lawful_terms_days
 from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
 from payrisk.policy.provisions import invoice_provisions, recovery_of
+from payrisk.records.overrides import override_report
 from payrisk.records.store import CreditDesk, RecordError
 from payrisk.serving import desk as desk_api
 from payrisk.serving.auth import AUTHOR, CSRF, PAGE_SECURITY_HEADERS
@@ -474,6 +476,30 @@ def create_app(
     async def provisions(request: Request) -> Response:
         return await off_loop(render_provisions, request)
 
+    def render_desk(request: Request) -> HTMLResponse:
+        """/ui/desk: the overrides report and the latest decisions."""
+        store = desk() if desk is not None else None
+        decisions, report = None, None
+        if store is not None:
+            try:
+                decisions = store.all_decisions()
+            except RecordError:
+                decisions = None
+        if decisions is not None:
+            try:
+                payments = bundle().payments
+            except BundleMissingError:
+                payments = pd.DataFrame(
+                    columns=["customer_id", "settled_date", "days_late", "written_off"]
+                )
+            report = override_report(decisions, payments)
+        as_of = engine().snapshot.as_of
+        frame = layout(request, as_of.isoformat() if as_of else "–")
+        return html(request, pages.desk_page(decisions, report, frame))
+
+    async def desk_report(request: Request) -> HTMLResponse:
+        return await off_loop(render_desk, request)
+
     def render_monthly(request: Request) -> Response:
         try:
             data = bundle()
@@ -493,6 +519,7 @@ def create_app(
             Route("/", portfolio, methods=["GET"]),
             Route("/model", model, methods=["GET"]),
             Route("/credit-review", credit, methods=["GET", "POST"]),
+            Route("/desk", desk_report, methods=["GET"]),
             Route("/desk/decision", decision, methods=["POST"]),
             Route("/desk/note", note, methods=["POST"]),
             Route("/desk/export.csv", export, methods=["GET"]),

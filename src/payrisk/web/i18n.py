@@ -314,6 +314,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "credit.grounds": ("Grounds", "Motifs"),
     "credit.drivers": ("What drives the risk", "Ce qui fait le risque"),
     "credit.warnings": ("Warning:", "Attention :"),
+    # the credit decisions page (overrides report)
+    "nav.desk": ("Decisions", "Décisions"),
+    "title.desk": ("Credit decisions", "Décisions de crédit"),
+    "overrides.summary": (
+        "{n} decisions on record, {overrides} departing from the recommendation ({share}).",
+        "{n} décisions enregistrées, dont {overrides} s'écartant de la recommandation ({share}).",
+    ),
+    "overrides.matrix": (
+        "Recommended (rows) and decided (columns)",
+        "Recommandé (lignes) et décidé (colonnes)",
+    ),
+    "overrides.then": (
+        "How the customers paid since (invoices settled after the day of the decision)",
+        "Comment les clients ont payé depuis (factures réglées après le jour de la décision)",
+    ),
+    "overrides.group": ("Decisions", "Décisions"),
+    "overrides.followed": ("following the recommendation", "suivant la recommandation"),
+    "overrides.departed": ("departing from it", "s'en écartant"),
+    "overrides.settled": ("Invoices settled since", "Factures réglées depuis"),
+    "overrides.late": ("Paid late", "Payées en retard"),
+    "overrides.mean_late": ("Mean days late", "Retard moyen (jours)"),
+    "overrides.written_off": ("Written off", "Passées en perte"),
+    "overrides.latest": ("Latest decisions", "Dernières décisions"),
+    "overrides.customer": ("Customer", "Client"),
     # the DAF's month by month
     "daf.heading": ("Month by month", "Mois par mois"),
     "daf.note": (

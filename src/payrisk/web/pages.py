@@ -550,6 +550,7 @@ def _event_rows(record: CustomerRecord, w: Words) -> list[dict]:
         events.append(
             {
                 "at": d["decided_at"],
+                "customer_id": d["customer_id"],
                 "kind": w.t("desk.kind.decision"),
                 "who": d["author"],
                 "what": "; ".join(parts),
@@ -563,6 +564,7 @@ def _event_rows(record: CustomerRecord, w: Words) -> list[dict]:
         events.append(
             {
                 "at": x["set_at"],
+                "customer_id": x["customer_id"],
                 "kind": w.t("desk.kind.limit"),
                 "who": x["author"],
                 "what": w.t(
@@ -578,6 +580,7 @@ def _event_rows(record: CustomerRecord, w: Words) -> list[dict]:
         events.append(
             {
                 "at": n["written_at"],
+                "customer_id": n["customer_id"],
                 "kind": w.t("desk.kind.note"),
                 "who": n["author"],
                 "what": n["text"],
@@ -641,6 +644,48 @@ def desk_context(
             "conditions": "\n".join(review.conditions),
         }
     return context
+
+
+def desk_page(
+    decisions: list[dict] | None, report: dict | None, layout: Layout, latest: int = 50
+) -> str:
+    """/ui/desk: how often decisions depart from the recommendation and how those customers paid
+    since, beside the followed ones; the latest decisions. `decisions` None: no record."""
+    w = layout.words
+    f = w.f
+    if decisions is None or report is None:
+        return _render("desk.html", layout, available=False)
+    events = _event_rows(CustomerRecord(decisions=decisions), w)[:latest]
+    n, overrides = report["decisions"], report["overrides"]
+    groups = [
+        {
+            "name": w.t(f"overrides.{name}"),
+            "decisions": f.number(g["decisions"]),
+            "settled": f.number(g["settled"]),
+            "late": f.pct(g["late_share"]),
+            "mean": f.number(g["mean_days_late"], 1),
+            "written_off": f.number(g["written_off"]),
+        }
+        for name, g in report.get("groups", {}).items()
+    ]
+    return _render(
+        "desk.html",
+        layout,
+        available=True,
+        summary=w.t(
+            "overrides.summary",
+            n=f.number(n),
+            overrides=f.number(overrides),
+            share=f.pct(overrides / n if n else None),
+        ),
+        decisions=[w.label("recommendation", code) for code in DECISIONS],
+        matrix=[
+            (w.label("recommendation", code), [f.number(v) for v in counts.values()])
+            for code, counts in report.get("matrix", {}).items()
+        ],
+        groups=groups,
+        latest=events,
+    )
 
 
 def case_row(row: dict, w: Words) -> dict:
