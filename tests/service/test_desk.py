@@ -294,3 +294,16 @@ def test_the_decisions_page_reports_overrides(client):
     assert f"/ui/customers/{customer}" in page and "sector in crisis" in page
     french = htmllib.unescape(client.get("/ui/desk", headers=FR).text)
     assert "s'écartant de la recommandation" in french
+
+
+def test_a_key_may_carry_the_name_the_record_shows_never_the_key():
+    named = ApiKeys.from_keys([f"{API_KEY} alice", "another-key-0123456789"])
+    alice, other = named.digests
+    assert named.author(alice) == "alice"
+    assert named.author(other) == key_id(other) and key_id(other).startswith("key-")
+    assert API_KEY not in key_id(alice) and len(key_id(alice)) == 12
+    session = named.session_token(alice)
+    assert named.session_digest(session) == alice
+    assert named.csrf_token(alice, session) != named.csrf_token(other, session)
+    with pytest.raises(Exception, match="printable ASCII"):
+        ApiKeys.from_keys([f"{API_KEY} not a name"])

@@ -132,17 +132,13 @@ def key_id(digest: bytes) -> str:
 
 
 def _split_name(entry: str) -> tuple[str, str | None]:
-    """`KEY` or `KEY NAME`: the key and its name (AuthConfigError for a malformed name)."""
+    """`KEY` or `KEY NAME`: the key and its name. Anything else after a space is not a name:
+    the whole entry is taken as the key, which the checks below refuse."""
     key, _, name = entry.strip().partition(" ")
     name = name.strip()
-    if not name:
-        return key, None
-    if not NAME_PATTERN.match(name):
-        raise AuthConfigError(
-            "an API key's name must be 1 to 64 letters, digits or . _ @ - (after the key and "
-            "a space)"
-        )
-    return key, name
+    if name and NAME_PATTERN.match(name):
+        return key, name
+    return (entry.strip(), None) if name else (key, None)
 
 
 @dataclass(frozen=True)
@@ -174,7 +170,8 @@ class ApiKeys:
             raise AuthConfigError(
                 f"{len(unusable)} API key(s) with characters other than printable ASCII or "
                 f"longer than {MAX_KEY_LENGTH}: an HTTP header cannot carry them, so they could "
-                "never match; generate keys with `payrisk keygen`"
+                "never match; generate keys with `payrisk keygen` (a name may follow a key "
+                "after one space: letters, digits or . _ @ -, at most 64)"
             )
         return cls(tuple(dict.fromkeys(_digest(key) for key in cleaned)), named)
 
