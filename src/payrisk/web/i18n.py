@@ -330,6 +330,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Comment les clients ont payé depuis (factures réglées après le jour de la décision)",
     ),
     "overrides.group": ("Decisions", "Décisions"),
+    "overrides.recommended": ("Recommended", "Recommandé"),
     "overrides.followed": ("following the recommendation", "suivant la recommandation"),
     "overrides.departed": ("departing from it", "s'en écartant"),
     "overrides.settled": ("Invoices settled since", "Factures réglées depuis"),
