@@ -13,6 +13,7 @@ import re
 import pytest
 
 from payrisk.serving.auth import COOKIE, ApiKeys, key_id
+from payrisk.web.app import LANGUAGE_COOKIE
 from tests.conftest import API_KEY
 
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
@@ -134,8 +135,9 @@ def signed_in(client):
         )
         assert response.status_code == 303, response.text
         yield
-    finally:
+    finally:  # the shared client leaves as it came: no session, no language chosen
         client.cookies.delete(COOKIE)
+        client.cookies.delete(LANGUAGE_COOKIE)
         client.headers["X-API-Key"] = key
 
 
