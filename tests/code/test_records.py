@@ -154,6 +154,11 @@ def test_an_override_without_its_reason_is_refused_and_nothing_written(desk: Cre
         ({"decision": "decline", "granted_amount": 10.0, "override_reason": "x"}, "granted_amount"),
         ({"conditions": ("x" * 201,)}, "conditions"),
         ({"conditions": ("a",) * 11}, "conditions"),
+        ({"customer_id": "C\ud800"}, "customer_id"),
+        (
+            {"override_reason": "ok \udfff", "decision": "decline", "granted_amount": None},
+            "override_reason",
+        ),
     ],
 )
 def test_bad_fields_are_refused_by_name(desk: CreditDesk, changes: dict, field: str) -> None:

@@ -91,15 +91,29 @@ class CustomerRecord:
         return self.limits[0]["credit_limit"] if self.limits else None
 
 
+def _encodable(value: str) -> bool:
+    """Text a database can store: JSON may carry lone surrogates, UTF-8 cannot."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _id(value: str, name: str = "customer_id") -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or CONTROL.search(value):
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_ID
+        or CONTROL.search(value)
+        or not _encodable(value)
+    ):
         raise RecordError(f"{name}: must be 1 to {MAX_ID} characters without control characters")
     return value
 
 
 def _author(value: str) -> str:
     value = (value or "").strip()
-    if not 1 <= len(value) <= MAX_AUTHOR or CONTROL.search(value):
+    if not 1 <= len(value) <= MAX_AUTHOR or CONTROL.search(value) or not _encodable(value):
         raise RecordError(f"author: must be 1 to {MAX_AUTHOR} printable characters")
     return value
 
@@ -140,8 +154,8 @@ def _text(value: str | None, name: str, limit: int = MAX_TEXT) -> str | None:
     value = value.replace("\r\n", "\n").strip()
     if len(value) > limit:
         raise RecordError(f"{name}: at most {limit} characters ({len(value)} given)")
-    if TEXT_CONTROL.search(value):
-        raise RecordError(f"{name}: control characters are not allowed")
+    if TEXT_CONTROL.search(value) or not _encodable(value):
+        raise RecordError(f"{name}: control characters and lone surrogates are not allowed")
     return value or None
 
 
