@@ -315,3 +315,36 @@ def test_a_key_may_carry_the_name_the_record_shows_never_the_key():
     assert named.csrf_token(alice, session) != named.csrf_token(other, session)
     with pytest.raises(Exception, match="printable ASCII"):
         ApiKeys.from_keys([f"{API_KEY} not a name"])
+
+
+def test_exports_open_in_a_spreadsheet_library_as_text_never_formulas(client):
+    import openpyxl
+
+    customer = "C000013"
+    recorded = decide(
+        client,
+        customer,
+        **departing(review(client, customer)),
+        override_reason='=HYPERLINK("http://evil.example","click")',
+    )
+    assert recorded.status_code == 200, recorded.text
+    for path in (
+        f"/ui/desk/export.csv?customer_id={customer}&format=xlsx",
+        "/ui/desk/provisions.csv?format=xlsx",
+        "/ui/desk/monthly.csv?format=xlsx",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+        sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+        rows = list(sheet.iter_rows(values_only=True))
+        assert len(rows) >= 2 and all(isinstance(h, str) for h in rows[0])
+        assert not any(c.data_type == "f" for line in sheet.iter_rows() for c in line)
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(client.get(f"/ui/desk/export.csv?customer_id={customer}&format=xlsx").content)
+    ).active
+    header = [c.value for c in sheet[1]]
+    reason = sheet.cell(row=2, column=header.index("override_reason") + 1)
+    assert reason.value.startswith("'=HYPERLINK") and reason.data_type == "s"
+    amount = sheet.cell(row=2, column=header.index("requested_amount") + 1)
+    assert amount.value == 5000 and amount.data_type == "n"

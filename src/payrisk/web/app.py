@@ -393,6 +393,13 @@ def create_app(
             return refused_write(request, customer_id, raw, str(error), http_status(error))
         return RedirectResponse(back_to(request, customer_id), 303, headers=HEADERS)
 
+    def table_file(request: Request, name: str, rows: list[dict]) -> Response:
+        """A table as CSV, or as XLSX with ?format=xlsx (same cells, formulas neutralised)."""
+        xlsx = request.query_params.get("format") == "xlsx"
+        body, media, filename = exports.download(exports.TABLES[name], rows, name, xlsx)
+        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        return Response(body, media_type=media, headers={**HEADERS, **disposition})
+
     def render_export(request: Request) -> Response:
         """The record's decisions as CSV: one customer's (?customer_id=) or all."""
         store = desk() if desk is not None else None
@@ -407,12 +414,7 @@ def create_app(
             )
         except RecordError as error:
             return Response(f"{error}\n", 422, media_type="text/plain")
-        name = "credit-decisions.csv"
-        return Response(
-            exports.decisions_csv(rows),
-            media_type="text/csv; charset=utf-8",
-            headers={**HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return table_file(request, "credit-decisions", rows)
 
     def render_model(request: Request) -> HTMLResponse:
         scoring = engine()
@@ -467,11 +469,7 @@ def create_app(
         table = invoice_provisions(
             data.invoices, engine().dunning.provisions, recovery_of(data.kpis)
         )
-        return Response(
-            exports.provisions_csv(table),
-            media_type="text/csv; charset=utf-8",
-            headers={**HEADERS, "Content-Disposition": 'attachment; filename="provisions.csv"'},
-        )
+        return table_file(request, "provisions", table.to_dict("records"))
 
     async def provisions(request: Request) -> Response:
         return await off_loop(render_provisions, request)
@@ -505,11 +503,7 @@ def create_app(
             data = bundle()
         except BundleMissingError as error:
             return Response(f"{error}\n", 503, media_type="text/plain")
-        return Response(
-            exports.monthly_csv(data.kpis.get("monthly", [])),
-            media_type="text/csv; charset=utf-8",
-            headers={**HEADERS, "Content-Disposition": 'attachment; filename="monthly.csv"'},
-        )
+        return table_file(request, "monthly", data.kpis.get("monthly", []))
 
     async def monthly(request: Request) -> Response:
         return await off_loop(render_monthly, request)

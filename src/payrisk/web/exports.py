@@ -15,8 +15,6 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-import pandas as pd
-
 from payrisk.data.collection import COLUMNS as MONTHLY_COLUMNS
 from payrisk.policy.provisions import COLUMNS as PROVISION_COLUMNS
 
@@ -71,16 +69,39 @@ def to_csv(columns: Sequence[str], rows: Iterable[dict]) -> str:
     return "\ufeff" + buffer.getvalue()
 
 
-def decisions_csv(rows: Iterable[dict]) -> str:
-    """Credit decisions as recorded, oldest first."""
-    return to_csv(DECISION_COLUMNS, rows)
+def download(columns: Sequence[str], rows: list[dict], name: str, xlsx: bool) -> tuple:
+    """(body, media type, file name) of a table as CSV or XLSX."""
+    if xlsx:
+        return to_xlsx(columns, rows, name), XLSX_MEDIA, f"{name}.xlsx"
+    return to_csv(columns, rows), "text/csv; charset=utf-8", f"{name}.csv"
 
 
-def monthly_csv(rows: Iterable[dict]) -> str:
-    """The DAF's month by month, as the portfolio page shows it (unrounded by the page)."""
-    return to_csv(MONTHLY_COLUMNS, rows)
+TABLES = {
+    "credit-decisions": DECISION_COLUMNS,
+    "monthly": MONTHLY_COLUMNS,
+    "provisions": PROVISION_COLUMNS,
+}
 
 
-def provisions_csv(table: pd.DataFrame) -> str:
-    """Every doubtful invoice with its provision, largest first."""
-    return to_csv(PROVISION_COLUMNS, table.to_dict("records"))
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def to_xlsx(columns: Sequence[str], rows: Iterable[dict], sheet: str) -> bytes:
+    """The same table as an XLSX workbook: the same cells as the CSV (text neutralised the same
+    way), every text cell stored as a string, never as a formula."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=False)
+    table = book.active
+    table.title = sheet[:31]
+    table.append(list(columns))
+    for row in rows:
+        values = [cell(row.get(column)) for column in columns]
+        table.append([None if value == "" else value for value in values])
+    for line in table.iter_rows(min_row=2):
+        for item in line:
+            if isinstance(item.value, str):
+                item.data_type = "s"  # openpyxl would read "=..." as a formula otherwise
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
