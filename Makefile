@@ -15,7 +15,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 .PHONY: help demo test test-fast lint serve bench mutation install install-test clean
 
 help:
-	@echo "make demo    install, generate a sample ledger, validate, train, score, snapshot, simulate"
+	@echo "make demo    install, generate a sample ledger, validate, train, score, snapshot, simulate, a nightly run"
 	@echo "make test    install the test tools, lint, check the import layers, run every test"
 	@echo "make test-fast  the inner loop: lint, layers and the tests not marked slow"
 	@echo "make serve   start the HTTP service on port 3000 (after make demo)"
@@ -50,6 +50,8 @@ demo: $(VENV)/.runtime
 	$(PAYRISK) snapshot --data $(DATA)
 	@echo "Dunning policies compared in a small simulated world (payrisk simulate; README 'Decisions'):"
 	$(PAYRISK) simulate --customers 300 --years 3 --seed 7 --period-days 120 --report-json reports/simulation.json
+	@echo "The nightly run on the sample (payrisk daily; README 'Running it every night'):"
+	$(PAYRISK) daily --config configs/daily.yaml
 	@test -s $(KEYS_FILE) || $(PAYRISK) keygen --out $(KEYS_FILE) > /dev/null
 	@echo
 	@echo "Done. Next:"
@@ -61,6 +63,8 @@ demo: $(VENV)/.runtime
 	@echo "  e-mail report:      $(PAYRISK) report --data $(DATA) --out reports/report.html"
 	@echo "  open MLflow:        $(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI)"
 	@echo "  scored invoices:    reports/scores.csv; customer plans: reports/scores.customers.csv"
+	@echo "  nightly run:        summary in reports/daily/summary.json (every run in reports/daily/runs/);"
+	@echo "                      schedule it with cron or systemd: README 'Running it every night'"
 
 lint: $(VENV)/.test
 	$(PY) -m ruff check src pipelines tests benchmarks
@@ -89,4 +93,4 @@ mutation: $(VENV)/.test
 	$(PY) -m benchmarks.mutation $(MUTATION_ARGS)
 
 clean:
-	rm -rf $(VENV) data mlflow.db mlartifacts models/payrisk-scorer models/snapshot reports .pytest_cache .ruff_cache
+	rm -rf $(VENV) data mlflow.db mlartifacts models/payrisk-scorer models/snapshot models/daily.lock reports .pytest_cache .ruff_cache

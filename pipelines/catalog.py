@@ -44,6 +44,29 @@ class RegistryUnusableError(ConfigError):
     """The tracking store cannot be read (not a database, a folder in its place...)."""
 
 
+class ModelUnavailableError(FileNotFoundError):
+    """No model can be loaded: no champion and no local copy, or a local copy that changed."""
+
+
+@dataclass(frozen=True)
+class DailyPaths:
+    """Where `payrisk daily` reads and writes: every path of the nightly run, in one place."""
+
+    data_dir: Path
+    staging_dir: Path  # the data directory with the night's exports, until validated
+    reports_dir: Path
+    scores: Path
+    customers: Path
+    report: Path
+    train_report: Path
+    summary: Path  # the latest run's summary
+    runs_dir: Path  # every run's summary, by start time
+    lock: Path
+
+    def run_summary(self, run_id: str) -> Path:
+        return self.runs_dir / f"{run_id}.json"
+
+
 def sqlite_store_problem(uri: str) -> str | None:
     """Why an `sqlite:///PATH` tracking URI cannot be a readable MLflow store, else None.
 
@@ -149,6 +172,24 @@ class Catalog:
         """The portfolio bundle lives beside its snapshot file."""
         return (snapshot or self.snapshot_path).with_name("portfolio")
 
+    def daily_paths(
+        self, data_dir: Path, reports_dir: Path, lock_file: Path | None = None
+    ) -> DailyPaths:
+        """The nightly run's paths: its outputs under `reports_dir`, its lock beside the models
+        (two runs on one models folder would replace each other's snapshot)."""
+        return DailyPaths(
+            data_dir=data_dir,
+            staging_dir=data_dir.with_name(f".{data_dir.name}.incoming"),
+            reports_dir=reports_dir,
+            scores=reports_dir / "scores.csv",
+            customers=reports_dir / "scores.customers.csv",
+            report=reports_dir / "report.html",
+            train_report=reports_dir / "train.json",
+            summary=reports_dir / "summary.json",
+            runs_dir=reports_dir / "runs",
+            lock=lock_file or self.models_dir / "daily.lock",
+        )
+
     def local_copy_dir(self, version: str) -> Path:
         return self.models_dir / self.model_name / f"version-{version}"
 
@@ -178,6 +219,34 @@ class Catalog:
         except MlflowException:
             return None
 
+    def last_registered(self) -> pd.Timestamp | None:
+        """When the newest version of the model was registered (UTC); None without one."""
+        if not self.has_registry:
+            return None
+        try:
+            versions = self.client().search_model_versions(f"name = '{self.model_name}'")
+        except MlflowException:
+            return None
+        if not versions:
+            return None
+        newest = max(int(version.creation_timestamp) for version in versions)
+        return pd.Timestamp(newest, unit="ms", tz="UTC")
+
+    def serving_snapshot(self) -> dict | None:
+        """What the service serves now: the snapshot's day, id and model version, read from the
+        bundle beside it (cheap: no history loaded); None if there is none."""
+        kpis = self.portfolio_dir() / "kpis.json"
+        if not self.snapshot_path.is_file() or not kpis.is_file():
+            return None
+        try:
+            header = json.loads(kpis.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return {
+            "path": str(self.snapshot_path),
+            **{k: header.get(k) for k in ("as_of", "snapshot_id", "model_version")},
+        }
+
     def load_scorer(self, model_uri: str | None = None) -> LoadedScorer:
         """The given model, else the registry's champion, else the local copy of the champion.
 
@@ -203,13 +272,13 @@ class Catalog:
             problem = f"model registry unusable ({type(error).__name__})"
         local = self.local_champion_path()
         if local is None:
-            raise FileNotFoundError(
+            raise ModelUnavailableError(
                 f"no champion model {self.model_name!r} ({problem}) and no local copy: "
                 "train one first (payrisk train --data DIR)"
             )
         tampered = self.local_copy_problem()
         if tampered is not None:
-            raise FileNotFoundError(f"{problem}, and {tampered}")
+            raise ModelUnavailableError(f"{problem}, and {tampered}")
         log.warning("%s; serving the local copy", problem)
         model = mlflow.pyfunc.load_model(str(local))
         version = local.parent.name.removeprefix("version-")

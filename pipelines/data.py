@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from payrisk.core import progress
 from payrisk.data.generator import generate_history
 from payrisk.data.loading import load_dataset, validate_dataset_dir, write_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of, portfolio_summary
@@ -16,8 +17,11 @@ def generate_sample(
     out_dir: str | Path, customers: int, years: float, seed: int, fmt: str = "csv"
 ) -> list[Path]:
     """Write a synthetic payment history in the data contract."""
-    dataset = generate_history(n_customers=customers, years=years, seed=seed)
-    return write_dataset(dataset, out_dir, fmt=fmt)
+    with progress.steps("generate", 2) as stage:
+        with stage(f"generate {customers:,} customers' history"):
+            dataset = generate_history(n_customers=customers, years=years, seed=seed)
+        with stage("write the tables"):
+            return write_dataset(dataset, out_dir, fmt=fmt)
 
 
 def check_data(data_dir: str | Path) -> ValidationReport:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from payrisk.core import progress
 from payrisk.core.storage import write_json
 from payrisk.data.loading import read_tables, to_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of
@@ -30,34 +31,38 @@ def evaluate_policy(
     report_json: str | Path | None = None,
     draws: int = 200,
 ) -> dict:
-    tables = read_tables(data_dir)
-    validate_tables(tables).raise_for_failures()
-    dataset = to_dataset(tables)
-    when = as_timestamp(as_of) if as_of else default_as_of(dataset)
-    config, dunning = catalog.train_config, catalog.dunning_config
-    _, train, holdout = effect_split(dataset, when, config)
-    train_window, holdout_window = split_windows(when, config)
-    if len(train) == 0 or len(holdout) == 0:
-        raise InsufficientHistoryError(
-            f"no decisions to learn from or to evaluate on before {when.date()} "
-            "(shorten evaluation.holdout_days / label_maturity_days or add history)"
-        )
-    try:
-        effects = fit_effect_models(
-            train.features, train.units, train.outcomes, config.effects, config.seed
-        )
-    except ValueError as error:
-        raise InsufficientHistoryError(str(error)) from None
-    report = evaluate_learned_policy(
-        effects.for_days(dunning.policy.response_days),
-        holdout,
-        dataset.reminders,
-        None,
-        dunning,
-        config.effects,
-        config.seed,
-        draws,
-    )
+    with progress.steps("evaluate-policy", 3) as stage:
+        with stage("read and validate the data, build the decisions"):
+            tables = read_tables(data_dir)
+            validate_tables(tables).raise_for_failures()
+            dataset = to_dataset(tables)
+            when = as_timestamp(as_of) if as_of else default_as_of(dataset)
+            config, dunning = catalog.train_config, catalog.dunning_config
+            _, train, holdout = effect_split(dataset, when, config)
+            train_window, holdout_window = split_windows(when, config)
+        if len(train) == 0 or len(holdout) == 0:
+            raise InsufficientHistoryError(
+                f"no decisions to learn from or to evaluate on before {when.date()} "
+                "(shorten evaluation.holdout_days / label_maturity_days or add history)"
+            )
+        with stage(f"fit the channel effects on {len(train):,} decisions"):
+            try:
+                effects = fit_effect_models(
+                    train.features, train.units, train.outcomes, config.effects, config.seed
+                )
+            except ValueError as error:
+                raise InsufficientHistoryError(str(error)) from None
+        with stage(f"evaluate on {len(holdout):,} decisions ({draws} bootstrap draws)"):
+            report = evaluate_learned_policy(
+                effects.for_days(dunning.policy.response_days),
+                holdout,
+                dataset.reminders,
+                None,
+                dunning,
+                config.effects,
+                config.seed,
+                draws,
+            )
     report["windows"] = {
         "learned_from_decisions_before": train_window.end.date().isoformat(),
         "evaluated_on": [

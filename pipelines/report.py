@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from payrisk.core import progress
 from payrisk.core.i18n import LANGUAGES
 from payrisk.core.storage import write_text
 from payrisk.web import pages
 from payrisk.web.bundle import InvoiceQuery, query_invoices
 from payrisk.web.i18n import Words
 from pipelines.catalog import Catalog
-from pipelines.scoring import score_data_dir
+from pipelines.scoring import ScoringRun, score_data_dir
 
 REPORT_ROWS = 100  # invoices listed: the top of the worklist by expected loss
 
@@ -33,6 +34,13 @@ def build_report(
     if language is not None and language not in LANGUAGES:
         raise ValueError(f"--language {language}: use one of {', '.join(LANGUAGES)}")
     run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top=rows)
+    return report_html(catalog, run, rows, language)
+
+
+def report_html(
+    catalog: Catalog, run: ScoringRun, rows: int = REPORT_ROWS, language: str | None = None
+) -> str:
+    """The report's HTML of a scoring already made (the nightly run scores once)."""
     loaded, when = run.loaded, run.as_of
     bundle = run.bundle()
     query = InvoiceQuery()
@@ -61,5 +69,9 @@ def write_report(
     language: str | None = None,
 ) -> Path:
     """Write the report atomically (a reader never sees half a file)."""
-    write_text(out, build_report(catalog, data_dir, as_of, model_uri, language=language))
+    with progress.steps("report", 2) as stage:
+        with stage("score"):
+            html = build_report(catalog, data_dir, as_of, model_uri, language=language)
+        with stage("write the report"):
+            write_text(out, html)
     return Path(out)

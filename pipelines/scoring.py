@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from payrisk.core import progress
+from payrisk.core.config import ComputeSettings
 from payrisk.core.i18n import missing
 from payrisk.core.storage import write_table
 from payrisk.data.loading import Dataset, load_dataset
@@ -99,18 +101,36 @@ def score_data_dir(
         if compute
         else None
     )
-    dataset = load_dataset(data_dir)
+    with progress.step("read and validate the data"):
+        dataset = load_dataset(data_dir)
+    return score_dataset(catalog, dataset, as_of, model_uri, explain_top, settings)
+
+
+def score_dataset(
+    catalog: Catalog,
+    dataset: Dataset,
+    as_of: str | None = None,
+    model_uri: str | None = None,
+    explain_top: int | None = EXPLAIN_TOP,
+    settings: ComputeSettings | None = None,
+) -> ScoringRun:
+    """Score and plan every invoice of a validated dataset open at as-of (on Dask when
+    `settings` say so)."""
     when = as_timestamp(as_of) if as_of else default_as_of(dataset)
-    loaded = catalog.load_scorer(model_uri)
+    with progress.step("load the model"):
+        loaded = catalog.load_scorer(model_uri)
     measured = recovered_share_of_defaults(dataset, when, loaded.scorer.targets.default_after_days)
     policy = with_recovery_rate(catalog.dunning_config, measured)
-    if settings is None or settings.backend == "local":
-        history, portfolio = score_open_invoices(loaded.scorer, dataset, when, policy, explain_top)
-    else:
-        with compute_session(settings) as cluster:
+    with progress.step("score and plan the open invoices"):
+        if settings is None or settings.backend == "local":
             history, portfolio = score_open_invoices(
-                loaded.scorer, dataset, when, policy, explain_top, cluster
+                loaded.scorer, dataset, when, policy, explain_top
             )
+        else:
+            with compute_session(settings) as cluster:
+                history, portfolio = score_open_invoices(
+                    loaded.scorer, dataset, when, policy, explain_top, cluster
+                )
     return ScoringRun(dataset, when, loaded, history, portfolio, policy)
 
 
@@ -127,7 +147,16 @@ def score(
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ValueError(f"--out {out.name}: use a .csv or .parquet file name")
-    run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top, compute)
+    with progress.steps("score", 2) as stage:
+        with stage("score"):
+            run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top, compute)
+        with stage("write the scores"):
+            write_scores(run, out)
+    return run.portfolio, run.loaded, run.as_of
+
+
+def write_scores(run: ScoringRun, out: Path) -> list[Path]:
+    """The scored invoices to `out` and the customers' plans beside it; returns both paths."""
     portfolio, loaded, when = run.portfolio, run.loaded, run.as_of
     invoices = portfolio.invoices
     table = pd.concat(
@@ -140,7 +169,7 @@ def score(
         as_of=when,
     )
     write_table(customers, customers_path(out))
-    return portfolio, loaded, when
+    return [out, customers_path(out)]
 
 
 def next_contact_ids(portfolio: ScoredPortfolio) -> pd.Series:
@@ -164,7 +193,17 @@ def write_snapshot(
     """The compact customer history the service scores with (built with the champion's
     settings), and beside it the portfolio bundle the review pages read: scored open invoices,
     customer plans, payment records, the weekly cash-in forecast and the KPIs."""
-    run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top)
+    with progress.steps("snapshot", 2) as stage:
+        with stage("score"):
+            run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top)
+        with stage("write the snapshot"):
+            return save_run_snapshot(catalog, run, data_dir, out)
+
+
+def save_run_snapshot(
+    catalog: Catalog, run: ScoringRun, data_dir: str | Path, out: Path | None = None
+) -> Path:
+    """The snapshot and bundle of a scoring, written as one unit (see `Catalog.save_snapshot`)."""
     metadata = {
         "model_version": run.loaded.version,
         # What the service checks: a snapshot of another model than the served one is refused.

@@ -19,6 +19,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from payrisk.core import progress
 from payrisk.core.config import TrainConfig
 from payrisk.core.storage import write_json
 from payrisk.data.generator import DEFAULT_END_DATE, World, generate_world
@@ -66,22 +67,29 @@ def simulate_world(
     dunning: DunningConfig,
     follow_up_days: int,
     policies: tuple[str, ...] = POLICIES,
+    promises: bool = True,
 ) -> dict:
-    """Train on the world's history, play every policy over its period; the report."""
+    """Train on the world's history, play every policy over its period (calls bringing
+    promises there, with `promises`); the report."""
     timings = {}
-    started = time.perf_counter()
-    past = world.play_logged(world.end_day)
-    dataset = world.dataset(past, world.end_day)
-    as_of = pd.Timestamp(np.datetime64(world.end_day + 1, "D"))
-    timings["generate_seconds"] = round(time.perf_counter() - started, 1)
-    started = time.perf_counter()
-    trained = train_on_history(dataset, as_of, config)
-    timings["train_seconds"] = round(time.perf_counter() - started, 1)
-    started = time.perf_counter()
-    results, _ = compare_policies(
-        world, past, trained.scorer, trained.effects, dunning, follow_up_days, policies
-    )
-    timings["play_seconds"] = round(time.perf_counter() - started, 1)
+    with progress.steps("simulate", 3) as stage:
+        started = time.perf_counter()
+        with stage("play the logged history"):
+            past = world.play_logged(world.end_day)
+            dataset = world.dataset(past, world.end_day)
+        as_of = pd.Timestamp(np.datetime64(world.end_day + 1, "D"))
+        timings["generate_seconds"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        with stage("train on the history"):
+            trained = train_on_history(dataset, as_of, config)
+        timings["train_seconds"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        with stage(f"play {len(policies)} policies"):
+            results, _ = compare_policies(
+                world, past, trained.scorer, trained.effects, dunning, follow_up_days, policies,
+                promises=promises,
+            )  # fmt: skip
+        timings["play_seconds"] = round(time.perf_counter() - started, 1)
     return {
         "policies": results,
         "learned_gap_closed": gap_closed(results),
@@ -94,6 +102,7 @@ def simulate_world(
             "invoices": int((world.invoices.issue_day > world.end_day).sum()),
             "days": world.last_issue_day - world.end_day,
             "follow_up_days": follow_up_days,
+            "promises": promises,
         },
         "effects": None if trained.effects is None else trained.effects.summary(),
         "timings": timings,
@@ -109,10 +118,14 @@ def simulate(
     follow_up_days: int = 150,
     report_json: str | Path | None = None,
     track: bool = True,
+    promises: bool = True,
 ) -> dict:
     """`payrisk simulate`: the report (also written to `report_json`, and to MLflow)."""
-    world = generate_world(customers, years, seed, DEFAULT_END_DATE, future_days=period_days)
-    report = simulate_world(world, catalog.train_config, catalog.dunning_config, follow_up_days)
+    with progress.step("generate the world"):
+        world = generate_world(customers, years, seed, DEFAULT_END_DATE, future_days=period_days)
+    report = simulate_world(
+        world, catalog.train_config, catalog.dunning_config, follow_up_days, promises=promises
+    )
     report["world"] = {"customers": customers, "years": years, "seed": seed}
     if track:
         log_simulation(catalog, report)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
+from payrisk.core import progress
 from payrisk.core.config import TrainConfig
 from payrisk.core.storage import write_json
 from payrisk.data.loading import Dataset, read_tables, to_dataset
@@ -36,10 +37,12 @@ from payrisk.models.evaluation import (
     roc_figure,
 )
 from payrisk.models.gate import CHAMPION, GateDecision, decide, gate_inputs
+from payrisk.models.monitoring import REFERENCE_KEY, fit_reference
 from payrisk.models.scorer import SCORE_COLUMNS, PaymentRiskScorer, PayriskModel
 from payrisk.models.training import (
     AGE_GROUPS,
     CLASSIFICATION_TARGETS,
+    HEADLINE,
     MODEL,
     SEGMENTS,
     Evaluation,
@@ -48,7 +51,6 @@ from payrisk.models.training import (
     Window,
     backtest_cutoffs,
     beats_baselines,
-    beats_baselines_at_issue,
     comparison,
     evaluate,
     fit_baselines,
@@ -138,7 +140,12 @@ def model_card(
         "models": models,
         "holdout_metrics": evaluation.metrics,
         "holdout_by_group": evaluation.groups,
-        "baseline_checks": evaluation.checks,
+        # The gate's and the README's figure: per snapshot age, averaged over the ages.
+        "headline": evaluation.headline,
+        "headline_is": HEADLINE,
+        # What the model page flags: the checks at issue, where the decision is taken (every
+        # age is in baseline_checks_by_group).
+        "baseline_checks": evaluation.group_checks.get("at_issue", {}),
         "baseline_checks_by_group": evaluation.group_checks,
         "comparison": comparison(evaluation),
         "calibration": {},
@@ -178,8 +185,7 @@ def flags(evaluation: Evaluation, models: dict, effects: EffectTraining | None =
         )
         for target, why in not_learnable(models).items()
     ]
-    checks = {"": evaluation.checks}
-    checks |= {f" {AGE_GROUPS.get(g, g)}": c for g, c in evaluation.group_checks.items()}
+    checks = {f" {AGE_GROUPS.get(g, g)}": c for g, c in evaluation.group_checks.items()}
     for group, per_target in checks.items():
         for target, rows in per_target.items():
             for row in rows:
@@ -260,24 +266,32 @@ def rolling_backtest(data: TrainingData, config: TrainConfig) -> list[dict]:
     """The same fit and evaluation at earlier cut-offs."""
     backtest = []
     invoices = data.dataset.invoices
-    for fold_train, fold_test in backtest_cutoffs(data.as_of, config):
-        fold_train_examples = window_examples(data.everything, invoices, fold_train, config)
-        fold_test_examples = window_examples(data.everything, invoices, fold_test, config)
-        if len(fold_train_examples) == 0 or len(fold_test_examples) == 0:
-            backtest.append({"cutoff": fold_train.end.date().isoformat(), "skipped": "no snapshot"})
-            continue
-        fold_scorer = fit_scorer(fold_train_examples, config)
-        fold_eval = evaluate(fold_scorer, fold_test_examples, config, by_group=False)
-        backtest.append(
-            {
-                "cutoff": fold_train.end.date().isoformat(),
-                "test_end": fold_test.end.date().isoformat(),
-                "late_roc_auc": fold_eval.metrics["late"][MODEL]["roc_auc"],
-                "default_roc_auc": fold_eval.metrics["default"][MODEL]["roc_auc"],
-                "payment_mae_days": fold_eval.metrics["payment"][MODEL]["mae_days"],
-            }
-        )
+    cutoffs = backtest_cutoffs(data.as_of, config)
+    with progress.step("folds", total=len(cutoffs)) as folds:
+        for fold_train, fold_test in cutoffs:
+            backtest.append(_backtest_fold(data, config, invoices, fold_train, fold_test))
+            folds.advance()
     return backtest
+
+
+def _backtest_fold(
+    data: TrainingData, config: TrainConfig, invoices: pd.DataFrame, fold_train: Window,
+    fold_test: Window,
+) -> dict:  # fmt: skip
+    """One fold of the rolling backtest: fit before the cut-off, evaluate after it."""
+    fold_train_examples = window_examples(data.everything, invoices, fold_train, config)
+    fold_test_examples = window_examples(data.everything, invoices, fold_test, config)
+    if len(fold_train_examples) == 0 or len(fold_test_examples) == 0:
+        return {"cutoff": fold_train.end.date().isoformat(), "skipped": "no snapshot"}
+    fold_scorer = fit_scorer(fold_train_examples, config)
+    fold_eval = evaluate(fold_scorer, fold_test_examples, config, by_group=False)
+    return {
+        "cutoff": fold_train.end.date().isoformat(),
+        "test_end": fold_test.end.date().isoformat(),
+        "late_roc_auc": fold_eval.metrics["late"][MODEL]["roc_auc"],
+        "default_roc_auc": fold_eval.metrics["default"][MODEL]["roc_auc"],
+        "payment_mae_days": fold_eval.metrics["payment"][MODEL]["mae_days"],
+    }
 
 
 def scorer_to_register(
@@ -410,11 +424,10 @@ def run_report(
         "validation": {"success": data.validation.success, "rows": data.validation.checked},
         "holdout": evaluation.metrics,
         "holdout_by_group": evaluation.groups,
-        "baseline_checks": evaluation.checks,
+        "headline": evaluation.headline,
         "baseline_checks_by_group": evaluation.group_checks,
         "comparison": comparison(evaluation),
         "beats_baselines": beats_baselines(evaluation),
-        "beats_baselines_at_issue": beats_baselines_at_issue(evaluation),
         "backtest": backtest,
         "data_fingerprint": metadata["data_fingerprint"],
         "code_version": {k: metadata[k] for k in ("package", "git_commit", "git_dirty")},
@@ -438,6 +451,7 @@ def card_registered(
     evaluation: Evaluation,
     importance: dict[str, pd.Series],
     effects: EffectTraining | None,
+    everything: Examples,
     config: TrainConfig,
 ) -> None:
     """What the registered scorer carries for the model page. What was evaluated is the
@@ -445,6 +459,15 @@ def card_registered(
     the evaluated one could not): the card says both. The channel effects ride along."""
     registered.metadata.update(model_card(evaluation, importance, models, config))
     registered.metadata["registered_models"] = registered.model_summary()
+    # What `payrisk monitor` compares today's snapshots with: the bins and shares of the features
+    # and scores of what this model learned from last (see payrisk.models.monitoring).
+    registered.metadata[REFERENCE_KEY] = fit_reference(
+        registered,
+        everything,
+        pd.Timestamp(registered.metadata["trained_until"]),
+        config.snapshots,
+        config.monitoring,
+    )
     if effects is not None and effects.models is not None:
         registered.effects = effects.models
         registered.metadata["effects"] = effects.models.summary()
@@ -496,6 +519,16 @@ def log_run_and_register(
         mlflow.log_dict(config.model_dump(mode="json"), "config/train.json")
         mlflow.log_dict(report["validation"], "validation.json")
         mlflow.log_metrics(evaluation.flat("holdout_"))
+        mlflow.log_metrics(
+            {
+                f"headline_{target}_{model}_{metric}": value
+                for target, per_model in report["headline"].items()
+                for model, values in per_model.items()
+                if model != "ages"
+                for metric, value in values.items()
+                if np.isfinite(value)
+            }
+        )
         if np.isfinite(decision.new_value):
             mlflow.log_metric("gate_new_value", decision.new_value)
         if decision.champion_value is not None:
@@ -551,26 +584,41 @@ def train(
         config.compute, catalog.settings.dask_scheduler_address
     )
     catalog.check_registry()  # a store that cannot be one stops the run now, not after the fit
-    with compute_session(settings) as cluster:
-        data = load_training_data(data_dir, as_of, config, cluster)
-        metadata = run_metadata(data, data_dir)
-        scorer = fit_scorer(data.train, config, metadata)
-        evaluation = evaluate(scorer, data.holdout, config, fit_baselines(data.train, config))
-        backtest = rolling_backtest(data, config)
-        registered = scorer_to_register(data, scorer, metadata, config)
-        effects = train_effects(data, scorer, config, catalog.dunning_config)
-        importance = holdout_importance(scorer, data.holdout)
-        models = scorer.model_summary()
-        card_registered(registered, models, evaluation, importance, effects, config)
-        decision = gate_against_champion(
-            catalog, scorer, evaluation, data.holdout, metadata, config
-        )
-        report = run_report(
-            data, evaluation, backtest, metadata, cluster, models, registered, effects
-        )
-    report = log_run_and_register(
-        catalog, report, registered, decision, evaluation, importance, data, metadata, config
-    )
+    with progress.steps("train", 10) as stage:
+        with compute_session(settings) as cluster:
+            with stage("read, validate, build every snapshot's features"):
+                data = load_training_data(data_dir, as_of, config, cluster)
+                metadata = run_metadata(data, data_dir)
+            with stage(f"fit on {len(data.train):,} snapshots"):
+                scorer = fit_scorer(data.train, config, metadata)
+            with stage(f"evaluate on {len(data.holdout):,} holdout snapshots"):
+                baselines = fit_baselines(data.train, config)
+                evaluation = evaluate(scorer, data.holdout, config, baselines)
+            with stage("rolling backtest"):
+                backtest = rolling_backtest(data, config)
+            with stage("fit the model to register"):
+                registered = scorer_to_register(data, scorer, metadata, config)
+            with stage("channel effects"):
+                effects = train_effects(data, scorer, config, catalog.dunning_config)
+            with stage("feature importance"):
+                importance = holdout_importance(scorer, data.holdout)
+                models = scorer.model_summary()
+                card_registered(
+                    registered, models, evaluation, importance, effects, data.everything, config
+                )
+            with stage("registry gate"):
+                decision = gate_against_champion(
+                    catalog, scorer, evaluation, data.holdout, metadata, config
+                )
+            with stage("report"):
+                report = run_report(
+                    data, evaluation, backtest, metadata, cluster, models, registered, effects
+                )
+        with stage("log to MLflow and register"):
+            report = log_run_and_register(
+                catalog, report, registered, decision, evaluation, importance, data, metadata,
+                config,
+            )  # fmt: skip
     if report_json:
         write_json(report_json, report)
     return report
@@ -644,9 +692,9 @@ def render_report(report: dict) -> str:
         cover = "  -" if coverage is None or not np.isfinite(coverage) else f"{coverage:.0%}"
         return f"  {label:<24}{int(n):>6}  {cells[0]:^22}  {cells[1]:^22}  {pay:^19}  {cover}"
 
-    lines.append(row("all", report["holdout"]))
     for group, metrics in report.get("holdout_by_group", {}).items():
         lines.append(row(GROUP_LABELS.get(group, group), metrics))
+    lines.append(row("all ages pooled", report["holdout"]))
     payment = report["holdout"]["payment"]
     ratio = payment.get(MODEL, {}).get("baseline_mae_ratio", float("nan"))
     if "average_delay" in payment and np.isfinite(ratio):
@@ -657,9 +705,24 @@ def render_report(report: dict) -> str:
             else f"  payment date: the model's error is {1 / ratio:.2f}x LARGER than due date + "
             "the customer's average delay"
         )
+    headline = report.get("headline", {})
     lines.append(
-        f"Beats both baselines: overall {report['beats_baselines']}, "
-        f"at issue {report['beats_baselines_at_issue']}"
+        f"Headline ({HEADLINE}): "
+        + "; ".join(
+            f"{target} ROC AUC {_cell(per[MODEL]['roc_auc'])}, log loss "
+            f"{_cell(per[MODEL]['log_loss'])} ("
+            + ", ".join(GROUP_LABELS[g] for g in per["ages"])
+            + ")"
+            for target, per in headline.items()
+        )
+    )
+    lines.append(
+        "Beats both baselines: "
+        + "; ".join(
+            f"{GROUP_LABELS[group]} "
+            + ", ".join(f"{target} {'yes' if ahead else 'NO'}" for target, ahead in verdict.items())
+            for group, verdict in report["beats_baselines"].items()
+        )
     )
     for flag in report.get("flags", []):
         lines.append(f"WARNING: {flag}")

@@ -7,10 +7,13 @@ refused) or 2 (bad usage or configuration), never a traceback.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# MLflow would put a handler of its own on its logger, in its own format, before ours.
+os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +24,7 @@ from typing import Annotated
 import typer
 
 from payrisk.core.config import ConfigError
+from payrisk.core.storage import WRITE_FAILURES
 from payrisk.data.loading import DataFileError
 
 app = typer.Typer(
@@ -33,10 +37,6 @@ app = typer.Typer(
 
 EXIT_DATA_REFUSED = 1
 EXIT_USAGE = 2
-# Errors of the file system that a user fixes (space, rights), not bugs: a message, no traceback.
-WRITE_FAILURES = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
-)
 
 
 TrainConfigOption = Annotated[
@@ -51,6 +51,77 @@ DunningConfigOption = Annotated[
     Path | None,
     typer.Option(help="Dunning policy (default: $PAYRISK_DUNNING_CONFIG, else the shipped one)."),
 ]
+
+
+STDOUT = Path("-")  # `--report-json -`: the report on stdout, nothing else there
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress display (logs and results stay).")
+    ] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            help="Log lines (stderr) as text or json, one object a line. Default: "
+            "$PAYRISK_LOG_FORMAT, else text; the level is $PAYRISK_LOG_LEVEL (INFO)."
+        ),
+    ] = None,
+) -> None:
+    """Payment-risk scoring for accounts receivable.
+
+    Long commands show their steps: a progress bar on a terminal, a plain log line now and then
+    otherwise (cron, CI); --quiet and --report-json - show none.
+    """
+    from payrisk.core import logs, progress
+    from payrisk.core.settings import load_settings
+    from payrisk.serving.logs import SafeLogFilter
+
+    if log_format is not None and log_format not in logs.LOG_FORMATS:
+        raise typer.BadParameter("use text or json", param_hint="--log-format")
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    uninstall = logs.install(
+        settings.log_level, log_format or settings.log_format, (SafeLogFilter(),)
+    )
+    ctx.call_on_close(uninstall)
+    ctx.with_resource(logs.command_context(ctx.invoked_subcommand or "-"))
+    ctx.with_resource(progress.installed(display_for(quiet)))
+
+
+def display_for(quiet: bool):
+    """Nothing when quiet; a live bar on a terminal; plain log lines now and then otherwise."""
+    from rich.console import Console
+
+    from payrisk.core import progress
+
+    if quiet:
+        return progress.Display()
+    if Console(stderr=True).is_terminal:
+        return progress.TerminalDisplay()
+    return progress.PlainDisplay()
+
+
+@contextmanager
+def report_on_stdout(report_json: Path | None) -> Iterator[bool]:
+    """Under `--report-json -` no progress is shown and the caller prints only the report:
+    yields whether that is so."""
+    from payrisk.core import progress
+
+    if report_json != STDOUT:
+        yield False
+        return
+    with progress.installed(progress.Display()):
+        yield True
+
+
+def print_json(report: dict) -> None:
+    typer.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
 
 
 def catalog_for(config: Path | None = None, dunning_config: Path | None = None):
@@ -106,13 +177,18 @@ def _run(action: Callable[[], None]) -> None:
 
 
 def _as_of_option(value: str | None) -> str | None:
+    return _day(value, "--as-of")
+
+
+def _day(value: str | None, option: str) -> str | None:
+    """`value` if it is a YYYY-MM-DD date (or None), else a usage error naming `option`."""
     if value is None:
         return None
     try:
         date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(
-            f"{value!r} is not a date in YYYY-MM-DD", param_hint="--as-of"
+            f"{value!r} is not a date in YYYY-MM-DD", param_hint=option
         ) from None
     return value
 
@@ -224,7 +300,9 @@ def train(
     data: Annotated[Path, typer.Option(help="Data directory to learn from.")],
     as_of: AsOf = None,
     config: TrainConfigOption = None,
-    report_json: Annotated[Path | None, typer.Option(help="Write the run report here.")] = None,
+    report_json: Annotated[
+        Path | None, typer.Option(help="Write the run report here (-: on stdout, alone).")
+    ] = None,
     dask: Dask = None,
     scheduler: Scheduler = None,
     partitions: Partitions = None,
@@ -236,8 +314,13 @@ def train(
     compute = _compute(dask, scheduler, partitions)
 
     def action() -> None:
-        report = run_training(catalog_for(config), data, as_of, report_json, compute=compute)
-        typer.echo(render_report(report))
+        with report_on_stdout(report_json) as on_stdout:
+            path = None if on_stdout else report_json
+            report = run_training(catalog_for(config), data, as_of, path, compute=compute)
+        if on_stdout:
+            print_json(report)
+        else:
+            typer.echo(render_report(report))
 
     _run(action)
 
@@ -257,21 +340,34 @@ def simulate(
     ] = 150,
     config: TrainConfigOption = None,
     dunning_config: DunningConfigOption = None,
-    report_json: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
+    report_json: Annotated[
+        Path | None, typer.Option(help="Write the report here (-: on stdout, alone).")
+    ] = None,
     track: Annotated[
         bool, typer.Option("--track/--no-track", help="Log the run to MLflow.")
     ] = True,
+    promises: Annotated[
+        bool,
+        typer.Option(
+            "--promises/--no-promises",
+            help="Calls bring promises in the played period (kept or broken by archetype).",
+        ),
+    ] = True,
 ) -> None:
-    """Compare dunning policies (none, random, rules, learned, oracle) in a generated world."""
+    """Compare dunning policies (rules, learned, the service and bounds) in a generated world."""
     from pipelines.simulation import render
     from pipelines.simulation import simulate as run_simulation
 
     def action() -> None:
-        report = run_simulation(
-            catalog_for(config, dunning_config), customers, years, seed, period_days,
-            follow_up_days, report_json, track,
-        )  # fmt: skip
-        typer.echo(render(report))
+        with report_on_stdout(report_json) as on_stdout:
+            report = run_simulation(
+                catalog_for(config, dunning_config), customers, years, seed, period_days,
+                follow_up_days, None if on_stdout else report_json, track, promises,
+            )  # fmt: skip
+        if on_stdout:
+            print_json(report)
+        else:
+            typer.echo(render(report))
 
     _run(action)
 
@@ -282,7 +378,9 @@ def evaluate_policy(
     as_of: AsOf = None,
     config: TrainConfigOption = None,
     dunning_config: DunningConfigOption = None,
-    report_json: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
+    report_json: Annotated[
+        Path | None, typer.Option(help="Write the report here (-: on stdout, alone).")
+    ] = None,
     draws: Annotated[int, typer.Option(min=20, max=5000, help="Bootstrap draws.")] = 200,
 ) -> None:
     """Off-policy estimates (IPS, doubly robust) of the learned and logged dunning policies."""
@@ -290,10 +388,15 @@ def evaluate_policy(
     from pipelines.policy_evaluation import render
 
     def action() -> None:
-        report = run_evaluation(
-            catalog_for(config, dunning_config), data, as_of, report_json, draws
-        )
-        typer.echo(render(report))
+        with report_on_stdout(report_json) as on_stdout:
+            report = run_evaluation(
+                catalog_for(config, dunning_config), data, as_of,
+                None if on_stdout else report_json, draws,
+            )  # fmt: skip
+        if on_stdout:
+            print_json(report)
+        else:
+            typer.echo(render(report))
 
     _run(action)
 
@@ -389,6 +492,131 @@ def report(
         typer.echo(f"wrote {write_report(catalog, data, out, as_of, model_uri, language)}")
 
     _run(action)
+
+
+@app.command()
+def monitor(
+    data: Annotated[Path, typer.Option(help="Data directory: the ledger as it is now.")],
+    as_of: AsOf = None,
+    out: Annotated[Path, typer.Option(help="Where the report goes (JSON).")] = Path(
+        "reports/monitoring.json"
+    ),
+    model_uri: Annotated[str | None, typer.Option(help="Default: the champion.")] = None,
+    config: TrainConfigOption = None,
+) -> None:
+    """Drift of what is scored now from the champion's training data (features, scores) and its
+    realised accuracy on outcomes matured since: ok / watch / retrain, with reasons."""
+    from pipelines.monitoring import render_monitoring, run_monitoring
+
+    def action() -> None:
+        report = run_monitoring(catalog_for(config), data, as_of, out, model_uri)
+        typer.echo(render_monitoring(report))
+        typer.echo(f"wrote {out}")
+
+    _run(action)
+
+
+@app.command()
+def backtest(
+    data: Annotated[Path, typer.Option(help="Data directory to learn from and score.")],
+    out: Annotated[
+        Path, typer.Option(help="Predictions (.csv/.parquet); metrics go beside it (JSON).")
+    ] = Path("reports/backtest.csv"),
+    at: Annotated[
+        str, typer.Option(help="When each invoice is scored: issue (its issue date).")
+    ] = "issue",
+    start: Annotated[
+        str | None, typer.Option(help="First issue date scored (default: the holdout's start).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Day after the last one (default: the holdout's end).")
+    ] = None,
+    as_of: AsOf = None,
+    config: TrainConfigOption = None,
+) -> None:
+    """Score every invoice of a period at its issue date with the model of that time (refitted
+    every evaluation.backtest_step_days); write the predictions and their metrics."""
+    from pipelines.backtest import backtest_at_issue, render_backtest
+
+    if at != "issue":
+        raise typer.BadParameter("only 'issue' is built", param_hint="--at")
+    start, end = _day(start, "--start"), _day(end, "--end")
+
+    def action() -> None:
+        report = backtest_at_issue(catalog_for(config), data, out, start, end, as_of)
+        typer.echo(render_backtest(report))
+        typer.echo(f"wrote {out} and {out.stem}.metrics.json beside it")
+
+    _run(action)
+
+
+@app.command()
+def daily(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="The nightly run's config (default: the shipped one)."),
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Retrain tonight whatever the schedule (the gate still decides).")
+    ] = False,
+    report_json: Annotated[
+        Path | None, typer.Option(help="Also write the run summary here (-: on stdout, alone).")
+    ] = None,
+) -> None:
+    """The nightly run: import, validate, retrain on schedule, score, snapshot, report, monitor.
+
+    One run at a time (a second is refused, exit 5). Exit codes: 0 done, 1 bad data, 2
+    configuration, 3 model, 4 disk, 5 another run holds the lock, 6 unexpected (a bug). A failed
+    step stops the run and the service keeps its last good snapshot; the summary says why and
+    what to do.
+    """
+    from payrisk.core import progress
+    from payrisk.core.daily import load_daily_config
+    from payrisk.core.storage import write_json
+    from pipelines.daily import DISK, LOCKED, DailyLockedError, run_daily, step_line
+
+    with report_on_stdout(report_json) as on_stdout:
+        with user_errors():
+            settings = load_daily_config(config)
+            catalog = catalog_for(settings.train_config, settings.dunning_config)
+        echo = None if on_stdout else (lambda r: progress.say(step_line(r), typer.echo))
+        try:
+            summary = run_daily(settings, catalog, retrain=retrain, on_step=echo)
+        except DailyLockedError as error:
+            typer.echo(f"error: {error}\n  what to do: {LOCKED.advice}", err=True)
+            raise typer.Exit(LOCKED.exit_code) from None
+        except OSError as error:  # the lock file itself cannot be made (rights, space)
+            if error.errno not in WRITE_FAILURES:
+                raise
+            typer.echo(f"error: {error}\n  what to do: {DISK.advice}", err=True)
+            raise typer.Exit(DISK.exit_code) from None
+    if on_stdout:
+        print_json(summary)
+    else:
+        if report_json is not None:
+            with user_errors():
+                write_json(report_json, summary)
+        typer.echo(daily_outcome(summary))
+    raise typer.Exit(summary["exit_code"])
+
+
+def daily_outcome(summary: dict) -> str:
+    """The run's last lines: done or failed, what serves now, where the summary is."""
+    serving = summary["serving"]
+    serves = (
+        f"the service serves the snapshot of {serving['as_of']} (model v{serving['model_version']})"
+        if serving
+        else "no snapshot for the service yet"
+    )
+    where = f"summary: {summary['reports_dir']}/summary.json"
+    if summary["status"] == "ok":
+        return f"daily: done in {summary['seconds']:.0f} s; {serves}; {where}"
+    failure = summary["failure"]
+    return (
+        f"daily: stopped at {summary['failed_step']} ({failure['kind']}, exit "
+        f"{summary['exit_code']}): {failure['message']}\n"
+        f"  what to do: {failure['advice']}\n  {serves}; {where}"
+    )
 
 
 @app.command()

@@ -116,6 +116,7 @@ def build_engine(catalog: Catalog) -> ScoringEngine:
         dunning=catalog.dunning_config,
         bundle=BundleHolder(catalog.portfolio_dir()),
         max_age_days=catalog.settings.snapshot_max_age_days,
+        clock=catalog.settings.today,
     )
 
 

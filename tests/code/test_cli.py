@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from payrisk.cli import app
@@ -166,3 +167,22 @@ def test_each_service_keeps_its_metrics_in_a_folder_of_its_own(tmp_path, monkeyp
     second = private_bentoml_home({"PATH": "/bin"}, 3001)["BENTOML_HOME"]
     assert first != second and Path(first).is_relative_to(tmp_path / ".payrisk")
     assert private_bentoml_home({"BENTOML_HOME": "/srv/b"}, 3000)["BENTOML_HOME"] == "/srv/b"
+
+
+def test_the_services_time_zone_is_checked_at_start_and_gives_todays_date():
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from payrisk.core.config import ConfigError
+    from payrisk.core.settings import load_settings
+
+    with pytest.raises(ConfigError, match=r"PAYRISK_TIMEZONE.*not a known time zone"):
+        load_settings({"PAYRISK_TIMEZONE": "Europe/Pariss"})
+    # Kiritimati is 14 hours ahead of UTC, Niue 11 hours behind: never the same day.
+    days = {}
+    for zone in ("Pacific/Kiritimati", "Pacific/Niue"):
+        before = datetime.now(ZoneInfo(zone)).date()
+        days[zone] = load_settings({"PAYRISK_TIMEZONE": zone}).today()
+        assert before <= days[zone] <= before + timedelta(days=1)
+    assert days["Pacific/Kiritimati"] > days["Pacific/Niue"]
+    assert load_settings({}).timezone == "Europe/Paris"

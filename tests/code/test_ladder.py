@@ -334,3 +334,26 @@ def test_a_policy_weighing_channels_is_offered_only_what_the_ladder_allows():
         [True, True, False, True],  # noticed: legal action, never a second notice
         [True, True, False, True],
     ]
+
+
+def test_a_scenario_run_out_goes_to_the_agency_only_where_the_policy_finds_it_pays():
+    from payrisk.policy.dunning import NO_CONTACT, CustomerCodes, under_the_ladder
+
+    # The notice sent 20 days ago; expected recovery 50,000 x 0.2 x 0.6 = 6,000 > 1,500 costs.
+    scored = _scored(top_level_sent=np.array([3.0]), notice_day=np.array([MONDAY - 20]))
+    review = _actions(["credit_manager_review"], [None], [MONDAY], step=np.nan)
+    review["scenario"] = np.array(["firm"], dtype=object)
+    customers = CustomerCodes.of(scored["customer_id"])
+
+    def ladder(**verdict) -> dict:
+        return under_the_ladder(
+            {**review, **verdict}, scored, customers, np.array([NO_CONTACT]), MONDAY, POLICY
+        )
+
+    assert (ladder()["action"][0], ladder()["channel"][0]) == ("escalate", "agency")
+    # The learned policy weighed the agency's effect against its fee: it does not pay.
+    left = ladder(legal_pays=np.array([False]))
+    assert (left["action"][0], left["channel"][0]) == ("write_off_review", None)
+    assert left["ladder_reason"][0] == LADDER_LEGAL_AFTER_NOTICE
+    assert "legal_pays" not in left  # a verdict, not a column of the plan
+    assert ladder(legal_pays=np.array([True]))["channel"][0] == "agency"

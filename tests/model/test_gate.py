@@ -2,7 +2,9 @@
 
 Every expected AUC is worked by hand on a four-row pattern (counted pairs, written in the
 comments), never by the metric code under test; the pattern is repeated to reach the gate's
-minimum of unseen snapshots, which leaves the share of correctly ordered pairs unchanged.
+minimum of unseen snapshots, which leaves the share of correctly ordered pairs unchanged. The
+snapshots are taken at issue (one age group) unless a test says otherwise: the gate's metric is
+per age, averaged over the ages.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from payrisk.models.gate import (
     gate_inputs,
     metric_order,
 )
-from payrisk.models.training import Evaluation, Examples, evaluate
+from payrisk.models.training import MIN_GROUP_ROWS, Evaluation, Examples, evaluate
 
 HOLDOUT = ["2024-01-01", "2024-07-01"]
 LATE = [1, 0, 1, 0]  # the pattern's labels
@@ -32,17 +34,22 @@ FAIR = [0.9, 0.8, 0.3, 0.1]
 PERFECT = [0.9, 0.2, 0.6, 0.1]
 # 0.2 and 0.1 below 0.9 and 0.6: no pair right, AUC 0.0.
 BACKWARDS = [0.2, 0.9, 0.1, 0.6]
+AGE_REPEATS = MIN_GROUP_ROWS // 4 + 1  # an age group with fewer snapshots is not measured
 
 
-def holdout(dates: list[str], repeats: int, defaults: bool) -> Examples:
-    """`repeats` copies of the four-row pattern on each date; no default at all unless asked."""
+def holdout(dates: list[str], repeats: int, defaults: bool, days_to_due: int = 30) -> Examples:
+    """`repeats` copies of the four-row pattern on each date, each an invoice issued that day
+    and due `days_to_due` later (0: seen on its due date); no default at all unless asked."""
     n = 4 * repeats * len(dates)
     snapshot = np.repeat(pd.to_datetime(dates), 4 * repeats)
     late = np.tile(LATE, n // 4)
     default = late if defaults else np.zeros(n, dtype="int64")
+    issue = snapshot - pd.Timedelta(days=30 - days_to_due)
     queries = pd.DataFrame(
         {
             "snapshot_date": snapshot,
+            "issue_date": issue,
+            "due_date": issue + pd.Timedelta(days=30),
             "amount": np.full(n, 1000.0),
             "customer_id": [f"C{i % 7}" for i in range(n)],
         }
@@ -51,9 +58,18 @@ def holdout(dates: list[str], repeats: int, defaults: bool) -> Examples:
         {"late": late, "default": default, "days_to_payment": np.full(n, 30.0)}
     ).astype("float64")
     features = pd.DataFrame(
-        {"date_index": np.repeat(np.arange(len(dates)), 4 * repeats), "position": np.arange(n) % 4}
+        {
+            "date_index": np.repeat(np.arange(len(dates)), 4 * repeats),
+            "position": np.arange(n) % 4,
+            "is_new_customer": np.zeros(n),
+        }
     )
     return Examples(queries, features, labels)
+
+
+def at_issue(card: dict) -> dict:
+    """A model card's holdout figures, all measured at issue."""
+    return {"holdout_by_group": {"at_issue": card}}
 
 
 class FixedScorer:
@@ -61,7 +77,7 @@ class FixedScorer:
 
     def __init__(self, scores: dict[str, list[float]], dates: list[str], metadata: dict) -> None:
         self.targets = load_train_config().targets
-        self.feature_columns: tuple[str, ...] = ("date_index", "position")
+        self.feature_columns: tuple[str, ...] = ("date_index", "position", "is_new_customer")
         self.metadata = metadata
         self._scores, self._dates = scores, dates
 
@@ -93,9 +109,40 @@ def metadata(**overrides) -> dict:
 
 def measure(champion, candidate, examples: Examples, meta: dict, min_improvement: float = 0.0):
     config = load_train_config()
-    evaluation = evaluate(candidate, examples, config, by_group=False)
+    evaluation = evaluate(candidate, examples, config)
     inputs = gate_inputs(champion, "3", candidate, evaluation, examples, meta, config)
     return inputs, decide(inputs, config.registry.gate_metric, min_improvement)
+
+
+def test_the_gate_judges_each_snapshot_age_not_the_pool():
+    """At issue half the invoices are late, on the due date three in four. A champion that only
+    knows the age (0.1 at issue, 0.9 on the due date) ranks nothing within an age (AUC 0.5
+    each), yet pooled it scores 9.5 of 15 pairs (0.633: 2 ties of 4 at 0.1, 6 wins, 1.5 of 3
+    ties at 0.9). The candidate ranks within each age (0.75 at issue; on the due date 2 of its
+    3 late invoices above the on-time one, 0.667) but scores the due date low: pooled only 7
+    of 15 (0.467). Per age it is ahead, 0.708 vs 0.5, and takes over; pooled it would not."""
+    issued = holdout(["2024-03-01"], AGE_REPEATS, True)
+    due = holdout(["2024-03-02"], AGE_REPEATS, True, days_to_due=0)
+    labels = pd.concat(
+        [issued.labels, due.labels.assign(late=np.tile([1.0, 1, 1, 0], AGE_REPEATS))],
+        ignore_index=True,
+    )
+    labels["default"] = labels["late"]
+    examples = Examples(
+        pd.concat([issued.queries, due.queries], ignore_index=True),
+        pd.concat([issued.features, due.features.assign(date_index=1)], ignore_index=True),
+        labels,
+    )
+    dates = ["2024-03-01", "2024-03-02"]
+    champion = FixedScorer(
+        {dates[0]: [0.1] * 4, dates[1]: [0.9] * 4}, dates, metadata(trained_until="2023-12-01")
+    )
+    candidate = FixedScorer({dates[0]: FAIR, dates[1]: [0.09, 0.08, 0.03, 0.05]}, dates, {})
+    inputs, decision = measure(champion, candidate, examples, metadata())
+    assert inputs.champion_value == pytest.approx(0.5)
+    assert inputs.new_value == pytest.approx((0.75 + 2 / 3) / 2)
+    assert decision.alias == CHAMPION
+    assert "mean over snapshot ages (at issue, on the due date)" in decision.reason
 
 
 def test_metrics_are_tried_in_order_configured_first_then_the_same_kind():
@@ -116,7 +163,7 @@ def test_without_a_default_the_gate_judges_late_auc_and_says_so(candidate_scores
     """No default in the holdout: default ROC AUC is undefined for both. It must neither block
     a better model forever ('nan vs nan') nor let a worse one through."""
     dates = ["2024-03-01"]
-    examples = holdout(dates, repeats=1, defaults=False)
+    examples = holdout(dates, repeats=AGE_REPEATS, defaults=False)
     champion = FixedScorer({dates[0]: FAIR}, dates, metadata(trained_until="2023-12-01"))
     candidate = FixedScorer({dates[0]: candidate_scores}, dates, metadata())
     inputs, decision = measure(champion, candidate, examples, metadata())
@@ -133,8 +180,8 @@ def test_with_no_metric_defined_for_both_nothing_is_measured_and_the_champion_st
     nan = {"roc_auc": float("nan"), "pr_auc": float("nan")}
     metrics = {"late": {"model": nan}, "default": {"model": nan}}
     meta = metadata(trained_until="2024-10-01")
-    champion = FixedScorer({}, [], {**meta, "holdout_metrics": metrics})
-    evaluation = Evaluation(metrics, predictions={})
+    champion = FixedScorer({}, [], {**meta, **at_issue(metrics)})
+    evaluation = Evaluation({}, predictions={}, groups={"at_issue": metrics})
     inputs = gate_inputs(champion, "3", champion, evaluation, None, meta, config)
     decision = decide(inputs, config.registry.gate_metric, 0.0)
     assert decision.alias == CHALLENGER and decision.champion_value is None
@@ -145,10 +192,10 @@ def test_same_holdout_before_refit_compares_the_card_on_a_defined_metric():
     """Same data, window and snapshots: the champion's pre-refit figures face the candidate's;
     its default AUC is NaN on its card, so late AUC is compared."""
     dates = ["2024-03-01"]
-    examples = holdout(dates, repeats=1, defaults=False)
+    examples = holdout(dates, repeats=AGE_REPEATS, defaults=False)
     card = {"late": {"model": {"roc_auc": 0.9}}, "default": {"model": {"roc_auc": float("nan")}}}
     meta = metadata(trained_until="2024-11-01", holdout_snapshots=4)
-    champion = FixedScorer({dates[0]: FAIR}, dates, {**meta, "holdout_metrics": card})
+    champion = FixedScorer({dates[0]: FAIR}, dates, {**meta, **at_issue(card)})
     candidate = FixedScorer({dates[0]: FAIR}, dates, meta)
     inputs, decision = measure(champion, candidate, examples, meta)
     assert (inputs.champion_value, inputs.new_value) == (0.9, pytest.approx(0.75))
@@ -160,10 +207,10 @@ def test_other_snapshots_in_the_same_window_are_not_the_same_holdout():
     """Same dates and data but another snapshot count (other snapshot settings): the champion's
     card was measured on other snapshots and cannot face this candidate's figures."""
     dates = ["2024-03-01"]
-    examples = holdout(dates, repeats=1, defaults=True)
+    examples = holdout(dates, repeats=AGE_REPEATS, defaults=True)
     card = {"late": {"model": {"roc_auc": 0.5}}, "default": {"model": {"roc_auc": 0.5}}}
     champion_meta = metadata(trained_until="2024-11-01", holdout_snapshots=999)
-    champion = FixedScorer({dates[0]: FAIR}, dates, {**champion_meta, "holdout_metrics": card})
+    champion = FixedScorer({dates[0]: FAIR}, dates, {**champion_meta, **at_issue(card)})
     candidate = FixedScorer({dates[0]: PERFECT}, dates, metadata(holdout_snapshots=4))
     meta = metadata(holdout_snapshots=4)
     inputs, decision = measure(champion, candidate, examples, meta)
@@ -177,7 +224,7 @@ def test_a_champion_that_cannot_be_measured_is_never_replaced_unmeasured(champio
     snapshot: with the same as-of date (or an earlier one) and another holdout window, the
     candidate (here perfect on the holdout, as a leaky one would be) still does not take over."""
     dates = ["2024-03-01"]
-    examples = holdout(dates, repeats=1, defaults=True)
+    examples = holdout(dates, repeats=AGE_REPEATS, defaults=True)
     champion_meta = metadata(
         trained_until="2024-11-01", as_of=champion_as_of, holdout=["2023-12-01", "2024-06-01"]
     )
@@ -210,7 +257,7 @@ def test_a_champion_that_cannot_score_today_gives_way_and_the_reason_says_why():
     """A feature the champion needs is gone from today's feature code: the service could not
     serve it either, so the candidate takes over, saying why."""
     dates = ["2024-03-01"]
-    examples = holdout(dates, repeats=1, defaults=True)
+    examples = holdout(dates, repeats=AGE_REPEATS, defaults=True)
     champion = FixedScorer({dates[0]: FAIR}, dates, metadata(trained_until="2023-12-01"))
     champion.feature_columns = ("row", "a_feature_removed_since")
     candidate = FixedScorer({dates[0]: BACKWARDS}, dates, metadata())
@@ -249,16 +296,21 @@ def test_a_model_behind_its_baseline_beyond_noise_never_replaces_the_champion():
     level = {**behind, "model": 0.845, "gain": -0.005, "worse_beyond_noise": False}
     card = {"late": {"model": {"roc_auc": 0.7}}, "default": {"model": {"roc_auc": 0.7}}}
     meta = metadata(trained_until="2024-11-01", holdout_snapshots=4)
-    champion = FixedScorer({}, [], {**meta, "holdout_metrics": card})
+    champion = FixedScorer({}, [], {**meta, **at_issue(card)})
     metrics = {"late": {"model": {"roc_auc": 0.8}}, "default": {"model": {"roc_auc": 0.8}}}
     decisions = {}
     for name, row in (("behind", behind), ("level", level)):
-        evaluation = Evaluation(metrics, predictions={}, checks={"late": [row]})
+        evaluation = Evaluation(
+            {},
+            predictions={},
+            groups={"at_issue": metrics},
+            group_checks={"at_issue": {"late": [row]}},
+        )
         for version in ("3", None):
             inputs = gate_inputs(champion, version, champion, evaluation, None, meta, config)
             decisions[name, version] = decide(inputs, config.registry.gate_metric, 0.0)
     assert decisions["behind", "3"].alias == CHALLENGER
-    assert "late roc_auc: 0.8000 vs logistic 0.8500 (noise 0.0100)" in (
+    assert "late roc_auc at issue: 0.8000 vs logistic 0.8500 (noise 0.0100)" in (
         decisions["behind", "3"].reason
     )
     assert decisions["level", "3"].alias == CHAMPION  # within noise of the baseline, ahead of v3
@@ -274,3 +326,26 @@ def test_a_model_behind_both_champion_and_baseline_is_told_both():
     assert decision.reason.startswith("does not beat champion on default_roc_auc (0.7500 vs 0.8000")
     assert decision.reason.endswith("also worse than a baseline beyond noise on its holdout "
                                     "(late roc_auc: ...)")  # fmt: skip
+
+
+def test_the_headline_averages_the_ages_where_the_auc_is_defined_and_ignores_segments():
+    """Late: (0.8 + 0.6) / 2 at issue and on the due date; 15-30 days past due has no late AUC
+    (one class) and the segment row is no age. Default: defined nowhere, so no headline."""
+    from payrisk.models.training import age_headline
+
+    nan = float("nan")
+
+    def row(auc, loss):
+        return {"model": {"roc_auc": auc, "pr_auc": auc, "log_loss": loss, "n": 50.0}}
+
+    groups = {
+        "at_issue": {"late": row(0.8, 0.4), "default": row(nan, 0.1)},
+        "at_due": {"late": row(0.6, 0.6)},
+        "past_due_16_30": {"late": row(nan, 0.9)},
+        "known_customer": {"late": row(0.99, 0.01)},
+    }
+    headline = age_headline(groups)
+    assert set(headline) == {"late"}
+    assert headline["late"]["ages"] == ["at_issue", "at_due"]
+    assert headline["late"]["model"]["roc_auc"] == pytest.approx(0.7)
+    assert headline["late"]["model"]["log_loss"] == pytest.approx(0.5)

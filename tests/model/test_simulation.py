@@ -6,9 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from payrisk.core.days import NEVER, next_business_day
 from payrisk.data.contract import CHANNELS
 from payrisk.data.generator import generate_world
-from payrisk.data.world import NO_CHANNEL, play
+from payrisk.data.world import (
+    NO_CHANNEL,
+    PHONE,
+    PROMISE_KEPT_PROBABILITY,
+    PROMISE_LEAD_DAYS,
+    PROMISE_PROBABILITY,
+    Actions,
+    play,
+)
 from payrisk.policy.config import load_dunning_config
 from payrisk.policy.dunning import code_of
 from payrisk.policy.learned import KEY_ACCOUNT_MAX_LEVEL, LEVEL
@@ -168,7 +177,7 @@ def test_the_service_played_in_the_world_keeps_the_ladder_and_never_repeats_a_st
     scorer = project_catalog(trained).load_scorer(None).scorer
     period = period_of(world, FOLLOW_UP)
     policy = make_policy("service", world, period, scorer, scorer.effects, DUNNING, 28)
-    state = play(world.invoices, policy, period.start, period.horizon, state=past.copy())
+    state = play(world.invoices, policy, period.start, period.horizon, state=past.with_promises())
     log = state.reminders()
     mine = log["row"] >= period.first_row
     rows, day, channel, step = (log[k][mine] for k in ("row", "day", "channel", "step"))
@@ -184,8 +193,66 @@ def test_the_service_played_in_the_world_keeps_the_ladder_and_never_repeats_a_st
             assert sequence.index("formal_notice") > 0, sequence
         steps = list(step[sent])
         assert steps == sorted(set(steps)), steps
+    # The promises its calls brought are kept to: while one is open (the invoice's latest),
+    # only its courtesy nudge and check-in call, before its day (configs/dunning.yaml promises).
+    made, promised = state.promise_made[rows], state.promise_day[rows]
+    assert (made != NEVER).sum() > 10, "calls brought promises"
+    during = (made != NEVER) & (day > made) & (day <= promised)
+    nudges = {getattr(DUNNING.promises.courtesy_channel, "value", "email"), "phone"}
+    assert set(names[during]) <= nudges and (day[during] < promised[during]).all()
+    assert np.bincount(rows[during]).max(initial=0) <= 2
     gap = DUNNING.contact.min_days_between_contacts
     customer = world.invoices.customer[rows]
     days = np.unique(np.column_stack([customer, day]), axis=0)
     same = days[1:, 0] == days[:-1, 0]
     assert (np.diff(days[:, 1])[same] >= gap).all()
+
+
+class _CallEveryone:
+    """Calls every open invoice of the period on `day`, then again on `again` (common draws)."""
+
+    def __init__(self, rows: np.ndarray, day: int, again: int) -> None:
+        self.rows, self.day, self.again = rows, day, again
+
+    def __call__(self, state, start: int, end: int) -> Actions:
+        for when in (self.day, self.again):
+            if start <= when < end:
+                rows = self.rows[state.paid_day[self.rows] > when]
+                n = len(rows)
+                return Actions(
+                    rows, np.full(n, when), np.full(n, PHONE), np.ones(n, dtype=np.int64)
+                )
+        return Actions.none()
+
+
+def test_calls_bring_promises_kept_or_broken_by_archetype_and_reminders_wait_for_them(
+    world, past
+) -> None:
+    period = period_of(world, FOLLOW_UP)
+    inv = world.invoices
+    day = int(next_business_day(np.array([period.start + 35]))[0])
+    again = day + 3  # inside every promise's lead (at least 5 days)
+    rows = period.rows[(inv.issue_day[period.rows] < day) & (past.paid_day[period.rows] > day)]
+    policy = _CallEveryone(rows, day, again)
+    state = play(inv, policy, period.start, period.horizon, state=past.with_promises())
+    draw = inv.promise_draw[rows, past.sent_count[rows]]  # the first call's promise draws
+    archetype = inv.archetype[rows]
+    made = state.promise_made[rows] == day
+    # As often as the archetype says, a few days ahead (a weekend moves it to a working day).
+    assert (draw[made, 0] < PROMISE_PROBABILITY[archetype[made]]).all()
+    low, high = PROMISE_LEAD_DAYS
+    lead = state.promise_day[rows][made] - day
+    assert ((lead >= low) & (lead <= high + 3)).all()
+    kept = made & (draw[:, 2] < PROMISE_KEPT_PROBABILITY[archetype])
+    kept &= state.promise_day[rows] < inv.failure_day[rows]
+    # The second call (inside the promise) moves nothing: a kept promise pays on its day, a
+    # broken one on the natural day.
+    np.testing.assert_array_equal(
+        state.paid_day[rows][kept],
+        np.minimum(state.promise_day[rows][kept], inv.natural_day[rows][kept]),
+    )
+    broken = made & ~kept
+    np.testing.assert_array_equal(state.paid_day[rows][broken], inv.natural_day[rows][broken])
+    assert kept.sum() > 5 and broken.sum() > 0
+    # The history is played without promises: the same past whatever the world can do.
+    np.testing.assert_array_equal(past.paid_day, world.play_logged(world.end_day).paid_day)

@@ -17,7 +17,8 @@ def test_profile_open_and_past_due_amounts_add_up_to_the_open_invoices(client, b
     per_customer = invoices.assign(bucket=buckets).groupby("customer_id")
     disagree = []
     for customer, rows in per_customer:
-        body = client.post("/v1/customer", json={"customer_id": customer}).json()
+        asked = {"customer_id": customer, "as_of": str(as_of.date())}
+        body = client.post("/v1/customer", json=asked).json()
         past_due = rows.loc[dpd.loc[rows.index] > 0, "open_amount"].sum()
         aged = rows.groupby("bucket", observed=False)["open_amount"].sum()
         wanted = {

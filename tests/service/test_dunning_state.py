@@ -49,9 +49,15 @@ def _plain(bundle) -> pd.DataFrame:
 
 
 def score(client, invoices, **body) -> dict:
+    """The answer as of the snapshot's day unless `as_of` is given (what batch scored)."""
+    body.setdefault("as_of", snapshot_day(client))
     response = client.post("/v1/score", json={"invoices": invoices, **body})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def snapshot_day(client) -> str:
+    return client.post("/v1/status").json()["snapshot_as_of"]
 
 
 def action_of(answer: dict, invoice_id: str | None = None) -> dict:

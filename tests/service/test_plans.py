@@ -3,6 +3,9 @@ acceptance (settled invoices, foreign currencies, stale snapshots), and the work
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,7 +33,9 @@ def test_a_customers_plan_does_not_depend_on_which_invoices_are_sent(client, bun
     invoices = bundle.invoices.loc[bundle.invoices["customer_id"] == customer]
     plans = {}
     for subset in (invoices.head(1), invoices.iloc[[1, 3, 4]], invoices):
-        response = client.post("/v1/score", json={"invoices": invoice_payload(subset)})
+        response = client.post(
+            "/v1/score", json={"invoices": invoice_payload(subset), "as_of": bundle.kpis["as_of"]}
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert {i["invoice_id"] for i in body["invoices"]} == set(subset["invoice_id"])
@@ -123,10 +128,21 @@ def test_a_payment_plan_in_another_currency_asks_for_its_own_instalment(yen_engi
     assert amounts == {"JPY": pytest.approx(1400.0, abs=0.02), "EUR": 1400.0}
 
 
-def test_answers_say_how_old_the_snapshot_is(client, bundle):
+def test_answers_are_of_today_in_the_services_time_zone_and_say_how_old_the_snapshot_is(
+    client, bundle
+):
     as_of = pd.Timestamp(bundle.kpis["as_of"])
     invoice = {**VALID_INVOICE, "issue_date": "2026-10-01", "due_date": "2026-10-31"}
-    fresh = client.post("/v1/score", json={"invoices": [invoice]}).json()
+    # No as_of: today in Europe/Paris (the default PAYRISK_TIMEZONE), a dunning system's day.
+    before = datetime.now(ZoneInfo("Europe/Paris")).date()
+    today = client.post("/v1/score", json={"invoices": [invoice]}).json()
+    after = datetime.now(ZoneInfo("Europe/Paris")).date()
+    day = pd.Timestamp(today["as_of"])
+    assert max(before, as_of.date()) <= day.date() <= max(after, as_of.date())
+    assert today["snapshot_age_days"] == (day - as_of).days
+    assert today["stale"] is (today["snapshot_age_days"] > 7)
+    fresh = client.post("/v1/score", json={"invoices": [invoice], "as_of": str(as_of.date())})
+    fresh = fresh.json()
     assert fresh["snapshot_as_of"] == as_of.date().isoformat()
     assert fresh["snapshot_age_days"] == 0 and fresh["stale"] is False
     later = (as_of + pd.Timedelta(days=3 * 365)).date().isoformat()
@@ -179,3 +195,63 @@ def test_the_worklist_pages_todays_actions_by_priority(client, bundle):
     assert beyond["items"] == [] and beyond["total"] == first["total"]
     bad = client.post("/v1/worklist", json={"channel": "pigeon"})
     assert bad.status_code == 400
+
+
+def test_the_worklist_takes_what_the_dunning_system_reported(client, bundle):
+    """A contact reported sent leaves the worklist; its customer is planned there as /v1/score
+    plans it with the same report, the other customers keep the snapshot's plan, and every
+    item is ranked again together."""
+    week = np.datetime64(bundle.kpis["as_of"], "D") + 7
+    day = str(np.busday_offset(week, 0, roll="forward"))  # a weekday (no holiday in November)
+    snapshot = client.post("/v1/worklist", json={"day": day, "page_size": 500}).json()
+    contacts = [i for i in snapshot["items"] if i["action"] == "remind" and i["step"]]
+    assert contacts, "no contact due in the snapshot's first week"
+    item = contacts[0]
+    rows = bundle.invoices.loc[bundle.invoices["customer_id"] == item["customer_id"]]
+    sent = {"sent_date": item["action_date"], "channel": item["channel"], "step": item["step"]}
+    covered = set(item["invoice_ids"])
+    invoices = [
+        {**invoice, "reminders": [sent]} if invoice["invoice_id"] in covered else invoice
+        for invoice in invoice_payload(rows)
+    ]
+    reported = client.post(
+        "/v1/worklist", json={"day": day, "page_size": 500, "invoices": invoices}
+    ).json()
+    assert any("planned as of" in w for w in reported["warnings"]), reported["warnings"]
+    mine = [i for i in reported["items"] if i["customer_id"] == item["customer_id"]]
+    assert all(i["action_date"] != item["action_date"] or i["action"] != "remind" for i in mine)
+
+    # The others' items are the snapshot's, in the same order among themselves.
+    def others(answer):
+        return [
+            {k: v for k, v in i.items() if k != "priority_rank"}
+            for i in answer["items"]
+            if i["customer_id"] != item["customer_id"]
+        ]
+
+    assert others(reported) == others(snapshot)
+    ranks = [i["priority_rank"] for i in reported["items"]]
+    assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
+    # The customer's items are /v1/score's contacts due by then, with or without the report.
+    for sent_back in (invoices, invoice_payload(rows)):
+        listed = client.post(
+            "/v1/worklist", json={"day": day, "page_size": 500, "invoices": sent_back}
+        ).json()
+        scored = client.post("/v1/score", json={"invoices": sent_back, "as_of": day}).json()
+        (plan,) = scored["customers"]
+        due = [
+            (c["action_date"], c["action"], c["channel"], sorted(c["invoice_ids"]))
+            for c in plan["contacts"]
+            if c["action_date"] <= day
+        ]
+        items = [
+            (i["action_date"], i["action"], i["channel"], sorted(i["invoice_ids"]))
+            for i in listed["items"]
+            if i["customer_id"] == item["customer_id"] and i["action"] in ("remind", "escalate")
+        ]
+        assert sorted(items) == sorted(due)
+    assert due, "planned again without the report, the contact due is there"
+    refused = client.post(
+        "/v1/worklist", json={"customers": [{"customer_id": item["customer_id"]}]}
+    )
+    assert refused.status_code == 422 and "invoices[]" in refused.json()["error"]

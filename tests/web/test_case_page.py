@@ -8,6 +8,7 @@ import re
 
 from payrisk.core.i18n import Formats
 from payrisk.policy.ladder import LADDER_REASONS
+from payrisk.web.i18n import Words
 
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
 FR = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
@@ -60,3 +61,40 @@ def test_exposure_over_the_credit_limit_is_flagged(client, bundle, sample_datase
         assert "over the limit by" not in _text(
             client.get(f"/ui/customers/{within}", headers=EN).text
         )
+
+
+def _log(html: str) -> list[list[str]]:
+    start = html.index('id="reminder-log"')
+    body = html[html.index("<tbody>", start) : html.index("</tbody>", start)]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
+    cells = r"<t[hd][^>]*>(.*?)</t[hd]>"
+    return [[_text(cell).strip() for cell in re.findall(cells, row)] for row in rows]
+
+
+def test_the_case_lists_every_reminder_sent_about_open_invoices_newest_first(
+    client, bundle, sample_dataset
+):
+    import pandas as pd
+
+    as_of = pd.Timestamp(bundle.kpis["as_of"])
+    reminders = sample_dataset.reminders
+    open_ids = set(bundle.invoices["invoice_id"])
+    sent = reminders.loc[reminders["invoice_id"].isin(open_ids) & (reminders["sent_date"] < as_of)]
+    owner = bundle.invoices.set_index("invoice_id")["customer_id"]
+    customer = sent["invoice_id"].map(owner).value_counts().index[0]
+    mine = sent.loc[sent["invoice_id"].map(owner) == customer]
+    assert len(mine) >= 2, "a customer of the sample was reminded twice about open invoices"
+    for headers, language in ((EN, "en"), (FR, "fr")):
+        rows = _log(client.get(f"/ui/customers/{customer}", headers=headers).text)
+        words = Words(language)
+        assert len(rows) == len(mine)
+        days = sorted(mine["sent_date"], reverse=True)
+        assert [r[0] for r in rows] == [words.f.day(d) for d in days]
+        assert sorted(r[1] for r in rows) == sorted(mine["invoice_id"])
+        channels = sorted(words.label("channel", c) for c in mine["channel"])
+        assert sorted(r[2] for r in rows) == channels  # in words, not the ledger's codes
+    quiet = bundle.invoices.loc[~bundle.invoices["invoice_id"].isin(sent["invoice_id"])]
+    nobody = set(quiet["customer_id"]) - set(sent["invoice_id"].map(owner))
+    if nobody:
+        html = client.get(f"/ui/customers/{sorted(nobody)[0]}", headers=EN).text
+        assert "No reminder sent about its open invoices." in _text(html)

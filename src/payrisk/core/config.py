@@ -394,6 +394,76 @@ class EffectSettings(StrictModel):
         return values
 
 
+class MonitoringSettings(StrictModel):
+    """`payrisk monitor`: drift of what is scored now from the served model's training data, and
+    its realised accuracy once outcomes have matured; thresholds of the ok / watch / retrain
+    verdict. PSI: < 0.1 little change, 0.1-0.25 some, > 0.25 a different population."""
+
+    reference_days: int = Field(
+        365,
+        ge=30,
+        le=3650,
+        description="The training snapshots of this many days before the model's training end "
+        "are the reference (their bins and shares are stored with the model).",
+    )
+    current_days: int = Field(
+        90, ge=7, le=730, description="The snapshots of this many days before as-of: scored now."
+    )
+    bins: int = Field(10, ge=3, le=50, description="Quantile bins of each numeric feature.")
+    min_rows: int = Field(
+        200, ge=30, description="Fewer snapshots (or labelled ones in an age group): not judged."
+    )
+    feature_psi: tuple[float, float] = Field(
+        (0.1, 0.25), description="Feature PSI from which the verdict is watch, then retrain."
+    )
+    score_psi: tuple[float, float] = Field(
+        (0.1, 0.25), description="Score PSI (late, default probability): watch, retrain."
+    )
+    auc_drop: tuple[float, float] = Field(
+        (0.03, 0.07),
+        description="Realised ROC AUC below the holdout's by this much (and beyond noise): "
+        "watch, retrain.",
+    )
+    log_loss_rise: tuple[float, float] = Field(
+        (0.03, 0.08), description="Realised log loss above the holdout's: watch, retrain."
+    )
+    calibration_gap: tuple[float, float] = Field(
+        (0.05, 0.1),
+        description="Observed rate minus mean predicted probability, in absolute value: watch, "
+        "retrain.",
+    )
+    coverage_gap: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="Payment-date intervals covering this much more or less than claimed: watch.",
+    )
+    not_judged: tuple[str, ...] = Field(
+        (
+            "issue_month",
+            "days_since_first_invoice",
+            "customer_tenure_days",
+            "invoices_issued",
+            "settled_invoices",
+            "reminders_received",
+            "hard_reminders_received",
+        ),
+        description="Features that move with time by construction, following the calendar (a "
+        "quarter never holds every month) or growing with the ledger's age (counts since the "
+        "customer's first invoice): their PSI is shown, never judged.",
+    )
+    experiment: str = Field(
+        "payrisk-monitoring", min_length=1, description="MLflow experiment of the monitoring runs."
+    )
+
+    @field_validator("feature_psi", "score_psi", "auc_drop", "log_loss_rise", "calibration_gap")
+    @classmethod
+    def _watch_below_retrain(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] < value[1]:
+            raise ValueError("give [watch, retrain], both positive and watch below retrain")
+        return value
+
+
 class TrainConfig(StrictModel):
     seed: int = 42
     targets: TargetSettings = TargetSettings()
@@ -404,6 +474,7 @@ class TrainConfig(StrictModel):
     registry: RegistrySettings = RegistrySettings()
     compute: ComputeSettings = ComputeSettings()
     effects: EffectSettings = EffectSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @model_validator(mode="after")
     def _gate_metric_known(self) -> TrainConfig:

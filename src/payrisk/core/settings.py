@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,12 +91,44 @@ class Settings(BaseSettings):
         "e.g. postgresql+psycopg://user:password@host/payrisk; default: SQLite payrisk.db beside "
         "MODELS_DIR. Never logged (it may hold a password).",
     )
+    timezone: str = Field(
+        "Europe/Paris",
+        description="The service's time zone (IANA name): a request without `as_of` is "
+        "answered as of today there.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log lines the commands write (stderr)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Command log lines as text or one JSON object each (--log-format)."
+    )
     tracking_uri: str | None = Field(
         None, validation_alias="MLFLOW_TRACKING_URI", description="MLflow tracking server."
     )
     dask_scheduler_address: str | None = Field(
         None, validation_alias="DASK_SCHEDULER_ADDRESS", description="Where a Dask cluster is."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        """A known IANA zone: a typo must not shift every answer's day silently."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known time zone (an IANA name, e.g. Europe/Paris)"
+            ) from None
+        return value
+
+    def today(self) -> date:
+        """Today's date in the service's time zone (the default `as_of` of its answers)."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("trusted_proxies")
     @classmethod

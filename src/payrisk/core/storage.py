@@ -17,6 +17,7 @@ before such a character gets one quote more, and loses only that one).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -31,6 +32,10 @@ from typing import Any
 import pandas as pd
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+# Errors of the file system that a user fixes (space, rights), not bugs: a message, no traceback.
+WRITE_FAILURES = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+)
 STALE_SECONDS = 3600.0
 FORMULA_QUOTE = "'"
 # A cell a spreadsheet would evaluate: a formula trigger first, and not a plain signed number.
@@ -124,6 +129,15 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def promote_directory(source: str | Path, target: str | Path) -> None:
+    """Put the finished folder `source` in place of `target` (same file system) with the swap of
+    `atomic_directory`: a reader sees the old folder or the new one, never a mix."""
+    source = Path(source)
+    with atomic_directory(target) as tmp:
+        tmp.rmdir()
+        os.replace(source, tmp)
 
 
 @contextmanager

@@ -499,6 +499,8 @@ def generate_world(
         failure_day=customers.failure_day[owner],
         response_draw=rng.random((count, world.MAX_REMINDERS)),
         lag_draw=rng.random((count, world.MAX_REMINDERS)),
+        # Their own stream: the worlds drawn before promises existed stay the same.
+        promise_draw=np.random.default_rng([seed, 2]).random((count, world.MAX_REMINDERS, 3)),
     )
     return World(
         seed=seed,

@@ -47,6 +47,13 @@ PRE_DUE_RESPONSE_FACTOR = np.array([0.9, 1.0, 0.3, 0.4, 0.2, 0.5])
 # response probability of a new one by FATIGUE_FACTOR.
 FATIGUE_WINDOW_DAYS = 30
 FATIGUE_FACTOR = 0.95
+# Promises (a play that `plays_promises`: the policy simulator's period, not the history): a call
+# that brings no payment brings a promise to pay by a date with this probability, by archetype;
+# the promise is kept (paid on that day) with the second; the date is a few days ahead. Until
+# that day, reminders move nothing: the customer has said when it pays.
+PROMISE_PROBABILITY = np.array([0.50, 0.55, 0.45, 0.55, 0.35, 0.30])
+PROMISE_KEPT_PROBABILITY = np.array([0.95, 0.90, 0.60, 0.75, 0.20, 0.50])
+PROMISE_LEAD_DAYS = (5, 15)
 MAX_REMINDERS = 10  # draws per invoice; a policy never sends more reminders for one invoice
 BATCH_DAYS = 7  # a play's batches: the dunning system's weekly run
 
@@ -71,6 +78,9 @@ class WorldInvoices:
     failure_day: np.ndarray  # the customer's failure: nothing is paid from then on
     response_draw: np.ndarray  # invoices x MAX_REMINDERS, uniform [0, 1)
     lag_draw: np.ndarray  # invoices x MAX_REMINDERS, uniform [0, 1)
+    # invoices x MAX_REMINDERS x 3 (promise made, its lead, kept), uniform [0, 1); None: a world
+    # without promises
+    promise_draw: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.due_day)
@@ -159,6 +169,9 @@ class PlayState:
     world: WorldInvoices
     paid_day: np.ndarray
     sent_count: np.ndarray  # reminders sent per invoice
+    plays_promises: bool = False  # calls bring promises (`PROMISE_PROBABILITY`)
+    promise_made: np.ndarray | None = None  # per invoice: the day of its latest promise (NEVER)
+    promise_day: np.ndarray | None = None  # per invoice: the day it promised to pay (NEVER)
     log_rows: list[np.ndarray] = field(default_factory=list)
     log_day: list[np.ndarray] = field(default_factory=list)
     log_channel: list[np.ndarray] = field(default_factory=list)
@@ -172,12 +185,26 @@ class PlayState:
             self.world,
             self.paid_day.copy(),
             self.sent_count.copy(),
+            self.plays_promises,
+            None if self.promise_made is None else self.promise_made.copy(),
+            None if self.promise_day is None else self.promise_day.copy(),
             [log["row"].copy()],
             [log["day"].copy()],
             [log["channel"].copy()],
             [log["step"].copy()],
             [log["recent"].copy()],
         )
+
+    def with_promises(self) -> PlayState:
+        """A copy whose calls bring promises from now on (the world must have promise draws)."""
+        if self.world.promise_draw is None:
+            raise ValueError("this world has no promise draws")
+        state = self.copy()
+        state.plays_promises = True
+        n = len(self.world)
+        state.promise_made = np.full(n, NEVER, dtype=np.int64)
+        state.promise_day = np.full(n, NEVER, dtype=np.int64)
+        return state
 
     def reminders(self) -> dict[str, np.ndarray]:
         """The reminders sent so far, in the order sent: row, day, channel, step, recent."""
@@ -257,6 +284,8 @@ def _send(state: PlayState, actions: Actions, chosen: np.ndarray, recent: np.nda
         return
     channel, step = actions.channel[chosen][due], actions.step[chosen][due]
     answer = response_days(world, rows, day, channel, state.sent_count[rows], recent)
+    if state.plays_promises:
+        answer = _promised(state, rows, day, channel, answer)
     state.paid_day[rows] = np.minimum(state.paid_day[rows], answer)
     state.sent_count[rows] += 1
     state.log_rows.append(rows)
@@ -264,3 +293,32 @@ def _send(state: PlayState, actions: Actions, chosen: np.ndarray, recent: np.nda
     state.log_channel.append(channel)
     state.log_step.append(step)
     state.log_recent.append(recent)
+
+
+def _promised(
+    state: PlayState, rows: np.ndarray, day: np.ndarray, channel: np.ndarray, answer: np.ndarray
+) -> np.ndarray:
+    """A reminder while a promise is open moves nothing (the customer pays on the day it said,
+    if at all); otherwise a call that brings no payment may bring a promise (recorded in the
+    state): kept, it is the payment day. The invoice's `sent_count`-th promise draws decide, as
+    for answers."""
+    world = state.world
+    promised_day = state.promise_day[rows]  # type: ignore[index]
+    waiting = (promised_day != NEVER) & (promised_day >= day)
+    answer = np.where(waiting, NEVER, answer)
+    draw = world.promise_draw[rows, state.sent_count[rows]]  # type: ignore[index]
+    archetype = world.archetype[rows]
+    promises = (
+        (channel == PHONE) & (answer == NEVER) & (draw[:, 0] < PROMISE_PROBABILITY[archetype])
+    )
+    low, high = PROMISE_LEAD_DAYS
+    lead = low + np.floor(draw[:, 1] * (high - low + 1)).astype(np.int64)
+    promised = next_business_day(day + lead)
+    state.promise_made[rows[promises]] = day[promises]  # type: ignore[index]
+    state.promise_day[rows[promises]] = promised[promises]  # type: ignore[index]
+    kept = (
+        promises
+        & (draw[:, 2] < PROMISE_KEPT_PROBABILITY[archetype])
+        & (promised < world.failure_day[rows])
+    )
+    return np.where(kept, promised, answer)

@@ -117,6 +117,15 @@ def paired_bootstrap(
     return observed, spread
 
 
+def metric_spread(
+    y: np.ndarray, p: np.ndarray, clusters: np.ndarray, metric: str, seed: int = 0
+) -> float:
+    """Standard deviation of `metric` (roc_auc or log_loss) of one model over a bootstrap of
+    clusters: `paired_bootstrap` against a constant score, whose AUC (0.5, all ties) and log
+    loss (log 2) are the same in every resample, so the difference moves as the metric does."""
+    return paired_bootstrap(y, p, np.full(len(p), 0.5), clusters, metric, seed=seed)[1]
+
+
 def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 

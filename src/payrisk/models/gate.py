@@ -3,6 +3,10 @@
 A policy, not plumbing: the pipeline loads the current champion and hands it here with the
 candidate and its holdout; this module measures both on the same snapshots and decides.
 
+The metric judged is the headline: computed per snapshot age (at issue, on the due date...) and
+averaged over the ages (`training.age_headline`); pooled over ages, age alone separates late
+payers and a model would be judged on what it did not learn.
+
 Two rules keep it from being fooled: a metric that is not defined for both (a holdout without
 a single default has no default ROC AUC) is never compared, the next defined one is and the
 reason says which; and a champion that cannot be measured on snapshots neither model saw stays
@@ -19,7 +23,15 @@ import pandas as pd
 
 from payrisk.core.config import TargetSettings, TrainConfig
 from payrisk.models.scorer import PaymentRiskScorer
-from payrisk.models.training import AGE_GROUPS, MODEL, Evaluation, Examples, evaluate
+from payrisk.models.training import (
+    AGE_GROUPS,
+    HEADLINE,
+    MODEL,
+    Evaluation,
+    Examples,
+    age_headline,
+    evaluate,
+)
 
 log = logging.getLogger("payrisk.train")
 
@@ -57,15 +69,15 @@ class GateDecision:
 
 
 def gate_metric(evaluation: Evaluation, config: TrainConfig) -> float:
-    return _value(evaluation.metrics, config.registry.gate_metric)
+    """The configured metric's headline: per snapshot age, averaged over the ages."""
+    return _value(evaluation.headline, config.registry.gate_metric)
 
 
 def behind_baselines(evaluation: Evaluation) -> str | None:
     """Where the new model is worse on its holdout than its best baseline beyond noise (the
-    historical rate, the logistic regression), over all snapshots or at issue, in words; None
-    when it is not."""
-    checks = {"": evaluation.checks}
-    checks |= {f" {AGE_GROUPS.get(g, g)}": c for g, c in evaluation.group_checks.items()}
+    historical rate, the logistic regression), at any snapshot age, in words; None when it is
+    not."""
+    checks = {f" {AGE_GROUPS.get(g, g)}": c for g, c in evaluation.group_checks.items()}
     behind = [
         f"{target} {row['metric']}{group}: {row['model']:.4f} vs {row['best_baseline']} "
         f"{row['baseline']:.4f} (noise {row['noise']:.4f})"
@@ -85,7 +97,8 @@ def metric_order(configured: str) -> list[str]:
 
 
 def _value(metrics: dict, name: str) -> float:
-    """`{target}_{metric}` of the model in `{target: {model: {metric: value}}}`; NaN if absent."""
+    """`{target}_{metric}` of the model in `{target: {model: {metric: value}}}` (a headline);
+    NaN if absent."""
     target, _, metric = name.partition("_")
     try:
         return float(metrics[target][MODEL][metric])
@@ -190,7 +203,7 @@ def _gate_inputs(
 ) -> GateInputs:
     configured = config.registry.gate_metric
     if champion_version is None:
-        alone = judge(None, candidate_evaluation.metrics, configured)
+        alone = judge(None, candidate_evaluation.headline, configured)
         return GateInputs(None, None, alone.new_value, "no champion yet", metric=alone.metric)
     if champion is None:
         return GateInputs(
@@ -215,9 +228,9 @@ def _gate_inputs(
     try:
         seen_until = pd.Timestamp(champion.metadata["trained_until"])
         if seen_until <= pd.Timestamp(metadata["holdout"][0]):
-            measured = evaluate(champion, holdout, config, by_group=False).metrics
+            measured = evaluate(champion, holdout, config).headline
             return _measured(
-                champion_version, measured, candidate_evaluation.metrics, "whole holdout", config
+                champion_version, measured, candidate_evaluation.headline, "whole holdout", config
             )
         if all(
             champion.metadata.get(k) == metadata.get(k)
@@ -225,8 +238,8 @@ def _gate_inputs(
         ):
             return _measured(
                 champion_version,
-                champion.metadata["holdout_metrics"],
-                candidate_evaluation.metrics,
+                age_headline(champion.metadata.get("holdout_by_group", {})),
+                candidate_evaluation.headline,
                 "same holdout, both before refit",
                 config,
             )
@@ -247,8 +260,8 @@ def _gate_inputs(
         rows = holdout.subset(unseen)
         return _measured(
             champion_version,
-            evaluate(champion, rows, config, by_group=False).metrics,
-            evaluate(candidate, rows, config, by_group=False).metrics,
+            evaluate(champion, rows, config).headline,
+            evaluate(candidate, rows, config).headline,
             f"{len(rows):,} holdout snapshots after {seen_until.date()}",
             config,
         )
@@ -274,6 +287,8 @@ def _measured(
         return GateInputs(
             version, None, judged.new_value, f"not measured on {basis}: {why}; the champion stays"
         )
+    ages = ", ".join(AGE_GROUPS[g] for g in candidate[judged.metric.partition("_")[0]]["ages"])
+    basis = f"{basis}, {HEADLINE} ({ages})"
     return GateInputs(
         version,
         judged.champion_value,

@@ -451,7 +451,11 @@ def under_the_ladder(
     notice's day, the last review reported, whether a plan or promise holds the invoice to
     reminders, the last day of a hold or promise: no new contact before the day after); a
     caller without them (no channels known) gets the levels of the scenario's steps counted as
-    sent. `contacted`: each customer's last contact (NO_CONTACT if none), for the gap."""
+    sent. `contacted`: each customer's last contact (NO_CONTACT if none), for the gap.
+    `actions` may say where the legal step does not pay (`legal_pays`, the learned policy's
+    verdict on the agency): a scenario run out there goes to the write-off review instead."""
+    legal_pays = actions.get("legal_pays")
+    actions = {name: values for name, values in actions.items() if name != "legal_pays"}
     steps = StepTable.of(config)
     scenario_code = code_of(np.asarray(actions["scenario"], dtype=object), steps.names)
     sent = np.nan_to_num(np.asarray(scored["reminders_sent"], dtype="float64")).astype("int64")
@@ -481,7 +485,8 @@ def under_the_ladder(
         given("notice_day", NO_DAY).astype("int64"),
         given("review_day", NO_DAY).astype("int64"),
         given("on_track", False).astype(bool),
-        config.escalation.worth_it(scored["open_amount"], scored["default_probability"]),
+        config.escalation.worth_it(scored["open_amount"], scored["default_probability"])
+        & (True if legal_pays is None else np.asarray(legal_pays, dtype=bool)),
         sent,
         not_before,
         config.escalation.formal_notice_days,

@@ -209,8 +209,9 @@ def lawful(
     template[to_reminder] = steps.reminder_template[code[to_reminder]]
     actor[to_reminder] = steps.reminder_actor[code[to_reminder]]
     reason[to_reminder] = np.where(on_track[to_reminder], LADDER_ON_TRACK, LADDER_REMINDER_FIRST)
-    # A step the ladder put where none was (a review that ran out) comes after those sent.
-    numbered = (ran_out | too_hard) & np.isnan(step)
+    # A step the ladder or a policy put where none was (a review that ran out, a contact the
+    # learned policy chose there) comes after those sent.
+    numbered = (ran_out | too_hard | np.isin(action, ("remind", "escalate"))) & np.isnan(step)
     step[numbered] = np.nan_to_num(np.asarray(steps_sent, dtype="float64"))[numbered] + 1
 
     # The legal rung waits for the notice's deadline; a review for the review interval.

@@ -14,6 +14,7 @@ import pandas as pd
 
 from payrisk.core.days import day_number, to_days
 from payrisk.core.i18n import Formats
+from payrisk.data.contract import CHANNELS
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import open_invoices
 from payrisk.features.definitions import RESPONSE_FEATURES, FeatureSet
@@ -27,6 +28,7 @@ from payrisk.policy.continuity import PlannedActions
 from payrisk.policy.dunning import (
     ACTION_ESCALATE,
     ACTION_REMIND,
+    ACTION_SCENARIO_DONE,
     ACTION_WAIT,
     NO_CONTACT,
     CustomerCodes,
@@ -35,7 +37,7 @@ from payrisk.policy.dunning import (
     is_contact,
     plan_arrays,
 )
-from payrisk.policy.ladder import level_of
+from payrisk.policy.ladder import LEGAL_CHANNEL, level_of
 from payrisk.policy.learned import (
     POLICY_LEARNED,
     POLICY_RULES,
@@ -492,11 +494,16 @@ class LearnedNextActions:
             "response_probability": np.full(n, np.nan),
             "expected_effect": np.full(n, np.nan),
             "alternatives": _empty_lists(n),
+            "legal_pays": np.ones(n, dtype=bool),
         }
         if self.dunning.policy.mode != POLICY_LEARNED or effects is None or n == 0:
             return out
         out["policy_reason"][:] = words["rules_step"]
-        contact = is_contact(actions["action"])
+        # A scenario that ran out (a credit manager's review) is weighed too: at a decision
+        # moment still ahead, like any contact (the policy's moments, not the scenario's step
+        # count, say when it may act); past them, only whether the agency pays for itself
+        # (`legal_pays`: the ladder turns the review into the agency after the notice there).
+        ran_out = actions["action"] == ACTION_SCENARIO_DONE
         inv = self.invoices
         gap = self.dunning.contact.min_days_between_contacts
         earliest = np.maximum.reduce(
@@ -506,13 +513,19 @@ class LearnedNextActions:
                 earliest_contact(self.last_contact, self.today, gap),
             ]
         )
-        moment, step, following = next_moments(
-            inv.due_day, earliest, self.dunning.policy.decision_offsets
-        )
-        rows = np.flatnonzero(contact & (step > 0) & ~self.ruled)
+        offsets = self.dunning.policy.decision_offsets
+        moment, _, following = next_moments(inv.due_day, earliest, offsets)
+        # Past the last decision moment the scenario's later steps (the formal notice, the
+        # agency) are weighed like any contact, on their own day: no moment follows, so a
+        # wait is weighed again when the service is next asked.
+        contact = is_contact(actions["action"]) | (ran_out & (moment >= 0))
+        later = (contact | ran_out) & (moment < 0)
+        moment = np.where(later, np.maximum(to_days(actions["action_date"]), earliest), moment)
+        following = np.where(later, -1, following)
+        rows = np.flatnonzero((contact | ran_out) & ~self.ruled)
         if not len(rows):
             return out
-        self._decide(out, rows, moment[rows], step[rows], following[rows], effects, days)
+        self._decide(out, rows, moment[rows], following[rows], contact[rows], effects, days)
         contacts = np.flatnonzero(is_contact(out["action"]))
         # Nobody acts on a day off: the learned days move to the next working day of the policy's
         # calendar, before and after the gap is kept (bundled contacts share a working day).
@@ -526,7 +539,10 @@ class LearnedNextActions:
         out["action_date"] = day.astype("datetime64[D]").astype("datetime64[ns]")
         return out
 
-    def _decide(self, out, rows, moment, step, following, effects, days) -> None:
+    def _decide(self, out, rows, moment, following, contact, effects, days) -> None:
+        """The learned choice on the contacts among `rows`; on every row, whether the agency
+        pays for itself (`legal_pays`: its expected value, the rules' say where the policy has
+        none)."""
         inv = self.invoices
         features = invoice_feature_arrays(
             self.scorer,
@@ -549,7 +565,10 @@ class LearnedNextActions:
             self.dunning,
             self.language,
         )
-        mine = choice.policy == POLICY_LEARNED
+        weighed = choice.policy == POLICY_LEARNED
+        agency = CHANNELS.index(LEGAL_CHANNEL)
+        out["legal_pays"][rows] = ~weighed | (choice.worth[:, agency] > 0)
+        mine = weighed & contact
         chosen = rows[mine]
         channel = choice.channel[mine]
         waits = np.array([c is None for c in channel], dtype=bool)
@@ -571,13 +590,14 @@ class LearnedNextActions:
         day = out["action_date"].astype("datetime64[D]").astype("int64")
         day[chosen] = action_day
         out["action_date"] = day.astype("datetime64[D]").astype("datetime64[ns]")
-        out["policy"][rows] = choice.policy
-        out["policy_reason"][rows] = choice.why
-        out["response_probability"][rows] = choice.probability
-        out["expected_effect"][rows] = choice.effect
+        asked = rows[contact]  # what the policy answered for (a review stays the rules')
+        out["policy"][asked] = choice.policy[contact]
+        out["policy_reason"][asked] = choice.why[contact]
+        out["response_probability"][asked] = choice.probability[contact]
+        out["expected_effect"][asked] = choice.effect[contact]
         options = alternatives(response, choice)
-        for i, row in enumerate(rows):
-            out["alternatives"][row] = options[i]
+        for i in np.flatnonzero(contact):
+            out["alternatives"][rows[i]] = options[i]
 
     def _levels_sent(self, rows: np.ndarray, features: Columns) -> np.ndarray:
         """The hardest level sent of each decided invoice: the given one, else its last

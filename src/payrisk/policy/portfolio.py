@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -145,7 +145,15 @@ TABLE_SCHEMA: dict[str, dict[str, str]] = {
         "week_start": "day", "expected": "number", "low": "number", "high": "number",
         "invoices": "number", "beyond_expected": "number",
     },
+    "reminders": {
+        "invoice_id": "id", "customer_id": "id", "sent_date": "day", "channel": "text",
+        "step": "number",
+    },
 }  # fmt: skip
+# The bundle's files; `reminders` (the open invoices' dunning history) is absent from bundles
+# written before it: read as empty.
+TABLES = ("invoices", "customers", "payments", "cash_forecast", "reminders")
+OPTIONAL_TABLES = frozenset({"reminders"})
 # Columns a table may lack (older bundles, another policy), typed when present: the dunning
 # state goes all or nothing (`state_arrays`).
 OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
@@ -223,6 +231,7 @@ class PortfolioBundle:
     customers: pd.DataFrame
     payments: pd.DataFrame
     cash_forecast: pd.DataFrame
+    reminders: pd.DataFrame = field(default_factory=lambda: no_reminders())
 
     @property
     def scenarios(self) -> list[str]:
@@ -281,13 +290,14 @@ class PortfolioBundle:
 
 
 def read_bundle(folder: Path) -> PortfolioBundle:
-    """All five files of a bundle folder, checked against the schema (`BundleInvalidError`
+    """The files of a bundle folder, checked against the schema (`BundleInvalidError`
     names the file and field), the invoices sorted by worklist rank."""
     try:
         kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
         tables = {
             name: pd.read_parquet(folder / f"{name}.parquet")
-            for name in ("invoices", "customers", "payments", "cash_forecast")
+            for name in TABLES
+            if name not in OPTIONAL_TABLES or (folder / f"{name}.parquet").exists()
         }
     except (OSError, ValueError) as error:
         raise BundleMissingError(
@@ -303,7 +313,43 @@ def read_bundle(folder: Path) -> PortfolioBundle:
         customers=tables["customers"],
         payments=tables["payments"],
         cash_forecast=tables["cash_forecast"],
+        reminders=tables.get("reminders", no_reminders()),
     )
+
+
+def no_reminders() -> pd.DataFrame:
+    """An empty reminder log, typed as the schema says."""
+    return pd.DataFrame(
+        {
+            "invoice_id": pd.Series(dtype=object),
+            "customer_id": pd.Series(dtype=object),
+            "sent_date": pd.Series(dtype="datetime64[ns]"),
+            "channel": pd.Series(dtype=object),
+            "step": pd.Series(dtype="float64"),
+        }
+    )
+
+
+def reminder_log(dataset: Dataset, invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The reminders sent before `as_of` about the open `invoices`, newest first: the dunning
+    history the customer page shows (the ledger's own; what a dunning system reports later is in
+    its requests)."""
+    sent = dataset.reminders
+    sent = sent.loc[(sent["sent_date"] < as_of) & sent["invoice_id"].isin(invoices["invoice_id"])]
+    customer = invoices.set_index("invoice_id")["customer_id"]
+    step = sent["step"] if "step" in sent else pd.Series(np.nan, index=sent.index)
+    log = pd.DataFrame(
+        {
+            "invoice_id": sent["invoice_id"].astype(str).astype(object),
+            "customer_id": sent["invoice_id"].map(customer).astype(object),
+            "sent_date": pd.to_datetime(sent["sent_date"]).astype("datetime64[ns]"),
+            "channel": sent["channel"].astype(str).astype(object),
+            "step": pd.to_numeric(step, errors="coerce").astype("float64"),
+        }
+    )
+    if log.empty:
+        return no_reminders()
+    return log.sort_values(["sent_date", "invoice_id"], ascending=[False, True], kind="stable")
 
 
 def predicted_dso(scored: pd.DataFrame) -> float:
@@ -438,7 +484,7 @@ def kpis(
 
 def write_bundle(bundle: PortfolioBundle, folder: Path, metadata: dict) -> None:
     """The bundle's files in `folder` (the caller makes the folder appear atomically)."""
-    for name in ("invoices", "customers", "payments", "cash_forecast"):
+    for name in TABLES:
         getattr(bundle, name).to_parquet(folder / f"{name}.parquet", index=False)
     write_json(folder / "kpis.json", {**bundle.kpis, **metadata})
 
@@ -466,6 +512,7 @@ def build_bundle(
         customers=with_credit_limits(scored.customers, dataset.customers),
         payments=payment_records(dataset, as_of),
         cash_forecast=cash_forecast(scored.invoices, as_of, levels=levels),
+        reminders=reminder_log(dataset, scored.invoices, as_of).reset_index(drop=True),
     )
 
 

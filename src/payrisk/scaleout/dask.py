@@ -16,7 +16,9 @@ Selected by `compute.backend` in configs/train.yaml or `--dask` on `payrisk trai
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +42,8 @@ from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import DunningConfig, recovery_rate
 from payrisk.policy.dunning import collector_priority
 from payrisk.policy.planning import ScoredPortfolio, open_invoice_queries, score_and_plan
+
+log = logging.getLogger("payrisk.dask")
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -126,8 +130,27 @@ def dask_cluster(settings: ComputeSettings) -> Iterator[Cluster]:
                 f"({type(error).__name__})"
             ) from None
         with client:
+            log.info(
+                "Dask scheduler %s; %s",
+                client.scheduler.address,
+                dashboard(client, local=settings.scheduler_address is None),
+            )
             threads = sum(client.nthreads().values())
             yield Cluster(client, settings.partitions or max(2 * threads, 1))
+
+
+def dashboard(client: Client, local: bool) -> str:
+    """Where the cluster's dashboard is, in words (an operator opens it to watch the work). A
+    local cluster serves its pages only where bokeh is installed (its health and metrics
+    always); a remote scheduler's machine decides for itself."""
+    port = client.scheduler_info(n_workers=0).get("services", {}).get("dashboard")
+    if port is None:
+        return "no dashboard"
+    link = client.dashboard_link
+    if local and importlib.util.find_spec("bokeh") is None:
+        base = link.removesuffix("/status")
+        return f"no dashboard pages (they need bokeh: pip install bokeh); metrics at {base}/metrics"
+    return f"dashboard at {link}"
 
 
 @contextmanager

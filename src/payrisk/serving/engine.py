@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from payrisk.features.reported import ReportedReminders
 from payrisk.features.snapshot import SnapshotError, load_history
 from payrisk.features.streams import positions
 from payrisk.models.scorer import PaymentRiskScorer, declared_attribute_arrays
-from payrisk.policy.config import DunningConfig, with_recovery_rate
+from payrisk.policy.config import DunningConfig, recovery_rate, with_recovery_rate
 from payrisk.policy.continuity import (
     EVENT_CUSTOMER_PLAN,
     EVENT_DECISION_DAY,
@@ -39,10 +39,16 @@ from payrisk.policy.continuity import (
     moved_by_others,
 )
 from payrisk.policy.credit import review_credit
-from payrisk.policy.dunning import ACTION_DIRECT_DEBIT, CONTACT_ACTIONS, action_group_arrays
+from payrisk.policy.dunning import (
+    ACTION_DIRECT_DEBIT,
+    CONTACT_ACTIONS,
+    action_group_arrays,
+    action_groups,
+    priority_arrays,
+)
 from payrisk.policy.ladder import NOTICE_CHANNEL, level_of
 from payrisk.policy.penalties import round_cents
-from payrisk.policy.planning import OpenInvoices, formats_of, plan_portfolio
+from payrisk.policy.planning import OpenInvoices, PortfolioArrays, formats_of, plan_portfolio
 from payrisk.policy.portfolio import BundleHolder, BundleMissingError, PortfolioBundle
 from payrisk.policy.state import (
     NO_DAY,
@@ -841,6 +847,32 @@ class SnapshotHolder:
         return self.history.as_of.date() if self.history is not None else None
 
 
+# The per-invoice columns a worklist is grouped and ranked from (`action_groups`).
+WORKLIST_INPUTS = (
+    "customer_id", "invoice_id", "action", "channel", "actor", "step", "template", "scenario",
+    "action_date", "open_amount", "default_probability", "expected_days_late",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Planning:
+    """A request planned (`ScoringEngine.planned`): the portfolio's arrays (the request's
+    invoices first, `n` of them, then the customers' other open invoices) and what an answer
+    says beside them."""
+
+    when: pd.Timestamp
+    language: str
+    policy: DunningConfig
+    portfolio: PortfolioArrays
+    n: int
+    known: np.ndarray
+    currency: list[str]
+    rate: np.ndarray
+    continuity: dict
+    warnings: list[str]
+    freshness: dict
+
+
 class ScoringEngine:
     def __init__(
         self,
@@ -852,10 +884,13 @@ class ScoringEngine:
         bundle: BundleHolder | None = None,
         max_age_days: int = 7,
         model_problem: str | None = None,
+        clock: Callable[[], date] | None = None,
     ) -> None:
         """`bundle`: the portfolio bundle written with the snapshot (the customers' other open
         invoices, the worklist); `max_age_days`: a snapshot older than this at as_of is stale;
-        `model_problem`: why the model is not the registry's (e.g. the registry is down)."""
+        `model_problem`: why the model is not the registry's (e.g. the registry is down);
+        `clock`: today's date, the default `as_of` (None: the snapshot's day, for replays of
+        a past day and for library use)."""
         self.scorer = scorer
         self.model_version = model_version
         self.model_source = model_source
@@ -864,6 +899,7 @@ class ScoringEngine:
         self.dunning = dunning
         self.bundle = bundle
         self.max_age_days = max_age_days
+        self.clock = clock
         self._policy: tuple[object, DunningConfig] | None = None
         self.answers: AnswerLog[ScoreResponse] = AnswerLog()
 
@@ -911,12 +947,19 @@ class ScoringEngine:
         history = self.snapshot.history
         if history is None:
             raise NoSnapshotError("no customer-history snapshot loaded yet")
-        when = pd.Timestamp(as_of) if as_of else history.as_of
+        when = pd.Timestamp(as_of) if as_of else self.today(history.as_of)
         if when < history.as_of:
             raise RefusedRequestError(
                 f"as_of {when.date()} is before the snapshot's as-of date {history.as_of.date()}"
             )
         return history, when
+
+    def today(self, snapshot_day: pd.Timestamp) -> pd.Timestamp:
+        """The default `as_of`: today by the clock, a dunning system's day (a snapshot dated
+        later than the clock, a ledger exported ahead of it, is answered on its own day)."""
+        if self.clock is None:
+            return snapshot_day
+        return max(pd.Timestamp(self.clock()), snapshot_day)
 
     def freshness(self, history: History, when: pd.Timestamp) -> dict:
         age = int((when - history.as_of).days)
@@ -988,14 +1031,9 @@ class ScoringEngine:
             answer = self.answers.record(request.request_id, digest, self.plan(request))
         return answer
 
-    def plan(self, request: ScoreRequest) -> ScoreResponse:
-        """Score and plan the request's invoices: the batch path's `plan_portfolio` on arrays.
-
-        A request is usually a single invoice, so nothing here builds a DataFrame for the
-        scores: the request's fields become arrays, and the answer is built from the
-        portfolio's arrays. The customers' other open invoices (from the snapshot's bundle) are
-        planned with them, not answered.
-        """
+    def planned(self, request: ScoreRequest) -> Planning:
+        """The batch path's `plan_portfolio` on the request's invoices and dunning state, with
+        the customers' other open invoices (from the snapshot's bundle) planned with them."""
         history, when = self._history(request.as_of)
         policy = self.policy()
         language = request.language or policy.language
@@ -1066,6 +1104,25 @@ class ScoringEngine:
                 f"amounts in {', '.join(sorted(set(currency) - {policy.currencies.base}))} "
                 f"converted to {policy.currencies.base} with the policy's rates for scoring"
             )
+        return Planning(
+            when=when,
+            language=language,
+            policy=policy,
+            portfolio=portfolio,
+            n=n,
+            known=known,
+            currency=currency,
+            rate=rate,
+            continuity=continuity,
+            warnings=warnings,
+            freshness=freshness,
+        )
+
+    def plan(self, request: ScoreRequest) -> ScoreResponse:
+        """Score and plan the request's invoices (`planned`), answered from the portfolio's
+        arrays: a request is usually a single invoice, so no DataFrame is built for it."""
+        planning = self.planned(request)
+        portfolio, n, policy = planning.portfolio, planning.n, planning.policy
         contacts = customer_contacts(portfolio.invoices)
         # One validation of the whole answer: object by object, pydantic's own overhead cost
         # as much as scoring 1,000 invoices.
@@ -1073,28 +1130,28 @@ class ScoringEngine:
             {
                 "request_id": request.request_id or request_digest(request),
                 "model_version": self.model_version,
-                "as_of": when.date(),
-                "language": language,
+                "as_of": planning.when.date(),
+                "language": planning.language,
                 "invoices": invoice_scores(
                     portfolio.invoices,
                     np.arange(n),
-                    known,
-                    currency,
-                    rate,
+                    planning.known,
+                    planning.currency,
+                    planning.rate,
                     policy,
-                    language,
+                    planning.language,
                     contacts,
-                    continuity,
+                    planning.continuity,
                 ),
                 "customers": customer_plans(
                     portfolio.customers,
                     portfolio.invoices,
-                    ~requested,
+                    np.arange(len(portfolio.invoices["invoice_id"])) >= n,
                     policy.currencies.base,
                     contacts,
                 ),
-                "warnings": warnings,
-                **freshness,
+                "warnings": planning.warnings,
+                **planning.freshness,
             }
         )
 
@@ -1187,10 +1244,11 @@ class ScoringEngine:
             )
         if request.day:
             day = pd.Timestamp(request.day)
-        else:  # the first working day from the snapshot's as-of date: "today" for collectors
-            first = next_working_day(np.array([day_number(bundle.as_of)]), self.workdays)[0]
+        else:  # the first working day from today (or the snapshot's day): collectors' today
+            start = self.today(bundle.as_of)
+            first = next_working_day(np.array([day_number(start)]), self.workdays)[0]
             day = pd.Timestamp(np.datetime64(int(first), "D"))
-        actions = bundle.actions
+        actions, warnings = self._worklist_actions(request, bundle, day)
         # Direct debit collects by itself: nothing for anyone to do.
         keep = (actions["action_date"] <= day) & (actions["action"] != ACTION_DIRECT_DEBIT)
         if request.actor:
@@ -1219,11 +1277,7 @@ class ScoringEngine:
             for row in chosen.iloc[start : start + request.page_size].itertuples(index=False)
         ]
         freshness = self.freshness(self.snapshot.history, max(day, bundle.as_of))
-        warnings = [
-            "the worklist is the snapshot's plan: what the dunning system reported since "
-            f"{bundle.as_of.date()} is not in it (POST /v1/score has it)"
-        ]
-        if freshness["stale"]:
+        if freshness["stale"] and not request.invoices:
             warnings.append(
                 f"the snapshot is {freshness['snapshot_age_days']} days old on {day.date()}: "
                 "payments and invoices since are unknown to it"
@@ -1240,6 +1294,52 @@ class ScoringEngine:
             warnings=warnings,
             **freshness,
         )
+
+    def _worklist_actions(
+        self, request: WorklistRequest, bundle: PortfolioBundle, day: pd.Timestamp
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """The worklist's actions and what to say of them: the snapshot's plan, where the
+        request reports nothing; else the customers it names planned as of `day` with what it
+        reports (`planned`, as `/v1/score` plans them), in the snapshot's plan of the others,
+        ranked again all together."""
+        if not request.invoices:
+            if request.customers:
+                raise RefusedRequestError(
+                    "customers[] needs the customers' open invoices in invoices[] (their state "
+                    "is planned with them)"
+                )
+            return bundle.actions, [
+                "the worklist is the snapshot's plan: what the dunning system reported since "
+                f"{bundle.as_of.date()} is not in it (send it in invoices[] and customers[])"
+            ]
+        planning = self.planned(
+            ScoreRequest(
+                invoices=request.invoices,
+                customers=request.customers,
+                as_of=max(day, bundle.as_of).date(),
+                with_reasons=False,
+            )
+        )
+        fresh = planning.portfolio.invoices
+        table = bundle.invoices
+        others = ~table["customer_id"].isin(set(fresh["customer_id"].tolist())).to_numpy()
+        columns = {
+            name: np.concatenate([table[name].to_numpy()[others], np.asarray(fresh[name])])
+            for name in WORKLIST_INPUTS
+        }
+        columns.update(
+            priority_arrays(
+                columns["open_amount"],
+                columns["default_probability"],
+                columns["expected_days_late"],
+                recovery_rate(planning.policy),
+            )
+        )
+        customers = len(set(fresh["customer_id"].tolist()))
+        said = (
+            f"{customers} customer(s) planned as of {planning.when.date()} with what was reported"
+        )
+        return action_groups(pd.DataFrame(columns)), [*planning.warnings, said]
 
 
 def _concat(first: OpenInvoices, second: OpenInvoices) -> OpenInvoices:

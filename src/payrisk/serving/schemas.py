@@ -45,6 +45,10 @@ Direction = Literal[RAISES, LOWERS]
 
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
+# The default day of an answer (the engine's clock: `ScoringEngine.today`).
+DEFAULT_AS_OF = (
+    "today in the service's time zone (PAYRISK_TIMEZONE), or the snapshot's as-of date if later"
+)
 # Any script (unicode ids are fine), no control characters (C0, DEL, C1), 1 to 64 characters.
 ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]{1,64}$"
 
@@ -322,7 +326,8 @@ class ScoreRequest(RequestModel):
         "debit), one entry per customer at most; overrides the snapshot's.",
     )
     as_of: Day | None = Field(
-        None, description="Scoring day (start of day); default: the snapshot's as-of date."
+        None,
+        description=f"Scoring day (start of day); default: {DEFAULT_AS_OF}.",
     )
     with_reasons: bool = Field(
         True, description="Explain each score in plain words (costs about 0.5 ms an invoice)."
@@ -334,12 +339,17 @@ class ScoreRequest(RequestModel):
     @field_validator("customers")
     @classmethod
     def _once_each(cls, customers: list[CustomerStateIn]) -> list[CustomerStateIn]:
-        seen: set[str] = set()
-        for position, customer in enumerate(customers):
-            if customer.customer_id in seen:
-                raise ValueError(f"customers[{position}].customer_id appears twice")
-            seen.add(customer.customer_id)
-        return customers
+        return customers_once_each(customers)
+
+
+def customers_once_each(customers: list[CustomerStateIn]) -> list[CustomerStateIn]:
+    """A customer's state is sent once: two entries would contradict each other."""
+    seen: set[str] = set()
+    for position, customer in enumerate(customers):
+        if customer.customer_id in seen:
+            raise ValueError(f"customers[{position}].customer_id appears twice")
+        seen.add(customer.customer_id)
+    return customers
 
 
 def score_request_model(max_batch: int) -> type[ScoreRequest]:
@@ -569,7 +579,7 @@ class ScoreResponse(Freshness):
 
 class CustomerRequest(RequestModel):
     customer_id: str = Field(pattern=ID_PATTERN, description="The customer's id.")
-    as_of: Day | None = Field(None, description="Default: the snapshot's as-of date.")
+    as_of: Day | None = Field(None, description=f"Default: {DEFAULT_AS_OF}.")
 
 
 class CustomerProfile(Freshness):
@@ -598,7 +608,7 @@ class CreditReviewRequest(RequestModel):
         ge=0.01, le=1e12, description="Amount of the order or limit increase."
     )
     terms_days: int = Field(30, ge=0, le=120, description="Payment terms asked for, in days.")
-    as_of: Day | None = Field(None, description="Default: the snapshot's as-of date.")
+    as_of: Day | None = Field(None, description=f"Default: {DEFAULT_AS_OF}.")
     language: LanguageCode | None = Field(
         None, description="Language of grounds, conditions and reasons; default: the policy's."
     )
@@ -641,13 +651,31 @@ class CreditReviewResponse(Freshness):
 class WorklistRequest(RequestModel):
     day: Day | None = Field(
         None,
-        description="Actions due on or before this day; default: the first working day from the "
-        "snapshot's as-of date.",
+        description="Actions due on or before this day; default: the first working day from "
+        "today in the service's time zone (or from the snapshot's as-of date if later).",
     )
     actor: ActorName | None = Field(None, description="Only this actor's actions.")
     channel: ChannelName | None = Field(None, description="Only this channel's contacts.")
     page: int = Field(1, ge=1, le=100_000, description="Page number, 1 for the first.")
     page_size: int = Field(50, ge=1, le=500, description="Items per page.")
+    invoices: list[InvoiceIn] = Field(
+        default_factory=list,
+        max_length=DEFAULT_MAX_BATCH,
+        description="What the dunning system reported since the snapshot, as POST /v1/score "
+        "takes it: their customers are planned again with it as of `day` (reminders, reviews, "
+        "payments, promises, plans sent back with `planned`); the others keep the snapshot's "
+        "plan. Send each such customer's open invoices.",
+    )
+    customers: list[CustomerStateIn] = Field(
+        default_factory=list,
+        max_length=DEFAULT_MAX_BATCH,
+        description="Dunning state of the invoices' customers, as POST /v1/score takes it.",
+    )
+
+    @field_validator("customers")
+    @classmethod
+    def _once_each(cls, customers: list[CustomerStateIn]) -> list[CustomerStateIn]:
+        return customers_once_each(customers)
 
 
 class WorklistItem(BaseModel):

@@ -73,13 +73,17 @@ def compare_policies(
     follow_up_days: int,
     policies: tuple[str, ...] = POLICIES,
     refresh_days: int = 28,
+    promises: bool = True,
 ) -> tuple[dict[str, dict[str, float]], dict[str, PlayState]]:
-    """Each policy played once from the same `past` (the logged play up to the history's end)."""
+    """Each policy played once from the same `past` (the logged play up to the history's end);
+    with `promises`, the world answers calls with promises from the period on (kept or broken
+    by archetype)."""
     period = period_of(world, follow_up_days)
     results, states = {}, {}
     for name in policies:
         policy = make_policy(name, world, period, scorer, effects, dunning, refresh_days)
-        state = play(world.invoices, policy, period.start, period.horizon, state=past.copy())
+        start = past.with_promises() if promises else past.copy()
+        state = play(world.invoices, policy, period.start, period.horizon, state=start)
         results[name] = policy_metrics(state, period.rows, period.horizon, dunning.costs)
         states[name] = state
     return results, states

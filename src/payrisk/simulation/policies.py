@@ -49,7 +49,7 @@ from payrisk.policy.learned import (
     respect_gap,
 )
 from payrisk.policy.planning import OpenInvoices, plan_portfolio
-from payrisk.policy.state import DunningState
+from payrisk.policy.state import NO_DAY, DunningState
 
 POLICIES: tuple[str, ...] = ("none", "random", "rules", "learned", "oracle", "service")
 CHANNEL_LEVEL = np.array([LEVEL[c.value] for c in CHANNEL_CODES])
@@ -418,6 +418,10 @@ class ServicePolicy:
         own = own_reminders(state, rows)
         sent = own["count"] > 0
         contacted = last_contact(state)[world.customer[rows]]
+        no_promise = np.full(n, NEVER, dtype=np.int64)
+        promised = no_promise if state.promise_made is None else state.promise_made[rows]
+        promise_day = no_promise if state.promise_day is None else state.promise_day[rows]
+        has_promise = promised != NEVER
         reported = replace(
             DunningState.empty(n),
             reminders_reported=np.where(sent, np.maximum(own["step"], own["count"]), np.nan),
@@ -425,6 +429,10 @@ class ServicePolicy:
             customer_contact_day=np.where(contacted != NO_CONTACT, contacted, NEVER),
             top_level_sent=np.where(sent, own["level"], np.nan).astype("float64"),
             notice_day=own["notice_day"],
+            # The promises its calls brought, as a dunning system records and reports them.
+            promise_made_day=np.where(has_promise, promised, NO_DAY),
+            promise_day=np.where(has_promise, promise_day, NO_DAY),
+            promise_amount=np.where(has_promise, amount, np.nan),
         )
         lacking = self._lacking(state, rows, int(day_number(history.as_of)))
         portfolio = plan_portfolio(
@@ -438,6 +446,12 @@ class ServicePolicy:
             reported=lacking,
         )
         return contacts_of_batch(rows, portfolio.invoices, start, end)
+
+    @staticmethod
+    def _promise_days(state: PlayState, rows: np.ndarray) -> np.ndarray:
+        return (
+            state.promise_day[rows] if state.promise_day is not None else np.full(len(rows), NEVER)
+        )
 
     def _lacking(self, state: PlayState, rows: np.ndarray, since: int) -> ReportedReminders:
         """The reminders of `rows` sent on or after `since` (what the refreshed history lacks)."""

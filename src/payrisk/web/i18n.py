@@ -235,6 +235,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "case.until": ("until {day}", "jusqu'au {day}"),
     "case.next": ("Next step", "Prochaine étape"),
     "case.none": ("nothing yet", "rien encore"),
+    "case.log": ("Reminders sent", "Relances envoyées"),
+    "case.log_caption": (
+        "Every reminder sent about an open invoice, newest first, as the ledger knows them at "
+        "the snapshot (what the dunning system reported since is in its requests).",
+        "Chaque relance envoyée pour une facture ouverte, la plus récente d'abord, telle que le "
+        "grand livre la connaît à la date de l'instantané (ce que l'outil de relance a signalé "
+        "depuis figure dans ses requêtes).",
+    ),
+    "case.log_day": ("Sent on", "Envoyée le"),
+    "case.log_channel": ("Channel", "Canal"),
+    "case.log_step": ("Step", "Étape"),
+    "case.log_none": (
+        "No reminder sent about its open invoices.",
+        "Aucune relance envoyée pour ses factures ouvertes.",
+    ),
     "customer.paid_late": ("Paid late", "Payées en retard"),
     "history.heading": ("Payment history", "Historique de paiement"),
     "history.chart": (

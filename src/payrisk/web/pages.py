@@ -723,6 +723,21 @@ def case_row(row: dict, w: Words) -> dict:
     }
 
 
+def reminder_rows(reminders: pd.DataFrame, customer_id: str, w: Words) -> list[dict]:
+    """The customer's reminders about its open invoices (the bundle's log, newest first), in
+    words: the day, the invoice, the channel, the scenario step."""
+    mine = reminders.loc[reminders["customer_id"] == customer_id]
+    return [
+        {
+            "day": w.f.day(row["sent_date"]),
+            "invoice_id": row["invoice_id"],
+            "channel": w.label("channel", row["channel"]),
+            "step": DASH if missing(row.get("step")) else w.f.number(row["step"]),
+        }
+        for row in _records(mine)
+    ]
+
+
 def customer_page(
     bundle: PortfolioBundle,
     customer_id: str,
@@ -799,6 +814,7 @@ def customer_page(
         problem=problem,
         invoices=[invoice_row(r, w) for r in _records(invoices)],
         case=[case_row(r, w) for r in _records(invoices)],
+        reminder_log=reminder_rows(bundle.reminders, customer_id, w),
         review=_review_context(review, w),
         form=form,
         error=error,
