@@ -179,6 +179,14 @@ class Catalog:
         return self.settings.tracking_uri or f"sqlite:///{self.default_database}"
 
     @property
+    def database_url(self) -> str:
+        """The credit desk's record: PAYRISK_DATABASE_URL, else an SQLite file in the project
+        folder (beside models/)."""
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value()
+        return f"sqlite:///{self.models_dir.parent / 'payrisk.db'}"
+
+    @property
     def default_database(self) -> Path:
         return Path.cwd() / "mlflow.db"
 

@@ -25,7 +25,13 @@ def generate_sample(
 
 
 def check_data(data_dir: str | Path) -> ValidationReport:
-    return validate_dataset_dir(data_dir)
+    """Validate against the contract, and the payment terms against the policy's legal_terms
+    (warn or refuse)."""
+    from payrisk.core.settings import load_settings
+    from payrisk.policy.config import load_dunning_config
+
+    policy = load_dunning_config(load_settings().dunning_config)  # what the Catalog would load
+    return validate_dataset_dir(data_dir, policy.legal_terms)
 
 
 def summarise(data_dir: str | Path, as_of: str | None = None) -> dict:

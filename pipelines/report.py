@@ -56,6 +56,7 @@ def report_html(
         challenger,
         as_of=when.date().isoformat(),
         words=Words(language or run.policy.language, run.policy.currencies.base),
+        provision_rules=run.policy.provisions,
     )
 
 

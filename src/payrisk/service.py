@@ -15,6 +15,7 @@ counted requests before their key was checked).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -26,8 +27,15 @@ from starlette.responses import JSONResponse
 from payrisk.core.settings import load_settings
 from payrisk.features.snapshot import model_fingerprint
 from payrisk.policy.portfolio import BundleHolder
-from payrisk.serving import logs
-from payrisk.serving.auth import PAGES_ROOT, ApiKeyMiddleware, check_configuration
+from payrisk.records.store import CreditDesk, RecordError, SchemaVersionError
+from payrisk.serving import desk, logs
+from payrisk.serving.auth import (
+    ANONYMOUS,
+    AUTHOR,
+    PAGES_ROOT,
+    ApiKeyMiddleware,
+    check_configuration,
+)
 from payrisk.serving.docs import DocsPageMiddleware
 from payrisk.serving.engine import ScoringEngine, SnapshotHolder, usable_with
 from payrisk.serving.errors import RefusedRequestError, http_status
@@ -36,10 +44,18 @@ from payrisk.serving.limits import ConcurrencyLimitMiddleware
 from payrisk.serving.openapi import OpenApiMiddleware, served_spec
 from payrisk.serving.process import in_server_worker, stop_with_parent
 from payrisk.serving.schemas import (
+    CreditDecisionRequest,
+    CreditDecisionResponse,
+    CreditHistoryRequest,
+    CreditHistoryResponse,
     CreditReviewRequest,
     CreditReviewResponse,
     CustomerProfile,
     CustomerRequest,
+    NoteRecord,
+    NoteRequest,
+    ProvisionsRequest,
+    ProvisionsResponse,
     ScoreResponse,
     Status,
     WorklistRequest,
@@ -66,8 +82,22 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/v1/customer": CustomerRequest,
     "/v1/credit-review": CreditReviewRequest,
     "/v1/worklist": WorklistRequest,
+    "/v1/credit-decision": CreditDecisionRequest,
+    "/v1/credit-history": CreditHistoryRequest,
+    "/v1/customer-note": NoteRequest,
+    "/v1/provisions": ProvisionsRequest,
 }
 NO_INPUT = frozenset({"/v1/status"})
+
+
+def open_desk(catalog: Catalog) -> CreditDesk | None:
+    """The credit desk's record, migrated; None (the desk's endpoints answer 503, scoring goes
+    on) when its database cannot be used. The URL is never logged."""
+    try:
+        return CreditDesk.open(catalog.database_url)
+    except (SchemaVersionError, RecordError) as error:
+        logging.getLogger("payrisk.records").error("credit desk record unavailable: %s", error)
+        return None
 
 
 def build_engine(catalog: Catalog) -> ScoringEngine:
@@ -100,6 +130,7 @@ class PayriskService:
         logs.install()
         check_configuration(SETTINGS)  # no key, no explicit PAYRISK_AUTH=disabled: refuse
         self.engine = build_engine(CATALOG)
+        self.desk = open_desk(CATALOG)
         if self.engine.scorer is not None:
             self.engine.scorer.warm_up()
         # What lives as long as the service (the model, the snapshot, the built tables) leaves
@@ -117,6 +148,14 @@ class PayriskService:
             return call(request)
         except RefusedRequestError as error:
             return JSONResponse({"error": str(error)}, status_code=http_status(error))
+
+    def _answer_in(self, ctx: bentoml.Context, call, request):
+        """`_answer` for an API with a context: BentoML sets such an answer's status from the
+        context, so a refusal's status goes there too."""
+        answer = self._answer(call, request)
+        if isinstance(answer, JSONResponse):
+            ctx.response.status_code = answer.status_code
+        return answer
 
     @bentoml.api(
         route="/v1/score", input_spec=REQUEST_MODELS["/v1/score"], output_spec=ScoreResponse
@@ -149,6 +188,52 @@ class PayriskService:
     def worklist(self, **request) -> WorklistResponse:
         """The collectors' worklist: actions due by a day, by priority, one per contact."""
         return self._answer(self.engine.worklist, WorklistRequest(**request))
+
+    @bentoml.api(
+        route="/v1/credit-decision",
+        input_spec=REQUEST_MODELS["/v1/credit-decision"],
+        output_spec=CreditDecisionResponse,
+    )
+    def credit_decision(self, ctx: bentoml.Context, **request) -> CreditDecisionResponse:
+        """Record a credit manager's decision on a credit review (the key's name as author)."""
+        author = ctx.request.scope.get(AUTHOR, ANONYMOUS)
+        return self._answer_in(
+            ctx,
+            lambda r: desk.record_decision(self.engine, self.desk, r, author),
+            CreditDecisionRequest(**request),
+        )
+
+    @bentoml.api(
+        route="/v1/credit-history",
+        input_spec=REQUEST_MODELS["/v1/credit-history"],
+        output_spec=CreditHistoryResponse,
+    )
+    def credit_history(self, **request) -> CreditHistoryResponse:
+        """A customer's credit decisions, limit history and notes, newest first."""
+        return self._answer(
+            lambda r: desk.credit_history(self.desk, r), CreditHistoryRequest(**request)
+        )
+
+    @bentoml.api(
+        route="/v1/customer-note",
+        input_spec=REQUEST_MODELS["/v1/customer-note"],
+        output_spec=NoteRecord,
+    )
+    def customer_note(self, ctx: bentoml.Context, **request) -> NoteRecord:
+        """Add a note to a customer's record (the key's name as author)."""
+        author = ctx.request.scope.get(AUTHOR, ANONYMOUS)
+        return self._answer_in(
+            ctx, lambda r: desk.add_note(self.desk, r, author), NoteRequest(**request)
+        )
+
+    @bentoml.api(
+        route="/v1/provisions",
+        input_spec=REQUEST_MODELS["/v1/provisions"],
+        output_spec=ProvisionsResponse,
+    )
+    def provisions(self, **request) -> ProvisionsResponse:
+        """Provisions for doubtful receivables at the snapshot's date, per invoice and in total."""
+        return self._answer(lambda r: desk.provisions(self.engine, r), ProvisionsRequest(**request))
 
     @bentoml.api(route="/v1/status", output_spec=Status)
     def status(self) -> Status:
@@ -190,6 +275,10 @@ PayriskService.add_asgi_middleware(
 
 # The credit managers' review pages (payrisk.web), served by this same process under /ui.
 PayriskService.mount_asgi_app(
-    create_app(lambda: bentoml.get_current_service().engine, CATALOG.challenger_summary),
+    create_app(
+        lambda: bentoml.get_current_service().engine,
+        CATALOG.challenger_summary,
+        desk=lambda: bentoml.get_current_service().desk,
+    ),
     path=PAGES_ROOT,
 )

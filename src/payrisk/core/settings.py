@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds a client has to send a whole request body (else 408).",
     )
+    database_url: SecretStr | None = Field(
+        None,
+        description="The credit desk's record (decisions, limits, notes): an SQLAlchemy URL, "
+        "e.g. postgresql+psycopg://user:password@host/payrisk; default: SQLite payrisk.db beside "
+        "MODELS_DIR. Never logged (it may hold a password).",
+    )
     timezone: str = Field(
         "Europe/Paris",
         description="The service's time zone (IANA name): a request without `as_of` is "

@@ -31,6 +31,7 @@ from payrisk.data.parsing import (
     too_many_columns,
     truncation_problem,
 )
+from payrisk.data.terms import LegalTerms
 from payrisk.data.validation import ValidationReport, validate_tables
 
 
@@ -169,9 +170,11 @@ def load_dataset(data_dir: str | Path, *, validate: bool = True) -> Dataset:
     return to_dataset(tables)
 
 
-def validate_dataset_dir(data_dir: str | Path) -> ValidationReport:
+def validate_dataset_dir(
+    data_dir: str | Path, legal_terms: LegalTerms | None = None
+) -> ValidationReport:
     """Read and validate a data directory; unreadable files raise `DataFileError`."""
-    return validate_tables(read_tables(data_dir))
+    return validate_tables(read_tables(data_dir), legal_terms)
 
 
 def write_dataset(dataset: Dataset, out_dir: str | Path, fmt: str = "csv") -> list[Path]:

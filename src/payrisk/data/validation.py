@@ -36,6 +36,7 @@ from payrisk.data.contract import (
     Kind,
 )
 from payrisk.data.parsing import RAW_PREFIX, ROW_COLUMN, ParsedTable, by_unique
+from payrisk.data.terms import REFUSE, LegalTerms, latest_due_dates
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
@@ -71,6 +72,9 @@ INVOICE_ROW = "invoice__row"
 INVOICE_ISSUE_DATE = "invoice__issue_date"
 INVOICE_AMOUNT_ALLOWED = "invoice__amount_allowed"
 PAYMENTS_TOTAL = "payments_total"
+LEGAL_DUE_LIMIT = "legal__latest_due_date"  # the latest due date the law allows (data.terms)
+CUSTOMER_INDUSTRY = "customer__industry"
+ERROR, WARNING = "error", "warning"
 
 _PARSE_DESCRIPTIONS: dict[Kind, str] = {
     Kind.DATE: "{column} must be a date written YYYY-MM-DD, e.g. 2024-03-31",
@@ -109,9 +113,12 @@ class RuleFailure:
     examples: list[tuple[int, str | None]] = field(default_factory=list)  # (line, key id)
     key: str = ""  # the column the example ids come from, e.g. invoice_id
     column_missing: bool = False
+    severity: str = ERROR  # WARNING: reported, the data is still accepted
 
     def render(self) -> str:
         head = f"{self.source} [{self.table}] rule {self.rule} ({self.column}): {self.description}"
+        if self.severity == WARNING:
+            head = f"warning: {head}"
         if self.column_missing:
             return f"{head}\n  the column is not in the file ({self.failing_rows:,} rows)"
         word = "line" if self.source.lower().endswith(".csv") else "row"
@@ -147,15 +154,21 @@ class ValidationReport:
     failures: list[RuleFailure]
     checked: dict[str, int]  # rows per table
     rules_run: int = 0
+    warnings: list[RuleFailure] = field(default_factory=list)  # accepted, but worth a look
 
     def render(self) -> str:
+        notes = [warning.render() for warning in self.warnings]
         if self.success:
             tables = ", ".join(f"{name} ({rows:,} rows)" for name, rows in self.checked.items())
-            return f"all {self.rules_run} rules passed on {tables}"
+            passed = f"all {self.rules_run} rules passed on {tables}"
+            if notes:
+                passed = f"{self.rules_run - len(notes)} of {self.rules_run} rules passed on "
+                passed += f"{tables}; {len(notes)} warning(s), the data is accepted"
+            return "\n".join([*notes, passed])
         tables = {failure.table for failure in self.failures}
         rules = "rule" if len(self.failures) == 1 else "rules"
         table_word = "table" if len(tables) == 1 else "tables"
-        lines = [failure.render() for failure in self.failures]
+        lines = [failure.render() for failure in self.failures] + notes
         lines.append(f"{len(self.failures)} {rules} failed on {len(tables)} {table_word}")
         return "\n".join(lines)
 
@@ -175,6 +188,7 @@ class _Check:
     expectation: str  # class name in great_expectations.expectations
     needs: tuple[str, ...]  # the frame columns it reads
     kwargs: dict[str, Any]
+    severity: str = ERROR
 
 
 @dataclass
@@ -195,17 +209,21 @@ class _Frame:
         description: str,
         expectation: str,
         needs: tuple[str, ...],
+        severity: str = ERROR,
         **kwargs: Any,
     ) -> None:
         """Add a check on column `about`, unless a column it reads is absent (reported already)."""
         if all(name in self.data.columns for name in needs):
             self.checks.append(
-                _Check(self.table, rule, about, description, expectation, needs, kwargs)
+                _Check(self.table, rule, about, description, expectation, needs, kwargs, severity)
             )
 
 
-def validate_tables(tables: dict[str, ParsedTable]) -> ValidationReport:
-    """Run every contract rule on parsed tables and collect the failures."""
+def validate_tables(
+    tables: dict[str, ParsedTable], legal_terms: LegalTerms | None = None
+) -> ValidationReport:
+    """Run every contract rule on parsed tables and collect the failures (and the warnings:
+    invoices whose terms exceed `legal_terms`, France's by default, unless it says refuse)."""
     failures: list[RuleFailure] = []
     rules_run = 0
     for parsed in tables.values():
@@ -224,22 +242,25 @@ def validate_tables(tables: dict[str, ParsedTable]) -> ValidationReport:
             )
         rules_run += len(parsed.table.required_columns)
 
-    frames = _build_frames(tables)
+    frames = _build_frames(tables, legal_terms or LegalTerms())
     for frame in frames:
         rules_run += len(frame.checks)
         failures.extend(_run_checks(frame))
 
     order = {name: position for position, name in enumerate(TABLES)}
     failures.sort(key=lambda failure: order.get(failure.table, len(order)))
+    warnings = [failure for failure in failures if failure.severity == WARNING]
+    failures = [failure for failure in failures if failure.severity != WARNING]
     return ValidationReport(
         success=not failures,
         failures=failures,
         checked={name: len(parsed.frame) for name, parsed in tables.items()},
         rules_run=rules_run,
+        warnings=warnings,
     )
 
 
-def _build_frames(tables: dict[str, ParsedTable]) -> list[_Frame]:
+def _build_frames(tables: dict[str, ParsedTable], legal_terms: LegalTerms) -> list[_Frame]:
     """The frames to validate and their checks, table by table."""
     frames: list[_Frame] = []
     base = {name: _base_frame(parsed) for name, parsed in tables.items()}
@@ -249,6 +270,8 @@ def _build_frames(tables: dict[str, ParsedTable]) -> list[_Frame]:
         _add_column_checks(frame, tables[name])
         if name == "invoices":
             _add_invoice_checks(frame)
+            if legal_terms.enabled:
+                _add_legal_terms_check(frame, legal_terms, tables.get("customers"))
         elif name == "payments":
             _join_invoice(frame, lookup)
             _add_payment_checks(frame)
@@ -466,6 +489,33 @@ def _add_invoice_checks(frame: _Frame) -> None:
         ("currency",),
         column="currency",
         value_set=sorted(CURRENCY_CODES),
+    )
+
+
+def _add_legal_terms_check(frame: _Frame, terms: LegalTerms, customers: ParsedTable | None) -> None:
+    """due_date no later than the law allows (`payrisk.data.terms`): a warning, or a failure
+    when the policy says refuse. Sector caps read the customers' industry."""
+    data = frame.data
+    if not {"issue_date", "due_date"} <= set(data.columns):
+        return
+    industries = None
+    if terms.industries and customers is not None and "customer_id" in data.columns:
+        known = customers.check_frame()
+        if {"customer_id", "industry"} <= set(known.columns):
+            by_customer = known.drop_duplicates("customer_id").set_index("customer_id")["industry"]
+            industries = data["customer_id"].map(by_customer)
+    data[LEGAL_DUE_LIMIT] = latest_due_dates(data["issue_date"], terms, industries)
+    frame.add(
+        "due_date_within_legal_terms",
+        "due_date",
+        f"due_date must not be later than the legal maximum terms: {terms.describe()}",
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        ("due_date", LEGAL_DUE_LIMIT),
+        ERROR if terms.action == REFUSE else WARNING,
+        column_A=LEGAL_DUE_LIMIT,
+        column_B="due_date",
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
     )
 
 
@@ -695,6 +745,7 @@ def _failure(
         failing_rows=int(result.get("unexpected_count") or 0),
         examples=examples,
         key=frame.key if frame.key in frame.data.columns else "",
+        severity=check.severity,
     )
 
 

@@ -13,6 +13,8 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from payrisk.core.config import StrictModel, default_config, load_config
 from payrisk.core.i18n import DEFAULT_LANGUAGE, Language
 from payrisk.data.contract import CHANNELS, CURRENCY_CODES
+from payrisk.data.terms import LegalTerms
+from payrisk.policy.provisions import ProvisionRules
 from payrisk.policy.workdays import PUBLIC_HOLIDAYS, WEEKDAYS, business_calendar
 
 ACTORS = ("automatic", "collector", "sales_rep", "credit_manager")
@@ -345,6 +347,8 @@ class DunningConfig(StrictModel):
     policy: PolicySettings = PolicySettings()
     promises: PromiseRules = PromiseRules()
     penalties: PenaltyRules = PenaltyRules()
+    legal_terms: LegalTerms = LegalTerms()
+    provisions: ProvisionRules = ProvisionRules()
 
     @model_validator(mode="after")
     def _segments_name_scenarios(self) -> DunningConfig:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from payrisk.core.i18n import Formats
+from payrisk.data.terms import LegalTerms, lawful_terms_days
 from payrisk.features.history import History
 from payrisk.models.scorer import PaymentRiskScorer
 from payrisk.policy.config import CreditReviewRules
@@ -27,6 +28,8 @@ APPROVE_WITH_CONDITIONS = "approve_with_conditions"
 REFER = "refer_to_credit_manager"
 DECLINE = "decline"
 RECOMMENDATIONS = (APPROVE, APPROVE_WITH_CONDITIONS, REFER, DECLINE)  # from mildest to strictest
+# What a credit manager decides (a referral is the recommendation to ask one, not a decision).
+DECISIONS = (APPROVE, APPROVE_WITH_CONDITIONS, DECLINE)
 SEARCH_POINTS = 40  # amounts tried for the most that could be approved (one scoring call)
 SEARCH_FACTOR = 10.0  # without a credit limit, amounts up to this many times the request
 # What stops the most that could be approved from being higher:
@@ -53,6 +56,25 @@ class CreditDecision:
     conditions: list[str] = field(default_factory=list)
     grounds: list[str] = field(default_factory=list)  # every rule that applies, or why none
     reasons: list[dict] = field(default_factory=list)  # what drives the risk (model)
+    warnings: list[str] = field(default_factory=list)  # e.g. terms beyond the legal maximum
+
+
+def departs(
+    recommendation: str,
+    decision: str,
+    granted_amount: float | None,
+    max_approvable_amount: float,
+) -> bool:
+    """Whether a credit manager's decision departs from the recommendation, so that its reason must
+    be on record: another verdict than recommended, stricter or milder (after a referral any
+    verdict is the one asked for), or more granted than the most approvable within policy."""
+    if recommendation != REFER and decision != recommendation:
+        return True
+    return (
+        decision != DECLINE
+        and granted_amount is not None
+        and granted_amount > max_approvable_amount + 0.005
+    )
 
 
 def _queries(customer_id: str, amounts: np.ndarray, terms_days: int, as_of: pd.Timestamp):
@@ -147,6 +169,8 @@ def _texts(f: Formats) -> dict[str, str]:
             "no_limit": "aucun plafond de crédit connu pour ce client",
             "terms": "délai de paiement de {d} jours au plus",
             "deposit": "acompte de {s} ({a}) avant livraison",
+            "legal": "délai de {d} jours au-delà du maximum légal de {m} jours pour une facture "
+            "émise ce jour ({rule}) : ne pas l'accorder tel quel",
         }
     return {
         "decline": "default probability {p} above the decline threshold {t}",
@@ -162,6 +186,8 @@ def _texts(f: Formats) -> dict[str, str]:
         "no_limit": "no credit limit known for this customer",
         "terms": "payment terms of at most {d} days",
         "deposit": "deposit of {s} ({a}) before delivery",
+        "legal": "terms of {d} days beyond the legal maximum of {m} days for an invoice issued "
+        "today ({rule}): not to be granted as asked",
     }
 
 
@@ -174,8 +200,12 @@ def review_credit(
     as_of: pd.Timestamp,
     rules: CreditReviewRules,
     formats: Formats | None = None,
+    legal_terms: LegalTerms | None = None,
 ) -> CreditDecision:
+    """Review a request; terms beyond `legal_terms` (France's by default) are never approved as
+    asked: a ground quoting the rule, a warning, and at best an approval on lawful terms."""
     formats = formats or Formats()
+    legal_terms = legal_terms or LegalTerms()
     f, text = formats, _texts(formats)
     query = _queries(customer_id, np.array([float(requested_amount)]), terms_days, as_of)
     table = scorer.features(history, query)  # once: the scores and the grounds read it
@@ -220,6 +250,20 @@ def review_credit(
         if terms_days > rules.shorter_terms_days:
             conditions.append(text["terms"].format(d=rules.shorter_terms_days))
         conditions.append(deposit)
+    warnings: list[str] = []
+    if legal_terms.enabled:
+        industry = features.get("industry")
+        lawful = lawful_terms_days(
+            as_of, legal_terms, industry if isinstance(industry, str) else None
+        )
+        if terms_days > lawful:
+            ground = text["legal"].format(
+                d=terms_days, m=lawful, rule=legal_terms.describe(f.language)
+            )
+            grounds.append(ground)
+            warnings.append(ground)
+            if not any(c.startswith(text["terms"].split("{")[0]) for c in conditions):
+                conditions.append(text["terms"].format(d=lawful))
     if new and requested_amount > rules.new_customer_deposit_over_amount:
         grounds.append(text["new"].format(t=f.money(rules.new_customer_deposit_over_amount)))
         if deposit not in conditions:
@@ -272,4 +316,5 @@ def review_credit(
         conditions=conditions if severity == 1 else [],
         grounds=grounds,
         reasons=scores["reasons"] or [],
+        warnings=warnings,
     )

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from payrisk.core.days import to_days
 from payrisk.core.storage import write_json
+from payrisk.data.collection import monthly_kpis
 from payrisk.data.loading import Dataset
 from payrisk.data.receivables import portfolio_summary, settled_date
 from payrisk.features.snapshot import EARLIEST_AS_OF, LATEST_AS_OF, SnapshotMetadata
@@ -63,6 +64,21 @@ class AgedRow(BaseModel):
     share: float
 
 
+class MonthRow(BaseModel):
+    """One month of `payrisk.data.collection.monthly_kpis` (None: undefined that month)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    opening_receivables: float = Field(allow_inf_nan=False)
+    credit_sales: float = Field(allow_inf_nan=False)
+    closing_receivables: float = Field(allow_inf_nan=False)
+    closing_current: float = Field(allow_inf_nan=False)
+    cei: float | None = Field(allow_inf_nan=False)
+    dso_days_90: float | None = Field(allow_inf_nan=False)
+    countback_dso_days: float | None = Field(allow_inf_nan=False)
+
+
 class BundleKpis(SnapshotMetadata):
     """`kpis.json`: the headline figures (`kpis`), the as-of day, and the metadata the bundle
     shares with its snapshot (the model, the pair's id). Every field typed strictly; NaN only
@@ -85,6 +101,7 @@ class BundleKpis(SnapshotMetadata):
     expected_loss: float = Field(allow_inf_nan=False)
     predicted_late_invoices: int = Field(ge=0)
     aged_balance: list[AgedRow] = Field(max_length=16)
+    monthly: list[MonthRow] = Field(default_factory=list, max_length=120)
 
     @field_validator("as_of")
     @classmethod
@@ -460,6 +477,8 @@ def kpis(
             {"bucket": str(bucket), **{k: float(v) for k, v in row.items()}}
             for bucket, row in aged.iterrows()
         ],
+        # the DAF's month by month: CEI, standard and countback DSO (payrisk.data.collection)
+        "monthly": monthly_kpis(dataset, as_of).to_dict("records"),
     }
 
 
@@ -490,11 +509,24 @@ def build_bundle(
     return PortfolioBundle(
         kpis={**kpis(dataset, scored.invoices, as_of, policy), "as_of": as_of.date().isoformat()},
         invoices=invoices.sort_values("priority_rank", kind="stable").reset_index(drop=True),
-        customers=scored.customers,
+        customers=with_credit_limits(scored.customers, dataset.customers),
         payments=payment_records(dataset, as_of),
         cash_forecast=cash_forecast(scored.invoices, as_of, levels=levels),
         reminders=reminder_log(dataset, scored.invoices, as_of).reset_index(drop=True),
     )
+
+
+def with_credit_limits(plans: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """The customer plans with each customer's credit limit (NaN without one), so that the
+    portfolio can flag the customers over it."""
+    if "credit_limit" in plans.columns:
+        return plans
+    limits = (
+        customers.drop_duplicates("customer_id").set_index("customer_id")["credit_limit"]
+        if "credit_limit" in customers.columns
+        else pd.Series(dtype="float64")
+    )
+    return plans.assign(credit_limit=plans["customer_id"].map(limits).astype("float64").to_numpy())
 
 
 def alternatives_text(invoices: pd.DataFrame) -> pd.DataFrame:

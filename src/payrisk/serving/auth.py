@@ -6,6 +6,12 @@ Keys come from PAYRISK_API_KEYS (comma-separated) and/or PAYRISK_API_KEYS_FILE (
 presented value is ever logged. The service refuses to start without a key unless
 PAYRISK_AUTH=disabled is set explicitly.
 
+A key may carry a name after it (`KEY alice`, in the file or the variable): what the credit desk
+records as the author of a decision or a note; a key without one is recorded by its id
+(`key_id`: a digest of its digest, which says nothing of the key). Requests carry the author in
+their scope (`AUTHOR`), and page sessions a CSRF token (`CSRF`) that the pages' forms must send
+back.
+
 A caller sends the key as `X-API-Key: KEY` or `Authorization: Bearer KEY`. Keys are printable
 ASCII (a header carries nothing else), so a key that could never match is refused at start.
 Browsers log in once at /ui/login and get a signed session cookie (HttpOnly, SameSite=Strict)
@@ -81,6 +87,11 @@ KEY_PATTERN = re.compile(r"^[\x21-\x7e]+$")
 # A redirect target after sign-in: a local path, already percent-encoded (printable ASCII only).
 NEXT_PATTERN = re.compile(r"^/ui(/[\x21-\x7e]*)?$")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A key's name: what a person would sign with (no space, nothing a log or a page must escape).
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+AUTHOR = "payrisk.author"  # scope key: who sends this request (a key's name or id)
+CSRF = "payrisk.csrf"  # scope key: the CSRF token of this page session
+ANONYMOUS = "anonymous"  # the author when authentication is disabled
 # Every HTML page payrisk serves (sign-in here, the review pages in payrisk.web): never cached,
 # no script, no third-party resource, no framing.
 PAGE_SECURITY_HEADERS = {
@@ -114,15 +125,38 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
+def key_id(digest: bytes) -> str:
+    """A key's id for records and pages: 32 bits of a digest of its digest (tells keys apart,
+    says nothing usable of the key)."""
+    return "key-" + hashlib.sha256(b"payrisk-key-id:" + digest).hexdigest()[:8]
+
+
+def _split_name(entry: str) -> tuple[str, str | None]:
+    """`KEY` or `KEY NAME`: the key and its name. Anything else after a space is not a name:
+    the whole entry is taken as the key, which the checks below refuse."""
+    key, _, name = entry.strip().partition(" ")
+    name = name.strip()
+    if name and NAME_PATTERN.match(name):
+        return key, name
+    return (entry.strip(), None) if name else (key, None)
+
+
 @dataclass(frozen=True)
 class ApiKeys:
     """The SHA-256 digests of the accepted keys; never the keys themselves."""
 
     digests: tuple[bytes, ...]
+    names: dict[bytes, str] = field(default_factory=dict)  # digest -> the key's name
+
+    def author(self, digest: bytes) -> str:
+        """Who a key is, for the record: its name, else its id."""
+        return self.names.get(digest) or key_id(digest)
 
     @classmethod
     def from_keys(cls, keys: list[str]) -> ApiKeys:
-        cleaned = [key.strip() for key in keys if key.strip()]
+        pairs = [_split_name(key) for key in keys if key.strip()]
+        named = {_digest(key): name for key, name in pairs if name}
+        cleaned = [key for key, _ in pairs]
         short = [key for key in cleaned if len(key) < MIN_KEY_LENGTH]
         if short:
             raise AuthConfigError(
@@ -136,9 +170,10 @@ class ApiKeys:
             raise AuthConfigError(
                 f"{len(unusable)} API key(s) with characters other than printable ASCII or "
                 f"longer than {MAX_KEY_LENGTH}: an HTTP header cannot carry them, so they could "
-                "never match; generate keys with `payrisk keygen`"
+                "never match; generate keys with `payrisk keygen` (a name may follow a key "
+                "after one space: letters, digits or . _ @ -, at most 64)"
             )
-        return cls(tuple(dict.fromkeys(_digest(key) for key in cleaned)))
+        return cls(tuple(dict.fromkeys(_digest(key) for key in cleaned)), named)
 
     def match(self, presented: str | None) -> bytes | None:
         """The digest of the stored key equal to `presented`, compared in constant time."""
@@ -159,16 +194,26 @@ class ApiKeys:
         return f"{expiry}.{nonce}.{_sign(digest, f'{expiry}:{nonce}')}"
 
     def session_valid(self, token: str | None, now: float | None = None) -> bool:
+        return self.session_digest(token, now) is not None
+
+    def session_digest(self, token: str | None, now: float | None = None) -> bytes | None:
+        """The digest of the key that signed a valid, unexpired session token, else None."""
         if not token or len(token) > 200 or token.count(".") != 2:
-            return False
+            return None
         expiry, nonce, signature = token.split(".")
         if not expiry.isdigit() or int(expiry) < (now or time.time()):
-            return False
-        valid = False
-        for digest in self.digests:
+            return None
+        found = None
+        for digest in self.digests:  # no early exit, as in `match`
             if hmac.compare_digest(_sign(digest, f"{expiry}:{nonce}"), signature):
-                valid = True
-        return valid
+                found = digest
+        return found
+
+    @staticmethod
+    def csrf_token(digest: bytes, session: str) -> str:
+        """The token a page session's forms carry: bound to the session, unguessable without
+        the key."""
+        return _sign(digest, f"csrf:{session}")
 
 
 @dataclass
@@ -414,15 +459,20 @@ class ApiKeyMiddleware:
             await self._login(scope, receive, send)
             return
         if key is not None:
-            if self.keys.match(key) is not None:
+            digest = self.keys.match(key)
+            if digest is not None:
+                scope[AUTHOR] = self.keys.author(digest)
                 await self.app(scope, receive, send)
                 return
             self.throttle.record_failure(_client(scope))
             await self._refuse(scope, send, "invalid API key")
             return
         token = _cookie(headers.get("cookie"), COOKIE)
-        if self.keys.session_valid(token) and token not in self.revoked:
+        digest = self.keys.session_digest(token)
+        if digest is not None and token not in self.revoked:
             scope["payrisk.session"] = True  # the pages offer "Sign out" to cookie users
+            scope[AUTHOR] = self.keys.author(digest)
+            scope[CSRF] = self.keys.csrf_token(digest, token)
             await self.app(scope, receive, send)
             return
         await self._refuse(scope, send, "missing API key")

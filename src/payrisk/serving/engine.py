@@ -1209,6 +1209,7 @@ class ScoringEngine:
             when,
             policy.credit_review,
             formats_of(policy, language),
+            policy.legal_terms,
         )
         return CreditReviewResponse(
             model_version=self.model_version,
@@ -1229,6 +1230,7 @@ class ScoringEngine:
             exposure=decision.exposure,
             credit_limit=decision.credit_limit,
             reasons=decision.reasons,
+            warnings=decision.warnings,
             **self.freshness(history, when),
         )
 

@@ -19,8 +19,13 @@ class ConflictError(RefusedRequestError):
     """A request id already used for another request body (ids are idempotency keys)."""
 
 
+class RecordUnavailableError(RefusedRequestError):
+    """The credit desk's database cannot be reached (or was not opened): retry later."""
+
+
 HTTP_STATUS: dict[type[RefusedRequestError], int] = {
     NoSnapshotError: 503,
+    RecordUnavailableError: 503,
     ConflictError: 409,
     RefusedRequestError: 422,
 }

@@ -4,8 +4,9 @@ BentoML builds the spec from the endpoints (`svc.openapi_spec`), but with its ow
 the version of a Bento tag ("None" when served from source), fixed 200/400/404/500 responses, no
 security scheme (its dataclasses cannot hold one), and enums only where a type says so. This
 module post-processes that spec once: our description and version, the API-key scheme, every
-status the service really answers (400, 401, 405, 413, 415, 422, 429, 503) with its JSON body, the
-configured scenario names as an enum, and schema names without BentoML's "IODescriptor" suffix.
+status the service really answers (400, 401, 405, 409, 413, 415, 422, 429, 503) with its JSON
+body, the configured scenario names as an enum, and schema names without BentoML's
+"IODescriptor" suffix.
 `OpenApiMiddleware` serves it at /docs.json (behind the API key, like the rest) and turns the
 plain-text 404 and 405 of the router into JSON. The page at /docs (`payrisk.serving.docs`) fetches
 it from SPEC_PATH.
@@ -83,6 +84,11 @@ ERRORS = {
     "401": ("No API key, or a wrong one", "Error"),
     "405": ("Method not allowed on this path (the API takes POST)", "Error"),
     "413": ("Request body over the size limit", "Error"),
+    "409": (
+        "Conflict: a request id reused with another body, or a credit decision on a "
+        "recommendation the review no longer gives",
+        "Error",
+    ),
     "415": ("Body is not application/json", "Error"),
     "422": ("Well formed but cannot be answered (says why)", "Error"),
     "429": ("Too many wrong keys from this address: retry after Retry-After seconds", "Error"),

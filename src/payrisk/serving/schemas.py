@@ -6,7 +6,7 @@ Every field is described and validated here, so that a bad request is refused wi
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from itertools import pairwise
 from typing import Annotated, Literal
 
@@ -27,7 +27,7 @@ from payrisk.data.contract import CHANNELS, CURRENCY_CODES
 from payrisk.features.definitions import Family
 from payrisk.policy.config import ACTORS
 from payrisk.policy.continuity import EVENTS
-from payrisk.policy.credit import MAX_BOUNDS, RECOMMENDATIONS
+from payrisk.policy.credit import DECISIONS, MAX_BOUNDS, RECOMMENDATIONS
 from payrisk.policy.dunning import ACTIONS
 from payrisk.policy.ladder import LADDER_REASONS, REVIEW_ACTIONS
 from payrisk.policy.reasons import LOWERS, RAISES
@@ -641,6 +641,11 @@ class CreditReviewResponse(Freshness):
     exposure: float = Field(description="Open balance + requested amount.")
     credit_limit: float | None
     reasons: list[Reason] = Field(description="What drives the predicted risk.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the credit manager must know before deciding: terms beyond the legal "
+        "maximum (legal_terms in the dunning policy), quoted with the rule.",
+    )
 
 
 class WorklistRequest(RequestModel):
@@ -729,3 +734,141 @@ class Status(BaseModel):
     models: list[TargetModel] = Field(
         default_factory=list, description="The model answering each target, and if it was learned."
     )
+
+
+# --- the credit desk's record (payrisk.records) -------------------------------------------------
+DecisionName = Literal[DECISIONS]  # type: ignore[valid-type]
+MAX_NOTE = 2000
+Condition = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CreditDecisionRequest(RequestModel):
+    """A credit manager's decision on a credit request. The review is run again on the served
+    model and snapshot, so the record holds the recommendation as computed, not as claimed."""
+
+    customer_id: str = Field(pattern=ID_PATTERN, description="The customer asking for credit.")
+    requested_amount: float = Field(ge=0.01, le=1e12, description="Amount reviewed.")
+    terms_days: int = Field(30, ge=0, le=120, description="Payment terms reviewed, in days.")
+    decision: DecisionName = Field(
+        description="approve, approve_with_conditions or decline (a referral is a "
+        "recommendation, not a decision)."
+    )
+    granted_amount: float | None = Field(
+        None, ge=0, le=1e12, description="Amount granted; default: the request when approved."
+    )
+    granted_terms_days: int | None = Field(
+        None, ge=0, le=120, description="Terms granted; never beyond the legal maximum."
+    )
+    credit_limit: float | None = Field(
+        None, ge=0, le=1e12, description="The customer's new credit limit, if this sets one."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Conditions of an approval with conditions; default: the review's.",
+    )
+    override_reason: str | None = Field(
+        None,
+        max_length=MAX_NOTE,
+        description="Required when the decision departs from the recommendation or grants "
+        "more than the most approvable amount.",
+    )
+    shown_recommendation: Recommendation | None = Field(
+        None,
+        description="The recommendation the credit manager saw; 409 if the review now says "
+        "otherwise (model or snapshot changed since): review again.",
+    )
+    language: LanguageCode | None = Field(None, description="Language of the review's texts.")
+
+
+class CreditDecisionRecord(BaseModel):
+    id: int
+    customer_id: str
+    decided_at: datetime = Field(description="When it was recorded (UTC).")
+    author: str = Field(description="The API key's name, or its id (never the key).")
+    requested_amount: float
+    terms_days: int
+    recommendation: Recommendation = Field(description="What the review recommended.")
+    decision: DecisionName
+    override: bool = Field(description="The decision departs from the recommendation.")
+    override_reason: str | None
+    granted_amount: float | None
+    granted_terms_days: int | None
+    credit_limit: float | None = Field(description="The limit this decision set, if any.")
+    conditions: list[str]
+    late_probability: float
+    default_probability: float
+    exposure: float
+    max_approvable_amount: float
+    model_version: str
+    snapshot_as_of: date
+    snapshot_id: str | None
+
+
+class CreditDecisionResponse(BaseModel):
+    decision: CreditDecisionRecord
+    warnings: list[str] = Field(description="The review's warnings (e.g. terms beyond the law).")
+
+
+class CreditHistoryRequest(RequestModel):
+    customer_id: str = Field(pattern=ID_PATTERN, description="The customer's id.")
+
+
+class LimitRecord(BaseModel):
+    set_at: datetime
+    author: str
+    credit_limit: float
+    previous_limit: float | None = Field(description="The limit before (recorded or the data's).")
+    decision_id: int | None
+
+
+class NoteRecord(BaseModel):
+    id: int
+    written_at: datetime
+    author: str
+    text: str
+
+
+class CreditHistoryResponse(BaseModel):
+    customer_id: str
+    current_limit: float | None = Field(description="The latest limit on record; None: none set.")
+    decisions: list[CreditDecisionRecord] = Field(description="Newest first.")
+    limits: list[LimitRecord] = Field(description="Limit history, newest first.")
+    notes: list[NoteRecord] = Field(description="Newest first.")
+
+
+class NoteRequest(RequestModel):
+    customer_id: str = Field(pattern=ID_PATTERN, description="The customer the note is about.")
+    text: str = Field(min_length=1, max_length=MAX_NOTE, description="The note.")
+
+
+class ProvisionsRequest(RequestModel):
+    customer_id: str | None = Field(
+        None, pattern=ID_PATTERN, description="Only this customer's invoices; default: all."
+    )
+    limit: int = Field(100, ge=1, le=10_000, description="Invoices listed, largest first.")
+
+
+class InvoiceProvision(BaseModel):
+    invoice_id: str
+    customer_id: str
+    days_past_due: int
+    bucket: str = Field(description="Age bucket of the provision matrix, e.g. 90-179.")
+    open_amount: float = Field(description="Open amount, VAT included (base currency).")
+    net_amount: float = Field(description="Open amount net of VAT: what is provisioned.")
+    matrix_rate: float = Field(description="The provision matrix's rate for its age.")
+    model_rate: float = Field(description="P(default) x (1 - recovery rate).")
+    rate: float = Field(description="The larger of the two.")
+    provision: float = Field(description="net_amount x rate, rounded to the cent.")
+
+
+class ProvisionsResponse(BaseModel):
+    as_of: date = Field(description="The closing date: the portfolio bundle's as-of date.")
+    model_version: str
+    currency: str
+    doubtful_after_days: int
+    vat_rate: float
+    recovery_rate: float
+    total: float = Field(description="Sum of the provisions of every doubtful invoice selected.")
+    doubtful_invoices: int = Field(description="Doubtful invoices selected (all, not only listed).")
+    invoices: list[InvoiceProvision] = Field(description="Largest first, at most `limit`.")

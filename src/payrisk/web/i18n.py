@@ -328,6 +328,124 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "credit.conditions": ("Conditions", "Conditions"),
     "credit.grounds": ("Grounds", "Motifs"),
     "credit.drivers": ("What drives the risk", "Ce qui fait le risque"),
+    "credit.warnings": ("Warning:", "Attention :"),
+    # the credit decisions page (overrides report)
+    "nav.desk": ("Decisions", "Décisions"),
+    "title.desk": ("Credit decisions", "Décisions de crédit"),
+    "overrides.summary": (
+        "{n} decisions on record, {overrides} departing from the recommendation ({share}).",
+        "{n} décisions enregistrées, dont {overrides} s'écartant de la recommandation ({share}).",
+    ),
+    "overrides.matrix": (
+        "Recommended (rows) and decided (columns)",
+        "Recommandé (lignes) et décidé (colonnes)",
+    ),
+    "overrides.then": (
+        "How the customers paid since (invoices settled after the day of the decision)",
+        "Comment les clients ont payé depuis (factures réglées après le jour de la décision)",
+    ),
+    "overrides.group": ("Decisions", "Décisions"),
+    "overrides.recommended": ("Recommended", "Recommandé"),
+    "overrides.followed": ("following the recommendation", "suivant la recommandation"),
+    "overrides.departed": ("departing from it", "s'en écartant"),
+    "overrides.settled": ("Invoices settled since", "Factures réglées depuis"),
+    "overrides.late": ("Paid late", "Payées en retard"),
+    "overrides.mean_late": ("Mean days late", "Retard moyen (jours)"),
+    "overrides.written_off": ("Written off", "Passées en perte"),
+    "overrides.latest": ("Latest decisions", "Dernières décisions"),
+    "overrides.customer": ("Customer", "Client"),
+    # the DAF's month by month
+    "daf.heading": ("Month by month", "Mois par mois"),
+    "daf.note": (
+        "CEI: (opening receivables + credit sales - closing receivables) / (opening receivables + "
+        "credit sales - closing current receivables); write-offs count as collected. DSO at each "
+        "month end: standard (90 days of sales) and countback (the latest months' sales counted "
+        "back).",
+        "CEI : (encours d'ouverture + ventes à crédit - encours de clôture) / (encours "
+        "d'ouverture + ventes à crédit - encours non échu de clôture) ; les passages en perte "
+        "comptent comme encaissés. DSO à chaque fin de mois : standard (90 jours de ventes) et "
+        "par épuisement du chiffre d'affaires (les ventes des derniers mois remontées).",
+    ),
+    "daf.month": ("Month", "Mois"),
+    "daf.cei": ("CEI", "CEI"),
+    "daf.dso": ("DSO (90 days)", "DSO (90 jours)"),
+    "daf.countback": ("DSO (countback)", "DSO (épuisement)"),
+    "daf.sales": ("Credit sales", "Ventes à crédit"),
+    "daf.closing": ("Closing receivables", "Encours de clôture"),
+    "daf.export": ("Export (CSV)", "Exporter (CSV)"),
+    # provisions for doubtful receivables
+    "prov.heading": ("Provisions for doubtful receivables", "Provisions pour créances douteuses"),
+    "prov.intro": (
+        "Open invoices {days} days or more past due, provisioned on their amount net of VAT "
+        "({vat}) at the larger of the matrix's rate for their age and the model's expected loss "
+        "rate (default probability x (1 - recovery rate {recovery})).",
+        "Factures ouvertes échues depuis {days} jours ou plus, provisionnées sur leur montant "
+        "hors TVA ({vat}) au plus élevé du taux de la matrice pour leur ancienneté et du taux de "
+        "perte attendue du modèle (probabilité de défaut x (1 - taux de recouvrement {recovery})).",
+    ),
+    "prov.total": (
+        "Total provision: {amount} on {n} doubtful invoices",
+        "Provision totale : {amount} sur {n} factures douteuses",
+    ),
+    "prov.bucket": ("{days} days past due", "échues de {days} jours"),
+    "prov.rate": ("Matrix rate", "Taux de la matrice"),
+    "prov.invoices": ("Invoices", "Factures"),
+    "prov.net": ("Net of VAT", "Hors TVA"),
+    "prov.amount": ("Provision", "Provision"),
+    "prov.customers": ("Largest provisions by customer", "Plus fortes provisions par client"),
+    "prov.customer": ("Provision (doubtful receivables)", "Provision (créances douteuses)"),
+    "prov.export": ("Export every invoice (CSV)", "Exporter chaque facture (CSV)"),
+    # the credit desk's record (decisions, limits, notes)
+    "desk.heading": ("Credit decisions and notes", "Décisions de crédit et notes"),
+    "desk.decide": ("Record the decision", "Enregistrer la décision"),
+    "desk.decision": ("Decision", "Décision"),
+    "desk.granted_amount": ("Amount granted", "Montant accordé"),
+    "desk.granted_terms": ("Terms granted (days)", "Délai accordé (jours)"),
+    "desk.limit": ("New credit limit (optional)", "Nouveau plafond de crédit (facultatif)"),
+    "desk.conditions": ("Conditions, one per line", "Conditions, une par ligne"),
+    "desk.reason": (
+        "Reason (required when departing from the recommendation)",
+        "Motif (obligatoire si la décision s'écarte de la recommandation)",
+    ),
+    "desk.button": ("Record", "Enregistrer"),
+    "desk.note": ("Note", "Note"),
+    "desk.note_button": ("Add the note", "Ajouter la note"),
+    "desk.none": ("Nothing on record yet.", "Rien d'enregistré pour l'instant."),
+    "desk.unavailable": (
+        "The credit desk's record is not available.",
+        "L'historique des décisions n'est pas disponible.",
+    ),
+    "desk.sign_in": (
+        "Sign in to record a decision or a note.",
+        "Connectez-vous pour enregistrer une décision ou une note.",
+    ),
+    "desk.recorded": ("Recorded.", "Enregistré."),
+    "desk.csrf": (
+        "This form has expired or did not come from this page; open the page again and resend.",
+        "Ce formulaire a expiré ou ne vient pas de cette page ; rouvrez la page et renvoyez-le.",
+    ),
+    "desk.current_limit": (
+        "Credit limit on record: {limit}",
+        "Plafond de crédit enregistré : {limit}",
+    ),
+    "desk.export": ("Export (CSV)", "Exporter (CSV)"),
+    "desk.col.when": ("When", "Quand"),
+    "desk.col.who": ("Who", "Qui"),
+    "desk.col.what": ("What", "Quoi"),
+    "desk.kind.decision": ("Decision", "Décision"),
+    "desk.kind.limit": ("Credit limit", "Plafond de crédit"),
+    "desk.kind.note": ("Note", "Note"),
+    "desk.decided": (
+        "{decision} (recommended: {recommendation}); {amount} requested at {terms} days",
+        "{decision} (recommandé : {recommendation}) ; {amount} demandés à {terms} jours",
+    ),
+    "desk.granted": ("granted {amount} at {terms} days", "accordé {amount} à {terms} jours"),
+    "desk.override": ("override: {reason}", "dérogation : {reason}"),
+    "desk.model": (
+        "model v{version}, snapshot of {day}, default {default}",
+        "modèle v{version}, instantané du {day}, défaut {default}",
+    ),
+    "desk.limit_change": ("{old} → {new}", "{old} → {new}"),
     # model page
     "model.champion": (
         "Champion <strong>v{version}</strong> ({source}), trained on data from {start} to {end}; "

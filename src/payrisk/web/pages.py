@@ -25,9 +25,19 @@ from markupsafe import Markup
 
 from payrisk.core.i18n import DASH, DEFAULT_LANGUAGE, LANGUAGES, missing, negotiate
 from payrisk.data.contract import CHANNELS
+from payrisk.policy.credit import APPROVE, APPROVE_WITH_CONDITIONS, DECISIONS, DECLINE
 from payrisk.policy.ladder import LEVEL
 from payrisk.policy.portfolio import PortfolioBundle
+from payrisk.policy.provisions import (
+    ProvisionRules,
+    by_bucket,
+    by_customer,
+    invoice_provisions,
+    recovery_of,
+    total,
+)
 from payrisk.policy.reasons import LOWERS, RAISES, rephrase
+from payrisk.records.store import CustomerRecord
 from payrisk.serving.auth import LOGIN_PATH, PAGES_ROOT, LoginProblem
 from payrisk.web import charts
 from payrisk.web.bundle import SORTS, STATUSES, InvoicePage, InvoiceQuery
@@ -216,6 +226,7 @@ def customer_row(row: dict, w: Words) -> dict:
         "customer_id": row["customer_id"],
         "invoices": f.number(row.get("open_invoices")),
         "open": f.money(row.get("open_amount")),
+        "over_limit": _over_limit_of(row.get("open_amount"), row.get("credit_limit"), w),
         "past_due": f.money(row.get("past_due_amount")),
         "late": f.pct(row.get("late_probability")),
         "default": f.pct(row.get("default_probability")),
@@ -261,11 +272,83 @@ def _cash_context(bundle: PortfolioBundle, w: Words) -> dict[str, object]:
     return {"cash": rows, "cash_svg": Markup(svg), "beyond": f.money(beyond) if beyond else ""}
 
 
+def provisions_context(
+    bundle: PortfolioBundle, rules: ProvisionRules | None, layout: Layout, top: int = 10
+) -> dict[str, object] | None:
+    """The provisions section: per age bucket (the matrix), the largest customers, the total;
+    None without rules (nothing shown)."""
+    if rules is None:
+        return None
+    w = layout.words
+    f = w.f
+    table = invoice_provisions(bundle.invoices, rules, recovery_of(bundle.kpis))
+    customers = by_customer(table).head(top)
+    return {
+        "total": f.money(total(table)),
+        "intro": w.t(
+            "prov.intro",
+            days=rules.doubtful_after_days,
+            vat=f.pct(rules.vat_rate),
+            recovery=f.pct(recovery_of(bundle.kpis)),
+        ),
+        "count": f.number(len(table)),
+        "buckets": [
+            {
+                "bucket": w.t("prov.bucket", days=r["bucket"]),
+                "rate": f.pct(r["matrix_rate"]),
+                "invoices": f.number(r["invoices"]),
+                "net": f.money(r["net_amount"]),
+                "provision": f.money(r["provision"]),
+            }
+            for r in _records(by_bucket(table, rules))
+        ],
+        "customers": [
+            {
+                "customer_id": r["customer_id"],
+                "invoices": f.number(r["invoices"]),
+                "open": f.money(r["open_amount"]),
+                "provision": f.money(r["provision"]),
+            }
+            for r in _records(customers)
+        ],
+        "export": f"{layout.base}/desk/provisions.csv",
+    }
+
+
+def monthly_context(bundle: PortfolioBundle, layout: Layout) -> list[dict[str, str]]:
+    """The DAF's month-by-month rows, in words and local formats (the bundle's `monthly`)."""
+    f = layout.words.f
+    return [
+        {
+            "month": f.day(pd.Timestamp(f"{r['month']}-01"), "MMM yyyy"),
+            "cei": DASH if r["cei"] is None else f.pct(r["cei"] / 100, 1),
+            "dso": DASH if r["dso_days_90"] is None else f.number(r["dso_days_90"], 1),
+            "countback": DASH
+            if r["countback_dso_days"] is None
+            else f.number(r["countback_dso_days"], 1),
+            "sales": f.money(r["credit_sales"], cents=False),
+            "closing": f.money(r["closing_receivables"], cents=False),
+        }
+        for r in bundle.kpis.get("monthly", [])
+    ]
+
+
+def customer_provision(
+    bundle: PortfolioBundle, rules: ProvisionRules | None, customer_id: str
+) -> float | None:
+    """A customer's provision: the sum of its doubtful invoices' (None without rules)."""
+    if rules is None:
+        return None
+    table = invoice_provisions(bundle.invoices, rules, recovery_of(bundle.kpis))
+    return total(table.loc[table["customer_id"] == customer_id])
+
+
 def _portfolio_context(
     bundle: PortfolioBundle, page: InvoicePage, query: InvoiceQuery, layout: Layout,
-    interactive: bool,
+    interactive: bool, provision_rules: ProvisionRules | None = None,
 ) -> dict[str, object]:  # fmt: skip
-    """What `_portfolio.html` shows: key figures, both charts, one page of the worklist."""
+    """What `_portfolio.html` shows: key figures, both charts, provisions, one page of the
+    worklist."""
     w, k = layout.words, bundle.kpis
     f = w.f
     aged = k.get("aged_balance", [])
@@ -306,6 +389,8 @@ def _portfolio_context(
     by_customer = query.view == "customers"
     return dict(
         k=k,
+        provisions=provisions_context(bundle, provision_rules, layout),
+        monthly=monthly_context(bundle, layout),
         summary=w.t(
             "portfolio.summary",
             open_customers=f.number(bundle.customers["customer_id"].nunique()),
@@ -331,10 +416,14 @@ def _portfolio_context(
 
 
 def portfolio_page(
-    bundle: PortfolioBundle, page: InvoicePage, query: InvoiceQuery, layout: Layout
+    bundle: PortfolioBundle,
+    page: InvoicePage,
+    query: InvoiceQuery,
+    layout: Layout,
+    provision_rules: ProvisionRules | None = None,
 ) -> str:
     """/ui/: the portfolio with the searchable, sortable worklist (by invoice or customer)."""
-    context = _portfolio_context(bundle, page, query, layout, interactive=True)
+    context = _portfolio_context(bundle, page, query, layout, True, provision_rules)
     return _render("portfolio.html", layout, **context)
 
 
@@ -410,9 +499,193 @@ def _review_context(review: object | None, w: Words) -> dict[str, object] | None
         ),
         "conditions": review.conditions,
         "grounds": review.grounds,
+        "warnings": list(getattr(review, "warnings", [])),
         "raising": [r.text for r in review.reasons if r.direction == RAISES],
         "lowering": [r.text for r in review.reasons if r.direction == LOWERS],
     }
+
+
+@dataclass(frozen=True)
+class DeskView:
+    """What a page shows of the credit desk's record, and which of its forms it offers."""
+
+    record: CustomerRecord | None  # None: the record is unavailable
+    csrf: str = ""  # the page session's CSRF token, sent back by every form
+    can_write: bool = False  # someone is signed in (or sends a key): forms are offered
+    notice: str | None = None  # after a write: "Recorded."
+    error: str | None = None  # why the last write was refused
+
+
+def _event_rows(record: CustomerRecord, w: Words) -> list[dict]:
+    """Decisions, limit changes and notes as one timeline, newest first."""
+    f = w.f
+    events = []
+    for d in record.decisions:
+        parts = [
+            w.t(
+                "desk.decided",
+                decision=w.label("recommendation", d["decision"]),
+                recommendation=w.label("recommendation", d["recommendation"]),
+                amount=f.money(d["requested_amount"]),
+                terms=d["terms_days"],
+            )
+        ]
+        if d["decision"] != DECLINE and d["granted_amount"] is not None:
+            parts.append(
+                w.t(
+                    "desk.granted",
+                    amount=f.money(d["granted_amount"]),
+                    terms=text(d["granted_terms_days"]),
+                )
+            )
+        parts.extend(d["conditions"])
+        details = [
+            w.t(
+                "desk.model",
+                version=d["model_version"],
+                day=f.day(d["snapshot_as_of"]),
+                default=f.pct(d["default_probability"]),
+            )
+        ]
+        events.append(
+            {
+                "at": d["decided_at"],
+                "customer_id": d["customer_id"],
+                "kind": w.t("desk.kind.decision"),
+                "who": d["author"],
+                "what": "; ".join(parts),
+                "override": w.t("desk.override", reason=d["override_reason"])
+                if d["override"]
+                else None,
+                "details": details,
+            }
+        )
+    for x in record.limits:
+        events.append(
+            {
+                "at": x["set_at"],
+                "customer_id": x["customer_id"],
+                "kind": w.t("desk.kind.limit"),
+                "who": x["author"],
+                "what": w.t(
+                    "desk.limit_change",
+                    old=f.money(x["previous_limit"], cents=False),
+                    new=f.money(x["credit_limit"], cents=False),
+                ),
+                "override": None,
+                "details": [],
+            }
+        )
+    for n in record.notes:
+        events.append(
+            {
+                "at": n["written_at"],
+                "customer_id": n["customer_id"],
+                "kind": w.t("desk.kind.note"),
+                "who": n["author"],
+                "what": n["text"],
+                "override": None,
+                "details": [],
+            }
+        )
+    events.sort(key=lambda e: e["at"], reverse=True)
+    for e in events:
+        e["when"] = f"{f.day(e['at'].date())} {e['at']:%H:%M} UTC"
+    return events
+
+
+def desk_context(
+    view: DeskView | None,
+    customer_id: str,
+    review: object | None,
+    form: dict[str, str],
+    layout: Layout,
+    lawful_terms: int | None = None,
+) -> dict[str, object] | None:
+    """The record's section of a page: the timeline, the decision form under a review, the note
+    form, the export link. None: no record configured (the report, tests without one)."""
+    if view is None or not customer_id:
+        return None
+    w = layout.words
+    record = view.record
+    context: dict[str, object] = {
+        "available": record is not None,
+        "events": _event_rows(record, w) if record is not None else [],
+        "current_limit": (
+            w.t("desk.current_limit", limit=w.f.money(record.current_limit, cents=False))
+            if record is not None and record.current_limit is not None
+            else None
+        ),
+        "customer_id": customer_id,
+        "csrf": view.csrf,
+        "can_write": view.can_write and record is not None,
+        "notice": view.notice,
+        "error": view.error,
+        "decision_action": f"{layout.base}/desk/decision?lang={w.language}",
+        "note_action": f"{layout.base}/desk/note?lang={w.language}",
+        "export": f"{layout.base}/desk/export.csv?customer_id={url_segment(customer_id)}",
+        "decision": None,
+    }
+    if review is not None and context["can_write"]:
+        recommended = review.recommendation
+        terms = int(form.get("terms_days") or 0)
+        if lawful_terms is not None:
+            terms = min(terms, lawful_terms)
+        context["decision"] = {
+            "choices": [(code, w.label("recommendation", code)) for code in DECISIONS],
+            "chosen": recommended if recommended in DECISIONS else "",
+            "shown": recommended,
+            "requested_amount": form.get("requested_amount", ""),
+            "terms_days": form.get("terms_days", ""),
+            "granted_amount": form.get("requested_amount", "")
+            if recommended in (APPROVE, APPROVE_WITH_CONDITIONS)
+            else "",
+            "granted_terms": terms,
+            "conditions": "\n".join(review.conditions),
+        }
+    return context
+
+
+def desk_page(
+    decisions: list[dict] | None, report: dict | None, layout: Layout, latest: int = 50
+) -> str:
+    """/ui/desk: how often decisions depart from the recommendation and how those customers paid
+    since, beside the followed ones; the latest decisions. `decisions` None: no record."""
+    w = layout.words
+    f = w.f
+    if decisions is None or report is None:
+        return _render("desk.html", layout, available=False)
+    events = _event_rows(CustomerRecord(decisions=decisions), w)[:latest]
+    n, overrides = report["decisions"], report["overrides"]
+    groups = [
+        {
+            "name": w.t(f"overrides.{name}"),
+            "decisions": f.number(g["decisions"]),
+            "settled": f.number(g["settled"]),
+            "late": f.pct(g["late_share"]),
+            "mean": f.number(g["mean_days_late"], 1),
+            "written_off": f.number(g["written_off"]),
+        }
+        for name, g in report.get("groups", {}).items()
+    ]
+    return _render(
+        "desk.html",
+        layout,
+        available=True,
+        summary=w.t(
+            "overrides.summary",
+            n=f.number(n),
+            overrides=f.number(overrides),
+            share=f.pct(overrides / n if n else None),
+        ),
+        decisions=[w.label("recommendation", code) for code in DECISIONS],
+        matrix=[
+            (w.label("recommendation", code), [f.number(v) for v in counts.values()])
+            for code, counts in report.get("matrix", {}).items()
+        ],
+        groups=groups,
+        latest=events,
+    )
 
 
 def case_row(row: dict, w: Words) -> dict:
@@ -474,8 +747,11 @@ def customer_page(
     form: dict[str, str],
     error: str | None,
     layout: Layout,
+    desk: dict[str, object] | None = None,
+    provision_rules: ProvisionRules | None = None,
 ) -> str:
-    """/ui/customers/<id>: payment history, open invoices, aged balance, credit-review form."""
+    """/ui/customers/<id>: payment history, open invoices, aged balance, credit-review form,
+    the credit desk's record (`desk_context`), its provision for doubtful receivables."""
     w = layout.words
     f = w.f
     invoices = bundle.invoices.loc[bundle.invoices["customer_id"] == customer_id]
@@ -516,6 +792,9 @@ def customer_page(
         (w.t("customer.limit"), f.money(getattr(profile, "credit_limit", None), cents=False),
          _over_limit(profile, w)),
     ]  # fmt: skip
+    provision = customer_provision(bundle, provision_rules, customer_id)
+    if provision is not None:
+        items.append((w.t("prov.customer"), f.money(provision), ""))
     aged = (
         [(w.label("bucket", k), f.money(v)) for k, v in profile.aged_balance.items()]
         if profile is not None
@@ -541,22 +820,34 @@ def customer_page(
         error=error,
         action=f"{layout.base}/customers/{url_segment(customer_id)}",
         works=works,
+        desk=desk,
     )
 
 
 def _over_limit(profile: object | None, w: Words) -> str:
     """The exposure beyond the credit limit, in words ("" within it or without a limit)."""
-    limit = getattr(profile, "credit_limit", None)
-    exposure = getattr(profile, "open_amount", None)
-    if missing(limit) or missing(exposure) or exposure <= limit:
+    return _over_limit_of(
+        getattr(profile, "open_amount", None), getattr(profile, "credit_limit", None), w
+    )
+
+
+def _over_limit_of(exposure: object, limit: object, w: Words) -> str:
+    """The customer page and the portfolio's customers flag the same excess."""
+    if missing(limit) or missing(exposure):
         return ""
-    return w.t("customer.over_limit", amount=w.f.money(exposure - limit, cents=False))
+    over = float(exposure) - float(limit)  # type: ignore[arg-type]
+    return w.t("customer.over_limit", amount=w.f.money(over, cents=False)) if over > 0 else ""
 
 
 def credit_page(
-    form: dict[str, str], review: object | None, error: str | None, layout: Layout
+    form: dict[str, str],
+    review: object | None,
+    error: str | None,
+    layout: Layout,
+    desk: dict[str, object] | None = None,
 ) -> str:
-    """/ui/credit-review: a credit review for any customer id, a prospect's included."""
+    """/ui/credit-review: a credit review for any customer id, a prospect's included, and the
+    reviewed customer's record (`desk_context`)."""
     return _render(
         "credit.html",
         layout,
@@ -564,6 +855,7 @@ def credit_page(
         review=_review_context(review, layout.words),
         error=error,
         action=f"{layout.base}/credit-review",
+        desk=desk,
     )
 
 
@@ -860,6 +1152,7 @@ def report_page(
     challenger: dict | None,
     as_of: str,
     words: Words | None = None,
+    provision_rules: ProvisionRules | None = None,
 ) -> str:
     """`payrisk report`: the top of the worklist and the model card in one file to e-mail.
 
@@ -869,7 +1162,7 @@ def report_page(
         base="", as_of=as_of, model_version=version, nav=False, inline_css=True,
         words=words or Words(),
     )  # fmt: skip
-    portfolio = _portfolio_context(bundle, page, query, layout, interactive=False)
+    portfolio = _portfolio_context(bundle, page, query, layout, False, provision_rules)
     model = _model_context(card, version, source, challenger, layout.words)
     return _render("report.html", layout, **portfolio, **model)
 
