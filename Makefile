@@ -76,7 +76,7 @@ lint: $(VENV)/.test
 	$(PY) -m ruff format --check src pipelines tests benchmarks docs
 	$(VENV)/bin/lint-imports
 
-test: lint
+test: lint docs
 	$(PY) -m pytest
 
 test-fast: lint
@@ -98,7 +98,7 @@ mutation: $(VENV)/.test
 	$(PY) -m benchmarks.mutation $(MUTATION_ARGS)
 
 # The site from README.md and the code (mkdocs.yml, docs/): strict, so a broken link or a README
-# section on no page fails it. Not part of make test (see tests/code/test_docs.py for the checks).
+# section on no page fails it. make test builds it too (tests/code/test_docs.py checks the content).
 docs: $(VENV)/.docs
 	NO_MKDOCS_2_WARNING=1 PYTHONPATH=$(CURDIR)/src:$(CURDIR) $(VENV)/bin/mkdocs build --strict
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import importlib
 import json
 import logging
 import os
@@ -38,8 +37,10 @@ from payrisk.data.validation import DataValidationError, validate_tables
 from payrisk.features.declared import DeclaredFeatureError
 from payrisk.features.snapshot import SnapshotError
 from payrisk.models.gate import CHAMPION
+from payrisk.models.monitoring import MonitoringDataError
 from payrisk.models.training import InsufficientHistoryError
 from pipelines.catalog import Catalog, DailyPaths, ModelUnavailableError, RegistryUnusableError
+from pipelines.monitoring import run_monitoring
 from pipelines.scoring import ScoringRun, save_run_snapshot, score_dataset, write_scores
 
 log = logging.getLogger("payrisk.daily")
@@ -316,28 +317,14 @@ def write_email_report(run: NightRun) -> dict:
     return {"report": str(run.paths.report)}
 
 
-MONITORING_MODULE = "pipelines.monitoring"
-
-
 def monitor(run: NightRun) -> dict:
-    """`pipelines.monitoring.run_monitoring(catalog, data_dir, as_of, out)` (issue 27) when it
-    exists: its report beside the others, and its verdict here; a verdict of `retrain` makes the
-    next run retrain. Data too thin to monitor (its `MonitoringDataError`) skips the step: the
-    night's work stands."""
-    try:
-        module = importlib.import_module(MONITORING_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name != MONITORING_MODULE:
-            raise  # the module is there but broken: a failure, not a skip
-        raise Skipped("monitoring not available") from None
-    run_monitoring = getattr(module, "run_monitoring", None)
-    if run_monitoring is None:
-        raise Skipped("monitoring not available")
+    """`payrisk monitor` on tonight's data: its report beside the others, and its verdict here;
+    a verdict of `retrain` makes the next run retrain. Data too thin to monitor skips the step:
+    the night's work stands."""
     out = run.paths.reports_dir / "monitoring.json"
-    too_thin = getattr(module, "MonitoringDataError", ())
     try:
         report = run_monitoring(run.catalog, run.paths.data_dir, run.as_of, out)
-    except too_thin as error:
+    except MonitoringDataError as error:
         raise Skipped(f"nothing to monitor: {error}") from None
     verdict = report.get("verdict")
     run.retrain_requested = verdict == "retrain"

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from payrisk.cli import app
+from payrisk.models.monitoring import VERDICTS
 from tests.code.test_daily import night_config, payments_export
 from tests.conftest import AUTH, TrainedProject
 from tests.processes import command, environment
@@ -72,9 +73,10 @@ def test_a_night_writes_every_output_and_a_second_run_is_refused(
 
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     statuses = {step["name"]: step["status"] for step in summary["steps"]}
-    assert statuses == {name: "ok" for name in STEPS} | {"retrain": "skipped", "monitor": "skipped"}
+    assert statuses == {name: "ok" for name in STEPS} | {"retrain": "skipped"}
     outputs = {step["name"]: step for step in summary["steps"]}
-    assert outputs["monitor"]["message"] == "monitoring not available"
+    monitored = json.loads((tmp_path / "reports" / "monitoring.json").read_text())
+    assert outputs["monitor"]["outputs"]["verdict"] == monitored["verdict"] in VERDICTS
     assert "under 30 days old" in outputs["retrain"]["message"]
     assert outputs["import"]["outputs"]["tables"] == ["payments.csv"]
     reports = tmp_path / "reports"
