@@ -70,6 +70,7 @@ def test_snapshot_step_writes_the_portfolio_bundle(snapshot_file, trained):
         "customers.parquet",
         "payments.parquet",
         "cash_forecast.parquet",
+        "reminders.parquet",
         "kpis.json",
     }
     kpis = json.loads((bundle / "kpis.json").read_text())
