@@ -111,6 +111,62 @@ TARGETS = (
         ("tests/code/test_features.py",),
     ),
     Target(
+        "gate",
+        "models/gate.py",
+        (
+            "behind_baselines",
+            "metric_order",
+            "_value",
+            "Judged.words",
+            "judge",
+            "target_difference",
+            "_gate_inputs",
+            "_measured",
+            "decide",
+        ),
+        ("tests/model/test_gate.py",),
+    ),
+    Target(
+        "state",
+        "policy/state.py",
+        (
+            "latest_day",
+            "DunningState.over",
+            "DunningState.given",
+            "DunningState.any",
+            "DunningState.decides",
+            "DunningState.held",
+            "DunningState.open_promise",
+            "DunningState.broken_promise",
+            "DunningState.on_plan",
+            "DunningState.paused_until",
+            "DunningState.on_track",
+            "DunningState.collected_by_debit",
+            "DunningState.disputed",
+            "_latest",
+            "_given",
+            "promise_kept_probability",
+            "scenario_inputs",
+            "amount_due",
+        ),
+        (
+            "tests/code/test_state_rules.py",
+            "tests/code/test_continuity.py",
+            "tests/code/test_penalties.py",
+        ),
+    ),
+    Target(
+        "decisions",
+        "policy/planning.py",
+        (
+            "LearnedNextActions.__call__",
+            "LearnedNextActions._decide",
+            "LearnedNextActions._at_once",
+            "LearnedNextActions._levels_sent",
+        ),
+        ("tests/code/test_broken_promise_choice.py",),
+    ),
+    Target(
         "amounts",
         "policy/planning.py",
         ("dunning_amounts",),
@@ -165,6 +221,16 @@ EQUIVALENT: dict[tuple[str, str, str, str, int], str] = {
         0,
     ): "what is left after a round was not bundled, so it is already on or after anchor + gap",
 }
+EQUIVALENT[
+    "models/gate.py",
+    "judge",
+    "old = _value(champion, name) if champion is not None else 0.0",
+    "0.0 -> 1.0",
+    0,
+] = (
+    "with no champion the stand-in value is only checked to be finite (any number is) and is "
+    "never returned: the champion's value is None"
+)
 _YEAR_CLIP = (
     'year = np.clip(np.searchsorted(_YEAR_STARTS, day, side="right") - 1, 0, len(_YEARS) - 1)'
 )

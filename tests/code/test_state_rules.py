@@ -1,0 +1,212 @@
+"""The dunning state's rules read one invoice at a time, each at its boundary day (issue 32: the
+mutation runner's `state` target). Expected values are worked by hand from the rules in
+`payrisk.policy.state`'s docstring, never from the code's output."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from payrisk.policy.dunning import NO_CONTACT
+from payrisk.policy.state import (
+    NO_DAY,
+    DunningState,
+    amount_due,
+    latest_day,
+    promise_kept_probability,
+    scenario_inputs,
+)
+
+TODAY = 20_400
+
+
+def _state(n: int = 1, **fields) -> DunningState:
+    """`n` invoices, nothing known but `fields` (lists of n values)."""
+    base = DunningState.empty(n)
+    values = {}
+    for name, given in fields.items():
+        dtype = getattr(base, name).dtype
+        values[name] = np.array(given, dtype=dtype)
+    return replace(base, **values)
+
+
+def test_a_hold_holds_through_its_last_day_and_not_the_day_after():
+    state = _state(3, hold_until_day=[TODAY, TODAY - 1, NO_DAY])
+    assert state.held(TODAY).tolist() == [True, False, False]
+
+
+def test_a_promise_is_open_through_its_day_and_broken_the_day_after():
+    state = _state(3, promise_day=[TODAY, TODAY - 1, NO_DAY])
+    assert state.open_promise(TODAY).tolist() == [True, False, False]
+    # Broken: the date has passed and no reminder came after it (none was ever sent here).
+    no_reminder = np.full(3, NO_CONTACT)
+    assert state.broken_promise(TODAY, no_reminder).tolist() == [False, True, False]
+
+
+def test_a_reminder_after_the_promised_day_answers_the_broken_promise_one_on_it_does_not():
+    state = _state(3, promise_day=[TODAY - 5] * 3)
+    last_reminder = np.array([TODAY - 4, TODAY - 5, TODAY - 6])
+    assert state.broken_promise(TODAY, last_reminder).tolist() == [False, True, True]
+
+
+def test_a_promise_to_pay_early_that_slips_is_broken_only_once_the_invoice_is_past_due():
+    state = _state(3, promise_day=[TODAY - 5] * 3)
+    no_reminder = np.full(3, NO_CONTACT)
+    due = np.array([TODAY - 1, TODAY, TODAY + 3])
+    assert state.broken_promise(TODAY, no_reminder, due).tolist() == [True, False, False]
+
+
+def test_a_plan_is_on_track_through_its_instalments_due_day():
+    state = _state(3, plan_due_day=[TODAY, TODAY - 1, NO_DAY])
+    assert state.on_plan().tolist() == [True, True, False]
+    assert state.on_track(TODAY).tolist() == [True, False, False]
+
+
+def test_an_open_promise_is_on_track_a_broken_one_is_not():
+    state = _state(2, promise_day=[TODAY, TODAY - 1])
+    assert state.on_track(TODAY).tolist() == [True, False]
+
+
+def test_the_pause_ends_with_the_later_of_a_hold_and_an_open_promise():
+    state = _state(
+        5,
+        hold_until_day=[TODAY + 3, TODAY + 3, NO_DAY, TODAY - 1, NO_DAY],
+        promise_day=[TODAY + 7, TODAY + 1, TODAY + 2, TODAY - 2, NO_DAY],
+    )
+    # Nothing pausing: the day before today (a contact may go today).
+    expected = [TODAY + 7, TODAY + 3, TODAY + 2, TODAY - 1, TODAY - 1]
+    assert state.paused_until(TODAY).tolist() == expected
+
+
+def test_direct_debit_collects_until_a_collection_fails():
+    state = _state(
+        4,
+        direct_debit=[1.0, 1.0, 0.0, np.nan],
+        debit_failed_day=[NO_DAY, TODAY - 3, NO_DAY, NO_DAY],
+    )
+    assert state.collected_by_debit().tolist() == [True, False, False, False]
+
+
+def test_a_dispute_counts_from_the_day_it_is_raised():
+    state = _state(3, dispute_day=[TODAY, TODAY + 1, NO_DAY])
+    assert state.disputed(TODAY).tolist() == [True, False, False]
+
+
+def test_each_rule_alone_takes_the_invoice_from_the_learned_policy():
+    no_reminder = np.full(8, NO_CONTACT)
+    state = _state(
+        8,
+        hold_until_day=[TODAY, NO_DAY, NO_DAY, NO_DAY, NO_DAY, NO_DAY, NO_DAY, NO_DAY],
+        promise_day=[NO_DAY, TODAY, TODAY - 1, NO_DAY, NO_DAY, NO_DAY, NO_DAY, NO_DAY],
+        plan_due_day=[NO_DAY, NO_DAY, NO_DAY, TODAY - 30, NO_DAY, NO_DAY, NO_DAY, NO_DAY],
+        direct_debit=[np.nan, np.nan, np.nan, np.nan, 1.0, np.nan, np.nan, 0.0],
+        dispute_day=[NO_DAY, NO_DAY, NO_DAY, NO_DAY, NO_DAY, TODAY, NO_DAY, NO_DAY],
+    )
+    # hold, open promise, broken promise, plan, direct debit, dispute: decided; nothing known,
+    # and a customer who said "no direct debit": the learned policy's.
+    expected = [True, True, True, True, True, True, False, False]
+    assert state.decides(TODAY, no_reminder).tolist() == expected
+
+
+def test_the_later_of_two_days_either_unknown():
+    first = np.array([5, NO_DAY, 9, NO_DAY, 3])
+    second = np.array([NO_DAY, 7, 4, NO_DAY, 8])
+    assert latest_day(first, second).tolist() == [5, 7, 9, NO_DAY, 8]
+
+
+def test_anything_known_but_what_was_sent_or_a_plain_no_to_direct_debit_counts_as_state():
+    state = _state(
+        5,
+        hold_until_day=[TODAY, NO_DAY, NO_DAY, NO_DAY, NO_DAY],
+        promise_amount=[np.nan, 50.0, np.nan, np.nan, np.nan],
+        direct_debit=[np.nan, np.nan, 0.0, 1.0, np.nan],
+        top_level_sent=[np.nan, np.nan, np.nan, np.nan, 3.0],
+    )
+    assert state.given().tolist() == [True, True, False, True, False]
+    assert state.any()
+    assert not _state(2, top_level_sent=[2.0, 3.0], direct_debit=[0.0, 0.0]).any()
+
+
+def test_a_request_state_replaces_the_snapshots_field_by_field_plans_and_promises_whole():
+    mine = _state(
+        3,
+        hold_until_day=[TODAY + 2, NO_DAY, NO_DAY],
+        plan_due_day=[TODAY + 10, NO_DAY, NO_DAY],
+        plan_amount=[100.0, 400.0, np.nan],  # without its due day: not a plan the request sends
+        promise_day=[NO_DAY, TODAY + 4, NO_DAY],
+        top_level_sent=[1.0, np.nan, 4.0],
+        notice_day=[NO_DAY, TODAY - 2, TODAY - 9],
+    )
+    base = _state(
+        3,
+        hold_until_day=[TODAY + 9, TODAY + 9, NO_DAY],
+        plan_due_day=[TODAY + 20, TODAY + 20, NO_DAY],
+        plan_amount=[300.0, 300.0, np.nan],
+        promise_day=[TODAY + 1, NO_DAY, NO_DAY],
+        promise_amount=[80.0, 80.0, np.nan],
+        top_level_sent=[3.0, 2.0, 2.0],
+        notice_day=[TODAY - 5, NO_DAY, TODAY - 1],
+    )
+    merged = mine.over(base)
+    assert merged.hold_until_day.tolist() == [TODAY + 2, TODAY + 9, NO_DAY]
+    assert merged.plan_due_day.tolist() == [TODAY + 10, TODAY + 20, NO_DAY]
+    assert merged.plan_amount[:2].tolist() == [100.0, 300.0] and np.isnan(merged.plan_amount[2])
+    # The request's promise has no amount: its promise replaces the snapshot's whole.
+    assert merged.promise_day.tolist() == [TODAY + 1, TODAY + 4, NO_DAY]
+    assert merged.promise_amount[0] == 80.0 and np.isnan(merged.promise_amount[1])
+    # What was sent: the harder level, the later day, whoever said it.
+    assert merged.top_level_sent.tolist() == [3.0, 2.0, 4.0]
+    assert merged.notice_day.tolist() == [TODAY - 5, TODAY - 2, TODAY - 1]
+
+
+@pytest.mark.parametrize(
+    ("kept", "resolved", "expected"),
+    [
+        # 4 promises of prior strength at the portfolio's 0.75: (3 + 3) / (4 + 4) = 0.75.
+        (3.0, 4.0, 0.75),
+        # (0 + 3) / (6 + 4) = 0.3
+        (0.0, 6.0, 0.3),
+        # No record: the portfolio's rate, (0 + 3) / (0 + 4).
+        (np.nan, np.nan, 0.75),
+        # (10 + 3) / (10 + 4)
+        (10.0, 10.0, 13 / 14),
+    ],
+)
+def test_a_customers_kept_share_is_shrunk_to_the_portfolios_rate(kept, resolved, expected):
+    config = SimpleNamespace(promises=SimpleNamespace(prior_strength=4.0))
+    got = promise_kept_probability(np.array([kept]), np.array([resolved]), 0.75, config)
+    assert got[0] == pytest.approx(expected)
+
+
+def test_the_scenario_reads_reported_reminders_the_instalment_a_broken_promise_and_a_dispute():
+    due = np.array([TODAY - 40] * 5, dtype="int64")
+    scored = {
+        "reminders_sent": np.array([1.0, 3.0, np.nan, 1.0, 0.0]),
+        "due_date": due.astype("datetime64[D]"),
+        "disputed": np.array([False, False, False, False, True]),
+        "other": np.arange(5),
+    }
+    state = _state(
+        5,
+        reminders_reported=[2.0, 1.0, np.nan, np.nan, np.nan],
+        plan_due_day=[NO_DAY, NO_DAY, TODAY - 3, NO_DAY, NO_DAY],
+        plan_reminders=[np.nan, np.nan, 1.0, np.nan, np.nan],
+        promise_day=[NO_DAY, NO_DAY, NO_DAY, TODAY - 2, NO_DAY],
+        dispute_day=[NO_DAY, TODAY, NO_DAY, NO_DAY, NO_DAY],
+    )
+    got = scenario_inputs(scored, state, np.full(5, NO_CONTACT), TODAY)
+    # The more of sent and reported; on a plan, the plan's count; a broken promise one more.
+    assert got["reminders_sent"].tolist() == [2.0, 3.0, 1.0, 2.0, 0.0]
+    assert got["due_date"].astype("int64").tolist() == [TODAY - 40, TODAY - 40, TODAY - 3,
+                                                         TODAY - 40, TODAY - 40]  # fmt: skip
+    assert got["disputed"].tolist() == [False, True, False, False, True]
+    assert got["other"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_under_a_plan_the_next_contact_asks_for_the_instalment_or_what_is_left():
+    state = _state(3, plan_due_day=[TODAY, TODAY, NO_DAY], plan_amount=[100.0, 500.0, 100.0])
+    got = amount_due(np.array([300.0, 200.0, 300.0]), state)
+    assert got.tolist() == [100.0, 200.0, 300.0]
