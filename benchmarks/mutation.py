@@ -148,6 +148,7 @@ TARGETS = (
             "promise_kept_probability",
             "scenario_inputs",
             "amount_due",
+            "constrain",
         ),
         (
             "tests/code/test_state_rules.py",
@@ -231,6 +232,14 @@ EQUIVALENT[
     "with no champion the stand-in value is only checked to be finite (any number is) and is "
     "never returned: the champion's value is None"
 )
+for _code in (
+    "held = np.where(self.held(today), self.hold_until_day, today - 1)",
+    "promised = np.where(self.open_promise(today), self.promise_day, today - 1)",
+):
+    EQUIVALENT["policy/state.py", "DunningState.paused_until", _code, "1 -> 2", 0] = (
+        "the pause is the later of the two: where this one pauses nothing, the other is today - 1 "
+        "or a pause's end (on or after today), never earlier, so today - 2 is never the answer"
+    )
 _YEAR_CLIP = (
     'year = np.clip(np.searchsorted(_YEAR_STARTS, day, side="right") - 1, 0, len(_YEARS) - 1)'
 )

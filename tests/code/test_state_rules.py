@@ -210,3 +210,129 @@ def test_under_a_plan_the_next_contact_asks_for_the_instalment_or_what_is_left()
     state = _state(3, plan_due_day=[TODAY, TODAY, NO_DAY], plan_amount=[100.0, 500.0, 100.0])
     got = amount_due(np.array([300.0, 200.0, 300.0]), state)
     assert got.tolist() == [100.0, 200.0, 300.0]
+
+
+# constrain(): one invoice per customer, each alone in its case, the shipped policy (a gap of 5
+# days between contacts; a courtesy e-mail 1 working day before a promised date, a collector's
+# check-in 3 working days before when P(kept) is below 0.5). Monday 3 March 2025; no French
+# public holiday in March 2025.
+MONDAY = int(np.datetime64("2025-03-03", "D").astype("int64"))
+
+
+def _day(text: str) -> int:
+    return int(np.datetime64(text, "D").astype("int64"))
+
+
+CASES = {
+    # name: (state fields, planned action, planned day, due day, P(kept), last contact)
+    "nothing known": ({}, "remind", "2025-03-08", "2025-02-11", 0.9, None),
+    "hold": ({"hold_until_day": "2025-03-05"}, "remind", "2025-03-03", "2025-02-11", 0.9, None),
+    "promise kept likely": ({"promise_day": "2025-03-14"}, "remind", "2025-03-03", "2025-02-11",
+                            0.9, None),
+    "promise at risk": ({"promise_day": "2025-03-14"}, "remind", "2025-03-03", "2025-02-11",
+                        0.3, None),
+    "promise tomorrow": ({"promise_day": "2025-03-04"}, "remind", "2025-03-03", "2025-02-11",
+                         0.9, None),
+    "promise tomorrow, contacted Friday": ({"promise_day": "2025-03-04"}, "remind", "2025-03-03",
+                                           "2025-02-11", 0.9, "2025-02-28"),
+    "broken promise": ({"promise_day": "2025-02-27"}, "remind", "2025-03-06", "2025-02-11", 0.9,
+                       None),
+    "direct debit": ({"direct_debit": 1.0}, "remind", "2025-03-03", "2025-03-12", 0.9, None),
+    "plan": ({"plan_due_day": "2025-03-01"}, "remind", "2025-03-03", "2025-03-01", 0.9, None),
+    "dispute in a hold": ({"hold_until_day": "2025-03-05"}, "dispute_resolution", "2025-03-03",
+                          "2025-02-11", 0.9, None),
+}  # fmt: skip
+
+
+def _constrained():
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.policy.dunning import CustomerCodes
+    from payrisk.policy.state import constrain
+
+    names = list(CASES)
+    n = len(names)
+    state = DunningState.empty(n)
+    for i, name in enumerate(names):
+        for field, value in CASES[name][0].items():
+            getattr(state, field)[i] = _day(value) if field.endswith("_day") else value
+    actions = {
+        "action": np.array([CASES[k][1] for k in names], dtype=object),
+        "channel": np.array(["letter"] * n, dtype=object),
+        "template": np.array(["second_reminder"] * n, dtype=object),
+        "actor": np.array(["collector"] * n, dtype=object),
+        "step": np.full(n, 2.0),
+        "action_date": np.array([CASES[k][2] for k in names], dtype="datetime64[ns]"),
+    }
+    customers = CustomerCodes.of(np.array([f"C{i:02d}" for i in range(n)], dtype=object))
+    contacted = np.array([NO_CONTACT if CASES[k][5] is None else _day(CASES[k][5])
+                          for k in names])  # fmt: skip
+    out = constrain(
+        actions, state, customers, contacted, np.array([_day(CASES[k][3]) for k in names]),
+        np.full(n, NO_CONTACT), np.array([CASES[k][4] for k in names]), MONDAY,
+        load_dunning_config(),
+    )  # fmt: skip
+    days = out["action_date"].astype("datetime64[D]").astype(str)
+    return {name: {**{k: v[i] for k, v in out.items()}, "day": days[i]}
+            for i, name in enumerate(names)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "action", "channel", "template", "actor", "day", "reason"),
+    [
+        # No state: the plan exactly, even on a Saturday.
+        ("nothing known", "remind", "letter", "second_reminder", "collector", "2025-03-08", None),
+        # Held through Wednesday: Thursday.
+        ("hold", "remind", "letter", "second_reminder", "collector", "2025-03-06", "hold"),
+        # Promised for Friday the 14th: a courtesy e-mail 1 working day before (Thursday).
+        ("promise kept likely", "remind", "email", "promise_courtesy", "automatic", "2025-03-13",
+         "promise"),
+        # Likely broken: the collector calls 3 working days before (Tuesday the 11th).
+        ("promise at risk", "remind", "phone", "promise_check_in", "collector", "2025-03-11",
+         "promise_check_in"),
+        # Promised for Tuesday: the courtesy e-mail is due today, and today may still be used.
+        ("promise tomorrow", "remind", "email", "promise_courtesy", "automatic", "2025-03-03",
+         "promise"),
+        # Contacted Friday the 28th: nothing before Wednesday the 5th (the gap), too late for the
+        # courtesy e-mail; the scenario's step the day after the promised date, Wednesday.
+        ("promise tomorrow, contacted Friday", "remind", "letter", "second_reminder", "collector",
+         "2025-03-05", "promise"),
+        # Promised for Thursday the 27th, still open, no reminder since: at once (today).
+        ("broken promise", "remind", "letter", "second_reminder", "collector", "2025-03-03",
+         "broken_promise"),
+        # Collected by direct debit on its due date, Wednesday the 12th.
+        ("direct debit", "direct_debit", None, None, "automatic", "2025-03-12", "direct_debit"),
+        ("plan", "remind", "letter", "second_reminder", "collector", "2025-03-03",
+         "payment_plan"),
+        # A dispute is no contact: the hold does not move it and the reason stays the dispute.
+        ("dispute in a hold", "dispute_resolution", "letter", "second_reminder", "collector",
+         "2025-03-03", "dispute"),
+    ],
+)  # fmt: skip
+def test_the_state_rules_shape_each_next_action(case, action, channel, template, actor, day,
+                                                reason):  # fmt: skip
+    got = _constrained()[case]
+    assert (got["action"], got["channel"], got["template"], got["actor"]) == (
+        action, channel, template, actor
+    )  # fmt: skip
+    assert (got["day"], got["state_reason"]) == (day, reason)
+    # Courtesy contacts and direct debit are no step of the scenario; the rest keep theirs.
+    courtesy = template in ("promise_courtesy", "promise_check_in") or action == "direct_debit"
+    assert np.isnan(got["step"]) if courtesy else got["step"] == 2.0
+
+
+def test_without_any_state_only_a_dispute_has_a_reason_and_nothing_moves():
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.policy.dunning import CustomerCodes
+    from payrisk.policy.state import constrain
+
+    actions = {
+        "action": np.array(["remind", "dispute_resolution"], dtype=object),
+        "action_date": np.array(["2025-03-08", "2025-03-08"], dtype="datetime64[ns]"),
+    }
+    out = constrain(
+        actions, DunningState.empty(2), CustomerCodes.of(np.array(["A", "A"], dtype=object)),
+        np.array([NO_CONTACT]), np.full(2, MONDAY), np.full(2, NO_CONTACT), np.full(2, 0.9),
+        MONDAY, load_dunning_config(),
+    )  # fmt: skip
+    assert out["state_reason"].tolist() == [None, "dispute"]
+    assert out["action_date"].tolist() == actions["action_date"].tolist()
