@@ -240,6 +240,36 @@ for _code in (
         "the pause is the later of the two: where this one pauses nothing, the other is today - 1 "
         "or a pause's end (on or after today), never earlier, so today - 2 is never the answer"
     )
+# A decision moment is -1 (none left) or a day on or after today (day numbers count from 1970):
+# a test against 0 cannot tell 0 from 1, nor >= from >.
+_MOMENT = "moments are -1 (none left) or a day on or after today, never 0: "
+for _code, _mutation, _nth, _why in (
+    ('contact = is_contact(actions["action"]) | (ran_out & (moment >= 0))', ">= -> >", 0, "> 0"),
+    ('contact = is_contact(actions["action"]) | (ran_out & (moment >= 0))', "0 -> 1", 0, ">= 1"),
+    ("later = (contact | ran_out) & (moment < 0)", "< -> <=", 0, "<= 0"),
+    ("later = (contact | ran_out) & (moment < 0)", "0 -> 1", 0, "< 1"),
+):
+    EQUIVALENT["policy/planning.py", "LearnedNextActions.__call__", _code, _mutation, _nth] = (
+        f"{_MOMENT}{_why} splits them alike"
+    )
+EQUIVALENT[
+    "policy/planning.py",
+    "LearnedNextActions.__call__",
+    "following = np.where(later, -1, following)",
+    "1 -> 2",
+    0,
+] = (
+    "a row past its last moment has no following moment already (-1); -1 and -2 are read only "
+    "as `following >= 0` (none)"
+)
+for _mutation in (">= -> >", "0 -> 1"):
+    EQUIVALENT[
+        "policy/planning.py",
+        "LearnedNextActions._decide",
+        "wait_until = np.where(following[mine] >= 0, following[mine], moment[mine])",
+        _mutation,
+        0,
+    ] = f"{_MOMENT}following moments are -1 or after today, so > 0 and >= 1 split them alike"
 _YEAR_CLIP = (
     'year = np.clip(np.searchsorted(_YEAR_STARTS, day, side="right") - 1, 0, len(_YEARS) - 1)'
 )

@@ -119,7 +119,13 @@ CHOSEN = {
     200.0: (None, "learned", 5.0),  # wait until the next moment; the agency would pay
     300.0: ("agency", "learned", 3.0),  # the agency
     400.0: ("email", "rules", -2.0),  # no estimate: the rules' action and date stay
+    1000.0: ("email", "learned", 1.0),
+    1100.0: ("email", "learned", 1.0),
+    1200.0: ("letter", "learned", 1.0),
+    1300.0: ("phone", "learned", 0.0),  # an agency that only breaks even does not pay
+    1400.0: (None, "learned", 0.5),
 }
+DECIDED: list[dict] = []  # what the policy was asked, per call
 
 
 class _Effects:
@@ -132,6 +138,7 @@ class _Effects:
 
 def _fake_decide(response, features, amount, levels, default_probability, disputed, config,
                  language, no_softer_than):  # fmt: skip
+    DECIDED.append({"amount": amount.tolist(), "no_softer_than": no_softer_than.tolist()})
     n = len(amount)
     rows = [CHOSEN[a] for a in amount]
     worth = np.zeros((n, len(CHANNELS)))
@@ -149,43 +156,57 @@ def _fake_decide(response, features, amount, levels, default_probability, disput
     )
 
 
-def _learned_next_actions(monkeypatch, mode: str = "learned"):
+FIRST_ROWS = [
+    # amount, rules action, rules channel, step, rules day, due day, ruled by the state
+    (100.0, "remind", "email", 2.0, RULES_DAYS[0], DUE, False),
+    (200.0, "remind", "email", 2.0, RULES_DAYS[1], DUE, False),
+    (300.0, "remind", "letter", 4.0, RULES_DAYS[2], DUE, False),
+    (400.0, "remind", "email", 1.0, RULES_DAYS[3], DUE, False),
+    (500.0, "remind", "letter", 3.0, RULES_DAYS[4], DUE, True),
+]
+
+
+def _learned_next_actions(monkeypatch, mode="learned", rows=FIRST_ROWS, offsets=None,
+                          broken=None, top_level_sent=None):  # fmt: skip
     from payrisk.policy import planning
     from payrisk.policy.config import load_dunning_config
     from payrisk.policy.dunning import NO_CONTACT
 
+    DECIDED.clear()
     monkeypatch.setattr(planning, "decide", _fake_decide)
     monkeypatch.setattr(planning, "invoice_feature_arrays", lambda *args: {
         "last_reminder_channel": np.full(len(args[2]), None, dtype=object)})  # fmt: skip
     dunning = load_dunning_config()
-    policy_settings = dunning.policy.model_copy(update={"mode": mode})
-    dunning = dunning.model_copy(update={"policy": policy_settings})
-    n = 5
+    update = {"mode": mode} if offsets is None else {"mode": mode, "decision_offsets": offsets}
+    dunning = dunning.model_copy(update={"policy": dunning.policy.model_copy(update=update)})
+    n = len(rows)
+    amount = np.array([r[0] for r in rows])
+    due = np.array([r[5] for r in rows], dtype="int64")
     invoices = planning.OpenInvoices(
         invoice_id=np.array([f"I{i}" for i in range(n)], dtype=object),
         customer_id=np.array([f"C{i}" for i in range(n)], dtype=object),
-        issue_day=np.full(n, DUE - 30),
-        due_day=np.full(n, DUE),
-        amount=np.array([100.0, 200.0, 300.0, 400.0, 500.0]),
-        open_amount=np.array([100.0, 200.0, 300.0, 400.0, 500.0]),
+        issue_day=due - 30,
+        due_day=due,
+        amount=amount,
+        open_amount=amount,
         disputed=np.zeros(n, dtype=bool),
     )
     scorer = SimpleNamespace(
         effects=_Effects(), feature_set=SimpleNamespace(with_features=lambda names: None)
     )
     history = SimpleNamespace(key_account_flags=lambda ids: np.zeros(len(ids), dtype=bool))
-    scored = {"open_amount": invoices.open_amount, "default_probability": np.full(n, 0.2)}
+    scored = {"open_amount": amount, "default_probability": np.full(n, 0.2)}
     policy = LearnedNextActions(
         scorer, history, invoices, scored, np.full(n, NO_CONTACT), int(TODAY), dunning,
-        ruled=np.array([False, False, False, False, True]),
+        ruled=np.array([r[6] for r in rows]), broken=broken, top_level_sent=top_level_sent,
     )  # fmt: skip
     actions = {
-        "action": np.array(["remind"] * n, dtype=object),
-        "channel": np.array(["email", "email", "letter", "email", "letter"], dtype=object),
+        "action": np.array([r[1] for r in rows], dtype=object),
+        "channel": np.array([r[2] for r in rows], dtype=object),
         "template": np.array(["t"] * n, dtype=object),
         "actor": np.array(["collector"] * n, dtype=object),
-        "step": np.array([2.0, 2.0, 4.0, 1.0, 3.0]),
-        "action_date": np.array(RULES_DAYS, dtype="datetime64[ns]"),
+        "step": np.array([r[3] for r in rows]),
+        "action_date": np.array([r[4] for r in rows], dtype="datetime64[ns]"),
     }
     return policy(actions)
 
@@ -211,4 +232,51 @@ def test_with_the_rules_policy_configured_the_rules_plan_stays(monkeypatch):
     assert out["action"].tolist() == ["remind"] * 5
     assert out["action_date"].astype("datetime64[D]").astype(str).tolist() == RULES_DAYS
     assert out["policy"].tolist() == ["rules"] * 5
+    assert out["policy_reason"].tolist() == [POLICY_WORDS["en"]["rules_config"]] * 5
     assert out["legal_pays"].all()
+
+
+def test_a_single_invoice_is_weighed_too(monkeypatch):
+    out = _learned_next_actions(monkeypatch, rows=FIRST_ROWS[:1])
+    assert (out["action"][0], out["channel"][0], out["policy"][0]) == ("remind", "phone", "learned")
+
+
+LONG_AGO = np.datetime64("2024-12-02", "D").astype("int64")  # its last moment passed in December
+THURSDAY = DUE + 3  # 2025-03-06
+
+
+def test_moments_on_the_due_date_reviews_and_steps_past_the_last_moment(monkeypatch):
+    """Decision moments at due - 2, due and due + 5 (Tuesday 4 March is today):
+    - due today: its moment is today, on the due date, so a friendly reminder, not a courtesy one;
+    - due Thursday: its moment is today, two days before, a courtesy reminder;
+    - a review (the scenario ran out) with a moment ahead is weighed like a contact (a letter);
+      its promise was broken, so the policy is offered nothing softer than the letter sent;
+    - a review past the last moment: only the agency's verdict (it breaks even: no), the review
+      stays the rules';
+    - a reminder past the last moment is weighed on its own day (Wednesday 12 March), and a wait
+      there waits until then (no moment follows);
+    - a dispute is not the policy's."""
+    rows = [
+        (1000.0, "remind", "letter", 1.0, "2025-03-05", DUE + 1, False),
+        (1100.0, "remind", "letter", 1.0, "2025-03-05", THURSDAY, False),
+        (1200.0, "credit_manager_review", None, np.nan, "2025-03-05", DUE + 1, False),
+        (1300.0, "credit_manager_review", None, np.nan, "2025-03-12", LONG_AGO, False),
+        (1400.0, "remind", "letter", 3.0, "2025-03-12", LONG_AGO, False),
+        (1500.0, "dispute_resolution", None, np.nan, "2025-03-05", DUE + 1, False),
+    ]
+    broken = np.array([False, False, True, False, False, False])
+    sent = np.array([NAN, NAN, 2.0, NAN, NAN, NAN])  # a letter (level 2) was sent
+    out = _learned_next_actions(monkeypatch, rows=rows, offsets=(-2, 0, 5), broken=broken,
+                                top_level_sent=sent)  # fmt: skip
+    assert DECIDED == [{"amount": [1000.0, 1100.0, 1200.0, 1300.0, 1400.0],
+                        "no_softer_than": [0, 0, 2, 0, 0]}]  # fmt: skip
+    assert out["action"].tolist() == ["remind", "remind", "remind", "credit_manager_review",
+                                      "wait", "dispute_resolution"]  # fmt: skip
+    assert out["template"][:3].tolist() == ["friendly_reminder", "courtesy_before_due",
+                                            "second_reminder_penalties"]  # fmt: skip
+    days = out["action_date"].astype("datetime64[D]").astype(str).tolist()
+    today = "2025-03-04"
+    assert days == [today, today, today, "2025-03-12", "2025-03-12", "2025-03-05"]
+    assert out["policy"].tolist() == ["learned", "learned", "learned", "rules", "learned",
+                                      "rules"]  # fmt: skip
+    assert out["legal_pays"].tolist() == [True, True, True, False, True, True]
