@@ -270,6 +270,13 @@ for _mutation in (">= -> >", "0 -> 1"):
         _mutation,
         0,
     ] = f"{_MOMENT}following moments are -1 or after today, so > 0 and >= 1 split them alike"
+EQUIVALENT[
+    "policy/state.py",
+    "constrain",
+    "likely_broken = np.nan_to_num(promise_kept, nan=1.0) < rules.check_in_below",
+    "1.0 -> 2.0",
+    0,
+] = "an unknown P(kept) read as 1 or 2 is never below check_in_below, which is at most 1"
 _YEAR_CLIP = (
     'year = np.clip(np.searchsorted(_YEAR_STARTS, day, side="right") - 1, 0, len(_YEARS) - 1)'
 )

@@ -235,10 +235,18 @@ CASES = {
                          0.9, None),
     "promise tomorrow, contacted Friday": ({"promise_day": "2025-03-04"}, "remind", "2025-03-03",
                                            "2025-02-11", 0.9, "2025-02-28"),
+    "promise Wednesday, contacted Friday": ({"promise_day": "2025-03-05"}, "remind", "2025-03-03",
+                                            "2025-02-11", 0.9, "2025-02-28"),
     "broken promise": ({"promise_day": "2025-02-27"}, "remind", "2025-03-06", "2025-02-11", 0.9,
                        None),
     "direct debit": ({"direct_debit": 1.0}, "remind", "2025-03-03", "2025-03-12", 0.9, None),
-    "plan": ({"plan_due_day": "2025-03-01"}, "remind", "2025-03-03", "2025-03-01", 0.9, None),
+    "promise at even odds": ({"promise_day": "2025-03-14"}, "remind", "2025-03-03", "2025-02-11",
+                             0.5, None),
+    "promise at risk on Thursday": ({"promise_day": "2025-03-06"}, "remind", "2025-03-03",
+                                    "2025-02-11", 0.3, None),
+    "a wait before a promise": ({"promise_day": "2025-03-14"}, "wait", "2025-03-03", "2025-02-11",
+                                0.9, None),
+    "plan": ({"plan_due_day": "2025-03-01"}, "remind", "2025-03-07", "2025-03-01", 0.9, None),
     "dispute in a hold": ({"hold_until_day": "2025-03-05"}, "dispute_resolution", "2025-03-03",
                           "2025-02-11", 0.9, None),
 }  # fmt: skip
@@ -296,12 +304,26 @@ def _constrained():
         # courtesy e-mail; the scenario's step the day after the promised date, Wednesday.
         ("promise tomorrow, contacted Friday", "remind", "letter", "second_reminder", "collector",
          "2025-03-05", "promise"),
+        # Promised for Wednesday the 5th, the first day the gap allows (too late for the e-mail,
+        # due Tuesday): the scenario's step the day after the promised date, Thursday.
+        ("promise Wednesday, contacted Friday", "remind", "letter", "second_reminder",
+         "collector", "2025-03-06", "promise"),
         # Promised for Thursday the 27th, still open, no reminder since: at once (today).
         ("broken promise", "remind", "letter", "second_reminder", "collector", "2025-03-03",
          "broken_promise"),
         # Collected by direct debit on its due date, Wednesday the 12th.
         ("direct debit", "direct_debit", None, None, "automatic", "2025-03-12", "direct_debit"),
-        ("plan", "remind", "letter", "second_reminder", "collector", "2025-03-03",
+        # Not below 0.5: a courtesy e-mail, no check-in.
+        ("promise at even odds", "remind", "email", "promise_courtesy", "automatic", "2025-03-13",
+         "promise"),
+        # Promised for Thursday the 6th, likely broken: 3 working days before is today.
+        ("promise at risk on Thursday", "remind", "phone", "promise_check_in", "collector",
+         "2025-03-03", "promise_check_in"),
+        # The policy would wait: the promise's courtesy e-mail all the same.
+        ("a wait before a promise", "remind", "email", "promise_courtesy", "automatic",
+         "2025-03-13", "promise"),
+        # On its plan, planned for Friday: it stays on Friday (nothing pulls it earlier).
+        ("plan", "remind", "letter", "second_reminder", "collector", "2025-03-07",
          "payment_plan"),
         # A dispute is no contact: the hold does not move it and the reason stays the dispute.
         ("dispute in a hold", "dispute_resolution", "letter", "second_reminder", "collector",
@@ -336,3 +358,40 @@ def test_without_any_state_only_a_dispute_has_a_reason_and_nothing_moves():
     )  # fmt: skip
     assert out["state_reason"].tolist() == [None, "dispute"]
     assert out["action_date"].tolist() == actions["action_date"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("fields", "contacted", "expected"),
+    [
+        # Held through Tuesday the 4th: the held invoice may not join the other's contact today
+        # (Monday); it waits for the first working day 5 days after it (Saturday 8th -> Monday).
+        ({"hold_until_day": "2025-03-04"}, None, ["2025-03-03", "2025-03-10"]),
+        # Contacted Friday 28 February: nothing before Wednesday the 5th; a promise for that
+        # Wednesday (too late for its courtesy e-mail, due Tuesday) keeps its invoice off that
+        # day's contact: the first working day 5 days after it, Monday the 10th.
+        ({"promise_day": "2025-03-05"}, "2025-02-28", ["2025-03-05", "2025-03-10"]),
+    ],
+)
+def test_a_paused_invoice_never_joins_its_customers_earlier_contact(fields, contacted, expected):
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.policy.dunning import CustomerCodes
+    from payrisk.policy.state import constrain
+
+    state = DunningState.empty(2)
+    for field, value in fields.items():
+        getattr(state, field)[1] = _day(value)
+    actions = {
+        "action": np.array(["remind", "remind"], dtype=object),
+        "channel": np.array(["letter", "letter"], dtype=object),
+        "template": np.array(["second_reminder"] * 2, dtype=object),
+        "actor": np.array(["collector"] * 2, dtype=object),
+        "step": np.full(2, 2.0),
+        "action_date": np.array(["2025-03-03"] * 2, dtype="datetime64[ns]"),
+    }
+    last = np.array([NO_CONTACT if contacted is None else _day(contacted)])
+    out = constrain(
+        actions, state, CustomerCodes.of(np.array(["A", "A"], dtype=object)), last,
+        np.full(2, _day("2025-02-11")), np.full(2, NO_CONTACT), np.full(2, 0.9), MONDAY,
+        load_dunning_config(),
+    )  # fmt: skip
+    assert out["action_date"].astype("datetime64[D]").astype(str).tolist() == expected
