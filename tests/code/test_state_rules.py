@@ -274,11 +274,14 @@ def _constrained():
     customers = CustomerCodes.of(np.array([f"C{i:02d}" for i in range(n)], dtype=object))
     contacted = np.array([NO_CONTACT if CASES[k][5] is None else _day(CASES[k][5])
                           for k in names])  # fmt: skip
+    planned = {name: values.copy() for name, values in actions.items()}
     out = constrain(
         actions, state, customers, contacted, np.array([_day(CASES[k][3]) for k in names]),
         np.full(n, NO_CONTACT), np.array([CASES[k][4] for k in names]), MONDAY,
         load_dunning_config(),
     )  # fmt: skip
+    for name, values in planned.items():  # the caller's plan is not written over
+        assert actions[name].tolist() == values.tolist(), name
     days = out["action_date"].astype("datetime64[D]").astype(str)
     return {name: {**{k: v[i] for k, v in out.items()}, "day": days[i]}
             for i, name in enumerate(names)}  # fmt: skip
