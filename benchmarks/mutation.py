@@ -111,6 +111,63 @@ TARGETS = (
         ("tests/code/test_features.py",),
     ),
     Target(
+        "gate",
+        "models/gate.py",
+        (
+            "behind_baselines",
+            "metric_order",
+            "_value",
+            "Judged.words",
+            "judge",
+            "target_difference",
+            "_gate_inputs",
+            "_measured",
+            "decide",
+        ),
+        ("tests/model/test_gate.py",),
+    ),
+    Target(
+        "state",
+        "policy/state.py",
+        (
+            "latest_day",
+            "DunningState.over",
+            "DunningState.given",
+            "DunningState.any",
+            "DunningState.decides",
+            "DunningState.held",
+            "DunningState.open_promise",
+            "DunningState.broken_promise",
+            "DunningState.on_plan",
+            "DunningState.paused_until",
+            "DunningState.on_track",
+            "DunningState.collected_by_debit",
+            "DunningState.disputed",
+            "_latest",
+            "_given",
+            "promise_kept_probability",
+            "scenario_inputs",
+            "amount_due",
+            "constrain",
+        ),
+        (
+            "tests/code/test_state_rules.py",
+            "tests/code/test_continuity.py",
+            "tests/code/test_penalties.py",
+        ),
+    ),
+    Target(
+        "decisions",
+        "policy/planning.py",
+        (
+            "LearnedNextActions.__call__",
+            "LearnedNextActions._decide",
+            "LearnedNextActions._at_once",
+            "LearnedNextActions._levels_sent",
+        ),
+        ("tests/code/test_broken_promise_choice.py",),
+    ),
+    Target(
         "amounts",
         "policy/planning.py",
         ("dunning_amounts",),
@@ -165,6 +222,61 @@ EQUIVALENT: dict[tuple[str, str, str, str, int], str] = {
         0,
     ): "what is left after a round was not bundled, so it is already on or after anchor + gap",
 }
+EQUIVALENT[
+    "models/gate.py",
+    "judge",
+    "old = _value(champion, name) if champion is not None else 0.0",
+    "0.0 -> 1.0",
+    0,
+] = (
+    "with no champion the stand-in value is only checked to be finite (any number is) and is "
+    "never returned: the champion's value is None"
+)
+for _code in (
+    "held = np.where(self.held(today), self.hold_until_day, today - 1)",
+    "promised = np.where(self.open_promise(today), self.promise_day, today - 1)",
+):
+    EQUIVALENT["policy/state.py", "DunningState.paused_until", _code, "1 -> 2", 0] = (
+        "the pause is the later of the two: where this one pauses nothing, the other is today - 1 "
+        "or a pause's end (on or after today), never earlier, so today - 2 is never the answer"
+    )
+# A decision moment is -1 (none left) or a day on or after today (day numbers count from 1970):
+# a test against 0 cannot tell 0 from 1, nor >= from >.
+_MOMENT = "moments are -1 (none left) or a day on or after today, never 0: "
+for _code, _mutation, _nth, _why in (
+    ('contact = is_contact(actions["action"]) | (ran_out & (moment >= 0))', ">= -> >", 0, "> 0"),
+    ('contact = is_contact(actions["action"]) | (ran_out & (moment >= 0))', "0 -> 1", 0, ">= 1"),
+    ("later = (contact | ran_out) & (moment < 0)", "< -> <=", 0, "<= 0"),
+    ("later = (contact | ran_out) & (moment < 0)", "0 -> 1", 0, "< 1"),
+):
+    EQUIVALENT["policy/planning.py", "LearnedNextActions.__call__", _code, _mutation, _nth] = (
+        f"{_MOMENT}{_why} splits them alike"
+    )
+EQUIVALENT[
+    "policy/planning.py",
+    "LearnedNextActions.__call__",
+    "following = np.where(later, -1, following)",
+    "1 -> 2",
+    0,
+] = (
+    "a row past its last moment has no following moment already (-1); -1 and -2 are read only "
+    "as `following >= 0` (none)"
+)
+for _mutation in (">= -> >", "0 -> 1"):
+    EQUIVALENT[
+        "policy/planning.py",
+        "LearnedNextActions._decide",
+        "wait_until = np.where(following[mine] >= 0, following[mine], moment[mine])",
+        _mutation,
+        0,
+    ] = f"{_MOMENT}following moments are -1 or after today, so > 0 and >= 1 split them alike"
+EQUIVALENT[
+    "policy/state.py",
+    "constrain",
+    "likely_broken = np.nan_to_num(promise_kept, nan=1.0) < rules.check_in_below",
+    "1.0 -> 2.0",
+    0,
+] = "an unknown P(kept) read as 1 or 2 is never below check_in_below, which is at most 1"
 _YEAR_CLIP = (
     'year = np.clip(np.searchsorted(_YEAR_STARTS, day, side="right") - 1, 0, len(_YEARS) - 1)'
 )

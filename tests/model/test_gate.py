@@ -349,3 +349,84 @@ def test_the_headline_averages_the_ages_where_the_auc_is_defined_and_ignores_seg
     assert headline["late"]["ages"] == ["at_issue", "at_due"]
     assert headline["late"]["model"]["roc_auc"] == pytest.approx(0.7)
     assert headline["late"]["model"]["log_loss"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("champion_value", "margin"), [(0.80, 0.0), (0.50, 0.25)])
+def test_a_tie_at_the_margin_does_not_replace_the_champion(champion_value, margin):
+    """0.80 + 0 and 0.50 + 0.25 (exact in binary) are both 0.75 or 0.80 on the dot: a new
+    model exactly at the required margin does not beat it by more."""
+    new_value = champion_value + margin
+    inputs = GateInputs("3", champion_value, new_value, "whole holdout")
+    assert decide(inputs, "default_roc_auc", margin).alias == CHALLENGER
+
+
+def test_a_champion_this_payrisk_cannot_load_gives_way_unmeasured():
+    """The registry has a version 3 this payrisk cannot load (`champion` None): it cannot be
+    served either, so the candidate takes over without a comparison, and the reason says so."""
+    config = load_train_config()
+    dates = ["2024-03-01"]
+    examples = holdout(dates, repeats=AGE_REPEATS, defaults=True)
+    candidate = FixedScorer({dates[0]: FAIR}, dates, metadata())
+    evaluation = evaluate(candidate, examples, config)
+    inputs = gate_inputs(None, "3", candidate, evaluation, examples, metadata(), config)
+    assert inputs.champion_usable is False and inputs.champion_value is None
+    decision = decide(inputs, config.registry.gate_metric, 0.0)
+    assert decision.alias == CHAMPION and decision.champion_version == "3"
+    assert "cannot be loaded by this payrisk" in decision.reason
+
+
+def test_a_champion_predicting_another_target_is_not_compared_and_stays():
+    """The champion's default is unpaid 60 days after the due date, this model's the configured
+    one: the two are not comparable, the champion stays and the reason names both definitions."""
+    config = load_train_config()
+    dates = ["2024-03-01"]
+    examples = holdout(dates, repeats=AGE_REPEATS, defaults=True)
+    champion = FixedScorer({dates[0]: FAIR}, dates, metadata(trained_until="2023-12-01"))
+    days = config.targets.default_after_days
+    other = days + 30
+    champion.targets = champion.targets.model_copy(update={"default_after_days": other})
+    candidate = FixedScorer({dates[0]: PERFECT}, dates, metadata())
+    inputs, decision = measure(champion, candidate, examples, metadata())
+    assert inputs.comparable is False and inputs.champion_value is None
+    assert inputs.champion_usable is True
+    assert decision.alias == CHALLENGER
+    assert f"default = unpaid {other} days after the due date for the champion" in decision.reason
+    assert f"default = unpaid {days} days after the due date for this model" in decision.reason
+
+
+def test_a_champion_trained_up_to_the_holdouts_first_day_is_measured_on_the_whole_holdout():
+    """Trained through 2024-01-01, the holdout's first day (as a model trained before its own
+    holdout is): it saw none of the holdout, so both are measured on all of it, where the
+    candidate is perfect (1.0) and the champion fair (0.75)."""
+    dates = ["2024-03-01"]
+    examples = holdout(dates, repeats=AGE_REPEATS, defaults=True)
+    champion = FixedScorer({dates[0]: FAIR}, dates, metadata(trained_until=HOLDOUT[0]))
+    candidate = FixedScorer({dates[0]: PERFECT}, dates, metadata(holdout_snapshots=4))
+    inputs, decision = measure(champion, candidate, examples, metadata(holdout_snapshots=4))
+    assert (inputs.champion_value, inputs.new_value) == (pytest.approx(0.75), 1.0)
+    assert decision.alias == CHAMPION
+    assert "whole holdout" in decision.reason
+
+
+def test_snapshots_on_the_champions_last_training_day_count_as_seen():
+    """Trained through 2024-04-01: the snapshots of that very day are the champion's (perfect
+    there, the candidate backwards) and left out; on May's, new to both, the candidate is
+    perfect (1.0), the champion fair (0.75)."""
+    dates = ["2024-04-01", "2024-05-01"]
+    repeats = MIN_GATE_EXAMPLES // 4
+    examples = holdout(dates, repeats=repeats, defaults=True)
+    champion_meta = metadata(trained_until="2024-04-01", holdout=["2023-12-01", "2024-06-01"])
+    champion = FixedScorer({dates[0]: PERFECT, dates[1]: FAIR}, dates, champion_meta)
+    candidate = FixedScorer({dates[0]: BACKWARDS, dates[1]: PERFECT}, dates, metadata())
+    inputs, decision = measure(champion, candidate, examples, metadata())
+    assert (inputs.champion_value, inputs.new_value) == (pytest.approx(0.75), 1.0)
+    assert f"{MIN_GATE_EXAMPLES:,} holdout snapshots after 2024-04-01" in decision.reason
+
+
+def test_a_new_champion_is_told_by_how_much_it_won():
+    """0.85 against 0.80: ahead by 0.05, over the required 0.02."""
+    decision = decide(GateInputs("3", 0.80, 0.85, "whole holdout"), "default_roc_auc", 0.02)
+    assert decision.alias == CHAMPION
+    assert decision.reason == (
+        "beats champion on default_roc_auc by 0.0500 (margin required 0.02) on whole holdout"
+    )
