@@ -403,7 +403,9 @@ class Catalog:
         return None
 
     def challenger_summary(self, card: dict) -> dict | None:
-        """The registry's `challenger` version and its holdout metrics beside the champion's.
+        """The registry's `challenger` version and its holdout metrics beside the champion's,
+        like with like: the per-age headline (what the gate judges) where both have it, else
+        both pooled over ages (cards and runs from before the headline).
 
         Cheap: one alias lookup and one run read (the metrics logged at training), no model
         load. None when there is no challenger or the registry cannot be reached.
@@ -418,14 +420,22 @@ class Catalog:
             return None
         rows = []
         for target in ("late", "default"):
-            champion = card.get("holdout_metrics", {}).get(target, {}).get(MODEL, {})
+            headline = card.get("headline", {}).get(target, {}).get(MODEL)
+            per_age = headline is not None and any(
+                key.startswith(f"headline_{target}_{MODEL}_") for key in metrics
+            )
+            if per_age:
+                prefix, basis, champion = "headline", "per age", headline
+            else:
+                prefix, basis = "holdout", "pooled"
+                champion = card.get("holdout_metrics", {}).get(target, {}).get(MODEL, {})
             for metric in CHALLENGER_METRICS:
-                key = f"holdout_{target}_{MODEL}_{metric}"
+                key = f"{prefix}_{target}_{MODEL}_{metric}"
                 if key in metrics:
                     mine = champion.get(metric)
                     rows.append(
                         (
-                            f"{target} {metric.replace('_', ' ')}",
+                            f"{target} {metric.replace('_', ' ')} ({basis})",
                             f"{metrics[key]:.3f}",
                             "–" if mine is None else f"{mine:.3f}",
                         )
