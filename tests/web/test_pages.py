@@ -236,6 +236,19 @@ def test_customer_page_shows_history_invoices_and_aged_balance(client, bundle):
         assert describe(reason["feature"], reason["value"], FR_F) in french
 
 
+def test_the_customer_pages_past_due_total_is_of_the_snapshots_day_as_its_invoices(client, bundle):
+    """The page shows the snapshot's invoices: what is past due is past due on its day, not on
+    today's (a request without as_of is answered as of today)."""
+    invoices = bundle.invoices
+    soon = invoices.loc[invoices["due_date"] >= bundle.as_of].sort_values("due_date")
+    customer = soon.iloc[0]["customer_id"]  # its invoice fell due since the snapshot
+    mine = invoices.loc[invoices["customer_id"] == customer]
+    html = client.get(f"/ui/customers/{customer}", headers=EN).text
+    past_due = mine.loc[mine["due_date"] < bundle.as_of, "open_amount"].sum()
+    total = re.search(r"Total past due\s*</\w+>\s*<\w+[^>]*>([^<]+)<", html)
+    assert total and total.group(1).strip() == EN_F.money(past_due)
+
+
 def test_credit_review_form_returns_a_recommendation(client, bundle):
     customer = bundle.invoices.iloc[0]["customer_id"]
     response = client.post(

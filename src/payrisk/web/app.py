@@ -269,7 +269,9 @@ def create_app(
             return html(request, page, 404)
         profile, problem = None, None
         try:
-            profile = engine().profile(CustomerRequest(customer_id=customer_id))
+            # As of the snapshot, as the rest of the page (its invoices, its case), not today.
+            asked = CustomerRequest(customer_id=customer_id, as_of=data.as_of.date())
+            profile = engine().profile(asked)
         except (RefusedRequestError, ValidationError) as error:
             problem = str(error)
         form = {"requested_amount": "", "terms_days": "30"}
