@@ -162,7 +162,6 @@ TARGETS = (
         (
             "LearnedNextActions.__call__",
             "LearnedNextActions._decide",
-            "LearnedNextActions._at_once",
             "LearnedNextActions._levels_sent",
         ),
         ("tests/code/test_broken_promise_choice.py",),

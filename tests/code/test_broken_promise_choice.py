@@ -1,7 +1,8 @@
-"""After a broken promise the learned policy contacts at once (issue 25), read on a hand-made
-choice: `LearnedNextActions._at_once` turns a wait into the allowed channel of highest expected
-value, and `_levels_sent` reads the hardest level sent (issue 32: the runner's `decisions`
-target). Every expected value is worked by hand."""
+"""After a broken promise the learned policy contacts at once (issue 25): `choose` with
+`must_contact` takes the allowed channel of highest expected value where it would wait, and
+`_levels_sent` reads the hardest level sent (issue 32: the runner's `decisions` target). Every
+expected value is worked by hand: an amount of 100 with P(default) 0.9 is worth 100 x (0.1 +
+0.9) = 100 per point of P(paid), less the channel's cost (a call 4.00, a letter 1.50)."""
 
 from __future__ import annotations
 
@@ -10,87 +11,76 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from payrisk.policy.learned import POLICY_WORDS, Choice
+from payrisk.policy.config import load_dunning_config
+from payrisk.policy.learned import POLICY_WORDS, Choice, choose
 from payrisk.policy.planning import LearnedNextActions
 
 CHANNELS = ("email", "sms", "phone", "letter", "formal_notice", "agency")  # softest first
 NAN = np.nan
-WAITED = "Learned: waiting pays more."
+DUNNING = load_dunning_config()
+BROKEN = POLICY_WORDS["en"]["broken_promise"]
 
 
-def _row(allowed: dict[str, float]) -> tuple[list[bool], list[float]]:
-    """A row's allowed mask and expected values: `allowed` channels and their worth, the other
-    channels not allowed but worth a lot (they must never be picked)."""
-    mask = [c in allowed for c in CHANNELS]
-    worth = [allowed.get(c, 100.0) for c in CHANNELS]
-    return mask, worth
-
-
-def _choice(rows: list[dict], channel: list[str | None], baseline: list[float]) -> Choice:
-    masks, worths = zip(*(_row(r) for r in rows), strict=True)
+def _choose(rows: list[dict[str, float]], baseline: list[float], broken: list[bool] | None,
+            amount: list[float] | None = None) -> Choice:  # fmt: skip
+    """`choose` on rows of {channel: effect} (the channels allowed; NaN: no estimate), the
+    agency never allowed though it would work best."""
     n = len(rows)
-    return Choice(
-        channel=np.array(channel, dtype=object),
-        policy=np.full(n, "learned", dtype=object),
-        value=np.zeros(n),
-        effect=np.full(n, 0.01),
-        probability=np.array(baseline) + 0.01,
-        baseline=np.array(baseline),
-        why=np.full(n, WAITED, dtype=object),
-        allowed=np.array(masks, dtype=bool),
-        worth=np.array(worths, dtype="float64"),
+    response = {"none": np.array(baseline)}
+    for c in CHANNELS:
+        response[f"{c}_effect"] = np.array([r.get(c, 0.9 if c == "agency" else NAN) for r in rows])
+    allowed = np.array([[c in r for c in CHANNELS] for r in rows], dtype=bool)
+    return choose(
+        response,
+        np.array(amount or [100.0] * n),
+        allowed,
+        np.zeros(n, dtype=bool),
+        DUNNING,
+        default_probability=np.full(n, 0.9),
+        must_contact=None if broken is None else np.array(broken),
     )
-
-
-def _response(n: int, **effects: list[float]) -> dict[str, np.ndarray]:
-    out = {f"{c}_effect": np.full(n, 0.0) for c in CHANNELS}
-    out.update({f"{c}_effect": np.array(v) for c, v in effects.items()})
-    return out
-
-
-def _at_once(choice: Choice, broken: list[bool], response: dict) -> Choice:
-    policy = SimpleNamespace(language="en")
-    return LearnedNextActions._at_once(policy, choice, np.array(broken), response)
 
 
 def test_a_broken_promise_gets_the_best_allowed_channel_instead_of_a_wait():
     rows = [
-        # 0: letter (3.0) beats phone (2.0); the agency (100) is not allowed.
-        {"phone": 2.0, "letter": 3.0},
-        # 1: the phone has no estimate (NaN): the letter, worth less but known.
-        {"phone": NAN, "letter": 1.0},
-        # 2: nothing allowed can be weighed: it waits all the same.
+        # 0: a call 2 - 4 = -2, a letter 1 - 1.5 = -0.5: the letter, though waiting pays more.
+        {"phone": 0.02, "letter": 0.01},
+        # 1: the call has no estimate: the letter, 0.5 - 1.5 = -1, known.
+        {"phone": NAN, "letter": 0.005},
+        # 2: nothing allowed can be weighed: the rules decide, no channel forced.
         {"phone": NAN},
         # 3: not broken: the policy's wait stands.
-        {"phone": 2.0},
-        # 4: broken but the policy already contacts: left alone.
-        {"phone": 2.0, "letter": 3.0},
+        {"phone": 0.02},
+        # 4: broken but the letter pays anyway (5 - 1.5 = 3.5): its own choice.
+        {"phone": 0.02, "letter": 0.05},
     ]
-    channel = [None, None, None, None, "phone"]
     baseline = [0.5, 0.4, 0.3, 0.2, 0.1]
-    effects = {"letter": [0.25, 0.125, 0.0, 0.0, 0.0], "phone": [0.0, 0.0, 0.0, 0.0, 0.0]}
-    got = _at_once(_choice(rows, channel, baseline), [True, True, True, False, True],
-                   _response(5, **effects))  # fmt: skip
-    assert got.channel.tolist() == ["letter", "letter", None, None, "phone"]
-    assert got.value.tolist() == [3.0, 1.0, 0.0, 0.0, 0.0]
-    assert got.effect.tolist() == [0.25, 0.125, 0.01, 0.01, 0.01]
-    # P(paid) with the channel: the baseline plus the channel's effect (0.5 + 0.25, 0.4 + 0.125).
-    assert got.probability.tolist() == pytest.approx([0.75, 0.525, 0.31, 0.21, 0.11])
-    words = POLICY_WORDS["en"]["broken_promise"]
-    assert got.why.tolist() == [words, words, WAITED, WAITED, WAITED]
+    got = _choose(rows, baseline, [True, True, True, False, True])
+    assert got.channel.tolist() == ["letter", "letter", None, None, "letter"]
+    assert got.policy.tolist() == ["learned", "learned", "rules", "learned", "learned"]
+    assert got.value.tolist() == pytest.approx([-0.5, -1.0, NAN, 0.0, 3.5], nan_ok=True)
+    assert got.effect.tolist() == pytest.approx([0.01, 0.005, NAN, 0.0, 0.05], nan_ok=True)
+    # P(paid) with the channel: the baseline plus the channel's effect.
+    assert got.probability.tolist() == pytest.approx([0.51, 0.405, NAN, 0.2, 0.15], nan_ok=True)
+    assert got.why[:2].tolist() == [BROKEN, BROKEN]
+    assert BROKEN not in got.why[2:].tolist()
 
 
 def test_the_probability_with_the_channel_stays_between_0_and_1():
-    rows = [{"letter": 1.0}, {"letter": 1.0}]
-    got = _at_once(_choice(rows, [None, None], [0.9, 0.05]), [True, True],
-                   _response(2, letter=[0.25, -0.125]))  # fmt: skip
-    # 0.9 + 0.25 = 1.15 -> 1; 0.05 - 0.125 = -0.075 -> 0.
+    # Amount 1: a letter worth 0.2 - 1.5 < 0 (forced), 0.9 + 0.2 -> 1; amount 100, an effect of
+    # -0.125: worth -14 (forced), 0.05 - 0.125 -> 0.
+    rows = [{"letter": 0.2}, {"letter": -0.125}]
+    got = _choose(rows, [0.9, 0.05], [True, True], amount=[1.0, 100.0])
+    assert got.channel.tolist() == ["letter", "letter"]
     assert got.probability.tolist() == [1.0, 0.0]
 
 
-def test_without_a_broken_promise_waiting_the_choice_is_the_same_object():
-    choice = _choice([{"letter": 1.0}], [None], [0.5])
-    assert _at_once(choice, [False], _response(1)) is choice
+def test_without_a_broken_promise_the_choice_is_the_same():
+    rows = [{"phone": 0.02, "letter": 0.01}, {"letter": 0.05}]
+    plain, none_broken = _choose(rows, [0.5, 0.5], None), _choose(rows, [0.5, 0.5], [False] * 2)
+    for name in ("channel", "policy", "why"):
+        assert getattr(plain, name).tolist() == getattr(none_broken, name).tolist()
+    assert plain.channel.tolist() == [None, "letter"]
 
 
 def test_the_hardest_level_sent_is_the_given_one_or_the_last_reminders_whichever_is_harder():
@@ -137,8 +127,10 @@ class _Effects:
 
 
 def _fake_decide(response, features, amount, levels, default_probability, disputed, config,
-                 language, no_softer_than):  # fmt: skip
-    DECIDED.append({"amount": amount.tolist(), "no_softer_than": no_softer_than.tolist()})
+                 language, broken_promise):  # fmt: skip
+    DECIDED.append(
+        {"amount": amount.tolist(), "levels": levels.tolist(), "broken": broken_promise.tolist()}
+    )
     n = len(amount)
     rows = [CHOSEN[a] for a in amount]
     worth = np.zeros((n, len(CHANNELS)))
@@ -269,7 +261,8 @@ def test_moments_on_the_due_date_reviews_and_steps_past_the_last_moment(monkeypa
     out = _learned_next_actions(monkeypatch, rows=rows, offsets=(-2, 0, 5), broken=broken,
                                 top_level_sent=sent)  # fmt: skip
     assert DECIDED == [{"amount": [1000.0, 1100.0, 1200.0, 1300.0, 1400.0],
-                        "no_softer_than": [0, 0, 2, 0, 0]}]  # fmt: skip
+                        "levels": [0, 0, 2, 0, 0],
+                        "broken": [False, False, True, False, False]}]  # fmt: skip
     assert out["action"].tolist() == ["remind", "remind", "remind", "credit_manager_review",
                                       "wait", "dispute_resolution"]  # fmt: skip
     assert out["template"][:3].tolist() == ["friendly_reminder", "courtesy_before_due",

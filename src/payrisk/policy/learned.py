@@ -153,9 +153,11 @@ def choose(
     default_probability: np.ndarray | None = None,
     explain: bool = True,
     language: str = "en",
+    must_contact: np.ndarray | None = None,
 ) -> Choice:
     """The best allowed channel per decision, or wait, from `response` (ChannelEffects.response
-    or the simulator's truth: per arm the probability and f"{channel}_effect").
+    or the simulator's truth: per arm the probability and f"{channel}_effect"). Where
+    `must_contact` (a broken promise), the best allowed channel even when waiting pays more.
 
     Without `weigh_costs` (the simulator's oracle, an upper bound on what contacts can achieve)
     the channel with the largest effect is chosen whenever it has one. A payment brought in is
@@ -182,7 +184,9 @@ def choose(
     rows = np.arange(n)
     best_value = value[rows, best]
     fallback = ~estimated.any(axis=1) | np.asarray(new_customer, dtype=bool)
-    contact = ~fallback & (best_value > 0)
+    forced = ~fallback & ~(best_value > 0)
+    forced &= np.zeros(n, dtype=bool) if must_contact is None else np.asarray(must_contact, bool)
+    contact = ~fallback & ((best_value > 0) | forced)
     names = np.asarray(channels, dtype=object)
     chosen = np.where(contact, names[best], None)
     baseline = np.asarray(response["none"], dtype="float64")
@@ -193,6 +197,8 @@ def choose(
         if explain
         else np.full(n, None, dtype=object)
     )
+    if explain and forced.any():
+        why[forced] = POLICY_WORDS[language]["broken_promise"]
     return Choice(
         channel=chosen,
         policy=np.where(fallback, POLICY_RULES, POLICY_LEARNED).astype(object),
@@ -272,25 +278,26 @@ def decide(
     disputed: np.ndarray,
     config: DunningConfig,
     language: str = "en",
-    no_softer_than: np.ndarray | None = None,
+    broken_promise: np.ndarray | None = None,
 ) -> Choice:
     """The learned policy's decision at decision moments described by their features: the
     escalation rules from the invoice's state, then `choose` (its words in `language`). Without
     default probabilities the agency is never allowed (its rule needs the expected recovery).
-    `no_softer_than`: a level per decision below which nothing is allowed (a broken promise)."""
+    After a `broken_promise`: a contact all the same, nothing softer than the hardest sent."""
     amount = np.asarray(open_amount, dtype="float64")
     worth_it = (
         np.zeros(len(amount), dtype=bool)
         if default_probability is None
         else config.escalation.worth_it(amount, default_probability)
     )
+    floor = None if broken_promise is None else np.where(broken_promise, max_level_sent, 0)
     allowed = allowed_channels(
         np.asarray(features["days_past_due"]) < 0,
         max_level_sent,
         np.nan_to_num(np.asarray(features["key_account"], dtype="float64")) > 0,
         worth_it,
         disputed,
-        no_softer_than=no_softer_than,
+        no_softer_than=floor,
     )
     new_customer = np.asarray(features["is_new_customer"], dtype="float64") > 0
     return choose(
@@ -301,6 +308,7 @@ def decide(
         config,
         default_probability=default_probability,
         language=language,
+        must_contact=broken_promise,
     )
 
 

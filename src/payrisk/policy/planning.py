@@ -7,7 +7,7 @@ second, so both run the same features, models, rules and reasons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,6 @@ from payrisk.policy.learned import (
     POLICY_LEARNED,
     POLICY_RULES,
     POLICY_WORDS,
-    Choice,
     alternatives,
     decide,
     next_moments,
@@ -562,22 +561,19 @@ class LearnedNextActions:
         model = effects.for_days(days)
         response = model.response(features)
         amount = np.asarray(self.scored["open_amount"], dtype="float64")[rows]
-        # The hardest level sent (reported ones too): the ladder's own reading.
-        levels = self._levels_sent(rows, features)
-        broken = self.broken[rows]
         choice = decide(
             response,
             features,
             amount,
-            levels,
+            # The hardest level sent (reported ones too): the ladder's own reading.
+            self._levels_sent(rows, features),
             np.asarray(self.scored["default_probability"])[rows],
             np.zeros(len(rows), dtype=bool),
             self.dunning,
             self.language,
-            no_softer_than=np.where(broken, levels, 0),
+            broken_promise=self.broken[rows],
         )
         weighed = choice.policy == POLICY_LEARNED
-        choice = self._at_once(choice, broken & weighed, response)
         agency = CHANNELS.index(LEGAL_CHANNEL)
         out["legal_pays"][rows] = ~weighed | (choice.worth[:, agency] > 0)
         mine = weighed & contact
@@ -610,33 +606,6 @@ class LearnedNextActions:
         options = alternatives(response, choice)
         for i in np.flatnonzero(contact):
             out["alternatives"][rows[i]] = options[i]
-
-    def _at_once(self, choice: Choice, broken: np.ndarray, response: dict) -> Choice:
-        """A broken promise is followed up at once: where the policy would wait, its best
-        allowed channel all the same (the channel of highest expected value among those no
-        softer than what was sent)."""
-        waits = broken & np.array([c is None for c in choice.channel], dtype=bool)
-        value = np.where(choice.allowed & ~np.isnan(choice.worth), choice.worth, -np.inf)
-        best = np.argmax(value, axis=1)
-        waits &= np.isfinite(value[np.arange(len(best)), best])
-        if not waits.any():
-            return choice
-        channel = choice.channel.copy()
-        channel[waits] = np.asarray(CHANNELS, dtype=object)[best[waits]]
-        effect = choice.effect.copy()
-        for i in np.flatnonzero(waits):
-            effect[i] = response[f"{channel[i]}_effect"][i]
-        words = POLICY_WORDS[self.language]["broken_promise"]
-        return replace(
-            choice,
-            channel=channel,
-            effect=effect,
-            probability=np.where(
-                waits, np.clip(choice.baseline + effect, 0, 1), choice.probability
-            ),
-            value=np.where(waits, value[np.arange(len(best)), best], choice.value),
-            why=np.where(waits, words, choice.why),
-        )
 
     def _levels_sent(self, rows: np.ndarray, features: Columns) -> np.ndarray:
         """The hardest level sent of each decided invoice: the given one, else its last
