@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from payrisk.core.storage import write_json, write_table
+from payrisk.core.storage import check_table_path, write_json, write_table
 from payrisk.data.receivables import as_timestamp
 from payrisk.models.evaluation import classification_metrics, payment_metrics
 from payrisk.models.training import (
@@ -78,9 +78,7 @@ def backtest_at_issue(
     """Score every invoice issued in [start, end) (default: the training holdout's window) at
     issue with the model of its time; write the predictions to `out` (.csv/.parquet) and the
     metrics beside it (`<out>.metrics.json`), both atomically; return the metrics."""
-    out = Path(out)
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise ValueError(f"--out {out.name}: use a .csv or .parquet file name")
+    out = check_table_path(out, "--out")
     config = catalog.train_config
     data = load_training_data(data_dir, as_of, config, None)
     first = as_timestamp(start) if start else data.holdout_window.start

@@ -40,7 +40,7 @@ from payrisk.models.gate import CHAMPION
 from payrisk.models.monitoring import MonitoringDataError
 from payrisk.models.training import InsufficientHistoryError
 from pipelines.catalog import Catalog, DailyPaths, ModelUnavailableError, RegistryUnusableError
-from pipelines.monitoring import run_monitoring
+from pipelines.monitoring import monitor_dataset, run_monitoring
 from pipelines.scoring import ScoringRun, save_run_snapshot, score_dataset, write_scores
 
 log = logging.getLogger("payrisk.daily")
@@ -323,7 +323,14 @@ def monitor(run: NightRun) -> dict:
     the night's work stands."""
     out = run.paths.reports_dir / "monitoring.json"
     try:
-        report = run_monitoring(run.catalog, run.paths.data_dir, run.as_of, out)
+        if run.dataset is None or run.scoring is None:  # a night of steps chosen by hand
+            report = run_monitoring(run.catalog, run.paths.data_dir, run.as_of, out)
+        else:  # tonight's ledger and model, as validated and scored
+            scored = run.scoring
+            name = run.paths.data_dir.name
+            report = monitor_dataset(
+                run.catalog, run.dataset, scored.loaded, name, scored.as_of, out
+            )
     except MonitoringDataError as error:
         raise Skipped(f"nothing to monitor: {error}") from None
     verdict = report.get("verdict")

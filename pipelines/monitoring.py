@@ -7,10 +7,11 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from payrisk.core.storage import write_json
-from payrisk.data.loading import load_dataset
+from payrisk.data.loading import Dataset, load_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of
 from payrisk.models.monitoring import VERDICTS, MonitoringDataError, monitor
 from pipelines import tracking
@@ -28,12 +29,25 @@ def run_monitoring(
     `as_of` (default: the day after its latest event): logged as a run of the monitoring
     experiment (unless the registry is unusable and the local copy serves) and written to `out`
     (JSON, atomically)."""
-    config = catalog.train_config
     loaded = catalog.load_scorer(model_uri)
     dataset = load_dataset(data_dir)
+    return monitor_dataset(catalog, dataset, loaded, Path(data_dir).name, as_of, out)
+
+
+def monitor_dataset(
+    catalog: Catalog,
+    dataset: Dataset,
+    loaded: LoadedScorer,
+    data_name: str,
+    as_of: str | pd.Timestamp | None = None,
+    out: str | Path | None = None,
+) -> dict:
+    """`run_monitoring` on a ledger already read and validated and a model already loaded
+    (the nightly run has both from its validate and score steps)."""
+    config = catalog.train_config
     if dataset.invoices.empty:
-        raise MonitoringDataError(f"{Path(data_dir).name}: no invoice, nothing to monitor")
-    when = as_timestamp(as_of) if as_of else default_as_of(dataset)
+        raise MonitoringDataError(f"{data_name}: no invoice, nothing to monitor")
+    when = as_timestamp(as_of) if as_of is not None else default_as_of(dataset)
     measured = monitor(
         loaded.scorer, dataset, when, config.monitoring, config.snapshots, config.seed
     )
@@ -44,7 +58,7 @@ def run_monitoring(
             "source": loaded.source,
             "trained_until": measured.pop("trained_until"),
         },
-        "data_dir": Path(data_dir).name,
+        "data_dir": data_name,
         **measured,
     }
     if loaded.source == "local copy":  # the registry is unusable: nowhere to log

@@ -10,7 +10,7 @@ import pandas as pd
 from payrisk.core import progress
 from payrisk.core.config import ComputeSettings
 from payrisk.core.i18n import missing
-from payrisk.core.storage import write_table
+from payrisk.core.storage import check_table_path, write_table
 from payrisk.data.loading import Dataset, load_dataset
 from payrisk.data.receivables import as_timestamp, default_as_of, recovered_share_of_defaults
 from payrisk.features.history import History
@@ -144,9 +144,7 @@ def score(
     compute: ComputeOverrides | None = None,
 ) -> tuple[ScoredPortfolio, LoadedScorer, pd.Timestamp]:
     """Score every invoice open at `as_of`; write invoices to `out`, customer plans beside it."""
-    out = Path(out)
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise ValueError(f"--out {out.name}: use a .csv or .parquet file name")
+    out = check_table_path(out, "--out")
     with progress.steps("score", 2) as stage:
         with stage("score"):
             run = score_data_dir(catalog, data_dir, as_of, model_uri, explain_top, compute)

@@ -20,9 +20,19 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from payrisk.core.config import TrainConfig
+from payrisk.core.daily import DailyConfig
 from payrisk.core.settings import Settings
 from payrisk.data.contract import TABLES, Kind
 from payrisk.features.definitions import FEATURES, RESPONSE_FEATURES, Family, Feature
+from payrisk.policy.config import DunningConfig
+
+# The configuration files a user edits, and the typed model each is read into.
+CONFIG_FILES: dict[str, type[BaseModel]] = {
+    "configs/train.yaml": TrainConfig,
+    "configs/dunning.yaml": DunningConfig,
+    "configs/daily.yaml": DailyConfig,
+}
 
 HEADING = re.compile(r"^(#{1,6}) (.+?)\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")

@@ -16,6 +16,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from docs.hooks.reference import (
+    CONFIG_FILES,
     api_page,
     cli_page,
     config_page,
@@ -26,9 +27,6 @@ from docs.hooks.reference import (
     settings_page,
 )
 from payrisk.cli import app
-from payrisk.core.config import TrainConfig
-from payrisk.core.daily import DailyConfig
-from payrisk.policy.config import DunningConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,14 +44,9 @@ def openapi_spec() -> dict[str, Any]:
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the generated reference pages and the spec itself, for download."""
     spec = openapi_spec()
-    configs = {
-        "configs/train.yaml": TrainConfig,
-        "configs/dunning.yaml": DunningConfig,
-        "configs/daily.yaml": DailyConfig,
-    }
     generated = {
         "reference/cli.md": cli_page(typer.main.get_command(app), "payrisk"),
-        "reference/config-files.md": config_page(configs),
+        "reference/config-files.md": config_page(CONFIG_FILES),
         "reference/contract.md": contract_page(),
         "reference/settings.md": settings_page(),
         "reference/features.md": features_page(),

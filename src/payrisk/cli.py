@@ -24,7 +24,7 @@ from typing import Annotated
 import typer
 
 from payrisk.core.config import ConfigError
-from payrisk.core.storage import WRITE_FAILURES
+from payrisk.core.storage import WRITE_FAILURES, check_table_path
 from payrisk.data.loading import DataFileError
 
 app = typer.Typer(
@@ -426,8 +426,10 @@ def score(
     from pipelines.scoring import customers_path, render_worklist
     from pipelines.scoring import score as run_scoring
 
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise typer.BadParameter("use a .csv or .parquet file name", param_hint="--out")
+    try:  # a usage error, before any work
+        check_table_path(out)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--out") from None
 
     def action() -> None:
         catalog = catalog_for(config, dunning_config)

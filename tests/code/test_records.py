@@ -83,6 +83,21 @@ def test_a_database_of_a_newer_payrisk_is_refused(tmp_path) -> None:
         CreditDesk.open(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "nosuchdialect://user:secret@host/db",  # no such database kind
+        "postgresql+nosuchdriver://user:secret@host/db",  # a driver that is not installed
+        "sqlite:////nonexistent-folder/secret/payrisk.db",  # a folder that does not exist
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_error_without_its_url(url: str) -> None:
+    """The service then answers the desk's endpoints with 503 and goes on scoring."""
+    with pytest.raises(SchemaVersionError, match="check PAYRISK_DATABASE_URL") as refused:
+        CreditDesk.open(url)
+    assert "secret" not in str(refused.value)
+
+
 def test_decisions_limits_and_notes_round_trip(desk: CreditDesk) -> None:
     first = desk.record_decision(entry(credit_limit=80_000.0, previous_limit=72_000.0))
     second = desk.record_decision(

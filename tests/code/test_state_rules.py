@@ -398,3 +398,33 @@ def test_a_paused_invoice_never_joins_its_customers_earlier_contact(fields, cont
         load_dunning_config(),
     )  # fmt: skip
     assert out["action_date"].astype("datetime64[D]").astype(str).tolist() == expected
+
+
+def test_a_token_promise_pauses_nothing_whichever_path_brought_it():
+    """promises.min_share 0.5 of what is left: 400 of 1,000 is a token, 500 a promise; a
+    promise without an amount is one; the rule is the state's, for batch and online alike."""
+    state = _state(
+        4,
+        promise_made_day=[TODAY - 2] * 3 + [NO_DAY],
+        promise_day=[TODAY + 5] * 3 + [NO_DAY],
+        promise_amount=[400.0, 500.0, np.nan, np.nan],
+    )
+    token = state.token_promises(np.full(4, 1000.0), 0.5)
+    assert token.tolist() == [True, False, False, False]
+    kept = state.without(token)
+    assert kept.open_promise(TODAY).tolist() == [False, True, True, False]
+    assert kept.promise_made_day[0] == NO_DAY and np.isnan(kept.promise_amount[0])
+    assert state.without(np.zeros(4, dtype=bool)) is state
+
+
+def test_a_plan_short_of_the_open_amount_has_no_current_instalment():
+    from payrisk.policy.state import current_instalments
+
+    # Two invoices, open 1,000 each: plan A 600 + 400 covers it, plan B 600 + 399.99 does not.
+    row = np.array([0, 0, 1, 1])
+    due = np.array([TODAY + 10, TODAY + 40, TODAY + 10, TODAY + 40])
+    found, day, left, _ = current_instalments(
+        row, due, np.full(4, TODAY - 5), np.array([600.0, 400.0, 600.0, 399.99]),
+        np.array([1000.0, 1000.0]),
+    )  # fmt: skip
+    assert found.tolist() == [0] and day.tolist() == [TODAY + 10] and left.tolist() == [600.0]

@@ -15,12 +15,35 @@ def _one(bundle, position: int = 0) -> dict:
     return invoice_payload(bundle.invoices.iloc[[position]])[0]
 
 
-def test_the_same_request_id_and_body_get_the_same_answer(client, bundle):
-    body = {"request_id": "loop-day-1", "invoices": [_one(bundle)], "with_reasons": False}
-    first = client.post("/v1/score", json=body)
-    again = client.post("/v1/score", json=body)
-    assert first.status_code == again.status_code == 200
-    assert again.json() == first.json()
+@pytest.fixture(scope="module")
+def clocked(trained, snapshot_file, bundle):
+    """An in-process engine whose clock the test moves (requests without as_of are of today)."""
+    from payrisk.policy.config import load_dunning_config
+    from payrisk.policy.portfolio import BundleHolder
+    from payrisk.serving.engine import ScoringEngine, SnapshotHolder
+    from tests.conftest import project_catalog
+
+    today = [bundle.as_of.date() + timedelta(days=1)]
+    scorer = project_catalog(trained).load_scorer().scorer
+    engine = ScoringEngine(
+        scorer, "1", "test", SnapshotHolder(snapshot_file), load_dunning_config(),
+        BundleHolder(snapshot_file.with_name("portfolio")), clock=lambda: today[0],
+    )  # fmt: skip
+    return engine, today
+
+
+def test_the_same_request_id_and_body_get_the_same_answer(clocked, bundle):
+    """A retry after midnight gets the answer recorded for its id, not a new day's plan."""
+    from payrisk.serving.schemas import ScoreRequest
+
+    engine, today = clocked
+    request = ScoreRequest(request_id="loop-day-1", invoices=[_one(bundle)], with_reasons=False)
+    first = engine.score(request)
+    today[0] += timedelta(days=1)
+    again = engine.score(request)
+    assert again.model_dump() == first.model_dump()
+    fresh = engine.score(request.model_copy(update={"request_id": None}))
+    assert fresh.as_of == first.as_of + timedelta(days=1)  # what the key kept from moving
 
 
 def test_a_request_id_reused_for_another_body_is_refused(client, bundle):

@@ -112,6 +112,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+# Libraries that may install a console handler of their own on import.
+SELF_CONFIGURED = ("mlflow",)
+
+
 class StderrHandler(logging.StreamHandler):
     """Writes to whatever `sys.stderr` is when a record comes (a progress display or a test
     runner may have replaced it since the handler was made)."""
@@ -145,9 +149,18 @@ def install(
     previous = own.level
     root.addHandler(handler)
     own.setLevel(level)
+    # A library that set up its own console handler when first imported (MLflow, unless
+    # MLFLOW_CONFIGURE_LOGGING=false came first) writes through this one for the command.
+    taken = {name: logging.getLogger(name) for name in SELF_CONFIGURED}
+    kept = {name: (log.handlers[:], log.propagate) for name, log in taken.items()}
+    for log in taken.values():
+        log.handlers.clear()
+        log.propagate = True
 
     def uninstall() -> None:
         root.removeHandler(handler)
         own.setLevel(previous)
+        for name, log in taken.items():
+            log.handlers[:], log.propagate = kept[name]
 
     return uninstall

@@ -258,16 +258,23 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return _rewrite_text(frame, _unquote)
 
 
+def check_table_path(target: str | Path, option: str = "") -> Path:
+    """`target` as a Path if it names a table payrisk writes (.csv, .parquet); ValueError naming
+    it (and the `option` that gave it) otherwise. Call it before long work, not only at the end."""
+    target = Path(target)
+    suffix = target.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        where = f"{option} {target.name}" if option else target.name
+        raise ValueError(f"{where}: unsupported table format {suffix!r}; use .csv or .parquet")
+    return target
+
+
 def write_table(frame: pd.DataFrame, target: str | Path) -> None:
     """Write a DataFrame as CSV or Parquet, chosen by the file suffix; dates as YYYY-MM-DD.
 
     CSV text cells a spreadsheet would run as formulas get a leading `'` (see the module)."""
-    target = Path(target)
+    target = check_table_path(target)
     suffix = target.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise ValueError(
-            f"{target.name}: unsupported table format {suffix!r}; use .csv or .parquet"
-        )
     with atomic_path(target) as tmp:
         if suffix == ".csv":
             # CR LF line ends (RFC 4180): a cell holding a lone CR is then quoted, not split.

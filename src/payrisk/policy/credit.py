@@ -247,9 +247,9 @@ def review_credit(
         grounds.append(
             text["late"].format(p=f.pct(late), t=f.pct(rules.conditions_late_probability))
         )
-        if terms_days > rules.shorter_terms_days:
-            conditions.append(text["terms"].format(d=rules.shorter_terms_days))
         conditions.append(deposit)
+    # Terms to ask for: the shorter terms of a likely late payer, the legal maximum, the lower.
+    terms_cap = rules.shorter_terms_days if late > rules.conditions_late_probability else None
     warnings: list[str] = []
     if legal_terms.enabled:
         industry = features.get("industry")
@@ -262,8 +262,9 @@ def review_credit(
             )
             grounds.append(ground)
             warnings.append(ground)
-            if not any(c.startswith(text["terms"].split("{")[0]) for c in conditions):
-                conditions.append(text["terms"].format(d=lawful))
+            terms_cap = lawful if terms_cap is None else min(terms_cap, lawful)
+    if terms_cap is not None and terms_days > terms_cap:
+        conditions.insert(0, text["terms"].format(d=terms_cap))
     if new and requested_amount > rules.new_customer_deposit_over_amount:
         grounds.append(text["new"].format(t=f.money(rules.new_customer_deposit_over_amount)))
         if deposit not in conditions:

@@ -433,9 +433,6 @@ class DunningPlan:
     customers: dict[str, np.ndarray]  # per customer, sorted by id: risk, scenario, next contact
 
 
-LADDER_COLUMNS = ("top_level_sent", "notice_day", "review_day", "on_track", "paused_until")
-
-
 def under_the_ladder(
     actions: dict[str, np.ndarray],
     scored: Columns,
@@ -447,7 +444,8 @@ def under_the_ladder(
     """The next actions under the escalation ladder (`payrisk.policy.ladder`), whichever policy
     chose them, then one contact a day per customer.
 
-    `scored` may carry what the ladder reads (LADDER_COLUMNS: the hardest level sent, the formal
+    `scored` may carry what the ladder reads (`top_level_sent`, `notice_day`, `review_day`,
+    `on_track`, `paused_until`: the hardest level sent, the formal
     notice's day, the last review reported, whether a plan or promise holds the invoice to
     reminders, the last day of a hold or promise: no new contact before the day after); a
     caller without them (no channels known) gets the levels of the scenario's steps counted as

@@ -270,6 +270,7 @@ def plan_portfolio(
         **scores,
     }
     state = DunningState.empty(n) if state is None else state
+    state = state.without(state.token_promises(open_amount, dunning.promises.min_share))
     # The customer's latest reminder: the same day for each of its invoices (a customer feature),
     # or later where the dunning system reports a reminder or contact the history lacks.
     last_contact = np.where(

@@ -33,6 +33,7 @@ from payrisk.features.snapshot import EARLIEST_AS_OF, LATEST_AS_OF, SnapshotMeta
 from payrisk.policy.config import DunningConfig, recovery_rate
 from payrisk.policy.dunning import action_groups
 from payrisk.policy.planning import ScoredPortfolio
+from payrisk.policy.provisions import ProvisionRules, invoice_provisions, recovery_of
 from payrisk.policy.reasons import LOWERING_COUNT, LOWERS, RAISES, REASON_COUNT
 from payrisk.policy.state import STATE_COLUMNS
 
@@ -232,6 +233,15 @@ class PortfolioBundle:
     payments: pd.DataFrame
     cash_forecast: pd.DataFrame
     reminders: pd.DataFrame = field(default_factory=lambda: no_reminders())
+    _provisions: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+
+    def provisions(self, rules: ProvisionRules) -> pd.DataFrame:
+        """Each doubtful invoice's provision under `rules` (`invoice_provisions`), worked out
+        once per bundle and rules: the pages, the API and the exports read the same table."""
+        key = rules.model_dump_json()
+        if key not in self._provisions:
+            self._provisions[key] = invoice_provisions(self.invoices, rules, recovery_of(self.kpis))
+        return self._provisions[key]
 
     @property
     def scenarios(self) -> list[str]:

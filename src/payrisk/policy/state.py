@@ -166,6 +166,24 @@ class DunningState:
     def open_promise(self, today: int) -> np.ndarray:
         return (self.promise_day != NO_DAY) & (self.promise_day >= today)
 
+    def token_promises(self, open_amount: np.ndarray, min_share: float) -> np.ndarray:
+        """Promises of less than `min_share` of what is left to pay (`promises.min_share`):
+        a token payment, not a promise: they pause nothing, batch and online alike."""
+        amount = np.asarray(self.promise_amount, dtype="float64")
+        promised = (self.promise_day != NO_DAY) & ~np.isnan(amount)
+        return promised & (np.nan_to_num(amount) < min_share * np.asarray(open_amount))
+
+    def without(self, promises: np.ndarray) -> DunningState:
+        """The state with the `promises` (a mask) dropped."""
+        if not promises.any():
+            return self
+        return replace(
+            self,
+            promise_made_day=np.where(promises, NO_DAY, self.promise_made_day),
+            promise_day=np.where(promises, NO_DAY, self.promise_day),
+            promise_amount=np.where(promises, np.nan, self.promise_amount),
+        )
+
     def broken_promise(
         self, today: int, last_reminder_day: np.ndarray, due_day: np.ndarray | None = None
     ) -> np.ndarray:
@@ -511,6 +529,11 @@ def _max_by(days: pd.Series, keys: np.ndarray, wanted) -> np.ndarray:
     return np.where(found >= 0, latest.to_numpy()[np.maximum(found, 0)], out)
 
 
+def plan_covers(total: np.ndarray, open_amount: np.ndarray) -> np.ndarray:
+    """Whether a plan's instalments (`total`) cover the open amount, to the cent."""
+    return np.asarray(total) >= np.asarray(open_amount) - 0.005
+
+
 def current_instalments(
     row: np.ndarray,
     due_day: np.ndarray,
@@ -524,12 +547,15 @@ def current_instalments(
     Instalments come sorted by invoice `row`, then due day (`agreed_day` is their plan's);
     `open_amount` is per invoice, in the same currency as `amount`. Returns, for each invoice
     with an instalment still to pay: its row, that instalment's due day, what is left of it, and
-    the day its reminders count from (the previous instalment's due day, else the agreement)."""
+    the day its reminders count from (the previous instalment's due day, else the agreement).
+    A plan that does not cover the open amount has none (`plan_covers`)."""
     total = np.bincount(row, weights=amount, minlength=len(open_amount))
     paid = np.clip(total - open_amount, 0, None)[row]
     running = pd.Series(amount).groupby(row, sort=False).cumsum().to_numpy()
     same_plan = np.r_[False, row[1:] == row[:-1]]
-    current = running > paid + 0.005
+    # A plan that does not cover what is left to pay is not applied (the invoice is dunned on its
+    # normal track for all of it).
+    current = (running > paid + 0.005) & plan_covers(total, open_amount)[row]
     first = current & ~(same_plan & np.r_[False, current[:-1]])
     since = np.where(same_plan, np.r_[NO_DAY, due_day[:-1]], agreed_day)
     return row[first], due_day[first], np.round(running[first] - paid[first], 2), since[first]

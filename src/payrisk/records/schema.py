@@ -22,7 +22,9 @@ from sqlalchemy import (
     Text,
 )
 
-MAX_ID = 64  # customer ids, as the data contract takes them
+from payrisk.data.contract import MAX_ID_LENGTH
+
+MAX_ID = MAX_ID_LENGTH  # customer ids, as the data contract takes them
 MAX_AUTHOR = 64
 MAX_TEXT = 2000  # a note or an override reason
 MAX_CONDITIONS = 10

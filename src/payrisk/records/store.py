@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, Integer, create_engine, desc, event, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from payrisk.data.contract import CONTROL_CHARACTERS
 from payrisk.policy.credit import DECISIONS, DECLINE, RECOMMENDATIONS, departs
 from payrisk.records.schema import (
     MAX_AUTHOR,
@@ -41,7 +42,7 @@ MAX_AMOUNT = 1e12
 MAX_TERMS_DAYS = 3650
 # Ids as the data contract takes them (any script, no control character); texts may hold line
 # breaks and tabs, nothing else below space.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -49,8 +50,14 @@ class RecordError(ValueError):
     """A write the record refuses: the message names the field and the problem."""
 
 
+class DatabaseUnavailableError(RecordError):
+    """The database failed (unreachable, a write that did not commit): nothing was refused, try
+    again later. The driver's message is never kept (it may quote the values written)."""
+
+
 class SchemaVersionError(RuntimeError):
-    """The database's schema is not one this version of payrisk can use."""
+    """The database cannot be used: it cannot be opened, or its schema is not one this version
+    of payrisk knows."""
 
 
 @dataclass(frozen=True)
@@ -216,10 +223,16 @@ class CreditDesk:
         """Connect and migrate to the latest schema; SchemaVersionError if the database is
         of a schema this version does not know. The URL is never logged (it may hold a
         password)."""
-        engine = create_engine(url, pool_pre_ping=True)
-        if engine.dialect.name == "sqlite":
-            _sqlite_immediate(engine)
-        migrate(engine)
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+            if engine.dialect.name == "sqlite":
+                _sqlite_immediate(engine)
+            migrate(engine)
+        except (SQLAlchemyError, ImportError) as error:  # a bad URL, no driver, no database
+            raise SchemaVersionError(
+                f"credit desk database cannot be opened ({type(error).__name__}): check "
+                "PAYRISK_DATABASE_URL"
+            ) from None
         log.info("credit desk record ready (%s, schema %s)", engine.dialect.name, head_revision())
         return cls(engine, clock)
 
@@ -372,16 +385,19 @@ class _Guarded:
             self.context = self.opener()
             return self.context.__enter__()
         except SQLAlchemyError as error:
-            raise RecordError(f"database unavailable ({type(error).__name__})") from None
+            failed = type(error).__name__
+            raise DatabaseUnavailableError(f"database unavailable ({failed})") from None
 
     def __exit__(self, kind, error, trace) -> bool:
         try:
             self.context.__exit__(kind, error, trace)
         except SQLAlchemyError as failure:
-            raise RecordError(f"database write failed ({type(failure).__name__})") from None
+            raise DatabaseUnavailableError(
+                f"database write failed ({type(failure).__name__})"
+            ) from None
         if isinstance(error, SQLAlchemyError):
             log.error("credit desk database error: %s", type(error).__name__)
-            raise RecordError(f"database error ({type(error).__name__})") from None
+            raise DatabaseUnavailableError(f"database error ({type(error).__name__})") from None
         return False
 
 

@@ -16,8 +16,13 @@ import pandas as pd
 from payrisk.data.terms import lawful_terms_days
 from payrisk.policy.credit import APPROVE_WITH_CONDITIONS, DECLINE
 from payrisk.policy.portfolio import BundleMissingError
-from payrisk.policy.provisions import invoice_provisions, recovery_of, total
-from payrisk.records.store import CreditDesk, DecisionEntry, RecordError
+from payrisk.policy.provisions import recovery_of, total
+from payrisk.records.store import (
+    CreditDesk,
+    DatabaseUnavailableError,
+    DecisionEntry,
+    RecordError,
+)
 from payrisk.serving.engine import ScoringEngine
 from payrisk.serving.errors import (
     ConflictError,
@@ -47,10 +52,10 @@ def _desk(desk: CreditDesk | None) -> CreditDesk:
 
 
 def _refused(error: RecordError) -> RefusedRequestError:
-    message = str(error)
-    if message.startswith("database"):
-        return RecordUnavailableError(f"credit desk record: {message}")
-    return RefusedRequestError(message)
+    """The database failing: 503 (try again); the record refusing what was sent: 422."""
+    if isinstance(error, DatabaseUnavailableError):
+        return RecordUnavailableError(f"credit desk record: {error}")
+    return RefusedRequestError(str(error))
 
 
 def record_decision(
@@ -156,7 +161,7 @@ def provisions(engine: ScoringEngine, request: ProvisionsRequest) -> ProvisionsR
     except BundleMissingError as error:
         raise NoSnapshotError(str(error)) from None
     rules = engine.dunning.provisions
-    table = invoice_provisions(bundle.invoices, rules, recovery_of(bundle.kpis))
+    table = bundle.provisions(rules)
     if request.customer_id is not None:
         table = table.loc[table["customer_id"] == request.customer_id]
     return ProvisionsResponse(

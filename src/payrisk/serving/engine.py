@@ -55,6 +55,7 @@ from payrisk.policy.state import (
     DunningState,
     current_instalments,
     latest_day,
+    plan_covers,
     state_of_columns,
 )
 from payrisk.policy.workdays import next_working_day
@@ -140,6 +141,12 @@ def open_invoices_of(
     )
 
 
+def _positions(name: str, where) -> str:
+    """The first five positions of a list named in a warning (`invoices[3], ...`): positions,
+    never the caller's ids."""
+    return ", ".join(f"{name}[{k}]" for k in where[:5]) + (" ..." if len(where) > 5 else "")
+
+
 def _day(value: date | None) -> int:
     return NO_DAY if value is None else value.toordinal() - EPOCH_ORDINAL
 
@@ -150,7 +157,6 @@ def request_state(
     today: date,
     rate: np.ndarray | None = None,
     warnings: list[str] | None = None,
-    min_share: float = 0.0,
 ) -> DunningState:
     """The dunning state the request reports, per planned invoice (the request's first, then
     the snapshot's other open invoices of its customers: `customer_ids`), NaN / NO_DAY where it
@@ -195,24 +201,16 @@ def request_state(
                 state.notice_day[k] = notices.max()
         for j, review in enumerate(invoice.reviews or []):
             done = past(review.done_on, f"{where}.reviews[{j}].done_on")
-            state.review_day[k] = (
-                done if state.review_day[k] == NO_DAY else max(state.review_day[k], done)
-            )
+            state.review_day[k] = latest_day(state.review_day[k], done)
         promise = invoice.promise
         left = invoice.amount if invoice.open_amount is None else invoice.open_amount
-        if promise is not None and promise.amount is not None and promise.amount < min_share * left:
-            if warnings is not None:
-                warnings.append(
-                    f"{where}.promise: its amount is less than {min_share:.0%} of what is left to "
-                    "pay: dunning goes on for the invoice (promises.min_share)"
-                )
-            promise = None
+        to_model = 1.0 if rate is None else float(rate[k])
         if promise is not None:
-            state.promise_made_day[k] = past(invoice.promise.made_on, f"{where}.promise.made_on")
-            state.promise_day[k] = _day(invoice.promise.promised_date)
-            state.promise_amount[k] = (
-                np.nan if invoice.promise.amount is None else invoice.promise.amount
-            )
+            state.promise_made_day[k] = past(promise.made_on, f"{where}.promise.made_on")
+            state.promise_day[k] = _day(promise.promised_date)
+            # In the model's currency, as the open amount it is weighed against.
+            amount = np.nan if promise.amount is None else promise.amount
+            state.promise_amount[k] = amount * to_model
         if invoice.hold is not None:
             state.hold_until_day[k] = _day(invoice.hold.until)
         if invoice.dispute_date is not None:
@@ -220,16 +218,13 @@ def request_state(
         if invoice.payment_plan is not None:
             plan = invoice.payment_plan
             agreed = past(plan.agreed_on, f"{where}.payment_plan.agreed_on")
-            to_model = 1.0 if rate is None else float(rate[k])
             total = sum(i.amount for i in plan.instalments)
-            if total < left - 0.005:
-                if warnings is not None:
-                    warnings.append(
-                        f"{where}.payment_plan: its instalments total less than the open amount: "
-                        "the plan is not applied, the invoice is dunned on its normal track for "
-                        "all of it (send a plan covering what is left to pay)"
-                    )
-                continue
+            if warnings is not None and not plan_covers(total, left):
+                warnings.append(
+                    f"{where}.payment_plan: its instalments total less than the open amount: "
+                    "the plan is not applied, the invoice is dunned on its normal track for "
+                    "all of it (send a plan covering what is left to pay)"
+                )
             instalments = len(plan.instalments)  # in due-date order (the schema checks)
             found, due, amount_left, since = current_instalments(
                 np.zeros(instalments, dtype="int64"),
@@ -245,6 +240,20 @@ def request_state(
     if request.customers:
         _spread_customer_state(state, request.customers, customer_ids, past)
     return state
+
+
+def token_promise_warnings(
+    state: DunningState, invoices: OpenInvoices, n: int, min_share: float
+) -> list[str]:
+    """A warning per request invoice whose promise (sent, or the snapshot's) is a token one
+    (`DunningState.token_promises`: planning drops it, batch and online alike)."""
+    left = np.where(np.isnan(invoices.open_amount), invoices.amount, invoices.open_amount)
+    token = state.token_promises(left, min_share)[:n]
+    return [
+        f"invoices[{k}].promise: its amount is less than {min_share:.0%} of what is left to "
+        "pay: dunning goes on for the invoice (promises.min_share)"
+        for k in np.flatnonzero(token)
+    ]
 
 
 def plans_sent_back(
@@ -280,7 +289,7 @@ def reported_reminders(
         (k, r)
         for k, invoice in enumerate(request.invoices)
         for r in invoice.reminders or ()
-        if not in_history[k] or r.sent_date.toordinal() - EPOCH_ORDINAL >= cut
+        if not in_history[k] or _day(r.sent_date) >= cut
     ]
     return ReportedReminders.of_events(
         n,
@@ -298,7 +307,7 @@ def customers_without_invoices(request: ScoreRequest) -> list[str]:
     unused = [j for j, c in enumerate(request.customers) if c.customer_id not in asked]
     if not unused:
         return []
-    listed = ", ".join(f"customers[{j}]" for j in unused[:5]) + (" ..." if len(unused) > 5 else "")
+    listed = _positions("customers", unused)
     return [f"{listed}: no invoice of this customer in the request, its state was not used"]
 
 
@@ -383,7 +392,7 @@ def settled_warning(
     where = np.flatnonzero(sent.in_history & (sent_rows < 0))
     if not len(where):
         return []
-    listed = ", ".join(f"invoices[{k}]" for k in where[:5]) + (" ..." if len(where) > 5 else "")
+    listed = _positions("invoices", where)
     return [
         f"{len(where)} invoice(s) are settled or written off in the snapshot ({listed}): scored "
         "as open, as sent; leave out an invoice paid in full"
@@ -411,7 +420,7 @@ def part_paid_warning(
     where = np.flatnonzero(part_paid)
     if not len(where):
         return []
-    listed = ", ".join(f"invoices[{k}]" for k in where[:5]) + (" ..." if len(where) > 5 else "")
+    listed = _positions("invoices", where)
     return [
         f"{len(where)} invoice(s) sent without open_amount are part-paid in the snapshot "
         f"({listed}): scored on their whole amount as sent; send open_amount to score what is "
@@ -520,8 +529,8 @@ def invoice_scores(
     rate: np.ndarray,
     policy: DunningConfig,
     language: str,
-    contacts: dict[str, list[dict]] | None = None,
-    continuity: dict[str, list] | None = None,
+    contacts: dict[str, list[dict]],
+    continuity: dict[str, list],
 ) -> list[dict]:
     """The answer's invoices (`rows` of the portfolio's arrays, in the request's order; `known`,
     `currency` and `rate` per request invoice), in the worklist's order and ranked among
@@ -550,12 +559,9 @@ def invoice_scores(
             "state_reason": take("state_reason").tolist(),
             "ladder_reason": take("ladder_reason").tolist(),
             "contact": contact_refs(
-                contacts or {}, take("customer_id"), take("action"), take("action_date")
+                contacts, take("customer_id"), take("action"), take("action_date")
             ),
-            **{
-                name: [values[k] for k in order] if continuity else [None] * len(order)
-                for name, values in (continuity or {"plan_id": [], "plan_change": []}).items()
-            },
+            **{name: [values[k] for k in order] for name, values in continuity.items()},
             "amount_due": (take("amount_due").astype("float64") / invoice_rate).round(2).tolist(),
             "penalties": penalties,
         }
@@ -1060,15 +1066,14 @@ class ScoringEngine:
         n = len(sent)
         requested = np.arange(len(invoices)) < n
         # What the request says of the dunning state wins over what the snapshot knew.
-        state = request_state(
-            request, invoices.customer_id, when.date(), rate, warnings, policy.promises.min_share
-        )
+        state = request_state(request, invoices.customer_id, when.date(), rate, warnings)
         warnings += customers_without_invoices(request)
         if bundle is not None and bundle.state_arrays is not None:
             rows = np.concatenate([sent_rows, other_rows])
             reported = state
             state = state.over(stored_state(bundle.state_arrays, rows))
             state = reminders_under_stored_plans(request, reported, state)
+        warnings += token_promise_warnings(state, invoices, n, policy.promises.min_share)
         # What each plan is decided on, and the plans sent back that no event changed.
         today = day_number(when)
         basis = bases(invoices.open_amount, state, today)

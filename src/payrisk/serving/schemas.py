@@ -32,6 +32,7 @@ from payrisk.policy.dunning import ACTIONS
 from payrisk.policy.ladder import LADDER_REASONS, REVIEW_ACTIONS
 from payrisk.policy.reasons import LOWERS, RAISES
 from payrisk.policy.state import STATE_REASONS
+from payrisk.records.schema import MAX_CONDITION, MAX_CONDITIONS, MAX_TEXT
 
 # Allowed values, declared once: the spec lists them as enums (scenario names come from the
 # loaded dunning policy and are added to the spec by payrisk.serving.openapi).
@@ -738,8 +739,8 @@ class Status(BaseModel):
 
 # --- the credit desk's record (payrisk.records) -------------------------------------------------
 DecisionName = Literal[DECISIONS]  # type: ignore[valid-type]
-MAX_NOTE = 2000
-Condition = Annotated[str, Field(min_length=1, max_length=200)]
+# The record's own limits: a request the database could not hold is refused here first.
+Condition = Annotated[str, Field(min_length=1, max_length=MAX_CONDITION)]
 
 
 class CreditDecisionRequest(RequestModel):
@@ -764,12 +765,12 @@ class CreditDecisionRequest(RequestModel):
     )
     conditions: list[Condition] = Field(
         default_factory=list,
-        max_length=10,
+        max_length=MAX_CONDITIONS,
         description="Conditions of an approval with conditions; default: the review's.",
     )
     override_reason: str | None = Field(
         None,
-        max_length=MAX_NOTE,
+        max_length=MAX_TEXT,
         description="Required when the decision departs from the recommendation or grants "
         "more than the most approvable amount.",
     )
@@ -839,7 +840,7 @@ class CreditHistoryResponse(BaseModel):
 
 class NoteRequest(RequestModel):
     customer_id: str = Field(pattern=ID_PATTERN, description="The customer the note is about.")
-    text: str = Field(min_length=1, max_length=MAX_NOTE, description="The note.")
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="The note.")
 
 
 class ProvisionsRequest(RequestModel):

@@ -447,12 +447,6 @@ class ServicePolicy:
         )
         return contacts_of_batch(rows, portfolio.invoices, start, end)
 
-    @staticmethod
-    def _promise_days(state: PlayState, rows: np.ndarray) -> np.ndarray:
-        return (
-            state.promise_day[rows] if state.promise_day is not None else np.full(len(rows), NEVER)
-        )
-
     def _lacking(self, state: PlayState, rows: np.ndarray, since: int) -> ReportedReminders:
         """The reminders of `rows` sent on or after `since` (what the refreshed history lacks)."""
         log = state.reminders()

@@ -30,9 +30,8 @@ from starlette.routing import Route
 from payrisk.core.i18n import LANGUAGES, negotiate
 from payrisk.data.terms import lawful_terms_days
 from payrisk.policy.portfolio import BundleMissingError, PortfolioBundle
-from payrisk.policy.provisions import invoice_provisions, recovery_of
 from payrisk.records.overrides import override_report
-from payrisk.records.store import CreditDesk, RecordError
+from payrisk.records.store import CreditDesk, DatabaseUnavailableError, RecordError
 from payrisk.serving import desk as desk_api
 from payrisk.serving.auth import AUTHOR, CSRF, PAGE_SECURITY_HEADERS
 from payrisk.serving.engine import ScoringEngine
@@ -415,7 +414,8 @@ def create_app(
                 else store.all_decisions()
             )
         except RecordError as error:
-            return Response(f"{error}\n", 422, media_type="text/plain")
+            status = 503 if isinstance(error, DatabaseUnavailableError) else 422
+            return Response(f"{error}\n", status, media_type="text/plain")
         return table_file(request, "credit-decisions", rows)
 
     def render_model(request: Request) -> HTMLResponse:
@@ -468,9 +468,7 @@ def create_app(
             data = bundle()
         except BundleMissingError as error:
             return Response(f"{error}\n", 503, media_type="text/plain")
-        table = invoice_provisions(
-            data.invoices, engine().dunning.provisions, recovery_of(data.kpis)
-        )
+        table = data.provisions(engine().dunning.provisions)
         return table_file(request, "provisions", table.to_dict("records"))
 
     async def provisions(request: Request) -> Response:

@@ -17,31 +17,10 @@ from datetime import date, datetime
 
 from payrisk.data.collection import COLUMNS as MONTHLY_COLUMNS
 from payrisk.policy.provisions import COLUMNS as PROVISION_COLUMNS
+from payrisk.serving.schemas import CreditDecisionRecord
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-DECISION_COLUMNS = (
-    "id",
-    "customer_id",
-    "decided_at",
-    "author",
-    "requested_amount",
-    "terms_days",
-    "recommendation",
-    "decision",
-    "override",
-    "override_reason",
-    "granted_amount",
-    "granted_terms_days",
-    "credit_limit",
-    "conditions",
-    "late_probability",
-    "default_probability",
-    "exposure",
-    "max_approvable_amount",
-    "model_version",
-    "snapshot_as_of",
-    "snapshot_id",
-)
+DECISION_COLUMNS = tuple(CreditDecisionRecord.model_fields)  # the API's record, column by column
 
 
 def cell(value: object) -> object:

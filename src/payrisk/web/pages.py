@@ -32,7 +32,6 @@ from payrisk.policy.provisions import (
     ProvisionRules,
     by_bucket,
     by_customer,
-    invoice_provisions,
     recovery_of,
     total,
 )
@@ -281,7 +280,7 @@ def provisions_context(
         return None
     w = layout.words
     f = w.f
-    table = invoice_provisions(bundle.invoices, rules, recovery_of(bundle.kpis))
+    table = bundle.provisions(rules)
     customers = by_customer(table).head(top)
     return {
         "total": f.money(total(table)),
@@ -339,7 +338,7 @@ def customer_provision(
     """A customer's provision: the sum of its doubtful invoices' (None without rules)."""
     if rules is None:
         return None
-    table = invoice_provisions(bundle.invoices, rules, recovery_of(bundle.kpis))
+    table = bundle.provisions(rules)
     return total(table.loc[table["customer_id"] == customer_id])
 
 
