@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from payrisk.data.contract import CHANNELS
 from payrisk.policy.config import load_dunning_config
 from payrisk.policy.learned import POLICY_WORDS, Choice, choose
 from payrisk.policy.planning import LearnedNextActions
 
-CHANNELS = ("email", "sms", "phone", "letter", "formal_notice", "agency")  # softest first
 NAN = np.nan
 DUNNING = load_dunning_config()
 BROKEN = POLICY_WORDS["en"]["broken_promise"]
